@@ -1,0 +1,78 @@
+# Frontline: the one way in. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Rasa 3.6 needs Python 3.10. Use python3.10 from PATH when it runs, else pyenv's 3.10.
+PYTHON310 ?= $(shell python3.10 -c 'import sys' >/dev/null 2>&1 && echo python3.10 || ls -d $(HOME)/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/frontline.tar.gz
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f 2>/dev/null) $(wildcard bot/nlu/*.py bot/policies/*.py bot/anger/*.py)
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONDONTWRITEBYTECODE := 1
+# credentials.yml expands these; Rasa refuses to start when one is unset.
+CHANNEL_VARS := WECHAT_TOKEN WECHAT_ENCODING_AES_KEY WECHAT_APP_ID WECHAT_APP_SECRET WECHAT_API_BASE \
+	WECOM_TOKEN WECOM_ENCODING_AES_KEY WECOM_CORP_ID WECOM_CORP_SECRET WECOM_AGENT_ID WECOM_API_BASE \
+	FRONTLINE_IDENTITY_SECRET
+$(foreach v,$(CHANNEL_VARS),$(eval export $(v) ?=))
+
+.PHONY: help install install-browser lint validate train run test test-unit test-stories bench evaluate lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed web/node_modules/.installed ## Create .venv with Python 3.10 and install the pinned dependencies
+
+$(VENV)/.installed: requirements.lock
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it): install python3.10 or pyenv 3.10"; exit 1; }
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: the web widget is installed from the npm registry"; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install-browser: ## Install Debian's Chromium for the browser tests (needs root)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+lint: install ## Check code style (ruff)
+	$(VENV)/bin/ruff check bot actions tests
+
+validate: install ## Check the training data: rasa data validate + the project linter
+	$(RASA) data validate --fail-on-warnings --quiet
+	$(PY) -m bot lint
+
+train: install $(MODEL) ## Train the assistant (only when data, domain or config changed)
+
+$(MODEL): $(TRAIN_INPUTS) | $(VENV)/.installed
+	@mkdir -p var models
+	$(PY) -m bot.devtools train
+
+run: train ## Install, train if needed, start Rasa (5005), actions (5055) and the desk (5006)
+	$(PY) -m bot.run
+
+test: install install-browser train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
+
+test-unit: install train
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-stories: install train ## Rasa end-to-end test stories (tests/test_*.yml), prediction errors fail
+	$(PY) -m bot.devtools test-stories
+
+bench: install train ## Print benchmark figures as JSON (REST latency/throughput, NLU, anger)
+	$(PY) -m bot.bench all
+
+evaluate: install ## Cross-check the NLU on the project's own data; HTML report under var/reports/
+	$(PY) -m bot evaluate
+
+lock: ## Re-pin every dependency into requirements.lock from the current .venv
+	(echo "# Every dependency, pinned. Regenerate with 'make lock' after changing requirements.in."; \
+	 $(PY) -m pip freeze --exclude-editable | sort -f) > requirements.lock
+
+clean: ## Remove trained models and runtime files (var/)
+	rm -rf models var results .rasa

@@ -1,0 +1,3 @@
+"""Frontline: a self-hosted customer-service front line built on Rasa Open Source 3.6."""
+
+__version__ = "0.1.0"

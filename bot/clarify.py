@@ -1,0 +1,82 @@
+"""What the assistant says when it is not sure what the customer means (pure logic, no rasa_sdk).
+
+First miss: offer the best two guesses as buttons. Second miss in a row: offer a human. A message whose best
+guess is small talk or out of scope gets the scope statement, never an FAQ topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+from bot.language import EN, ZH_HANT, to_traditional
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_INTENT = "nlu_fallback"
+NOT_TOPICS = {"out_of_scope", "chitchat"}
+
+
+def consecutive_misses(events: List[Dict[str, Any]]) -> int:
+    """Count the user messages in a row, ending with the latest, that the classifier was unsure about."""
+    misses = 0
+    for event in reversed(events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != FALLBACK_INTENT:
+            break
+        misses += 1
+    return misses
+
+
+def best_guesses(ranking: List[Dict[str, Any]], known_topics: List[str], count: int = 2) -> List[str]:
+    """Return up to `count` FAQ topic intents from an intent ranking, best first."""
+    known = set(known_topics)
+    guesses = [item["name"] for item in ranking if item.get("name") in known]
+    return guesses[:count]
+
+
+def top_is_out_of_scope(ranking: List[Dict[str, Any]]) -> bool:
+    """True when the classifier's own best guess (ignoring the fallback) is out of scope or small talk."""
+    for item in ranking:
+        if item.get("name") == FALLBACK_INTENT:
+            continue
+        return item.get("name") in NOT_TOPICS
+    return False
+
+
+def _localise(text: str, language: Optional[str]) -> str:
+    return to_traditional(text) if language == ZH_HANT else text
+
+
+def clarify_message(language: Optional[str], titles: List[tuple[str, str]]) -> Dict[str, Any]:
+    """A question offering the guessed topics as buttons, plus "none of these" and a human.
+
+    Args:
+        language: the customer's language code.
+        titles: (intent, button title in the customer's language) pairs, best first.
+    """
+    if language == EN:
+        text = "Sorry, I'm not sure I understood. Did you mean one of these?"
+        other = [("None of these", "/deny"), ("Talk to an agent", "/request_human")]
+    else:
+        text = "抱歉，我不太确定您的意思。您是想问下面的问题吗？"
+        other = [("都不是", "/deny"), ("转人工客服", "/request_human")]
+    buttons = [{"title": _localise(title, language), "payload": f"/{intent}"} for intent, title in titles]
+    buttons += [{"title": _localise(title, language), "payload": payload} for title, payload in other]
+    return {"text": _localise(text, language), "buttons": buttons}
+
+
+def offer_human_message(language: Optional[str]) -> Dict[str, Any]:
+    """After a second miss in a row: say so plainly and offer a human agent."""
+    if language == EN:
+        text = "Sorry, I still didn't get that. Would you like to talk to one of our agents?"
+        buttons = [("Yes, talk to an agent", "/request_human"), ("No, I'll rephrase", "/deny")]
+    else:
+        text = "抱歉，我还是没能理解您的问题。需要为您转接人工客服吗？"
+        buttons = [("好的，转人工", "/request_human"), ("不用，我换个说法", "/deny")]
+    return {
+        "text": _localise(text, language),
+        "buttons": [{"title": _localise(t, language), "payload": p} for t, p in buttons],
+    }

@@ -1,0 +1,143 @@
+"""Developer commands behind `make train` and `make test-stories`.
+
+- `train`: trains the assistant into `models/frontline.tar.gz` and records how long it took
+  (`var/train_seconds.json`, read by `make bench`).
+- `test-stories`: runs Rasa's end-to-end test stories (`tests/test_*.yml`) against a real action server, with
+  the clock pinned per file: a first line `# FRONTLINE_NOW: 2025-11-30T20:00:00+08:00` pins that file's moment;
+  files without one run on a weekday morning, so that results never depend on when the tests run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+from bot.run import Ports, build_env, venv_bin, write_endpoints, _wait_http
+from bot.settings import repo_root
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "frontline"
+DEFAULT_NOW = "2025-12-01T10:00:00+08:00"  # a Monday morning, inside business hours
+NOW_HEADER = "# FRONTLINE_NOW:"
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def train(root: pathlib.Path) -> int:
+    """Train the assistant and record the time taken."""
+    (root / "var").mkdir(exist_ok=True)
+    print("Training the assistant (NLU, anger detector, policies)…", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(
+        [venv_bin("rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", "models"], cwd=root
+    )
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        print(f"error: training failed (exit code {result.returncode})", file=sys.stderr)
+        return result.returncode
+    (root / "var" / "train_seconds.json").write_text(json.dumps({"train_seconds": round(seconds, 1)}))
+    print(f"Trained models/{MODEL_NAME}.tar.gz in {seconds:.1f} s", flush=True)
+    return 0
+
+
+def story_files_by_moment(tests: pathlib.Path) -> Dict[str, List[pathlib.Path]]:
+    """Group the test story files by the moment their header pins (DEFAULT_NOW when none)."""
+    groups: Dict[str, List[pathlib.Path]] = collections.defaultdict(list)
+    for path in sorted(tests.glob("test_*.yml")):
+        first = path.read_text(encoding="utf-8").splitlines()[:1]
+        moment = DEFAULT_NOW
+        if first and first[0].startswith(NOW_HEADER):
+            moment = first[0][len(NOW_HEADER) :].strip()
+        groups[moment].append(path)
+    return groups
+
+
+def test_stories(root: pathlib.Path, model: Optional[pathlib.Path] = None) -> int:
+    """Run every test story file against a real action server; any prediction error fails."""
+    model = model or root / "models" / f"{MODEL_NAME}.tar.gz"
+    groups = story_files_by_moment(root / "tests")
+    if not groups:
+        print("error: no test stories (tests/test_*.yml)", file=sys.stderr)
+        return 1
+    failed = 0
+    for moment, files in groups.items():
+        with tempfile.TemporaryDirectory(prefix="frontline-stories-") as tmp:
+            var = pathlib.Path(tmp)
+            ports = Ports(rasa=free_port(), actions=free_port(), desk=free_port())
+            env = build_env(var, ports, {"FRONTLINE_NOW": moment})
+            endpoints = write_endpoints(root, var, ports)
+            actions = subprocess.Popen(
+                [venv_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
+                cwd=root,
+                env=env,
+                stdout=open(var / "actions.log", "wb"),
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                _wait_http(f"http://127.0.0.1:{ports.actions}/health", actions, "action server", 120)
+                stories = var / "stories"
+                stories.mkdir()
+                for path in files:
+                    (stories / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+                names = ", ".join(p.name for p in files)
+                print(f"Test stories at {moment}: {names}", flush=True)
+                result = subprocess.run(
+                    [
+                        venv_bin("rasa"),
+                        "test",
+                        "core",
+                        "--model",
+                        str(model),
+                        "--stories",
+                        str(stories),
+                        "--endpoints",
+                        str(endpoints),
+                        "--fail-on-prediction-errors",
+                        "--out",
+                        str(root / "var" / "results" / moment.replace(":", "")),
+                    ],
+                    cwd=root,
+                    env=env,
+                )
+                if result.returncode != 0:
+                    failed += 1
+                    print(f"FAILED: test stories at {moment} (see var/results/)", flush=True)
+            finally:
+                actions.terminate()
+                actions.wait(15)
+    return 1 if failed else 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of `python -m bot.devtools`."""
+    parser = argparse.ArgumentParser(prog="python -m bot.devtools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="train the assistant and record the time")
+    stories = sub.add_parser("test-stories", help="run tests/test_*.yml end to end")
+    stories.add_argument("--model", type=pathlib.Path)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    root = repo_root()
+    if args.command == "train":
+        return train(root)
+    return test_stories(root, args.model)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Frontline's Rasa NLU components, referenced in `config.yml` by module path."""

@@ -1,0 +1,72 @@
+"""A Rasa NLU component that tags every message with the language it is written in.
+
+It adds the entity `language` (`zh`, `zh_hant` or `en`), which fills the `language` slot, so that every reply
+is chosen, and Traditional Chinese converted, by the language of the customer's latest message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.training_data.message import Message
+
+from bot import language
+
+logger = logging.getLogger(__name__)
+
+ENTITY = "language"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class LanguageDetector(GraphComponent):
+    """Adds the entity `language` to each message; see `bot.language.detect` for the rule."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The component's default config."""
+        return {
+            # Name of the entity (and so of the slot it fills).
+            "entity": ENTITY,
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        """Creates the detector."""
+        self._entity = config.get("entity", ENTITY)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageDetector:
+        """Creates a new component (see parent class for full docstring)."""
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Tags each message; a message with no letters (emoji, digits) keeps the conversation's language."""
+        for message in messages:
+            text: Optional[str] = message.get("text")
+            if not text or text.startswith("/"):
+                continue
+            code = language.detect(text, default=None)
+            if code is None:
+                continue
+            entities = list(message.get("entities", []))
+            entities.append(
+                {
+                    "entity": self._entity,
+                    "value": code,
+                    "start": 0,
+                    "end": len(text),
+                    "extractor": self.__class__.__name__,
+                }
+            )
+            message.set("entities", entities, add_to_output=True)
+        return messages

@@ -1,0 +1,288 @@
+"""Start the whole of Frontline on one machine: Rasa server, action server and desk.
+
+`make run` calls this after installing and training. One Ctrl-C stops everything cleanly. Used by the tests
+(`tests/conftest.py`) and the benchmark too, with other ports and a temporary `var/` folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import pathlib
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Dict, List, Optional
+
+from bot.settings import repo_root
+
+logger = logging.getLogger(__name__)
+
+# Variables that credentials.yml expands; Rasa refuses to start when one is unset, so unset ones become "".
+CHANNEL_VARIABLES = (
+    "WECHAT_TOKEN",
+    "WECHAT_ENCODING_AES_KEY",
+    "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET",
+    "WECHAT_API_BASE",
+    "WECOM_TOKEN",
+    "WECOM_ENCODING_AES_KEY",
+    "WECOM_CORP_ID",
+    "WECOM_CORP_SECRET",
+    "WECOM_AGENT_ID",
+    "WECOM_API_BASE",
+    "FRONTLINE_IDENTITY_SECRET",
+)
+
+
+@dataclasses.dataclass
+class Ports:
+    """The loopback ports of the three processes."""
+
+    rasa: int = 5005
+    actions: int = 5055
+    desk: int = 5006
+
+
+@dataclasses.dataclass
+class Stack:
+    """A started Frontline: its processes, addresses and the environment they share."""
+
+    ports: Ports
+    env: Dict[str, str]
+    var: pathlib.Path
+    processes: Dict[str, subprocess.Popen] = dataclasses.field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def desk_url(self) -> str:
+        """Base URL of the desk."""
+        return f"http://127.0.0.1:{self.ports.desk}"
+
+    @property
+    def actions_url(self) -> str:
+        """Base URL of the action server."""
+        return f"http://127.0.0.1:{self.ports.actions}"
+
+    @property
+    def token(self) -> str:
+        """The Rasa HTTP API token."""
+        return self.env["RASA_TOKEN"]
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every process: SIGTERM, then SIGKILL after `timeout` seconds."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for name, process in self.processes.items():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning(f"{name} did not stop in {timeout:.0f} s; killing it")
+                process.kill()
+                process.wait()
+
+
+def venv_bin(name: str) -> str:
+    """Path of an executable in the interpreter's own environment (the project's .venv)."""
+    return str(pathlib.Path(sys.executable).parent / name)
+
+
+def latest_model(root: pathlib.Path) -> Optional[pathlib.Path]:
+    """The newest trained model under `models/`, or None."""
+    models = sorted((root / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def write_endpoints(root: pathlib.Path, var: pathlib.Path, ports: Ports) -> pathlib.Path:
+    """Write the endpoints file for this run: the project's, with this run's action port and var folder."""
+    import yaml
+
+    endpoints = yaml.safe_load((root / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
+    for key, name in (("tracker_store", "rasa.db"), ("event_broker", "events.db")):
+        if (endpoints.get(key) or {}).get("dialect") == "sqlite":
+            endpoints[key]["db"] = str(var / name)
+    path = var / "endpoints.run.yml"
+    path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def build_env(var: pathlib.Path, ports: Ports, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment every process gets: secrets generated for this run when not given."""
+    env = dict(os.environ)
+    env.update(extra or {})
+    env.setdefault("RASA_TOKEN", secrets.token_urlsafe(24))
+    env.setdefault("FRONTLINE_DESK_SECRET", secrets.token_urlsafe(24))
+    for name in CHANNEL_VARIABLES:
+        env.setdefault(name, "")
+    env["FRONTLINE_VAR"] = str(var)
+    env["FRONTLINE_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
+    env["FRONTLINE_DESK_URL"] = f"http://127.0.0.1:{ports.desk}"
+    env["FRONTLINE_DESK_PORT"] = str(ports.desk)
+    env.setdefault("FRONTLINE_EVENTS_DB", str(var / "events.db"))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+def _wait_http(url: str, process: subprocess.Popen, name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s")
+
+
+def start(
+    root: Optional[pathlib.Path] = None,
+    var: Optional[pathlib.Path] = None,
+    ports: Optional[Ports] = None,
+    model: Optional[pathlib.Path] = None,
+    extra_env: Optional[Dict[str, str]] = None,
+    log_dir: Optional[pathlib.Path] = None,
+    timeout: float = 180.0,
+) -> Stack:
+    """Start the action server, the desk and the Rasa server; return once all answer.
+
+    Args:
+        root: the project folder (data, domain, credentials).
+        var: the folder for this run's databases and logs.
+        ports: loopback ports to use.
+        model: the trained model (default: the newest under models/).
+        extra_env: variables added to every process's environment.
+        log_dir: where each process's output goes (default: inherit the terminal).
+        timeout: seconds each process may take to answer its health check.
+
+    Raises:
+        RuntimeError: no trained model, or a process failed to start (the others are stopped).
+    """
+    root = root or repo_root()
+    ports = ports or Ports()
+    var = var or pathlib.Path(os.environ.get("FRONTLINE_VAR") or root / "var")
+    var.mkdir(parents=True, exist_ok=True)
+    model = model or latest_model(root)
+    if model is None:
+        raise RuntimeError("no trained model under models/: run `make train` first")
+    env = build_env(var, ports, extra_env)
+    endpoints = write_endpoints(root, var, ports)
+    stack = Stack(ports=ports, env=env, var=var)
+
+    def spawn(name: str, argv: List[str]) -> subprocess.Popen:
+        output = open(log_dir / f"{name}.log", "ab") if log_dir else None
+        process = subprocess.Popen(
+            argv, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+        )
+        stack.processes[name] = process
+        return process
+
+    if log_dir:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        actions = spawn(
+            "actions", [venv_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)]
+        )
+        desk = spawn("desk", [sys.executable, "-m", "bot", "desk", "run"])
+        rasa = spawn(
+            "rasa",
+            [
+                venv_bin("rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                env["RASA_TOKEN"],
+                "--cors",
+                "*",
+                "--port",
+                str(ports.rasa),
+                "--model",
+                str(model),
+                "--credentials",
+                str(root / "credentials.yml"),
+                "--endpoints",
+                str(endpoints),
+            ],
+        )
+        _wait_http(f"{stack.actions_url}/health", actions, "action server", timeout)
+        _wait_http(f"{stack.desk_url}/health", desk, "desk", timeout)
+        _wait_http(f"{stack.rasa_url}/", rasa, "Rasa server", timeout)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def banner(stack: Stack) -> str:
+    """What `make run` prints once everything answers."""
+    return f"""
+Frontline is running.
+  Demo page (website widget):  {stack.desk_url}/demo
+  Agent console:               {stack.desk_url}/console   (create an agent: .venv/bin/python -m bot desk add-agent NAME --skills general)
+  Supervisor dashboard:        {stack.desk_url}/dashboard
+  Rasa server (REST, socket.io, HTTP API with token): {stack.rasa_url}
+  Talk to the assistant:
+    curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+      -d '{{"sender": "demo", "message": "退款多久到账？"}}'
+Logs: {stack.var}/logs/. Press Ctrl-C once to stop everything.
+"""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of `python -m bot.run` (`make run`)."""
+    parser = argparse.ArgumentParser(prog="python -m bot.run", description=__doc__)
+    parser.add_argument("--model", type=pathlib.Path, help="trained model (default: newest under models/)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    root = repo_root()
+    var = pathlib.Path(os.environ.get("FRONTLINE_VAR") or root / "var")
+    print("Starting the action server, the desk and the Rasa server (about 30 s)…", flush=True)
+    try:
+        stack = start(root=root, var=var, model=args.model, log_dir=var / "logs")
+    except RuntimeError as error:
+        print(f"error: {error} (see {var / 'logs'})", file=sys.stderr)
+        return 1
+    if "RASA_TOKEN" not in os.environ:
+        print(f"RASA_TOKEN was not set; this run uses a generated one: {stack.token}")
+    print(banner(stack), flush=True)
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stopping:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print(f"error: {name} stopped (exit code {process.returncode}); stopping the rest", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("Stopping…", flush=True)
+        stack.stop()
+    print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Round trips of Frontline's own NLU components: create, train, persist, load, process."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.classifier import NgramIntentClassifier, normalize
+from bot.nlu.language import LanguageDetector
+
+EXAMPLES = {
+    "faq_refund_status": ["退款多久到账", "我的退款还没到", "退款什么时候到账", "how long does a refund take",
+                          "my refund has not arrived", "where is my refund"],
+    "faq_order_status": ["我的订单到哪了", "查一下物流", "快递到哪里了", "where is my order",
+                         "track my parcel", "when will my package arrive"],
+    "greet": ["你好", "您好", "在吗", "hello", "hi there", "good morning"],
+}
+
+
+@pytest.fixture
+def storage(tmp_path: pathlib.Path) -> LocalModelStorage:
+    return LocalModelStorage.create(tmp_path)
+
+
+@pytest.fixture
+def context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test")
+
+
+def training_data() -> TrainingData:
+    return TrainingData(
+        [Message(data={"text": text, "intent": intent}) for intent, texts in EXAMPLES.items() for text in texts]
+    )
+
+
+def classify(component: NgramIntentClassifier, text: str) -> dict:
+    message = Message(data={"text": text})
+    component.process([message])
+    return message.as_dict(only_output_properties=True)
+
+
+@pytest.mark.parametrize("config", [{}, {"char_ngram_range": [1, 3], "C": 5.0}, {"word_ngram_range": [1, 1]}])
+def test_classifier_round_trip_gives_the_same_output(storage, context, config) -> None:
+    resource = Resource("classifier")
+    full_config = {**NgramIntentClassifier.get_default_config(), **config}
+    trained = NgramIntentClassifier.create(full_config, storage, resource, context)
+    trained.train(training_data())
+    loaded = NgramIntentClassifier.load(full_config, storage, resource, context)
+    for text in ["退款到账要多久", "where's my parcel", "hi", "退款多久到帳"]:
+        assert classify(trained, text) == classify(loaded, text)
+    ranking = classify(loaded, "how long until my refund arrives")["intent_ranking"]
+    assert ranking[0]["name"] == "faq_refund_status"
+    assert abs(sum(item["confidence"] for item in ranking) - 1.0) < 1e-4
+
+
+def test_traditional_chinese_is_understood_like_simplified(storage, context) -> None:
+    resource = Resource("classifier")
+    component = NgramIntentClassifier.create(NgramIntentClassifier.get_default_config(), storage, resource, context)
+    component.train(training_data())
+    assert classify(component, "退款多久到帳")["intent"]["name"] == "faq_refund_status"
+    assert classify(component, "我的訂單到哪了")["intent"]["name"] == "faq_order_status"
+    assert normalize("我的訂單 到哪了？ ") == normalize("我的订单 到哪了?")
+
+
+def test_untrained_classifier_loads_and_leaves_messages_alone(storage, context) -> None:
+    resource = Resource("never-trained")
+    component = NgramIntentClassifier.load(NgramIntentClassifier.get_default_config(), storage, resource, context)
+    assert "intent" not in classify(component, "hello")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("退款多久到账", "zh"), ("退款多久到帳", "zh_hant"), ("常見問題", "zh_hant"), ("Where is my order?", "en"),
+     ("我想问一下refund的问题", "zh"), ("please help 我", "en")],
+)
+def test_language_detector_tags_each_message(text, expected) -> None:
+    message = Message(data={"text": text})
+    LanguageDetector({}).process([message])
+    entities = message.as_dict(only_output_properties=True)["entities"]
+    assert [e["value"] for e in entities if e["entity"] == "language"] == [expected]
+
+
+@pytest.mark.parametrize("text", ["😀😀", "123", "/faq_refund_status"])
+def test_language_detector_keeps_the_conversation_language_when_unsure(text) -> None:
+    message = Message(data={"text": text})
+    LanguageDetector({}).process([message])
+    assert not message.get("entities")
