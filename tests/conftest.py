@@ -33,7 +33,7 @@ TEST_CHANNEL_ENV: Dict[str, str] = {
     "WECOM_CORP_ID": "ww0123456789abcdef",
     "WECOM_CORP_SECRET": "frontline-wecom-secret",
     "WECOM_AGENT_ID": "1000002",
-    "FRONTLINE_IDENTITY_SECRET": "frontline-test-identity-secret",
+    "FRONTLINE_IDENTITY_SECRET": "frontline-test-identity-secret-0123456789abcdef",
     "RASA_TOKEN": "frontline-test-rasa-token",
     "FRONTLINE_DESK_SECRET": "frontline-test-desk-secret",
 }
