@@ -105,11 +105,17 @@ def latest_model(root: pathlib.Path) -> Optional[pathlib.Path]:
     return models[-1] if models else None
 
 
-def write_endpoints(root: pathlib.Path, var: pathlib.Path, ports: Ports) -> pathlib.Path:
-    """Write the endpoints file for this run: the project's, with this run's action port and var folder."""
+def write_endpoints(
+    root: pathlib.Path, var: pathlib.Path, ports: Ports, source_name: Optional[str] = None
+) -> pathlib.Path:
+    """Write the endpoints file for this run, with this run's action port and var folder.
+
+    The source is `endpoints.yml`, or the file named by `FRONTLINE_ENDPOINTS` (e.g. `endpoints.prod.yml`).
+    """
     import yaml
 
-    endpoints = yaml.safe_load((root / "endpoints.yml").read_text(encoding="utf-8"))
+    source = root / (source_name or os.environ.get("FRONTLINE_ENDPOINTS") or "endpoints.yml")
+    endpoints = yaml.safe_load(source.read_text(encoding="utf-8"))
     endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
     for key, name in (("tracker_store", "rasa.db"), ("event_broker", "events.db")):
         if (endpoints.get(key) or {}).get("dialect") == "sqlite":
@@ -127,10 +133,14 @@ def build_env(var: pathlib.Path, ports: Ports, extra: Optional[Dict[str, str]] =
     env.setdefault("FRONTLINE_DESK_SECRET", secrets.token_urlsafe(24))
     for name in CHANNEL_VARIABLES:
         env.setdefault(name, "")
+    if not env["FRONTLINE_IDENTITY_SECRET"]:
+        # Signed customer identity works out of the box; a real site sets its own shared secret.
+        env["FRONTLINE_IDENTITY_SECRET"] = secrets.token_hex(32)
     env["FRONTLINE_VAR"] = str(var)
     env["FRONTLINE_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
     env["FRONTLINE_DESK_URL"] = f"http://127.0.0.1:{ports.desk}"
     env["FRONTLINE_DESK_PORT"] = str(ports.desk)
+    env["FRONTLINE_ACTION_URL"] = f"http://127.0.0.1:{ports.actions}/webhook"
     env.setdefault("FRONTLINE_EVENTS_DB", str(var / "events.db"))
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -183,7 +193,7 @@ def start(
     if model is None:
         raise RuntimeError("no trained model under models/: run `make train` first")
     env = build_env(var, ports, extra_env)
-    endpoints = write_endpoints(root, var, ports)
+    endpoints = write_endpoints(root, var, ports, env.get("FRONTLINE_ENDPOINTS"))
     stack = Stack(ports=ports, env=env, var=var)
 
     def spawn(name: str, argv: List[str]) -> subprocess.Popen:

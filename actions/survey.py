@@ -1,0 +1,72 @@
+"""`action_survey_answer`: record the customer's 1-5 satisfaction answer after a resolved ticket.
+
+The desk's resolve posts survey buttons whose payload is `/survey_rating{"rating": N}` and sets the slot
+`survey_pending`. Domain needs: intent `survey_rating`, entity `rating`, slots `ticket_id`, `survey_pending`,
+`language`. Rule: `data/rules/survey.yml`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.handoff import messages
+from bot.handoff.client import DeskClient, DeskError
+
+logger = logging.getLogger(__name__)
+
+
+def parse_rating(value: Any) -> Optional[int]:
+    """Return the rating as an int 1-5, or None when `value` is not one ("5", 5, 5.0 are fine)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if not number.is_integer() or not 1 <= number <= 5:
+        return None
+    return int(number)
+
+
+class ActionSurveyAnswer(Action):
+    """Posts the rating to the desk, thanks the customer, and clears `survey_pending`."""
+
+    def name(self) -> Text:
+        """The action's name in the domain."""
+        return "action_survey_answer"
+
+    def client(self) -> DeskClient:
+        """The desk client (configured from the environment; tests may override)."""
+        return DeskClient()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """Records the rating on the ticket in `ticket_id`; asks again when the rating is not 1-5."""
+        lang = tracker.get_slot("language")
+        raw = next(tracker.get_latest_entity_values("rating"), None)
+        rating = parse_rating(raw)
+        if rating is None:
+            dispatcher.utter_message(text=messages.survey_invalid(lang))
+            return []
+        ticket_id = tracker.get_slot("ticket_id")
+        if ticket_id:
+            client = self.client()
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, functools.partial(client.post_survey, ticket_id, rating, None)
+                )
+            except DeskError as error:
+                logger.error("survey: rating for ticket %s not recorded: %s", ticket_id, error)
+                logger.debug("desk error", exc_info=True)
+        else:
+            logger.warning("survey: a rating came for conversation %s without a ticket", tracker.sender_id)
+        dispatcher.utter_message(text=messages.survey_thanks(lang, rating))
+        return [SlotSet("survey_pending", False)]

@@ -1,0 +1,109 @@
+"""The website widget channel: Rasa's socket.io channel with verified customer identity.
+
+`WebchatInput` is Rasa's `SocketIOInput` with three changes, and keeps the name `socketio`, so it is served at
+`/webhooks/socketio/` and `/socket.io`, the desk delivers agent replies with `output_channel=socketio`, and
+tickets record the channel as `socketio`:
+
+- every message's metadata (the widget's `customData`) goes through `bot.identity.verified_metadata`:
+  identity-like keys typed in the browser are dropped, and a valid signed token in `customData.identity`
+  becomes the sealed `metadata["customer"]`;
+- empty messages (the widget's null `initPayload` on first opening) never reach the assistant;
+- defaults suited to `rasa-webchat` 1.0.1: `session_persistence: true`, `metadata_key: customData`;
+- `session_request` accepts only sane session ids and awaits `enter_room` when the installed python-socketio
+  makes it a coroutine (RasaHQ/rasa #13027), so pushes reach the browser after a reload.
+
+Register it in `credentials.yml` *instead of* the built-in `socketio:` key (both at once would mount two
+socket.io servers on the same path):
+
+    bot.channels.webchat.WebchatInput:
+      user_message_evt: user_uttered
+      bot_message_evt: bot_uttered
+      session_persistence: true
+      metadata_key: customData
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import uuid
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint
+
+from bot import identity
+
+logger = logging.getLogger(__name__)
+
+# Session ids the widget may ask for: what we hand out (uuid4 hex) and similar opaque ids.
+_SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+
+
+def valid_session_id(value: Any) -> bool:
+    """Return True when `value` can be used as a conversation id from the browser.
+
+    Args:
+        value: the `session_id` the widget sent.
+
+    Returns:
+        True for strings of 8 to 128 letters, digits, `_` or `-`.
+    """
+    return isinstance(value, str) and bool(_SESSION_ID_RE.match(value))
+
+
+class WebchatInput(SocketIOInput):
+    """The socket.io channel for the `rasa-webchat` widget, with signed customer identity."""
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Build the channel from its `credentials.yml` section (widget-friendly defaults)."""
+        credentials = credentials or {}
+        if credentials.get("jwt_key"):
+            logger.warning("socket.io jwt_key is set: rasa-webchat 1.0.1 sends no auth and cannot connect")
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            credentials.get("namespace"),
+            credentials.get("session_persistence", True),
+            credentials.get("socketio_path", "/socket.io"),
+            credentials.get("jwt_key"),
+            credentials.get("jwt_method", "HS256"),
+            credentials.get("metadata_key", "customData"),
+        )
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
+        secret = identity.identity_secret()
+        if secret is None:
+            logger.info("%s unset: widget customers stay anonymous", identity.ENV_SECRET)
+
+        async def verified_on_new_message(message: UserMessage) -> None:
+            if self.session_persistence and not valid_session_id(message.sender_id):
+                logger.warning("widget message with an invalid session id dropped")
+                return
+            if not isinstance(message.text, str) or not message.text:
+                # rasa-webchat sends its `initPayload` (null unless set) when a chat is first opened.
+                logger.debug("empty widget message dropped")
+                return
+            message.metadata = identity.verified_metadata(message.metadata, message.sender_id, secret)
+            await on_new_message(message)
+
+        blueprint = super().blueprint(verified_on_new_message)
+        sio = self.sio
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            if not valid_session_id(session_id):
+                session_id = uuid.uuid4().hex
+            if self.session_persistence:
+                entered = sio.enter_room(sid, session_id, namespace=self.namespace)
+                if inspect.isawaitable(entered):
+                    await entered
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            logger.debug("socket %s joined session", sid)
+
+        return blueprint

@@ -1,0 +1,695 @@
+/* The agent console: sign in, live queue (pushed over /api/stream), ticket view with the context packet,
+ * reply with free text or canned replies, claim / transfer / resolve / hand back. */
+"use strict";
+
+(() => {
+  const { api, h, svg, clear, duration, time, light } = Desk;
+  const root = document.getElementById("root");
+  const liveEl = document.getElementById("live");
+  const meEl = document.getElementById("me");
+  const logoutBtn = document.getElementById("logout");
+
+  const FILTERS = { open: "open", mine: "open", closed: "closed" };
+  const state = {
+    me: null,
+    filter: "open",
+    tickets: new Map(),
+    current: null, // the open ticket (detail: with context and messages)
+    unread: new Set(),
+    canned: [],
+    skills: [],
+    agents: [],
+    stream: null, // AbortController of the running stream
+    timers: [],
+  };
+  let els = {};
+  let queueReload = null;
+
+  // ---------------------------------------------------------------- start / sign in
+
+  function boot() {
+    Desk.onUnauthorized(() => signedOut("Your session has ended. Please sign in again."));
+    logoutBtn.addEventListener("click", async () => {
+      await Desk.logout();
+      signedOut();
+    });
+    if (Desk.token()) start();
+    else Desk.loginForm(root, start);
+  }
+
+  function signedOut(message) {
+    stopStream();
+    state.timers.forEach(clearInterval);
+    state.timers = [];
+    state.current = null;
+    state.tickets.clear();
+    meEl.textContent = "";
+    logoutBtn.hidden = true;
+    setLive("off", "offline");
+    Desk.loginForm(root, start);
+    if (message) {
+      const err = root.querySelector("[data-testid=login-error]");
+      err.textContent = message;
+      err.hidden = false;
+    }
+  }
+
+  async function start() {
+    try {
+      state.me = await api("GET", "/api/me");
+    } catch (err) {
+      if (err.status !== 401) Desk.loginForm(root, start);
+      return;
+    }
+    meEl.textContent = state.me.name + (state.me.senior ? " (senior)" : "") + " · " + (state.me.skills || []).join(", ");
+    logoutBtn.hidden = false;
+    layout();
+    syncClock();
+    loadLists();
+    await loadQueue();
+    startStream();
+    state.timers.push(setInterval(tick, 1000));
+    state.timers.push(setInterval(loadQueue, 15000));
+    state.timers.push(setInterval(syncClock, 60000));
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    if (wanted) openTicket(wanted);
+  }
+
+  async function syncClock() {
+    try {
+      const data = await api("GET", "/api/dashboard");
+      if (data && data.generated_at) Desk.setServerNow(data.generated_at);
+    } catch (err) {
+      /* countdowns fall back to the browser clock */
+    }
+  }
+
+  async function loadLists() {
+    const [canned, skills, agents] = await Promise.allSettled([
+      api("GET", "/api/canned"),
+      api("GET", "/api/skills"),
+      api("GET", "/api/agents"),
+    ]);
+    state.canned = canned.status === "fulfilled" ? canned.value || [] : [];
+    state.skills = skills.status === "fulfilled" ? skills.value || [] : [];
+    state.agents = agents.status === "fulfilled" ? agents.value || [] : [];
+    if (state.current) renderReplyCanned();
+  }
+
+  // ---------------------------------------------------------------- layout
+
+  function layout() {
+    const tabs = h(
+      "div",
+      { class: "tabs", role: "tablist" },
+      ["open", "mine", "closed"].map((f) =>
+        h("button", { type: "button", role: "tab", dataset: { filter: f }, "aria-selected": String(f === state.filter), onclick: () => setFilter(f) },
+          { open: "Open", mine: "Mine", closed: "Closed" }[f]),
+      ),
+    );
+    els.queueCount = h("span", { class: "count", "data-testid": "queue-count" }, "0");
+    els.queue = h("ul", { class: "queue", id: "queue", "data-testid": "queue", "aria-live": "polite" });
+    els.ticket = h("section", { class: "ticket", id: "ticket", "data-testid": "ticket" }, h("p", { class: "placeholder" }, "Select a ticket from the queue."));
+    clear(root).appendChild(
+      h("div", { class: "layout" },
+        h("aside", { class: "queue-panel" }, h("h2", {}, "Queue ", els.queueCount), tabs, els.queue),
+        els.ticket),
+    );
+  }
+
+  function setFilter(filter) {
+    state.filter = filter;
+    root.querySelectorAll(".tabs button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.filter === filter)));
+    state.tickets.clear();
+    renderQueue();
+    loadQueue();
+  }
+
+  function setLive(mode, text) {
+    liveEl.dataset.state = mode;
+    liveEl.textContent = text;
+  }
+
+  // ---------------------------------------------------------------- queue
+
+  async function loadQueue() {
+    const params = new URLSearchParams({ status: FILTERS[state.filter] });
+    if (state.filter === "mine") params.set("mine", "1");
+    try {
+      const items = await api("GET", "/api/tickets?" + params.toString());
+      state.tickets = new Map(items.map((t) => [t.id, t]));
+      renderQueue();
+    } catch (err) {
+      if (err.status !== 401) showQueueError(err.message);
+    }
+  }
+
+  function scheduleQueueReload() {
+    clearTimeout(queueReload);
+    queueReload = setTimeout(loadQueue, 250);
+  }
+
+  function belongs(ticket) {
+    const open = ticket.status === "queued" || ticket.status === "assigned";
+    if (state.filter === "closed") return !open;
+    if (state.filter === "mine") return open && ticket.assignee === state.me.name;
+    return open;
+  }
+
+  function upsertTicket(ticket) {
+    const previous = state.tickets.get(ticket.id);
+    if (belongs(ticket)) state.tickets.set(ticket.id, Object.assign({}, previous || {}, ticket));
+    else state.tickets.delete(ticket.id);
+    renderQueue();
+  }
+
+  function showQueueError(message) {
+    clear(els.queue).appendChild(h("li", { class: "error" }, message));
+  }
+
+  function renderQueue() {
+    if (!els.queue) return;
+    const items = Array.from(state.tickets.values());
+    items.sort((a, b) => {
+      const qa = a.status === "queued" ? 0 : 1;
+      const qb = b.status === "queued" ? 0 : 1;
+      if (qa !== qb) return qa - qb;
+      if (qa === 0 && a.priority !== b.priority) return (b.priority || 0) - (a.priority || 0);
+      return String(a.created_at).localeCompare(String(b.created_at));
+    });
+    els.queueCount.textContent = String(items.length);
+    clear(els.queue);
+    if (!items.length) {
+      els.queue.appendChild(h("li", { class: "empty" }, "No tickets."));
+      return;
+    }
+    for (const t of items) els.queue.appendChild(queueItem(t));
+  }
+
+  function queueItem(t) {
+    const customer = t.customer || {};
+    const selected = state.current && state.current.id === t.id;
+    const waitingSince = Date.parse(t.created_at);
+    return h(
+      "li",
+      { class: "queue-item" + (selected ? " selected" : "") + (t.status === "queued" ? " queued" : ""), dataset: { ticketId: t.id, testid: "queue-item" } },
+      h(
+        "button",
+        { type: "button", onclick: () => openTicket(t.id) },
+        h("div", { class: "row" },
+          light(t.sla, "SLA"),
+          h("strong", { class: "tid" }, t.id),
+          h("span", { class: "grade grade-" + t.grade, title: "grade" }, t.grade),
+          customer.tier === "vip" ? h("span", { class: "vip" }, "VIP") : null,
+          state.unread.has(t.id) ? h("span", { class: "unread", "data-testid": "unread" }, "new") : null,
+          h("span", { class: "spacer" }),
+          h("span", { class: "wait", dataset: { since: String(waitingSince) }, title: "since created" }, duration((Desk.serverNow() - waitingSince) / 1000))),
+        h("div", { class: "row small" },
+          h("span", {}, t.reason),
+          h("span", { class: "muted" }, "· " + (t.skill || "")),
+          t.topic ? h("span", { class: "muted" }, "· " + t.topic) : null),
+        h("div", { class: "row small" },
+          h("span", { class: "status status-" + t.status }, t.status),
+          t.assignee ? h("span", {}, "→ " + t.assignee) : null,
+          t.position ? h("span", { class: "muted" }, "#" + t.position + " in queue") : null,
+          h("span", { class: "spacer" }),
+          h("span", { class: "muted" }, customer.display_name || customer.id || t.conversation_id)),
+      ),
+    );
+  }
+
+  // ---------------------------------------------------------------- the live stream
+
+  function stopStream() {
+    if (state.stream) state.stream.abort();
+    state.stream = null;
+  }
+
+  async function startStream() {
+    stopStream();
+    const controller = new AbortController();
+    state.stream = controller;
+    let delay = 1000;
+    while (state.stream === controller) {
+      try {
+        setLive("connecting", "connecting…");
+        const response = await fetch("/api/stream", {
+          headers: { Authorization: "Bearer " + Desk.token(), Accept: "text/event-stream" },
+          signal: controller.signal,
+        });
+        if (response.status === 401) {
+          signedOut("Your session has ended. Please sign in again.");
+          return;
+        }
+        if (!response.ok || !response.body) throw new Error("stream answered " + response.status);
+        setLive("live", "live");
+        delay = 1000;
+        await loadQueue(); // whatever changed while we were not connected
+        if (state.current) refreshCurrent();
+        await readEvents(response.body.getReader(), handleEvent);
+      } catch (err) {
+        if (controller.signal.aborted) return;
+      }
+      if (state.stream !== controller) return;
+      setLive("polling", "reconnecting…");
+      await loadQueue();
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 15000);
+    }
+  }
+
+  async function readEvents(reader, onEvent) {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const frame = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let type = "message";
+        const data = [];
+        for (const line of frame.split("\n")) {
+          if (line.startsWith(":")) continue;
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "event") type = val;
+          else if (field === "data") data.push(val);
+        }
+        if (!data.length) continue;
+        let payload;
+        try {
+          payload = JSON.parse(data.join("\n"));
+        } catch (err) {
+          continue;
+        }
+        onEvent(type, payload);
+      }
+    }
+  }
+
+  function handleEvent(type, data) {
+    if (type === "ticket" && data && data.id) {
+      upsertTicket(data);
+      scheduleQueueReload(); // positions and claimability of the others change too
+      if (state.current && state.current.id === data.id) {
+        Object.assign(state.current, data);
+        renderTicketHead();
+        renderCards();
+      }
+    } else if (type === "message" && data && data.ticket_id && data.message) {
+      if (state.current && state.current.id === data.ticket_id) {
+        upsertMessage(data.message);
+      } else if (data.message.role === "customer") {
+        state.unread.add(data.ticket_id);
+        renderQueue();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- the ticket view
+
+  async function openTicket(id) {
+    try {
+      state.current = await api("GET", "/api/tickets/" + encodeURIComponent(id));
+    } catch (err) {
+      if (err.status !== 401) {
+        clear(els.ticket).appendChild(h("p", { class: "error", role: "alert", "data-testid": "ticket-error" }, err.message));
+      }
+      return;
+    }
+    state.unread.delete(id);
+    history.replaceState(null, "", "#" + encodeURIComponent(id));
+    renderTicket();
+    renderQueue();
+  }
+
+  async function refreshCurrent() {
+    if (!state.current) return;
+    try {
+      const fresh = await api("GET", "/api/tickets/" + encodeURIComponent(state.current.id));
+      if (state.current && state.current.id === fresh.id) {
+        state.current = fresh;
+        renderTicketHead();
+        renderCards();
+        renderConversation();
+      }
+    } catch (err) {
+      /* shown on the next action */
+    }
+  }
+
+  function renderTicket() {
+    const t = state.current;
+    els.head = h("div", { class: "ticket-head" });
+    els.error = h("p", { class: "error", role: "alert", "data-testid": "ticket-error", hidden: true });
+    els.transfer = h("form", { class: "transfer", hidden: true, "data-testid": "transfer-form" });
+    els.cards = h("div", { class: "cards" });
+    els.conversation = h("ol", { class: "conversation", "data-testid": "conversation", "aria-live": "polite" });
+    els.reply = replyBox();
+    clear(els.ticket).append(
+      els.head, els.error, els.transfer,
+      h("div", { class: "ticket-body" },
+        h("div", { class: "talk" }, h("h3", {}, "Conversation"), els.conversation, els.reply),
+        els.cards),
+    );
+    els.ticket.dataset.ticketId = t.id;
+    renderTicketHead();
+    renderCards();
+    renderConversation();
+  }
+
+  function showError(message) {
+    els.error.textContent = message;
+    els.error.hidden = !message;
+  }
+
+  function renderTicketHead() {
+    const t = state.current;
+    const open = t.status === "queued" || t.status === "assigned";
+    const mine = t.assignee && state.me && t.assignee === state.me.name;
+    const action = (name, label, enabled, fn) =>
+      h("button", { type: "button", "data-action": name, disabled: !enabled, onclick: fn }, label);
+    clear(els.head).append(
+      h("h2", {}, h("span", { "data-testid": "ticket-id" }, t.id), " ",
+        h("span", { class: "status status-" + t.status, "data-testid": "ticket-status" }, t.status),
+        t.assignee ? h("span", { class: "assignee", "data-testid": "ticket-assignee" }, " → " + t.assignee) : null),
+      h("div", { class: "actions" },
+        action("claim", "Claim", t.status === "queued", () => act("claim")),
+        action("transfer", "Transfer…", open && (!t.assignee || mine), toggleTransfer),
+        action("resolve", "Resolve", open && (!t.assignee || mine), () => act("resolve")),
+        action("handback", "Hand back", open && (!t.assignee || mine), () => act("handback"))),
+    );
+    if (els.replyText) {
+      const canReply = open && mine;
+      els.replyText.disabled = !canReply;
+      els.replySend.disabled = !canReply;
+      els.replyText.placeholder = canReply ? "Reply to the customer…" : open ? "Claim the ticket to reply." : "The ticket is closed.";
+    }
+  }
+
+  async function act(name) {
+    showError("");
+    const t = state.current;
+    try {
+      const updated = await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/" + name);
+      if (state.current && state.current.id === t.id) {
+        Object.assign(state.current, updated);
+        renderTicketHead();
+        renderCards();
+      }
+      upsertTicket(updated);
+      refreshCurrent();
+    } catch (err) {
+      if (err.status !== 401) {
+        showError(err.message);
+        refreshCurrent(); // the ticket probably changed under us: show what it is now
+      }
+    }
+  }
+
+  function toggleTransfer() {
+    const form = els.transfer;
+    if (!form.hidden) {
+      form.hidden = true;
+      return;
+    }
+    const kind = h("select", { name: "kind", "data-testid": "transfer-kind" },
+      h("option", { value: "skill" }, "to a skill queue"), h("option", { value: "agent" }, "to an agent"));
+    const target = h("select", { name: "target", "data-testid": "transfer-target" });
+    const fill = () => {
+      clear(target);
+      const values = kind.value === "skill" ? state.skills : state.agents.map((a) => a.name).filter((n) => n !== state.me.name);
+      values.forEach((v) => target.appendChild(h("option", { value: v }, v)));
+    };
+    kind.addEventListener("change", fill);
+    fill();
+    const note = h("textarea", { name: "note", rows: 2, placeholder: "Note for the next agent (optional)", "data-testid": "transfer-note" });
+    clear(form).append(
+      h("label", {}, "Transfer ", kind), h("label", {}, " ", target), note,
+      h("button", { type: "submit" }, "Transfer"),
+      h("button", { type: "button", onclick: () => { form.hidden = true; } }, "Cancel"),
+    );
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      showError("");
+      const body = { [kind.value]: target.value };
+      if (note.value.trim()) body.note = note.value.trim();
+      try {
+        const updated = await api("POST", "/api/tickets/" + encodeURIComponent(state.current.id) + "/transfer", body);
+        form.hidden = true;
+        Object.assign(state.current, updated);
+        upsertTicket(updated);
+        renderTicketHead();
+        renderCards();
+        refreshCurrent();
+      } catch (err) {
+        if (err.status !== 401) showError(err.message);
+      }
+    };
+    form.hidden = false;
+  }
+
+  // ---- the cards: profile, reason, SLA, anger, intents, slots
+
+  function card(title, testid, ...body) {
+    return h("div", { class: "card", "data-testid": testid }, h("h3", {}, title), body);
+  }
+
+  function dl(pairs) {
+    return h("dl", {}, pairs.filter((p) => p[1] !== undefined && p[1] !== null && p[1] !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  }
+
+  function renderCards() {
+    const t = state.current;
+    const ctx = t.context || {};
+    const customer = Object.assign({}, t.customer || {}, ctx.customer || {});
+    const earlier = customer.earlier_tickets || [];
+    clear(els.cards).append(
+      card("Customer", "profile",
+        h("div", { class: "profile-name" }, customer.display_name || customer.id || "Anonymous customer",
+          customer.vip || customer.tier === "vip" ? h("span", { class: "vip" }, "VIP") : null),
+        dl([["Customer id", customer.id], ["Tier", customer.tier], ["Language", customer.language],
+          ["Channel", t.channel], ["Conversation", t.conversation_id]]),
+        h("h4", {}, "Earlier tickets (" + earlier.length + ")"),
+        earlier.length
+          ? h("ul", { class: "earlier" }, earlier.slice(0, 8).map((e) => h("li", {}, e.id + " · " + (e.status || "") + " · " + (e.reason || "") + (e.created_at ? " · " + time(e.created_at) : ""))))
+          : h("p", { class: "muted" }, "None.")),
+      card("Reason", "reason",
+        h("div", { class: "reason-line" }, h("span", { class: "grade grade-" + t.grade, "data-testid": "grade" }, "Grade " + t.grade), " ",
+          h("strong", { "data-testid": "reason-code" }, t.reason)),
+        dl([["Topic", t.topic || ctx.topic], ["Skill", t.skill], ["Priority", t.priority !== undefined ? Math.round(t.priority) : null],
+          ["Senior needed", t.requires_senior ? "yes" : null], ["Queue position", t.position], ["Handed over", time(ctx.created_at || t.created_at)]])),
+      slaCard(t),
+      angerCard(t, ctx),
+      intentsCard(ctx),
+      slotsCard(ctx),
+    );
+    tick();
+  }
+
+  function slaCard(t) {
+    const due = t.due || {};
+    const detail = t.sla_detail || {};
+    const clockRow = (label, key, doneAt) =>
+      h("div", { class: "sla-row" },
+        h("span", { class: "sla-light", dataset: { key } }, light(detail[key] || t.sla, label)),
+        h("span", { class: "sla-label" }, label),
+        h("span", { class: "countdown", dataset: { due: due[key] || "", done: doneAt || "", key }, "data-testid": "countdown-" + key }),
+        h("span", { class: "muted" }, due[key] ? "due " + time(due[key]) : ""));
+    return card("SLA", "sla",
+      h("div", { class: "sla-overall" }, light(t.sla, "overall SLA"), " overall: ", h("strong", { "data-testid": "sla-overall" }, t.sla || "–")),
+      clockRow("First response", "first_response", t.first_response_at),
+      clockRow("Resolution", "resolution", t.closed_at));
+  }
+
+  /* Update the countdowns and the waiting times once a second. */
+  function tick() {
+    const now = Desk.serverNow();
+    document.querySelectorAll(".countdown").forEach((el) => {
+      const due = Date.parse(el.dataset.due);
+      if (Number.isNaN(due)) {
+        el.textContent = "–";
+        return;
+      }
+      if (el.dataset.done) {
+        const done = Date.parse(el.dataset.done);
+        el.textContent = done <= due ? "met" : "missed by " + duration((done - due) / 1000);
+        return;
+      }
+      const left = (due - now) / 1000;
+      el.textContent = left >= 0 ? duration(left) + " left" : "overdue " + duration(-left);
+      el.classList.toggle("overdue", left < 0);
+      if (left < 0) {
+        const holder = el.parentElement.querySelector(".sla-light");
+        if (holder && !holder.querySelector(".light-red")) Desk.clear(holder).appendChild(light("red", "breached"));
+      }
+    });
+    document.querySelectorAll(".queue .wait").forEach((el) => {
+      const since = Number(el.dataset.since);
+      if (since) el.textContent = duration((now - since) / 1000);
+    });
+  }
+
+  function angerCard(t, ctx) {
+    const before = (ctx.anger_history || []).filter((x) => typeof x === "number");
+    const after = (t.messages || []).filter((m) => m.role === "customer" && typeof m.anger === "number").map((m) => m.anger);
+    const scores = before.concat(after);
+    const peak = scores.length ? Math.max(...scores) : null;
+    const latest = scores.length ? scores[scores.length - 1] : null;
+    return card("Anger trend", "anger",
+      scores.length ? sparkline(scores, before.length) : h("p", { class: "muted" }, "No anger scores."),
+      dl([["Latest", latest !== null ? latest.toFixed(2) : null], ["Peak", peak !== null ? peak.toFixed(2) : null], ["Turns", scores.length || null]]));
+  }
+
+  function sparkline(values, handoffIndex) {
+    const w = 240;
+    const hgt = 60;
+    const pad = 4;
+    const n = values.length;
+    const x = (i) => (n === 1 ? w / 2 : pad + (i * (w - 2 * pad)) / (n - 1));
+    const y = (v) => hgt - pad - Math.max(0, Math.min(1, v)) * (hgt - 2 * pad);
+    const points = values.map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
+    const threshold = y(0.7);
+    const parts = [
+      svg("line", { x1: 0, x2: w, y1: threshold, y2: threshold, class: "spark-threshold" }),
+      svg("polyline", { points, class: "spark-line", fill: "none" }),
+      values.map((v, i) => svg("circle", { cx: x(i), cy: y(v), r: 2.5, class: v >= 0.7 ? "spark-dot hot" : "spark-dot" }, svg("title", {}, "turn " + (i + 1) + ": " + v.toFixed(2)))),
+    ];
+    if (handoffIndex > 0 && handoffIndex < n) {
+      const hx = (x(handoffIndex - 1) + x(handoffIndex)) / 2;
+      parts.push(svg("line", { x1: hx, x2: hx, y1: 0, y2: hgt, class: "spark-handoff" }));
+    }
+    return svg("svg", { viewBox: "0 0 " + w + " " + hgt, width: w, height: hgt, class: "sparkline", role: "img", "aria-label": "anger scores " + values.map((v) => v.toFixed(2)).join(", "), "data-testid": "anger-sparkline" }, parts);
+  }
+
+  function intentsCard(ctx) {
+    const intents = ctx.intents || [];
+    return card("Intents", "intents",
+      intents.length
+        ? h("table", { class: "intents" },
+          h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "intent"), h("th", {}, "confidence"))),
+          h("tbody", {}, intents.map((i) => {
+            const c = typeof i.confidence === "number" ? i.confidence : null;
+            return h("tr", {},
+              h("td", {}, i.turn),
+              h("td", {}, i.name || "–"),
+              h("td", {}, c === null ? "–" : h("span", { class: "bar" }, h("span", { class: "bar-fill" + (c < 0.5 ? " low" : ""), style: { width: Math.round(c * 100) + "%" } }), h("span", { class: "bar-label" }, c.toFixed(2)))));
+          })))
+        : h("p", { class: "muted" }, "No intents."));
+  }
+
+  function slotsCard(ctx) {
+    const slots = Object.entries(ctx.slots || {}).filter(([, v]) => v !== null && v !== undefined && v !== "");
+    return card("Slots", "slots",
+      slots.length ? dl(slots.map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)])) : h("p", { class: "muted" }, "No slots set."));
+  }
+
+  // ---- the conversation
+
+  const ROLE_LABEL = { customer: "Customer", bot: "Assistant", agent: "Agent", note: "Note", system: "Desk" };
+
+  function bubble(role, text, at, extra) {
+    return h("li", { class: "msg msg-" + role, dataset: Object.assign({ role }, extra || {}) },
+      h("div", { class: "msg-meta" }, ROLE_LABEL[role] || role, (extra && extra.author) ? " · " + extra.author : "", at ? " · " + time(at) : "",
+        extra && extra.status && extra.status !== "received" && extra.status !== "internal" ? h("span", { class: "msg-status status-" + extra.status }, " · " + extra.status) : null),
+      h("div", { class: "msg-text" }, text));
+  }
+
+  function renderConversation() {
+    const t = state.current;
+    const ctx = t.context || {};
+    const list = els.conversation;
+    clear(list);
+    (ctx.transcript || []).forEach((line) => list.appendChild(bubble(line.role, line.text, line.at, { source: "transcript" })));
+    list.appendChild(h("li", { class: "handoff-mark" }, "— handed over: " + t.reason + " · grade " + t.grade + " —"));
+    (t.messages || []).forEach((m) => list.appendChild(messageItem(m)));
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function messageItem(m) {
+    const item = bubble(m.role, m.text, m.at, { messageId: String(m.id), status: m.status, author: m.author, source: "desk" });
+    if (m.role === "agent" && m.status === "failed") {
+      item.appendChild(h("button", { type: "button", class: "retry", onclick: () => retry(m.id) }, "Retry"));
+    }
+    return item;
+  }
+
+  function upsertMessage(message) {
+    const t = state.current;
+    t.messages = t.messages || [];
+    const index = t.messages.findIndex((m) => m.id === message.id);
+    if (index >= 0) t.messages[index] = message;
+    else t.messages.push(message);
+    renderConversation();
+    if (message.role === "customer" && typeof message.anger === "number") renderCards();
+  }
+
+  async function retry(id) {
+    showError("");
+    try {
+      const message = await api("POST", "/api/tickets/" + encodeURIComponent(state.current.id) + "/messages/" + id + "/retry");
+      upsertMessage(message);
+    } catch (err) {
+      if (err.status !== 401) showError(err.message);
+    }
+  }
+
+  // ---- the reply box
+
+  function replyBox() {
+    els.replyText = h("textarea", { rows: 3, name: "reply", "data-testid": "reply-text", placeholder: "Reply to the customer…" });
+    els.replySend = h("button", { type: "submit", "data-testid": "reply-send" }, "Send");
+    els.canned = h("div", { class: "canned", "data-testid": "canned" });
+    const form = h("form", { class: "reply" }, els.canned, els.replyText, h("div", { class: "reply-actions" }, h("span", { class: "muted" }, "Ctrl+Enter sends"), els.replySend));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send();
+    });
+    els.replyText.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        send();
+      }
+    });
+    renderReplyCanned();
+    return form;
+  }
+
+  function renderReplyCanned() {
+    if (!els.canned || !state.current) return;
+    const lang = ((state.current.customer || {}).language) || "zh";
+    const base = lang === "en" ? "en" : "zh";
+    const items = state.canned.filter((c) => !c.language || c.language === lang || c.language === base);
+    clear(els.canned);
+    if (!items.length) return;
+    Desk.append(els.canned, [h("span", { class: "muted" }, "Canned: "),
+      items.map((c) => h("button", { type: "button", class: "chip", title: c.text, dataset: { cannedId: c.id }, onclick: () => {
+        const text = els.replyText;
+        text.value = text.value ? text.value.replace(/\s*$/, " ") + c.text : c.text;
+        text.focus();
+      } }, c.title))]);
+  }
+
+  async function send() {
+    const text = els.replyText.value.trim();
+    if (!text || els.replySend.disabled) return;
+    showError("");
+    els.replySend.disabled = true;
+    try {
+      const message = await api("POST", "/api/tickets/" + encodeURIComponent(state.current.id) + "/messages", { text });
+      els.replyText.value = "";
+      if (message && message.id !== undefined) upsertMessage(message);
+    } catch (err) {
+      if (err.status !== 401) showError(err.message);
+      refreshCurrent();
+    } finally {
+      renderTicketHead();
+    }
+  }
+
+  boot();
+})();

@@ -1,0 +1,217 @@
+"""Build the context packet a human agent receives with a handoff (`docs/context-packet.schema.json`).
+
+The packet is built from a rasa_sdk `Tracker` (anything with `sender_id`, `slots`, `events` and
+`get_latest_input_channel()`): who the customer is, why the assistant hands over, how angry the customer has
+been, what the assistant understood on every turn, the whole transcript and the slots. Every text and slot
+value goes through `bot.handoff.masking` first; the packet records how many items of each kind were masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from typing import Any, Dict, Iterable, List
+
+from bot.handoff import masking
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA_ID = "https://frontline.dev/schemas/context-packet/v1.json"
+DEFAULT_REASON = "asked_for_human"
+DEFAULT_GRADE = "B"
+GRADES = ("A", "B", "C")
+FAQ_PREFIX = "faq_"
+# The channel recorded when Rasa knows none (the desk then has no channel to push replies on).
+UNKNOWN_CHANNEL = "unknown"
+
+
+def _iso(timestamp: Any) -> str | None:
+    if isinstance(timestamp, (int, float)):
+        return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat()
+    return None
+
+
+def _intent(event: Dict[str, Any]) -> Dict[str, Any]:
+    parse_data = event.get("parse_data") or {}
+    return parse_data.get("intent") or {}
+
+
+def _user_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [event for event in events if event.get("event") == "user"]
+
+
+def customer_from_tracker(tracker: Any) -> Dict[str, Any]:
+    """Who the customer is: slots `customer_id`, `customer_tier`, `language`, else the verified customer of
+    the message metadata (`bot.identity.customer_from_metadata`: only records the widget channel sealed for this
+    conversation count; raw metadata claims are ignored).
+
+    Returns:
+        {"id", "display_name", "tier", "vip", "language"} (values may be None).
+    """
+    from bot import identity
+
+    slots = tracker.slots or {}
+    verified: Dict[str, Any] = {}
+    for event in reversed(list(tracker.events or [])):
+        if event.get("event") == "user" and isinstance(event.get("metadata"), dict):
+            found = identity.customer_from_metadata(event["metadata"], str(tracker.sender_id))
+            if found:
+                verified = dict(found)
+                break
+    customer_id = slots.get("customer_id") or verified.get("customer_id")
+    tier = slots.get("customer_tier") or verified.get("tier")
+    display_name = verified.get("display_name")
+    language = slots.get("language")
+    if language not in ("zh", "zh_hant", "en"):
+        language = _language_from_events(tracker.events or [])
+    return {
+        "id": str(customer_id) if customer_id is not None else None,
+        "display_name": masking.mask(str(display_name)) if display_name else None,
+        "tier": str(tier) if tier is not None else None,
+        "vip": str(tier).lower() == "vip" if tier is not None else False,
+        "language": language,
+    }
+
+
+def _language_from_events(events: Iterable[Dict[str, Any]]) -> str:
+    from bot import language
+
+    for event in reversed(list(events)):
+        if event.get("event") == "user" and event.get("text"):
+            return language.detect(event["text"]) or language.ZH
+    return language.ZH
+
+
+def latest_topic(events: Iterable[Dict[str, Any]]) -> str | None:
+    """The latest FAQ intent (`faq_*`) of the conversation, or None."""
+    for event in reversed(_user_events(events)):
+        name = _intent(event).get("name") or ""
+        if name.startswith(FAQ_PREFIX):
+            return name
+    return None
+
+
+def anger_history(events: Iterable[Dict[str, Any]]) -> List[float]:
+    """The anger scores (0..1) of the user turns that carry `parse_data.anger`, oldest first."""
+    return [score for score in (_anger_score(event) for event in _user_events(events)) if score is not None]
+
+
+def _anger_score(event: Dict[str, Any]) -> float | None:
+    anger = (event.get("parse_data") or {}).get("anger")
+    if isinstance(anger, dict) and isinstance(anger.get("score"), (int, float)) and not isinstance(
+        anger.get("score"), bool
+    ):
+        return float(anger["score"])
+    return None
+
+
+def intent_history(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """One entry per user turn: {turn, at, name, confidence, anger} (None where NLU gave nothing)."""
+    history = []
+    for turn, event in enumerate(_user_events(events), start=1):
+        intent = _intent(event)
+        confidence = intent.get("confidence")
+        history.append(
+            {"turn": turn, "at": _iso(event.get("timestamp")), "name": intent.get("name"),
+             "confidence": float(confidence) if isinstance(confidence, (int, float)) else None,
+             "anger": _anger_score(event)}
+        )
+    return history
+
+
+def transcript(events: Iterable[Dict[str, Any]], found: Counter | None = None) -> List[Dict[str, Any]]:
+    """The customer's and the assistant's messages in order, masked: {role, text, at[, intent]}.
+
+    Args:
+        events: the tracker events.
+        found: a Counter that receives the masked kinds.
+    """
+    lines: List[Dict[str, Any]] = []
+    for event in events:
+        kind = event.get("event")
+        if kind not in ("user", "bot"):
+            continue
+        text = event.get("text")
+        if not text and kind == "bot":
+            data = event.get("data") or {}
+            titles = [button.get("title", "") for button in data.get("buttons") or [] if isinstance(button, dict)]
+            text = " / ".join(title for title in titles if title) or None
+        if not text:
+            continue
+        masked, counts = masking.mask_with_report(str(text))
+        if found is not None:
+            found.update(counts)
+        line: Dict[str, Any] = {"role": "customer" if kind == "user" else "bot", "text": masked,
+                                "at": _iso(event.get("timestamp"))}
+        if kind == "user" and _intent(event).get("name"):
+            line["intent"] = _intent(event)["name"]
+        lines.append(line)
+    return lines
+
+
+def resolve_reason_and_grade(
+    reason: str | None, grade: str | None, grades: Dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Fill in the reason code and grade: reason `asked_for_human` when unset; grade from the slot, else from
+    the settings map `escalation.grades` for the reason, else B."""
+    reason = reason or DEFAULT_REASON
+    if grade not in GRADES:
+        mapped = (grades or {}).get(reason)
+        grade = mapped if mapped in GRADES else DEFAULT_GRADE
+    return reason, grade
+
+
+def build_packet(
+    tracker: Any,
+    *,
+    reason: str | None,
+    grade: str | None,
+    created_at: dt.datetime,
+    earlier_tickets: List[Dict[str, Any]] | None = None,
+    grades: Dict[str, str] | None = None,
+) -> Dict[str, Any]:
+    """Build the versioned context packet for a handoff.
+
+    Args:
+        tracker: the conversation (rasa_sdk `Tracker`).
+        reason: the reason code (slot `handoff_reason`); `asked_for_human` when None.
+        grade: the urgency grade A/B/C (slot `handoff_grade`); from `grades` or B when None.
+        created_at: the time of the handoff (`bot.clock.now()`), tz-aware.
+        earlier_tickets: the customer's earlier tickets as the desk lists them.
+        grades: reason code -> grade, from `settings.yml: escalation.grades`.
+
+    Returns:
+        A dict that validates against `docs/context-packet.schema.json`.
+    """
+    events = list(tracker.events or [])
+    reason, grade = resolve_reason_and_grade(reason, grade, grades)
+    found: Counter = Counter()
+    lines = transcript(events, found)
+    customer = customer_from_tracker(tracker)
+    customer["earlier_tickets"] = list(earlier_tickets or [])
+    slots = {}
+    for name, value in (tracker.slots or {}).items():
+        if isinstance(value, str):
+            value, counts = masking.mask_with_report(value)
+            found.update(counts)
+        else:
+            value = masking.mask_value(value)
+        slots[name] = value
+    return {
+        "$schema": SCHEMA_ID,
+        "version": SCHEMA_VERSION,
+        "conversation_id": str(tracker.sender_id),
+        "channel": tracker.get_latest_input_channel() or UNKNOWN_CHANNEL,
+        "created_at": created_at.isoformat(),
+        "customer": customer,
+        "reason": reason,
+        "grade": grade,
+        "topic": latest_topic(events),
+        "anger_history": anger_history(events),
+        "intents": intent_history(events),
+        "transcript": lines,
+        "slots": slots,
+        "masked": {kind: found.get(kind, 0) for kind in masking.KINDS},
+    }

@@ -1,0 +1,325 @@
+"""`action_handoff` and `action_survey_answer` against a real loopback HTTP server playing the desk."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import types
+from typing import Any, Dict, List
+
+import jsonschema
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import ActionHandoff
+from actions.survey import ActionSurveyAnswer, parse_rating
+from bot.handoff.client import DeskClient, DeskError, DeskUnavailable
+from bot.settings import repo_root
+
+from .conftest import DESK_SECRET, FakeDesk
+
+OPEN_NOW = "2025-12-01T10:01:05+08:00"  # a Monday morning
+CLOSED_NOW = "2025-12-06T20:00:00+08:00"  # a Saturday evening
+EMERGENCY_LINE = "24小时紧急热线 400-820-0000"  # settings.yml: emergency.contact_zh
+
+
+def texts(dispatcher: CollectingDispatcher) -> List[str]:
+    assert all(set(m) >= {"text"} and not m.get("buttons") for m in dispatcher.messages)
+    return [m["text"] for m in dispatcher.messages]
+
+
+def ticket_answer(**overrides: Any) -> Dict[str, Any]:
+    answer = {
+        "id": "T-000123", "position": 3, "expected_wait_seconds": 240, "open_now": True, "next_opening": None,
+        "due": {"first_response": "2025-12-01T10:03:05+08:00", "resolution": "2025-12-01T11:01:05+08:00"},
+    }
+    answer.update(overrides)
+    return answer
+
+
+def with_slots(state: Dict[str, Any], **slots: Any) -> Tracker:
+    state = copy.deepcopy(state)
+    state["slots"].update(slots)
+    return Tracker.from_dict(state)
+
+
+@pytest.fixture
+def no_other_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the other areas' text modules unavailable, so the handoff's own fallbacks are used."""
+    monkeypatch.setitem(sys.modules, "bot.escalation", None)
+    monkeypatch.setitem(sys.modules, "bot.calendar.messages", None)
+
+
+@pytest.fixture
+def schema_validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((repo_root() / "docs" / "context-packet.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+async def test_open_hours_queue_message_ticket_and_pause(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch, schema_validator: Any, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
+    earlier = [{"id": "T-000007", "status": "resolved", "reason": "anger"}]
+    fake_desk.routes[("GET", "/internal/customers/u-1001/tickets")] = (200, {"tickets": earlier})
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer())
+    tracker = with_slots(angry_state, handoff_reason="asked_for_human", handoff_grade=None)
+
+    events = await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
+    assert texts(dispatcher) == ["您已进入人工客服队列，前面还有 2 位，预计等待约 4 分钟。"]
+    assert [(r["method"], r["path"]) for r in fake_desk.requests] == [
+        ("GET", "/internal/customers/u-1001/tickets"), ("POST", "/internal/tickets"),
+    ]
+    assert all(r["headers"]["X-Frontline-Secret"] == DESK_SECRET for r in fake_desk.requests)
+    packet = fake_desk.requests[1]["json"]
+    schema_validator.validate(packet)
+    assert packet["created_at"] == OPEN_NOW
+    assert (packet["reason"], packet["grade"]) == ("asked_for_human", "B")
+    assert packet["customer"]["earlier_tickets"] == earlier
+    assert packet["conversation_id"] == "conv-angry-refund-1"
+    assert "13812345678" not in json.dumps(packet, ensure_ascii=False)
+
+
+async def test_anger_apologises_first(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(position=1, expected_wait_seconds=50))
+
+    events = await ActionHandoff().run(dispatcher, Tracker.from_dict(angry_state), {})
+
+    assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
+    assert texts(dispatcher) == [
+        "非常抱歉，refund status 的问题给您带来了困扰，我马上为您转接人工客服。",
+        "您已进入人工客服队列，前面还有 0 位，预计等待约 1 分钟。",
+    ]
+    packet = fake_desk.requests[-1]["json"]
+    assert (packet["reason"], packet["grade"], packet["topic"]) == ("anger", "A", "faq_refund_status")
+
+
+async def test_anger_uses_the_escalation_apology_when_present(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
+    calls = []
+    escalation = types.ModuleType("bot.escalation")
+
+    def apology(lang: str, topic: str) -> str:
+        calls.append((lang, topic))
+        return "Sorry about your refund."
+
+    escalation.apology = apology  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.escalation", escalation)
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(position=2, expected_wait_seconds=61))
+    tracker = with_slots(angry_state, language="en")
+
+    await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert calls == [("en", "faq_refund_status")]
+    assert texts(dispatcher) == [
+        "Sorry about your refund.", "You're number 2 in the queue; expected wait about 2 minutes.",
+    ]
+
+
+async def test_traditional_chinese(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
+    fake_desk.routes[("POST", "/internal/tickets")] = (200, ticket_answer(position=4, expected_wait_seconds=600))
+    tracker = with_slots(angry_state, language="zh_hant", handoff_reason="asked_for_human")
+
+    events = await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
+    assert texts(dispatcher) == ["您已進入人工客服隊列，前面還有 3 位，預計等待約 10 分鐘。"]
+
+
+async def test_off_hours_gives_ticket_and_next_opening(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", CLOSED_NOW)
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
+        id="T-000124", open_now=False, next_opening="2025-12-08T09:00:00+08:00", position=1,
+        due={"first_response": "2025-12-08T09:02:00+08:00", "resolution": "2025-12-08T10:00:00+08:00"},
+    ))
+    tracker = with_slots(angry_state, handoff_reason="asked_for_human")
+
+    events = await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert events == [SlotSet("ticket_id", "T-000124"), ConversationPaused()]
+    assert texts(dispatcher) == [
+        "现在是非工作时间，人工客服暂时不在线。您的工单号是 T-000124，我们将于 12月8日 09:00 上班后处理，"
+        "最晚 12月8日 09:02 前回复您。"
+    ]
+    assert fake_desk.requests[-1]["json"]["created_at"] == CLOSED_NOW
+
+
+async def test_off_hours_uses_the_calendar_reply_when_present(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", CLOSED_NOW)
+    calls = []
+    calendar_messages = types.ModuleType("bot.calendar.messages")
+
+    def offhours_reply(lang: str, at: Any, ticket_id: str, first_response: Any) -> str:
+        calls.append((lang, at.isoformat(), ticket_id, first_response.isoformat()))
+        return f"closed; ticket {ticket_id}"
+
+    calendar_messages.offhours_reply = offhours_reply  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.calendar.messages", calendar_messages)
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
+        id="T-000125", open_now=False, next_opening="2025-12-08T09:00:00+08:00",
+        due={"first_response": "2025-12-08T09:02:00+08:00", "resolution": "2025-12-08T10:00:00+08:00"},
+    ))
+    tracker = with_slots(angry_state, language="en", handoff_reason="asked_for_human")
+
+    await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert calls == [("en", CLOSED_NOW, "T-000125", "2025-12-08T09:02:00+08:00")]
+    assert texts(dispatcher) == ["closed; ticket T-000125"]
+
+
+@pytest.mark.parametrize(("now", "open_now", "last"), [
+    (OPEN_NOW, True, "您已进入人工客服队列，前面还有 0 位，预计等待约 1 分钟。"),
+    (CLOSED_NOW, False, "现在是非工作时间，人工客服暂时不在线。您的工单号是 T-000123，最晚 12月6日 20:01 前回复您。"),
+])
+async def test_emergency_contact_at_any_hour(
+    now: str, open_now: bool, last: str, fake_desk: FakeDesk, angry_state: Dict[str, Any],
+    dispatcher: CollectingDispatcher, monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", now)
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
+        position=1, expected_wait_seconds=30, open_now=open_now,
+        due={"first_response": "2025-12-06T20:01:00+08:00", "resolution": "2025-12-06T21:00:00+08:00"},
+    ))
+    tracker = with_slots(angry_state, handoff_reason="emergency", handoff_grade=None)
+
+    events = await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
+    assert texts(dispatcher) == [
+        f"如果情况紧急（如银行卡丢失、被盗刷、账户被盗），请立即拨打{EMERGENCY_LINE}。", last,
+    ]
+    assert fake_desk.requests[-1]["json"]["grade"] == "A"  # settings: escalation.grades.emergency
+
+
+async def test_desk_down_apologises_and_does_not_pause(
+    dead_desk_url: str, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
+    with caplog.at_level("ERROR"):
+        events = await ActionHandoff().run(dispatcher, Tracker.from_dict(angry_state), {})
+
+    assert events == []
+    assert texts(dispatcher) == [
+        f"非常抱歉，人工客服系统暂时无法接入。您可以稍后再试，或拨打{EMERGENCY_LINE}联系我们；"
+        "在此期间我会继续为您解答问题。"
+    ]
+    assert any("no ticket for conversation conv-angry-refund-1" in r.getMessage() for r in caplog.records)
+    assert DESK_SECRET not in caplog.text
+
+
+async def test_desk_error_in_english_does_not_pause(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
+    fake_desk.routes[("POST", "/internal/tickets")] = (503, {"error": "overloaded"})
+    tracker = with_slots(angry_state, language="en", handoff_reason="asked_for_human")
+
+    events = await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert events == []
+    assert texts(dispatcher) == [
+        "I'm sorry, I can't reach our service team right now. Please try again later or contact "
+        "our 24/7 emergency line +86 400-820-0000; meanwhile I'm happy to keep helping."
+    ]
+
+
+def test_client_errors(fake_desk: FakeDesk) -> None:
+    client = DeskClient(timeout=(1, 1))
+    assert client.base_url == fake_desk.url
+    fake_desk.routes[("POST", "/internal/tickets")] = (401, {"error": "bad secret"})
+    with pytest.raises(DeskError, match="FRONTLINE_DESK_SECRET") as refused:
+        client.create_ticket({})
+    assert not isinstance(refused.value, DeskUnavailable)
+    assert refused.value.status == 401
+    fake_desk.routes[("POST", "/internal/tickets")] = (500, {})
+    with pytest.raises(DeskUnavailable):
+        client.create_ticket({})
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, {"position": 1})
+    with pytest.raises(DeskError, match="no ticket id"):
+        client.create_ticket({})
+    fake_desk.routes[("POST", "/internal/tickets")] = (200, ticket_answer())
+    assert client.create_ticket({})["created"] is False
+    fake_desk.routes[("GET", "/internal/customers/a%2Fb/tickets")] = (200, [{"id": "T-1"}])
+    assert client.earlier_tickets("a/b") == [{"id": "T-1"}]
+
+
+def survey_tracker(rating: Any, ticket_id: str | None = "T-000123", language: str = "zh") -> Tracker:
+    text = f'/survey_rating{{"rating": {json.dumps(rating)}}}'
+    latest = {"text": text, "intent": {"name": "survey_rating", "confidence": 1.0},
+              "entities": [{"entity": "rating", "value": rating, "start": 14, "end": 25}]}
+    return Tracker.from_dict({
+        "sender_id": "conv-survey", "slots": {"ticket_id": ticket_id, "survey_pending": True, "language": language},
+        "latest_message": latest,
+        "events": [{"event": "user", "timestamp": 1764554400.0, "text": text, "parse_data": latest,
+                    "input_channel": "rest"}],
+    })
+
+
+async def test_survey_answer_is_recorded(fake_desk: FakeDesk, dispatcher: CollectingDispatcher) -> None:
+    fake_desk.routes[("POST", "/internal/tickets/T-000123/survey")] = (200, {"ok": True})
+
+    events = await ActionSurveyAnswer().run(dispatcher, survey_tracker(4), {})
+
+    assert events == [SlotSet("survey_pending", False)]
+    assert texts(dispatcher) == ["感谢您的评价！"]
+    assert [(r["method"], r["path"], r["json"]) for r in fake_desk.requests] == [
+        ("POST", "/internal/tickets/T-000123/survey", {"rating": 4, "comment": None}),
+    ]
+    assert fake_desk.requests[0]["headers"]["X-Frontline-Secret"] == DESK_SECRET
+
+
+async def test_low_survey_answer_in_english(fake_desk: FakeDesk, dispatcher: CollectingDispatcher) -> None:
+    fake_desk.routes[("POST", "/internal/tickets/T-000123/survey")] = (200, {"ok": True})
+
+    events = await ActionSurveyAnswer().run(dispatcher, survey_tracker("1", language="en"), {})
+
+    assert events == [SlotSet("survey_pending", False)]
+    assert texts(dispatcher) == ["Thank you for your rating. We're sorry we fell short and will work on it."]
+    assert fake_desk.requests[0]["json"] == {"rating": 1, "comment": None}
+
+
+async def test_invalid_survey_answer_asks_again(fake_desk: FakeDesk, dispatcher: CollectingDispatcher) -> None:
+    events = await ActionSurveyAnswer().run(dispatcher, survey_tracker(9, language="zh_hant"), {})
+
+    assert events == []
+    assert texts(dispatcher) == ["請選擇 1 到 5 分進行評價。"]
+    assert fake_desk.requests == []
+
+
+async def test_survey_with_desk_down_still_thanks(dead_desk_url: str, dispatcher: CollectingDispatcher) -> None:
+    events = await ActionSurveyAnswer().run(dispatcher, survey_tracker(5), {})
+
+    assert events == [SlotSet("survey_pending", False)]
+    assert texts(dispatcher) == ["感谢您的评价！"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (5, 5), ("3", 3), (2.0, 2), ("0", None), (6, None), ("4.5", None), ("five", None), (None, None), (True, None),
+])
+def test_parse_rating(value: Any, expected: int | None) -> None:
+    assert parse_rating(value) == expected

@@ -1,0 +1,356 @@
+"""The agent console and the dashboard in a real headless Chromium, against the real desk.
+
+The desk runs as `python -m bot desk` on a free loopback port with a temporary SQLite database, a temporary
+SQL event-broker table (where this test writes customer messages the way Rasa's SQL broker does) and a fake
+Rasa (a loopback HTTP server recording the events the desk posts). Agents are created with the CLI; tickets
+come from `POST /internal/tickets` with a context packet built from a realistic tracker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pathlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from typing import Any, Dict, Iterator
+
+import pytest
+import requests
+from rasa_sdk import Tracker
+
+from bot.devtools import free_port
+from bot.handoff import context
+from bot.handoff.client import DeskClient
+from bot.settings import repo_root
+
+from .conftest import FakeDesk, load_state
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SECRET = "browser-test-desk-secret"
+RASA_TOKEN = "browser-test-rasa-token"
+NOW = "2025-12-01T10:00:00+08:00"  # a Monday morning: the team is open
+PASSWORD = "Console-test-pass-1"
+TIMEOUT = 10_000  # ms
+# Set FRONTLINE_SCREENSHOTS=<folder> to keep screenshots of the pages for a look.
+SHOTS = os.environ.get("FRONTLINE_SCREENSHOTS")
+
+
+def shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=str(pathlib.Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+class RunningDesk:
+    def __init__(self, url: str, env: Dict[str, str], events_db: pathlib.Path, rasa: FakeDesk) -> None:
+        self.url = url
+        self.env = env
+        self.events_db = events_db
+        self.rasa = rasa
+
+    def client(self) -> DeskClient:
+        return DeskClient(self.url, SECRET, timeout=(2, 10))
+
+    def add_agent(self, name: str, skills: str) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills, "--password", PASSWORD],
+            env=self.env, cwd=repo_root(), capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "token: " in result.stdout
+
+    def customer_says(self, conversation_id: str, text: str, message_id: str) -> None:
+        """Append a `user` event to the broker table, as Rasa's SQL event broker does for a paused chat."""
+        event = {"event": "user", "sender_id": conversation_id, "timestamp": time.time(), "text": text,
+                 "message_id": message_id, "input_channel": "socketio",
+                 "parse_data": {"intent": {"name": "complain", "confidence": 0.8},
+                                "anger": {"score": 0.42, "label": "annoyed"}}}
+        with sqlite3.connect(self.events_db) as db:
+            db.execute("INSERT INTO events (sender_id, data) VALUES (?, ?)", (conversation_id, json.dumps(event)))
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    tmp = tmp_path_factory.mktemp("desk")
+    events_db = tmp / "events.db"
+    with sqlite3.connect(events_db) as db:
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, sender_id VARCHAR(255), data TEXT)")
+    rasa = FakeDesk()
+    rasa.default = (200, {"events": []})
+    rasa.start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "FRONTLINE_DESK_PORT": str(port),
+        "FRONTLINE_DESK_HOST": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{tmp / 'desk.db'}",
+        "FRONTLINE_VAR": str(tmp / "var"),
+        "FRONTLINE_BROKER": f"sqlite:///{events_db}",
+        "FRONTLINE_RASA_URL": rasa.url,
+        "RASA_TOKEN": RASA_TOKEN,
+        "FRONTLINE_DESK_SECRET": SECRET,
+        "FRONTLINE_NOW": NOW,
+        "FRONTLINE_LOG_LEVEL": "WARNING",
+    }
+    log = open(tmp / "desk.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "desk"], env=env, cwd=repo_root(), stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    running = RunningDesk(url, env, events_db, rasa)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("the desk did not start:\n" + (tmp / "desk.log").read_text()[-3000:])
+            time.sleep(0.2)
+        running.add_agent("alice", "general,after_sales,orders,payments")
+        running.add_agent("bob", "general,after_sales")
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        rasa.stop()
+        if os.environ.get("FRONTLINE_KEEP_LOGS"):
+            print((tmp / "desk.log").read_text()[-5000:])
+        shutil.rmtree(tmp / "var", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def packet_for(conversation_id: str, reason: str = "anger", grade: str = "A") -> Dict[str, Any]:
+    state = load_state("angry_refund")
+    state["sender_id"] = conversation_id
+    at = dt.datetime.fromisoformat(NOW)
+    return context.build_packet(Tracker.from_dict(state), reason=reason, grade=grade, created_at=at)
+
+
+def sign_in(page: Any, url: str, name: str = "alice") -> None:
+    page.goto(f"{url}/console")
+    page.fill("#login-name", name)
+    page.fill("#login-password", PASSWORD)
+    page.click("[data-testid=login-submit]")
+    page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
+
+
+def test_agent_handles_a_ticket_in_the_console(desk: RunningDesk, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    console_errors = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(desk.url + "/")
+    assert page.url.endswith("/console")
+
+    # a wrong password is refused on the page
+    page.fill("#login-name", "alice")
+    page.fill("#login-password", "wrong-password")
+    page.click("[data-testid=login-submit]")
+    expect(page.locator("[data-testid=login-error]")).to_have_text("Wrong name or password.", timeout=TIMEOUT)
+
+    sign_in(page, desk.url)
+    assert page.evaluate("sessionStorage.getItem('frontline.desk.token')")
+    expect(page.locator("[data-testid=me]")).to_contain_text("alice")
+    page.evaluate("window.__noReload = 'still here'")
+
+    # a ticket created by the action server appears in the queue, pushed, without a reload
+    answer = desk.client().create_ticket(packet_for("browser-conv-1"))
+    assert answer["created"] and answer["position"] == 1
+    ticket_id = answer["id"]
+    item = page.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}']")
+    expect(item).to_be_visible(timeout=TIMEOUT)
+    expect(item).to_contain_text("anger")
+    expect(item).to_contain_text("VIP")
+    assert page.evaluate("window.__noReload") == "still here"
+
+    # the context packet, laid out
+    item.locator("button").click()
+    expect(page.locator("[data-testid=ticket-id]")).to_have_text(ticket_id)
+    profile = page.locator("[data-testid=profile]")
+    expect(profile).to_contain_text("u-1001")
+    expect(profile).to_contain_text("VIP")
+    expect(page.locator("[data-testid=reason-code]")).to_have_text("anger")
+    expect(page.locator("[data-testid=grade]")).to_have_text("Grade A")
+    expect(page.locator("[data-testid=anger-sparkline] circle")).to_have_count(3)
+    expect(page.locator("[data-testid=intents] tbody tr")).to_have_count(3)
+    expect(page.locator("[data-testid=intents]")).to_contain_text("faq_refund_status")
+    expect(page.locator("[data-testid=slots]")).to_contain_text("handoff_reason")
+    expect(page.locator("[data-testid=countdown-first_response]")).to_contain_text("left")
+    expect(page.locator("[data-testid=sla] [data-light]").first).to_have_attribute("data-light", "green")
+    conversation = page.locator("[data-testid=conversation]")
+    expect(conversation).to_contain_text("我的手机 138****5678")
+    assert "13812345678" not in conversation.inner_text()
+    expect(page.locator("[data-testid=reply-text]")).to_be_disabled()
+
+    # claim
+    page.click("button[data-action=claim]")
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("assigned", timeout=TIMEOUT)
+    expect(page.locator("[data-testid=ticket-assignee]")).to_contain_text("alice")
+    expect(page.locator("[data-testid=reply-text]")).to_be_enabled()
+
+    # the customer writes while the agent has the ticket open: pushed into the view
+    desk.customer_says("browser-conv-1", "还在吗？我等了好久", "m-browser-1")
+    expect(conversation.locator("li[data-role=customer][data-source=desk]")).to_contain_text(
+        "还在吗？我等了好久", timeout=TIMEOUT
+    )
+    expect(page.locator("[data-testid=anger-sparkline] circle")).to_have_count(4)
+
+    # reply with a canned reply plus free text
+    page.click("[data-testid=canned] button[data-canned-id=wait_zh]")
+    page.fill("[data-testid=reply-text]", page.input_value("[data-testid=reply-text]") + " 退款单号已找到。")
+    page.click("[data-testid=reply-send]")
+    sent = conversation.locator("li[data-role=agent]")
+    expect(sent).to_contain_text("我正在为您查询，请稍候片刻。 退款单号已找到。", timeout=TIMEOUT)
+    expect(sent).to_have_attribute("data-status", "sent")
+    expect(page.locator("[data-testid=reply-text]")).to_have_value("")
+    bot_events = [
+        (r["path"], e) for r in desk.rasa.requests if r["method"] == "POST"
+        for e in (r["json"] if isinstance(r["json"], list) else [r["json"]])
+    ]
+    replies = [e for _, e in bot_events if e.get("event") == "bot" and "退款单号已找到" in (e.get("text") or "")]
+    assert replies and replies[0]["metadata"] == {"agent": "alice"}
+    assert any(path.startswith("/conversations/browser-conv-1/tracker/events") for path, _ in bot_events)
+
+    shot(page, "console-ticket")
+
+    # resolve: the ticket closes, the survey goes to the customer, the conversation is resumed
+    page.click("button[data-action=resolve]")
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("resolved", timeout=TIMEOUT)
+    expect(item).to_have_count(0, timeout=TIMEOUT)  # gone from the open queue
+    posted = [e for r in desk.rasa.requests if r["method"] == "POST"
+              for e in (r["json"] if isinstance(r["json"], list) else [r["json"]])]
+    assert any(e.get("event") == "resume" for e in posted)
+    assert any((e.get("data") or {}).get("buttons") for e in posted if e.get("event") == "bot")
+    assert page.evaluate("window.__noReload") == "still here"
+    assert not [e for e in console_errors if "Content Security Policy" in e]
+    page.close()
+
+
+def test_claim_race_shows_the_desk_error(desk: RunningDesk, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    answer = desk.client().create_ticket(packet_for("browser-conv-2", reason="asked_for_human", grade="B"))
+    ticket_id = answer["id"]
+    page = browser.new_page()
+    # alice's page gets no pushes (her stream never connects), so her view is stale when bob claims first
+    page.add_init_script(
+        "(() => { const orig = window.fetch; window.fetch = (u, o) => String(u).startsWith('/api/stream')"
+        " ? new Promise(() => {}) : orig(u, o); })()"
+    )
+    page.goto(f"{desk.url}/console")
+    page.fill("#login-name", "alice")
+    page.fill("#login-password", PASSWORD)
+    page.click("[data-testid=login-submit]")
+    item = page.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}']")
+    expect(item).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("[data-testid=live]")).to_have_attribute("data-state", "connecting")
+    item.locator("button").click()
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("queued")
+
+    bob = requests.post(f"{desk.url}/api/login", json={"name": "bob", "password": PASSWORD}, timeout=5).json()
+    response = requests.post(
+        f"{desk.url}/api/tickets/{ticket_id}/claim", headers={"Authorization": f"Bearer {bob['token']}"}, timeout=5
+    )
+    assert response.status_code == 200, response.text
+
+    page.click("button[data-action=claim]")
+    expect(page.locator("[data-testid=ticket-error]")).to_have_text(
+        f"ticket {ticket_id} is already assigned by bob", timeout=TIMEOUT
+    )
+    # the view refreshes after the failed action: bob owns it, alice's owner-only buttons are off
+    expect(page.locator("[data-testid=ticket-assignee]")).to_contain_text("bob", timeout=TIMEOUT)
+    expect(page.locator("button[data-action=handback]")).to_be_disabled()
+    expect(page.locator("[data-testid=reply-text]")).to_be_disabled()
+    page.close()
+
+
+def test_transfer_with_a_note_then_hand_back(desk: RunningDesk, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    sign_in(page, desk.url)
+    ticket_id = desk.client().create_ticket(packet_for("browser-conv-3", reason="asked_for_human", grade="C"))["id"]
+    item = page.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}']")
+    expect(item).to_be_visible(timeout=TIMEOUT)
+    item.locator("button").click()
+    page.click("button[data-action=claim]")
+    expect(page.locator("[data-testid=ticket-assignee]")).to_contain_text("alice", timeout=TIMEOUT)
+
+    # transfer to the orders skill with a note: back in the queue, the note travels with the ticket
+    page.click("button[data-action=transfer]")
+    page.select_option("[data-testid=transfer-kind]", "skill")
+    page.select_option("[data-testid=transfer-target]", "orders")
+    page.fill("[data-testid=transfer-note]", "客户要查物流，转订单组")
+    page.click("[data-testid=transfer-form] button[type=submit]")
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("queued", timeout=TIMEOUT)
+    expect(page.locator("[data-testid=reason]")).to_contain_text("orders")
+    expect(page.locator("[data-testid=conversation] li[data-role=note]")).to_contain_text(
+        "Transferred by alice to skill orders: 客户要查物流，转订单组", timeout=TIMEOUT
+    )
+    expect(page.locator("[data-testid=transfer-form]")).to_be_hidden()
+
+    # alice has the orders skill: she claims it again and hands it back to the assistant
+    page.click("button[data-action=claim]")
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("assigned", timeout=TIMEOUT)
+    page.click("button[data-action=handback]")
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("handed_back", timeout=TIMEOUT)
+    posted = [e for r in desk.rasa.requests if r["method"] == "POST" and "browser-conv-3" in r["path"]
+              for e in (r["json"] if isinstance(r["json"], list) else [r["json"]])]
+    assert [e["event"] for e in posted] == ["bot", "resume"]
+    for name in ("claim", "transfer", "resolve", "handback"):
+        expect(page.locator(f"button[data-action={name}]")).to_be_disabled()
+    page.close()
+
+
+def test_dashboard_shows_the_figures(desk: RunningDesk, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    sign_in(page, desk.url)
+    page.goto(desk.url + "/dashboard")  # same tab: the token in sessionStorage carries over
+    expect(page.locator("[data-testid=tile-queue]")).to_be_visible(timeout=TIMEOUT)
+    figures = requests.get(
+        f"{desk.url}/api/dashboard",
+        headers={"Authorization": "Bearer " + page.evaluate("sessionStorage.getItem('frontline.desk.token')")},
+        timeout=5,
+    ).json()
+    expect(page.locator("[data-testid=value-queue]")).to_have_text(str(figures["queue"]["length"]))
+    for reason, count in figures["handoffs_by_reason"].items():
+        row = page.locator(f"[data-testid=chart-reason] li[data-label='{reason}']")
+        expect(row).to_contain_text(str(count))
+    expect(page.locator("[data-testid=chart-grade] li")).to_have_count(3)
+    assert page.locator("[data-testid=tile-sla]").get_attribute("data-light") in ("green", "yellow", "red", "grey")
+    shot(page, "dashboard")
+    page.close()

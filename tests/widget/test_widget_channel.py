@@ -1,0 +1,253 @@
+"""The widget's socket.io channel over a real socket (python-socketio AsyncClient → Rasa's sanic app)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import types
+import uuid
+from typing import Any, AsyncIterator
+
+import pytest
+import socketio
+import yaml
+from rasa.core.channels.socketio import SocketIOOutput
+
+from bot import identity
+from bot.channels.webchat import WebchatInput, valid_session_id
+from bot.settings import repo_root
+
+from widget_harness import SECRET, ChannelServer, channel_server
+
+
+class WidgetClient:
+    """Talks to the channel the way rasa-webchat 1.0.1 does (session_request, user_uttered, bot_uttered)."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.confirmed: asyncio.Queue = asyncio.Queue()
+        self.bot: asyncio.Queue = asyncio.Queue()
+        self.sio.on("session_confirm", self._on_confirm)
+        self.sio.on("bot_uttered", self._on_bot)
+
+    async def _on_confirm(self, data: Any) -> None:
+        await self.confirmed.put(data)
+
+    async def _on_bot(self, data: Any) -> None:
+        await self.bot.put(data)
+
+    async def start(self, url: str, session_id: Any = None) -> str:
+        await self.sio.connect(url, socketio_path="/socket.io")
+        await self.sio.emit("session_request", {"session_id": session_id})
+        return await asyncio.wait_for(self.confirmed.get(), 5)
+
+    async def say(self, session_id: str, message: str, custom_data: Any = None) -> None:
+        payload = {"message": message, "session_id": session_id}
+        if custom_data is not None:
+            payload["customData"] = custom_data
+        await self.sio.emit("user_uttered", payload)
+
+    async def next_bot(self, timeout: float = 5.0) -> Any:
+        return await asyncio.wait_for(self.bot.get(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def widget(url: str) -> AsyncIterator[WidgetClient]:
+    client = WidgetClient()
+    try:
+        yield client
+    finally:
+        await client.sio.disconnect()
+
+
+def test_channel_keeps_the_socketio_name_and_defaults() -> None:
+    channel = WebchatInput.from_credentials({})
+    assert WebchatInput.name() == "socketio"
+    assert channel.session_persistence is True
+    assert channel.metadata_key == "customData"
+    assert channel.url_prefix() == "socketio"
+
+
+def test_credentials_yml_registers_the_widget_channel() -> None:
+    """The project's credentials.yml mounts WebchatInput (and not also the built-in socketio)."""
+    credentials = yaml.safe_load((repo_root() / "credentials.yml").read_text(encoding="utf-8"))
+    assert "socketio" not in credentials
+    section = credentials["bot.channels.webchat.WebchatInput"]
+    assert section == {
+        "user_message_evt": "user_uttered",
+        "bot_message_evt": "bot_uttered",
+        "session_persistence": True,
+        "metadata_key": "customData",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [(uuid.uuid4().hex, True), ("abc", False), (None, False), ("../../etc", False), ("a" * 129, False)],
+)
+def test_valid_session_id(value: Any, ok: bool) -> None:
+    assert valid_session_id(value) is ok
+
+
+async def test_output_channel_socketio_resolves_to_the_widget_channel(server: ChannelServer) -> None:
+    """What `POST /conversations/{id}/tracker/events?output_channel=socketio` picks (rasa/server.py)."""
+    from rasa.server import _get_output_channel
+
+    request = types.SimpleNamespace(args={"output_channel": "socketio"}, app=server.app)
+    output = _get_output_channel(request, None)
+    assert isinstance(output, SocketIOOutput)
+    assert output.sio is server.channel.sio
+
+
+async def test_health_route_is_served(server: ChannelServer) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/webhooks/socketio/") as response:
+            assert response.status == 200
+            assert await response.json() == {"status": "ok"}
+
+
+async def test_message_round_trip_with_chinese_answer(server: ChannelServer) -> None:
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        assert valid_session_id(session_id)
+        await client.say(session_id, "退款多久到账？", {"source": "demo"})
+        assert await client.next_bot() == {"text": "退款一般在审核通过后3到7个工作日内原路退回。"}
+    message = server.agent.messages[-1]
+    assert message.sender_id == session_id
+    assert message.input_channel == "socketio"
+    assert message.text == "退款多久到账？"
+    assert message.metadata == {"source": "demo"}
+
+
+async def test_forged_claims_are_stripped_before_the_assistant_sees_them(server: ChannelServer) -> None:
+    forged_token = identity.sign_identity({"customer_id": "c-1", "tier": "vip"}, "x" * 40)  # another key
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        await client.say(
+            session_id,
+            "我是VIP",
+            {
+                "language": "zh",
+                "customer": {"customer_id": "c-1", "tier": "vip", "seal": "0" * 64},
+                "customer_id": "c-1",
+                "tier": "vip",
+                "customer_tier": "vip",
+                "identity": forged_token,
+            },
+        )
+        await client.next_bot()
+    message = server.agent.messages[-1]
+    assert message.metadata == {"language": "zh"}
+    assert identity.customer_from_metadata(message.metadata, session_id, SECRET) is None
+
+
+async def test_metadata_sent_as_a_json_string_is_checked_too(server: ChannelServer) -> None:
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        await client.say(session_id, "hello", '{"tier": "vip", "page": "/faq"}')
+        await client.next_bot()
+    assert server.agent.messages[-1].metadata == {"page": "/faq"}
+
+
+async def test_signed_identity_reaches_the_message_sealed(server: ChannelServer) -> None:
+    token = identity.sign_identity({"customer_id": "c-1001", "tier": "vip", "display_name": "王小明"}, SECRET)
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        await client.say(session_id, "你好", {"identity": token, "tier": "platinum"})
+        await client.next_bot()
+    metadata = server.agent.messages[-1].metadata
+    assert "identity" not in metadata and "tier" not in metadata
+    customer = identity.customer_from_metadata(metadata, session_id, SECRET)
+    assert customer == {"customer_id": "c-1001", "tier": "vip", "display_name": "王小明"}
+    assert identity.customer_slots(customer) == {"customer_id": "c-1001", "customer_tier": "vip"}
+
+
+async def test_expired_identity_is_dropped(server: ChannelServer) -> None:
+    import datetime as dt
+
+    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    token = identity.sign_identity({"customer_id": "c-1001", "tier": "vip"}, SECRET, ttl=60, now=long_ago)
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        await client.say(session_id, "你好", {"identity": token})
+        await client.next_bot()
+    assert server.agent.messages[-1].metadata == {}
+
+
+async def test_without_a_secret_no_identity_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = identity.sign_identity({"customer_id": "c-1001", "tier": "vip"}, SECRET)
+    async with channel_server(monkeypatch, secret=None) as running:
+        async with widget(running.url) as client:
+            session_id = await client.start(running.url)
+            await client.say(session_id, "你好", {"identity": token})
+            await client.next_bot()
+        assert running.agent.messages[-1].metadata == {}
+
+
+async def test_message_without_session_id_is_dropped(server: ChannelServer) -> None:
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        await client.sio.emit("user_uttered", {"message": "no session"})
+        await client.say("bad id!", "bad session id")
+        await client.say(session_id, "good")
+        assert await client.next_bot() == {"text": "收到：good"}
+    assert [m.text for m in server.agent.messages] == ["good"]
+
+
+async def test_empty_messages_are_dropped(server: ChannelServer) -> None:
+    """rasa-webchat sends `{message: null}` when the chat is first opened without an initPayload."""
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        await client.say(session_id, None)
+        await client.say(session_id, "   ")
+        await client.say(session_id, "hi")
+        assert await client.next_bot() == {"text": "收到：hi"}
+    assert [m.text for m in server.agent.messages] == ["hi"]
+
+
+async def test_invalid_requested_session_id_gets_a_fresh_one(server: ChannelServer) -> None:
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url, session_id="../../x")
+    assert session_id != "../../x" and valid_session_id(session_id)
+
+
+async def test_session_persists_across_reconnect_and_pushes_arrive(server: ChannelServer) -> None:
+    """A reload: a new socket asks for the stored session id, joins its room and gets agent pushes."""
+    async with widget(server.url) as first:
+        session_id = await first.start(server.url)
+        await first.say(session_id, "退款多久到账")
+        await first.next_bot()
+
+    async with widget(server.url) as second:
+        assert await second.start(server.url, session_id=session_id) == session_id
+        # An agent reply, delivered the way the HTTP API does with output_channel=socketio.
+        output = server.channel.get_output_channel()
+        await output.send_text_message(session_id, "您好，我是客服小李，您的退款已加急处理。")
+        assert await second.next_bot() == {"text": "您好，我是客服小李，您的退款已加急处理。"}
+        # The conversation id is the same, so the assistant sees one conversation.
+        await second.say(session_id, "谢谢")
+        await second.next_bot()
+    assert [m.sender_id for m in server.agent.messages] == [session_id, session_id]
+
+
+async def test_push_reaches_only_the_right_session(server: ChannelServer) -> None:
+    async with widget(server.url) as alice, widget(server.url) as bob:
+        alice_id = await alice.start(server.url)
+        bob_id = await bob.start(server.url)
+        await server.channel.get_output_channel().send_text_message(alice_id, "for alice")
+        assert await alice.next_bot() == {"text": "for alice"}
+        with pytest.raises(asyncio.TimeoutError):
+            await bob.next_bot(timeout=0.5)
+    assert alice_id != bob_id
+
+
+def test_widget_files_are_pinned() -> None:
+    import json
+
+    web = repo_root() / "web"
+    package = json.loads((web / "package.json").read_text(encoding="utf-8"))
+    assert package["dependencies"] == {"rasa-webchat": "1.0.1"}
+    lock = json.loads((web / "package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"]["node_modules/rasa-webchat"]["version"] == "1.0.1"
