@@ -1,0 +1,192 @@
+"""The desk's sanic app factory and runner.
+
+`create_app()` builds a uniquely named app and starts nothing. Listeners open the store (creating missing
+tables) before the server starts, start the broker consumer and the queue-position notifier after it starts,
+and stop them cleanly before it stops. `run()` (behind `python -m bot desk`) serves it on
+`FRONTLINE_DESK_PORT` (5006).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import itertools
+import logging
+import os
+import uuid
+from typing import Any, Mapping, Optional
+
+from sanic import Sanic
+from sanic.exceptions import SanicException
+from sanic.response import json as json_response
+
+from bot.desk import api, config
+from bot.desk.events import Consumer, consumer_for
+from bot.desk.rasa_client import RasaClient
+from bot.desk.service import Calendar, Desk, DeskError
+from bot.desk.store import Store
+from bot.desk.stream import Hub
+
+logger = logging.getLogger(__name__)
+
+_COUNTER = itertools.count(1)
+AUTO = "auto"
+POSITION_NOTIFY_SECONDS = 5.0
+
+
+def create_app(
+    settings: Optional[Mapping[str, Any]] = None,
+    *,
+    store: Optional[Store] = None,
+    database_url: Optional[str] = None,
+    rasa: Optional[RasaClient] = None,
+    broker: Optional[str] = AUTO,
+    secret: Optional[str] = None,
+    calendar: Any = None,
+    notify_positions: bool = True,
+    console: bool = True,
+    name: Optional[str] = None,
+) -> Sanic:
+    """Build the desk app.
+
+    Args:
+        settings: the whole settings mapping; `settings.yml` when None.
+        store: a store to use; otherwise one for `database_url` (or `DATABASE_URL`, or `var/desk.db`).
+        database_url: the database when no store is given.
+        rasa: the Rasa client; otherwise one for `FRONTLINE_RASA_URL` and `RASA_TOKEN`.
+        broker: the event broker URL (`amqp://…`, `sqlite:///…`); `auto` reads `FRONTLINE_BROKER` /
+            `endpoints.yml`; None switches the consumer off.
+        secret: the internal API secret; `FRONTLINE_DESK_SECRET` (read per request) when None.
+        calendar: a business calendar object (`add_business_time`, `is_open`, `next_opening`); by default
+            `bot.calendar.get_calendar()`, or plain always-open time when that is unavailable.
+        notify_positions: tell waiting customers when their queue position improves a lot.
+        console: mount the console (`bot.desk.console.create_blueprint()`) and the demo page
+            (`bot.desk.demo.demo_blueprint()`) when those modules exist.
+        name: the app name; unique by default.
+
+    Returns:
+        The sanic app; its `ctx` holds `desk`, `store`, `hub`, `rasa`, `secret`.
+    """
+    desk_settings = config.load(settings)
+    app = Sanic(name or f"frontline_desk_{next(_COUNTER)}_{uuid.uuid4().hex[:6]}")
+    app.config.RESPONSE_TIMEOUT = 3600  # Server-Sent Events streams stay open
+    store = store or Store(database_url or config.database_url())
+    rasa = rasa or RasaClient(config.rasa_url(), config.rasa_token())
+    hub = Hub()
+    desk = Desk(store, desk_settings, rasa, hub, Calendar(calendar) if calendar is not None else Calendar())
+    app.ctx.desk = desk
+    app.ctx.store = store
+    app.ctx.hub = hub
+    app.ctx.rasa = rasa
+    app.ctx.secret = secret
+    app.ctx.migrated = False
+    app.ctx.consumer = None
+    app.ctx.notifier = None
+    broker_url = config.broker_url() if broker == AUTO else broker
+
+    suffix = app.name.replace("-", "_")
+    app.blueprint(api.internal_blueprint(f"desk_internal_{suffix}"))
+    app.blueprint(api.api_blueprint(f"desk_api_{suffix}"))
+    app.error_handler.add(DeskError, api.error_handler)
+    app.error_handler.add(SanicException, _sanic_error(app))
+    app.error_handler.add(Exception, _sanic_error(app))
+
+    @app.get("/health")
+    async def health(_request: Any) -> Any:
+        consumer: Optional[Consumer] = app.ctx.consumer
+        return json_response({"status": "ok", "broker": bool(consumer and consumer.running)})
+
+    if console:
+        _register_optional(app, "bot.desk.console", ("create_blueprint",), ("bp", "blueprint"))
+        _register_optional(app, "bot.desk.demo", ("demo_blueprint",), ())
+
+    @app.listener("before_server_start")
+    async def open_store(app_: Sanic, _loop: Any) -> None:
+        if not app_.ctx.migrated:
+            await asyncio.get_running_loop().run_in_executor(None, store.migrate)
+            app_.ctx.migrated = True
+
+    @app.listener("after_server_start")
+    async def start_background(app_: Sanic, _loop: Any) -> None:
+        if broker_url and app_.ctx.consumer is None:
+            consumer = consumer_for(desk, broker_url)
+            if consumer is not None:
+                await consumer.start()
+                app_.ctx.consumer = consumer
+        if notify_positions and app_.ctx.notifier is None:
+            app_.ctx.notifier = asyncio.get_running_loop().create_task(_notify_loop(desk))
+
+    @app.listener("before_server_stop")
+    async def stop_background(app_: Sanic, _loop: Any) -> None:
+        if app_.ctx.consumer is not None:
+            await app_.ctx.consumer.stop()
+            app_.ctx.consumer = None
+        if app_.ctx.notifier is not None:
+            app_.ctx.notifier.cancel()
+            try:
+                await app_.ctx.notifier
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            app_.ctx.notifier = None
+
+    @app.listener("after_server_stop")
+    async def close_clients(app_: Sanic, _loop: Any) -> None:
+        await rasa.close()
+
+    return app
+
+
+def _sanic_error(app: Sanic) -> Any:
+    def handler(request: Any, exception: Exception) -> Any:
+        if request is not None and request.path.startswith(("/api", "/internal")):
+            return api.error_handler(request, exception)
+        return app.error_handler.default(request, exception)
+
+    return handler
+
+
+def _register_optional(app: Sanic, module_name: str, factories: tuple, attributes: tuple) -> None:
+    """Mount a blueprint from a module owned by another part of Frontline (the console, the demo page).
+
+    The module is optional: when it is missing or fails to import, the API still works.
+    """
+    if importlib.util.find_spec(module_name) is None:
+        return
+    try:
+        module = importlib.import_module(module_name)
+        blueprint = None
+        for factory in factories:
+            if callable(getattr(module, factory, None)):
+                blueprint = getattr(module, factory)()
+                break
+        for attribute in attributes:
+            blueprint = blueprint or getattr(module, attribute, None)
+        if blueprint is not None:
+            app.blueprint(blueprint)
+    except Exception as error:  # noqa: BLE001 - the API works without these pages
+        logger.error("%s could not be mounted: %s", module_name, error)
+        logger.debug("mount failure", exc_info=True)
+
+
+async def _notify_loop(desk: Desk) -> None:
+    while True:
+        await asyncio.sleep(POSITION_NOTIFY_SECONDS)
+        try:
+            await desk.notify_positions()
+        except Exception:  # noqa: BLE001 - a failed round is retried on the next
+            logger.error("queue position updates failed")
+            logger.debug("position update failure", exc_info=True)
+
+
+def run(host: Optional[str] = None, port: Optional[int] = None) -> None:
+    """Serve the desk (blocking) on `FRONTLINE_DESK_HOST` (127.0.0.1) and `FRONTLINE_DESK_PORT` (5006)."""
+    logging.basicConfig(level=os.environ.get("FRONTLINE_LOG_LEVEL", "INFO"))
+    app = create_app(name="frontline_desk")
+    app.run(
+        host=host or os.environ.get("FRONTLINE_DESK_HOST", "127.0.0.1"),
+        port=port or config.desk_port(),
+        workers=int(os.environ.get("FRONTLINE_DESK_WORKERS", "1")),
+        access_log=False,
+        motd=False,
+    )

@@ -1,0 +1,142 @@
+"""Agents and their credentials: scrypt password hashes, bearer tokens stored as SHA-256 hashes.
+
+Two kinds of bearer token: `api` tokens, printed once by `python -m bot desk add-agent` (no expiry, for scripts
+and tests), and `session` tokens from `POST /api/login`, which expire after `desk.session_hours` (12 h).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any, Dict, List, Optional, Tuple
+
+from bot.desk.store import Store
+
+logger = logging.getLogger(__name__)
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_SKILL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-*")
+
+
+class AuthError(ValueError):
+    """Bad agent data (name, skills) or a failed login."""
+
+
+def hash_password(password: str) -> str:
+    """Return a salted scrypt hash of `password`: `scrypt$n$r$p$salt$hash` (base64)."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, maxmem=64 * 1024 * 1024, **_SCRYPT)
+    parts = ["scrypt", str(_SCRYPT["n"]), str(_SCRYPT["r"]), str(_SCRYPT["p"])]
+    return "$".join(parts + [base64.b64encode(salt).decode(), base64.b64encode(digest).decode()])
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when `password` matches the stored hash (constant-time comparison)."""
+    try:
+        kind, n, r, p, salt_b64, digest_b64 = stored.split("$")
+        if kind != "scrypt":
+            return False
+        salt = base64.b64decode(salt_b64)
+        expected = base64.b64decode(digest_b64)
+        digest = hashlib.scrypt(
+            password.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected),
+            maxmem=64 * 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, expected)
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_skills(raw: str | List[str]) -> List[str]:
+    """Parse `a,b` into a list of skill names.
+
+    Raises:
+        AuthError: a skill name has characters other than lowercase letters, digits, `_`, `-` (or is `*`).
+    """
+    items = raw if isinstance(raw, list) else raw.split(",")
+    skills = [s.strip().lower() for s in items if s and s.strip()]
+    for skill in skills:
+        if not set(skill) <= _SKILL_CHARS:
+            raise AuthError(f"not a valid skill name: {skill!r}")
+    return skills or ["general"]
+
+
+def create_agent(
+    store: Store,
+    name: str,
+    skills: List[str],
+    senior: bool,
+    capacity: int,
+    now: float,
+    password: Optional[str] = None,
+) -> Tuple[Dict[str, Any], str, str]:
+    """Create an agent with a one-time password and a non-expiring API token.
+
+    Args:
+        store: the desk store.
+        name: the agent's login name.
+        skills: skill names.
+        senior: whether the agent may take repeat complaints.
+        capacity: concurrent tickets the agent can own.
+        now: the current time (epoch seconds).
+        password: the initial password; a random one when None.
+
+    Returns:
+        (the agent, the API token, the password) — the only time token and password are shown.
+
+    Raises:
+        AuthError: the name is empty or taken.
+    """
+    name = name.strip()
+    if not name or len(name) > 64 or any(c.isspace() for c in name):
+        raise AuthError("an agent name must be 1–64 characters without spaces")
+    password = password or secrets.token_urlsafe(12)
+    try:
+        agent = store.add_agent(name, hash_password(password), skills, senior, capacity, now)
+    except ValueError as error:
+        raise AuthError(str(error)) from error
+    token = secrets.token_urlsafe(32)
+    store.add_token(hash_token(token), agent["id"], "api", now, None)
+    return agent, token, password
+
+
+def login(store: Store, name: str, password: str, now: float, hours: float) -> Tuple[str, float]:
+    """Check a name and password; return a new session token and its expiry (epoch seconds).
+
+    Raises:
+        AuthError: unknown name or wrong password (one message for both).
+    """
+    agent = store.get_agent(name)
+    if agent is None or not verify_password(password, agent["password_hash"]):
+        raise AuthError("wrong name or password")
+    token = secrets.token_urlsafe(32)
+    expires_at = now + hours * 3600
+    store.add_token(hash_token(token), agent["id"], "session", now, expires_at)
+    return token, expires_at
+
+
+def authenticate(store: Store, token: str, now: float) -> Optional[Dict[str, Any]]:
+    """Return the agent a bearer token belongs to, or None when it is unknown or expired."""
+    if not token:
+        return None
+    return store.agent_for_token(hash_token(token), now)
+
+
+def bearer_token(headers: Any, args: Any = None) -> str:
+    """Extract the bearer token from an `Authorization` header (or a `token` query argument, for SSE)."""
+    header = headers.get("authorization", "") if headers else ""
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    if args is not None:
+        value = args.get("token")
+        if value:
+            return str(value)
+    return ""

@@ -1,0 +1,247 @@
+"""Configuration of the desk: the `desk` settings section (validated) and the environment.
+
+Secrets and addresses come only from the environment (`FRONTLINE_DESK_SECRET`, `RASA_TOKEN`,
+`FRONTLINE_RASA_URL`, `DATABASE_URL`, `FRONTLINE_BROKER`, `FRONTLINE_DESK_PORT`); everything else comes from
+`settings.yml`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pathlib
+from typing import Any, Dict, List, Mapping, Optional
+
+from bot.settings import SettingsError, load_settings, repo_root, var_dir
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PRIORITY = {"grade": {"A": 300, "B": 200, "C": 100}, "vip": 150, "anger": 100, "per_waiting_minute": 5}
+DEFAULT_AVERAGE_HANDLE_SECONDS = 240
+DEFAULT_CAPACITY = 3
+DEFAULT_SESSION_HOURS = 12
+MAX_TEXT = 4000
+
+
+@dataclasses.dataclass(frozen=True)
+class DeskSettings:
+    """The validated settings the desk uses (from the `desk`, `escalation` and `calendar` sections)."""
+
+    first_response_seconds: Dict[str, int]
+    skills: Dict[str, str]
+    general_skill: str
+    overflow_after_seconds: float
+    priority: Dict[str, Any]
+    grade_hours: Dict[str, float]
+    warn_at: float
+    canned: List[Dict[str, str]]
+    calendar_teams: List[str]
+    average_handle_seconds: float = DEFAULT_AVERAGE_HANDLE_SECONDS
+    default_capacity: int = DEFAULT_CAPACITY
+    session_hours: float = DEFAULT_SESSION_HOURS
+    raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    def skill_for(self, topic: Optional[str]) -> str:
+        """Return the skill that handles `topic` (an intent name), or the general skill."""
+        return self.skills.get(topic or "", self.general_skill)
+
+    def team_for(self, skill: str) -> Optional[str]:
+        """Return the calendar team whose hours govern `skill`, or None for the main hours."""
+        return skill if skill in self.calendar_teams else None
+
+
+def _number(value: Any, key: str, minimum: float = 0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise SettingsError(f"settings: '{key}' must be a number >= {minimum}, got {value!r}")
+    return float(value)
+
+
+def validate(settings: Mapping[str, Any]) -> DeskSettings:
+    """Validate the parts of the settings the desk reads.
+
+    Args:
+        settings: the whole settings mapping (as `load_settings()` returns it).
+
+    Returns:
+        The desk settings.
+
+    Raises:
+        SettingsError: a key is missing or has a wrong value; the message names the key.
+    """
+    desk = settings.get("desk")
+    if not isinstance(desk, Mapping):
+        raise SettingsError("settings: section 'desk' is missing")
+    escalation = settings.get("escalation") or {}
+    if not isinstance(escalation, Mapping):
+        raise SettingsError("settings: section 'escalation' must be a mapping")
+
+    frs = desk.get("first_response_seconds")
+    if not isinstance(frs, Mapping) or not frs:
+        raise SettingsError("settings: 'desk.first_response_seconds' must map channel -> seconds")
+    first = {str(k): int(_number(v, f"desk.first_response_seconds.{k}", 1)) for k, v in frs.items()}
+
+    skills = desk.get("skills") or {}
+    if not isinstance(skills, Mapping) or not all(isinstance(v, str) and v for v in skills.values()):
+        raise SettingsError("settings: 'desk.skills' must map topic -> skill name")
+    general = desk.get("general_skill", "general")
+    if not isinstance(general, str) or not general:
+        raise SettingsError("settings: 'desk.general_skill' must be a skill name")
+
+    priority = dict(DEFAULT_PRIORITY)
+    given = desk.get("priority") or {}
+    if not isinstance(given, Mapping):
+        raise SettingsError("settings: 'desk.priority' must be a mapping")
+    priority.update(given)
+    if not isinstance(priority["grade"], Mapping):
+        raise SettingsError("settings: 'desk.priority.grade' must map grade -> weight")
+    for key in ("vip", "anger", "per_waiting_minute"):
+        _number(priority[key], f"desk.priority.{key}")
+    for grade, weight in priority["grade"].items():
+        _number(weight, f"desk.priority.grade.{grade}")
+
+    hours = escalation.get("grade_hours") or {"A": 1, "B": 4, "C": 24}
+    if not isinstance(hours, Mapping):
+        raise SettingsError("settings: 'escalation.grade_hours' must map grade -> hours")
+    grade_hours = {str(k): _number(v, f"escalation.grade_hours.{k}", 0.001) for k, v in hours.items()}
+    warn_at = _number(escalation.get("warn_at", 0.75), "escalation.warn_at")
+    if not 0 < warn_at < 1:
+        raise SettingsError(f"settings: 'escalation.warn_at' must be between 0 and 1, got {warn_at}")
+
+    canned = desk.get("canned") or []
+    if not isinstance(canned, list) or not all(isinstance(c, Mapping) and c.get("text") for c in canned):
+        raise SettingsError("settings: 'desk.canned' must be a list of {id, language, title, text}")
+    canned_list = [
+        {
+            "id": str(c.get("id") or f"canned-{i + 1}"),
+            "language": str(c.get("language") or "zh"),
+            "title": str(c.get("title") or str(c["text"])[:30]),
+            "text": str(c["text"]),
+        }
+        for i, c in enumerate(canned)
+    ]
+
+    teams = ((settings.get("calendar") or {}).get("teams") or {}) if isinstance(settings.get("calendar"), Mapping) else {}
+    return DeskSettings(
+        first_response_seconds=first,
+        skills={str(k): str(v) for k, v in skills.items()},
+        general_skill=general,
+        overflow_after_seconds=_number(desk.get("overflow_after_seconds", 300), "desk.overflow_after_seconds"),
+        priority=priority,
+        grade_hours=grade_hours,
+        warn_at=warn_at,
+        canned=canned_list,
+        calendar_teams=[str(t) for t in teams],
+        average_handle_seconds=_number(
+            desk.get("average_handle_seconds", DEFAULT_AVERAGE_HANDLE_SECONDS), "desk.average_handle_seconds", 1
+        ),
+        default_capacity=int(_number(desk.get("default_capacity", DEFAULT_CAPACITY), "desk.default_capacity", 1)),
+        session_hours=_number(desk.get("session_hours", DEFAULT_SESSION_HOURS), "desk.session_hours", 0.01),
+        raw=settings,
+    )
+
+
+def load(settings: Optional[Mapping[str, Any]] = None) -> DeskSettings:
+    """Validate the given settings, or load and validate the settings file."""
+    return validate(settings if settings is not None else load_settings())
+
+
+def database_url() -> str:
+    """Return `DATABASE_URL`, or the SQLite file `var/desk.db`."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return url
+    return f"sqlite:///{var_dir() / 'desk.db'}"
+
+
+def desk_secret() -> str:
+    """Return the shared secret of the internal API (`FRONTLINE_DESK_SECRET`), empty when unset."""
+    return os.environ.get("FRONTLINE_DESK_SECRET", "")
+
+
+def rasa_url() -> str:
+    """Return Rasa's base URL (`FRONTLINE_RASA_URL`)."""
+    return os.environ.get("FRONTLINE_RASA_URL", "http://127.0.0.1:5005").rstrip("/")
+
+
+def rasa_token() -> str:
+    """Return Rasa's API token (`RASA_TOKEN`), empty when unset."""
+    return os.environ.get("RASA_TOKEN", "")
+
+
+def desk_port() -> int:
+    """Return the port of the desk (`FRONTLINE_DESK_PORT`, 5006)."""
+    return int(os.environ.get("FRONTLINE_DESK_PORT", "5006"))
+
+
+def broker_url() -> Optional[str]:
+    """Return where Rasa's event broker is: `amqp://…` (RabbitMQ), `sqlite:///…` or `postgresql://…` (SQL).
+
+    In order: `FRONTLINE_BROKER` (`none` switches the consumer off); the `event_broker` of the endpoints file
+    (`FRONTLINE_ENDPOINTS`, else `endpoints.yml` at the repo root), where an SQLite broker file is
+    `FRONTLINE_EVENTS_DB` when set (as `make run` sets it) and a relative `var/…` path lives in `FRONTLINE_VAR`;
+    with no endpoints file, `FRONTLINE_EVENTS_DB` or `var/events.db`.
+    """
+    env = os.environ.get("FRONTLINE_BROKER", "").strip()
+    if env:
+        return None if env.lower() == "none" else env
+    name = os.environ.get("FRONTLINE_ENDPOINTS", "").strip() or "endpoints.yml"
+    path = pathlib.Path(name) if pathlib.Path(name).is_absolute() else repo_root() / name
+    found, url = _broker_from_endpoints(path)
+    if found:
+        return url
+    events_db = os.environ.get("FRONTLINE_EVENTS_DB", "").strip()
+    return f"sqlite:///{events_db or var_dir() / 'events.db'}"
+
+
+def _expand(value: Any) -> str:
+    return os.path.expandvars(str(value)) if value is not None else ""
+
+
+def _broker_from_endpoints(path: pathlib.Path) -> tuple[bool, Optional[str]]:
+    """Translate the `event_broker` section of an endpoints file: (found a section?, broker URL or None)."""
+    if not path.exists():
+        return False, None
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        logger.error("%s is not valid YAML; using the default event broker", path.name)
+        return False, None
+    broker = data.get("event_broker") if isinstance(data, dict) else None
+    if not isinstance(broker, dict):
+        return False, None
+    kind = str(broker.get("type") or "pika").lower()
+    if kind == "sql":
+        dialect = _expand(broker.get("dialect") or "sqlite")
+        db = _expand(broker.get("db") or "events.db")
+        if dialect == "sqlite":
+            events_db = os.environ.get("FRONTLINE_EVENTS_DB", "").strip()
+            db_path = pathlib.Path(events_db or db)
+            if not db_path.is_absolute():
+                parts = db_path.parts
+                db_path = var_dir().joinpath(*parts[1:]) if parts and parts[0] == "var" else repo_root() / db_path
+            return True, f"sqlite:///{db_path}"
+        host = _expand(broker.get("url") or broker.get("host") or "localhost")
+        port = _expand(broker.get("port") or "")
+        user = _expand(broker.get("username") or "")
+        password = _expand(broker.get("password") or "")
+        auth = f"{user}:{password}@" if user else ""
+        scheme = "postgresql" if dialect.startswith("postgres") else dialect
+        return True, f"{scheme}://{auth}{host}{':' + port if port else ''}/{db}"
+    if kind == "pika":
+        host = _expand(broker.get("url") or "localhost")
+        if host.startswith("amqp"):
+            base = host
+        else:
+            user = _expand(broker.get("username") or "guest")
+            password = _expand(broker.get("password") or "guest")
+            port = _expand(broker.get("port") or 5672)
+            base = f"amqp://{user}:{password}@{host}:{port}/"
+        queues = broker.get("queues") or ["rasa_core_events"]
+        queue = queues[0] if isinstance(queues, list) else str(queues)
+        sep = "&" if "?" in base else "?"
+        return True, f"{base}{sep}queue={queue}"
+    logger.error("event broker type %r is not supported by the desk; consumer off", kind)
+    return True, None

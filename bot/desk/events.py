@@ -1,0 +1,278 @@
+"""The consumer of Rasa's event broker: customer messages of paused conversations reach the desk.
+
+Rasa publishes every tracker event to its event broker after each turn, paused conversations included. The
+desk reads that stream and gives each event to `Desk.ingest` (which counts conversations and appends `user`
+messages of conversations with an open ticket, de-duplicated by `message_id`, pushing them to consoles).
+
+Two consumers, chosen by `bot.desk.config.broker_url()`:
+- `SQLBrokerTail` (default): Rasa's SQL broker (`event_broker: {type: sql, dialect: sqlite, db: var/events.db}`)
+  writes rows `events(id, sender_id, data)`; the desk polls rows with `id >` its stored position every 200 ms
+  and stores the position in its own database after each batch, so a restart resumes without loss (a crash
+  inside a batch re-reads a few rows; the `message_id` de-duplication drops the repeats).
+- `AMQPConsumer` (production, `amqp://…`): a RabbitMQ consumer (aio-pika) on the durable queue Rasa's pika
+  broker publishes to (bound to the fanout exchange `rasa-exchange`); messages are acknowledged after they are
+  stored, so unprocessed messages stay in the queue across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import pathlib
+from typing import Any, Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.desk.service import Desk
+
+logger = logging.getLogger(__name__)
+
+RASA_EXCHANGE = "rasa-exchange"
+RASA_QUEUE = "rasa_core_events"
+
+
+class Consumer:
+    """Base of the broker consumers: a background task started and stopped by the desk app."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self._task: Optional[asyncio.Task] = None
+        self._stopping: Optional[asyncio.Event] = None  # created in start(), on the running loop
+
+    async def start(self) -> None:
+        """Start consuming in a background task."""
+        if self._task is not None and not self._task.done():
+            return
+        self._stopping = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run_guarded())
+
+    async def stop(self) -> None:
+        """Stop consuming and wait for the task to end."""
+        if self._stopping is not None:
+            self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # noqa: BLE001
+                logger.debug("broker consumer ended with an error", exc_info=True)
+            self._task = None
+        await self.close()
+
+    @property
+    def running(self) -> bool:
+        """True while the background task runs."""
+        return self._task is not None and not self._task.done()
+
+    async def _run_guarded(self) -> None:
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            logger.error("the broker consumer stopped on an error")
+            logger.debug("broker consumer failure", exc_info=True)
+
+    async def run(self) -> None:
+        """Consume until stopped."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class SQLBrokerTail(Consumer):
+    """Tail the `events` table of Rasa's SQL event broker.
+
+    Args:
+        desk: the desk that ingests the events.
+        url: the SQLAlchemy URL of the broker database, e.g. `sqlite:////repo/var/events.db`.
+        interval: seconds between polls when there is nothing new.
+        batch: rows read per poll.
+    """
+
+    def __init__(self, desk: Desk, url: str, interval: float = 0.2, batch: int = 500) -> None:
+        super().__init__(desk)
+        self.url = url
+        self.interval = interval
+        self.batch = batch
+        self.state_key = "broker:sql:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+        self._engine: Optional[sa.engine.Engine] = None
+        self._table = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("data"))
+
+    def _sqlite_path(self) -> Optional[pathlib.Path]:
+        parsed = sa.engine.make_url(self.url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            return pathlib.Path(parsed.database)
+        return None
+
+    def _engine_or_none(self) -> Optional[sa.engine.Engine]:
+        if self._engine is None:
+            path = self._sqlite_path()
+            if path is not None and not path.exists():
+                return None  # Rasa has not created it yet; never create it ourselves
+            args = {"timeout": 30} if path is not None else {}
+            self._engine = sa.create_engine(self.url, connect_args=args, future=True)
+        return self._engine
+
+    @property
+    def position(self) -> int:
+        """The id of the last broker row processed (0 before the first)."""
+        raw = self.desk.store.get_state(self.state_key)
+        return int(raw) if raw else 0
+
+    def poll_once(self) -> int:
+        """Process the rows after the stored position (one batch); return how many rows were read."""
+        engine = self._engine_or_none()
+        if engine is None:
+            return 0
+        start = self.position
+        query = (
+            sa.select(self._table.c.id, self._table.c.sender_id, self._table.c.data)
+            .where(self._table.c.id > start)
+            .order_by(self._table.c.id)
+            .limit(self.batch)
+        )
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(query).all()
+        except SQLAlchemyError:
+            logger.debug("the broker table is not readable yet", exc_info=True)
+            return 0
+        if not rows and start > 0 and self._table_restarted(engine, start):
+            logger.warning("the event broker table restarted below the stored position; reading it from the start")
+            self.desk.store.set_state(self.state_key, "0")
+            return 0
+        last = start
+        for row_id, sender_id, data in rows:
+            try:
+                event = json.loads(data) if data else {}
+            except ValueError:
+                logger.error("broker row %s is not JSON; skipped", row_id)
+                event = {}
+            if isinstance(event, dict):
+                event.setdefault("sender_id", sender_id)
+                self.desk.ingest(event)
+            last = row_id
+        if last != start:
+            self.desk.store.set_state(self.state_key, str(last))
+        return len(rows)
+
+    def _table_restarted(self, engine: sa.engine.Engine, start: int) -> bool:
+        """True when the broker table's highest id is below our position (the file was recreated)."""
+        try:
+            with engine.connect() as conn:
+                highest = conn.execute(sa.select(sa.func.max(self._table.c.id))).scalar()
+        except SQLAlchemyError:
+            return False
+        return (highest or 0) < start
+
+    async def run(self) -> None:
+        """Poll until stopped."""
+        logger.info("tailing Rasa's SQL event broker")
+        assert self._stopping is not None
+        while not self._stopping.is_set():
+            try:
+                read = self.poll_once()
+            except Exception:  # noqa: BLE001 - keep tailing; the next poll retries from the stored position
+                logger.error("reading the event broker failed; retrying")
+                logger.debug("broker poll failure", exc_info=True)
+                read = 0
+            if read >= self.batch:
+                await asyncio.sleep(0)
+                continue
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        """Dispose of the broker database engine."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def split_amqp_url(url: str) -> tuple[str, str]:
+    """Split `amqp://…?queue=name` into the connection URL and the queue name (default `rasa_core_events`)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    queue = next((v for k, v in query if k == "queue"), RASA_QUEUE) or RASA_QUEUE
+    rest = urlencode([(k, v) for k, v in query if k != "queue"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", rest, parts.fragment)), queue
+
+
+class AMQPConsumer(Consumer):
+    """Consume Rasa's pika event broker queue on RabbitMQ.
+
+    Args:
+        desk: the desk that ingests the events.
+        url: `amqp://user:password@host:port/vhost?queue=rasa_core_events`.
+        exchange: the fanout exchange Rasa publishes to.
+    """
+
+    def __init__(self, desk: Desk, url: str, exchange: str = RASA_EXCHANGE) -> None:
+        super().__init__(desk)
+        self.url, self.queue_name = split_amqp_url(url)
+        self.exchange_name = exchange
+        self._connection: Any = None
+        self.ready: Optional[asyncio.Event] = None
+
+    async def run(self) -> None:
+        """Connect (reconnecting as needed) and consume until stopped."""
+        import aio_pika
+
+        assert self._stopping is not None
+        self.ready = asyncio.Event()
+        self._connection = await aio_pika.connect_robust(self.url)
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=100)
+        exchange = await channel.declare_exchange(self.exchange_name, type=aio_pika.ExchangeType.FANOUT)
+        queue = await channel.declare_queue(self.queue_name, durable=True)
+        await queue.bind(exchange, "")
+        await queue.consume(self._on_message)
+        logger.info("consuming Rasa's events from RabbitMQ queue %s", self.queue_name)
+        self.ready.set()
+        await self._stopping.wait()
+
+    async def _on_message(self, message: Any) -> None:
+        try:
+            event = json.loads(message.body.decode("utf-8"))
+        except ValueError:
+            logger.error("a broker message is not JSON; rejected")
+            await message.reject(requeue=False)
+            return
+        try:
+            if isinstance(event, dict):
+                self.desk.ingest(event)
+        except Exception:  # noqa: BLE001 - keep the message for a later try
+            logger.error("storing a broker event failed; it stays queued")
+            logger.debug("ingest failure", exc_info=True)
+            await asyncio.sleep(1)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+
+    async def close(self) -> None:
+        """Close the RabbitMQ connection."""
+        if self._connection is not None:
+            try:
+                await self._connection.close()
+            except Exception:  # noqa: BLE001
+                logger.debug("closing RabbitMQ failed", exc_info=True)
+            self._connection = None
+
+
+def consumer_for(desk: Desk, url: Optional[str]) -> Optional[Consumer]:
+    """Return the consumer for a broker URL (`amqp://…` or an SQL URL), or None when `url` is None."""
+    if not url:
+        return None
+    if url.startswith(("amqp://", "amqps://")):
+        return AMQPConsumer(desk, url)
+    return SQLBrokerTail(desk, url)

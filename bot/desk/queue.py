@@ -1,0 +1,171 @@
+"""Queue rules of the desk: priority, routing by skill, overflow, senior routing, position and wait.
+
+Pure functions over plain values; the store and the API call them with the rows they read.
+
+- Priority = grade weight + VIP bonus + peak anger x anger weight + waiting minutes x per-minute weight
+  (`desk.priority`). Waiting keeps raising a ticket's priority, so nobody starves: a grade C ticket overtakes
+  a fresh grade A ticket after (A - C) / per_waiting_minute minutes.
+- Routing: an agent can take a queued ticket when the agent has the ticket's skill, or when the ticket has
+  waited longer than `desk.overflow_after_seconds` in its skill queue and the agent has the general skill
+  (overflow). A ticket that needs a senior (repeat complaints) goes only to senior agents. An agent at
+  capacity (concurrent assigned tickets) takes nothing more. The skill `*` means every skill.
+- Position: 1 + the queued tickets served before this one in the same group (same skill; for the general
+  group also the tickets overflowing into it), by priority, then age.
+- Expected wait = position x average handle time (`desk.average_handle_seconds`, default 240 s), plus the
+  time until the next opening when the team is closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
+
+logger = logging.getLogger(__name__)
+
+ANY_SKILL = "*"
+SENIOR_REASONS = frozenset({"repeat_complaint"})
+
+
+@dataclasses.dataclass(frozen=True)
+class QueuedTicket:
+    """What routing needs to know about a queued ticket."""
+
+    id: int
+    skill: str
+    grade: str
+    vip: bool
+    anger: float
+    requires_senior: bool
+    created_at: float
+    skill_since: float
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentProfile:
+    """What routing needs to know about an agent."""
+
+    name: str
+    skills: Sequence[str]
+    senior: bool
+    capacity: int
+    active_tickets: int = 0
+
+
+def needs_senior(reason: Optional[str]) -> bool:
+    """True when tickets with this reason code go only to senior agents."""
+    return (reason or "") in SENIOR_REASONS
+
+
+def priority(
+    grade: str, vip: bool, anger: float, waiting_seconds: float, weights: Mapping[str, Any]
+) -> float:
+    """Return the priority of a ticket (higher is served first).
+
+    Args:
+        grade: the urgency grade, A, B or C.
+        vip: whether the customer's tier is VIP.
+        anger: the peak anger score (0..1).
+        waiting_seconds: how long the ticket has waited.
+        weights: `desk.priority` from the settings.
+
+    Returns:
+        The priority, rounded to two decimals.
+    """
+    grade_weight = float((weights.get("grade") or {}).get(grade, 0))
+    score = grade_weight
+    if vip:
+        score += float(weights.get("vip", 0))
+    score += max(0.0, min(1.0, float(anger or 0))) * float(weights.get("anger", 0))
+    score += max(0.0, waiting_seconds) / 60.0 * float(weights.get("per_waiting_minute", 0))
+    return round(score, 2)
+
+
+def is_overflowing(ticket: QueuedTicket, now: float, general_skill: str, overflow_after: float) -> bool:
+    """True when a ticket has waited too long in its skill queue and also goes to the general group."""
+    return ticket.skill != general_skill and now - ticket.skill_since > overflow_after
+
+
+def can_take(
+    agent: AgentProfile,
+    ticket: QueuedTicket,
+    now: float,
+    general_skill: str,
+    overflow_after: float,
+    check_capacity: bool = True,
+) -> bool:
+    """True when `agent` may claim `ticket` now.
+
+    Args:
+        agent: the agent.
+        ticket: the queued ticket.
+        now: the current time (epoch seconds).
+        general_skill: the name of the general group's skill.
+        overflow_after: `desk.overflow_after_seconds`.
+        check_capacity: also require a free slot in the agent's capacity.
+    """
+    if check_capacity and agent.active_tickets >= agent.capacity:
+        return False
+    if ticket.requires_senior and not agent.senior:
+        return False
+    skills = set(agent.skills)
+    if ANY_SKILL in skills or ticket.skill in skills:
+        return True
+    return general_skill in skills and is_overflowing(ticket, now, general_skill, overflow_after)
+
+
+def groups_of(ticket: QueuedTicket, now: float, general_skill: str, overflow_after: float) -> List[str]:
+    """Return the skill groups a queued ticket is waiting in (its skill, plus general when overflowing)."""
+    groups = [ticket.skill]
+    if is_overflowing(ticket, now, general_skill, overflow_after):
+        groups.append(general_skill)
+    return groups
+
+
+def order(tickets: Iterable[QueuedTicket], now: float, weights: Mapping[str, Any]) -> List[QueuedTicket]:
+    """Return the tickets in serving order: priority (highest first), then the oldest first."""
+    return sorted(
+        tickets,
+        key=lambda t: (-priority(t.grade, t.vip, t.anger, now - t.created_at, weights), t.created_at, t.id),
+    )
+
+
+def position(
+    ticket_id: int,
+    queued: Sequence[QueuedTicket],
+    now: float,
+    weights: Mapping[str, Any],
+    general_skill: str,
+    overflow_after: float,
+) -> Optional[int]:
+    """Return the 1-based place of a ticket in its own skill group, or None when it is not queued."""
+    target = next((t for t in queued if t.id == ticket_id), None)
+    if target is None:
+        return None
+    peers = [t for t in queued if target.skill in groups_of(t, now, general_skill, overflow_after)]
+    ranked = order(peers, now, weights)
+    return 1 + [t.id for t in ranked].index(ticket_id)
+
+
+def expected_wait_seconds(
+    place: Optional[int], average_handle_seconds: float, seconds_until_open: float = 0.0
+) -> int:
+    """Return the expected wait: position x average handle time, plus the time until the team opens."""
+    if place is None:
+        return 0
+    return int(round(place * average_handle_seconds + max(0.0, seconds_until_open)))
+
+
+def next_for(
+    agent: AgentProfile,
+    queued: Sequence[QueuedTicket],
+    now: float,
+    weights: Mapping[str, Any],
+    general_skill: str,
+    overflow_after: float,
+) -> Optional[QueuedTicket]:
+    """Return the ticket `agent` should take next, or None."""
+    for ticket in order(queued, now, weights):
+        if can_take(agent, ticket, now, general_skill, overflow_after):
+            return ticket
+    return None

@@ -1,0 +1,112 @@
+"""The desk's one client for Rasa's HTTP API (the desk is the only holder of `RASA_TOKEN`).
+
+It appends events to a conversation's tracker with side effects, so `bot` events are sent on the customer's
+channel: `POST {rasa_url}/conversations/{id}/tracker/events?execute_side_effects=true&output_channel=…&token=…`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Dict, List, Optional
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+# Channels whose output cannot be pushed: the events are stored in the tracker (visible there) only.
+NO_PUSH_CHANNELS = frozenset({"rest", "cmdline", "unknown", ""})
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa could not be reached or refused the events; nothing was delivered."""
+
+
+class RasaClient:
+    """Client for Rasa's HTTP API.
+
+    Args:
+        base_url: Rasa's address, e.g. `http://127.0.0.1:5005` (`FRONTLINE_RASA_URL`).
+        token: Rasa's auth token (`RASA_TOKEN`); sent as the `token` query argument.
+        timeout: seconds per request.
+    """
+
+    def __init__(self, base_url: str, token: str = "", timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    @staticmethod
+    def output_channel_for(channel: str) -> Optional[str]:
+        """Return the `output_channel` value for a ticket's channel (None: collect into the tracker only)."""
+        return None if channel in NO_PUSH_CHANNELS else channel
+
+    async def append_events(
+        self, conversation_id: str, events: List[Dict[str, Any]], channel: str
+    ) -> Dict[str, Any]:
+        """Append events to a tracker with side effects, sending `bot` events on `channel`.
+
+        Args:
+            conversation_id: the sender id.
+            events: Rasa event dicts (`bot`, `slot`, `resume`, …).
+            channel: the ticket's channel (`socketio`, `wechat`, `rest`, …).
+
+        Returns:
+            The tracker Rasa returns.
+
+        Raises:
+            RasaUnavailable: Rasa is down, timed out, or answered with an error status.
+        """
+        params = {"execute_side_effects": "true"}
+        output = self.output_channel_for(channel)
+        if output:
+            params["output_channel"] = output
+        if self.token:
+            params["token"] = self.token
+        url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        try:
+            async with self._client().post(url, params=params, json=events) as response:
+                if response.status >= 300:
+                    body = (await response.text())[:300]
+                    logger.error("Rasa refused events for a conversation: HTTP %s", response.status)
+                    logger.debug("Rasa answered: %s", body)
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            logger.error("Rasa is unreachable at %s", self.base_url)
+            logger.debug("Rasa request failed", exc_info=True)
+            raise RasaUnavailable(f"Rasa is unreachable at {self.base_url}: {type(error).__name__}") from error
+
+    async def tracker(self, conversation_id: str) -> Dict[str, Any]:
+        """Return a conversation's tracker (all events).
+
+        Raises:
+            RasaUnavailable: Rasa is down or answered with an error status.
+        """
+        params = {"include_events": "ALL"}
+        if self.token:
+            params["token"] = self.token
+        url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker"
+        try:
+            async with self._client().get(url, params=params) as response:
+                if response.status >= 300:
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            raise RasaUnavailable(f"Rasa is unreachable at {self.base_url}: {type(error).__name__}") from error

@@ -1,0 +1,80 @@
+"""Desk settings validation and where the desk finds Rasa's event broker."""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+from typing import Any, Dict
+
+import pytest
+
+from bot.desk import config
+from bot.settings import SettingsError
+
+
+def test_real_settings_validate(settings: Dict[str, Any]) -> None:
+    desk = config.validate(settings)
+    assert desk.first_response_seconds["wechat"] == 180 and desk.first_response_seconds["socketio"] == 120
+    assert desk.grade_hours == {"A": 1.0, "B": 4.0, "C": 24.0} and desk.warn_at == 0.75
+    assert desk.skill_for("faq_lost_card") == "emergency" and desk.skill_for("faq_unknown") == "general"
+    assert desk.team_for("emergency") == "emergency" and desk.team_for("orders") is None
+    assert {c["language"] for c in desk.canned} == {"zh", "en"}
+
+
+@pytest.mark.parametrize(
+    "path, value, key",
+    [
+        (("desk", "first_response_seconds"), {"rest": -1}, "desk.first_response_seconds.rest"),
+        (("desk", "skills"), {"faq_x": 3}, "desk.skills"),
+        (("desk", "priority", "vip"), "lots", "desk.priority.vip"),
+        (("escalation", "warn_at"), 1.5, "escalation.warn_at"),
+        (("escalation", "grade_hours"), {"A": 0}, "escalation.grade_hours.A"),
+        (("desk", "canned"), [{"title": "no text"}], "desk.canned"),
+        (("desk", "overflow_after_seconds"), -5, "desk.overflow_after_seconds"),
+    ],
+)
+def test_bad_settings_name_the_key(settings: Dict[str, Any], path: tuple, value: Any, key: str) -> None:
+    broken = copy.deepcopy(dict(settings))
+    target = broken
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        config.validate(broken)
+
+
+def test_missing_desk_section() -> None:
+    with pytest.raises(SettingsError, match="'desk'"):
+        config.validate({"escalation": {}})
+
+
+def write(tmp_path: pathlib.Path, text: str) -> str:
+    path = tmp_path / "endpoints.test.yml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_broker_url_sources(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTLINE_VAR", str(tmp_path / "var"))
+    monkeypatch.delenv("FRONTLINE_EVENTS_DB", raising=False)
+    monkeypatch.setenv("FRONTLINE_BROKER", "amqp://u:p@h:5672/?queue=q")
+    assert config.broker_url() == "amqp://u:p@h:5672/?queue=q"
+    monkeypatch.setenv("FRONTLINE_BROKER", "none")
+    assert config.broker_url() is None
+    monkeypatch.delenv("FRONTLINE_BROKER")
+
+    sql = 'event_broker:\n  type: SQL\n  dialect: "sqlite"\n  db: "var/events.db"\n'
+    monkeypatch.setenv("FRONTLINE_ENDPOINTS", write(tmp_path, sql))
+    assert config.broker_url() == f"sqlite:///{tmp_path / 'var' / 'events.db'}"
+    monkeypatch.setenv("FRONTLINE_EVENTS_DB", str(tmp_path / "run" / "events.db"))
+    assert config.broker_url() == f"sqlite:///{tmp_path / 'run' / 'events.db'}"
+
+    pika = ('event_broker:\n  type: pika\n  url: "${RMQ_HOST}"\n  username: guest\n  password: "${RMQ_PW}"\n'
+            '  queues:\n    - frontline_events\n')
+    monkeypatch.setenv("RMQ_HOST", "rabbit.local")
+    monkeypatch.setenv("RMQ_PW", "pw")
+    monkeypatch.setenv("FRONTLINE_ENDPOINTS", write(tmp_path, pika))
+    assert config.broker_url() == "amqp://guest:pw@rabbit.local:5672/?queue=frontline_events"
+
+    monkeypatch.setenv("FRONTLINE_ENDPOINTS", str(tmp_path / "missing.yml"))
+    assert config.broker_url() == f"sqlite:///{tmp_path / 'run' / 'events.db'}"

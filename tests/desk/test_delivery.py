@@ -1,0 +1,148 @@
+"""Agent replies, the survey and hand-back reach a (fake, real-HTTP) Rasa; Rasa down loses nothing."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:You have set a listener")
+
+
+async def open_claimed(app: Any, internal: Dict[str, str], packet: Dict[str, Any], headers: Dict[str, str]) -> str:
+    _, response = await app.asgi_client.post("/internal/tickets", headers=internal, json=packet)
+    code = response.json["id"]
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=headers)
+    assert response.status == 200
+    return code
+
+
+async def test_reply_is_delivered_on_the_customers_channel(app, internal, make_packet, agents, fake_rasa) -> None:
+    alice = agents["alice"]["headers"]
+    code = await open_claimed(app, internal, make_packet("conv-1"), alice)
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages", headers=alice,
+                                             json={"text": "您好，我来帮您查"})
+    assert response.status == 201
+    assert response.json["status"] == "sent" and response.json["role"] == "agent"
+    assert len(fake_rasa.requests) == 1
+    request = fake_rasa.requests[0]
+    assert request["conversation_id"] == "conv-1"
+    assert request["query"] == {"execute_side_effects": "true", "output_channel": "socketio", "token": "rasa-token"}
+    assert request["body"] == [{"event": "bot", "text": "您好，我来帮您查", "metadata": {"agent": "alice"}}]
+    _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
+    assert detail.json["first_response_at"] is not None
+    assert [(m["role"], m["text"], m["status"]) for m in detail.json["messages"]] == [
+        ("agent", "您好，我来帮您查", "sent")
+    ]
+
+
+async def test_rest_channel_omits_the_output_channel(app, internal, make_packet, agents, fake_rasa) -> None:
+    alice = agents["alice"]["headers"]
+    code = await open_claimed(app, internal, make_packet("rest-1", channel="rest"), alice)
+    await app.asgi_client.post(f"/api/tickets/{code}/messages", headers=alice, json={"text": "hello"})
+    assert fake_rasa.requests[0]["query"] == {"execute_side_effects": "true", "token": "rasa-token"}
+
+
+@pytest.mark.parametrize("failure", ["down", "error"])
+async def test_rasa_down_is_502_and_nothing_is_lost(app, internal, make_packet, agents, fake_rasa, failure) -> None:
+    alice = agents["alice"]["headers"]
+    code = await open_claimed(app, internal, make_packet("conv-1"), alice)
+    port = fake_rasa.port
+    if failure == "down":
+        await fake_rasa.stop()
+    else:
+        fake_rasa.fail_status = 500
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages", headers=alice,
+                                             json={"text": "第一条回复"})
+    assert response.status == 502 and "retry" in response.json["error"]
+    _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
+    [message] = detail.json["messages"]
+    assert (message["text"], message["status"]) == ("第一条回复", "failed")
+    assert detail.json["first_response_at"] is None  # nothing reached the customer yet
+    # Resolving while Rasa is down keeps the ticket open.
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/resolve", headers=alice)
+    assert response.status == 502
+    _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
+    assert detail.json["status"] == "assigned"
+    # Rasa is back: retry the failed message.
+    if failure == "down":
+        await fake_rasa.start(port)
+    fake_rasa.fail_status = None
+    fake_rasa.requests.clear()
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages/{message['id']}/retry", headers=alice)
+    assert response.status == 200 and response.json["status"] == "sent"
+    assert fake_rasa.events() == [{"event": "bot", "text": "第一条回复", "metadata": {"agent": "alice"}}]
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages/{message['id']}/retry", headers=alice)
+    assert response.status == 409  # already sent
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages/99999/retry", headers=alice)
+    assert response.status == 404
+    _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
+    assert detail.json["first_response_at"] is not None
+
+
+@pytest.mark.parametrize(
+    "language, words, button",
+    [("zh", "请为本次服务打分（1–5）", "5 ⭐ 非常满意"), ("en", "How did we do? Rate 1–5", "5 ⭐ Great"),
+     ("zh_hant", "請", "5 ⭐ 非常滿意")],
+)
+async def test_resolve_sends_the_survey_then_resumes(app, internal, make_packet, agents, fake_rasa, language, words,
+                                                     button) -> None:
+    alice = agents["alice"]["headers"]
+    customer = {"id": "cust-1", "display_name": "W", "tier": "vip", "language": language}
+    code = await open_claimed(app, internal, make_packet("conv-1", customer=customer), alice)
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/resolve", headers=alice)
+    assert response.status == 200 and response.json["status"] == "resolved"
+    [request] = fake_rasa.requests
+    assert request["query"]["execute_side_effects"] == "true" and request["query"]["output_channel"] == "socketio"
+    survey, pending, ticket_slot, resume, listen = request["body"]
+    assert survey["event"] == "bot" and survey["text"].startswith(words)
+    if language == "zh_hant":
+        assert "本次服務打分" in survey["text"] and "请" not in survey["text"]
+    buttons = survey["data"]["buttons"]
+    assert [b["payload"] for b in buttons] == ['/survey_rating{"rating": %d}' % n for n in (5, 4, 3, 2, 1)]
+    assert buttons[0]["title"] == button
+    assert pending == {"event": "slot", "name": "survey_pending", "value": True}
+    assert ticket_slot == {"event": "slot", "name": "ticket_id", "value": code}
+    assert resume == {"event": "resume"}
+    assert listen == {"event": "action", "name": "action_listen"}
+    # The survey action then reports the rating.
+    _, response = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal,
+                                             json={"rating": 5})
+    assert response.json["rating"] == 5
+
+
+async def test_handback_says_the_assistant_is_back(app, internal, make_packet, agents, fake_rasa) -> None:
+    bob = agents["bob"]["headers"]
+    customer = {"id": "c", "display_name": "Ann", "tier": None, "language": "en"}
+    code = await open_claimed(app, internal, make_packet("conv-h", topic="faq_other", customer=customer), bob)
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/handback", headers=bob)
+    assert response.status == 200 and response.json["status"] == "handed_back"
+    [request] = fake_rasa.requests
+    message, resume, listen = request["body"]
+    assert message["event"] == "bot" and message["text"] == "The assistant is back. What else can I help you with?"
+    assert resume == {"event": "resume"}
+    assert listen == {"event": "action", "name": "action_listen"}
+
+
+async def test_queued_tickets_can_be_handed_back_without_a_claim(app, internal, make_packet, agents) -> None:
+    _, response = await app.asgi_client.post("/internal/tickets", headers=internal, json=make_packet("q"))
+    code = response.json["id"]
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/handback", headers=agents["bob"]["headers"])
+    assert response.status == 200 and response.json["status"] == "handed_back"
+
+
+async def test_position_updates_are_sent_when_the_queue_moves(app, internal, make_packet, agents, fake_rasa) -> None:
+    desk = app.ctx.desk
+    codes = []
+    for i in range(5):
+        _, response = await app.asgi_client.post("/internal/tickets", headers=internal,
+                                                 json=make_packet(f"n{i}", grade="B"))
+        codes.append(response.json["id"])
+    assert await desk.notify_positions() == 0  # nothing moved
+    alice = agents["alice"]["headers"]
+    for code in codes[:3]:
+        await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=alice)
+    assert await desk.notify_positions() == 2  # n3: 4 -> 1, n4: 5 -> 2
+    texts = {r["conversation_id"]: r["body"][0]["text"] for r in fake_rasa.requests}
+    assert texts["n3"].startswith("您目前排在第 1 位") and texts["n4"].startswith("您目前排在第 2 位")
+    assert await desk.notify_positions() == 0  # told once

@@ -1,0 +1,104 @@
+"""Queue rules: priority, starvation, overflow, senior routing, capacity, position and wait."""
+
+from __future__ import annotations
+
+from bot.desk import queue as q
+from bot.desk.config import DEFAULT_PRIORITY
+
+W = DEFAULT_PRIORITY
+
+
+def ticket(tid: int, skill: str = "general", grade: str = "B", vip: bool = False, anger: float = 0.0,
+           senior: bool = False, created: float = 0.0, skill_since: float | None = None) -> q.QueuedTicket:
+    return q.QueuedTicket(tid, skill, grade, vip, anger, senior, created, created if skill_since is None else skill_since)
+
+
+def agent(skills: list[str], senior: bool = False, capacity: int = 3, active: int = 0) -> q.AgentProfile:
+    return q.AgentProfile("x", skills, senior, capacity, active)
+
+
+def test_priority_adds_grade_vip_anger_and_waiting() -> None:
+    assert q.priority("A", False, 0.0, 0, W) == 300
+    assert q.priority("A", True, 0.0, 0, W) == 450
+    assert q.priority("C", False, 0.5, 0, W) == 150
+    assert q.priority("C", False, 0.0, 600, W) == 150  # 10 minutes x 5
+    assert q.priority("B", True, 1.0, 120, W) == 200 + 150 + 100 + 10
+
+
+def test_anger_is_clamped_and_unknown_grade_weighs_nothing() -> None:
+    assert q.priority("B", False, 7.0, 0, W) == 300
+    assert q.priority("Z", False, -1.0, 0, W) == 0
+
+
+def test_waiting_prevents_starvation() -> None:
+    old_c = ticket(1, grade="C", created=0)
+    now = 10.0
+    fresh_a = ticket(2, grade="A", created=now)
+    assert [t.id for t in q.order([old_c, fresh_a], now, W)] == [2, 1]
+    # (300 - 100) / 5 = 40 minutes later the old C ticket is served first.
+    later = 41 * 60.0
+    fresh_a = ticket(2, grade="A", created=later)
+    assert [t.id for t in q.order([old_c, fresh_a], later, W)] == [1, 2]
+
+
+def test_equal_priority_serves_oldest_first() -> None:
+    a, b = ticket(1, created=5.0), ticket(2, created=5.0)
+    assert [t.id for t in q.order([b, a], 5.0, W)] == [1, 2]
+
+
+def test_routing_by_skill_and_overflow_to_general() -> None:
+    orders = ticket(1, skill="orders", created=0.0)
+    general_agent = agent(["general"])
+    orders_agent = agent(["orders"])
+    assert q.can_take(orders_agent, orders, 10, "general", 300)
+    assert not q.can_take(general_agent, orders, 10, "general", 300)
+    assert not q.is_overflowing(orders, 300, "general", 300)
+    assert q.can_take(general_agent, orders, 301, "general", 300)
+    assert q.groups_of(orders, 301, "general", 300) == ["orders", "general"]
+    # A transfer restarts the skill clock.
+    moved = ticket(2, skill="orders", created=0.0, skill_since=200.0)
+    assert not q.can_take(general_agent, moved, 400, "general", 300)
+
+
+def test_repeat_complaints_need_a_senior() -> None:
+    assert q.needs_senior("repeat_complaint") and not q.needs_senior("anger")
+    complaint = ticket(1, skill="general", senior=True)
+    assert not q.can_take(agent(["general"]), complaint, 0, "general", 300)
+    assert q.can_take(agent(["general"], senior=True), complaint, 0, "general", 300)
+    # Overflow does not lift the senior requirement.
+    late = ticket(2, skill="orders", senior=True)
+    assert not q.can_take(agent(["general"]), late, 10_000, "general", 300)
+    assert q.can_take(agent(["general"], senior=True), late, 10_000, "general", 300)
+
+
+def test_capacity_and_wildcard_skill() -> None:
+    t = ticket(1, skill="payments")
+    assert q.can_take(agent(["*"]), t, 0, "general", 300)
+    assert not q.can_take(agent(["*"], capacity=2, active=2), t, 0, "general", 300)
+    assert q.can_take(agent(["*"], capacity=2, active=2), t, 0, "general", 300, check_capacity=False)
+
+
+def test_position_is_within_the_skill_group_and_counts_overflow_in_general() -> None:
+    now = 1000.0
+    queued = [
+        ticket(1, skill="general", grade="C", created=now),
+        ticket(2, skill="general", grade="A", created=now),
+        ticket(3, skill="orders", grade="A", created=now),
+        ticket(4, skill="orders", grade="B", created=0.0, skill_since=0.0),  # overflowing, waited 1000 s
+    ]
+    pos = {t.id: q.position(t.id, queued, now, W, "general", 300) for t in queued}
+    # orders group: 4 has 200 + 1000/60*5 = 283.3 < 300 -> 3 first, then 4.
+    assert pos[3] == 1 and pos[4] == 2
+    # general group: 2 (A, 300), 4 (overflow, 283.3), 1 (C, 100).
+    assert pos[2] == 1 and pos[1] == 3
+    assert q.position(99, queued, now, W, "general", 300) is None
+
+
+def test_expected_wait_and_next_ticket() -> None:
+    assert q.expected_wait_seconds(3, 240) == 720
+    assert q.expected_wait_seconds(2, 240, seconds_until_open=3600) == 4080
+    assert q.expected_wait_seconds(None, 240) == 0
+    queued = [ticket(1, skill="orders", grade="A"), ticket(2, skill="general", grade="C")]
+    assert q.next_for(agent(["general"]), queued, 10, W, "general", 300).id == 2
+    assert q.next_for(agent(["general", "orders"]), queued, 10, W, "general", 300).id == 1
+    assert q.next_for(agent(["general"], capacity=1, active=1), queued, 10, W, "general", 300) is None
