@@ -1,0 +1,522 @@
+"""Learn from real conversations: `python -m bot review export|import FILE.xlsx`.
+
+Export reads Rasa's SQL tracker store (`var/rasa.db` by default; any SQLAlchemy URL works) and collects the
+customer messages since a date that ended in a fallback (`nlu_fallback`), an `out_of_scope` answer, a
+low-confidence guess (below `compliance.review_min_confidence`) or a handoff (`action_handoff` followed), with
+the predicted intent and its confidence, the text masked (`bot.handoff.masking`), and after a handoff the topic
+of the desk's ticket (`agent_topic`). Messages written while a human had the conversation (paused) are left out.
+
+Trainers fill the `label` column with an existing intent; import adds those texts as examples of that intent in
+the file that holds it (Chinese after the last Chinese example, English at the end), skipping duplicates and
+texts that are already examples of another intent, and reports the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from bot.faq import split_languages
+from bot.language import detect
+from bot.settings import SettingsError
+from bot.trainer import yamlio
+from bot.trainer.lint import normalize_example
+from bot.trainer.project import IntentBlock, Project
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_INTENT = "nlu_fallback"
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+HANDOFF_ACTION = "action_handoff"
+FALLBACK_ACTIONS = ("action_default_fallback",)
+COLUMNS = (
+    "conversation",
+    "time",
+    "language",
+    "text",
+    "reason",
+    "predicted_intent",
+    "confidence",
+    "agent_topic",
+    "label",
+)
+
+
+@dataclass
+class ReviewRow:
+    """One customer message worth a trainer's look."""
+
+    conversation: str
+    sender_id: str
+    timestamp: float
+    text: str
+    reasons: List[str]
+    predicted_intent: str
+    confidence: float
+    agent_topic: str = ""
+
+
+@dataclass
+class ReviewImport:
+    """What a review import did."""
+
+    added: Counter = field(default_factory=Counter)
+    duplicates: int = 0
+    conflicts: List[str] = field(default_factory=list)
+    unlabelled: int = 0
+    changed_files: List[str] = field(default_factory=list)
+
+
+class ReviewError(ValueError):
+    """The sheet is refused; `problems` holds `row N: problem` lines."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+# --- masking -----------------------------------------------------------------------------------------------
+
+_FALLBACK_MASKS = (
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "***@***"),
+    (re.compile(r"(?<!\d)\d{17}[0-9Xx](?![0-9A-Za-z])"), "******************"),
+    (re.compile(r"(?<!\d)\d{13,19}(?!\d)"), "****************"),
+    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "***********"),
+)
+
+
+def mask(text: str) -> str:
+    """Mask personal data with `bot.handoff.masking.mask`, or a minimal masker when it is unavailable."""
+    try:
+        from bot.handoff.masking import mask as desk_mask
+    except ImportError:  # pragma: no cover - the handoff package ships with Frontline
+        for pattern, replacement in _FALLBACK_MASKS:
+            text = pattern.sub(replacement, text)
+        return text
+    return desk_mask(text)
+
+
+# --- reading the tracker store -----------------------------------------------------------------------------
+
+
+def database_url(value: os.PathLike | str) -> str:
+    """A SQLAlchemy URL for a path (SQLite) or a URL given as is."""
+    text = str(value)
+    return text if "://" in text else f"sqlite:///{pathlib.Path(text).resolve()}"
+
+
+def parse_since(value: str, timezone: str = "UTC") -> float:
+    """A `--since` value (YYYY-MM-DD or an ISO time) as a Unix timestamp; dates are midnight in `timezone`."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--since {value!r} is not a date like 2025-10-01") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.timestamp()
+
+
+def conversation_key(sender_id: str) -> str:
+    """A short stable pseudonym for a conversation id (sender ids can be personal, e.g. WeChat openids)."""
+    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()[:12]
+
+
+def _top_prediction(parse: Dict[str, Any]) -> Tuple[str, float]:
+    intent = parse.get("intent") or {}
+    name = str(intent.get("name") or "")
+    confidence = float(intent.get("confidence") or 0.0)
+    if name == FALLBACK_INTENT:
+        for candidate in parse.get("intent_ranking") or []:
+            if candidate.get("name") and candidate.get("name") != FALLBACK_INTENT:
+                return str(candidate["name"]), float(candidate.get("confidence") or 0.0)
+    return name, confidence
+
+
+def collect(
+    events: Iterable[Tuple[str, str, float, Optional[str], Optional[str], Optional[str]]],
+    min_confidence: float,
+) -> List[ReviewRow]:
+    """Pick the messages to review from tracker events.
+
+    Args:
+        events: (sender_id, type_name, timestamp, intent_name, action_name, data) rows, in store order.
+        min_confidence: guesses below this confidence are reviewed.
+    """
+    rows: List[ReviewRow] = []
+    pending: Dict[str, Optional[Dict[str, Any]]] = {}
+    paused: Dict[str, bool] = defaultdict(bool)
+
+    def finish(sender: str) -> None:
+        item = pending.pop(sender, None)
+        if not item:
+            return
+        reasons: List[str] = []
+        if item["intent"] == FALLBACK_INTENT or any(action in FALLBACK_ACTIONS for action in item["actions"]):
+            reasons.append("fallback")
+        if item["intent"] == OUT_OF_SCOPE_INTENT:
+            reasons.append("out_of_scope")
+        if item["intent"] != FALLBACK_INTENT and item["confidence"] < min_confidence:
+            reasons.append("low_confidence")
+        if HANDOFF_ACTION in item["actions"]:
+            reasons.append("handoff")
+        if reasons:
+            rows.append(
+                ReviewRow(
+                    conversation=conversation_key(sender),
+                    sender_id=sender,
+                    timestamp=item["timestamp"],
+                    text=mask(item["text"]),
+                    reasons=reasons,
+                    predicted_intent=item["predicted"],
+                    confidence=item["predicted_confidence"],
+                )
+            )
+
+    for sender, type_name, timestamp, _intent, action, data in events:
+        if type_name == "user":
+            finish(sender)
+            if paused[sender]:
+                continue
+            try:
+                payload = json.loads(data or "{}")
+            except json.JSONDecodeError:
+                continue
+            text = str(payload.get("text") or "").strip()
+            if not text or text.startswith("/"):
+                continue
+            parse = payload.get("parse_data") or {}
+            intent = (parse.get("intent") or {}).get("name") or ""
+            confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+            predicted, predicted_confidence = _top_prediction(parse)
+            pending[sender] = {
+                "timestamp": float(timestamp or payload.get("timestamp") or 0.0),
+                "text": text,
+                "intent": intent,
+                "confidence": confidence,
+                "predicted": predicted,
+                "predicted_confidence": predicted_confidence,
+                "actions": [],
+            }
+        elif type_name == "action":
+            if pending.get(sender) is not None and action:
+                pending[sender]["actions"].append(action)  # type: ignore[index]
+        elif type_name == "pause":
+            paused[sender] = True
+        elif type_name in ("resume", "restart", "session_started"):
+            if type_name != "resume":
+                finish(sender)
+            paused[sender] = False
+    for sender in list(pending):
+        finish(sender)
+    rows.sort(key=lambda row: (row.timestamp, row.conversation))
+    return rows
+
+
+def read_events(url: str, since: float) -> List[Tuple[str, str, float, Optional[str], Optional[str], Optional[str]]]:
+    """Events of Rasa's SQL tracker store (table `events`) since a timestamp, in store order per sender."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(
+                sa.text(
+                    "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
+                    "WHERE timestamp >= :since ORDER BY sender_id, id"
+                ),
+                {"since": since},
+            )
+            return [tuple(row) for row in result]  # type: ignore[misc]
+    finally:
+        engine.dispose()
+
+
+def add_agent_topics(rows: List[ReviewRow], desk_url: Optional[str]) -> None:
+    """Fill `agent_topic` for handed-off messages from the desk's tickets (table `tickets`), when available."""
+    targets = [row for row in rows if "handoff" in row.reasons]
+    if not targets or not desk_url:
+        return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(desk_url)
+    try:
+        columns = {column["name"] for column in sa.inspect(engine).get_columns("tickets")}
+    except Exception as error:  # no desk database, or not the desk's schema
+        logger.info("no desk tickets to read agent topics from (%s)", type(error).__name__)
+        logger.debug("desk database", exc_info=True)
+        engine.dispose()
+        return
+    if not {"conversation_id", "topic"} <= columns:
+        engine.dispose()
+        return
+    when = "created_real" if "created_real" in columns else ("created_at" if "created_at" in columns else None)
+    senders = sorted({row.sender_id for row in targets})
+    tickets: Dict[str, List[Tuple[float, str]]] = defaultdict(list)
+    try:
+        with engine.connect() as connection:
+            query = sa.text(
+                f"SELECT conversation_id, topic{', ' + when if when else ''} FROM tickets "
+                "WHERE topic IS NOT NULL AND conversation_id IN :senders"
+            ).bindparams(sa.bindparam("senders", expanding=True))
+            for record in connection.execute(query, {"senders": senders}):
+                tickets[record[0]].append((float(record[2]) if when and record[2] is not None else 0.0, record[1]))
+    finally:
+        engine.dispose()
+    for row in targets:
+        own = sorted(tickets.get(row.sender_id, []))
+        if not own:
+            continue
+        after = [topic for created, topic in own if created >= row.timestamp - 60]
+        row.agent_topic = after[0] if after else own[-1][1]
+
+
+def default_desk_url(project: Project) -> Optional[str]:
+    """The desk's database: `DATABASE_URL`, else `var/desk.db` when it exists."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    path = pathlib.Path(os.environ.get("FRONTLINE_VAR") or project.root / "var") / "desk.db"
+    return database_url(path) if path.exists() else None
+
+
+def export_review(
+    project: Project,
+    path: pathlib.Path,
+    since: float,
+    tracker_url: str,
+    desk_url: Optional[str] = None,
+) -> int:
+    """Write the messages to review to a spreadsheet; returns the number of rows."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from zoneinfo import ZoneInfo
+
+    rows = collect(read_events(tracker_url, since), project.compliance.review_min_confidence)
+    add_agent_topics(rows, desk_url)
+    zone = ZoneInfo(_timezone(project))
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "review"
+    sheet.append(list(COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        values = [
+            row.conversation,
+            dt.datetime.fromtimestamp(row.timestamp, zone).strftime("%Y-%m-%d %H:%M:%S"),
+            detect(row.text) or "",
+            row.text,
+            ", ".join(row.reasons),
+            row.predicted_intent,
+            round(row.confidence, 3),
+            row.agent_topic,
+            "",
+        ]
+        sheet.append(values)
+        sheet.cell(row=sheet.max_row, column=COLUMNS.index("text") + 1).data_type = "s"
+    for letter, width in zip("ABCDEFGHI", (14, 20, 9, 60, 24, 26, 11, 24, 26), strict=True):
+        sheet.column_dimensions[letter].width = width
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return len(rows)
+
+
+def _timezone(project: Project) -> str:
+    try:
+        calendar = project.settings.get("calendar") or {}
+        return str(calendar.get("timezone") or "UTC")
+    except SettingsError:
+        return "UTC"
+
+
+# --- import ------------------------------------------------------------------------------------------------
+
+
+def read_labels(path: pathlib.Path) -> List[Tuple[int, str, str]]:
+    """(row, text, label) for each row of a review sheet with a label.
+
+    Raises:
+        ReviewError: the sheet cannot be read or lacks the `text` or `label` column.
+    """
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a bad file
+        raise ReviewError([f"row 1: cannot read {path}: {error}"]) from error
+    rows = workbook.worksheets[0].iter_rows(values_only=True)
+    header = [str(value).strip().lower() if value is not None else "" for value in next(rows, ())]
+    missing = [name for name in ("text", "label") if name not in header]
+    if missing:
+        workbook.close()
+        raise ReviewError([f"row 1: missing column '{name}'" for name in missing])
+    text_at, label_at = header.index("text"), header.index("label")
+    result = []
+    for number, values in enumerate(rows, start=2):
+        text = values[text_at] if text_at < len(values) else None
+        label = values[label_at] if label_at < len(values) else None
+        # One example is one line: collapse the line breaks and runs of spaces a customer message may hold.
+        flat = " ".join(str(text).split()) if text is not None else ""
+        result.append((number, flat, "" if label is None else str(label).strip()))
+    workbook.close()
+    return result
+
+
+def _target_block(project: Project, blocks: List[IntentBlock]) -> Optional[IntentBlock]:
+    usable = [block for block in blocks if block.block is not None]
+    if not usable:
+        return None
+    preferred = [block for block in usable if block.path == project.faq_file(block.intent)]
+    return (preferred or usable)[0]
+
+
+def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -> ReviewImport:
+    """Add the labelled texts of a review sheet as training examples.
+
+    Raises:
+        ReviewError: a label is no intent of the domain, or its intent has no examples block to add to
+            (nothing is written).
+    """
+    report = ReviewImport()
+    labelled = read_labels(path)
+    intents = set(project.intents)
+    blocks = project.blocks_by_intent()
+    problems: List[str] = []
+    for number, text, label in labelled:
+        if not label:
+            report.unlabelled += 1 if text else 0
+            continue
+        if label not in intents:
+            problems.append(f"row {number}: label '{label}' is not an intent of domain.yml")
+        elif _target_block(project, blocks.get(label, [])) is None:
+            problems.append(f"row {number}: {label} has no `examples: |` block to add to")
+        elif not text:
+            problems.append(f"row {number}: the text is empty")
+    if problems:
+        raise ReviewError(problems)
+    known: Dict[str, str] = {}
+    for block in project.intent_blocks:
+        for example in block.examples:
+            known.setdefault(normalize_example(example.text), example.intent)
+    additions: Dict[str, List[str]] = defaultdict(list)
+    for number, text, label in labelled:
+        if not label:
+            continue
+        key = normalize_example(text)
+        owner = known.get(key)
+        if owner == label:
+            report.duplicates += 1
+            continue
+        if owner is not None:
+            report.conflicts.append(f"row {number}: '{text}' is already an example of {owner}; skipped")
+            continue
+        known[key] = label
+        additions[label].append(text)
+        report.added[label] += 1
+    splices: Dict[pathlib.Path, List[yamlio.Splice]] = defaultdict(list)
+    texts: Dict[pathlib.Path, str] = {}
+    for label, new_examples in additions.items():
+        target = _target_block(project, blocks[label])
+        assert target is not None and target.block is not None
+        text = texts.setdefault(target.path, yamlio.read_text(target.path))
+        offsets = yamlio.line_offsets(text)
+        newline = yamlio.newline_of(text)
+        chinese_new, english_new = split_languages(new_examples)
+        chinese_old, english_old = target.split()
+        last_line = target.block.end  # 0-based exclusive == 1-based line of the last content line
+        zh_after = chinese_old[-1].line if chinese_old else target.block.start
+        en_after = last_line
+        for after, items in ((zh_after, chinese_new), (en_after, english_new)):
+            if not items:
+                continue
+            position = offsets[min(after, len(offsets) - 1)]
+            prefix = newline if position == len(text) and text and not text.endswith("\n") else ""
+            rendered = prefix + yamlio.render_examples(items, target.block.indent, newline)
+            splices[target.path].append(yamlio.Splice(position, position, rendered))
+    for target_path, items in splices.items():
+        new_text = yamlio.apply_splices(texts[target_path], items)
+        report.changed_files.append(project.rel(target_path))
+        if not dry_run:
+            yamlio.write_text(target_path, new_text)
+    report.changed_files.sort()
+    return report
+
+
+# --- command line ------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `python -m bot review export|import`."""
+    parser.description = "Messages the assistant did not handle well, for trainers to label and learn from."
+    parser.add_argument("--root", help="project root (default: the repository)")
+    commands = parser.add_subparsers(dest="review_command", required=True)
+    export = commands.add_parser("export", help="write messages to review to a spreadsheet")
+    export.add_argument("file", type=pathlib.Path)
+    export.add_argument("--since", required=True, help="first day to include, YYYY-MM-DD (or an ISO time)")
+    export.add_argument("--tracker-db", default=None, help="tracker store: SQLite path or SQLAlchemy URL (default var/rasa.db)")
+    export.add_argument("--desk-db", default=None, help="desk database for agent topics (default DATABASE_URL or var/desk.db)")
+    export.add_argument("--root", default=argparse.SUPPRESS, help="project root (default: the repository)")
+    imported = commands.add_parser("import", help="add the labelled rows as training examples")
+    imported.add_argument("file", type=pathlib.Path)
+    imported.add_argument("--dry-run", action="store_true", help="check and count only, write nothing")
+    imported.add_argument("--root", default=argparse.SUPPRESS, help="project root (default: the repository)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run `review export` or `review import`."""
+    project = Project(args.root)
+    try:
+        if args.review_command == "export":
+            since = parse_since(args.since, _timezone(project))
+            var = pathlib.Path(os.environ.get("FRONTLINE_VAR") or project.root / "var")
+            tracker = args.tracker_db or var / "rasa.db"
+            if "://" not in str(tracker) and not pathlib.Path(tracker).exists():
+                print(f"error: tracker store not found: {tracker}", file=sys.stderr)
+                return 2
+            desk = database_url(args.desk_db) if args.desk_db else default_desk_url(project)
+            try:
+                count = export_review(project, args.file, since, database_url(tracker), desk)
+            except Exception as error:  # SQLAlchemy errors: no such table, cannot connect
+                if type(error).__module__.split(".")[0] != "sqlalchemy":
+                    raise
+                print(f"error: cannot read the tracker store {tracker}: {error}".splitlines()[0], file=sys.stderr)
+                logger.debug("tracker store", exc_info=True)
+                return 2
+            print(f"exported {count} message(s) to review to {args.file}")
+            return 0
+        report = import_review(project, args.file, dry_run=bool(getattr(args, "dry_run", False)))
+    except ReviewError as error:
+        for line in error.problems:
+            print(line)
+        print(f"refused: {len(error.problems)} problem(s); nothing was written", file=sys.stderr)
+        return 1
+    except (SettingsError, argparse.ArgumentTypeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    total = sum(report.added.values())
+    print(
+        f"added {total} example(s), skipped {report.duplicates} duplicate(s) and {len(report.conflicts)} conflict(s); "
+        f"{report.unlabelled} row(s) without a label"
+    )
+    for label, count in sorted(report.added.items()):
+        print(f"  {label}: +{count}")
+    for line in report.conflicts:
+        print(f"  {line}")
+    for name in report.changed_files:
+        print(f"  changed {name}")
+    return 0

@@ -1,0 +1,198 @@
+"""Conversation review: export from a real Rasa SQL tracker store, label, import as examples."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+from typing import Any, Dict, List
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, ConversationResumed, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.__main__ import main as cli
+from bot.faq import load_catalog
+from bot.trainer.review import COLUMNS, conversation_key
+
+DAY = dt.datetime(2025, 10, 3, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
+
+
+def user(text: str, intent: str, confidence: float, at: float, ranking: List[Dict[str, Any]] | None = None) -> UserUttered:
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
+        "entities": [],
+    }
+    return UserUttered(text, intent=parse["intent"], parse_data=parse, timestamp=at)
+
+
+def action(name: str, at: float) -> ActionExecuted:
+    return ActionExecuted(name, timestamp=at)
+
+
+CONVERSATIONS = {
+    "wx-openid-fallback": [
+        user("昨天在三十一号店买的东西", "greet", 0.9, DAY - 86400 * 5),  # before --since: not exported
+        action("utter_greet", DAY - 86400 * 5),
+        user(
+            "我的手机13812345678退的钱还没到",
+            "nlu_fallback",
+            0.4,
+            DAY,
+            [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "faq_refund_status", "confidence": 0.31}],
+        ),
+        action("action_clarify", DAY + 1),
+        BotUttered("您是想问退款进度吗？", timestamp=DAY + 1),
+        user("你好", "greet", 0.97, DAY + 60),
+        action("utter_greet", DAY + 61),
+    ],
+    "web-handoff": [
+        user("I need a person, my card 6222 0212 3456 7890 was charged twice", "request_human", 0.93, DAY + 100),
+        action("action_handoff", DAY + 101),
+        ConversationPaused(timestamp=DAY + 101),
+        user("hello? anyone there", "greet", 0.2, DAY + 200),  # to the agent while paused: not exported
+        ConversationResumed(timestamp=DAY + 900),
+        user("/affirm", "affirm", 1.0, DAY + 901),  # a button payload: not exported
+    ],
+    "web-low": [
+        user("how long till it ships", "faq_delivery_time", 0.45, DAY + 300),
+        action("utter_faq_delivery_time", DAY + 301),
+        user("do you sell insurance", "out_of_scope", 0.88, DAY + 400),
+        action("utter_out_of_scope", DAY + 401),
+    ],
+}
+
+
+@pytest.fixture
+async def tracker_db(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A SQLite tracker store written by Rasa's own SQLTrackerStore."""
+    path = tmp_path / "rasa.db"
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(path))
+    for sender, events in CONVERSATIONS.items():
+        tracker = DialogueStateTracker.from_events(sender, events)
+        await store.save(tracker)
+    store.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def desk_db(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A desk database holding the tickets table's columns the review reads."""
+    path = tmp_path / "desk.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("CREATE TABLE tickets (id INTEGER PRIMARY KEY, conversation_id TEXT, topic TEXT, created_real REAL)")
+        )
+        connection.execute(
+            sa.text("INSERT INTO tickets (conversation_id, topic, created_real) VALUES (:c, :t, :at)"),
+            [
+                {"c": "web-handoff", "t": "faq_payment_failed", "at": DAY + 101},
+                {"c": "someone-else", "t": "faq_fees", "at": DAY + 101},
+            ],
+        )
+    engine.dispose()
+    return path
+
+
+def read_sheet(path: pathlib.Path) -> List[Dict[str, Any]]:
+    rows = list(load_workbook(path).active.iter_rows(values_only=True))
+    assert list(rows[0]) == list(COLUMNS)
+    return [dict(zip(COLUMNS, row, strict=True)) for row in rows[1:]]
+
+
+def test_export_collects_fallbacks_handoffs_low_confidence_and_out_of_scope(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, desk_db: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    sheet = tmp_path / "review.xlsx"
+    status = cli(
+        ["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
+         "--desk-db", str(desk_db), "--root", str(project_root)]
+    )
+    assert status == 0
+    rows = read_sheet(sheet)
+    assert [(row["text"], row["reason"], row["predicted_intent"], row["confidence"], row["agent_topic"]) for row in rows] == [
+        ("我的手机138****5678退的钱还没到", "fallback", "faq_refund_status", 0.31, None),
+        ("I need a person, my card ************7890 was charged twice", "handoff", "request_human", 0.93, "faq_payment_failed"),
+        ("how long till it ships", "low_confidence", "faq_delivery_time", 0.45, None),
+        ("do you sell insurance", "out_of_scope", "out_of_scope", 0.88, None),
+    ]
+    assert rows[0]["conversation"] == conversation_key("wx-openid-fallback") != "wx-openid-fallback"
+    assert rows[0]["time"] == "2025-10-03 10:00:00"  # in the calendar's time zone (Asia/Shanghai)
+    assert [row["language"] for row in rows] == ["zh", "en", "en", "en"]
+    assert all(row["label"] is None for row in rows)
+
+
+def test_export_later_since_and_missing_store(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = tmp_path / "review.xlsx"
+    assert cli(["review", "export", str(sheet), "--since", "2025-10-04", "--tracker-db", str(tracker_db),
+                "--root", str(project_root)]) == 0
+    assert read_sheet(sheet) == []
+    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tmp_path / "none.db"),
+                "--root", str(project_root)]) == 2
+    assert "tracker store not found" in capsys.readouterr().err
+
+
+def label(sheet: pathlib.Path, labels: Dict[int, str], extra: List[List[Any]] | None = None) -> pathlib.Path:
+    workbook = load_workbook(sheet)
+    worksheet = workbook.active
+    column = COLUMNS.index("label") + 1
+    for row, value in labels.items():
+        worksheet.cell(row, column).value = value
+    for values in extra or []:
+        worksheet.append(values)
+    target = sheet.with_name("labelled.xlsx")
+    workbook.save(target)
+    return target
+
+
+def test_import_adds_labelled_rows_as_examples(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = tmp_path / "review.xlsx"
+    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
+                "--root", str(project_root)]) == 0
+    text_column = len(COLUMNS) * [None]
+    duplicate = list(text_column)
+    duplicate[COLUMNS.index("text")], duplicate[COLUMNS.index("label")] = "Refund status?", "faq_refund_status"
+    conflict = list(text_column)
+    conflict[COLUMNS.index("text")], conflict[COLUMNS.index("label")] = "退款多久到账", "faq_delivery_time"
+    multiline = list(text_column)
+    multiline[COLUMNS.index("text")], multiline[COLUMNS.index("label")] = "ship to\n tibet  how long", "faq_delivery_time"
+    labelled = label(sheet, {2: "faq_refund_status", 4: "faq_delivery_time"}, [duplicate, conflict, multiline])
+    capsys.readouterr()
+    assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 0
+    out = capsys.readouterr().out
+    assert "added 3 example(s), skipped 1 duplicate(s) and 1 conflict(s); 2 row(s) without a label" in out
+    assert "row 7: '退款多久到账' is already an example of faq_refund_status; skipped" in out
+    refund = (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_text(encoding="utf-8").splitlines()
+    assert refund[refund.index("    - 退款处理中是什么意思") + 1] == "    - 我的手机138****5678退的钱还没到"
+    assert refund[refund.index("    - 我的手机138****5678退的钱还没到") + 1] == "    - where is my refund"
+    delivery = (project_root / "data" / "nlu" / "faq" / "delivery_time.yml").read_text(encoding="utf-8")
+    assert delivery.endswith("    - next day delivery\n    - how long till it ships\n    - ship to tibet how long\n")
+    catalog = load_catalog(project_root)
+    assert "how long till it ships" in catalog["faq_delivery_time"].examples_en
+    # Importing the same sheet again adds nothing.
+    assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 0
+    assert "added 0 example(s), skipped 4 duplicate(s) and 1 conflict(s)" in capsys.readouterr().out
+
+
+def test_import_refuses_unknown_label(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = tmp_path / "review.xlsx"
+    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
+                "--root", str(project_root)]) == 0
+    before = (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes()
+    labelled = label(sheet, {2: "faq_refund_status", 3: "faq_insurance"})
+    capsys.readouterr()
+    assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 1
+    assert capsys.readouterr().out.splitlines() == ["row 3: label 'faq_insurance' is not an intent of domain.yml"]
+    assert (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes() == before
