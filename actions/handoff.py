@@ -129,7 +129,7 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        """Creates the ticket; returns SlotSet(ticket_id) + ConversationPaused, or nothing if the desk is down."""
+        """Creates the ticket; returns SlotSet(ticket_id) + ConversationPaused (no pause off hours), or nothing if the desk is down."""
         settings = _settings()
         at = clock.now()
         grades = (settings.get("escalation") or {}).get("grades") or {}
@@ -166,4 +166,9 @@ class ActionHandoff(Action):
         )
         for text in customer_replies(reason, lang, packet["topic"], ticket, at, settings):
             dispatcher.utter_message(text=text)
+        if not ticket.get("open_now", True) and reason != EMERGENCY:
+            # Off hours the message is left for the morning and the assistant keeps answering common questions
+            # (as the off-hours reply says); everything the customer writes still reaches the ticket, and the
+            # desk pauses the assistant when an agent claims it.
+            return [SlotSet("ticket_id", ticket["id"])]
         return [SlotSet("ticket_id", ticket["id"]), ConversationPaused()]

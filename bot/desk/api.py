@@ -221,7 +221,10 @@ def api_blueprint(name: str) -> Blueprint:
     @bp.post("/tickets/<code>/claim")
     async def claim(request: Request, code: str) -> HTTPResponse:
         agent = _agent(request)
-        return _json(_desk(request).claim(code, agent))
+        desk = _desk(request)
+        ticket = desk.claim(code, agent)
+        await desk.hold_conversation(ticket)
+        return _json(ticket)
 
     @bp.post("/tickets/<code>/messages")
     async def reply(request: Request, code: str) -> HTTPResponse:

@@ -23,6 +23,7 @@ from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.rasa_client import RasaClient, RasaUnavailable
 from bot.desk.store import OPEN_STATUSES, Store, parse_ticket_code, ticket_code
 from bot.desk.stream import Hub
+from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
 
@@ -548,6 +549,17 @@ class Desk:
         logger.info("ticket %s claimed by %s", code, agent["name"])
         return self._push_ticket(ticket["id"])
 
+    async def hold_conversation(self, ticket: Dict[str, Any]) -> None:
+        """Pause the assistant for a claimed ticket's conversation: from now on only the agent answers.
+
+        Off hours the handoff leaves the assistant answering common questions; the claim stops it. Pausing a
+        paused conversation changes nothing. When Rasa is unreachable the claim still stands (logged).
+        """
+        try:
+            await self.rasa.append_events(ticket["conversation_id"], [{"event": "pause"}], ticket["channel"])
+        except RasaUnavailable:
+            logger.warning("ticket %s claimed, but the assistant could not be paused (Rasa unreachable)", ticket["id"])
+
     def validate_text(self, body: Any, key: str = "text", required: bool = True) -> Optional[str]:
         """Return the text of a JSON body, or raise a 400 DeskError saying what is wrong."""
         if not isinstance(body, dict):
@@ -728,6 +740,7 @@ class Desk:
         text = event.get("text")
         if not isinstance(text, str) or not text:
             return None
+        text = mask(text)  # the desk stores customer data masked, like the context packet's transcript
         external = event.get("message_id") or f"{sender}:{timestamp}"
         anger = ((event.get("parse_data") or {}).get("anger") or {}).get("score")
         message = self.store.add_message(

@@ -89,6 +89,11 @@ class FakeRasa:
         self.runner: Optional[web.AppRunner] = None
         self.url = ""
 
+    @property
+    def deliveries(self) -> List[Dict[str, Any]]:
+        """The requests that carried more than the pause a claim sends."""
+        return [r for r in self.requests if r["body"] != [{"event": "pause"}]]
+
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(

@@ -263,7 +263,15 @@ async def test_transfer_to_skill_and_agent_keeps_context(app, internal, make_pac
     assert [n["author"] for n in notes] == ["alice", "bob"]
     assert "客户要退款" in notes[0]["text"] and "please take over" in notes[1]["text"]
     assert detail.json["context"]["transcript"][0]["text"] == "我的订单呢"
-    assert fake_rasa.requests == []  # notes never reach the customer
+    # Notes never reach the customer: the only events sent are the pauses of the two claims.
+    assert [r["body"] for r in fake_rasa.requests] == [[{"event": "pause"}], [{"event": "pause"}]]
+
+
+async def test_claim_pauses_the_assistant_for_that_conversation(app, internal, make_packet, agents, fake_rasa) -> None:
+    code = (await create(app, internal, make_packet())).json["id"]
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=agents["alice"]["headers"])
+    assert response.status == 200
+    assert [(r["conversation_id"], r["body"]) for r in fake_rasa.requests] == [("conv-1", [{"event": "pause"}])]
 
 
 async def test_closed_tickets_refuse_actions(app, internal, make_packet, agents) -> None:

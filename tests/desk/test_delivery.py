@@ -24,8 +24,8 @@ async def test_reply_is_delivered_on_the_customers_channel(app, internal, make_p
                                              json={"text": "您好，我来帮您查"})
     assert response.status == 201
     assert response.json["status"] == "sent" and response.json["role"] == "agent"
-    assert len(fake_rasa.requests) == 1
-    request = fake_rasa.requests[0]
+    assert len(fake_rasa.deliveries) == 1
+    request = fake_rasa.deliveries[0]
     assert request["conversation_id"] == "conv-1"
     assert request["query"] == {"execute_side_effects": "true", "output_channel": "socketio", "token": "rasa-token"}
     assert request["body"] == [{"event": "bot", "text": "您好，我来帮您查", "metadata": {"agent": "alice"}}]
@@ -40,7 +40,7 @@ async def test_rest_channel_omits_the_output_channel(app, internal, make_packet,
     alice = agents["alice"]["headers"]
     code = await open_claimed(app, internal, make_packet("rest-1", channel="rest"), alice)
     await app.asgi_client.post(f"/api/tickets/{code}/messages", headers=alice, json={"text": "hello"})
-    assert fake_rasa.requests[0]["query"] == {"execute_side_effects": "true", "token": "rasa-token"}
+    assert fake_rasa.deliveries[0]["query"] == {"execute_side_effects": "true", "token": "rasa-token"}
 
 
 @pytest.mark.parametrize("failure", ["down", "error"])
@@ -92,7 +92,7 @@ async def test_resolve_sends_the_survey_then_resumes(app, internal, make_packet,
     code = await open_claimed(app, internal, make_packet("conv-1", customer=customer), alice)
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/resolve", headers=alice)
     assert response.status == 200 and response.json["status"] == "resolved"
-    [request] = fake_rasa.requests
+    [request] = fake_rasa.deliveries
     assert request["query"]["execute_side_effects"] == "true" and request["query"]["output_channel"] == "socketio"
     survey, pending, ticket_slot, resume, listen = request["body"]
     assert survey["event"] == "bot" and survey["text"].startswith(words)
@@ -117,7 +117,7 @@ async def test_handback_says_the_assistant_is_back(app, internal, make_packet, a
     code = await open_claimed(app, internal, make_packet("conv-h", topic="faq_other", customer=customer), bob)
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/handback", headers=bob)
     assert response.status == 200 and response.json["status"] == "handed_back"
-    [request] = fake_rasa.requests
+    [request] = fake_rasa.deliveries
     message, resume, listen = request["body"]
     assert message["event"] == "bot" and message["text"] == "The assistant is back. What else can I help you with?"
     assert resume == {"event": "resume"}
@@ -143,6 +143,6 @@ async def test_position_updates_are_sent_when_the_queue_moves(app, internal, mak
     for code in codes[:3]:
         await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=alice)
     assert await desk.notify_positions() == 2  # n3: 4 -> 1, n4: 5 -> 2
-    texts = {r["conversation_id"]: r["body"][0]["text"] for r in fake_rasa.requests}
+    texts = {r["conversation_id"]: r["body"][0]["text"] for r in fake_rasa.deliveries}
     assert texts["n3"].startswith("您目前排在第 1 位") and texts["n4"].startswith("您目前排在第 2 位")
     assert await desk.notify_positions() == 0  # told once

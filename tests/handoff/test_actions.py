@@ -156,7 +156,7 @@ async def test_off_hours_gives_ticket_and_next_opening(
 
     events = await ActionHandoff().run(dispatcher, tracker, {})
 
-    assert events == [SlotSet("ticket_id", "T-000124"), ConversationPaused()]
+    assert events == [SlotSet("ticket_id", "T-000124")]  # off hours: no pause until an agent claims
     assert texts(dispatcher) == [
         "现在是非工作时间，人工客服暂时不在线。您的工单号是 T-000124，我们将于 12月8日 09:00 上班后处理，"
         "最晚 12月8日 09:02 前回复您。"
