@@ -22,6 +22,27 @@ NO_PUSH_CHANNELS = frozenset({"rest", "cmdline", "unknown", ""})
 class RasaUnavailable(RuntimeError):
     """Rasa could not be reached or refused the events; nothing was delivered."""
 
+    def __init__(self, message: str, detail: str = "") -> None:
+        """Keeps Rasa's own answer (`detail`), which names channel errors such as WeChat's 45015."""
+        super().__init__(message)
+        self.detail = detail
+
+
+# Channel API errors Rasa passes on in its answer, with what the agent should know.
+CHANNEL_ERRORS = {
+    "45015": "the customer's 48-hour WeChat window has passed: the customer must write first",
+    "45047": "the WeChat message quota for this customer is used up until the customer writes again",
+    "43004": "the customer no longer follows the WeChat account",
+}
+
+
+def channel_error(detail: str) -> Optional[str]:
+    """The agent-facing explanation of a channel error named in Rasa's answer, or None."""
+    for code, explanation in CHANNEL_ERRORS.items():
+        if code in (detail or ""):
+            return f"{explanation} (WeChat error {code})"
+    return None
+
 
 class RasaClient:
     """Client for Rasa's HTTP API.
@@ -86,7 +107,7 @@ class RasaClient:
                     body = (await response.text())[:300]
                     logger.error("Rasa refused events for a conversation: HTTP %s", response.status)
                     logger.debug("Rasa answered: %s", body)
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}", detail=body)
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             logger.error("Rasa is unreachable at %s", self.base_url)
@@ -106,7 +127,7 @@ class RasaClient:
         try:
             async with self._client().get(url, params=params) as response:
                 if response.status >= 300:
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}", detail=body)
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             raise RasaUnavailable(f"Rasa is unreachable at {self.base_url}: {type(error).__name__}") from error

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from bot import clock
 from bot.desk import queue as q
 from bot.desk.config import MAX_TEXT, DeskSettings
-from bot.desk.rasa_client import RasaClient, RasaUnavailable
+from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
 from bot.desk.store import OPEN_STATUSES, Store, parse_ticket_code, ticket_code
 from bot.desk.stream import Hub
 from bot.handoff.masking import mask
@@ -612,6 +612,10 @@ class Desk:
             self.store.set_message_status(message["id"], "failed")
             message["status"] = "failed"
             self._push_message(ticket["id"], message)
+            known = channel_error(getattr(error, "detail", ""))
+            if known:
+                self.store.add_message(ticket["id"], "system", f"not delivered: {known}", self.now(), "internal")
+                raise DeskError(409, f"the message was not delivered: {known}; it is kept as failed") from error
             raise DeskError(
                 502, f"the message was not delivered ({error}); it is kept as failed: retry it"
             ) from error

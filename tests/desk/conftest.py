@@ -86,6 +86,7 @@ class FakeRasa:
     def __init__(self) -> None:
         self.requests: List[Dict[str, Any]] = []
         self.fail_status: Optional[int] = None
+        self.fail_body: Dict[str, Any] = {"error": "boom"}
         self.runner: Optional[web.AppRunner] = None
         self.url = ""
 
@@ -100,7 +101,7 @@ class FakeRasa:
             {"conversation_id": request.match_info["cid"], "query": dict(request.query), "body": body}
         )
         if self.fail_status:
-            return web.json_response({"error": "boom"}, status=self.fail_status)
+            return web.json_response(self.fail_body, status=self.fail_status)
         return web.json_response({"sender_id": request.match_info["cid"], "events": body})
 
     async def start(self, port: int = 0) -> None:

@@ -36,6 +36,22 @@ async def test_reply_is_delivered_on_the_customers_channel(app, internal, make_p
     ]
 
 
+async def test_wechat_window_closed_is_explained_to_the_agent(app, internal, make_packet, agents, fake_rasa) -> None:
+    alice = agents["alice"]["headers"]
+    code = await open_claimed(app, internal, make_packet("wx-1", channel="wechat"), alice)
+    fake_rasa.fail_status = 500
+    # What Rasa answers when the WeChat output channel raises on error 45015 (seen against the real Rasa).
+    fake_rasa.fail_body = {"status": "failure", "reason": "ConversationError", "message": (
+        "An unexpected error occurred. Error: wechat API error 45015: the 48-hour customer-service window has passed")}
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages", headers=alice, json={"text": "在吗"})
+    assert response.status == 409
+    assert "customer must write first" in response.json["error"]
+    _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
+    roles = [(m["role"], m["status"]) for m in detail.json["messages"]]
+    assert ("agent", "failed") in roles and ("system", "internal") in roles
+    assert any("45015" in m["text"] for m in detail.json["messages"] if m["role"] == "system")
+
+
 async def test_rest_channel_omits_the_output_channel(app, internal, make_packet, agents, fake_rasa) -> None:
     alice = agents["alice"]["headers"]
     code = await open_claimed(app, internal, make_packet("rest-1", channel="rest"), alice)
