@@ -127,7 +127,7 @@ class RasaClient:
         try:
             async with self._client().get(url, params=params) as response:
                 if response.status >= 300:
-                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}", detail=body)
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             raise RasaUnavailable(f"Rasa is unreachable at {self.base_url}: {type(error).__name__}") from error
