@@ -1,0 +1,53 @@
+"""The SQLite-tuned tracker store and event broker behave like Rasa's own, in write-ahead-log mode."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sqlite3
+
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.stores import SQLiteTunedEventBroker, SQLiteTunedTrackerStore, cache_event_types
+
+DOMAIN = Domain.from_yaml("""
+version: "3.1"
+slots:
+  language:
+    type: text
+    mappings: [{type: custom}]
+""")
+
+
+async def test_tracker_round_trip_and_events_published_in_wal_mode(tmp_path: pathlib.Path) -> None:
+    broker = SQLiteTunedEventBroker(dialect="sqlite", db=str(tmp_path / "events.db"))
+    store = SQLiteTunedTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"), event_broker=broker)
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("退款多久到账", {"name": "faq_refund_status", "confidence": 0.9}),
+        SlotSet("language", "zh"),
+        BotUttered("一般 1–3 个工作日"),
+    ]
+    tracker = DialogueStateTracker.from_events("c-1", events, slots=DOMAIN.slots)
+    await store.save(tracker)
+    loaded = await store.retrieve("c-1")
+    assert [e.as_dict()["event"] for e in loaded.events] == ["action", "user", "slot", "bot"]
+    assert loaded.get_slot("language") == "zh"
+    for name in ("events.db", "rasa.db"):
+        with sqlite3.connect(tmp_path / name) as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with sqlite3.connect(tmp_path / "events.db") as connection:
+        published = [json.loads(row[0]) for row in connection.execute("SELECT data FROM events ORDER BY id")]
+    assert [(p["sender_id"], p["event"]) for p in published] == [
+        ("c-1", "action"), ("c-1", "user"), ("c-1", "slot"), ("c-1", "bot")
+    ]
+
+
+def test_event_type_cache_resolves_like_rasa() -> None:
+    cache_event_types()
+    assert Event.resolve_by_type("user") is UserUttered
+    assert Event.resolve_by_type("user") is UserUttered  # from the cache
+    assert Event.resolve_by_type("no-such-event", default=BotUttered) is BotUttered
+    assert Event.resolve_by_type("topic") is None
