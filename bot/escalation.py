@@ -1,0 +1,430 @@
+"""When a human takes over: escalation decisions over a conversation, and the apology that goes first.
+
+`decide(events, settings)` looks at Rasa tracker events (as dicts: `tracker.current_state()["events"]`) and
+returns a `Decision` (reason code, urgency grade, a short detail for agents) or None. It is pure: no Rasa, no
+I/O. `bot.policies.escalation.EscalationPolicy` calls it on every turn; `actions/handoff.py` uses `apology()`.
+
+When `decide` looks:
+- at a new user message (the latest event that is a user message or an action is the user message, or the
+  latest action is `action_listen` right before it): every reason except `emergency`;
+- right after the FAQ answer of an emergency topic (latest action `utter_faq_<topic>` with `faq_<topic>` in
+  `emergency.intents`, answering the latest user intent): `emergency`. An emergency question is first answered
+  (the emergency line, at any hour), then handed over; so at the user message itself an emergency intent
+  defers every other reason to that moment, and they are listed in the detail.
+- never while the conversation is handed over: after an `action_handoff` with no `resume`, `restart` or
+  `session_started` since.
+
+Reasons (codes; grades come from `settings.yml: escalation.grades`):
+- `emergency`: the latest intent is in `emergency.intents` and its FAQ answer was just uttered;
+- `anger`: the latest anger score is at least `anger_threshold` (the score is `parse_data.anger.score`; a
+  message without one but with the entity `sentiment` = `angry` counts as 1.0);
+- `vip_complaint`: slot `customer_tier` is `vip` and the latest intent is `complain`;
+- `anger_rising`: over the last `anger_window` user messages the score rose by at least `anger_rise`
+  (latest score minus the lowest earlier score in the window);
+- `repeat_complaint`: the latest intent is `complain` and the conversation already had a `complain` message,
+  or slot `previous_complaints` (set by whoever knows the customer's history) is above 0;
+- `asked_for_human`: the latest intent is `request_human`;
+- `not_understood`: the last `max_failures` user messages (since the last resume) were all `nlu_fallback`.
+
+Precedence: when several reasons hold, the most urgent grade wins (A before B before C); between equal grades
+the order above decides (`REASONS`). The detail names every reason that held.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from bot.settings import SettingsError
+
+logger = logging.getLogger(__name__)
+
+ACTION_LISTEN = "action_listen"
+ACTION_HANDOFF = "action_handoff"
+FALLBACK_INTENT = "nlu_fallback"
+COMPLAIN_INTENT = "complain"
+HUMAN_INTENT = "request_human"
+FAQ_PREFIX = "faq_"
+UTTER_FAQ_PREFIX = "utter_faq_"
+
+# In order of precedence between reasons of the same grade.
+REASONS = (
+    "emergency",
+    "anger",
+    "vip_complaint",
+    "anger_rising",
+    "repeat_complaint",
+    "asked_for_human",
+    "not_understood",
+)
+GRADES = ("A", "B", "C")
+
+DEFAULTS: Dict[str, Any] = {
+    "anger_threshold": 0.7,
+    "anger_rise": 0.35,
+    "anger_window": 3,
+    "max_failures": 2,
+    "grades": {
+        "emergency": "A",
+        "anger": "A",
+        "vip_complaint": "A",
+        "anger_rising": "B",
+        "repeat_complaint": "B",
+        "asked_for_human": "B",
+        "not_understood": "C",
+    },
+}
+
+# FAQ intent -> short name of the problem, for apologies.
+TOPICS: Dict[str, Dict[str, str]] = {
+    "faq_order_status": {"zh": "订单", "en": "your order"},
+    "faq_delivery_time": {"zh": "配送", "en": "your delivery"},
+    "faq_shipping_fee": {"zh": "运费", "en": "the shipping fee"},
+    "faq_change_address": {"zh": "修改地址", "en": "changing your address"},
+    "faq_cancel_order": {"zh": "取消订单", "en": "cancelling your order"},
+    "faq_return_policy": {"zh": "退货", "en": "your return"},
+    "faq_refund_status": {"zh": "退款", "en": "your refund"},
+    "faq_exchange": {"zh": "换货", "en": "your exchange"},
+    "faq_damaged_item": {"zh": "商品破损", "en": "the damaged item"},
+    "faq_missing_item": {"zh": "少件漏发", "en": "the missing item"},
+    "faq_invoice": {"zh": "发票", "en": "your invoice"},
+    "faq_payment_methods": {"zh": "付款方式", "en": "the payment options"},
+    "faq_payment_failed": {"zh": "付款失败", "en": "the failed payment"},
+    "faq_coupon": {"zh": "优惠券", "en": "your coupon"},
+    "faq_membership": {"zh": "会员", "en": "your membership"},
+    "faq_points": {"zh": "积分", "en": "your points"},
+    "faq_price_protection": {"zh": "价格保护", "en": "the price protection"},
+    "faq_warranty": {"zh": "保修", "en": "your warranty"},
+    "faq_register": {"zh": "注册", "en": "signing up"},
+    "faq_login_problem": {"zh": "登录", "en": "logging in"},
+    "faq_password_reset": {"zh": "重置密码", "en": "resetting your password"},
+    "faq_change_phone": {"zh": "更换手机号", "en": "changing your phone number"},
+    "faq_account_frozen": {"zh": "账户冻结", "en": "your frozen account"},
+    "faq_delete_account": {"zh": "注销账户", "en": "closing your account"},
+    "faq_lost_card": {"zh": "卡片挂失", "en": "your lost card"},
+    "faq_fraud": {"zh": "可疑交易", "en": "the suspicious transaction"},
+    "faq_account_stolen": {"zh": "账户安全", "en": "your account's security"},
+    "faq_fees": {"zh": "费用", "en": "the fees"},
+    "faq_statement": {"zh": "账单", "en": "your statement"},
+    "faq_credit_limit": {"zh": "信用额度", "en": "your credit limit"},
+    "faq_card_activation": {"zh": "开卡激活", "en": "activating your card"},
+    "faq_transfer_limit": {"zh": "转账限额", "en": "the transfer limit"},
+    "faq_transfer_failed": {"zh": "转账失败", "en": "the failed transfer"},
+    "faq_installment": {"zh": "分期", "en": "your instalments"},
+    "faq_repayment": {"zh": "还款", "en": "your repayment"},
+    "faq_interest_rate": {"zh": "利率", "en": "the interest rate"},
+    "faq_overseas_use": {"zh": "境外用卡", "en": "using your card abroad"},
+    "faq_contact_channels": {"zh": "联系方式", "en": "reaching us"},
+    "faq_service_hours": {"zh": "服务时间", "en": "our service hours"},
+    "faq_complaint_process": {"zh": "投诉处理", "en": "your complaint"},
+}
+_DEFAULT_TOPIC = {"zh": "这个问题", "en": "this"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """A decision to hand the conversation to a human.
+
+    Attributes:
+        reason: reason code (one of `REASONS`).
+        grade: urgency grade A (1 h), B (4 h) or C (24 h), from settings.
+        detail: one line for agents: the reasons that held and the figures behind them.
+        topic: the latest FAQ intent of the conversation (`faq_<topic>`), if any: what the problem is about.
+    """
+
+    reason: str
+    grade: str
+    detail: str
+    topic: Optional[str] = None
+
+
+def escalation_settings(settings: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return the escalation settings with defaults filled in, validated.
+
+    Args:
+        settings: the whole settings dict (`bot.settings.load_settings()`), or just its `escalation` section.
+
+    Returns:
+        `anger_threshold`, `anger_rise`, `anger_window`, `max_failures`, `grades` and `emergency_intents`.
+
+    Raises:
+        SettingsError: a value is out of range; the message names the key.
+    """
+    section = settings.get("escalation", settings) if isinstance(settings, Mapping) else {}
+    if not isinstance(section, Mapping):
+        raise SettingsError("escalation: must be a mapping")
+    merged: Dict[str, Any] = {**DEFAULTS, **{k: v for k, v in section.items() if k != "grades"}}
+    merged["grades"] = {**DEFAULTS["grades"], **(section.get("grades") or {})}
+    for key in ("anger_threshold", "anger_rise"):
+        value = merged[key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise SettingsError(f"escalation.{key}: must be a number between 0 and 1, not {value!r}")
+    for key in ("anger_window", "max_failures"):
+        value = merged[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SettingsError(f"escalation.{key}: must be a whole number of at least 1, not {value!r}")
+    for reason, grade in merged["grades"].items():
+        if grade not in GRADES:
+            raise SettingsError(f"escalation.grades.{reason}: must be one of A, B, C, not {grade!r}")
+    emergency = settings.get("emergency") if "escalation" in settings else None
+    intents = (emergency or {}).get("intents", []) if isinstance(emergency, Mapping) else []
+    if not isinstance(intents, list):
+        raise SettingsError("emergency.intents: must be a list of intent names")
+    merged["emergency_intents"] = list(merged.get("emergency_intents") or intents)
+    return merged
+
+
+# --- reading events ---------------------------------------------------------------------------------------
+def _intent(event: Mapping[str, Any]) -> Optional[str]:
+    parse = event.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    return intent.get("name")
+
+
+def _anger_score(event: Mapping[str, Any]) -> Optional[float]:
+    """The anger score of a user event: `parse_data.anger.score`; without one (a message sent as an intent
+    with entities, or a test story), an entity `sentiment` = `angry` counts as 1.0."""
+    parse = event.get("parse_data") or {}
+    anger = parse.get("anger")
+    if isinstance(anger, Mapping) and isinstance(anger.get("score"), (int, float)):
+        return float(anger["score"])
+    for entity in parse.get("entities") or []:
+        if (
+            isinstance(entity, Mapping)
+            and entity.get("entity") == "sentiment"
+            and entity.get("value") == "angry"
+        ):
+            return 1.0
+    return None
+
+
+def current_segment(events: Sequence[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+    """The events since the last `resume`, `restart` or `session_started` (the bot's current stretch)."""
+    start = 0
+    for index, event in enumerate(events):
+        if event.get("event") in ("resume", "restart", "session_started"):
+            start = index + 1
+    return list(events[start:])
+
+
+def is_handed_off(events: Sequence[Mapping[str, Any]]) -> bool:
+    """True when `action_handoff` ran (or the conversation was paused) and nothing resumed it since."""
+    for event in current_segment(events):
+        if event.get("event") == "pause":
+            return True
+        if event.get("event") == "action" and event.get("name") == ACTION_HANDOFF:
+            return True
+    return False
+
+
+def latest_action(events: Sequence[Mapping[str, Any]]) -> Optional[str]:
+    """Name of the latest action event, or None."""
+    for event in reversed(events):
+        if event.get("event") == "action":
+            return event.get("name")
+    return None
+
+
+def latest_user(events: Sequence[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+    """The latest `user` event, or None."""
+    for event in reversed(events):
+        if event.get("event") == "user":
+            return event
+    return None
+
+
+def latest_topic(events: Sequence[Mapping[str, Any]]) -> Optional[str]:
+    """The latest FAQ intent (`faq_<topic>`) the customer asked about, or None."""
+    for event in reversed(events):
+        if event.get("event") == "user":
+            intent = _intent(event)
+            if intent and intent.startswith(FAQ_PREFIX):
+                return intent
+    return None
+
+
+def slot_value(events: Sequence[Mapping[str, Any]], name: str) -> Any:
+    """The latest value set for slot `name` in `events` (None when never set)."""
+    value = None
+    for event in events:
+        if event.get("event") == "slot" and event.get("name") == name:
+            value = event.get("value")
+    return value
+
+
+def _at_user_turn(events: Sequence[Mapping[str, Any]]) -> bool:
+    """True when the latest user message is newer than the latest action (the bot has not answered yet)."""
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            return True
+        if kind == "action":
+            return False
+    return False
+
+
+# --- the decision -----------------------------------------------------------------------------------------
+def reasons_at_user_turn(events: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> Dict[str, str]:
+    """Every reason (but `emergency`) that holds at the latest user message, with its detail.
+
+    Args:
+        events: the conversation's events as dicts.
+        config: `escalation_settings(...)`.
+
+    Returns:
+        reason code -> detail, possibly empty.
+    """
+    segment = current_segment(events)
+    users = [e for e in segment if e.get("event") == "user"]
+    if not users:
+        return {}
+    latest = users[-1]
+    intent = _intent(latest)
+    found: Dict[str, str] = {}
+
+    score = _anger_score(latest)
+    if score is not None and score >= config["anger_threshold"]:
+        found["anger"] = f"anger {score:.2f} ≥ {config['anger_threshold']}"
+
+    tier = slot_value(events, "customer_tier")
+    if intent == COMPLAIN_INTENT and isinstance(tier, str) and tier.lower() == "vip":
+        found["vip_complaint"] = "VIP customer complains"
+
+    window = [s for s in (_anger_score(e) for e in users[-config["anger_window"] :]) if s is not None]
+    if len(window) >= 2:
+        rise = window[-1] - min(window[:-1])
+        if rise >= config["anger_rise"]:
+            found["anger_rising"] = f"anger rose by {rise:.2f} over {len(window)} messages"
+
+    if intent == COMPLAIN_INTENT:
+        earlier = [e for e in events if e.get("event") == "user" and e is not latest and _intent(e) == intent]
+        previous = slot_value(events, "previous_complaints")
+        if earlier:
+            found["repeat_complaint"] = f"complaint number {len(earlier) + 1} in this conversation"
+        elif isinstance(previous, (int, float)) and not isinstance(previous, bool) and previous > 0:
+            found["repeat_complaint"] = f"{int(previous)} earlier complaint(s) on record"
+
+    if intent == HUMAN_INTENT:
+        found["asked_for_human"] = "customer asked for a human"
+
+    failures = 0
+    for event in reversed(users):
+        if _intent(event) != FALLBACK_INTENT:
+            break
+        failures += 1
+    if failures >= config["max_failures"]:
+        found["not_understood"] = f"{failures} messages in a row not understood"
+    return found
+
+
+def _pick(found: Mapping[str, str], config: Mapping[str, Any], topic: Optional[str]) -> Optional[Decision]:
+    if not found:
+        return None
+    grades = config["grades"]
+    order = {reason: index for index, reason in enumerate(REASONS)}
+    reason = min(found, key=lambda r: (grades.get(r, "C"), order.get(r, len(REASONS))))
+    detail = "; ".join(found[r] for r in sorted(found, key=lambda r: order.get(r, len(REASONS))))
+    return Decision(reason=reason, grade=grades.get(reason, "C"), detail=detail, topic=topic)
+
+
+def decide(events: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> Optional[Decision]:
+    """Decide whether a human must take over now, and why.
+
+    Args:
+        events: the conversation's tracker events as dicts (`{"event": "user", "text": ..., "parse_data":
+            {"intent": {...}, "anger": {...}}}`, `{"event": "action", "name": ...}`, `{"event": "slot", ...}`).
+        settings: the whole settings dict (or its `escalation` section; then there are no emergency intents).
+
+    Returns:
+        A `Decision`, or None when the assistant carries on. See the module docstring for when each reason
+        holds and for precedence.
+
+    Raises:
+        SettingsError: the escalation settings are invalid.
+    """
+    config = escalation_settings(settings)
+    events = list(events)
+    if not events or is_handed_off(events):
+        return None
+    latest = latest_user(current_segment(events))
+    if latest is None:
+        return None
+    intent = _intent(latest)
+    topic = latest_topic(events)
+    emergency_intents = config["emergency_intents"]
+
+    if _at_user_turn(events):
+        if intent in emergency_intents:
+            return None  # answer first (the emergency line), then hand over: see below
+        return _pick(reasons_at_user_turn(events, config), config, topic)
+
+    action = latest_action(events)
+    if (
+        intent in emergency_intents
+        and action == UTTER_FAQ_PREFIX + intent[len(FAQ_PREFIX) :]
+        and _answered_latest_user(events)
+    ):
+        found = {"emergency": f"emergency topic {intent}"}
+        found.update(reasons_at_user_turn(events, config))
+        decision = _pick(found, config, topic)
+        if decision is not None and decision.reason != "emergency":
+            logger.debug("Emergency topic outranked by %s (grades in settings)", decision.reason)
+        return decision
+    return None
+
+
+def _answered_latest_user(events: Sequence[Mapping[str, Any]]) -> bool:
+    """True when the only actions since the latest user message are the answer (and no action_listen)."""
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            return True
+        if kind == "action" and event.get("name") == ACTION_LISTEN:
+            return False
+    return False
+
+
+# --- apologies ---------------------------------------------------------------------------------------------
+def topic_name(topic_intent: Optional[str], lang: str) -> str:
+    """Short name of the problem behind an FAQ intent, in `lang` ("zh", "zh_hant" or "en")."""
+    names = TOPICS.get(topic_intent or "", _DEFAULT_TOPIC)
+    if lang == "en":
+        return names["en"]
+    name = names["zh"]
+    if lang == "zh_hant":
+        from bot.language import to_traditional
+
+        return to_traditional(name)
+    return name
+
+
+def apology(lang: str, topic_intent: Optional[str] = None) -> str:
+    """A short, sincere apology that names the problem, in the customer's language.
+
+    Args:
+        lang: "zh", "zh_hant" or "en" (anything else gets Simplified Chinese).
+        topic_intent: the FAQ intent the problem is about (`Decision.topic`), or None.
+
+    Returns:
+        One or two sentences, e.g. "非常抱歉，退款的事让您久等了，给您添麻烦了。".
+    """
+    known = topic_intent in TOPICS
+    if lang == "en":
+        if known:
+            return f"I'm really sorry about the trouble with {topic_name(topic_intent, 'en')}. I understand how frustrating this is."
+        return "I'm really sorry about the trouble you've had. I understand how frustrating this is."
+    if known:
+        text = f"非常抱歉，{topic_name(topic_intent, 'zh')}的事给您添了这么多麻烦，我完全理解您的心情。"
+    else:
+        text = "非常抱歉给您添了这么多麻烦，我完全理解您的心情。"
+    if lang == "zh_hant":
+        from bot.language import to_traditional
+
+        return to_traditional(text)
+    return text
+
+
+def topics() -> Iterable[str]:
+    """The FAQ intents that have a topic name for apologies."""
+    return TOPICS.keys()

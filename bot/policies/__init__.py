@@ -1,0 +1,1 @@
+"""Frontline's Rasa policies, referenced in `config.yml` by module path."""
