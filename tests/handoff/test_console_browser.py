@@ -328,7 +328,8 @@ def test_transfer_with_a_note_then_hand_back(desk: RunningDesk, browser: Any) ->
     expect(page.locator("[data-testid=ticket-status]")).to_have_text("handed_back", timeout=TIMEOUT)
     posted = [e for r in desk.rasa.requests if r["method"] == "POST" and "browser-conv-3" in r["path"]
               for e in (r["json"] if isinstance(r["json"], list) else [r["json"]])]
-    assert [e["event"] for e in posted] == ["bot", "resume"]
+    # Each claim pauses the assistant; handing back says so, resumes, and listens again.
+    assert [e["event"] for e in posted] == ["pause", "pause", "bot", "resume", "action"]
     for name in ("claim", "transfer", "resolve", "handback"):
         expect(page.locator(f"button[data-action={name}]")).to_be_disabled()
     page.close()

@@ -215,8 +215,13 @@ async def test_widget_end_to_end_on_the_stack(browser: Any, stack: Any) -> None:
     await open_widget(page)
 
     await send(page, "退款多久到账")
-    await page.wait_for_selector(".rw-response", timeout=60_000)
-    await page.wait_for_timeout(1500)  # the widget shows multi-part answers one after the other
+    # The first .rw-response is the typing indicator; wait for a real answer in Chinese.
+    await page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('.rw-response'))
+                 .some(el => /[\u4e00-\u9fff]/.test(el.innerText))""",
+        timeout=30_000,
+    )
+    await page.wait_for_timeout(500)  # the widget shows multi-part answers one after the other
     answers = await responses(page)
     assert answers and all(CJK.search(answer) for answer in answers), answers
     assert not any("退款多久到账" == answer for answer in answers)
