@@ -255,6 +255,25 @@ Logs: {stack.var}/logs/. Press Ctrl-C once to stop everything.
 """
 
 
+def check_settings() -> None:
+    """Validate every section of settings.yml before anything starts (each error names its key).
+
+    Building the calendar also logs the warning for a year the holiday data does not cover yet.
+
+    Raises:
+        SettingsError: a setting is wrong.
+    """
+    from bot.calendar import get_calendar
+    from bot.desk import config as desk_config
+    from bot.escalation import escalation_settings
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    get_calendar()
+    escalation_settings(settings)
+    desk_config.validate(settings)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of `python -m bot.run` (`make run`)."""
     parser = argparse.ArgumentParser(prog="python -m bot.run", description=__doc__)
@@ -263,6 +282,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     root = repo_root()
     var = pathlib.Path(os.environ.get("FRONTLINE_VAR") or root / "var")
+    from bot.settings import SettingsError
+
+    try:
+        check_settings()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print("Starting the action server, the desk and the Rasa server (about 30 s)…", flush=True)
     try:
         stack = start(root=root, var=var, model=args.model, log_dir=var / "logs")
