@@ -7,6 +7,8 @@ Domain needs: slot `language`; intents `greet`, `faq_service_hours`; actions `ac
 
 from __future__ import annotations
 
+import abc
+
 import logging
 from typing import Any, Dict, List, Text
 
@@ -40,45 +42,61 @@ def customer_language(tracker: Tracker) -> str:
     return detect(text) or "zh"
 
 
-class ActionServiceHours(Action):
+class CalendarTextAction(Action, metaclass=abc.ABCMeta):
+    """Utters one text built from the business calendar in the customer's language.
+
+    Subclasses name the action and build the text; when the calendar or the settings are broken, the customer
+    gets the subclass's plain `fallback` text instead and the error is logged. Needs the `language` slot.
+    """
+
+    fallback: Dict[str, str] = {}
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        """Name of the action."""
+
+    @abc.abstractmethod
+    def text(self, lang: str, at: Any) -> str:
+        """The text for `lang` at the moment `at`."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """Utter the text in the customer's language."""
+        lang = customer_language(tracker)
+        try:
+            text = self.text(lang, clock.now())
+        except Exception as error:
+            logger.error("%s: cannot build its text from the business calendar: %s", self.name(), error)
+            logger.debug("calendar text failed", exc_info=True)
+            text = self.fallback[lang]
+        dispatcher.utter_message(text=text)
+        return []
+
+
+class ActionServiceHours(CalendarTextAction):
     """Answer "what are your hours" from the business calendar, holidays included."""
+
+    fallback = _HOURS_UNAVAILABLE
 
     def name(self) -> Text:
         """Name of the action."""
         return "action_service_hours"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        """Utter `hours_answer` in the customer's language."""
-        lang = customer_language(tracker)
-        try:
-            text = messages.hours_answer(lang, clock.now())
-        except Exception as error:
-            logger.error("action_service_hours: cannot build the hours answer: %s", error)
-            logger.debug("hours answer failed", exc_info=True)
-            text = _HOURS_UNAVAILABLE[lang]
-        dispatcher.utter_message(text=text)
-        return []
+    def text(self, lang: str, at: Any) -> str:
+        """The weekly hours, holiday closures and whether we are open now."""
+        return messages.hours_answer(lang, at)
 
 
-class ActionGreet(Action):
+class ActionGreet(CalendarTextAction):
     """Greet in the customer's language; off hours, add when agents are back and that FAQ still work."""
+
+    fallback = _PLAIN_GREETING
 
     def name(self) -> Text:
         """Name of the action."""
         return "action_greet"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        """Utter `greeting` in the customer's language."""
-        lang = customer_language(tracker)
-        try:
-            text = messages.greeting(lang, clock.now())
-        except Exception as error:
-            logger.error("action_greet: cannot read the business calendar: %s", error)
-            logger.debug("greeting failed", exc_info=True)
-            text = _PLAIN_GREETING[lang]
-        dispatcher.utter_message(text=text)
-        return []
+    def text(self, lang: str, at: Any) -> str:
+        """The greeting, with the off-hours note when closed."""
+        return messages.greeting(lang, at)
