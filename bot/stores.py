@@ -1,22 +1,34 @@
-"""Rasa's SQL tracker store and SQL event broker, tuned for SQLite (the default, one-machine setup).
+"""Rasa's SQL tracker store and SQL event broker, tuned (SQLite is the default, one-machine setup).
 
 Rasa commits every published event on its own; with SQLite's default rollback journal each commit waits for
 the disk several times, which made the event broker the slowest part of a turn. These subclasses switch SQLite
 to write-ahead logging with `synchronous=NORMAL`: a commit no longer waits for the disk (a power cut may lose
 the last moments; an application crash loses nothing), and the desk can read the event table while Rasa
-writes it. On PostgreSQL they behave exactly like Rasa's own classes.
+writes it.
 
-Configured in `endpoints.yml` as `type: bot.stores.SQLiteTunedTrackerStore` and
-`type: bot.stores.SQLiteTunedEventBroker`.
+On any database, the tracker store
+- finds the events to publish with one count query instead of loading the whole conversation a second time
+  (Rasa's `stream_events` retrieves the stored tracker again on every save);
+- keeps the events of recent conversations in memory and rebuilds a tracker from them when the conversation's
+  newest stored event is still the one seen last (one indexed query), instead of decoding every stored event
+  again on every turn. Another Rasa replica or process writing to the same conversation adds a newer event,
+  and the conversation is then read from the database.
+
+Configured in `endpoints.yml` as `type: bot.stores.TunedSQLTrackerStore` and
+`type: bot.stores.TunedSQLEventBroker` (and the tracker store in `endpoints.prod.yml`).
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
-from typing import Any
+from typing import Any, List, Optional, Tuple
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event, SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +86,11 @@ def cache_event_types() -> None:
     events.Event._frontline_type_cache = cache  # type: ignore[attr-defined]
 
 
-class SQLiteTunedTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store; write-ahead logging on SQLite."""
+class TunedSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store; write-ahead logging on SQLite; cheaper event streaming; recent events cached."""
+
+    # Conversations whose events are kept in memory (least recently used dropped first).
+    cached_conversations = 2000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Creates the store as Rasa does, then tunes a SQLite engine and the event-type lookup."""
@@ -83,9 +98,55 @@ class SQLiteTunedTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.engine = tuned_engine(self.engine)
         self.sessionmaker.configure(bind=self.engine)
+        self._recent: "collections.OrderedDict[str, Tuple[int, List[Event]]]" = collections.OrderedDict()
+
+    def _newest_id(self, sender_id: str) -> Optional[int]:
+        import sqlalchemy as sa
+
+        with self.session_scope() as session:
+            query = sa.select(sa.func.max(self.SQLEvent.id)).where(self.SQLEvent.sender_id == sender_id)
+            return session.execute(query).scalar()
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The conversation's tracker: rebuilt from memory when nothing was stored since it was remembered."""
+        remembered = self._recent.get(sender_id)
+        if remembered and self.domain and self._newest_id(sender_id) == remembered[0]:
+            self._recent.move_to_end(sender_id)
+            return DialogueStateTracker.from_events(sender_id, remembered[1], self.domain.slots)
+        newest = self._newest_id(sender_id)
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None and newest is not None:
+            self._remember(sender_id, newest, list(tracker.events))
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Stores (and publishes) the new events, then remembers the conversation's events."""
+        await super().save(tracker)
+        events = list(tracker.events)
+        newest = self._newest_id(tracker.sender_id)
+        if newest is None or any(isinstance(event, SessionStarted) for event in events[1:]):
+            # A session started during this turn: the database now returns only the new session's events.
+            self._recent.pop(tracker.sender_id, None)
+            return
+        self._remember(tracker.sender_id, newest, events)
+
+    def _remember(self, sender_id: str, newest_id: int, events: List[Event]) -> None:
+        self._recent[sender_id] = (newest_id, events)
+        self._recent.move_to_end(sender_id)
+        while len(self._recent) > self.cached_conversations:
+            self._recent.popitem(last=False)
+
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """Publishes the events not stored yet; they are found by counting the stored ones, as `save` does."""
+        if self.event_broker is None:
+            return
+        with self.session_scope() as session:
+            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+        new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
 
-class SQLiteTunedEventBroker(SQLEventBroker):
+class TunedSQLEventBroker(SQLEventBroker):
     """Rasa's SQL event broker; write-ahead logging on SQLite."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

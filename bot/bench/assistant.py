@@ -34,7 +34,7 @@ QUESTIONS = [
     "Where is my order?",
     "退款多久到帳",
     "怎么开发票",
-    "my card was stolen what do i do",
+    "how do i activate my new card",
     "优惠券怎么用",
     "How long does delivery take?",
     "会员有什么权益",

@@ -213,7 +213,7 @@ def _broker_from_endpoints(path: pathlib.Path) -> tuple[bool, Optional[str]]:
     if not isinstance(broker, dict):
         return False, None
     kind = str(broker.get("type") or "pika").lower()
-    if kind in ("sql", "bot.stores.sqlitetunedeventbroker"):
+    if kind in ("sql", "bot.stores.tunedsqleventbroker"):
         dialect = _expand(broker.get("dialect") or "sqlite")
         db = _expand(broker.get("db") or "events.db")
         if dialect == "sqlite":

@@ -10,7 +10,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.stores import SQLiteTunedEventBroker, SQLiteTunedTrackerStore, cache_event_types
+from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore, cache_event_types
 
 DOMAIN = Domain.from_yaml("""
 version: "3.1"
@@ -22,8 +22,8 @@ slots:
 
 
 async def test_tracker_round_trip_and_events_published_in_wal_mode(tmp_path: pathlib.Path) -> None:
-    broker = SQLiteTunedEventBroker(dialect="sqlite", db=str(tmp_path / "events.db"))
-    store = SQLiteTunedTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"), event_broker=broker)
+    broker = TunedSQLEventBroker(dialect="sqlite", db=str(tmp_path / "events.db"))
+    store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"), event_broker=broker)
     events = [
         ActionExecuted("action_listen"),
         UserUttered("退款多久到账", {"name": "faq_refund_status", "confidence": 0.9}),
@@ -51,3 +51,43 @@ def test_event_type_cache_resolves_like_rasa() -> None:
     assert Event.resolve_by_type("user") is UserUttered  # from the cache
     assert Event.resolve_by_type("no-such-event", default=BotUttered) is BotUttered
     assert Event.resolve_by_type("topic") is None
+
+
+async def test_second_save_publishes_only_the_new_events(tmp_path: pathlib.Path) -> None:
+    broker = TunedSQLEventBroker(dialect="sqlite", db=str(tmp_path / "events.db"))
+    store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"), event_broker=broker)
+    tracker = DialogueStateTracker.from_events("c-2", [ActionExecuted("action_listen")], slots=DOMAIN.slots)
+    await store.save(tracker)
+    tracker = await store.retrieve("c-2")
+    tracker.update(UserUttered("hello", {"name": "greet", "confidence": 1.0}))
+    tracker.update(BotUttered("hi"))
+    await store.save(tracker)
+    with sqlite3.connect(tmp_path / "events.db") as connection:
+        published = [json.loads(row[0])["event"] for row in connection.execute("SELECT data FROM events ORDER BY id")]
+    assert published == ["action", "user", "bot"]
+    assert [e.as_dict()["event"] for e in (await store.retrieve("c-2")).events] == ["action", "user", "bot"]
+
+
+async def test_remembered_conversation_is_reread_when_another_process_wrote_to_it(tmp_path: pathlib.Path) -> None:
+    db = str(tmp_path / "rasa.db")
+    replica_a = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=db)
+    replica_b = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=db)
+    tracker = DialogueStateTracker.from_events(
+        "c-3", [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 1.0})],
+        slots=DOMAIN.slots,
+    )
+    await replica_a.save(tracker)
+    first = await replica_a.retrieve("c-3")  # from memory
+    assert [e.as_dict()["event"] for e in first.events] == ["action", "user"]
+    # Another replica adds to the same conversation: replica A must not answer from its memory.
+    other = await replica_b.retrieve("c-3")
+    other.update(SlotSet("language", "en"))
+    await replica_b.save(other)
+    again = await replica_a.retrieve("c-3")
+    assert [e.as_dict()["event"] for e in again.events] == ["action", "user", "slot"]
+    assert again.get_slot("language") == "en"
+    # And a tracker rebuilt from memory equals one read from the database.
+    fresh = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=db)
+    assert [e.as_dict() for e in (await replica_a.retrieve("c-3")).events] == [
+        e.as_dict() for e in (await fresh.retrieve("c-3")).events
+    ]
