@@ -7,8 +7,9 @@ the last moments; an application crash loses nothing), and the desk can read the
 writes it.
 
 On any database, the tracker store
-- finds the events to publish with one count query instead of loading the whole conversation a second time
-  (Rasa's `stream_events` retrieves the stored tracker again on every save);
+- finds the events to store and publish from what it remembers (or one count query) instead of loading the
+  whole conversation a second time (Rasa's `stream_events` retrieves the stored tracker again on every save),
+  and publishes a turn's events in one transaction;
 - keeps the events of recent conversations in memory and rebuilds a tracker from them when the conversation's
   newest stored event is still the one seen last (one indexed query), instead of decoding every stored event
   again on every turn. Another Rasa replica or process writing to the same conversation adds a newer event,
@@ -22,8 +23,9 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import logging
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
@@ -99,6 +101,7 @@ class TunedSQLTrackerStore(SQLTrackerStore):
         self.engine = tuned_engine(self.engine)
         self.sessionmaker.configure(bind=self.engine)
         self._recent: "collections.OrderedDict[str, Tuple[int, List[Event]]]" = collections.OrderedDict()
+        self._save_hint: Optional[Tuple[str, int]] = None
 
     def _newest_id(self, sender_id: str) -> Optional[int]:
         import sqlalchemy as sa
@@ -110,10 +113,10 @@ class TunedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """The conversation's tracker: rebuilt from memory when nothing was stored since it was remembered."""
         remembered = self._recent.get(sender_id)
-        if remembered and self.domain and self._newest_id(sender_id) == remembered[0]:
+        newest = self._newest_id(sender_id)
+        if remembered and self.domain and newest == remembered[0]:
             self._recent.move_to_end(sender_id)
             return DialogueStateTracker.from_events(sender_id, remembered[1], self.domain.slots)
-        newest = self._newest_id(sender_id)
         tracker = await super().retrieve(sender_id)
         if tracker is not None and newest is not None:
             self._remember(sender_id, newest, list(tracker.events))
@@ -121,7 +124,15 @@ class TunedSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Stores (and publishes) the new events, then remembers the conversation's events."""
-        await super().save(tracker)
+        remembered = self._recent.get(tracker.sender_id)
+        self._save_hint = None
+        if remembered and self._newest_id(tracker.sender_id) == remembered[0]:
+            # Nothing was stored since this conversation was read: its first events are the stored ones.
+            self._save_hint = (tracker.sender_id, len(remembered[1]))
+        try:
+            await super().save(tracker)
+        finally:
+            self._save_hint = None
         events = list(tracker.events)
         newest = self._newest_id(tracker.sender_id)
         if newest is None or any(isinstance(event, SessionStarted) for event in events[1:]):
@@ -136,21 +147,48 @@ class TunedSQLTrackerStore(SQLTrackerStore):
         while len(self._recent) > self.cached_conversations:
             self._recent.popitem(last=False)
 
+    def _stored_count(self, session: Any, tracker: DialogueStateTracker) -> int:
+        """How many of the tracker's events are stored: known from memory during `save`, else counted."""
+        hint = self._save_hint
+        if hint is not None and hint[0] == tracker.sender_id:
+            return hint[1]
+        return self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """The tracker's events that are not stored yet."""
+        stored = self._stored_count(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
+
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Publishes the events not stored yet; they are found by counting the stored ones, as `save` does."""
+        """Publishes the events not stored yet, found as `save` finds them (no second read of the tracker)."""
         if self.event_broker is None:
             return
         with self.session_scope() as session:
-            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-        new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            new_events = list(self._additional_events(session, tracker))
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+
+    async def _stream_new_events(self, event_broker: Any, new_events: List[Event], sender_id: str) -> None:
+        """Publishes the events, in one transaction when the broker can."""
+        bodies = [{"sender_id": sender_id, **event.as_dict()} for event in new_events]
+        if hasattr(event_broker, "publish_many"):
+            event_broker.publish_many(bodies)
+        else:
+            for body in bodies:
+                event_broker.publish(body)
 
 
 class TunedSQLEventBroker(SQLEventBroker):
-    """Rasa's SQL event broker; write-ahead logging on SQLite."""
+    """Rasa's SQL event broker; write-ahead logging on SQLite; several events in one transaction."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Creates the broker as Rasa does, then tunes a SQLite engine."""
         super().__init__(*args, **kwargs)
         self.engine = tuned_engine(self.engine)
         self.sessionmaker.configure(bind=self.engine)
+
+    def publish_many(self, events: List[Dict[str, Any]]) -> None:
+        """Publishes several events in one transaction (Rasa's `publish` commits each event on its own)."""
+        with self.session_scope() as session:
+            for event in events:
+                session.add(self.SQLBrokerEvent(sender_id=event.get("sender_id"), data=json.dumps(event)))
+            session.commit()
