@@ -35,11 +35,16 @@ LABELS = ("angry", "unhappy", "neutral", "happy")
 MODEL_FILE = "anger_model.joblib"
 
 _WORD = re.compile(r"[a-z0-9']+|[!?！？]{2,}|[!?！？]")
+# Bracketed emoticons of Weibo / WeChat ("[怒]", "[抓狂]", "[微笑]"): one token each.
+_EMOTICON = re.compile(r"\[[^\[\]\s]{1,6}\]")
+# The "//@name:" marks of a forwarded post: who forwarded says nothing about the feeling.
+_FORWARD = re.compile(r"//@[^:：\s]{1,30}[:：]")
 
 
 def normalize(text: str) -> str:
-    """Return the text as the model sees it: Simplified Chinese, whitespace collapsed."""
-    return " ".join(to_simplified(text or "").split())
+    """Return the text as the model sees it: Simplified Chinese, "//@name:" forwarding marks dropped,
+    whitespace collapsed."""
+    return " ".join(_FORWARD.sub(" ", to_simplified(text or "")).split())
 
 
 # Words skipped when looking for what a customer says they feel ("I feel so very ANGRY").
@@ -51,10 +56,10 @@ _FEEL_SKIP = frozenset(
 
 
 def word_unigrams(text: str) -> List[str]:
-    """Latin words and punctuation runs of a (normalized) message, plus `F_<word>` for the word a customer
-    says they feel ("i feel so irritated" adds `F_irritated`)."""
+    """Latin words, punctuation runs and bracketed emoticons ("[怒]") of a (normalized) message, plus
+    `F_<word>` for the word a customer says they feel ("i feel so irritated" adds `F_irritated`)."""
     tokens = _WORD.findall(text.lower())
-    grams = list(tokens)
+    grams = list(tokens) + _EMOTICON.findall(text)
     for index, token in enumerate(tokens):
         if token in _FEEL_VERBS:
             for follower in tokens[index + 1 : index + 4]:
@@ -116,8 +121,9 @@ class AngerModel:
         word_bigrams: add word 2-grams to the word unigrams.
         word_weight: count each word gram this many times (weighs words against character n-grams).
         balanced: weigh classes inversely to their frequency (rare `angry` examples count more).
-        classifier: "lr" (logistic regression: calibrated probabilities) or "svm" (linear SVM; the score is a
-            sigmoid of its margin).
+        classifier: "lr" (logistic regression: calibrated probabilities), "svm" (linear SVM; the score is a
+            sigmoid of its margin) or "nblr" (two labels only: logistic regression over features scaled by their
+            naive-Bayes log-count ratios, as in Wang & Manning's NBSVM; strong on sentiment).
         max_features: cap on the n-gram vocabulary (keeps the model small).
         label_threshold: a score at or above which the label is `positive`; below it the label is the most
             probable of the other labels.
@@ -146,8 +152,8 @@ class AngerModel:
         self.word_bigrams = word_bigrams
         self.word_weight = word_weight
         self.balanced = balanced
-        if classifier not in ("lr", "svm"):
-            raise ValueError(f"classifier must be 'lr' or 'svm', not {classifier!r}")
+        if classifier not in ("lr", "svm", "nblr"):
+            raise ValueError(f"classifier must be 'lr', 'svm' or 'nblr', not {classifier!r}")
         self.classifier = classifier
         self.max_features = max_features
         self.label_threshold = label_threshold
@@ -155,6 +161,7 @@ class AngerModel:
         self._vectorizer: Any = None
         self._vocabulary: Optional[Dict[str, int]] = None
         self._clf: Any = None
+        self._nb_ratio: Optional[np.ndarray] = None
 
     # --- features -------------------------------------------------------------------------------------
     def _features(self, texts: Sequence[str], fit: bool = False) -> Any:
@@ -200,8 +207,14 @@ class AngerModel:
             raise ValueError(
                 f"training data needs examples labelled '{self.positive}' and some other label; got {distinct}"
             )
+        if self.classifier == "nblr" and len(distinct) != 2:
+            raise ValueError(f"classifier 'nblr' needs exactly two labels; got {distinct}")
         features = self._features(texts, fit=True)
         weights = "balanced" if getattr(self, "balanced", True) else None
+        self._nb_ratio = None
+        if self.classifier == "nblr":
+            self._nb_ratio = _nb_ratio(features, np.asarray([label == self.positive for label in labels]))
+            features = features.multiply(self._nb_ratio[np.newaxis, :]).tocsr()
         if self.classifier == "svm":
             from sklearn.svm import LinearSVC
 
@@ -224,6 +237,9 @@ class AngerModel:
         self._vocabulary = dict(self._vectorizer.vocabulary_)
         self._idf = np.asarray(self._vectorizer.idf_, dtype=np.float64)
         coef = np.asarray(self._clf.coef_, dtype=np.float64)
+        ratio = getattr(self, "_nb_ratio", None)
+        if ratio is not None:  # scaling a feature by r is scaling its weight by r
+            coef = coef * ratio[np.newaxis, :]
         size = len(self._vocabulary)
         self._coef_ngrams = np.ascontiguousarray(coef[:, :size].T)  # (features, outputs)
         self._coef_cues = coef[:, size:] * self.cue_weight
@@ -256,10 +272,10 @@ class AngerModel:
             self._prepare_fast_path()
         margins = np.vstack([self._margins(text) for text in texts])
         if margins.shape[1] == 1:  # binary: the margin is for classes_[1]
-            scale = 1.0 if self.classifier == "lr" else 2.0
+            scale = 2.0 if self.classifier == "svm" else 1.0
             positive = 1.0 / (1.0 + np.exp(-scale * margins[:, 0]))
             return np.column_stack([1.0 - positive, positive])
-        scale = 1.0 if self.classifier == "lr" else 2.0
+        scale = 2.0 if self.classifier == "svm" else 1.0
         exp = np.exp(scale * (margins - margins.max(axis=1, keepdims=True)))
         return exp / exp.sum(axis=1, keepdims=True)
 
@@ -329,6 +345,15 @@ class AngerModel:
             "ngram_features": len(self._vectorizer.vocabulary_) if self._vectorizer is not None else 0,
             "cues": list(cues.CUE_NAMES),
         }
+
+
+def _nb_ratio(features: Any, positive: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratio of each feature column: log of (smoothed share of positive examples that
+    have it) over (the same for the others), each normalised over all features (Wang & Manning, 2012)."""
+    present = (features > 0).astype(np.float64)
+    p = alpha + np.asarray(present[positive].sum(axis=0)).ravel()
+    q = alpha + np.asarray(present[~positive].sum(axis=0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
 
 
 def train_model(examples: Sequence[Tuple[str, str]], **options: Any) -> AngerModel:

@@ -35,14 +35,15 @@ from bot.anger.data import DataError, read_tsv
 logger = logging.getLogger(__name__)
 
 RETRAIN_THRESHOLD = 0.5
-# The method used with --train: the same features and cues as the shipped detector, binary labels.
+# The method used with --train: the shipped detector's features (character 1–2-grams across the text, word
+# unigrams, no cues), binary labels, logistic regression over naive-Bayes-scaled features (NBSVM-style).
 RETRAIN_OPTIONS: Dict[str, Any] = {
-    "classifier": "svm",
-    "C": 1.0,
-    "char_analyzer": "char_wb",
-    "char_ngrams": (1, 5),
-    "cue_weight": 0.3,
-    "word_weight": 3,
+    "classifier": "nblr",
+    "C": 8.0,
+    "char_analyzer": "char",
+    "char_ngrams": (1, 2),
+    "cue_weight": 0.0,
+    "word_weight": 1,
 }
 
 

@@ -47,7 +47,7 @@ class AngerDetector(GraphComponent):
             # Name of the entity (and so of the slot) that carries the label.
             "entity": ENTITY,
             # Inverse regularisation strength of the logistic regression.
-            "C": 2.0,
+            "C": 1.5,
             # Weight of the hand-made cues (anger words, insults, threats, ！！！, CAPS...) against the n-grams.
             "cue_weight": 1.0,
             # A score at or above this makes the label `angry` (escalation has its own threshold in settings.yml).
@@ -82,10 +82,18 @@ class AngerDetector(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        """Fingerprints the training files, so that editing them retrains the component."""
+        """Fingerprints the training files and the model's code (features, cues), so that editing either
+        retrains the component instead of restoring it from Rasa's cache."""
+        import bot.anger.cues
+        import bot.anger.model
+
         location = pathlib.Path(config.get("training_files") or cls.get_default_config()["training_files"])
         files = sorted(location.rglob("*.tsv")) if location.is_dir() else [location]
         digest = hashlib.sha256()
+        for module in (bot.anger.model, bot.anger.cues):
+            source = pathlib.Path(module.__file__ or "")
+            if source.is_file():
+                digest.update(source.read_bytes())
         for file in files:
             digest.update(str(file).encode("utf-8"))
             if file.is_file():
