@@ -1,4 +1,5 @@
-"""`action_survey_answer`: record the customer's 1-5 satisfaction answer after a resolved ticket.
+"""`action_survey_answer` and `action_survey_comment`: the customer's 1-5 rating after a resolved ticket, and
+the optional comment that may follow it (`bot/policies/survey.py` decides which message is the comment).
 
 The desk's resolve posts survey buttons whose payload is `/survey_rating{"rating": N}` and sets the slot
 `survey_pending`. Domain needs: intent `survey_rating`, entity `rating`, slots `ticket_id`, `survey_pending`,
@@ -18,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.handoff import messages
 from bot.handoff.client import DeskClient, DeskError
+from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
 
@@ -69,4 +71,37 @@ class ActionSurveyAnswer(Action):
         else:
             logger.warning("survey: a rating came for conversation %s without a ticket", tracker.sender_id)
         dispatcher.utter_message(text=messages.survey_thanks(lang, rating))
-        return [SlotSet("survey_pending", False)]
+        dispatcher.utter_message(text=messages.survey_comment_invite(lang))
+        return [SlotSet("survey_pending", False), SlotSet("survey_rating", str(rating))]
+
+
+class ActionSurveyComment(Action):
+    """Records the customer's optional comment after a rating (chosen by `SurveyCommentPolicy`)."""
+
+    def name(self) -> Text:
+        """The action's name in the domain."""
+        return "action_survey_comment"
+
+    def client(self) -> DeskClient:
+        """The desk client (configured from the environment; tests may override)."""
+        return DeskClient()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        """Posts the masked comment with the rating to the desk and thanks the customer."""
+        lang = tracker.get_slot("language")
+        ticket_id = tracker.get_slot("ticket_id")
+        rating = parse_rating(tracker.get_slot("survey_rating"))
+        comment = mask((tracker.latest_message or {}).get("text") or "").strip()
+        if ticket_id and rating is not None and comment:
+            client = self.client()
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, functools.partial(client.post_survey, ticket_id, rating, comment[:4000])
+                )
+            except DeskError as error:
+                logger.error("survey: comment for ticket %s not recorded: %s", ticket_id, error)
+                logger.debug("desk error", exc_info=True)
+        dispatcher.utter_message(text=messages.survey_comment_thanks(lang))
+        return [SlotSet("survey_rating", None)]

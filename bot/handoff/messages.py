@@ -156,6 +156,20 @@ def survey_thanks(lang: str | None, rating: int) -> str:
     return localise(lang, "感谢您的评价！", "Thank you for your rating!")
 
 
+def survey_comment_invite(lang: str | None) -> str:
+    """After a rating: the comment is optional, and questions are still welcome."""
+    return localise(
+        lang,
+        "如果您愿意，可以直接留言告诉我们原因或建议（可选）；也可以继续向我提问。",
+        "If you like, type a comment about the service (optional), or just ask me another question.",
+    )
+
+
+def survey_comment_thanks(lang: str | None) -> str:
+    """Thanks for a survey comment."""
+    return localise(lang, "已收到您的留言，谢谢您帮助我们改进！", "Thank you, we've passed your comment on to the team.")
+
+
 def survey_invalid(lang: str | None) -> str:
     """Asked again when a survey answer is not a whole number from 1 to 5."""
     return localise(lang, "请选择 1 到 5 分进行评价。", "Please choose a rating from 1 to 5.")

@@ -15,7 +15,7 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionHandoff
-from actions.survey import ActionSurveyAnswer, parse_rating
+from actions.survey import ActionSurveyAnswer, ActionSurveyComment, parse_rating
 from bot.handoff.client import DeskClient, DeskError, DeskUnavailable
 from bot.settings import repo_root
 
@@ -285,8 +285,8 @@ async def test_survey_answer_is_recorded(fake_desk: FakeDesk, dispatcher: Collec
 
     events = await ActionSurveyAnswer().run(dispatcher, survey_tracker(4), {})
 
-    assert events == [SlotSet("survey_pending", False)]
-    assert texts(dispatcher) == ["感谢您的评价！"]
+    assert events == [SlotSet("survey_pending", False), SlotSet("survey_rating", "4")]
+    assert texts(dispatcher) == ["感谢您的评价！", "如果您愿意，可以直接留言告诉我们原因或建议（可选）；也可以继续向我提问。"]
     assert [(r["method"], r["path"], r["json"]) for r in fake_desk.requests] == [
         ("POST", "/internal/tickets/T-000123/survey", {"rating": 4, "comment": None}),
     ]
@@ -298,8 +298,11 @@ async def test_low_survey_answer_in_english(fake_desk: FakeDesk, dispatcher: Col
 
     events = await ActionSurveyAnswer().run(dispatcher, survey_tracker("1", language="en"), {})
 
-    assert events == [SlotSet("survey_pending", False)]
-    assert texts(dispatcher) == ["Thank you for your rating. We're sorry we fell short and will work on it."]
+    assert events == [SlotSet("survey_pending", False), SlotSet("survey_rating", "1")]
+    assert texts(dispatcher) == [
+        "Thank you for your rating. We're sorry we fell short and will work on it.",
+        "If you like, type a comment about the service (optional), or just ask me another question.",
+    ]
     assert fake_desk.requests[0]["json"] == {"rating": 1, "comment": None}
 
 
@@ -314,8 +317,27 @@ async def test_invalid_survey_answer_asks_again(fake_desk: FakeDesk, dispatcher:
 async def test_survey_with_desk_down_still_thanks(dead_desk_url: str, dispatcher: CollectingDispatcher) -> None:
     events = await ActionSurveyAnswer().run(dispatcher, survey_tracker(5), {})
 
-    assert events == [SlotSet("survey_pending", False)]
-    assert texts(dispatcher) == ["感谢您的评价！"]
+    assert events == [SlotSet("survey_pending", False), SlotSet("survey_rating", "5")]
+    assert texts(dispatcher)[0] == "感谢您的评价！"
+
+
+async def test_survey_comment_is_recorded_masked(fake_desk: FakeDesk, dispatcher: CollectingDispatcher) -> None:
+    fake_desk.routes[("POST", "/internal/tickets/T-000123/survey")] = (200, {"ok": True})
+    text = "客服很耐心，回电请打13812345678"
+    tracker = Tracker.from_dict({
+        "sender_id": "conv-survey",
+        "slots": {"ticket_id": "T-000123", "survey_rating": "4", "language": "zh"},
+        "latest_message": {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.3}},
+        "events": [],
+    })
+
+    events = await ActionSurveyComment().run(dispatcher, tracker, {})
+
+    assert events == [SlotSet("survey_rating", None)]
+    assert texts(dispatcher) == ["已收到您的留言，谢谢您帮助我们改进！"]
+    [request] = fake_desk.requests
+    assert request["json"]["rating"] == 4
+    assert "13812345678" not in request["json"]["comment"] and request["json"]["comment"].startswith("客服很耐心")
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -1,0 +1,117 @@
+"""A Rasa policy that takes the customer's first free-text message after a survey rating as its comment.
+
+After `action_survey_answer` thanks the customer and invites an optional comment, the next message is the
+comment (`action_survey_comment` records it on the ticket) unless it is a confident question the assistant can
+answer, a button click, or a request for a human: then the assistant simply carries on. Only that one message
+right after the rating is considered, so nothing is swallowed later.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+ACTION_LISTEN = "action_listen"
+
+
+def previous_action(tracker: DialogueStateTracker) -> Optional[str]:
+    """The last action before the latest `action_listen` (None when there is none)."""
+    seen_listen = False
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecuted):
+            if not seen_listen and event.action_name == ACTION_LISTEN:
+                seen_listen = True
+                continue
+            if seen_listen:
+                return event.action_name
+    return None
+
+
+def is_comment(message: Optional[UserUttered], answerable_confidence: float, keep_intents: List[str]) -> bool:
+    """True when the message reads as a free comment rather than something the assistant should handle."""
+    if message is None or not message.text or message.text.startswith("/"):
+        return False
+    intent = message.intent or {}
+    name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+    if name in keep_intents:
+        return False
+    if name and name.startswith("faq_") and confidence >= answerable_confidence:
+        return False
+    return True
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class SurveyCommentPolicy(Policy):
+    """Predicts `action_survey_comment` for the free-text message right after a survey rating."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The policy's default config."""
+        return {
+            # Above RulePolicy (6) and EscalationPolicy (7): the comment is recorded first.
+            "priority": 8,
+            # The action that thanked for the rating and invited a comment.
+            "after_action": "action_survey_answer",
+            # The action that records the comment.
+            "comment_action": "action_survey_comment",
+            # A message classified as an FAQ topic at least this confidently is a question, not a comment.
+            "answerable_confidence": 0.6,
+            # Intents that are never a comment.
+            "keep_intents": ["request_human", "survey_rating", "greet"],
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Optional[Any] = None,
+    ) -> None:
+        """Creates the policy."""
+        config = {**self.get_default_config(), **config}
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        """Learns nothing; persists an empty resource."""
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        """Persists nothing but the (empty) resource folder."""
+        with self._model_storage.write_to(self._resource):
+            pass
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Predicts the comment action, or listening right after it; otherwise nothing."""
+        probabilities = self._default_predictions(domain)
+        action = self.config["comment_action"]
+        if action not in domain.action_names_or_texts:
+            return self._prediction(probabilities)
+        latest = tracker.latest_action_name
+        if latest == action:
+            probabilities[domain.index_for_action(ACTION_LISTEN)] = 1.0
+            return self._prediction(probabilities)
+        if latest != ACTION_LISTEN or previous_action(tracker) != self.config["after_action"]:
+            return self._prediction(probabilities)
+        if is_comment(tracker.latest_message, self.config["answerable_confidence"], self.config["keep_intents"]):
+            probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
