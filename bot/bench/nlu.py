@@ -1,0 +1,326 @@
+"""`python -m bot.bench nlu`: train the NLU part of a config on a TSV file and evaluate it.
+
+The pipeline is trained and run with Rasa's own machinery (`rasa.model_training.train_nlu`, then
+`Agent.load` and `Agent.parse_message`), so the figures are those of the components and config that ship.
+
+    python -m bot.bench nlu --train TRAIN.tsv --test TEST.tsv [--oos-label oos] [--config config.yml]
+    python -m bot.bench nlu --train TRAIN.tsv --folds 5           # stratified cross-validation
+    python -m bot.bench nlu --train TRAIN.tsv --holdout 0.2       # split by md5 of the text
+
+`--train` and `--test` accept several files joined with commas (e.g. `train.tsv,oos_train.tsv`).
+Progress goes to stderr; the last line on stdout is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from bot.settings import repo_root
+
+logger = logging.getLogger(__name__)
+
+Example = Tuple[str, str]
+FALLBACK_INTENT = "nlu_fallback"
+
+
+class InputError(Exception):
+    """A problem with the user's input files or options, reported as one line."""
+
+
+def read_tsv(paths: str) -> List[Example]:
+    """Read `text<TAB>label` lines (UTF-8) from one file or several joined with commas.
+
+    Args:
+        paths: A path, or several paths separated by commas.
+
+    Returns:
+        The (text, label) pairs in file order; blank lines are skipped.
+
+    Raises:
+        InputError: A file is missing or unreadable, or a line has no tab, an empty text or an empty label.
+    """
+    examples: List[Example] = []
+    for name in [p for p in paths.split(",") if p.strip()]:
+        path = pathlib.Path(name.strip())
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"{path}: cannot read it as UTF-8 text ({error})") from error
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            if "\t" not in line:
+                raise InputError(f"{path}:{number}: no tab: expected 'text<TAB>label'")
+            text, label = line.rsplit("\t", 1)
+            text, label = text.strip(), label.strip()
+            if not text or not label:
+                raise InputError(f"{path}:{number}: empty text or label")
+            examples.append((text, label))
+    if not examples:
+        raise InputError(f"{paths}: no examples")
+    return examples
+
+
+def md5_bucket(text: str) -> float:
+    """A deterministic number in [0, 1) from the md5 of the text."""
+    return int(hashlib.md5(text.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+
+
+def holdout_split(examples: Sequence[Example], fraction: float) -> Tuple[List[Example], List[Example]]:
+    """Split deterministically: an example is held out when the md5 bucket of its text is below `fraction`."""
+    train = [e for e in examples if md5_bucket(e[0]) >= fraction]
+    test = [e for e in examples if md5_bucket(e[0]) < fraction]
+    return train, test
+
+
+def stratified_folds(examples: Sequence[Example], folds: int) -> List[Tuple[List[Example], List[Example]]]:
+    """Deterministic stratified K-fold: within each label, examples ordered by md5 are dealt round-robin."""
+    by_label: Dict[str, List[Example]] = {}
+    for example in examples:
+        by_label.setdefault(example[1], []).append(example)
+    assignment: List[List[Example]] = [[] for _ in range(folds)]
+    offset = 0
+    for label in sorted(by_label):
+        for example in sorted(by_label[label], key=lambda e: hashlib.md5(e[0].encode("utf-8")).hexdigest()):
+            assignment[offset % folds].append(example)
+            offset += 1
+    return [
+        ([e for j, part in enumerate(assignment) if j != i for e in part], assignment[i]) for i in range(folds)
+    ]
+
+
+def check_labels(examples: Sequence[Example], what: str) -> None:
+    """Raise InputError when the examples carry fewer than two labels."""
+    labels = set(label for _, label in examples)
+    if len(labels) < 2:
+        raise InputError(f"{what}: needs at least two labels, found {len(labels)} ({', '.join(sorted(labels))})")
+
+
+def write_rasa_json(examples: Sequence[Example], path: pathlib.Path) -> None:
+    """Write examples in Rasa's JSON NLU format (texts are taken verbatim: no entity markup is parsed)."""
+    data = {"rasa_nlu_data": {"common_examples": [{"text": t, "intent": y} for t, y in examples]}}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def nlu_config(config: pathlib.Path, directory: pathlib.Path) -> pathlib.Path:
+    """A copy of the config with only its NLU part (recipe, language, pipeline): policies are not trained."""
+    from rasa.shared.utils.io import read_yaml_file, write_yaml
+
+    content = read_yaml_file(config)
+    if not isinstance(content, dict) or not content.get("pipeline"):
+        raise InputError(f"{config}: no NLU pipeline in it")
+    kept = {key: content[key] for key in ("recipe", "language", "pipeline", "assistant_id") if key in content}
+    kept["policies"] = []
+    path = directory / "config.yml"
+    write_yaml(kept, path)
+    return path
+
+
+def train_and_parse(
+    config: pathlib.Path, train: Sequence[Example], texts: Sequence[str], workdir: pathlib.Path
+) -> Tuple[List[str], List[str], float, List[float]]:
+    """Train the config's NLU pipeline on `train` with Rasa, then parse `texts` with the trained model.
+
+    Returns:
+        The predicted intent of each text (`nlu_fallback` when the pipeline falls back), the best intent other
+        than the fallback, the training wall time in seconds, and each parse's time in ms.
+    """
+    from rasa.core.agent import Agent
+    from rasa.model_training import train_nlu
+
+    data = workdir / "nlu.json"
+    write_rasa_json(train, data)
+    started = time.perf_counter()
+    model = train_nlu(str(config), str(data), str(workdir / "models"), fixed_model_name="bench")
+    train_seconds = time.perf_counter() - started
+    if not model:
+        raise RuntimeError("Rasa did not train a model")
+    agent = Agent.load(model)
+
+    runner_up: List[str] = []
+
+    async def parse_all() -> Tuple[List[str], List[float]]:
+        predicted, timings = [], []
+        for text in texts:
+            begin = time.perf_counter()
+            result = await agent.parse_message(text)
+            timings.append((time.perf_counter() - begin) * 1000.0)
+            predicted.append(((result or {}).get("intent") or {}).get("name") or "")
+            ranked = [r.get("name") for r in (result or {}).get("intent_ranking") or [] if r.get("name")]
+            runner_up.append(next((name for name in ranked if name != FALLBACK_INTENT), predicted[-1]))
+        return predicted, timings
+
+    predicted, timings = asyncio.run(parse_all())
+    return predicted, runner_up, train_seconds, timings
+
+
+def figures(gold: Sequence[str], predicted: Sequence[str], oos_label: Optional[str]) -> Dict[str, Any]:
+    """Accuracy, macro-F1 and, with an oos label, the in-scope accuracy and out-of-scope recall/precision.
+
+    A fallback (`nlu_fallback`) counts as a prediction of the oos label when `oos_label` is given.
+    Macro-F1 averages over the gold labels.
+    """
+    if oos_label:
+        predicted = [oos_label if p == FALLBACK_INTENT else p for p in predicted]
+    pairs = list(zip(gold, predicted))
+    result: Dict[str, Any] = {"accuracy": sum(g == p for g, p in pairs) / len(pairs)}
+    scores = []
+    for label in sorted(set(gold)):
+        tp = sum(g == label and p == label for g, p in pairs)
+        fp = sum(g != label and p == label for g, p in pairs)
+        fn = sum(g == label and p != label for g, p in pairs)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    result["macro_f1"] = sum(scores) / len(scores)
+    if oos_label:
+        in_scope = [(g, p) for g, p in pairs if g != oos_label]
+        oos = [(g, p) for g, p in pairs if g == oos_label]
+        flagged = [(g, p) for g, p in pairs if p == oos_label]
+        result["in_scope_accuracy"] = sum(g == p for g, p in in_scope) / len(in_scope) if in_scope else None
+        result["oos_recall"] = sum(p == oos_label for _, p in oos) / len(oos) if oos else None
+        result["oos_precision"] = sum(g == oos_label for g, _ in flagged) / len(flagged) if flagged else None
+    else:
+        result["fallback_rate"] = sum(p == FALLBACK_INTENT for p in predicted) / len(predicted)
+    return result
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line of the tool."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.bench nlu",
+        description="Train the NLU part of a Rasa config on a TSV file (text<TAB>label) and evaluate it.",
+    )
+    parser.add_argument("--train", required=True, help="training TSV (several files: join with commas)")
+    parser.add_argument("--test", help="test TSV (several files: join with commas)")
+    parser.add_argument("--folds", type=int, help="without --test: stratified K-fold cross-validation")
+    parser.add_argument("--holdout", type=float, help="without --test: hold out this fraction (md5 of the text)")
+    parser.add_argument("--oos-label", help="label of out-of-scope examples (a fallback counts as this label)")
+    parser.add_argument("--config", default=str(repo_root() / "config.yml"), help="Rasa config (default: ours)")
+    parser.add_argument("--errors", type=int, default=0, help="print this many misclassified examples on stderr")
+    return parser.parse_args(list(argv))
+
+
+def plan(args: argparse.Namespace) -> List[Tuple[List[Example], List[Example]]]:
+    """The (train, test) pairs to run, from the options; raises InputError on bad input."""
+    chosen = [name for name in ("test", "folds", "holdout") if getattr(args, name) is not None]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of --test, --folds K, --holdout F")
+    examples = read_tsv(args.train)
+    check_labels(examples, args.train)
+    if args.test:
+        test = read_tsv(args.test)
+        return [(examples, test)]
+    if args.folds is not None:
+        if args.folds < 2:
+            raise InputError("--folds must be at least 2")
+        smallest = min(Counter(label for _, label in examples).values())
+        if smallest < args.folds:
+            logger.debug(f"some labels have fewer than {args.folds} examples")
+        return stratified_folds(examples, args.folds)
+    if not 0.0 < args.holdout < 1.0:
+        raise InputError("--holdout must be between 0 and 1")
+    train, test = holdout_split(examples, args.holdout)
+    if not test:
+        raise InputError("--holdout left no test examples")
+    check_labels(train, f"{args.train} after the holdout split")
+    return [(train, test)]
+
+
+def quiet_rasa() -> None:
+    """Keep Rasa's and TensorFlow's chatter off the terminal (progress is ours, on stderr)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["RASA_MAX_CACHE_SIZE"] = "0"  # no training cache: train_seconds is a real training
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)  # unconfigured, structlog prints every debug event on stdout
+    for name in ("rasa", "tensorflow", "absl", "matplotlib", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the benchmark; the last stdout line is one JSON object. Returns the exit code."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        runs = plan(args)
+        config = pathlib.Path(args.config)
+        if not config.is_file():
+            raise InputError(f"{config}: no such file")
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    quiet_rasa()
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    gold: List[str] = []
+    predicted: List[str] = []
+    unfallen: List[str] = []
+    texts: List[str] = []
+    train_seconds: List[float] = []
+    timings: List[float] = []
+    n_train: List[int] = []
+    with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp:
+        try:
+            config_copy = nlu_config(config, pathlib.Path(tmp))
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        for index, (train, test) in enumerate(runs, start=1):
+            workdir = pathlib.Path(tmp) / f"run{index}"
+            workdir.mkdir()
+            print(f"run {index}/{len(runs)}: training on {len(train)} examples "
+                  f"({len(set(y for _, y in train))} labels)…", file=sys.stderr, flush=True)
+            try:
+                with contextlib.redirect_stdout(sys.stderr):  # stdout is for the JSON result only
+                    labels, best, seconds, times = train_and_parse(config_copy, train, [t for t, _ in test], workdir)
+            except Exception as error:  # noqa: BLE001 - one line for the user, details at debug level
+                logger.debug("training or parsing failed", exc_info=True)
+                print(f"error: run {index}: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+                return 1
+            print(f"run {index}/{len(runs)}: trained in {seconds:.1f} s; parsed {len(test)} examples, "
+                  f"p50 {statistics.median(times):.2f} ms", file=sys.stderr, flush=True)
+            gold += [y for _, y in test]
+            texts += [t for t, _ in test]
+            predicted += labels
+            unfallen += best
+            train_seconds.append(seconds)
+            timings += times
+            n_train.append(len(train))
+    result = figures(gold, predicted, args.oos_label)
+    # the classifier alone: its best intent even where the pipeline fell back
+    result["accuracy_without_fallback"] = sum(g == p for g, p in zip(gold, unfallen)) / len(gold)
+    if args.errors:
+        wrong = [(t, g, p) for t, g, p in zip(texts, gold, predicted) if g != p]
+        for text, wanted, got in wrong[: args.errors]:
+            print(f"  {wanted} -> {got}: {text}", file=sys.stderr)
+    result.update(
+        {
+            "train_seconds": round(sum(train_seconds) / len(train_seconds), 3),
+            "parse_ms_p50": round(statistics.median(timings), 3),
+            "parse_ms_p95": round(sorted(timings)[int(0.95 * (len(timings) - 1))], 3),
+            "n_train": round(sum(n_train) / len(n_train)),
+            "n_test": len(gold),
+            "runs": len(runs),
+            "config": str(config),
+        }
+    )
+    for key in ("accuracy", "accuracy_without_fallback", "macro_f1", "in_scope_accuracy", "oos_recall", "oos_precision", "fallback_rate"):
+        if isinstance(result.get(key), float):
+            result[key] = round(result[key], 4)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
