@@ -174,12 +174,21 @@ class Store:
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
         if self.dialect == "sqlite":
-            engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, future=True)
+            # A pool that keeps its connections: closing the last connection to a WAL database checkpoints and
+            # waits for the disk, which on the event-consumer path cost more than the work itself.
+            engine = sa.create_engine(
+                url,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                poolclass=sa.pool.QueuePool,
+                pool_size=4,
+                future=True,
+            )
 
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_connection: Any, _record: Any) -> None:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against crashes, no wait per commit
                 cursor.execute("PRAGMA busy_timeout=30000")
                 cursor.close()
 
