@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import pathlib
 import sys
@@ -46,8 +47,8 @@ def percentile(values: List[float], share: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(share * len(ordered) + 0.5)) - 1))
-    return ordered[rank]
+    rank = min(len(ordered), max(1, math.ceil(share * len(ordered))))
+    return ordered[rank - 1]
 
 
 def _progress(text: str) -> None:
