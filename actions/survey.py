@@ -8,6 +8,7 @@ The desk's resolve posts survey buttons whose payload is `/survey_rating{"rating
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import functools
 import logging
@@ -37,71 +38,73 @@ def parse_rating(value: Any) -> Optional[int]:
     return int(number)
 
 
-class ActionSurveyAnswer(Action):
-    """Posts the rating to the desk, thanks the customer, and clears `survey_pending`."""
+class SurveyAction(Action, metaclass=abc.ABCMeta):
+    """Shared by the survey actions: the desk client and recording a rating (with a comment) on a ticket.
 
+    Needs the slots `ticket_id` and `language` in the domain.
+    """
+
+    @abc.abstractmethod
     def name(self) -> Text:
         """The action's name in the domain."""
-        return "action_survey_answer"
 
     def client(self) -> DeskClient:
         """The desk client (configured from the environment; tests may override)."""
         return DeskClient()
+
+    async def record(self, tracker: Tracker, rating: int, comment: Optional[str]) -> None:
+        """Posts the rating (and comment) to the ticket in `ticket_id`; a desk error is logged, never raised."""
+        ticket_id = tracker.get_slot("ticket_id")
+        if not ticket_id:
+            logger.warning("survey: an answer came for conversation %s without a ticket", tracker.sender_id)
+            return
+        client = self.client()
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(client.post_survey, ticket_id, rating, comment)
+            )
+        except DeskError as error:
+            logger.error("survey: answer for ticket %s not recorded: %s", ticket_id, error)
+            logger.debug("desk error", exc_info=True)
+
+
+class ActionSurveyAnswer(SurveyAction):
+    """Posts the rating to the desk, thanks the customer, invites a comment, and clears `survey_pending`."""
+
+    def name(self) -> Text:
+        """The action's name in the domain."""
+        return "action_survey_answer"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         """Records the rating on the ticket in `ticket_id`; asks again when the rating is not 1-5."""
         lang = tracker.get_slot("language")
-        raw = next(tracker.get_latest_entity_values("rating"), None)
-        rating = parse_rating(raw)
+        rating = parse_rating(next(tracker.get_latest_entity_values("rating"), None))
         if rating is None:
             dispatcher.utter_message(text=messages.survey_invalid(lang))
             return []
-        ticket_id = tracker.get_slot("ticket_id")
-        if ticket_id:
-            client = self.client()
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    None, functools.partial(client.post_survey, ticket_id, rating, None)
-                )
-            except DeskError as error:
-                logger.error("survey: rating for ticket %s not recorded: %s", ticket_id, error)
-                logger.debug("desk error", exc_info=True)
-        else:
-            logger.warning("survey: a rating came for conversation %s without a ticket", tracker.sender_id)
+        await self.record(tracker, rating, None)
         dispatcher.utter_message(text=messages.survey_thanks(lang, rating))
         dispatcher.utter_message(text=messages.survey_comment_invite(lang))
         return [SlotSet("survey_pending", False), SlotSet("survey_rating", str(rating))]
 
 
-class ActionSurveyComment(Action):
+class ActionSurveyComment(SurveyAction):
     """Records the customer's optional comment after a rating (chosen by `SurveyCommentPolicy`)."""
 
     def name(self) -> Text:
         """The action's name in the domain."""
         return "action_survey_comment"
 
-    def client(self) -> DeskClient:
-        """The desk client (configured from the environment; tests may override)."""
-        return DeskClient()
-
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         """Posts the masked comment with the rating to the desk and thanks the customer."""
         lang = tracker.get_slot("language")
-        ticket_id = tracker.get_slot("ticket_id")
         rating = parse_rating(tracker.get_slot("survey_rating"))
         comment = mask((tracker.latest_message or {}).get("text") or "").strip()
-        if ticket_id and rating is not None and comment:
-            client = self.client()
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    None, functools.partial(client.post_survey, ticket_id, rating, comment[:4000])
-                )
-            except DeskError as error:
-                logger.error("survey: comment for ticket %s not recorded: %s", ticket_id, error)
-                logger.debug("desk error", exc_info=True)
+        if rating is not None and comment:
+            await self.record(tracker, rating, comment[:4000])
         dispatcher.utter_message(text=messages.survey_comment_thanks(lang))
         return [SlotSet("survey_rating", None)]

@@ -14,17 +14,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import escalation
+from bot.policies.base import StatelessPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +29,7 @@ ESCALATION_POLICY_PRIORITY = 7
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class EscalationPolicy(Policy):
+class EscalationPolicy(StatelessPolicy):
     """Predicts `action_handoff` with a reason code and urgency grade (see `bot.escalation`)."""
 
     @staticmethod
@@ -47,17 +44,9 @@ class EscalationPolicy(Policy):
             "handoff_action": escalation.ACTION_HANDOFF,
         }
 
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Optional[Any] = None,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Creates the policy."""
-        config = {**self.get_default_config(), **config}
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
+        super().__init__(*args, **kwargs)
         self._settings: Optional[Dict[str, Any]] = None
 
     def settings(self) -> Dict[str, Any]:
@@ -69,21 +58,9 @@ class EscalationPolicy(Policy):
             escalation.escalation_settings(self._settings)  # fail early on bad settings
         return self._settings
 
-    def train(
-        self,
-        training_trackers: List[TrackerWithCachedStates],
-        domain: Domain,
-        **kwargs: Any,
-    ) -> Resource:
-        """Learns nothing; checks the settings and persists an empty resource."""
+    def check(self) -> None:
+        """Reads and validates the escalation settings (a mistake stops training)."""
         self.settings()
-        self.persist()
-        return self._resource
-
-    def persist(self) -> None:
-        """Persists nothing but the (empty) resource folder."""
-        with self._model_storage.write_to(self._resource):
-            pass
 
     def predict_action_probabilities(
         self,

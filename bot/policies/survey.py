@@ -11,15 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.policies.base import StatelessPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +51,7 @@ def is_comment(message: Optional[UserUttered], answerable_confidence: float, kee
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class SurveyCommentPolicy(Policy):
+class SurveyCommentPolicy(StatelessPolicy):
     """Predicts `action_survey_comment` for the free-text message right after a survey rating."""
 
     @staticmethod
@@ -71,28 +69,6 @@ class SurveyCommentPolicy(Policy):
             # Intents that are never a comment.
             "keep_intents": ["request_human", "survey_rating", "greet"],
         }
-
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Optional[Any] = None,
-    ) -> None:
-        """Creates the policy."""
-        config = {**self.get_default_config(), **config}
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        """Learns nothing; persists an empty resource."""
-        self.persist()
-        return self._resource
-
-    def persist(self) -> None:
-        """Persists nothing but the (empty) resource folder."""
-        with self._model_storage.write_to(self._resource):
-            pass
 
     def predict_action_probabilities(
         self,
