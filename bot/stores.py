@@ -123,16 +123,27 @@ class TunedSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Stores (and publishes) the new events, then remembers the conversation's events."""
+        """Stores the new events in one statement, publishes them, then remembers the conversation's events.
+
+        The rows are those Rasa's own `save` writes; Rasa publishes before storing, this stores first, so the
+        desk never reads an event the tracker store does not have yet.
+        """
         remembered = self._recent.get(tracker.sender_id)
         self._save_hint = None
         if remembered and self._newest_id(tracker.sender_id) == remembered[0]:
             # Nothing was stored since this conversation was read: its first events are the stored ones.
             self._save_hint = (tracker.sender_id, len(remembered[1]))
         try:
-            await super().save(tracker)
+            with self.session_scope() as session:
+                new_events = list(self._additional_events(session, tracker))
+                rows = [self._row(tracker.sender_id, event) for event in new_events]
+                if rows:
+                    session.execute(self.SQLEvent.__table__.insert(), rows)
+                session.commit()
         finally:
             self._save_hint = None
+        if self.event_broker is not None and new_events:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
         events = list(tracker.events)
         newest = self._newest_id(tracker.sender_id)
         if newest is None or any(isinstance(event, SessionStarted) for event in events[1:]):
@@ -140,6 +151,19 @@ class TunedSQLTrackerStore(SQLTrackerStore):
             self._recent.pop(tracker.sender_id, None)
             return
         self._remember(tracker.sender_id, newest, events)
+
+    @staticmethod
+    def _row(sender_id: str, event: Event) -> Dict[str, Any]:
+        """One `events` table row, with the same columns Rasa's own `save` writes."""
+        data = event.as_dict()
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": (data.get("parse_data") or {}).get("intent", {}).get("name"),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
     def _remember(self, sender_id: str, newest_id: int, events: List[Event]) -> None:
         self._recent[sender_id] = (newest_id, events)
@@ -188,7 +212,9 @@ class TunedSQLEventBroker(SQLEventBroker):
 
     def publish_many(self, events: List[Dict[str, Any]]) -> None:
         """Publishes several events in one transaction (Rasa's `publish` commits each event on its own)."""
+        if not events:
+            return
+        rows = [{"sender_id": event.get("sender_id"), "data": json.dumps(event)} for event in events]
         with self.session_scope() as session:
-            for event in events:
-                session.add(self.SQLBrokerEvent(sender_id=event.get("sender_id"), data=json.dumps(event)))
+            session.execute(self.SQLBrokerEvent.__table__.insert(), rows)
             session.commit()

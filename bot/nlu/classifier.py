@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import unicodedata
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import Tuple, Any, Dict, List, Optional, Sequence, Text
 
 import numpy as np
 import scipy.sparse as sp
@@ -290,8 +290,40 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         self.persist()
         return self._resource
 
+    def _ngram_weights(self, text: str) -> Tuple[np.ndarray, np.ndarray]:
+        """The non-zero n-gram features of one text: (column indices, TF-IDF weights), as sklearn computes them.
+
+        Sublinear term frequency times idf, L2-normalised per vectorizer, columns offset as in `_features`. One
+        message at a time this is about ten times faster than going through sklearn's sparse matrices.
+        """
+        folded = normalize(text)
+        columns: List[np.ndarray] = []
+        weights: List[np.ndarray] = []
+        offset = 0
+        for vectorizer in self._vectorizers or []:
+            vocabulary = vectorizer.vocabulary_
+            counts: Dict[int, int] = {}
+            for gram in vectorizer.build_analyzer()(folded):
+                index = vocabulary.get(gram)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if counts:
+                found = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                weight = (np.log(tf) + 1.0) * vectorizer.idf_[found]
+                weight /= np.sqrt(np.dot(weight, weight))
+                columns.append(found + offset)
+                weights.append(weight)
+            offset += len(vocabulary)
+        if not columns:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(columns), np.concatenate(weights)
+
     def decision_scores(self, texts: List[str]) -> np.ndarray:
         """The linear model's score of each intent (columns in `self.classes`) for each text."""
+        if not self._encoder and len(texts) == 1:
+            columns, weights = self._ngram_weights(texts[0])
+            return (weights @ self._coef.T[columns] + self._intercept)[np.newaxis, :]
         if getattr(self, "_coef_t_source", None) is not self._coef:
             # Contiguous once: multiplying by a transposed view copied the whole matrix on every message.
             self._coef_t = np.ascontiguousarray(self._coef.T)

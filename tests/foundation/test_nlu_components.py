@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -91,3 +92,14 @@ def test_language_detector_keeps_the_conversation_language_when_unsure(text) -> 
     message = Message(data={"text": text})
     LanguageDetector({}).process([message])
     assert not message.get("entities")
+
+
+def test_one_message_fast_path_scores_like_sklearn(storage, context) -> None:
+    component = NgramIntentClassifier.create(NgramIntentClassifier.get_default_config(), storage, Resource("c"), context)
+    component.train(training_data())
+    texts = ["退款到账要多久", "where's my parcel", "hi", "退款多久到帳", "zzzz qqqq", "", "😀", "my refund 退款"]
+    for text in texts:
+        fast = component.decision_scores([text])
+        slow = np.asarray(component._features([text]) @ component._coef.T + component._intercept)
+        assert fast.shape == slow.shape == (1, len(component.classes))
+        assert np.allclose(fast, slow, atol=1e-5), text
