@@ -183,14 +183,6 @@ class TunedSQLTrackerStore(SQLTrackerStore):
         stored = self._stored_count(session, tracker)
         return itertools.islice(tracker.events, stored, len(tracker.events))
 
-    async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Publishes the events not stored yet, found as `save` finds them (no second read of the tracker)."""
-        if self.event_broker is None:
-            return
-        with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
-        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
-
     async def _stream_new_events(self, event_broker: Any, new_events: List[Event], sender_id: str) -> None:
         """Publishes the events, in one transaction when the broker can."""
         bodies = [{"sender_id": sender_id, **event.as_dict()} for event in new_events]

@@ -300,10 +300,13 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         columns: List[np.ndarray] = []
         weights: List[np.ndarray] = []
         offset = 0
-        for vectorizer in self._vectorizers or []:
+        if getattr(self, "_analyzers_for", None) is not self._vectorizers:
+            self._analyzers = [vectorizer.build_analyzer() for vectorizer in self._vectorizers or []]
+            self._analyzers_for = self._vectorizers
+        for vectorizer, analyzer in zip(self._vectorizers or [], self._analyzers):
             vocabulary = vectorizer.vocabulary_
             counts: Dict[int, int] = {}
-            for gram in vectorizer.build_analyzer()(folded):
+            for gram in analyzer(folded):
                 index = vocabulary.get(gram)
                 if index is not None:
                     counts[index] = counts.get(index, 0) + 1
