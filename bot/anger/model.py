@@ -39,6 +39,8 @@ _WORD = re.compile(r"[a-z0-9']+|[!?！？]{2,}|[!?！？]")
 _EMOTICON = re.compile(r"\[[^\[\]\s]{1,6}\]")
 # The "//@name:" marks of a forwarded post: who forwarded says nothing about the feeling.
 _FORWARD = re.compile(r"//@[^:：\s]{1,30}[:：]")
+# A message with any Chinese character uses the Chinese cue block (when cues are split by script).
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def normalize(text: str) -> str:
@@ -127,6 +129,9 @@ class AngerModel:
         max_features: cap on the n-gram vocabulary (keeps the model small).
         label_threshold: a score at or above which the label is `positive`; below it the label is the most
             probable of the other labels.
+        cue_weight_zh: when set, the cues of a message with Chinese characters are separate features from
+            those of a message without (Latin script), weighed by `cue_weight_zh` and `cue_weight`: the classifier
+            then learns how much an exclamation mark or an anger word counts in each language on its own.
     """
 
     def __init__(
@@ -142,6 +147,7 @@ class AngerModel:
         balanced: bool = True,
         max_features: int = 200_000,
         label_threshold: float = 0.5,
+        cue_weight_zh: Optional[float] = None,
     ) -> None:
         """Creates an untrained model."""
         self.positive = positive
@@ -157,6 +163,7 @@ class AngerModel:
         self.classifier = classifier
         self.max_features = max_features
         self.label_threshold = label_threshold
+        self.cue_weight_zh = cue_weight_zh
         self.classes_: List[str] = []
         self._vectorizer: Any = None
         self._vocabulary: Optional[Dict[str, int]] = None
@@ -181,8 +188,19 @@ class AngerModel:
             ngrams = self._vectorizer.fit_transform(normalized)
         else:
             ngrams = self._vectorizer.transform(normalized)
-        cue_rows = np.asarray([cues.cue_vector(t) for t in normalized], dtype=np.float32) * self.cue_weight
+        cue_rows = np.asarray([self._cue_row(t) for t in normalized], dtype=np.float32)
         return sparse.hstack([ngrams, sparse.csr_matrix(cue_rows)], format="csr")
+
+    def _cue_row(self, normalized: str) -> np.ndarray:
+        """The weighted cue features of one normalized message (one block, or one block per script)."""
+        vector = np.asarray(cues.cue_vector(normalized), dtype=np.float64)
+        weight_zh = getattr(self, "cue_weight_zh", None)
+        if weight_zh is None:
+            return vector * self.cue_weight
+        empty = np.zeros_like(vector)
+        if _CJK.search(normalized):
+            return np.concatenate([empty, vector * weight_zh])
+        return np.concatenate([vector * self.cue_weight, empty])
 
     # --- training and prediction ----------------------------------------------------------------------
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> AngerModel:
@@ -242,7 +260,7 @@ class AngerModel:
             coef = coef * ratio[np.newaxis, :]
         size = len(self._vocabulary)
         self._coef_ngrams = np.ascontiguousarray(coef[:, :size].T)  # (features, outputs)
-        self._coef_cues = coef[:, size:] * self.cue_weight
+        self._coef_cues = coef[:, size:]
         self._intercept = np.asarray(self._clf.intercept_, dtype=np.float64)
 
     def _margins(self, text: str) -> np.ndarray:
@@ -255,9 +273,7 @@ class AngerModel:
             index = vocabulary.get(gram)
             if index is not None:
                 counts[index] = counts.get(index, 0) + 1
-        margins = self._intercept + self._coef_cues @ np.asarray(
-            cues.cue_vector(normalized), dtype=np.float64
-        )
+        margins = self._intercept + self._coef_cues @ self._cue_row(normalized)
         if counts:
             indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
             values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))

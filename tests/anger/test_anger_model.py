@@ -80,3 +80,22 @@ def test_bracketed_emoticons_are_tokens() -> None:
     assert "[怒]" in grams and "[抓狂]" in grams
     assert "!!" in grams and "mad" in grams
     assert not any(g.startswith("[") for g in word_unigrams("[order 12345] where is it"))
+
+
+def test_cues_split_by_script_go_to_their_own_block() -> None:
+    model = AngerModel(cue_weight=2.0, cue_weight_zh=0.5)
+    latin = model._cue_row("I am furious!!!")
+    chinese = model._cue_row("气死我了！！！")
+    half = len(latin) // 2
+    assert len(latin) == 2 * half
+    assert latin[:half].max() > 0 and not latin[half:].any()
+    assert chinese[half:].max() > 0 and not chinese[:half].any()
+    assert latin[:half].max() <= 2.0 and chinese[half:].max() <= 0.5
+    assert len(AngerModel()._cue_row("I am furious")) == half  # one shared block by default
+
+
+def test_split_cue_fast_path_matches_scikit_learn() -> None:
+    model = AngerModel(C=4.0, cue_weight=1.3, cue_weight_zh=0.5).fit(TEXTS, LABELS)
+    probes = ["you are useless, I'm furious!!!", "请问几点发货", "垃圾！骗子！！！", "where is my parcel"]
+    expected = model._clf.predict_proba(model._features(probes))[:, model.classes_.index("angry")]
+    np.testing.assert_allclose(model.scores(probes), expected, rtol=1e-6, atol=1e-9)
