@@ -47,9 +47,13 @@ class AngerDetector(GraphComponent):
             # Name of the entity (and so of the slot) that carries the label.
             "entity": ENTITY,
             # Inverse regularisation strength of the logistic regression.
-            "C": 1.5,
-            # Weight of the hand-made cues (anger words, insults, threats, ！！！, CAPS...) against the n-grams.
-            "cue_weight": 1.0,
+            "C": 5.0,
+            # Weight of the hand-made cues (anger words, insults, threats, ！！！, CAPS...) against the n-grams, for
+            # messages without Chinese characters.
+            "cue_weight": 1.7,
+            # The same for messages with Chinese characters: their cues are separate features with their own
+            # weights (set to null for one set of cues shared by all languages, weighed by `cue_weight`).
+            "cue_weight_zh": 0.6,
             # A score at or above this makes the label `angry` (escalation has its own threshold in settings.yml).
             "label_threshold": 0.5,
         }
@@ -116,6 +120,11 @@ class AngerDetector(GraphComponent):
         self.model = AngerModel(
             C=float(self.component_config["C"]),
             cue_weight=float(self.component_config["cue_weight"]),
+            cue_weight_zh=(
+                None
+                if self.component_config.get("cue_weight_zh") is None
+                else float(self.component_config["cue_weight_zh"])
+            ),
             label_threshold=float(self.component_config["label_threshold"]),
         ).fit([text for text, _ in examples], [label for _, label in examples])
         logger.info("AngerDetector trained on %d examples from %s", len(examples), location)

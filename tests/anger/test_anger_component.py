@@ -29,7 +29,9 @@ def _messages() -> list[Message]:
     return [Message({"text": text}) for text in TEXTS]
 
 
-@pytest.mark.parametrize("options", [{}, {"C": 8.0, "cue_weight": 1.0}, {"label_threshold": 0.3}])
+@pytest.mark.parametrize(
+    "options", [{}, {"C": 8.0, "cue_weight": 1.0}, {"cue_weight_zh": None}, {"label_threshold": 0.3}]
+)
 def test_round_trip_gives_the_same_output(
     options: dict,
     write_tsv,
