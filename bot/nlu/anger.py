@@ -47,7 +47,7 @@ class AngerDetector(GraphComponent):
             # Name of the entity (and so of the slot) that carries the label.
             "entity": ENTITY,
             # Inverse regularisation strength of the logistic regression.
-            "C": 5.0,
+            "C": 4.5,
             # Weight of the hand-made cues (anger words, insults, threats, ！！！, CAPS...) against the n-grams, for
             # messages without Chinese characters.
             "cue_weight": 1.7,
