@@ -463,7 +463,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         except (ValueError, FileNotFoundError, KeyError):
             logger.debug(f"{cls.__name__}: nothing persisted in '{resource.name}'; loading it untrained.")
             return cls(config, model_storage, resource)
-        return cls(
+        component = cls(
             config,
             model_storage,
             resource,
@@ -475,3 +475,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             meta.get("sentence_encoder"),
             encoder_model,
         )
+        if encoder_model is not None:
+            # Map the encoder's weights in now: the first message that needs them would otherwise wait ~1 s.
+            _encoder_module(component.sentence_encoder).load().encode(["warm up"])
+        return component
