@@ -20,7 +20,8 @@ Reasons (codes; grades come from `settings.yml: escalation.grades`):
   message without one but with the entity `sentiment` = `angry` counts as 1.0);
 - `vip_complaint`: slot `customer_tier` is `vip` and the latest intent is `complain`;
 - `anger_rising`: over the last `anger_window` user messages the score rose by at least `anger_rise`
-  (latest score minus the lowest earlier score in the window);
+  (latest score minus the lowest earlier score in the window), to at least `anger_rise_floor` (a calm
+  question after a few very calm ones is not rising anger);
 - `repeat_complaint`: the latest intent is `complain` and the conversation already had a `complain` message,
   or slot `previous_complaints` (set by whoever knows the customer's history) is above 0;
 - `asked_for_human`: the latest intent is `request_human`;
@@ -63,6 +64,7 @@ GRADES = ("A", "B", "C")
 DEFAULTS: Dict[str, Any] = {
     "anger_threshold": 0.7,
     "anger_rise": 0.35,
+    "anger_rise_floor": 0.5,
     "anger_window": 3,
     "max_failures": 2,
     "grades": {
@@ -156,7 +158,7 @@ def escalation_settings(settings: Mapping[str, Any]) -> Dict[str, Any]:
         raise SettingsError("escalation: must be a mapping")
     merged: Dict[str, Any] = {**DEFAULTS, **{k: v for k, v in section.items() if k != "grades"}}
     merged["grades"] = {**DEFAULTS["grades"], **(section.get("grades") or {})}
-    for key in ("anger_threshold", "anger_rise"):
+    for key in ("anger_threshold", "anger_rise", "anger_rise_floor"):
         value = merged[key]
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
             raise SettingsError(f"escalation.{key}: must be a number between 0 and 1, not {value!r}")
@@ -294,7 +296,7 @@ def reasons_at_user_turn(events: Sequence[Mapping[str, Any]], config: Mapping[st
     window = [s for s in (_anger_score(e) for e in users[-config["anger_window"] :]) if s is not None]
     if len(window) >= 2:
         rise = window[-1] - min(window[:-1])
-        if rise >= config["anger_rise"]:
+        if rise >= config["anger_rise"] and window[-1] >= config["anger_rise_floor"]:
             found["anger_rising"] = f"anger rose by {rise:.2f} over {len(window)} messages"
 
     if intent == COMPLAIN_INTENT:

@@ -15,6 +15,7 @@ SETTINGS: Dict[str, Any] = {
     "escalation": {
         "anger_threshold": 0.7,
         "anger_rise": 0.35,
+        "anger_rise_floor": 0.5,
         "anger_window": 3,
         "max_failures": 2,
         "grades": {
@@ -134,6 +135,10 @@ def test_each_reason(name: str, events: List[Dict[str, Any]], reason: str, grade
         ),
         ("rise too small", [*START, *turn("greet", 0.2), *turn("greet", 0.3), user("greet", 0.5)]),
         (
+            "rise to a calm score",  # 0.0 -> 0.42 on a calm question is not rising anger
+            [*START, *turn("faq_card_activation", 0.0), *turn("faq_coupon", 0.08), user("faq_membership", 0.42)],
+        ),
+        (
             "rise outside the window",
             [*START, *turn("greet", 0.0), *turn("greet", 0.3), *turn("greet", 0.3), user("greet", 0.6)],
         ),
@@ -223,6 +228,7 @@ def test_escalation_section_alone_is_accepted() -> None:
     [
         ({"anger_threshold": 1.5}, "escalation.anger_threshold"),
         ({"anger_rise": "high"}, "escalation.anger_rise"),
+        ({"anger_rise_floor": -0.1}, "escalation.anger_rise_floor"),
         ({"anger_window": 0}, "escalation.anger_window"),
         ({"max_failures": 1.5}, "escalation.max_failures"),
         ({"grades": {"anger": "D"}}, "escalation.grades.anger"),
