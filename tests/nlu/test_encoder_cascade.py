@@ -58,6 +58,9 @@ def test_e5_embeds_chinese_and_english_paraphrases_close_together() -> None:
     # one at a time (one thread) and in a batch (every core) give the same vector
     assert np.allclose(encoder.encode([texts[0]])[0], vectors[0], atol=1e-5)
     assert encoder.encode([""]).shape == (1, 384)
+    # a huge message costs no more than its first MAX_CHARS characters
+    huge = "我的银行卡丢了" * 20_000
+    assert np.allclose(encoder.encode([huge])[0], encoder.encode([huge[: e5.MAX_CHARS]])[0], atol=1e-6)
 
 
 @needs_e5
