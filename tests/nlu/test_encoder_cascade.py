@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import numpy as np
@@ -129,3 +130,15 @@ def test_unknown_or_missing_encoder_is_reported(tmp_path, monkeypatch) -> None:
         component = _train(tmp_path, "fallback", sentence_encoder=e5.NAME)
     assert component.sentence_encoder is None
     assert component.classes == sorted(EXAMPLES)
+
+
+@needs_e5
+def test_a_model_from_before_the_cascade_asks_to_be_retrained(tmp_path) -> None:
+    trained = _train(tmp_path, sentence_encoder=e5.NAME)
+    with trained._model_storage.read_from(trained._resource) as directory:
+        meta_path = directory / "model.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        del meta["format"]  # what the previous version wrote: coef.npy held the model with embeddings
+        meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ValueError, match="train it again"):
+        _reload(trained)
