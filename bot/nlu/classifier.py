@@ -190,6 +190,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         self._encoder: Optional[str] = encoder
         # with an encoder: (coef, intercept, temperature) of the model over n-grams plus embeddings
         self._encoder_model = encoder_model
+        self._prepare()
 
     @classmethod
     def create(
@@ -288,6 +289,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         if self._encoder:
             with_embeddings = sp.hstack([X, sp.csr_matrix(self._embeddings(texts))], format="csr")
             self._encoder_model = self._fit(with_embeddings, y)
+        self._prepare()
         logger.debug(f"{self.__class__.__name__}: {len(self._classes)} intents, temperature {self._temperature:.4f}")
         self.persist()
         return self._resource
@@ -333,21 +335,23 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(columns), np.concatenate(weights)
 
-    def _transposed(self, matrix: np.ndarray) -> np.ndarray:
-        """A contiguous transpose, made once per matrix (multiplying by a transposed view copies it each time)."""
-        cache = self.__dict__.setdefault("_transposes", {})
-        found = cache.get(id(matrix))
-        if found is None or found[0] is not matrix:
-            found = cache[id(matrix)] = (matrix, np.ascontiguousarray(matrix.T))
-        return found[1]
+    def _prepare(self) -> None:
+        """Derive what scoring needs from the trained weights, once (not per message).
 
-    def _ngram_width(self) -> int:
-        """The number of n-gram columns (the embedding columns of the second model come after them)."""
-        return sum(len(v.vocabulary_) for v in self._vectorizers or [])
+        Contiguous transposes (multiplying by a transposed view copied the whole matrix on every message), the
+        second model's split into n-gram and embedding rows, and whether its encoder knows English only.
+        """
+        self._ngram_t = None if self._coef is None else np.ascontiguousarray(self._coef.T)
+        self._encoder_t: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._english_only = False
+        if self._encoder_model is not None:
+            width = sum(len(v.vocabulary_) for v in self._vectorizers or [])
+            transposed = np.ascontiguousarray(self._encoder_model[0].T)
+            self._encoder_t = (transposed[:width], transposed[width:])
+            self._english_only = bool(_encoder_module(self._encoder).ENGLISH_ONLY)
 
-    def _linear_scores(self, texts: List[str], coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-        """Scores of a linear model over the n-gram columns of `coef` (any further columns are left out)."""
-        transposed = self._transposed(coef)[: self._ngram_width()]
+    def _linear_scores(self, texts: List[str], transposed: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """Scores of a linear model over the n-grams, given its n-gram weights transposed (features × intents)."""
         if len(texts) == 1:  # one message: straight from its n-grams, ten times faster than sparse matrices
             columns, weights = self._ngram_weights(texts[0])
             return (weights @ transposed[columns] + intercept)[np.newaxis, :]
@@ -357,7 +361,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         """Whether the model with embeddings should answer this message (see `encoder_cascade`)."""
         if self._encoder_model is None:
             return False
-        if _encoder_module(self._encoder).ENGLISH_ONLY and _HAN.search(text):
+        if self._english_only and _HAN.search(text):
             return False  # an English-trained encoder does not help on Chinese: the n-gram model answers
         cut = float(self.component_config.get("encoder_cascade") or 0.0)
         return cut >= 1.0 or confidence < cut
@@ -368,16 +372,14 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         The n-gram model answers first; with a sentence encoder, the messages it is unsure of (and that are not
         Chinese) are answered by the model over n-grams plus embeddings instead.
         """
-        probabilities = softmax(self._linear_scores(texts, self._coef, self._intercept), self._temperature)
+        probabilities = softmax(self._linear_scores(texts, self._ngram_t, self._intercept), self._temperature)
         chosen = [i for i, text in enumerate(texts) if self._wants_encoder(text, float(probabilities[i].max()))]
         if chosen:
-            coef, intercept, temperature = self._encoder_model
+            _, intercept, temperature = self._encoder_model
+            ngram_t, embedding_t = self._encoder_t
             subset = [texts[i] for i in chosen]
             embeddings = self._embeddings([normalize(text) for text in subset])
-            scores = (
-                self._linear_scores(subset, coef, intercept)
-                + embeddings @ self._transposed(coef)[self._ngram_width() :]
-            )
+            scores = self._linear_scores(subset, ngram_t, intercept) + embeddings @ embedding_t
             probabilities[chosen] = softmax(scores, temperature)
         return probabilities
 

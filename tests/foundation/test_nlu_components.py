@@ -99,7 +99,7 @@ def test_one_message_fast_path_scores_like_sklearn(storage, context) -> None:
     component.train(training_data())
     texts = ["退款到账要多久", "where's my parcel", "hi", "退款多久到帳", "zzzz qqqq", "", "😀", "my refund 退款"]
     for text in texts:
-        fast = component._linear_scores([text], component._coef, component._intercept)
+        fast = component._linear_scores([text], component._ngram_t, component._intercept)
         slow = np.asarray(component._ngram_features([text]) @ component._coef.T + component._intercept)
         assert fast.shape == slow.shape == (1, len(component.classes))
         assert np.allclose(fast, slow, atol=1e-5), text
