@@ -28,6 +28,8 @@ import time
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from bot.anger.data import DataError
+from bot.anger.data import read_tsv as read_tsv_file
 from bot.settings import repo_root
 
 logger = logging.getLogger(__name__)
@@ -43,11 +45,14 @@ class InputError(Exception):
 def read_tsv(paths: str) -> List[Example]:
     """Read `text<TAB>label` lines (UTF-8) from one file or several joined with commas.
 
+    Each file is read by `bot.anger.data.read_tsv` (the project's one TSV reader: blank lines and `#` comment
+    lines without a tab are skipped).
+
     Args:
         paths: A path, or several paths separated by commas.
 
     Returns:
-        The (text, label) pairs in file order; blank lines are skipped.
+        The (text, label) pairs in file order.
 
     Raises:
         InputError: A file is missing or unreadable, or a line has no tab, an empty text or an empty label.
@@ -58,19 +63,9 @@ def read_tsv(paths: str) -> List[Example]:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"{path}: cannot read it as UTF-8 text ({error})") from error
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            if "\t" not in line:
-                raise InputError(f"{path}:{number}: no tab: expected 'text<TAB>label'")
-            text, label = line.rsplit("\t", 1)
-            text, label = text.strip(), label.strip()
-            if not text or not label:
-                raise InputError(f"{path}:{number}: empty text or label")
-            examples.append((text, label))
+            examples.extend(read_tsv_file(path))
+        except (DataError, OSError) as error:
+            raise InputError(str(error)) from error
     if not examples:
         raise InputError(f"{paths}: no examples")
     return examples
