@@ -47,13 +47,13 @@ class AngerDetector(GraphComponent):
             # Name of the entity (and so of the slot) that carries the label.
             "entity": ENTITY,
             # Inverse regularisation strength of the logistic regression.
-            "C": 4.5,
+            "C": 6.0,
             # Weight of the hand-made cues (anger words, insults, threats, ！！！, CAPS...) against the n-grams, for
             # messages without Chinese characters.
-            "cue_weight": 1.7,
+            "cue_weight": 2.8,
             # The same for messages with Chinese characters: their cues are separate features with their own
             # weights (set to null for one set of cues shared by all languages, weighed by `cue_weight`).
-            "cue_weight_zh": 0.6,
+            "cue_weight_zh": 0.4,
             # A score at or above this makes the label `angry` (escalation has its own threshold in settings.yml).
             "label_threshold": 0.5,
         }
