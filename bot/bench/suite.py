@@ -45,6 +45,13 @@ def runs(data: pathlib.Path) -> Dict[str, List[str]]:
             ],
             "anger_shipped_emotion_en": ["anger", "--test", str(data / "emotion_en/dev.tsv"), "--positive", "anger"],
             "anger_shipped_ewect_zh": ["anger", "--test", str(data / "ewect_virus_zh/dev.tsv"), "--positive", "angry"],
+            # Calm questions to a support bot (none is angry): every one flagged would be handed to a human.
+            "anger_shipped_calm_chat_zh_false_alarms": [
+                "anger", "--test", str(data / "dialogflow_support_zh/train.tsv"), "--positive", "angry"
+            ],
+            "anger_shipped_calm_chat_en_false_alarms": [
+                "anger", "--test", str(data / "dialogflow_support_en/train.tsv"), "--positive", "anger"
+            ],
             "anger_shipped_waimai_false_alarms": [
                 "anger", "--test", str(data / "waimai10k_zh/train.tsv"), "--only", "negative", "--positive", "angry"
             ],

@@ -162,6 +162,14 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             # running the encoder (most messages: fast); the others by the model with embeddings. 1: always
             # run the encoder.
             "encoder_cascade": 0.9,
+            # Novelty check, on the messages the model with embeddings answers: a message whose mean cosine
+            # similarity to the `novelty_neighbours` nearest training examples of its predicted intent is below
+            # this quantile of the same figure for the training examples themselves (each left out) is unlike
+            # what that intent was trained on. Its confidences are multiplied by `novelty_penalty`, so that
+            # FallbackClassifier falls back instead of guessing. 0 turns the check off.
+            "novelty_quantile": 0.0,
+            "novelty_neighbours": 5,
+            "novelty_penalty": 0.1,
         }
 
     def __init__(
@@ -176,6 +184,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         temperature: Optional[float] = None,
         encoder: Optional[str] = None,
         encoder_model: Optional[Tuple[np.ndarray, np.ndarray, float]] = None,
+        novelty: Optional[Tuple[np.ndarray, np.ndarray, float]] = None,
     ) -> None:
         """Creates the classifier, trained when the arrays are given."""
         self.component_config = config
@@ -190,6 +199,8 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         self._encoder: Optional[str] = encoder
         # with an encoder: (coef, intercept, temperature) of the model over n-grams plus embeddings
         self._encoder_model = encoder_model
+        # with the novelty check: (training embeddings, their intents' column indices, similarity threshold)
+        self._novelty = novelty
         self._prepare()
 
     @classmethod
@@ -209,9 +220,12 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         return sp.hstack([v.transform(folded) for v in self._vectorizers], format="csr")
 
     def _embeddings(self, folded: List[str]) -> np.ndarray:
-        """The sentence embeddings of folded texts, scaled by `encoder_weight`."""
-        dense = _encoder_module(self._encoder).load().encode(folded)
-        return dense * float(self.component_config.get("encoder_weight", 1.0))
+        """The sentence embeddings of folded texts (L2-normalised rows)."""
+        return _encoder_module(self._encoder).load().encode(folded)
+
+    def _weighted(self, embeddings: np.ndarray) -> np.ndarray:
+        """Embeddings scaled by `encoder_weight`, as the model with embeddings sees them."""
+        return embeddings * float(self.component_config.get("encoder_weight", 1.0))
 
     def _svm(self) -> Any:
         from sklearn.svm import LinearSVC
@@ -286,9 +300,12 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             vectorizer.idf_ = vectorizer.idf_.astype(np.float32)
         self._coef, self._intercept, self._temperature = self._fit(X, y)
         self._encoder_model = None
+        self._novelty = None
         if self._encoder:
-            with_embeddings = sp.hstack([X, sp.csr_matrix(self._embeddings(texts))], format="csr")
+            embeddings = self._embeddings(texts)
+            with_embeddings = sp.hstack([X, sp.csr_matrix(self._weighted(embeddings))], format="csr")
             self._encoder_model = self._fit(with_embeddings, y)
+            self._novelty = self._fit_novelty(embeddings, y)
         self._prepare()
         logger.debug(f"{self.__class__.__name__}: {len(self._classes)} intents, temperature {self._temperature:.4f}")
         self.persist()
@@ -302,6 +319,50 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         if len(self._classes) == 2:
             coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
         return coef.astype(np.float32), intercept.astype(np.float32), temperature
+
+    def _neighbour_similarity(self, embeddings: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Mean cosine similarity of each embedding to its `novelty_neighbours` most similar rows of `rows`."""
+        k = max(1, int(self.component_config.get("novelty_neighbours") or 5))
+        similarity = embeddings @ rows.T
+        if similarity.shape[1] > k:
+            similarity = np.partition(similarity, -k, axis=1)[:, -k:]
+        return similarity.mean(axis=1)
+
+    def _fit_novelty(self, embeddings: np.ndarray, y: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray, float]]:
+        """The novelty check's data: the training embeddings, their intents, and the similarity threshold.
+
+        Each training example's similarity to the nearest other examples of its own intent, left out of them;
+        the threshold is the configured quantile of those (intents with one example say nothing and are skipped).
+        """
+        quantile = float(self.component_config.get("novelty_quantile") or 0.0)
+        if quantile <= 0.0:
+            return None
+        held_out: List[np.ndarray] = []
+        for label in np.unique(y):
+            members = embeddings[y == label]
+            if len(members) < 2:
+                continue
+            similarity = members @ members.T
+            np.fill_diagonal(similarity, -np.inf)  # each example is left out of its own neighbours
+            k = min(max(1, int(self.component_config.get("novelty_neighbours") or 5)), len(members) - 1)
+            held_out.append(np.partition(similarity, -k, axis=1)[:, -k:].mean(axis=1))
+        if not held_out:
+            return None
+        threshold = float(np.quantile(np.concatenate(held_out), quantile))
+        return embeddings.astype(np.float32), y.astype(np.int32), threshold
+
+    def _penalise_novel(self, probabilities: np.ndarray, embeddings: np.ndarray) -> None:
+        """Scale down, in place, the confidences of rows unlike the training examples of their top intent."""
+        if self._novelty is None:
+            return
+        _, _, threshold = self._novelty
+        penalty = float(self.component_config.get("novelty_penalty", 0.1))
+        for row, embedding in zip(probabilities, embeddings):
+            members = self._novelty_rows.get(int(np.argmax(row)))
+            if members is None:
+                continue
+            if float(self._neighbour_similarity(embedding[np.newaxis, :], members)[0]) < threshold:
+                row *= penalty
 
     def _ngram_weights(self, text: str) -> Tuple[np.ndarray, np.ndarray]:
         """The non-zero n-gram features of one text: (column indices, TF-IDF weights), as sklearn computes them.
@@ -349,6 +410,11 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             transposed = np.ascontiguousarray(self._encoder_model[0].T)
             self._encoder_t = (transposed[:width], transposed[width:])
             self._english_only = bool(_encoder_module(self._encoder).ENGLISH_ONLY)
+        # the novelty check's training embeddings, grouped by intent column
+        self._novelty_rows: Dict[int, np.ndarray] = {}
+        if self._novelty is not None:
+            embeddings, labels, _ = self._novelty
+            self._novelty_rows = {int(label): embeddings[labels == label] for label in np.unique(labels)}
 
     def _linear_scores(self, texts: List[str], transposed: np.ndarray, intercept: np.ndarray) -> np.ndarray:
         """Scores of a linear model over the n-grams, given its n-gram weights transposed (features × intents)."""
@@ -370,7 +436,8 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         """Return the calibrated probability of each intent (columns in `self.classes`) for each text.
 
         The n-gram model answers first; with a sentence encoder, the messages it is unsure of (and that are not
-        Chinese) are answered by the model over n-grams plus embeddings instead.
+        Chinese) are answered by the model over n-grams plus embeddings instead, and with the novelty check on,
+        those unlike the training examples of their top intent get their confidences scaled down.
         """
         probabilities = softmax(self._linear_scores(texts, self._ngram_t, self._intercept), self._temperature)
         chosen = [i for i, text in enumerate(texts) if self._wants_encoder(text, float(probabilities[i].max()))]
@@ -379,8 +446,10 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             ngram_t, embedding_t = self._encoder_t
             subset = [texts[i] for i in chosen]
             embeddings = self._embeddings([normalize(text) for text in subset])
-            scores = self._linear_scores(subset, ngram_t, intercept) + embeddings @ embedding_t
-            probabilities[chosen] = softmax(scores, temperature)
+            scores = self._linear_scores(subset, ngram_t, intercept) + self._weighted(embeddings) @ embedding_t
+            answered = softmax(scores, temperature)
+            self._penalise_novel(answered, embeddings)
+            probabilities[chosen] = answered
         return probabilities
 
     @property
@@ -427,6 +496,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
                 "temperature": self._temperature,
                 "sentence_encoder": self._encoder,
                 "encoder_temperature": self._encoder_model[2] if self._encoder_model else None,
+                "novelty_threshold": self._novelty[2] if self._novelty else None,
                 "vocabularies": [
                     {term: int(index) for term, index in v.vocabulary_.items()} for v in self._vectorizers
                 ],
@@ -439,6 +509,9 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             if self._encoder_model:
                 np.save(directory / "encoder_coef.npy", self._encoder_model[0])
                 np.save(directory / "encoder_intercept.npy", self._encoder_model[1])
+            if self._novelty:
+                np.save(directory / "novelty_embeddings.npy", self._novelty[0])
+                np.save(directory / "novelty_labels.npy", self._novelty[1])
 
     @classmethod
     def load(
@@ -465,6 +538,13 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
                         np.load(directory / "encoder_intercept.npy", allow_pickle=False),
                         float(meta["encoder_temperature"]),
                     )
+                novelty = None
+                if encoder_model is not None and meta.get("novelty_threshold") is not None:
+                    novelty = (
+                        np.load(directory / "novelty_embeddings.npy", allow_pickle=False),
+                        np.load(directory / "novelty_labels.npy", allow_pickle=False),
+                        float(meta["novelty_threshold"]),
+                    )
         except (ValueError, FileNotFoundError):
             logger.debug(f"{cls.__name__}: nothing persisted in '{resource.name}'; loading it untrained.")
             return cls(config, model_storage, resource)
@@ -484,6 +564,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             meta.get("temperature"),
             meta.get("sentence_encoder"),
             encoder_model,
+            novelty,
         )
         if encoder_model is not None:
             # Map the encoder's weights in now: the first message that needs them would otherwise wait ~1 s.

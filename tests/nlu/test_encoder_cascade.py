@@ -142,3 +142,39 @@ def test_a_model_from_before_the_cascade_asks_to_be_retrained(tmp_path) -> None:
         meta_path.write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(ValueError, match="train it again"):
         _reload(trained)
+
+
+@needs_e5
+def test_novelty_check_lowers_confidence_on_messages_unlike_any_example_of_their_intent(tmp_path) -> None:
+    checked = _train(tmp_path, "n", sentence_encoder=e5.NAME, encoder_weight=3.0, encoder_cascade=1,
+                     novelty_quantile=0.2, novelty_penalty=0.1)
+    plain = _train(tmp_path, "p", sentence_encoder=e5.NAME, encoder_weight=3.0, encoder_cascade=1)
+    # the threshold comes from the training examples' similarity to their own intent's other examples
+    embeddings, labels, threshold = checked._novelty
+    assert embeddings.shape == (sum(len(t) for t in EXAMPLES.values()), 384) and len(labels) == len(embeddings)
+    assert 0.5 < threshold < 1.0
+    assert plain._novelty is None
+    in_scope = ["my card got stolen yesterday", "给账户充钱"]
+    novel = ["what is the boiling point of mercury", "推荐一部科幻电影"]
+    with_check = checked.predict_proba(in_scope + novel)
+    checked.component_config = {**checked.component_config, "novelty_penalty": 1.0}  # the same model, no penalty
+    without = checked.predict_proba(in_scope + novel)
+    # in-scope messages keep their confidences; novel ones are scaled down, keeping the ranking's order
+    assert np.allclose(with_check[:2], without[:2], atol=1e-6)
+    assert np.allclose(with_check[2:], without[2:] * 0.1, atol=1e-6)
+    assert (with_check[2:].max(axis=1) <= 0.1 + 1e-6).all()
+    assert (without[2:].max(axis=1) > 0.9).all()  # without the check the linear model was sure of a wrong intent
+    # persisted and reloaded: the same answers
+    checked.component_config = {**checked.component_config, "novelty_penalty": 0.1}
+    reloaded = _reload(checked)
+    assert reloaded._novelty[2] == pytest.approx(threshold)
+    assert np.allclose(reloaded.predict_proba(in_scope + novel), with_check, atol=1e-5)
+
+
+@needs_e5
+def test_novelty_check_skips_messages_the_ngram_model_answers(tmp_path) -> None:
+    component = _train(tmp_path, sentence_encoder=e5.NAME, encoder_weight=3.0, encoder_cascade=0.5,
+                       novelty_quantile=0.99)
+    # a training example is answered by the n-gram model (sure of it), so the check never sees it
+    top = component.predict_proba(["how do I top up my card"])[0]
+    assert top.max() >= 0.5
