@@ -148,3 +148,32 @@ def test_short_and_off_topic_messages_are_not_angry(shipped_detector: AngerDetec
     shipped_detector.process([message])
     assert message.get("anger")["score"] < 0.4
     assert message.get("anger")["label"] != "angry"
+
+
+# Calm questions to and about the assistant (who made it, its teachers, its name, a kind word or a mild
+# suggestion for its developers). After the Weibo-style posts, whose rhetorical 谁… questions are mostly angry,
+# "who created you" scored 0.97 and the assistant would have apologised and handed a calm customer over. None of
+# these is a training example.
+CALM_QUESTIONS_ABOUT_THE_BOT = [
+    "请问是哪位工程师把你做出来的",
+    "你的老师们平时怎么教你",
+    "谁给你编的程序呀",
+    "你们的创办人是哪一位",
+    "你是真的人还是机器呀",
+    "请帮我跟开发你的人说，我很喜欢你",
+    "转告你的工程师，这个界面有点不好找",
+    "你叫啥名字呀",
+    "我好爱你呀，小助手",
+    "誰是你的設計者呢",
+    "寫你程式的工程師是哪裡人",
+    "who are the people that trained you?",
+    "please tell your makers i think you're lovely",
+]
+
+
+@pytest.mark.parametrize("text", CALM_QUESTIONS_ABOUT_THE_BOT)
+def test_calm_questions_about_the_bot_are_not_angry(shipped_detector: AngerDetector, text: str) -> None:
+    message = Message({"text": text})
+    shipped_detector.process([message])
+    assert message.get("anger")["score"] < 0.5
+    assert message.get("anger")["label"] != "angry"
