@@ -142,14 +142,6 @@ SHORT_AND_OFF_TOPIC = [
 ]
 
 
-@pytest.mark.parametrize("text", SHORT_AND_OFF_TOPIC)
-def test_short_and_off_topic_messages_are_not_angry(shipped_detector: AngerDetector, text: str) -> None:
-    message = Message({"text": text})
-    shipped_detector.process([message])
-    assert message.get("anger")["score"] < 0.4
-    assert message.get("anger")["label"] != "angry"
-
-
 # Calm questions to and about the assistant (who made it, its teachers, its name, a kind word or a mild
 # suggestion for its developers). After the Weibo-style posts, whose rhetorical 谁… questions are mostly angry,
 # "who created you" scored 0.97 and the assistant would have apologised and handed a calm customer over. None of
@@ -171,9 +163,12 @@ CALM_QUESTIONS_ABOUT_THE_BOT = [
 ]
 
 
-@pytest.mark.parametrize("text", CALM_QUESTIONS_ABOUT_THE_BOT)
-def test_calm_questions_about_the_bot_are_not_angry(shipped_detector: AngerDetector, text: str) -> None:
+@pytest.mark.parametrize(
+    "text, ceiling",
+    [(text, 0.4) for text in SHORT_AND_OFF_TOPIC] + [(text, 0.5) for text in CALM_QUESTIONS_ABOUT_THE_BOT],
+)
+def test_calm_chat_is_not_angry(shipped_detector: AngerDetector, text: str, ceiling: float) -> None:
     message = Message({"text": text})
     shipped_detector.process([message])
-    assert message.get("anger")["score"] < 0.5
+    assert message.get("anger")["score"] < ceiling
     assert message.get("anger")["label"] != "angry"
