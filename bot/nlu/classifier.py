@@ -320,9 +320,14 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
             coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
         return coef.astype(np.float32), intercept.astype(np.float32), temperature
 
+    @property
+    def _neighbours(self) -> int:
+        """How many of an intent's most similar training examples the novelty check averages."""
+        return max(1, int(self.component_config.get("novelty_neighbours") or 5))
+
     def _neighbour_similarity(self, embeddings: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Mean cosine similarity of each embedding to its `novelty_neighbours` most similar rows of `rows`."""
-        k = max(1, int(self.component_config.get("novelty_neighbours") or 5))
+        k = self._neighbours
         similarity = embeddings @ rows.T
         if similarity.shape[1] > k:
             similarity = np.partition(similarity, -k, axis=1)[:, -k:]
@@ -344,7 +349,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
                 continue
             similarity = members @ members.T
             np.fill_diagonal(similarity, -np.inf)  # each example is left out of its own neighbours
-            k = min(max(1, int(self.component_config.get("novelty_neighbours") or 5)), len(members) - 1)
+            k = min(self._neighbours, len(members) - 1)
             held_out.append(np.partition(similarity, -k, axis=1)[:, -k:].mean(axis=1))
         if not held_out:
             return None
