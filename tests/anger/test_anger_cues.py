@@ -1,6 +1,7 @@
 """Cues and the shipped detector: calm dissatisfaction stays below the escalation threshold, anger goes above.
 
-The sentences here are not in `data/anger`: they test what the detector learned, not what it memorised.
+The sentences here are not in `data/anger`, so they test what the detector learned, not what it memorised;
+except 退款还没到账 and its Traditional form 退款還沒到帳, which the issue names and which are training examples too.
 """
 
 from __future__ import annotations
