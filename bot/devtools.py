@@ -22,7 +22,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-from bot.run import Ports, build_env, venv_bin, write_endpoints, _wait_http
+from bot.run import Ports, build_env, venv_bin, wait_http, write_endpoints
 from bot.settings import repo_root
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def test_stories(root: pathlib.Path, model: Optional[pathlib.Path] = None) -> in
                 stderr=subprocess.STDOUT,
             )
             try:
-                _wait_http(f"http://127.0.0.1:{ports.actions}/health", actions, "action server", 120)
+                wait_http(f"http://127.0.0.1:{ports.actions}/health", actions, "action server", 120)
                 stories = var / "stories"
                 stories.mkdir()
                 for path in files:

@@ -147,7 +147,8 @@ def build_env(var: pathlib.Path, ports: Ports, extra: Optional[Dict[str, str]] =
     return env
 
 
-def _wait_http(url: str, process: subprocess.Popen, name: str, timeout: float) -> None:
+def wait_http(url: str, process: subprocess.Popen, name: str, timeout: float) -> None:
+    """Wait until `url` answers (any status below 500); fail early when `process` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -160,6 +161,29 @@ def _wait_http(url: str, process: subprocess.Popen, name: str, timeout: float) -
             pass
         time.sleep(0.3)
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s")
+
+
+def rasa_command(
+    root: pathlib.Path, env: Dict[str, str], port: int, model: pathlib.Path, endpoints: pathlib.Path
+) -> List[str]:
+    """The command line of one Rasa server; several on one tracker, lock and broker are replicas."""
+    return [
+        venv_bin("rasa"),
+        "run",
+        "--enable-api",
+        "--auth-token",
+        env["RASA_TOKEN"],
+        "--cors",
+        "*",
+        "--port",
+        str(port),
+        "--model",
+        str(model),
+        "--credentials",
+        str(root / "credentials.yml"),
+        "--endpoints",
+        str(endpoints),
+    ]
 
 
 def start(
@@ -211,29 +235,10 @@ def start(
             "actions", [venv_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)]
         )
         desk = spawn("desk", [sys.executable, "-m", "bot", "desk", "run"])
-        rasa = spawn(
-            "rasa",
-            [
-                venv_bin("rasa"),
-                "run",
-                "--enable-api",
-                "--auth-token",
-                env["RASA_TOKEN"],
-                "--cors",
-                "*",
-                "--port",
-                str(ports.rasa),
-                "--model",
-                str(model),
-                "--credentials",
-                str(root / "credentials.yml"),
-                "--endpoints",
-                str(endpoints),
-            ],
-        )
-        _wait_http(f"{stack.actions_url}/health", actions, "action server", timeout)
-        _wait_http(f"{stack.desk_url}/health", desk, "desk", timeout)
-        _wait_http(f"{stack.rasa_url}/", rasa, "Rasa server", timeout)
+        rasa = spawn("rasa", rasa_command(root, env, ports.rasa, model, endpoints))
+        wait_http(f"{stack.actions_url}/health", actions, "action server", timeout)
+        wait_http(f"{stack.desk_url}/health", desk, "desk", timeout)
+        wait_http(f"{stack.rasa_url}/", rasa, "Rasa server", timeout)
     except BaseException:
         stack.stop()
         raise

@@ -18,7 +18,6 @@ import dataclasses
 import logging
 import os
 import time
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -28,6 +27,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import wechat_security as sec
 from bot.channels.dedupe import DEFAULT_TTL_SECONDS, Deduplicator, message_key
+from bot.channels.shared_state import LocalState, SharedState, from_env as shared_state_from_env
 from bot.channels.wechat_api import (
     DEFAULT_MAX_REPLY_BYTES,
     WECHAT_API_BASE,
@@ -90,31 +90,29 @@ class ButtonMemory:
     """Remembers the last buttons shown to each customer, so a reply of "2" means the second payload.
 
     Args:
-        max_customers: how many customers to remember (least recently shown forgotten first).
+        state: where the payloads are kept: this process's memory (default) or Redis, shared by every Rasa
+            replica (`bot.channels.shared_state`), so a "2" reaching another replica still means the same.
     """
 
-    def __init__(self, max_customers: int = 10_000) -> None:
-        self.max_customers = max_customers
-        self._options: "OrderedDict[str, List[str]]" = OrderedDict()
+    def __init__(self, state: Optional[SharedState] = None) -> None:
+        self.state: SharedState = state if state is not None else LocalState()
 
     def remember(self, recipient_id: str, buttons: List[Dict[str, Any]]) -> None:
         """Store the payloads (or titles) of the buttons just sent to `recipient_id`."""
-        payloads = [str(b.get("payload") or b.get("title") or "") for b in buttons]
-        self._options[recipient_id] = payloads
-        self._options.move_to_end(recipient_id)
-        while len(self._options) > self.max_customers:
-            self._options.popitem(last=False)
+        self.state.put_buttons(recipient_id, [str(b.get("payload") or b.get("title") or "") for b in buttons])
 
     def resolve(self, sender_id: str, text: str) -> Optional[str]:
         """Return the payload chosen by a numeric reply, once; None when `text` is not a valid choice."""
         choice = (text or "").strip()
-        options = self._options.get(sender_id)
-        if not options or not choice.isdigit():
+        if not choice.isdigit():
+            return None
+        options = self.state.get_buttons(sender_id)
+        if not options:
             return None
         index = int(choice)
         if not 1 <= index <= len(options) or not options[index - 1]:
             return None
-        del self._options[sender_id]
+        self.state.drop_buttons(sender_id)
         return options[index - 1]
 
 
@@ -325,6 +323,8 @@ class WeChatInput(InputChannel):
         max_body_bytes: the largest accepted body.
         dedupe_ttl_seconds: how long a message is remembered for de-duplication.
         reply_max_bytes: the longest text message (default: settings `compliance.wechat_max_reply_bytes`).
+        shared_state: retry claims and buttons shown: this process's memory (default), or Redis shared by
+            every Rasa replica (`from_credentials` picks Redis when `FRONTLINE_REDIS_HOST` is set).
     """
 
     output_class: type = WeChatOutput
@@ -347,6 +347,8 @@ class WeChatInput(InputChannel):
             "reply_budget_seconds": _budget_option(credentials, where),
             "max_body_bytes": _int_option(credentials, "max_body_bytes", sec.DEFAULT_MAX_BODY_BYTES, 1024, where),
             "dedupe_ttl_seconds": _int_option(credentials, "dedupe_ttl_seconds", int(DEFAULT_TTL_SECONDS), 30, where),
+            # not a credential: Redis in production mode (FRONTLINE_REDIS_HOST), shared by every replica
+            "shared_state": shared_state_from_env(),
         }
 
     @classmethod
@@ -387,6 +389,7 @@ class WeChatInput(InputChannel):
         max_body_bytes: int = sec.DEFAULT_MAX_BODY_BYTES,
         dedupe_ttl_seconds: float = DEFAULT_TTL_SECONDS,
         reply_max_bytes: Optional[int] = None,
+        shared_state: Optional[SharedState] = None,
     ) -> None:
         self.token = token
         self.encoding_aes_key = encoding_aes_key
@@ -397,7 +400,8 @@ class WeChatInput(InputChannel):
         self.reply_budget_seconds = reply_budget_seconds
         self.max_body_bytes = max_body_bytes
         self._reply_max_bytes = reply_max_bytes
-        self.buttons = ButtonMemory()
+        self.shared_state: SharedState = shared_state if shared_state is not None else LocalState()
+        self.buttons = ButtonMemory(self.shared_state)
         self.dedupe: Deduplicator[Delivery] = Deduplicator(ttl_seconds=dedupe_ttl_seconds, is_active=Delivery.active)
         self._client: Any = None
         self._crypto: Optional[sec.MessageCrypto] = None
@@ -619,6 +623,11 @@ class WeChatInput(InputChannel):
         if key is None:
             raise sec.MalformedXml("neither MsgId nor FromUserName+CreateTime")
         entry, created = self.dedupe.get_or_create(key, Delivery)
+        if created and not self.shared_state.claim(f"{self.name()}:{key}", int(self.dedupe.ttl_seconds)):
+            # another replica took this message first (a WeChat retry after a slow answer): it answers
+            entry.settled = True
+            logger.info("%s: %s is being answered by another replica; acknowledged", self.name(), key)
+            return None
         msg_type = _text(message.get("MsgType")).lower()
         if msg_type == "event":
             if not created or entry.settled:

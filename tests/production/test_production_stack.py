@@ -1,6 +1,9 @@
 """Production mode for real: Rasa on PostgreSQL (tracker store), Redis (lock store) and RabbitMQ (event broker),
 the desk on PostgreSQL consuming RabbitMQ. Uses the services on 127.0.0.1 (PostgreSQL 5432 trust, Redis 6379,
 RabbitMQ 5672 guest/guest); a fresh database is created for the run and dropped afterwards.
+
+A second Rasa replica on the same services stands for a load-balanced deployment: WeChat callbacks of one
+customer alternate between the two, as Tencent's POSTs would behind a load balancer.
 """
 
 from __future__ import annotations
@@ -16,10 +19,15 @@ from typing import Any, Dict, Iterator, List
 
 import aiohttp
 import pytest
+import requests
+import xmltodict
+from wechatpy.crypto import WeChatCrypto as PeerCrypto
+from wechatpy.utils import WeChatSigner
 
 from bot.devtools import free_port
-from bot.run import Ports, Stack, latest_model, start
+from bot.run import Ports, Stack, latest_model, rasa_command, start, wait_http
 from bot.settings import repo_root
+from tests.channels.fake_wechat_api import FakeWeChatApi
 from tests.conftest import STACK_NOW, TEST_CHANNEL_ENV
 
 pytestmark = [pytest.mark.stack, pytest.mark.postgres]
@@ -54,7 +62,14 @@ def purge_queue() -> None:
 
 
 @pytest.fixture(scope="module")
-def prod_stack() -> Iterator[Stack]:
+def wechat_api() -> Iterator[FakeWeChatApi]:
+    """The fake WeChat API (the real protocol on a loopback port): where replies that are not passive go."""
+    with FakeWeChatApi(app_id=TEST_CHANNEL_ENV["WECHAT_APP_ID"], app_secret=TEST_CHANNEL_ENV["WECHAT_APP_SECRET"]) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def prod_stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
     model = latest_model(ROOT)
     if model is None:
         pytest.fail("no trained model under models/: run `make train` first")
@@ -76,6 +91,7 @@ def prod_stack() -> Iterator[Stack]:
         "FRONTLINE_RABBITMQ_USER": "guest",
         "FRONTLINE_RABBITMQ_PASSWORD": "guest",
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+        "WECHAT_API_BASE": wechat_api.base_url,
     }
     with tempfile.TemporaryDirectory(prefix="frontline-prod-") as tmp:
         var = pathlib.Path(tmp)
@@ -157,3 +173,84 @@ async def test_handoff_over_postgresql_redis_and_rabbitmq(prod_stack: Stack) -> 
     finally:
         connection.close()
     assert redis_lock_commands() > before_redis
+
+
+@pytest.fixture(scope="module")
+def second_replica(prod_stack: Stack) -> str:
+    """A second Rasa server on the same PostgreSQL, Redis and RabbitMQ; stopped with the stack."""
+    model = latest_model(ROOT)
+    assert model is not None
+    port = free_port()
+    log = open(prod_stack.var / "logs" / "rasa-replica-2.log", "ab")
+    process = subprocess.Popen(
+        rasa_command(ROOT, prod_stack.env, port, model, prod_stack.var / "endpoints.run.yml"),
+        cwd=ROOT, env=prod_stack.env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    prod_stack.processes["rasa-replica-2"] = process
+    wait_http(f"http://127.0.0.1:{port}/", process, "second Rasa replica", 180)
+    return f"http://127.0.0.1:{port}"
+
+
+def wechat_post(rasa_url: str, env: Dict[str, str], openid: str, text: str, msg_id: str) -> requests.Response:
+    """One safe-mode callback, encrypted and signed by wechatpy as Tencent's servers would send it."""
+    token, key, app_id = env["WECHAT_TOKEN"], env["WECHAT_ENCODING_AES_KEY"], env["WECHAT_APP_ID"]
+    created = str(int(time.time()))
+    inbound = (
+        f"<xml><ToUserName><![CDATA[gh_frontline_prod]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+    nonce = "20251201"
+    envelope = xmltodict.parse(PeerCrypto(token, key, app_id).encrypt_message(inbound, nonce, created))["xml"]
+    signer = WeChatSigner()
+    signer.add_data(token, created, nonce)
+    query = {"signature": signer.signature, "timestamp": created, "nonce": nonce, "openid": openid,
+             "encrypt_type": "aes", "msg_signature": envelope["MsgSignature"]}
+    body = f"<xml><ToUserName><![CDATA[gh_frontline_prod]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+    return requests.post(f"{rasa_url}/webhooks/wechat/webhook", params=query, data=body.encode("utf-8"), timeout=15)
+
+
+def test_wechat_customer_across_two_replicas(
+    prod_stack: Stack, second_replica: str, wechat_api: FakeWeChatApi
+) -> None:
+    stack, env = prod_stack, prod_stack.env
+    openid = f"oProd{uuid.uuid4().hex[:12]}"
+    internal = {"X-Frontline-Secret": env["FRONTLINE_DESK_SECRET"]}
+    base = int(time.time()) * 1000
+
+    # The customer asks for a human on replica 1; WeChat's retry of that message lands on replica 2.
+    first = wechat_post(stack.rasa_url, env, openid, "转人工", f"{base}1")
+    assert first.status_code == 200, first.text
+    retry = wechat_post(second_replica, env, openid, "转人工", f"{base}1")
+    assert (retry.status_code, retry.text) == (200, "success")
+    ticket = requests.get(f"{stack.desk_url}/internal/conversations/{openid}/ticket", headers=internal, timeout=10)
+    assert ticket.status_code == 200, ticket.text
+    code = ticket.json()["id"]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "desk", "add-agent", f"wx-{openid[-4:]}", "--skills", "general,after_sales"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    headers = {"Authorization": "Bearer " + dict(line.split(": ", 1) for line in result.stdout.splitlines())["token"]}
+    for step in ("claim", "resolve"):
+        answer = requests.post(f"{stack.desk_url}/api/tickets/{code}/{step}", headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+    # The survey went out through replica 1's customer-service API call, its buttons as numbers.
+    survey = [t for t in wechat_api.texts() if "\n5. " in t]
+    assert survey, wechat_api.texts()
+
+    # The customer answers "2" (the second button: rating 4); the callback reaches replica 2.
+    choice = wechat_post(second_replica, env, openid, "2", f"{base}2")
+    assert choice.status_code == 200, choice.text
+    deadline = time.monotonic() + 10
+    rating = None
+    while time.monotonic() < deadline and rating is None:
+        rating = requests.get(f"{stack.desk_url}/internal/tickets/{code}", headers=internal, timeout=10).json()["rating"]
+        time.sleep(0.2)
+    assert rating == 4
+
+    # One turn for the retried message: the tracker (PostgreSQL, shared) holds it once.
+    tracker = requests.get(f"{stack.rasa_url}/conversations/{openid}/tracker", params={"token": stack.token}, timeout=10)
+    texts = [e.get("text") for e in tracker.json()["events"] if e["event"] == "user"]
+    assert texts.count("转人工") == 1, texts
