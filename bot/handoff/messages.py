@@ -48,11 +48,18 @@ def queue_reply(lang: str | None, position: int, expected_wait_seconds: float | 
 
     Returns:
         "您已进入人工客服队列，前面还有 N 位，预计等待约 M 分钟。" (N = customers ahead, position - 1) or
-        "You're number N in the queue; expected wait about M minutes." (N = position).
+        "You're number N in the queue; expected wait about M minutes." (N = position); at the head of the
+        queue "您已进入人工客服队列，您是下一位，…" / "You're next in the queue; …" (not "0 ahead of you").
     """
     position = max(1, int(position or 1))
     minutes = wait_minutes(expected_wait_seconds)
     unit = "minute" if minutes == 1 else "minutes"
+    if position == 1:
+        return localise(
+            lang,
+            f"您已进入人工客服队列，您是下一位，预计等待约 {minutes} 分钟。",
+            f"You're next in the queue; expected wait about {minutes} {unit}.",
+        )
     return localise(
         lang,
         f"您已进入人工客服队列，前面还有 {position - 1} 位，预计等待约 {minutes} 分钟。",

@@ -98,7 +98,7 @@ async def test_anger_apologises_first(
     assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
     assert texts(dispatcher) == [
         "非常抱歉，refund status 的问题给您带来了困扰，我马上为您转接人工客服。",
-        "您已进入人工客服队列，前面还有 0 位，预计等待约 1 分钟。",
+        "您已进入人工客服队列，您是下一位，预计等待约 1 分钟。",
     ]
     packet = fake_desk.requests[-1]["json"]
     assert (packet["reason"], packet["grade"], packet["topic"]) == ("anger", "A", "faq_refund_status")
@@ -191,7 +191,7 @@ async def test_off_hours_uses_the_calendar_reply_when_present(
 
 
 @pytest.mark.parametrize(("now", "open_now", "last"), [
-    (OPEN_NOW, True, "您已进入人工客服队列，前面还有 0 位，预计等待约 1 分钟。"),
+    (OPEN_NOW, True, "您已进入人工客服队列，您是下一位，预计等待约 1 分钟。"),
     (CLOSED_NOW, False, "现在是非工作时间，人工客服暂时不在线。您的工单号是 T-000123，最晚 12月6日 20:01 前回复您。"),
 ])
 async def test_emergency_contact_at_any_hour(
@@ -345,3 +345,19 @@ async def test_survey_comment_is_recorded_masked(fake_desk: FakeDesk, dispatcher
 ])
 def test_parse_rating(value: Any, expected: int | None) -> None:
     assert parse_rating(value) == expected
+
+
+@pytest.mark.parametrize(
+    "lang, position, wait, expected",
+    [
+        ("zh", 1, 60, "您已进入人工客服队列，您是下一位，预计等待约 1 分钟。"),
+        ("zh_hant", 1, 60, "您已進入人工客服隊列，您是下一位，預計等待約 1 分鐘。"),
+        ("en", 1, 240, "You're next in the queue; expected wait about 4 minutes."),
+        ("zh", 3, 720, "您已进入人工客服队列，前面还有 2 位，预计等待约 12 分钟。"),
+        ("en", 3, 61, "You're number 3 in the queue; expected wait about 2 minutes."),
+    ],
+)
+def test_queue_reply_names_the_place_in_the_customers_words(lang: str, position: int, wait: int, expected: str) -> None:
+    from bot.handoff.messages import queue_reply
+
+    assert queue_reply(lang, position, wait) == expected
