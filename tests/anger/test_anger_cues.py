@@ -45,6 +45,15 @@ ANGRY = [
 ]
 
 
+# Calm dissatisfaction in "un-/not/不" words, and plain happiness: the label must tell them apart (none of these
+# is a training line). Before the examples of 2026-12-05, "i'm very unhappy" and 我很不开心 were labelled happy.
+UNHAPPY_WORDS = [
+    "i'm very unhappy", "very poor service", "not happy at all", "the quality is poor", "i am very unhappy about it",
+    "我很不开心", "我真的很不开心", "服务有点差", "这个质量真的差", "挺失望的",
+]
+HAPPY_WORDS = ["i'm very happy with the service", "we are really happy, thank you", "我很开心，谢谢", "很满意，多谢"]
+
+
 @pytest.fixture(scope="module")
 def threshold() -> float:
     return float(escalation_settings(load_settings())["anger_threshold"])
@@ -68,6 +77,22 @@ def test_angry_messages_reach_the_threshold(
     shipped_detector: AngerDetector, threshold: float, language: str, text: str
 ) -> None:
     assert _score(shipped_detector, text) >= threshold
+
+
+def _label(detector: AngerDetector, text: str) -> str:
+    message = Message({"text": text})
+    detector.process([message])
+    return message.get("anger")["label"]
+
+
+@pytest.mark.parametrize("text", UNHAPPY_WORDS)
+def test_calm_dissatisfaction_is_labelled_unhappy(shipped_detector: AngerDetector, text: str) -> None:
+    assert _label(shipped_detector, text) == "unhappy"
+
+
+@pytest.mark.parametrize("text", HAPPY_WORDS)
+def test_happiness_is_labelled_happy(shipped_detector: AngerDetector, text: str) -> None:
+    assert _label(shipped_detector, text) == "happy"
 
 
 def test_traditional_and_simplified_score_alike(shipped_detector: AngerDetector) -> None:
