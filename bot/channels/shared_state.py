@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, List, Mapping, Optional, Union
+from typing import Any, Callable, List, Mapping, Optional, Tuple, Union
 
 logger = logging.getLogger(__name__)
 
@@ -144,15 +144,19 @@ class RedisState:
 SharedState = Union[LocalState, RedisState]
 
 
-def from_env(environ: Optional[Mapping[str, str]] = None) -> SharedState:
-    """Redis when `FRONTLINE_REDIS_HOST` is set (`FRONTLINE_REDIS_PORT`, default 6379; `FRONTLINE_REDIS_DB`,
-    default 1, the lock store's), else this process's memory."""
+def redis_address(environ: Optional[Mapping[str, str]] = None) -> Optional[Tuple[str, int, int]]:
+    """(host, port, db) of the Redis the channels share in production mode, or None on one machine.
+
+    From `FRONTLINE_REDIS_HOST` (unset: None), `FRONTLINE_REDIS_PORT` (6379) and `FRONTLINE_REDIS_DB` (1, the
+    lock store's database).
+
+    Raises:
+        SettingsError: a port or database that is not a whole number.
+    """
     environ = os.environ if environ is None else environ
     host = (environ.get("FRONTLINE_REDIS_HOST") or "").strip()
     if not host:
-        return LocalState()
-    import redis
-
+        return None
     from bot.settings import SettingsError
 
     numbers = {}
@@ -161,7 +165,17 @@ def from_env(environ: Optional[Mapping[str, str]] = None) -> SharedState:
         if not value.isdigit():
             raise SettingsError(f"{name} must be a whole number, not {value!r}")
         numbers[name] = int(value)
-    port, db = numbers["FRONTLINE_REDIS_PORT"], numbers["FRONTLINE_REDIS_DB"]
+    return host, numbers["FRONTLINE_REDIS_PORT"], numbers["FRONTLINE_REDIS_DB"]
+
+
+def from_env(environ: Optional[Mapping[str, str]] = None) -> SharedState:
+    """Redis when `FRONTLINE_REDIS_HOST` is set (`redis_address`), else this process's memory."""
+    address = redis_address(environ)
+    if address is None:
+        return LocalState()
+    import redis
+
+    host, port, db = address
     client = redis.Redis(host=host, port=port, db=db, socket_timeout=0.5, socket_connect_timeout=0.5)
     logger.info("WeChat/WeCom channel state (retry claims, buttons) shared in Redis at %s:%d/%d", host, port, db)
     return RedisState(client)

@@ -10,7 +10,10 @@ tickets record the channel as `socketio`:
 - empty messages (the widget's null `initPayload` on first opening) never reach the assistant;
 - defaults suited to `rasa-webchat` 1.0.1: `session_persistence: true`, `metadata_key: customData`;
 - `session_request` accepts only sane session ids and awaits `enter_room` when the installed python-socketio
-  makes it a coroutine (RasaHQ/rasa #13027), so pushes reach the browser after a reload.
+  makes it a coroutine (RasaHQ/rasa #13027), so pushes reach the browser after a reload;
+- in production mode (`FRONTLINE_REDIS_HOST` set) the socket.io server emits through python-socketio's Redis
+  client manager, so a push from any Rasa replica (an agent reply the desk sends through whichever replica the
+  load balancer picks) reaches the widget connected to another one.
 
 Register it in `credentials.yml` *instead of* the built-in `socketio:` key (both at once would mount two
 socket.io servers on the same path):
@@ -35,6 +38,7 @@ from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
 from bot import identity
+from bot.channels.shared_state import redis_address
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,21 @@ def valid_session_id(value: Any) -> bool:
         True for strings of 8 to 128 letters, digits, `_` or `-`.
     """
     return isinstance(value, str) and bool(_SESSION_ID_RE.match(value))
+
+
+SOCKETIO_REDIS_CHANNEL = "frontline:webchat"
+
+
+def socketio_manager(environ: Optional[Dict[str, str]] = None) -> Any:
+    """python-socketio's Redis client manager in production mode (`FRONTLINE_REDIS_HOST`), else None."""
+    address = redis_address(environ)
+    if address is None:
+        return None
+    import socketio
+
+    host, port, db = address
+    logger.info("socket.io pushes shared across replicas through Redis at %s:%d/%d", host, port, db)
+    return socketio.AsyncRedisManager(f"redis://{host}:{port}/{db}", channel=SOCKETIO_REDIS_CHANNEL)
 
 
 class WebchatInput(SocketIOInput):
@@ -93,6 +112,11 @@ class WebchatInput(SocketIOInput):
 
         blueprint = super().blueprint(verified_on_new_message)
         sio = self.sio
+        manager = socketio_manager()
+        if manager is not None:
+            # Rasa builds the AsyncServer with the in-process manager; swap it before any client connects.
+            manager.set_server(sio)
+            sio.manager = manager
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:

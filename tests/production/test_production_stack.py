@@ -254,3 +254,35 @@ def test_wechat_customer_across_two_replicas(
     tracker = requests.get(f"{stack.rasa_url}/conversations/{openid}/tracker", params={"token": stack.token}, timeout=10)
     texts = [e.get("text") for e in tracker.json()["events"] if e["event"] == "user"]
     assert texts.count("转人工") == 1, texts
+
+
+async def test_widget_gets_a_push_sent_through_the_other_replica(prod_stack: Stack, second_replica: str) -> None:
+    import socketio
+
+    stack = prod_stack
+    session = f"prodwidget{uuid.uuid4().hex[:12]}"
+    client = socketio.AsyncClient(reconnection=False)
+    received: asyncio.Queue = asyncio.Queue()
+    confirmed = asyncio.Event()
+    client.on("bot_uttered", lambda data: received.put_nowait(data))
+    client.on("session_confirm", lambda data: confirmed.set())
+    await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
+    try:
+        await client.emit("session_request", {"session_id": session})
+        await asyncio.wait_for(confirmed.wait(), 10)
+        # The widget talks to replica 1 and is answered there.
+        await client.emit("user_uttered", {"message": "退款多久到账", "session_id": session, "customData": {}})
+        first = await asyncio.wait_for(received.get(), 20)
+        assert first.get("text")
+        # An agent reply delivered the way the desk delivers it, through replica 2's HTTP API.
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            async with http.post(
+                f"{second_replica}/conversations/{session}/tracker/events",
+                params={"token": stack.token, "output_channel": "socketio", "execute_side_effects": "true"},
+                json=[{"event": "bot", "text": "您好，我是客服小李", "metadata": {"agent": "li"}}],
+            ) as r:
+                assert r.status == 200, await r.text()
+        pushed = await asyncio.wait_for(received.get(), 10)
+        assert pushed.get("text") == "您好，我是客服小李"
+    finally:
+        await client.disconnect()
