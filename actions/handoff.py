@@ -101,14 +101,17 @@ def customer_replies(
     """What the customer is told once the ticket exists, in order.
 
     Anger: an apology first. Emergency: the emergency contact first (any hour). Then, open now: the place in
-    the queue and the expected wait; closed: the off-hours reply with the ticket number.
+    the queue and the expected wait, or, when no agent who could serve it is online (`agents_online` 0), that
+    nobody is online yet; closed: the off-hours reply with the ticket number.
     """
     replies = []
     if reason == ANGER:
         replies.append(apology(lang, topic))
     if reason == EMERGENCY:
         replies.append(emergency_reply(lang, settings))
-    if ticket.get("open_now", True):
+    if ticket.get("open_now", True) and ticket.get("agents_online", 1) == 0:
+        replies.append(messages.nobody_online_reply(lang, ticket["id"]))
+    elif ticket.get("open_now", True):
         replies.append(messages.queue_reply(lang, ticket.get("position") or 1, ticket.get("expected_wait_seconds")))
     else:
         replies.append(offhours_reply(lang, at, ticket, settings))

@@ -65,6 +65,7 @@ def _agent(request: Request, allow_query_token: bool = False) -> Dict[str, Any]:
     agent = auth.authenticate(desk.store, token, desk.now())
     if agent is None:
         raise DeskError(401, "a valid bearer token is required (Authorization: Bearer <token>)")
+    desk.seen(agent["name"])
     return agent
 
 
@@ -261,20 +262,24 @@ def api_blueprint(name: str) -> Blueprint:
 
     @bp.get("/stream")
     async def stream(request: Request) -> HTTPResponse:
-        """Server-Sent Events: `ticket` and `message` events as they happen (see `bot.desk.stream`)."""
-        _agent(request, allow_query_token=True)
+        """Server-Sent Events: `ticket` and `message` events as they happen (see `bot.desk.stream`).
+
+        While the stream is open its agent counts as online (the customers' wait estimates use it)."""
+        agent = _agent(request, allow_query_token=True)
         try:
             max_seconds = float(request.args.get("max_seconds", "0"))
         except ValueError as error:
             raise DeskError(400, "'max_seconds' must be a number") from error
-        hub = _desk(request).hub
-        queue = hub.subscribe()
+        desk = _desk(request)
+        hub = desk.hub
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds if max_seconds > 0 else None
         response = await request.respond(
             content_type="text/event-stream; charset=utf-8",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+        queue = hub.subscribe()
+        desk.connected(agent["name"])
         try:
             await response.send("retry: 2000\nevent: hello\ndata: {}\n\n")
             while True:
@@ -292,6 +297,7 @@ def api_blueprint(name: str) -> Blueprint:
                 await response.send(f"id: {event['seq']}\nevent: {event['type']}\ndata: {data}\n\n")
         finally:
             hub.unsubscribe(queue)
+            desk.disconnected(agent["name"])
         await response.eof()
         return response
 

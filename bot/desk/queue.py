@@ -11,8 +11,11 @@ Pure functions over plain values; the store and the API call them with the rows 
   capacity (concurrent assigned tickets) takes nothing more. The skill `*` means every skill.
 - Position: 1 + the queued tickets served before this one in the same group (same skill; for the general
   group also the tickets overflowing into it), by priority, then age.
-- Expected wait = position x average handle time (`desk.average_handle_seconds`, default 240 s), plus the
-  time until the next opening when the team is closed.
+- Expected wait, open team: from the agents online (console connected, or an API request in the last 5
+  minutes) who could serve the ticket: none if their free slots cover the customers up to this one, else the
+  rest x average handle time (`desk.average_handle_seconds`, default 240 s) / their capacity; no estimate
+  when none of them is online.
+  Closed team, or presence unknown: position x average handle time, plus the time until the next opening.
 """
 
 from __future__ import annotations
@@ -147,13 +150,44 @@ def position(
     return 1 + [t.id for t in ranked].index(ticket_id)
 
 
+def could_serve(agent: AgentProfile, ticket: QueuedTicket, general_skill: str) -> bool:
+    """True when `agent` may take `ticket` now or once it overflows to the general group (capacity aside)."""
+    if ticket.requires_senior and not agent.senior:
+        return False
+    skills = set(agent.skills)
+    return ANY_SKILL in skills or ticket.skill in skills or general_skill in skills
+
+
 def expected_wait_seconds(
-    place: Optional[int], average_handle_seconds: float, seconds_until_open: float = 0.0
-) -> int:
-    """Return the expected wait: position x average handle time, plus the time until the team opens."""
+    place: Optional[int],
+    average_handle_seconds: float,
+    seconds_until_open: float = 0.0,
+    agents: Optional[Sequence[AgentProfile]] = None,
+) -> Optional[int]:
+    """Return the expected wait in seconds (see the module docstring).
+
+    Args:
+        place: the 1-based place in the queue (None: not queued, no wait).
+        average_handle_seconds: `desk.average_handle_seconds`.
+        seconds_until_open: time until the team opens (0 when open).
+        agents: the agents online who could serve the ticket (`could_serve`), with their load; None when
+            presence is not known.
+
+    Returns:
+        The wait, or None when the team is open and no agent who could serve the ticket is online.
+    """
     if place is None:
         return 0
-    return int(round(place * average_handle_seconds + max(0.0, seconds_until_open)))
+    until_open = max(0.0, seconds_until_open)
+    if agents is None or until_open > 0:
+        return int(round(place * average_handle_seconds + until_open))
+    if not agents:
+        return None
+    free = sum(max(0, a.capacity - a.active_tickets) for a in agents)
+    if place <= free:
+        return 0
+    slots = sum(max(1, a.capacity) for a in agents)
+    return int(round((place - free) * average_handle_seconds / slots))
 
 
 def next_for(

@@ -51,6 +51,10 @@ POSITION_TEXT = {
 }
 
 
+# How long an agent counts as online after an API request without a console connected.
+ONLINE_AFTER_REQUEST_SECONDS = 300.0
+
+
 class DeskError(Exception):
     """A request the desk refuses; `status` is the HTTP status to answer with."""
 
@@ -192,6 +196,8 @@ class Desk:
         self.settings = settings
         self.rasa = rasa
         self.hub = hub or Hub()
+        self.presence: Dict[str, int] = {}  # agent name -> open console event streams (this desk process)
+        self.last_seen: Dict[str, float] = {}  # agent name -> time of the agent's latest API request
         self.calendar = calendar or Calendar()
 
     # ---- helpers -----------------------------------------------------------------------------------
@@ -253,8 +259,45 @@ class Desk:
         open_now = self.calendar.is_open(at, ticket["team"])
         opening = None if open_now else self.calendar.next_opening(at, ticket["team"])
         until_open = (opening.timestamp() - now) if opening else 0.0
-        wait = q.expected_wait_seconds(place, self.settings.average_handle_seconds, until_open)
+        wait = q.expected_wait_seconds(
+            place, self.settings.average_handle_seconds, until_open, self.online_servers(ticket["id"], queued)
+        )
         return place, wait, open_now, opening.isoformat() if opening else None
+
+    def is_online(self, name: str, now: float) -> bool:
+        """An agent is online while a console of theirs is connected, or for `ONLINE_AFTER_REQUEST_SECONDS`
+        after their latest API request (an agent working through the API, or between two reconnects)."""
+        if self.presence.get(name, 0) > 0:
+            return True
+        return now - self.last_seen.get(name, float("-inf")) <= ONLINE_AFTER_REQUEST_SECONDS
+
+    def seen(self, name: str) -> None:
+        """An agent made an authenticated request."""
+        self.last_seen[name] = self.now()
+
+    def online_servers(self, ticket_id: int, queued: List[q.QueuedTicket]) -> List[q.AgentProfile]:
+        """The agents online now who could serve the queued ticket, with their load."""
+        target = next((t for t in queued if t.id == ticket_id), None)
+        if target is None:
+            return []
+        now = self.now()
+        return [
+            profile
+            for profile in (self.profile(a) for a in self.store.list_agents() if self.is_online(a["name"], now))
+            if q.could_serve(profile, target, self.settings.general_skill)
+        ]
+
+    def connected(self, name: str) -> None:
+        """An agent's console opened its event stream: the agent is online."""
+        self.presence[name] = self.presence.get(name, 0) + 1
+
+    def disconnected(self, name: str) -> None:
+        """An agent's console closed its event stream (online while any other stays open)."""
+        left = self.presence.get(name, 0) - 1
+        if left > 0:
+            self.presence[name] = left
+        else:
+            self.presence.pop(name, None)
 
     def to_json(
         self,
@@ -371,6 +414,8 @@ class Desk:
             "skill": ticket["skill"],
             "position": place,
             "expected_wait_seconds": wait,
+            # agents with a console open who could serve it (0 while open: the customer is told nobody is online)
+            "agents_online": len(self.online_servers(ticket["id"], self._queued())) if place is not None else 0,
             "open_now": open_now,
             "next_opening": opening,
             "due": {"first_response": iso(ticket["due_first_response"]), "resolution": iso(ticket["due_resolution"])},
@@ -768,7 +813,7 @@ class Desk:
         for ticket in rows:
             place, wait, open_now, _ = self.position_of(ticket, now, queued)
             last = ticket["notified_position"]
-            if place is None or last is None or not open_now:
+            if place is None or last is None or not open_now or wait is None:
                 continue
             if last - place >= min_gain or (place <= last // 2 and last - place >= 1):
                 text = in_language(POSITION_TEXT, ticket["language"]).format(

@@ -67,6 +67,16 @@ def queue_reply(lang: str | None, position: int, expected_wait_seconds: float | 
     )
 
 
+def nobody_online_reply(lang: str | None, ticket_id: str) -> str:
+    """Open hours, but no agent who could serve the ticket has the console open: say so, without a wait time."""
+    return localise(
+        lang,
+        f"您已进入人工客服队列，工单号 {ticket_id}。客服暂时都不在线，上线后会第一时间回复您，您无需重复描述问题。",
+        f"You're in the queue for a human agent (ticket {ticket_id}). No agent is online right now; the first one "
+        "to come online will reply, and you won't need to repeat yourself.",
+    )
+
+
 def parse_time(value: Any) -> dt.datetime | None:
     """Read an ISO 8601 time from the desk (None when missing or unreadable)."""
     if not value:

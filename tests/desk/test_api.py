@@ -17,13 +17,14 @@ async def create(app: Any, internal: Dict[str, str], packet: Dict[str, Any]) -> 
     return response
 
 
-async def test_internal_create_ticket_answers_the_contract(app, internal, make_packet, fake_rasa) -> None:
+async def test_internal_create_ticket_answers_the_contract(app, internal, make_packet, fake_rasa, agents) -> None:
     response = await create(app, internal, make_packet("conv-1"))
     assert response.status == 201
     body = response.json
     assert body["id"].startswith("T-") and len(body["id"]) == 8
     assert body["position"] == 1
-    assert body["expected_wait_seconds"] == 240
+    # Nobody has the console open: no wait can be promised.
+    assert body["expected_wait_seconds"] is None and body["agents_online"] == 0
     assert body["open_now"] is True and body["next_opening"] is None
     created = clock.now().timestamp()
     from datetime import datetime
@@ -32,9 +33,13 @@ async def test_internal_create_ticket_answers_the_contract(app, internal, make_p
     resolution = datetime.fromisoformat(body["due"]["resolution"]).timestamp()
     assert abs(first - created - 120) < 5  # socketio: 120 s
     assert abs(resolution - created - 3600) < 5  # grade A: 1 h
-    # A second ticket queues behind (same skill `orders`, lower grade).
+    # A second ticket queues behind (same skill `orders`, lower grade); alice (orders, 3 free slots) and dave
+    # (payments only: he could not serve it) are online: both customers fit in alice's free slots.
+    app.ctx.desk.connected("alice")
+    app.ctx.desk.connected("dave")
     second = await create(app, internal, make_packet("conv-2", grade="C", anger_history=[0.1]))
-    assert second.status == 201 and second.json["position"] == 2 and second.json["expected_wait_seconds"] == 480
+    assert second.status == 201 and second.json["position"] == 2
+    assert second.json["expected_wait_seconds"] == 0 and second.json["agents_online"] == 1
     # The same conversation again: the open ticket, 200.
     again = await create(app, internal, make_packet("conv-1", grade="C"))
     assert again.status == 200 and again.json["id"] == body["id"]
@@ -331,6 +336,30 @@ async def test_stream_pushes_ticket_events(app, internal, make_packet, agents) -
     lines = dict(line.split(": ", 1) for line in events[0].splitlines())
     assert lines["event"] == "ticket"
     assert json.loads(lines["data"])["conversation_id"] == "s1"
+
+
+async def test_an_open_console_stream_makes_its_agent_online(app, internal, make_packet, agents, monkeypatch) -> None:
+    import asyncio
+    import datetime as dt
+
+    answers = []
+
+    async def later() -> None:
+        await asyncio.sleep(0.3)
+        answers.append((await create(app, internal, make_packet("presence-1"))).json)
+
+    task = asyncio.ensure_future(later())
+    _, response = await app.asgi_client.get(f"/api/stream?token={agents['alice']['token']}&max_seconds=0.8")
+    await task
+    assert response.status == 200
+    assert answers[0]["agents_online"] == 1 and answers[0]["expected_wait_seconds"] == 0
+    # The stream has closed; alice still counts as online for 5 minutes after her last request, then not.
+    assert app.ctx.desk.presence == {}
+    assert (await create(app, internal, make_packet("presence-2"))).json["agents_online"] == 1
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=301)
+    monkeypatch.setenv("FRONTLINE_NOW", later.isoformat())
+    after = (await create(app, internal, make_packet("presence-3"))).json
+    assert after["agents_online"] == 0 and after["expected_wait_seconds"] is None
 
 
 async def test_transfer_to_an_unknown_skill_is_400(app, internal, make_packet, agents) -> None:

@@ -102,3 +102,24 @@ def test_expected_wait_and_next_ticket() -> None:
     assert q.next_for(agent(["general"]), queued, 10, W, "general", 300).id == 2
     assert q.next_for(agent(["general", "orders"]), queued, 10, W, "general", 300).id == 1
     assert q.next_for(agent(["general"], capacity=1, active=1), queued, 10, W, "general", 300) is None
+
+
+def test_expected_wait_from_the_agents_online() -> None:
+    busy, free = agent(["orders"], capacity=3, active=3), agent(["orders"], capacity=3, active=1)
+    assert q.expected_wait_seconds(1, 240, agents=[]) is None  # open, nobody online: no estimate
+    assert q.expected_wait_seconds(2, 240, agents=[free]) == 0  # two free slots: served at once
+    assert q.expected_wait_seconds(3, 240, agents=[free]) == 80  # one beyond the free slots: 240 / 3
+    assert q.expected_wait_seconds(1, 240, agents=[busy]) == 80
+    assert q.expected_wait_seconds(7, 240, agents=[busy, busy]) == 280  # 7 x 240 / 6 slots
+    # closed: the agents online now are not the ones who answer at the opening
+    assert q.expected_wait_seconds(2, 240, seconds_until_open=3600, agents=[]) == 4080
+
+
+def test_who_could_serve_a_ticket() -> None:
+    orders, senior_orders = ticket(1, skill="orders"), ticket(2, skill="orders", senior=True)
+    assert q.could_serve(agent(["orders"]), orders, "general")
+    assert q.could_serve(agent(["general"]), orders, "general")  # once it overflows
+    assert q.could_serve(agent(["*"]), orders, "general")
+    assert not q.could_serve(agent(["payments"]), orders, "general")
+    assert not q.could_serve(agent(["orders"]), senior_orders, "general")
+    assert q.could_serve(agent(["orders"], senior=True, active=3), senior_orders, "general")  # capacity aside

@@ -33,7 +33,8 @@ def texts(dispatcher: CollectingDispatcher) -> List[str]:
 
 def ticket_answer(**overrides: Any) -> Dict[str, Any]:
     answer = {
-        "id": "T-000123", "position": 3, "expected_wait_seconds": 240, "open_now": True, "next_opening": None,
+        "id": "T-000123", "position": 3, "expected_wait_seconds": 240, "agents_online": 1, "open_now": True,
+        "next_opening": None,
         "due": {"first_response": "2025-12-01T10:03:05+08:00", "resolution": "2025-12-01T11:01:05+08:00"},
     }
     answer.update(overrides)
@@ -84,6 +85,23 @@ async def test_open_hours_queue_message_ticket_and_pause(
     assert packet["customer"]["earlier_tickets"] == earlier
     assert packet["conversation_id"] == "conv-angry-refund-1"
     assert "13812345678" not in json.dumps(packet, ensure_ascii=False)
+
+
+async def test_open_hours_with_nobody_online_says_so_instead_of_a_wait(
+    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
+    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
+        position=1, expected_wait_seconds=None, agents_online=0,
+    ))
+    tracker = with_slots(angry_state, handoff_reason="asked_for_human", handoff_grade=None)
+
+    await ActionHandoff().run(dispatcher, tracker, {})
+
+    assert texts(dispatcher) == [
+        "您已进入人工客服队列，工单号 T-000123。客服暂时都不在线，上线后会第一时间回复您，您无需重复描述问题。"
+    ]
 
 
 async def test_anger_apologises_first(
