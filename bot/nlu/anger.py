@@ -25,6 +25,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.anger.data import DataError, read_training_files
 from bot.anger.model import LABELS, AngerModel
+from bot.nlu import limits
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class AngerDetector(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Scores each message and adds `anger` and the `sentiment` entity."""
-        texts = [message.get("text") or "" for message in messages]
+        texts = [limits.head(message.get("text") or "") for message in messages]
         if self.model is not None and self.model.is_trained:
             results = self.model.predict(texts)
         else:

@@ -34,6 +34,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import raise_warning
 
 from bot.language import to_simplified
+from bot.nlu import limits
 
 logger = logging.getLogger(__name__)
 
@@ -481,7 +482,7 @@ class NgramIntentClassifier(GraphComponent, IntentClassifier):
         todo = [m for m in messages if m.get("text")]
         if not todo:
             return messages
-        probabilities = self.predict_proba([m.get("text") for m in todo])
+        probabilities = self.predict_proba([limits.head(m.get("text")) for m in todo])
         length = self.component_config.get("ranking_length", 10)
         for message, row in zip(todo, probabilities):
             order = np.argsort(-row, kind="stable")

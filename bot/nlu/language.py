@@ -16,6 +16,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import language
+from bot.nlu import limits
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class LanguageDetector(GraphComponent):
             text: Optional[str] = message.get("text")
             if not text or text.startswith("/"):
                 continue
-            code = language.detect(text, default=None)
+            code = language.detect(limits.head(text), default=None)
             if code is None:
                 continue
             entities = list(message.get("entities", []))

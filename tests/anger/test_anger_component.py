@@ -13,6 +13,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu import limits
 from bot.nlu.anger import AngerDetector
 
 TEXTS = [
@@ -81,6 +82,18 @@ def test_empty_text_is_neutral(shipped_detector: AngerDetector) -> None:
     message = Message({"text": "   "})
     shipped_detector.process([message])
     assert message.get("anger") == {"score": 0.0, "label": "neutral"}
+
+
+def test_only_the_start_of_a_huge_message_is_read(shipped_detector: AngerDetector) -> None:
+    # A calm question, padded past what the NLU reads, then a rant: the score is that of the start alone
+    # (reading all 200,000 characters would take about a second and hold up every other conversation).
+    calm = "my parcel is late, when will it arrive? " * (limits.MAX_CHARS // 40 + 1)
+    rant = "你們這甚麼垃圾服務，我要投訴你們！！！" * 10_000
+    whole, start = Message({"text": calm + rant}), Message({"text": limits.head(calm + rant)})
+    shipped_detector.process([whole, start])
+    assert whole.get("anger") == start.get("anger")
+    assert whole.get("anger")["label"] != "angry"
+    assert whole.get("text") == calm + rant  # the message itself is kept whole
 
 
 def test_missing_training_data_warns_and_stays_neutral(

@@ -85,3 +85,36 @@ def test_unclear_message_gets_two_guesses_then_a_human_offer(stack) -> None:
     assert "/request_human" in payloads
     second = say(stack, "钱", sender)
     assert [b["payload"] for m in second for b in (m.get("buttons") or [])][0] == "/request_human", second
+
+
+def user_texts(stack, sender: str) -> List[str]:
+    """The texts of the `user` events Rasa stored for a conversation."""
+    response = requests.get(
+        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return [event.get("text") for event in response.json()["events"] if event["event"] == "user"]
+
+
+def test_a_long_message_is_answered_from_its_start_and_stored_whole(stack) -> None:
+    sender = f"t-{uuid.uuid4().hex[:10]}"
+    text = "退款多久能到账啊？" * 1000  # 9,000 characters (a paste gone wrong): under the REST limit
+    texts = [message.get("text") for message in say(stack, text, sender)]
+    assert answer("faq_refund_status", "zh") in texts
+    assert user_texts(stack, sender) == [text]
+
+
+@pytest.mark.parametrize(
+    "body, status, says",
+    [
+        ({"message": "x" * 10_001}, 413, "10,001 characters; at most 10,000"),
+        ({"message": "   "}, 400, '"message" is empty'),
+        ({}, 400, '"message" is missing'),
+    ],
+)
+def test_bad_rest_input_gets_a_clear_error_and_stores_nothing(stack, body, status, says) -> None:
+    sender = f"t-{uuid.uuid4().hex[:10]}"
+    response = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, **body}, timeout=30)
+    assert response.status_code == status, response.text
+    assert says in response.json()["message"]
+    assert user_texts(stack, sender) == []

@@ -13,6 +13,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.classifier import NgramIntentClassifier, normalize
+from bot.nlu import limits
 from bot.nlu.language import LanguageDetector
 
 EXAMPLES = {
@@ -103,3 +104,20 @@ def test_one_message_fast_path_scores_like_sklearn(storage, context) -> None:
         slow = np.asarray(component._ngram_features([text]) @ component._coef.T + component._intercept)
         assert fast.shape == slow.shape == (1, len(component.classes))
         assert np.allclose(fast, slow, atol=1e-5), text
+
+
+def test_components_read_only_the_start_of_a_huge_message(storage, context) -> None:
+    # An English refund question padded past what the NLU reads, then a long Chinese greeting: intent and
+    # language come from the start alone, and the message is kept whole.
+    start = "   " + "how long does a refund take " * (limits.MAX_CHARS // 28 + 1)
+    text = start + "你好" * 100_000
+    assert limits.head(text) == start.lstrip()[: limits.MAX_CHARS]
+    config = NgramIntentClassifier.get_default_config()
+    classifier = NgramIntentClassifier.create(config, storage, Resource("classifier"), context)
+    classifier.train(training_data())
+    message = Message(data={"text": text})
+    LanguageDetector({}).process([message])
+    classifier.process([message])
+    assert message.get("intent")["name"] == "faq_refund_status"
+    assert [e["value"] for e in message.get("entities") if e["entity"] == "language"] == ["en"]
+    assert message.get("text") == text

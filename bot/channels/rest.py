@@ -1,0 +1,110 @@
+"""The REST channel: Rasa's `rest` channel with its input checked, `bot.channels.rest.RestInput`.
+
+Served like Rasa's own at `/webhooks/rest/` (health) and `/webhooks/rest/webhook` (`{"sender": …, "message":
+…, "metadata": {…}}`; the answer is the list of the assistant's messages). Rasa's channel answers `[]` to an
+empty or missing message and fails with a 500 on a body that is not a JSON object; this one tells the caller
+what is wrong, in sanic's JSON error shape (`{"description", "status", "message"}`), and starts no turn:
+
+- 400: the body is not a JSON object; `sender` is missing, empty, not a string or number, or longer than
+  255 characters (the tracker stores' column); `message` is missing, not a string, or blank; `metadata` is
+  not an object;
+- 413: `message` is longer than `max_message_chars` (default 10,000; a long chat message is a few hundred).
+
+Nothing is stored for a refused request, so nothing is half-handled: the caller still has its message.
+
+Register it in `credentials.yml` instead of the built-in `rest:` key (the name stays `rest`):
+
+    bot.channels.rest.RestInput:
+      max_message_chars: 10000
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional, Text
+
+from rasa.core.channels.channel import InputChannel
+from rasa.core.channels.rest import RestInput as RasaRestInput
+from sanic.exceptions import InvalidUsage, PayloadTooLarge
+from sanic.request import Request
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_CHARS = 10_000
+# Rasa's SQL tracker store keeps the sender id in a VARCHAR(255).
+MAX_SENDER_CHARS = 255
+
+
+def check_sender(body: Any) -> str:
+    """The conversation id of a REST request body.
+
+    Raises:
+        InvalidUsage: the body is not a JSON object, or its `sender` is unusable.
+    """
+    if not isinstance(body, dict):
+        raise InvalidUsage('the body must be a JSON object: {"sender": "<conversation id>", "message": "<text>"}')
+    sender = body.get("sender")
+    if isinstance(sender, bool) or not isinstance(sender, (str, int)):
+        raise InvalidUsage('"sender" is missing: give the conversation id as a string')
+    sender = str(sender)
+    if not sender.strip():
+        raise InvalidUsage('"sender" is empty: give the conversation id as a string')
+    if len(sender) > MAX_SENDER_CHARS:
+        raise InvalidUsage(f'"sender" is longer than {MAX_SENDER_CHARS} characters')
+    return sender
+
+
+def check_message(body: Dict[str, Any], max_chars: int) -> str:
+    """The customer's text of a REST request body (already known to be a JSON object).
+
+    Raises:
+        InvalidUsage: `message` is missing, not a string or blank, or `metadata` is not an object.
+        PayloadTooLarge: `message` is longer than `max_chars`.
+    """
+    message = body.get("message")
+    if not isinstance(message, str):
+        raise InvalidUsage('"message" is missing: give the customer\'s text as a string')
+    if not message.strip():
+        raise InvalidUsage('"message" is empty')
+    if len(message) > max_chars:
+        raise PayloadTooLarge(
+            f'"message" has {len(message):,} characters; at most {max_chars:,} are accepted: send it in parts'
+        )
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidUsage('"metadata" must be a JSON object')
+    return message
+
+
+class RestInput(RasaRestInput):
+    """Rasa's REST channel, refusing malformed, empty and over-long messages with a clear error."""
+
+    def __init__(self, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS) -> None:
+        """Creates the channel; `max_message_chars` is the longest message text accepted."""
+        self.max_message_chars = max_message_chars
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Reads `max_message_chars` (optional) from the channel's `credentials.yml` section."""
+        from bot.settings import SettingsError
+
+        value = (credentials or {}).get("max_message_chars")
+        if value is None or value == "":
+            return cls()
+        try:
+            number = int(str(value).strip())
+        except ValueError as error:
+            raise SettingsError(f"credentials.yml: rest max_message_chars must be an integer, not {value!r}") from error
+        if number < 1:
+            raise SettingsError(f"credentials.yml: rest max_message_chars must be at least 1, not {number}")
+        return cls(max_message_chars=number)
+
+    async def _extract_sender(self, req: Request) -> Optional[Text]:
+        """The request's sender, checked (the route reads it first: an unusable body fails here)."""
+        sender = check_sender(req.json)
+        check_message(req.json, self.max_message_chars)
+        return sender
+
+    def _extract_message(self, req: Request) -> Optional[Text]:
+        """The request's message (checked already by `_extract_sender`)."""
+        return check_message(req.json, self.max_message_chars)

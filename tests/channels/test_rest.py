@@ -1,0 +1,140 @@
+"""The REST channel's input checks: pure functions, credentials, and the blueprint mounted like Rasa mounts it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, List
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+from sanic.exceptions import InvalidUsage, PayloadTooLarge
+
+from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, RestInput, check_message, check_sender
+from bot.settings import SettingsError
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"sender": "c-1", "message": "hi"}, "c-1"),
+        ({"sender": 42, "message": "hi"}, "42"),
+        ({"sender": "x" * MAX_SENDER_CHARS, "message": "hi"}, "x" * MAX_SENDER_CHARS),
+    ],
+)
+def test_check_sender_accepts(body: Any, expected: str) -> None:
+    assert check_sender(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ([1, 2], "JSON object"),
+        ("text", "JSON object"),
+        (None, "JSON object"),
+        ({"message": "hi"}, '"sender" is missing'),
+        ({"sender": None, "message": "hi"}, '"sender" is missing'),
+        ({"sender": True, "message": "hi"}, '"sender" is missing'),
+        ({"sender": {"id": 1}, "message": "hi"}, '"sender" is missing'),
+        ({"sender": "  ", "message": "hi"}, '"sender" is empty'),
+        ({"sender": "x" * (MAX_SENDER_CHARS + 1), "message": "hi"}, "longer than 255"),
+    ],
+)
+def test_check_sender_refuses(body: Any, says: str) -> None:
+    with pytest.raises(InvalidUsage, match=says):
+        check_sender(body)
+
+
+def test_check_message_accepts_up_to_the_limit() -> None:
+    assert check_message({"message": "退款多久到账"}, 10) == "退款多久到账"
+    assert check_message({"message": "x" * 10, "metadata": {"a": 1}}, 10) == "x" * 10
+    assert check_message({"message": "hi", "metadata": None}, 10) == "hi"
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ({}, '"message" is missing'),
+        ({"message": None}, '"message" is missing'),
+        ({"message": 5}, '"message" is missing'),
+        ({"message": ""}, '"message" is empty'),
+        ({"message": " \n\t"}, '"message" is empty'),
+        ({"message": "hi", "metadata": [1]}, '"metadata" must be a JSON object'),
+    ],
+)
+def test_check_message_refuses(body: Any, says: str) -> None:
+    with pytest.raises(InvalidUsage, match=says):
+        check_message(body, 10)
+
+
+def test_check_message_refuses_an_over_long_message_as_too_large() -> None:
+    with pytest.raises(PayloadTooLarge, match="11 characters; at most 10 are accepted"):
+        check_message({"message": "x" * 11}, 10)
+
+
+def test_credentials() -> None:
+    assert RestInput.from_credentials(None).max_message_chars == DEFAULT_MAX_MESSAGE_CHARS
+    assert RestInput.from_credentials({}).max_message_chars == DEFAULT_MAX_MESSAGE_CHARS
+    assert RestInput.from_credentials({"max_message_chars": "500"}).max_message_chars == 500
+    assert RestInput.name() == "rest"
+    with pytest.raises(SettingsError, match="must be an integer"):
+        RestInput.from_credentials({"max_message_chars": "lots"})
+    with pytest.raises(SettingsError, match="at least 1"):
+        RestInput.from_credentials({"max_message_chars": 0})
+
+
+@pytest.fixture
+def received() -> List[UserMessage]:
+    return []
+
+
+@pytest.fixture
+def app(received: List[UserMessage]) -> Sanic:
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+
+    app = Sanic(f"rest_test_{uuid.uuid4().hex[:12]}", configure_logging=False)
+    channel = RestInput(max_message_chars=20)
+    app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
+    return app
+
+
+async def test_a_valid_message_starts_a_turn(app: Sanic, received: List[UserMessage]) -> None:
+    _, response = await app.asgi_client.post(
+        "/webhooks/rest/webhook", json={"sender": "c-1", "message": "退款多久到账", "metadata": {"k": "v"}}
+    )
+    assert response.status == 200
+    assert response.json == [{"recipient_id": "c-1", "text": "echo: 退款多久到账"}]
+    assert [(m.sender_id, m.text, m.input_channel, m.metadata) for m in received] == [
+        ("c-1", "退款多久到账", "rest", {"k": "v"})
+    ]
+
+
+@pytest.mark.parametrize(
+    "body, status, says",
+    [
+        ({"sender": "c-1", "message": ""}, 400, '"message" is empty'),
+        ({"sender": "c-1"}, 400, '"message" is missing'),
+        ({"message": "hi"}, 400, '"sender" is missing'),
+        ([{"sender": "c-1", "message": "hi"}], 400, "JSON object"),
+        ({"sender": "c-1", "message": "hi", "metadata": "x"}, 400, '"metadata" must be a JSON object'),
+        ({"sender": "c-1", "message": "x" * 21}, 413, "21 characters; at most 20 are accepted"),
+    ],
+)
+async def test_bad_input_gets_a_clear_error_and_starts_no_turn(
+    app: Sanic, received: List[UserMessage], body: Any, status: int, says: str
+) -> None:
+    _, response = await app.asgi_client.post("/webhooks/rest/webhook", json=body)
+    assert response.status == status
+    assert says in response.json["message"]
+    assert received == []
+
+
+async def test_a_body_that_is_not_json_gets_a_clear_error(app: Sanic, received: List[UserMessage]) -> None:
+    _, response = await app.asgi_client.post(
+        "/webhooks/rest/webhook", content="sender=c-1&message=hi", headers={"content-type": "application/json"}
+    )
+    assert response.status == 400
+    assert "json" in response.json["message"].lower()
+    assert received == []
