@@ -12,8 +12,8 @@ from the browser console.
 
 Consumers (actions, the escalation policy, the desk) must read the customer with
 `customer_from_metadata(metadata, sender_id)`, never `metadata["customer"]` raw: the REST channel passes
-metadata through verbatim (and lets the caller choose `input_channel`), so only the seal tells a claim the
-widget channel verified from one a caller typed in.
+metadata through verbatim, so only the seal tells a claim the widget channel verified from one a caller typed
+in.
 """
 
 from __future__ import annotations

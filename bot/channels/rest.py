@@ -7,10 +7,15 @@ what is wrong, in sanic's JSON error shape (`{"description", "status", "message"
 
 - 400: the body is not a JSON object; `sender` is missing, empty, not a string or number, or longer than
   255 characters (the tracker stores' column); `message` is missing, not a string, or blank; `metadata` is
-  not an object;
+  not an object; `input_channel` names another channel than `rest`;
 - 413: `message` is longer than `max_message_chars` (default 10,000; a long chat message is a few hundred).
 
 Nothing is stored for a refused request, so nothing is half-handled: the caller still has its message.
+
+Rasa's channel lets the caller name the conversation's channel (`input_channel`). The desk delivers an agent's
+reply on the channel a ticket was opened from, so a REST caller naming `wechat` would have made the desk send
+WeChat customer-service messages to whatever `sender` it gave, and put the ticket on WeChat's response time.
+Here a REST conversation is always `rest`.
 
 Register it in `credentials.yml` instead of the built-in `rest:` key (the name stays `rest`):
 
@@ -58,7 +63,8 @@ def check_message(body: Dict[str, Any], max_chars: int) -> str:
     """The customer's text of a REST request body (already known to be a JSON object).
 
     Raises:
-        InvalidUsage: `message` is missing, not a string or blank, or `metadata` is not an object.
+        InvalidUsage: `message` is missing, not a string or blank, `metadata` is not an object, or
+            `input_channel` names another channel.
         PayloadTooLarge: `message` is longer than `max_chars`.
     """
     message = body.get("message")
@@ -73,6 +79,9 @@ def check_message(body: Dict[str, Any], max_chars: int) -> str:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidUsage('"metadata" must be a JSON object')
+    channel = body.get("input_channel")
+    if channel not in (None, "", RasaRestInput.name()):
+        raise InvalidUsage(f'"input_channel" cannot be chosen over REST: leave it out (it is always "{RasaRestInput.name()}")')
     return message
 
 
@@ -108,3 +117,7 @@ class RestInput(RasaRestInput):
     def _extract_message(self, req: Request) -> Optional[Text]:
         """The request's message (checked already by `_extract_sender`)."""
         return check_message(req.json, self.max_message_chars)
+
+    def _extract_input_channel(self, req: Request) -> Text:
+        """Always `rest` (see the module docstring)."""
+        return self.name()

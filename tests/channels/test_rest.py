@@ -49,6 +49,7 @@ def test_check_message_accepts_up_to_the_limit() -> None:
     assert check_message({"message": "退款多久到账"}, 10) == "退款多久到账"
     assert check_message({"message": "x" * 10, "metadata": {"a": 1}}, 10) == "x" * 10
     assert check_message({"message": "hi", "metadata": None}, 10) == "hi"
+    assert check_message({"message": "hi", "input_channel": "rest"}, 10) == "hi"
 
 
 @pytest.mark.parametrize(
@@ -60,6 +61,7 @@ def test_check_message_accepts_up_to_the_limit() -> None:
         ({"message": ""}, '"message" is empty'),
         ({"message": " \n\t"}, '"message" is empty'),
         ({"message": "hi", "metadata": [1]}, '"metadata" must be a JSON object'),
+        ({"message": "hi", "input_channel": "wechat"}, '"input_channel" cannot be chosen'),
     ],
 )
 def test_check_message_refuses(body: Any, says: str) -> None:
@@ -120,6 +122,7 @@ async def test_a_valid_message_starts_a_turn(app: Sanic, received: List[UserMess
         ([{"sender": "c-1", "message": "hi"}], 400, "JSON object"),
         ({"sender": "c-1", "message": "hi", "metadata": "x"}, 400, '"metadata" must be a JSON object'),
         ({"sender": "c-1", "message": "x" * 21}, 413, "21 characters; at most 20 are accepted"),
+        ({"sender": "c-1", "message": "hi", "input_channel": "wechat"}, 400, '"input_channel" cannot be chosen'),
     ],
 )
 async def test_bad_input_gets_a_clear_error_and_starts_no_turn(
@@ -138,3 +141,11 @@ async def test_a_body_that_is_not_json_gets_a_clear_error(app: Sanic, received: 
     assert response.status == 400
     assert "json" in response.json["message"].lower()
     assert received == []
+
+
+async def test_the_conversation_is_always_on_the_rest_channel(app: Sanic, received: List[UserMessage]) -> None:
+    _, response = await app.asgi_client.post(
+        "/webhooks/rest/webhook", json={"sender": "c-1", "message": "hi", "input_channel": "rest"}
+    )
+    assert response.status == 200
+    assert [m.input_channel for m in received] == ["rest"]
