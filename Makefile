@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # credentials.yml expands these; Rasa refuses to start when one is unset.
 CHANNEL_VARS := WECHAT_TOKEN WECHAT_ENCODING_AES_KEY WECHAT_APP_ID WECHAT_APP_SECRET WECHAT_API_BASE \
 	WECOM_TOKEN WECOM_ENCODING_AES_KEY WECOM_CORP_ID WECOM_CORP_SECRET WECOM_AGENT_ID WECOM_API_BASE \
-	FRONTLINE_IDENTITY_SECRET
+	FRONTLINE_IDENTITY_SECRET FRONTLINE_REST_TOKEN
 $(foreach v,$(CHANNEL_VARS),$(eval export $(v) ?=))
 
 .PHONY: help install install-browser lint validate train run test test-unit test-stories bench evaluate lock clean

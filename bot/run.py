@@ -38,6 +38,7 @@ CHANNEL_VARIABLES = (
     "WECOM_AGENT_ID",
     "WECOM_API_BASE",
     "FRONTLINE_IDENTITY_SECRET",
+    "FRONTLINE_REST_TOKEN",
 )
 
 
@@ -247,6 +248,8 @@ def start(
 
 def banner(stack: Stack) -> str:
     """What `make run` prints once everything answers."""
+    # with a REST token, the example request carries it (the variable, not the secret, is printed)
+    auth = "\n      -H \"Authorization: Bearer $FRONTLINE_REST_TOKEN\" \\" if stack.env.get("FRONTLINE_REST_TOKEN") else ""
     return f"""
 Frontline is running.
   Demo page (website widget):  {stack.desk_url}/demo
@@ -254,7 +257,7 @@ Frontline is running.
   Supervisor dashboard:        {stack.desk_url}/dashboard
   Rasa server (REST, socket.io, HTTP API with token): {stack.rasa_url}
   Talk to the assistant:
-    curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+    curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\{auth}
       -d '{{"sender": "demo", "message": "退款多久到账？"}}'
 Logs: {stack.var}/logs/. Press Ctrl-C once to stop everything.
 """

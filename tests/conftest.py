@@ -36,6 +36,8 @@ TEST_CHANNEL_ENV: Dict[str, str] = {
     "FRONTLINE_IDENTITY_SECRET": "frontline-test-identity-secret-0123456789abcdef",
     "RASA_TOKEN": "frontline-test-rasa-token",
     "FRONTLINE_DESK_SECRET": "frontline-test-desk-secret",
+    # the REST channel open, as the tests call it without a token, whatever the developer's shell has set
+    "FRONTLINE_REST_TOKEN": "",
 }
 
 

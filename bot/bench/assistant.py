@@ -77,7 +77,9 @@ async def measure(rasa_url: str, token: str, turns: int, customers: int, per_cus
     rest = f"{rasa_url}/webhooks/rest/webhook"
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=customers * 2)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+    rest_token = os.environ.get("FRONTLINE_REST_TOKEN", "").strip()  # the stack's REST channel requires it when set
+    headers = {"Authorization": f"Bearer {rest_token}"} if rest_token else None
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as session:
         _progress("warming up…")
         for index in range(20):
             await _turn(session, rest, "bench-warmup", QUESTIONS[index % len(QUESTIONS)])

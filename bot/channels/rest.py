@@ -17,20 +17,27 @@ reply on the channel a ticket was opened from, so a REST caller naming `wechat` 
 WeChat customer-service messages to whatever `sender` it gave, and put the ticket on WeChat's response time.
 Here a REST conversation is always `rest`.
 
+Anyone who can reach the channel can write into any conversation id, as with Rasa's own. With a `token`
+(`FRONTLINE_REST_TOKEN`), every request must carry it, as `Authorization: Bearer <token>` or `?token=`; a
+missing or wrong one gets a 401. Set it whenever the REST channel can be reached from outside your own
+servers (the widget and WeChat do not use it).
+
 Register it in `credentials.yml` instead of the built-in `rest:` key (the name stays `rest`):
 
     bot.channels.rest.RestInput:
       max_message_chars: 10000
+      token: ${FRONTLINE_REST_TOKEN}
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel
 from rasa.core.channels.rest import RestInput as RasaRestInput
-from sanic.exceptions import InvalidUsage, PayloadTooLarge
+from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
 from sanic.request import Request
 
 logger = logging.getLogger(__name__)
@@ -85,31 +92,56 @@ def check_message(body: Dict[str, Any], max_chars: int) -> str:
     return message
 
 
-class RestInput(RasaRestInput):
-    """Rasa's REST channel, refusing malformed, empty and over-long messages with a clear error."""
+def check_token(request: Request, token: Optional[str]) -> None:
+    """Nothing when no token is configured or the request carries it.
 
-    def __init__(self, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS) -> None:
-        """Creates the channel; `max_message_chars` is the longest message text accepted."""
+    Raises:
+        Unauthorized: a token is configured and the request's `Authorization: Bearer` header (or `token`
+            query argument) is missing or different.
+    """
+    if not token:
+        return
+    header = request.headers.get("authorization", "")
+    given = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token", "")
+    if not given or not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+        raise Unauthorized("this REST channel needs its token: Authorization: Bearer <FRONTLINE_REST_TOKEN>")
+
+
+class RestInput(RasaRestInput):
+    """Rasa's REST channel, refusing malformed, empty and over-long messages with a clear error, and requests
+    without its token when it has one."""
+
+    def __init__(self, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, token: Optional[str] = None) -> None:
+        """Creates the channel.
+
+        Args:
+            max_message_chars: the longest message text accepted.
+            token: when given, the token every request must carry.
+        """
         self.max_message_chars = max_message_chars
+        self.token = token or None
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         """Reads `max_message_chars` (optional) from the channel's `credentials.yml` section."""
         from bot.settings import SettingsError
 
-        value = (credentials or {}).get("max_message_chars")
+        credentials = credentials or {}
+        token = str(credentials.get("token") or "").strip() or None
+        value = credentials.get("max_message_chars")
         if value is None or value == "":
-            return cls()
+            return cls(token=token)
         try:
             number = int(str(value).strip())
         except ValueError as error:
             raise SettingsError(f"credentials.yml: rest max_message_chars must be an integer, not {value!r}") from error
         if number < 1:
             raise SettingsError(f"credentials.yml: rest max_message_chars must be at least 1, not {number}")
-        return cls(max_message_chars=number)
+        return cls(max_message_chars=number, token=token)
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
-        """The request's sender, checked (the route reads it first: an unusable body fails here)."""
+        """The request's sender, checked (the route reads it first: a request refused fails here)."""
+        check_token(req, self.token)
         sender = check_sender(req.json)
         check_message(req.json, self.max_message_chars)
         return sender

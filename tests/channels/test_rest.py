@@ -78,6 +78,9 @@ def test_credentials() -> None:
     assert RestInput.from_credentials(None).max_message_chars == DEFAULT_MAX_MESSAGE_CHARS
     assert RestInput.from_credentials({}).max_message_chars == DEFAULT_MAX_MESSAGE_CHARS
     assert RestInput.from_credentials({"max_message_chars": "500"}).max_message_chars == 500
+    assert RestInput.from_credentials({"token": ""}).token is None
+    assert RestInput.from_credentials({"token": " s3cret "}).token == "s3cret"
+    assert RestInput.from_credentials({"token": "s3cret", "max_message_chars": 9}).token == "s3cret"
     assert RestInput.name() == "rest"
     with pytest.raises(SettingsError, match="must be an integer"):
         RestInput.from_credentials({"max_message_chars": "lots"})
@@ -90,16 +93,21 @@ def received() -> List[UserMessage]:
     return []
 
 
-@pytest.fixture
-def app(received: List[UserMessage]) -> Sanic:
+def mounted(channel: RestInput, received: List[UserMessage]) -> Sanic:
+    """A sanic app with the channel's blueprint mounted where Rasa mounts it, echoing each message."""
+
     async def on_new_message(message: UserMessage) -> None:
         received.append(message)
         await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
 
     app = Sanic(f"rest_test_{uuid.uuid4().hex[:12]}", configure_logging=False)
-    channel = RestInput(max_message_chars=20)
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
     return app
+
+
+@pytest.fixture
+def app(received: List[UserMessage]) -> Sanic:
+    return mounted(RestInput(max_message_chars=20), received)
 
 
 async def test_a_valid_message_starts_a_turn(app: Sanic, received: List[UserMessage]) -> None:
@@ -149,3 +157,35 @@ async def test_the_conversation_is_always_on_the_rest_channel(app: Sanic, receiv
     )
     assert response.status == 200
     assert [m.input_channel for m in received] == ["rest"]
+
+
+@pytest.mark.parametrize(
+    "headers, query, status",
+    [
+        ({}, "", 401),
+        ({"Authorization": "Bearer wrong"}, "", 401),
+        ({"Authorization": "Basic s3cret"}, "", 401),
+        ({}, "?token=wrong", 401),
+        ({"Authorization": "Bearer s3cret"}, "", 200),
+        ({"authorization": "bearer s3cret"}, "", 200),
+        ({}, "?token=s3cret", 200),
+    ],
+)
+async def test_with_a_token_only_requests_carrying_it_start_a_turn(headers, query, status) -> None:
+    received: List[UserMessage] = []
+    app = mounted(RestInput(token="s3cret"), received)
+    _, response = await app.asgi_client.post(
+        f"/webhooks/rest/webhook{query}", json={"sender": "c-1", "message": "hi"}, headers=headers
+    )
+    assert response.status == status
+    if status == 401:
+        assert "needs its token" in response.json["message"]
+        assert received == []
+    else:
+        assert [m.text for m in received] == ["hi"]
+
+
+async def test_the_health_check_needs_no_token() -> None:
+    app = mounted(RestInput(token="s3cret"), [])
+    _, response = await app.asgi_client.get("/webhooks/rest/")
+    assert (response.status, response.json) == (200, {"status": "ok"})
