@@ -92,6 +92,26 @@ def check_message(body: Dict[str, Any], max_chars: int) -> str:
     return message
 
 
+def max_chars_option(credentials: Dict[str, Any], section: str) -> int:
+    """A channel's `max_message_chars` from its `credentials.yml` section (default 10,000).
+
+    Raises:
+        SettingsError: the value is not a whole number of at least 1.
+    """
+    from bot.settings import SettingsError
+
+    value = credentials.get("max_message_chars")
+    if value is None or value == "":
+        return DEFAULT_MAX_MESSAGE_CHARS
+    try:
+        number = int(str(value).strip())
+    except ValueError as error:
+        raise SettingsError(f"credentials.yml: {section} max_message_chars must be an integer, not {value!r}") from error
+    if number < 1:
+        raise SettingsError(f"credentials.yml: {section} max_message_chars must be at least 1, not {number}")
+    return number
+
+
 def check_token(request: Request, token: Optional[str]) -> None:
     """Nothing when no token is configured or the request carries it.
 
@@ -123,21 +143,10 @@ class RestInput(RasaRestInput):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        """Reads `max_message_chars` (optional) from the channel's `credentials.yml` section."""
-        from bot.settings import SettingsError
-
+        """Reads `max_message_chars` and `token` (both optional) from the channel's `credentials.yml` section."""
         credentials = credentials or {}
         token = str(credentials.get("token") or "").strip() or None
-        value = credentials.get("max_message_chars")
-        if value is None or value == "":
-            return cls(token=token)
-        try:
-            number = int(str(value).strip())
-        except ValueError as error:
-            raise SettingsError(f"credentials.yml: rest max_message_chars must be an integer, not {value!r}") from error
-        if number < 1:
-            raise SettingsError(f"credentials.yml: rest max_message_chars must be at least 1, not {number}")
-        return cls(max_message_chars=number, token=token)
+        return cls(max_message_chars=max_chars_option(credentials, "rest"), token=token)
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
         """The request's sender, checked (the route reads it first: a request refused fails here)."""

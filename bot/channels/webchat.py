@@ -7,7 +7,9 @@ tickets record the channel as `socketio`:
 - every message's metadata (the widget's `customData`) goes through `bot.identity.verified_metadata`:
   identity-like keys typed in the browser are dropped, and a valid signed token in `customData.identity`
   becomes the sealed `metadata["customer"]`;
-- empty messages (the widget's null `initPayload` on first opening) never reach the assistant;
+- empty messages (the widget's null `initPayload` on first opening) never reach the assistant, and a message
+  over `max_message_chars` (default 10,000, as on REST) gets a reply in the customer's language saying so
+  instead of a turn;
 - defaults suited to `rasa-webchat` 1.0.1: `session_persistence: true`, `metadata_key: customData`;
 - `session_request` accepts only sane session ids and awaits `enter_room` when the installed python-socketio
   makes it a coroutine (RasaHQ/rasa #13027), so pushes reach the browser after a reload;
@@ -23,6 +25,7 @@ socket.io servers on the same path):
       bot_message_evt: bot_uttered
       session_persistence: true
       metadata_key: customData
+      max_message_chars: 10000
 """
 
 from __future__ import annotations
@@ -37,13 +40,29 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
-from bot import identity
+from bot import identity, language
+from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
 from bot.channels.shared_state import redis_address
+from bot.nlu import limits
 
 logger = logging.getLogger(__name__)
 
 # Session ids the widget may ask for: what we hand out (uuid4 hex) and similar opaque ids.
 _SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+
+
+_TOO_LONG = {
+    "zh": "这条消息太长了（{length:,} 字），没有发送成功。请分几次发送，每次不超过 {limit:,} 字。",
+    "en": "That message is too long ({length:,} characters) and was not sent. Please send it in parts of at most "
+    "{limit:,} characters.",
+}
+
+
+def too_long_text(text: str, limit: int) -> str:
+    """The reply to a message over `limit` characters, in the language the message is written in."""
+    code = language.detect(limits.head(text))
+    reply = _TOO_LONG["en" if code == language.EN else "zh"].format(length=len(text), limit=limit)
+    return language.to_traditional(reply) if code == language.ZH_HANT else reply
 
 
 def valid_session_id(value: Any) -> bool:
@@ -76,13 +95,16 @@ def socketio_manager(environ: Optional[Dict[str, str]] = None) -> Any:
 class WebchatInput(SocketIOInput):
     """The socket.io channel for the `rasa-webchat` widget, with signed customer identity."""
 
+    # the longest message text handled (`max_message_chars` in credentials.yml)
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         """Build the channel from its `credentials.yml` section (widget-friendly defaults)."""
         credentials = credentials or {}
         if credentials.get("jwt_key"):
             logger.warning("socket.io jwt_key is set: rasa-webchat 1.0.1 sends no auth and cannot connect")
-        return cls(
+        channel = cls(
             credentials.get("user_message_evt", "user_uttered"),
             credentials.get("bot_message_evt", "bot_uttered"),
             credentials.get("namespace"),
@@ -92,6 +114,8 @@ class WebchatInput(SocketIOInput):
             credentials.get("jwt_method", "HS256"),
             credentials.get("metadata_key", "customData"),
         )
+        channel.max_message_chars = max_chars_option(credentials, "bot.channels.webchat.WebchatInput")
+        return channel
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
@@ -106,6 +130,12 @@ class WebchatInput(SocketIOInput):
             if not isinstance(message.text, str) or not message.text:
                 # rasa-webchat sends its `initPayload` (null unless set) when a chat is first opened.
                 logger.debug("empty widget message dropped")
+                return
+            if len(message.text) > self.max_message_chars:
+                logger.info("widget message of %d characters refused (at most %d)", len(message.text), self.max_message_chars)
+                await message.output_channel.send_text_message(
+                    message.sender_id, too_long_text(message.text, self.max_message_chars)
+                )
                 return
             message.metadata = identity.verified_metadata(message.metadata, message.sender_id, secret)
             await on_new_message(message)

@@ -78,7 +78,11 @@ def test_credentials_yml_registers_the_widget_channel() -> None:
         "bot_message_evt": "bot_uttered",
         "session_persistence": True,
         "metadata_key": "customData",
+        "max_message_chars": 10000,
     }
+    assert WebchatInput.from_credentials(section).max_message_chars == 10000
+    assert WebchatInput.from_credentials({"max_message_chars": 50}).max_message_chars == 50
+    assert WebchatInput.from_credentials({}).max_message_chars == 10000
 
 
 @pytest.mark.parametrize(
@@ -205,6 +209,26 @@ async def test_empty_messages_are_dropped(server: ChannelServer) -> None:
         await client.say(session_id, "hi")
         assert await client.next_bot() == {"text": "收到：hi"}
     assert [m.text for m in server.agent.messages] == ["hi"]
+
+
+@pytest.mark.parametrize(
+    "text, reply",
+    [
+        ("退款" * 5_001, "这条消息太长了（10,002 字），没有发送成功。请分几次发送，每次不超过 10,000 字。"),
+        ("退款多久到帳" * 1_700, "這條消息太長了（10,200 字），沒有發送成功。請分幾次發送，每次不超過 10,000 字。"),
+        ("refund " * 1_500 + "!", "That message is too long (10,501 characters) and was not sent. Please send it in parts of at "
+                            "most 10,000 characters."),
+    ],
+    ids=["zh", "zh_hant", "en"],
+)
+async def test_an_over_long_message_gets_a_clear_reply_and_no_turn(server: ChannelServer, text: str, reply: str) -> None:
+    async with widget(server.url) as client:
+        session_id = await client.start(server.url)
+        await client.say(session_id, text)
+        assert await client.next_bot() == {"text": reply}
+        await client.say(session_id, "x" * 10_000)  # at the limit: handled
+        assert await client.next_bot() == {"text": "收到：" + "x" * 10_000}
+    assert [len(m.text) for m in server.agent.messages] == [10_000]
 
 
 async def test_invalid_requested_session_id_gets_a_fresh_one(server: ChannelServer) -> None:
