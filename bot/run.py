@@ -13,6 +13,7 @@ import os
 import pathlib
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -148,6 +149,29 @@ def build_env(var: pathlib.Path, ports: Ports, extra: Optional[Dict[str, str]] =
     return env
 
 
+class PortInUse(RuntimeError):
+    """A port Frontline needs is taken (often by a Frontline that is still running)."""
+
+
+def check_ports_free(ports: Ports) -> None:
+    """Fail before anything starts when one of the three ports is already in use on the loopback interface.
+
+    Raises:
+        PortInUse: naming the port and the process that needs it.
+    """
+    for name, port in (("Rasa server", ports.rasa), ("action server", ports.actions), ("desk", ports.desk)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the servers themselves do: a port left in TIME_WAIT by a run just stopped is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise PortInUse(
+                    f"port {port} (the {name}) is already in use: is Frontline, or another server, still running? "
+                    f"Stop it and start again"
+                ) from None
+
+
 def wait_http(url: str, process: subprocess.Popen, name: str, timeout: float) -> None:
     """Wait until `url` answers (any status below 500); fail early when `process` exits."""
     deadline = time.monotonic() + timeout
@@ -208,10 +232,12 @@ def start(
         timeout: seconds each process may take to answer its health check.
 
     Raises:
+        PortInUse: a port is taken (nothing was started).
         RuntimeError: no trained model, or a process failed to start (the others are stopped).
     """
     root = root or repo_root()
     ports = ports or Ports()
+    check_ports_free(ports)
     var = var or pathlib.Path(os.environ.get("FRONTLINE_VAR") or root / "var")
     var.mkdir(parents=True, exist_ok=True)
     model = model or latest_model(root)
@@ -300,6 +326,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("Starting the action server, the desk and the Rasa server (about 30 s)…", flush=True)
     try:
         stack = start(root=root, var=var, model=args.model, log_dir=var / "logs")
+    except PortInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except RuntimeError as error:
         print(f"error: {error} (see {var / 'logs'})", file=sys.stderr)
         return 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pathlib
+import socket
 
 import pytest
 
 from bot import run
+from bot.devtools import free_port
 from bot.settings import repo_root
 
 
@@ -29,3 +31,27 @@ def test_wrong_setting_stops_start_up_with_the_key_named(tmp_path: pathlib.Path,
 
 def test_shipped_settings_pass() -> None:
     run.check_settings()
+
+
+def test_a_port_in_use_stops_start_up_with_the_port_named(tmp_path: pathlib.Path, monkeypatch) -> None:
+    monkeypatch.setattr(run.subprocess, "Popen", lambda *a, **k: pytest.fail("nothing may start on a busy port"))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = run.Ports(rasa=free_port(), actions=free_port(), desk=port)
+        with pytest.raises(run.PortInUse, match=rf"port {port} \(the desk\) is already in use"):
+            run.start(var=tmp_path, ports=ports)
+    run.check_ports_free(ports)  # free again once the listener is gone
+
+
+def test_main_says_which_port_is_busy(monkeypatch, capsys) -> None:
+    def busy(**kwargs):
+        raise run.PortInUse("port 5005 (the Rasa server) is already in use: is Frontline, or another server, still running?")
+
+    monkeypatch.setattr(run, "check_settings", lambda: None)
+    monkeypatch.setattr(run, "start", busy)
+    assert run.main([]) == 1
+    err = capsys.readouterr().err
+    assert "error: port 5005 (the Rasa server) is already in use" in err
+    assert "see " not in err  # no pointer to logs that say nothing about it
