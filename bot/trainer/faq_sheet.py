@@ -22,13 +22,13 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from bot.faq import FAQ_PREFIX, RESPONSE_PREFIX, answer_variations, faq_files, is_english
 from bot.settings import SettingsError
-from bot.trainer import edits, yamlio
+from bot.trainer import edits, sheets, yamlio
 from bot.trainer.lint import Linter, Problem, fold
-from bot.trainer.project import Project
+from bot.trainer.project import Project, UnreadableError
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +97,17 @@ def export_sheet(project: Project, path: pathlib.Path) -> int:
 
     Returns:
         The number of topic rows written.
+
+    Raises:
+        OutputError: `path` is not an `.xlsx` file name or cannot be written.
+        UnreadableError: domain.yml or a data file cannot be read (its topics would be exported empty).
     """
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font
 
+    sheets.check_output(path)
+    project.check_readable()
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "faq"
@@ -123,8 +129,7 @@ def export_sheet(project: Project, path: pathlib.Path) -> int:
     for letter, width in zip("ABCDE", (28, 50, 50, 60, 60), strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "B2"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    sheets.save(workbook, path)
     return len(rows)
 
 
@@ -385,6 +390,23 @@ def lint_changes(project: Project, changes: Dict[pathlib.Path, str]) -> Tuple[Li
     return new, len(before)
 
 
+def _problem_intent(project: Project, problem: Problem, rows: Dict[str, int], edited: Set[str]) -> Optional[str]:
+    """The sheet topic a problem of the import belongs to, or None.
+
+    Candidates are the topic whose file the problem is in, then the topics the message names (`faq_x` or its
+    response `utter_faq_x`, not a longer name), in message order; the first one the sheet edited wins, else the
+    first candidate.
+    """
+    located = [intent for intent in rows if project.rel(project.faq_file(intent)) == problem.path]
+    found = []
+    for intent in rows:
+        match = re.search(rf"(?<!\w)(?:{RESPONSE_PREFIX})?{re.escape(intent)}(?!\w)", problem.message)
+        if match:
+            found.append((match.start(), intent))
+    candidates = located + [intent for _, intent in sorted(found)]
+    return next((intent for intent in candidates if intent in edited), candidates[0] if candidates else None)
+
+
 def import_sheet(project: Project, path: pathlib.Path, dry_run: bool = False) -> ImportReport:
     """Check a sheet, lint the result in a temporary copy, then write the changed files.
 
@@ -395,7 +417,9 @@ def import_sheet(project: Project, path: pathlib.Path, dry_run: bool = False) ->
 
     Raises:
         SheetError: the sheet or its result has problems (nothing was written).
+        UnreadableError: domain.yml or a data file cannot be read (nothing was written).
     """
+    project.check_readable()
     rows = read_sheet(path)
     problems = check_rows(project, rows)
     if problems:
@@ -405,11 +429,15 @@ def import_sheet(project: Project, path: pathlib.Path, dry_run: bool = False) ->
         introduced, report.existing_problems = lint_changes(project, changes)
         if introduced:
             rows_by_intent = {row.intent: row.row for row in rows}
+            edited = set(report.new_topics) | set(report.updated_topics)
+            changed_files = {project.rel(target) for target in changes}
             lines = []
             for problem in introduced:
-                mentioned = [intent for intent in rows_by_intent if re.search(rf"\b{intent}\b", problem.message)]
-                where = f"row {rows_by_intent[mentioned[0]]}" if mentioned else "sheet"
-                lines.append(f"{where}: {problem}")
+                intent = _problem_intent(project, problem, rows_by_intent, edited)
+                # A line in a file the import changes is a line of the refused result: name the file only.
+                place = problem.path if problem.path in changed_files else f"{problem.path}:{problem.line}"
+                where = f"row {rows_by_intent[intent]}" if intent else "sheet"
+                lines.append(f"{where}: {place}: {problem.message}")
             raise SheetError(lines)
     if not dry_run:
         for target, text in changes.items():
@@ -432,7 +460,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run `faq export` or `faq import`; exit 1 when a sheet is refused (with `row N: problem` lines)."""
+    """Run `faq export` or `faq import`.
+
+    Exit 1 when a sheet is refused (with `row N: problem` lines), 2 with an `error:` line when the settings are
+    wrong, a project file cannot be read or the sheet cannot be written.
+    """
     project = Project(args.root)
     dry_run = bool(getattr(args, "dry_run", False))
     try:
@@ -446,8 +478,12 @@ def main(args: argparse.Namespace) -> int:
             print(line)
         print(f"refused: {len(error.problems)} problem(s); nothing was written", file=sys.stderr)
         return 1
-    except SettingsError as error:
+    except (SettingsError, sheets.OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except UnreadableError as error:
+        for item in error.files:
+            print(f"error: {item}", file=sys.stderr)
         return 2
     verb = "would change" if dry_run else "changed"
     print(

@@ -1,6 +1,7 @@
 """The project linter behind `python -m bot lint`: every problem as `file:line: problem`.
 
 Checks:
+- domain.yml and every data file can be read (UTF-8, valid YAML); an unreadable domain stops the rest;
 - compliance: no banned phrase (settings `compliance.banned_phrases`, case-insensitive, Simplified or
   Traditional, full- or half-width) in any reply: domain responses, the settings file (canned agent replies under
   `desk.canned`, emergency contacts), and the string literals of `bot/**/*.py` and `actions/**/*.py` (survey,
@@ -31,7 +32,7 @@ from bot.faq import RESPONSE_PREFIX, answer_variations, is_english
 from bot.language import is_traditional, to_simplified
 from bot.settings import SettingsError
 from bot.trainer import yamlio
-from bot.trainer.project import Compliance, Example, IntentBlock, Project
+from bot.trainer.project import Compliance, Example, IntentBlock, Project, UnreadableError
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +144,14 @@ class Linter:
     def run(self) -> LintResult:
         """Run every check and return the problems, sorted by file and line."""
         compliance = self.project.compliance
-        for path, error in self.project.unreadable:
-            self.add(path, _error_line(error), f"not valid YAML: {error.splitlines()[0]}")
+        try:
+            self.project.check_readable()
+        except UnreadableError as error:
+            for item in error.files:
+                self.add(item.path, item.line, item.reason)
+            if any(item.path == self.project.domain_path for item in error.files):
+                # Every other check needs the domain.
+                return LintResult(problems=sorted(set(self.problems)), topics=0)
         topics = self.project.faq_intents()
         self.check_banned_phrases(compliance)
         self.check_topics(topics, compliance)
@@ -207,10 +214,12 @@ class Linter:
         domain_intents = dict(self.project.intent_lines())
         domain = self.project.domain_path
         minimum = compliance.min_examples_per_language
+        unreadable = {item.path for item in self.project.unreadable}
         for intent in topics:
             own = blocks.get(intent, [])
             if not own:
-                self.add(domain, domain_intents.get(intent, 1), f"{intent} has no training examples")
+                if self.project.faq_file(intent) not in unreadable:  # else reported as unreadable
+                    self.add(domain, domain_intents.get(intent, 1), f"{intent} has no training examples")
                 continue
             first = own[0]
             expected = self.project.faq_file(intent)
@@ -361,11 +370,6 @@ def _settings_path(key: str, value: object, path: Sequence[object]) -> str:
             parts.append(str(part))
         node = child
     return ".".join(parts)
-
-
-def _error_line(error: str) -> int:
-    match = re.search(r"line (\d+)", error)
-    return int(match.group(1)) if match else 1
 
 
 def _docstring_nodes(tree: ast.AST) -> Set[int]:

@@ -11,7 +11,7 @@ import logging
 import os
 import pathlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -76,6 +76,27 @@ def parse_compliance(settings: Any, source: str = "settings.yml") -> Compliance:
         lint_extra_placeholders=string_list("lint_extra_placeholders", required=False),
         review_min_confidence=float(confidence),
     )
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A project file that cannot be read: where and why."""
+
+    path: pathlib.Path
+    name: str  # the path relative to the project root, for messages
+    line: int
+    reason: str  # "not UTF-8: save it as UTF-8", "not valid YAML: …"
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.line}: {self.reason}"
+
+
+class UnreadableError(ValueError):
+    """domain.yml or data files cannot be read; `files` says which, where and why (one line each)."""
+
+    def __init__(self, files: Sequence[Unreadable]) -> None:
+        super().__init__("\n".join(str(item) for item in files))
+        self.files = list(files)
 
 
 @dataclass
@@ -159,6 +180,8 @@ class Project:
             raise SettingsError(f"settings file not found: {self.settings_path}")
         try:
             data = yamlio.load_file(self.settings_path)
+        except yamlio.NotUtf8Error as error:
+            raise SettingsError(str(error)) from error
         except YAMLError as error:
             raise SettingsError(f"{self.settings_path}: not valid YAML: {error}") from error
         if not isinstance(data, dict):
@@ -170,12 +193,31 @@ class Project:
         """The validated `compliance:` settings."""
         return parse_compliance(self.settings, self.rel(self.settings_path))
 
+    def _read(self, path: pathlib.Path) -> Tuple[Any, Optional[Unreadable]]:
+        """The round-trip content of a YAML file, or None and why it cannot be read."""
+        try:
+            text = yamlio.read_text(path)
+        except yamlio.NotUtf8Error as error:
+            return None, Unreadable(path, self.rel(path), error.line, "not UTF-8: save it as UTF-8")
+        try:
+            return yamlio.load(text), None
+        except YAMLError as error:
+            logger.debug("parse error in %s", self.rel(path), exc_info=error)
+            line, problem = yamlio.error_location(error, text)
+            return None, Unreadable(path, self.rel(path), line, f"not valid YAML: {problem}")
+
     @functools.cached_property
     def domain(self) -> CommentedMap:
-        """domain.yml, round-trip (empty mapping when missing)."""
+        """domain.yml, round-trip (empty mapping when missing).
+
+        Raises:
+            UnreadableError: domain.yml is not UTF-8 or not valid YAML.
+        """
         if not self.domain_path.exists():
             return CommentedMap()
-        data = yamlio.load_file(self.domain_path)
+        data, problem = self._read(self.domain_path)
+        if problem is not None:
+            raise UnreadableError([problem])
         return data if isinstance(data, CommentedMap) else CommentedMap()
 
     @functools.cached_property
@@ -186,22 +228,42 @@ class Project:
         return sorted(path for path in self.data_path.rglob("*") if path.suffix in (".yml", ".yaml"))
 
     @functools.cached_property
-    def documents(self) -> Dict[pathlib.Path, Any]:
-        """The round-trip content of each data file (files that fail to parse are left out and logged)."""
+    def _loaded(self) -> Tuple[Dict[pathlib.Path, Any], List[Unreadable]]:
         documents: Dict[pathlib.Path, Any] = {}
+        unreadable: List[Unreadable] = []
         for path in self.data_files:
-            try:
-                documents[path] = yamlio.load_file(path)
-            except YAMLError as error:
-                logger.error("%s is not valid YAML", self.rel(path))
-                logger.debug("parse error", exc_info=error)
-                self.unreadable.append((path, str(error)))
-        return documents
+            document, problem = self._read(path)
+            if problem is None:
+                documents[path] = document
+            else:
+                logger.error("%s cannot be read", self.rel(path))
+                unreadable.append(problem)
+        return documents, unreadable
 
-    @functools.cached_property
-    def unreadable(self) -> List[Tuple[pathlib.Path, str]]:
-        """Data files that could not be parsed, with the error."""
-        return []
+    @property
+    def documents(self) -> Dict[pathlib.Path, Any]:
+        """The round-trip content of each data file (files that cannot be read are left out, see `unreadable`)."""
+        return self._loaded[0]
+
+    @property
+    def unreadable(self) -> List[Unreadable]:
+        """Data files that cannot be read (not UTF-8, not valid YAML), in path order."""
+        return self._loaded[1]
+
+    def check_readable(self) -> None:
+        """Make sure domain.yml and every data file can be read.
+
+        Raises:
+            UnreadableError: naming each file that cannot be read, with the line and the reason.
+        """
+        files: List[Unreadable] = []
+        try:
+            self.domain  # noqa: B018 - reading it is the check
+        except UnreadableError as error:
+            files.extend(error.files)
+        files.extend(self.unreadable)
+        if files:
+            raise UnreadableError(files)
 
     # --- domain ---------------------------------------------------------------------------------------------
 

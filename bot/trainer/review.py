@@ -8,7 +8,8 @@ of the desk's ticket (`agent_topic`). Messages written while a human had the con
 
 Trainers fill the `label` column with an existing intent; import adds those texts as examples of that intent in
 the file that holds it (Chinese after the last Chinese example, English at the end), skipping duplicates and
-texts that are already examples of another intent, and reports the counts.
+texts that are already examples of another intent, and reports the counts. A labelled text holding Rasa's entity
+markup (`[text](entity)`) is refused rather than rewritten: it is the customer's words.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from bot.calendar.schedule import DEFAULT_TIMEZONE, parse_timezone
 from bot.faq import split_languages
 from bot.language import detect
 from bot.settings import SettingsError
-from bot.trainer import yamlio
+from bot.trainer import sheets, yamlio
 from bot.trainer.lint import normalize_example
-from bot.trainer.project import IntentBlock, Project
+from bot.trainer.project import IntentBlock, Project, UnreadableError
 
 logger = logging.getLogger(__name__)
 
@@ -115,16 +117,14 @@ def database_url(value: os.PathLike | str) -> str:
     return text if "://" in text else f"sqlite:///{pathlib.Path(text).resolve()}"
 
 
-def parse_since(value: str, timezone: str = "UTC") -> float:
+def parse_since(value: str, timezone: dt.tzinfo = dt.timezone.utc) -> float:
     """A `--since` value (YYYY-MM-DD or an ISO time) as a Unix timestamp; dates are midnight in `timezone`."""
-    from zoneinfo import ZoneInfo
-
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"--since {value!r} is not a date like 2025-10-01") from error
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+        moment = moment.replace(tzinfo=timezone)
     return moment.timestamp()
 
 
@@ -297,14 +297,19 @@ def export_review(
     tracker_url: str,
     desk_url: Optional[str] = None,
 ) -> int:
-    """Write the messages to review to a spreadsheet; returns the number of rows."""
+    """Write the messages to review to a spreadsheet; returns the number of rows.
+
+    Raises:
+        OutputError: `path` is not an `.xlsx` file name or cannot be written.
+        SettingsError: `calendar.timezone` or the compliance settings are wrong.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
-    from zoneinfo import ZoneInfo
 
+    sheets.check_output(path)
+    zone = _timezone(project)
     rows = collect(read_events(tracker_url, since), project.compliance.review_min_confidence)
     add_agent_topics(rows, desk_url)
-    zone = ZoneInfo(_timezone(project))
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "review"
@@ -331,17 +336,24 @@ def export_review(
         for cell in cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    sheets.save(workbook, path)
     return len(rows)
 
 
-def _timezone(project: Project) -> str:
+def _timezone(project: Project) -> dt.tzinfo:
+    """The calendar's time zone (`calendar.timezone`, parsed as the calendar does; its default when not set).
+
+    Raises:
+        SettingsError: naming `calendar.timezone` when it is no time zone.
+    """
     try:
         calendar = project.settings.get("calendar") or {}
-        return str(calendar.get("timezone") or "UTC")
     except SettingsError:
-        return "UTC"
+        return dt.timezone.utc
+    value = calendar.get("timezone") if isinstance(calendar, dict) else None
+    return parse_timezone(
+        value if value is not None else DEFAULT_TIMEZONE, f"{project.rel(project.settings_path)}: calendar.timezone"
+    )
 
 
 # --- import ------------------------------------------------------------------------------------------------
@@ -389,9 +401,13 @@ def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -
     """Add the labelled texts of a review sheet as training examples.
 
     Raises:
-        ReviewError: a label is no intent of the domain, or its intent has no examples block to add to
-            (nothing is written).
+        ReviewError: a label is no intent of the domain, its intent has no examples block to add to, or a
+            labelled text holds Rasa's entity markup (nothing is written).
+        UnreadableError: domain.yml or a data file cannot be read (nothing is written).
     """
+    from rasa.shared.nlu.training_data.entities_parser import ENTITY_REGEX
+
+    project.check_readable()
     report = ReviewImport()
     labelled = read_labels(path)
     intents = set(project.intents)
@@ -407,6 +423,11 @@ def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -
             problems.append(f"row {number}: {label} has no `examples: |` block to add to")
         elif not text:
             problems.append(f"row {number}: the text is empty")
+        elif ENTITY_REGEX.search(text):
+            problems.append(
+                f"row {number}: '{text}' holds Rasa's entity markup [text](entity), which would change the example; "
+                "edit the text or clear the label"
+            )
     if problems:
         raise ReviewError(problems)
     known: Dict[str, str] = {}
@@ -505,8 +526,12 @@ def main(args: argparse.Namespace) -> int:
             print(line)
         print(f"refused: {len(error.problems)} problem(s); nothing was written", file=sys.stderr)
         return 1
-    except (SettingsError, argparse.ArgumentTypeError) as error:
+    except (SettingsError, argparse.ArgumentTypeError, sheets.OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except UnreadableError as error:
+        for item in error.files:
+            print(f"error: {item}", file=sys.stderr)
         return 2
     total = sum(report.added.values())
     print(

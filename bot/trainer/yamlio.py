@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,26 @@ class YamlEditError(ValueError):
     """A file cannot be edited safely (unexpected layout); the message names the file and line."""
 
 
+class NotUtf8Error(ValueError):
+    """A text file is not UTF-8; `line` is the 1-based line of the first byte that is not."""
+
+    def __init__(self, path: os.PathLike | str, line: int) -> None:
+        super().__init__(f"{path}:{line}: not UTF-8: save it as UTF-8")
+        self.path = pathlib.Path(path)
+        self.line = line
+
+
 def read_text(path: os.PathLike | str) -> str:
-    """Read a text file exactly as stored (UTF-8, line endings untouched)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        return handle.read()
+    """Read a text file exactly as stored (UTF-8, line endings untouched).
+
+    Raises:
+        NotUtf8Error: the file is not UTF-8 (saved as GBK, say).
+    """
+    data = pathlib.Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotUtf8Error(path, data[: error.start].count(b"\n") + 1) from error
 
 
 def write_text(path: os.PathLike | str, text: str) -> None:
@@ -68,6 +85,23 @@ def load(text: str) -> Any:
 def load_file(path: os.PathLike | str) -> Any:
     """Parse a YAML file in round-trip mode."""
     return load(read_text(path))
+
+
+def error_location(error: YAMLError, text: str) -> Tuple[int, str]:
+    """The 1-based line and a one-line description of a parse error of `text`.
+
+    Args:
+        error: what ruamel.yaml raised.
+        text: the text that failed to parse (to keep an end-of-file line inside the file).
+    """
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    last = max(len(text.splitlines()), 1)
+    line = min(int(mark.line) + 1, last) if mark is not None else 1
+    problem = getattr(error, "problem", None)
+    if not problem:
+        lines = str(error).strip().splitlines()
+        problem = lines[0] if lines else type(error).__name__
+    return line, str(problem)
 
 
 def compose(text: str) -> Optional[Node]:

@@ -237,3 +237,108 @@ def test_new_topic_without_section_markers(project_root: pathlib.Path, tmp_path:
     assert '    - text: "在订单详情页申请发票。"\n\nactions:' in new
     assert lint(project_root).problems == []
     assert load_catalog(project_root)["faq_invoice"].answer_en == "Request an invoice on the order page."
+
+
+def _gbk(root: pathlib.Path) -> str:
+    path = root / "data" / "nlu" / "faq" / "refund_status.yml"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
+    return "error: data/nlu/faq/refund_status.yml:5: not UTF-8: save it as UTF-8"
+
+
+def _bad_nlu_yaml(root: pathlib.Path) -> str:
+    path = root / "data" / "nlu" / "faq" / "refund_status.yml"
+    path.write_text(path.read_text(encoding="utf-8") + " bad: x\n", encoding="utf-8")
+    line = len(path.read_text(encoding="utf-8").splitlines())
+    return f"error: data/nlu/faq/refund_status.yml:{line}: not valid YAML: expected <block end>, but found '<block mapping start>'"
+
+
+def _bad_domain(root: pathlib.Path) -> str:
+    path = root / "domain.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "responses:\n  utter_x: [\n", encoding="utf-8")
+    line = len(path.read_text(encoding="utf-8").splitlines())
+    return f"error: domain.yml:{line}: not valid YAML: expected the node content, but found '<stream end>'"
+
+
+@pytest.mark.parametrize("spoil", [_gbk, _bad_nlu_yaml, _bad_domain], ids=["not-utf8", "nlu-not-yaml", "domain-not-yaml"])
+def test_unreadable_project_file_refuses_export_and_import(
+    snapshot, project_root: pathlib.Path, tmp_path: pathlib.Path, capsys, spoil  # type: ignore[no-untyped-def]
+) -> None:
+    good = tmp_path / "good.xlsx"
+    export(project_root, good)
+    expected = spoil(project_root)
+    before = snapshot(project_root)
+    capsys.readouterr()
+    sheet = tmp_path / "faq.xlsx"
+    assert cli(["faq", "export", str(sheet), "--root", str(project_root)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == expected
+    assert not sheet.exists()
+    assert cli(["faq", "import", str(good), "--root", str(project_root)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == expected
+    assert snapshot(project_root) == before
+
+
+def test_conflict_names_the_row_that_was_edited(snapshot, project_root: pathlib.Path, tmp_path: pathlib.Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    sheet = tmp_path / "faq.xlsx"
+    export(project_root, sheet)
+    worksheet = load_workbook(sheet).active
+    refund_row, delivery_row = row_of(worksheet, "faq_refund_status"), row_of(worksheet, "faq_delivery_time")
+    assert delivery_row < refund_row  # the other intent comes first in the sheet
+
+    def change(worksheet) -> None:  # type: ignore[no-untyped-def]
+        worksheet.cell(row_of(worksheet, "faq_refund_status"), 2).value += "\n多久能发货？"
+
+    before = snapshot(project_root)
+    capsys.readouterr()
+    assert cli(["faq", "import", str(rewrite(sheet, change)), "--root", str(project_root)]) == 1
+    delivery = (project_root / "data" / "nlu" / "faq" / "delivery_time.yml").read_text(encoding="utf-8")
+    line = delivery.splitlines().index("    - 多久能发货") + 1
+    # The file the sheet changed is named without a line: that line exists only in the refused result.
+    assert capsys.readouterr().out.splitlines() == [
+        f"row {refund_row}: data/nlu/faq/refund_status.yml: conflict: '多久能发货？' is under faq_refund_status and "
+        f"also under faq_delivery_time ('多久能发货', data/nlu/faq/delivery_time.yml:{line})"
+    ]
+    assert snapshot(project_root) == before
+
+
+@pytest.mark.parametrize(
+    "column, answer, message",
+    [
+        (4, "退款会在三到五个工作日内退回原支付账户。" * 40, "response utter_faq_refund_status is 2400 bytes; WeChat shows at most 2048"),
+        (5, "Refund {order_id} arrives in 3 days.", "response utter_faq_refund_status uses {order_id}, which is not a slot"),
+        (4, "退款會在 3–5 個工作日內退回原支付賬戶。", "utter_faq_refund_status: write the Chinese answer in Simplified characters"),
+    ],
+    ids=["too-long", "unknown-placeholder", "traditional"],
+)
+def test_answer_problem_names_the_row(
+    snapshot, project_root: pathlib.Path, tmp_path: pathlib.Path, capsys, column, answer, message  # type: ignore[no-untyped-def]
+) -> None:
+    sheet = tmp_path / "faq.xlsx"
+    export(project_root, sheet)
+    row = row_of(load_workbook(sheet).active, "faq_refund_status")
+    before = snapshot(project_root)
+    capsys.readouterr()
+    edited = rewrite(sheet, lambda worksheet: setattr(worksheet.cell(row, column), "value", answer))
+    assert cli(["faq", "import", str(edited), "--root", str(project_root)]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"row {row}: domain.yml: {message}"]
+    assert snapshot(project_root) == before
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("", "error: {target} is a folder; give a file name such as {target}/sheet.xlsx"),
+        ("faq.csv", "error: {target}: the spreadsheet must be an .xlsx file (the import reads only .xlsx)"),
+        ("notes.txt/faq.xlsx", "error: cannot write {target}: {parent} is a file, not a folder"),
+    ],
+    ids=["folder", "csv", "under-a-file"],
+)
+def test_export_refuses_a_bad_output_path(
+    project_root: pathlib.Path, tmp_path: pathlib.Path, capsys, name: str, expected: str  # type: ignore[no-untyped-def]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("not a folder", encoding="utf-8")
+    target = out / name if name else out
+    assert cli(["faq", "export", str(target), "--root", str(project_root)]) == 2
+    assert capsys.readouterr().err.splitlines() == [expected.format(target=target, parent=out / "notes.txt")]
+    assert sorted(path.name for path in out.iterdir()) == ["notes.txt"]

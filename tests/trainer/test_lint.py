@@ -262,3 +262,31 @@ def test_banned_phrase_in_a_copied_real_module(project_root: pathlib.Path, modul
     lines[node.lineno - 1] = line[: node.col_offset + 1] + "永久有效" + line[node.col_offset + 1 :]
     target.write_text("".join(lines), encoding="utf-8")
     assert problems(project_root) == [f"{module}:{node.lineno}: text contains the banned phrase '永久有效'"]
+
+
+def test_unreadable_nlu_file_is_reported_with_its_line(project_root: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project_root / "data" / "nlu" / "faq" / "delivery_time.yml"
+    edit(path, "    - 周末配送吗\n", "    - 周末配送吗\n bad: x\n")
+    expected = (
+        f"data/nlu/faq/delivery_time.yml:{line_of(path, ' bad: x')}: not valid YAML: "
+        "expected <block end>, but found '<block mapping start>'"
+    )
+    assert problems(project_root) == [expected]  # and not "faq_delivery_time has no training examples"
+    assert cli(["lint", "--root", str(project_root)]) == 1
+    assert capsys.readouterr().out.strip() == expected
+
+
+def test_file_not_in_utf8_is_reported(project_root: pathlib.Path) -> None:
+    path = project_root / "data" / "nlu" / "faq" / "refund_status.yml"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
+    assert problems(project_root) == ["data/nlu/faq/refund_status.yml:5: not UTF-8: save it as UTF-8"]
+
+
+def test_broken_domain_is_one_problem(project_root: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    domain = project_root / "domain.yml"
+    domain.write_text(domain.read_text(encoding="utf-8") + "responses:\n  utter_x: [\n", encoding="utf-8")
+    lines = len(domain.read_text(encoding="utf-8").splitlines())
+    expected = f"domain.yml:{lines}: not valid YAML: expected the node content, but found '<stream end>'"
+    assert problems(project_root) == [expected]
+    assert cli(["lint", "--root", str(project_root)]) == 1
+    assert capsys.readouterr().out.strip() == expected

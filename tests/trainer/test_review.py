@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+import re
 from typing import Any, Dict, List
 
 import pytest
@@ -196,3 +197,91 @@ def test_import_refuses_unknown_label(
     assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 1
     assert capsys.readouterr().out.splitlines() == ["row 3: label 'faq_insurance' is not an intent of domain.yml"]
     assert (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes() == before
+
+
+def export_args(sheet: pathlib.Path, tracker_db: pathlib.Path, root: pathlib.Path) -> List[str]:
+    return ["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db), "--root", str(root)]
+
+
+def set_timezone(root: pathlib.Path, value: str) -> None:
+    settings = root / "settings.yml"
+    text, count = re.subn(r"(?m)^  timezone: .*$", f"  timezone: {value}", settings.read_text(encoding="utf-8"))
+    assert count == 1
+    settings.write_text(text, encoding="utf-8")
+
+
+def test_export_with_a_fixed_offset_time_zone(project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    set_timezone(project_root, '"+08:00"')
+    sheet = tmp_path / "review.xlsx"
+    assert cli(export_args(sheet, tracker_db, project_root)) == 0
+    assert read_sheet(sheet)[0]["time"] == "2025-10-03 10:00:00"
+    set_timezone(project_root, "UTC-5")
+    assert cli(export_args(sheet, tracker_db, project_root)) == 0
+    assert read_sheet(sheet)[0]["time"] == "2025-10-02 21:00:00"
+
+
+def test_export_with_an_unknown_time_zone_names_the_key(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_timezone(project_root, "Asia/Shanghia")
+    sheet = tmp_path / "review.xlsx"
+    assert cli(export_args(sheet, tracker_db, project_root)) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: settings.yml: calendar.timezone: unknown time zone 'Asia/Shanghia'")
+    assert not sheet.exists()
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("", "error: {target} is a folder; give a file name such as {target}/sheet.xlsx"),
+        ("review.csv", "error: {target}: the spreadsheet must be an .xlsx file (the import reads only .xlsx)"),
+        ("notes.txt/review.xlsx", "error: cannot write {target}: {parent} is a file, not a folder"),
+    ],
+    ids=["folder", "csv", "under-a-file"],
+)
+def test_export_refuses_a_bad_output_path(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str],
+    name: str, expected: str,
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("not a folder", encoding="utf-8")
+    target = out / name if name else out
+    assert cli(export_args(target, tracker_db, project_root)) == 2
+    assert capsys.readouterr().err.splitlines() == [expected.format(target=target, parent=out / "notes.txt")]
+    assert sorted(path.name for path in out.iterdir()) == ["notes.txt"]
+
+
+def test_import_refuses_entity_markup(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = tmp_path / "review.xlsx"
+    assert cli(export_args(sheet, tracker_db, project_root)) == 0
+    marked = len(COLUMNS) * [None]
+    marked[COLUMNS.index("text")], marked[COLUMNS.index("label")] = "订单[12345](急)怎么还没到", "faq_delivery_time"
+    labelled = label(sheet, {2: "faq_refund_status"}, [marked])
+    before = (project_root / "data" / "nlu" / "faq" / "delivery_time.yml").read_bytes()
+    capsys.readouterr()
+    assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "row 6: '订单[12345](急)怎么还没到' holds Rasa's entity markup [text](entity), which would change the example; "
+        "edit the text or clear the label"
+    ]
+    assert (project_root / "data" / "nlu" / "faq" / "delivery_time.yml").read_bytes() == before
+
+
+def test_import_refuses_a_data_file_not_in_utf8(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = tmp_path / "review.xlsx"
+    assert cli(export_args(sheet, tracker_db, project_root)) == 0
+    labelled = label(sheet, {2: "faq_refund_status"})
+    path = project_root / "data" / "nlu" / "faq" / "delivery_time.yml"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("gbk"))
+    before = path.read_bytes(), (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes()
+    capsys.readouterr()
+    assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "error: data/nlu/faq/delivery_time.yml:5: not UTF-8: save it as UTF-8"
+    assert (path.read_bytes(), (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes()) == before

@@ -1,0 +1,56 @@
+"""Writing the spreadsheets of `faq export` and `review export`: only to a `.xlsx` file, with one-line errors.
+
+Both imports read `.xlsx` files (openpyxl), so an export refuses any other name rather than write a workbook
+that its import would then refuse; a folder or a path that cannot be written is refused too.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".xlsx"
+
+
+class OutputError(ValueError):
+    """The spreadsheet cannot be written where asked; the message says why in one line."""
+
+
+def check_output(path: pathlib.Path) -> None:
+    """Refuse an output path that is a folder, does not end in `.xlsx` or lies under a file.
+
+    Args:
+        path: where the spreadsheet is to be written.
+
+    Raises:
+        OutputError: naming the path and what to give instead.
+    """
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give a file name such as {path / ('sheet' + SUFFIX)}")
+    if path.suffix.lower() != SUFFIX:
+        raise OutputError(f"{path}: the spreadsheet must be an {SUFFIX} file (the import reads only {SUFFIX})")
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise OutputError(f"cannot write {path}: {existing} is a file, not a folder")
+
+
+def save(workbook: Any, path: pathlib.Path) -> None:
+    """Save an openpyxl workbook, creating the folder it goes in.
+
+    Args:
+        workbook: the openpyxl `Workbook`.
+        path: an `.xlsx` path.
+
+    Raises:
+        OutputError: the path is refused by `check_output`, or cannot be written.
+    """
+    check_output(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        workbook.save(path)
+    except OSError as error:
+        logger.debug("cannot write %s", path, exc_info=True)
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from error
