@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
+from sanic import Blueprint
 from sanic.request import Request
+
+from bot import http_framing
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +150,11 @@ class RestInput(RasaRestInput):
         credentials = credentials or {}
         token = str(credentials.get("token") or "").strip() or None
         return cls(max_message_chars=max_chars_option(credentials, "rest"), token=token)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.http_framing`)."""
+        http_framing.install()
+        return super().blueprint(on_new_message)
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
         """The request's sender, checked (the route reads it first: a request refused fails here)."""

@@ -40,7 +40,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
-from bot import identity, language
+from bot import http_framing, identity, language
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
 from bot.channels.shared_state import redis_address
 from bot.nlu import limits
@@ -119,6 +119,7 @@ class WebchatInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
+        http_framing.install()  # see bot/http_framing.py
         secret = identity.identity_secret()
         if secret is None:
             logger.info("%s unset: widget customers stay anonymous", identity.ENV_SECRET)

@@ -25,6 +25,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import http_framing
 from bot.channels import wechat_security as sec
 from bot.channels.dedupe import DEFAULT_TTL_SECONDS, Deduplicator, message_key
 from bot.channels.shared_state import LocalState, SharedState, from_env as shared_state_from_env
@@ -667,6 +668,7 @@ class WeChatInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The `<name>_webhook` blueprint: `GET /` health, `GET /webhook` verification, `POST /webhook`."""
+        http_framing.install()  # the callbacks come from the internet: see bot/http_framing.py
         hook = Blueprint(f"{self.name()}_webhook", __name__)
 
         @hook.route("/", methods=["GET"])
