@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from bot.faq import FAQ_PREFIX, RESPONSE_PREFIX, answer_variations, faq_files, is_english
 from bot.settings import SettingsError
 from bot.trainer import edits, sheets, yamlio
-from bot.trainer.lint import Linter, Problem, fold
+from bot.trainer.lint import Linter, Problem, has_phrase, phrase_form
 from bot.trainer.project import Project, UnreadableError
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def read_sheet(path: pathlib.Path) -> List[SheetRow]:
 def check_rows(project: Project, rows: Sequence[SheetRow]) -> List[str]:
     """`row N: problem` for each problem of the sheet itself."""
     compliance = project.compliance
-    phrases = [(phrase, fold(phrase)) for phrase in compliance.banned_phrases]
+    phrases = [(phrase, phrase_form(phrase)) for phrase in compliance.banned_phrases]
     minimum = compliance.min_examples_per_language
     problems: List[str] = []
     first_row: Dict[str, int] = {}
@@ -218,7 +218,7 @@ def check_rows(project: Project, rows: Sequence[SheetRow]) -> List[str]:
             elif not answer.strip():
                 problem(f"{language} is empty")
             for phrase, needle in phrases:
-                if needle and needle in fold(answer):
+                if needle and has_phrase(phrase_form(answer), needle):
                     problem(f"{language} contains the banned phrase '{phrase}'")
         if row.answer_zh.strip() and not action and is_english(row.answer_zh):
             problem("answer_zh is not in Chinese")

@@ -76,6 +76,42 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", to_simplified(text).casefold()).strip()
 
 
+def _spacing_free(char: str) -> bool:
+    """A character next to which a space carries no meaning: Han, kana, punctuation or a symbol."""
+    return unicodedata.category(char)[0] in "PS" or "\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+
+
+def phrase_form(text: str) -> str:
+    """Fold text for banned-phrase matching: `fold`, then no space next to a Chinese character, punctuation or
+    a symbol, so that `绝对 保证` and `100 % guaranteed` match `绝对保证` and `100% guaranteed` (spaces between
+    two Latin words stay: `no risk` must not match `casino risk`)."""
+    folded = fold(text)
+    kept = [
+        char
+        for index, char in enumerate(folded)
+        if char != " " or not (_spacing_free(folded[index - 1]) or _spacing_free(folded[index + 1]))
+    ]
+    return "".join(kept)
+
+
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def has_phrase(form: str, needle: str) -> bool:
+    """Whether a banned phrase occurs in a text, both in `phrase_form`; a phrase that starts or ends with a
+    Latin letter or digit must do so at a word boundary (`no risk` is not in `casino risk`)."""
+    start = form.find(needle)
+    while needle and start != -1:
+        end = start + len(needle)
+        before = form[start - 1] if start else ""
+        after = form[end] if end < len(form) else ""
+        if not (_latin(needle[0]) and _latin(before)) and not (_latin(needle[-1]) and _latin(after)):
+            return True
+        start = form.find(needle, start + 1)
+    return False
+
+
 def normalize_example(text: str) -> str:
     """Normalise an example for comparison: folded, punctuation and symbols stripped, single spaces."""
     folded = fold(yamlio.example_text(text))
@@ -164,11 +200,11 @@ class Linter:
     # --- compliance -----------------------------------------------------------------------------------------
 
     def _phrases(self, compliance: Compliance) -> List[Tuple[str, str]]:
-        return [(phrase, fold(phrase)) for phrase in compliance.banned_phrases if fold(phrase)]
+        return [(phrase, phrase_form(phrase)) for phrase in compliance.banned_phrases if phrase_form(phrase)]
 
     def _banned_in(self, text: str, phrases: Sequence[Tuple[str, str]]) -> List[str]:
-        folded = fold(text)
-        return [phrase for phrase, needle in phrases if needle in folded]
+        folded = phrase_form(text)
+        return [phrase for phrase, needle in phrases if has_phrase(folded, needle)]
 
     def check_banned_phrases(self, compliance: Compliance) -> None:
         """Banned phrases in domain responses, the settings file and Python-held texts."""
@@ -193,8 +229,10 @@ class Linter:
         for path in self.python_files():
             for text, line in python_strings(path):
                 for phrase in self._banned_in(text, phrases):
-                    offset = fold(text).find(fold(phrase))
-                    extra = text[: max(offset, 0)].count("\n") if "\n" in text else 0
+                    # the line within a multi-line string: count the newlines before the phrase, looking for it
+                    # line by line in the same form
+                    lines = text.split("\n")
+                    extra = next((i for i, part in enumerate(lines) if has_phrase(phrase_form(part), phrase_form(phrase))), 0)
                     self.add(path, line + extra, f"text contains the banned phrase '{phrase}'")
 
     def python_files(self) -> List[pathlib.Path]:

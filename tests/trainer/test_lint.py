@@ -43,6 +43,9 @@ def test_clean_project_passes(project_root: pathlib.Path, capsys: pytest.Capture
         ("退款会在 3–5 个工作日内绝对保证退回原支付账户。", "绝对保证"),
         ("退款會在 3–5 個工作日內絕對保證退回原支付賬戶。", "绝对保证"),  # Traditional form
         ("退款会在 3–5 个工作日内退回，１００％保证。", "100%保证"),  # full-width
+        ("退款会在 3–5 个工作日内绝对 保证退回。", "绝对保证"),  # a space inside
+        ("退款 绝 对 保 证 3–5 个工作日内退回。", "绝对保证"),  # spaced out
+        ("退款会在 3–5 个工作日内退回，100 % 保证。", "100%保证"),
     ],
 )
 def test_banned_phrase_in_domain_response(project_root: pathlib.Path, planted: str, phrase: str) -> None:
@@ -290,3 +293,21 @@ def test_broken_domain_is_one_problem(project_root: pathlib.Path, capsys: pytest
     assert problems(project_root) == [expected]
     assert cli(["lint", "--root", str(project_root)]) == 1
     assert capsys.readouterr().out.strip() == expected
+
+
+@pytest.mark.parametrize(
+    "text, banned",
+    [
+        ("Refunds are 100 % guaranteed.", True),
+        ("Refunds are 100% guaranteed.", True),
+        ("we are casino risk experts", False),  # a Latin phrase matches whole words only
+        ("we promise no risk.", True),
+        ("no riskier way", False),
+        ("we promise no risk", True),
+    ],
+)
+def test_english_banned_phrases_across_spacing(text: str, banned: bool) -> None:
+    from bot.trainer.lint import has_phrase, phrase_form
+
+    needles = [phrase_form(phrase) for phrase in ("100% guaranteed", "no risk")]
+    assert any(has_phrase(phrase_form(text), needle) for needle in needles) is banned
