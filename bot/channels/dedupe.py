@@ -1,9 +1,11 @@
 """De-duplication of WeChat/WeCom retries, covering messages still in progress.
 
 WeChat retries a callback up to three times when it gets no answer within 5 s. Tencent recommends
-de-duplicating by `MsgId`, and for events (which have none) by `FromUserName` + `CreateTime`. A retry can arrive
-while the first delivery is still being processed, so the registry hands back the *same* entry (holding the
-running turn) to every delivery of one message: only the first creates it.
+de-duplicating by `MsgId`, and for events (which have none) by `FromUserName` + `CreateTime`. We add `Event`
+and `EventKey` to the event key, because WeChat can push two different events of one user in the same second
+(a `LOCATION` report and the `subscribe` that follows it), and both must be handled. A retry can arrive while
+the first delivery is still being processed, so the registry hands back the *same* entry (holding the running
+turn) to every delivery of one message: only the first creates it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def message_key(message: Mapping[str, Any]) -> Optional[str]:
         message: the fields of the (decrypted) `<xml>` message.
 
     Returns:
-        `msg:<MsgId>` when the message has a MsgId (MsgId is unique per account, the account is included for
-        safety), else `evt:<FromUserName>:<CreateTime>`; None when neither can be built.
+        `msg:<account>:<MsgId>` when the message has a MsgId (MsgId is unique per account, the account is
+        included for safety), else `evt:<account>:<FromUserName>:<CreateTime>`, followed by
+        `:<Event>:<EventKey>` when the message names an event; None when neither can be built.
     """
     account = str(message.get("ToUserName") or "")
     msg_id = str(message.get("MsgId") or message.get("MsgID") or "").strip()
@@ -37,9 +40,15 @@ def message_key(message: Mapping[str, Any]) -> Optional[str]:
         return f"msg:{account}:{msg_id}"
     sender = str(message.get("FromUserName") or "").strip()
     created = str(message.get("CreateTime") or "").strip()
-    if sender and created:
-        return f"evt:{account}:{sender}:{created}"
-    return None
+    if not sender or not created:
+        return None
+    key = f"evt:{account}:{sender}:{created}"
+    event = str(message.get("Event") or "").strip()
+    event_key = message.get("EventKey")
+    event_key = event_key.strip() if isinstance(event_key, str) else ""
+    if event or event_key:
+        key += f":{event}:{event_key}"
+    return key
 
 
 class Deduplicator(Generic[T]):

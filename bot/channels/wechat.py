@@ -45,6 +45,7 @@ DEFAULT_REPLY_BUDGET_SECONDS = 4.0
 APOLOGY_TEXT = "抱歉，系统暂时繁忙，请稍后再试。"
 TEXT_ONLY_TEXT = "抱歉，我目前只能看懂文字消息。请用文字描述您的问题，我们会尽快为您处理。"
 WELCOME_TEXT = "您好，欢迎关注！我是智能客服，请直接输入您的问题。"
+ASK_QUESTION_TEXT = "请输入您的问题。"  # the reply to a text message whose Content is empty or blank
 CHOOSE_HINT = {"zh": "请回复数字进行选择。", "zh_hant": "請回覆數字進行選擇。", "en": "Reply with a number to choose."}
 MAX_ECHOSTR_CHARS = 512
 
@@ -161,7 +162,7 @@ class WeChatOutput(OutputChannel):
         try:
             await self.client.send_text_async(recipient_id, text)
         except WeChatApiError as error:
-            logger.error("%s: message not delivered: %s", self.name(), error)
+            logger.error("%s: message to %s not delivered: %s", self.name(), recipient_id, error)
             raise
 
     async def send_text_with_buttons(
@@ -186,28 +187,56 @@ class WeChatOutput(OutputChannel):
             logger.warning("%s: a custom payload without text was not sent", self.name())
 
 
+@dataclasses.dataclass
+class DeliveryFailure:
+    """Late answers of one turn that did not reach the customer.
+
+    Args:
+        recipient_id: the customer (OpenID, or UserID on WeCom), so an operator can follow up.
+        msg_id: the MsgId of the customer message the answers belonged to, when known.
+        error: why the first of them failed (`WeChatApiError`, or an unexpected exception).
+        undelivered: how many messages were lost: the failed one and every later one of the turn, which are
+            not tried so that the customer never sees a later step without the earlier one.
+    """
+
+    recipient_id: str
+    msg_id: Optional[str]
+    error: Exception
+    undelivered: int = 1
+
+    @property
+    def errcode(self) -> Optional[int]:
+        """The API error code, or None for a transport or unexpected failure."""
+        return getattr(self.error, "errcode", None)
+
+
 class ReplyCollector(WeChatOutput):
     """The output channel of one customer turn: holds messages until the HTTP reply is decided.
 
     In `collect` mode messages are buffered; `take_buffered()` hands them to the passive reply. After
     `switch_to_api()` the buffer and every later message are sent through the API, in order, by one worker
-    task; failures are logged, never raised into the turn.
+    task; failures are logged, never raised into the turn. After a failed send the turn's queue stops: the
+    remaining and later messages are not sent, and all of them are recorded in `failures` with the customer.
 
     Args:
         client: the API client of the channel.
         buttons: where to remember the options shown to each customer.
         discard: drop the turn's messages (used for images and other non-text messages, whose reply is a
             request for text).
+        msg_id: the MsgId of the customer message, named in the log when an answer is lost.
     """
 
-    def __init__(self, client: Any, buttons: Optional[ButtonMemory] = None, discard: bool = False) -> None:
+    def __init__(
+        self, client: Any, buttons: Optional[ButtonMemory] = None, discard: bool = False, msg_id: Optional[str] = None
+    ) -> None:
         super().__init__(client, buttons)
         self.discard = discard
+        self.msg_id = msg_id
         self.mode = "collect"
         self.buffered: List[Tuple[str, str]] = []
         self.queued = 0
         self.sent = 0
-        self.failures: List[WeChatApiError] = []
+        self.failures: List[DeliveryFailure] = []
         self._pending: List[Tuple[str, str]] = []
         self._worker: Optional[asyncio.Task] = None
 
@@ -231,13 +260,43 @@ class ReplyCollector(WeChatOutput):
         self.mode = "api"
         self._enqueue(list(extra or []) + self.take_buffered())
 
+    @property
+    def stopped(self) -> bool:
+        """True once a send failed: nothing more of this turn is sent."""
+        return bool(self.failures)
+
+    def _customer(self, recipient_id: str) -> str:
+        return f"{recipient_id} (MsgId {self.msg_id})" if self.msg_id else recipient_id
+
     def _enqueue(self, messages: List[Tuple[str, str]]) -> None:
         if not messages:
             return
-        self._pending.extend(messages)
         self.queued += len(messages)
+        if self.stopped:
+            failure = self.failures[-1]
+            failure.undelivered += len(messages)
+            logger.warning(
+                "%s: %d more late answer(s) to %s not sent: an earlier one of this turn was not delivered",
+                self.name(),
+                len(messages),
+                self._customer(failure.recipient_id),
+            )
+            return
+        self._pending.extend(messages)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._drain())
+
+    def _stop(self, recipient_id: str, error: Exception, reason: str) -> None:
+        """Record a failed send, drop the rest of the turn's queue and log whose answer was lost."""
+        dropped, self._pending = len(self._pending), []
+        self.failures.append(DeliveryFailure(recipient_id, self.msg_id, error, 1 + dropped))
+        logger.error(
+            "%s: late answer to %s not delivered: %s; %d later message(s) of this turn not sent",
+            self.name(),
+            self._customer(recipient_id),
+            reason,
+            dropped,
+        )
 
     async def _drain(self) -> None:
         while self._pending:
@@ -246,10 +305,9 @@ class ReplyCollector(WeChatOutput):
                 await self.client.send_text_async(recipient_id, text)
                 self.sent += 1
             except WeChatApiError as error:
-                self.failures.append(error)
-                logger.error("%s: late answer not delivered: %s", self.name(), error)
-            except Exception:  # noqa: BLE001 - the worker must never die silently
-                logger.error("%s: late answer not delivered: unexpected error", self.name())
+                self._stop(recipient_id, error, str(error))
+            except Exception as error:  # noqa: BLE001 - the worker must never die silently
+                self._stop(recipient_id, error, f"unexpected error {type(error).__name__}")
                 logger.debug("send failed", exc_info=True)
 
     async def wait_sent(self) -> None:
@@ -418,6 +476,26 @@ class WeChatInput(InputChannel):
         """True when the channel can verify callbacks (a token is set)."""
         return bool(self.token)
 
+    def missing_send_settings(self) -> List[str]:
+        """The variables still needed to send through the API (late answers, agent replies); empty when none."""
+        missing = [f"{self.env_prefix}_APP_ID"] if not self.app_id else []
+        return missing + ([f"{self.env_prefix}_APP_SECRET"] if not self.app_secret else [])
+
+    def can_send(self) -> bool:
+        """True when messages can be sent through the API (not only passive replies)."""
+        return not self.missing_send_settings()
+
+    def _warn_cannot_send(self) -> None:
+        missing = self.missing_send_settings()
+        if self.configured() and missing:
+            logger.warning(
+                "%s: %s not set: only passive replies work; answers later than %.1fs and agent replies from the "
+                "desk cannot be sent and will be lost",
+                self.name(),
+                " and ".join(missing),
+                self.reply_budget_seconds,
+            )
+
     @property
     def reply_max_bytes(self) -> int:
         """The longest text message in bytes (settings `compliance.wechat_max_reply_bytes`)."""
@@ -550,7 +628,8 @@ class WeChatInput(InputChannel):
     def user_text(self, message: Dict[str, Any]) -> Tuple[str, Dict[str, Any], bool]:
         """Turn a non-event message into `(text for Rasa, metadata, is_text)`.
 
-        Text and recognised voice give their text; other types give `[type]` and `is_text` False.
+        Text and recognised voice give their text; a text message whose `Content` is empty or blank gives `""`
+        (no turn is started for it); other types give `[type]` and `is_text` False.
         """
         msg_type = _text(message.get("MsgType")).lower()
         metadata: Dict[str, Any] = {
@@ -563,7 +642,7 @@ class WeChatInput(InputChannel):
         for tag, key in _METADATA_FIELDS.items():
             if isinstance(message.get(tag), str) and message[tag]:
                 metadata[key] = message[tag]
-        if msg_type == "text" and _text(message.get("Content")):
+        if msg_type == "text":
             return _text(message.get("Content")), metadata, True
         if msg_type == "voice" and _text(message.get("Recognition")):
             metadata["recognition"] = True
@@ -598,7 +677,7 @@ class WeChatInput(InputChannel):
             if chosen is not None:
                 meta["button_choice"] = text
                 text = chosen
-        entry.collector = ReplyCollector(self.api_client(), self.buttons, discard=not is_text)
+        entry.collector = ReplyCollector(self.api_client(), self.buttons, discard=not is_text, msg_id=meta.get("msg_id"))
         user_message = UserMessage(
             text,
             output_channel=entry.collector,
@@ -637,6 +716,10 @@ class WeChatInput(InputChannel):
             return self.event_reply(message)
         if created:
             text, meta, is_text = self.user_text(message)
+            if is_text and not text:
+                entry.settled = True
+                logger.info("%s: text message %s without content; no turn, asked for the question", self.name(), key)
+                return ASK_QUESTION_TEXT
             self._start_turn(on_new_message, message, entry, text, meta, is_text)
             if not is_text:
                 entry.settled = True
@@ -659,7 +742,9 @@ class WeChatInput(InputChannel):
         sender = _text(message.get("FromUserName"))
         if entry.failed and not messages:
             messages = [(sender, APOLOGY_TEXT)]
-        parts = [(recipient, part) for recipient, text in messages for part in split_reply(text, self.reply_max_bytes)]
+        parts = [
+            (recipient, part) for recipient, text in messages for part in split_reply(sec.xml_text(text), self.reply_max_bytes)
+        ]
         if not parts:
             collector.switch_to_api()
             return None
@@ -669,11 +754,12 @@ class WeChatInput(InputChannel):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The `<name>_webhook` blueprint: `GET /` health, `GET /webhook` verification, `POST /webhook`."""
         http_framing.install()  # the callbacks come from the internet: see bot/http_framing.py
+        self._warn_cannot_send()
         hook = Blueprint(f"{self.name()}_webhook", __name__)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.configured()})
+            return response.json({"status": "ok", "configured": self.configured(), "can_send": self.can_send()})
 
         @hook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:

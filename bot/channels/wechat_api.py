@@ -24,6 +24,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from bot.channels.wechat_security import xml_text
+
 logger = logging.getLogger(__name__)
 
 WECHAT_API_BASE = "https://api.weixin.qq.com"
@@ -264,6 +266,9 @@ class _TokenApiClient:
     def send_text(self, user_id: str, text: str) -> int:
         """Send a text message, split into several when longer than `max_reply_bytes`.
 
+        Characters XML 1.0 does not allow (control characters pasted from Word, for example) are removed first,
+        as from passive replies (`wechat_security.xml_text`).
+
         Args:
             user_id: the OpenID (Official Account) or UserID (WeCom).
             text: the message.
@@ -276,7 +281,7 @@ class _TokenApiClient:
         """
         if not self._configured():
             raise ApiNotConfigured(None, "credentials are not configured", self.api)
-        parts = split_reply(text, self.max_reply_bytes)
+        parts = split_reply(xml_text(text or ""), self.max_reply_bytes)
         for part in parts:
             self.post(self._send_path, self._text_payload(user_id, part))
         return len(parts)

@@ -7,7 +7,7 @@ What comes from wechatpy 1.8.18 and what is ours:
 - wechatpy: the SHA-1 signer (`WeChatSigner`), the AES-256-CBC cipher (`WeChatCipher`) and the encryption
   layout (`BasePrpCrypto._encrypt`: random(16) || msg_len || msg || receive id, PKCS#7 to 32 bytes).
 - ours: constant-time comparison (`hmac.compare_digest`), the timestamp window, body size limit, safe XML
-  parsing (`defusedxml`, no DTD, no entities), a strict EncodingAESKey check (43 characters, not an
+  parsing (`defusedxml`, no DTD, no entities, at most `MAX_XML_DEPTH` levels), a strict EncodingAESKey check (43 characters, not an
   `assert`), and a hardened decryption (pad value 1..32 and uniform, `msg_len` fits, receive id trailer
   compared in constant time, strict base64 and UTF-8). wechatpy's own decryption does none of these.
 """
@@ -24,7 +24,7 @@ import secrets
 import string
 import time
 from typing import Any, Dict, Optional, Union
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ AES_KEY_PATTERN = re.compile(r"^[A-Za-z0-9]{43}$")
 BLOCK_SIZE = 32  # WeChat's PKCS#7 block size (not AES's 16)
 DEFAULT_REPLAY_WINDOW_SECONDS = 300
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+MAX_XML_DEPTH = 16  # WeChat/WeCom messages are 2-3 levels deep (`<xml>`, a field, `ScanCodeInfo`'s children)
+# Characters outside XML 1.0's `Char` (https://www.w3.org/TR/xml/#charsets): any of them makes a reply unparseable.
+_XML_ILLEGAL = re.compile(r"[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 _RANDOM_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -162,28 +165,71 @@ def _element_to_value(element: Element) -> Union[str, Dict[str, Any]]:
     return result
 
 
-def parse_xml(body: Union[bytes, str]) -> Dict[str, Any]:
+class _DepthLimitedBuilder:
+    """A parser target that builds the tree like `TreeBuilder` but refuses elements nested too deeply.
+
+    The parser calls it element by element, so a deeply nested body is refused as soon as it passes the limit,
+    before a tree is built (and before anything walks it recursively).
+
+    Args:
+        max_depth: the most nested levels accepted, the root counting as 1.
+    """
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        self.depth = 0
+        self._builder = TreeBuilder()
+
+    def start(self, tag: str, attrs: Dict[str, str]) -> Element:
+        """Open an element; raise `MalformedXml` beyond `max_depth`."""
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise MalformedXml(f"elements nested deeper than {self.max_depth} levels")
+        return self._builder.start(tag, attrs)
+
+    def end(self, tag: str) -> Element:
+        """Close an element."""
+        self.depth -= 1
+        return self._builder.end(tag)
+
+    def data(self, data: str) -> None:
+        """Add text to the current element."""
+        self._builder.data(data)
+
+    def close(self) -> Element:
+        """Return the root element."""
+        return self._builder.close()
+
+
+def parse_xml(body: Union[bytes, str], max_depth: int = MAX_XML_DEPTH) -> Dict[str, Any]:
     """Parse a callback body safely into a dict of the `<xml>` element's children.
 
-    DTDs, entity declarations and external references are refused (`defusedxml`). Leaf values are stripped
-    strings; nested elements (e.g. `ScanCodeInfo`) become nested dicts; a repeated tag keeps its first value.
+    DTDs, entity declarations and external references are refused (`defusedxml`), and so are elements nested
+    more than `max_depth` levels. Leaf values are stripped strings; nested elements (e.g. `ScanCodeInfo`)
+    become nested dicts; a repeated tag keeps its first value.
 
     Args:
         body: the raw request body.
+        max_depth: the most nested levels accepted, `<xml>` counting as 1.
 
     Returns:
         The children of the root `<xml>` element.
 
     Raises:
-        MalformedXml: the body is empty, not well-formed, uses DTD/entities, or has another root element.
+        MalformedXml: the body is empty, not well-formed, uses DTD/entities, is nested too deeply, or has
+            another root element.
     """
     import defusedxml
-    from defusedxml import ElementTree as SafeElementTree
+    from defusedxml.ElementTree import DefusedXMLParser
 
     if not body or not (body.strip() if isinstance(body, (bytes, str)) else body):
         raise MalformedXml("empty body")
     try:
-        root = SafeElementTree.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser = DefusedXMLParser(
+            target=_DepthLimitedBuilder(max_depth), forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        parser.feed(body)
+        root = parser.close()
     except (ParseError, defusedxml.DefusedXmlException, ValueError, TypeError) as error:
         raise MalformedXml(f"not well-formed or unsafe XML: {type(error).__name__}") from error
     if root.tag != "xml":
@@ -192,9 +238,24 @@ def parse_xml(body: Union[bytes, str]) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def xml_text(value: str) -> str:
+    """Remove the characters XML 1.0 does not allow, which make a passive reply unparseable for WeChat.
+
+    These are control characters such as U+000B or U+0008 (text pasted from Word), lone surrogates, U+FFFE
+    and U+FFFF.
+
+    Args:
+        value: the text.
+
+    Returns:
+        The text without those characters (tab, line feed and carriage return are kept).
+    """
+    return _XML_ILLEGAL.sub("", value)
+
+
 def cdata(value: str) -> str:
-    """Wrap text in CDATA, splitting any `]]>` it contains so the XML stays well-formed."""
-    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    """Wrap text in CDATA, without XML-illegal characters and splitting any `]]>`, so the XML stays well-formed."""
+    return "<![CDATA[" + xml_text(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def random_nonce(length: int = 10) -> str:

@@ -3,19 +3,21 @@
 Served at `/webhooks/wecom/webhook`. WeCom callbacks are always encrypted: the GET verification carries an
 encrypted `echostr` signed by `msg_signature` (answered with its plaintext), and every POST is an
 `<Encrypt>` envelope whose trailer is the CorpID. Active messages go through `cgi-bin/message/send` as the
-configured application (AgentID). Everything else (deadline, retries, message types) is the Official Account
+configured application (AgentID). A callback for another application of the same corp (another AgentID, when
+the apps share the callback settings) is acknowledged with `success` and never reaches the assistant, so it is
+never answered as our application. Everything else (deadline, retries, message types) is the Official Account
 channel's behaviour, see `bot/channels/wechat.py`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from rasa.core.channels.channel import InputChannel
 
 from bot.channels import wechat_security as sec
-from bot.channels.wechat import WeChatInput, WeChatOutput, _text
+from bot.channels.wechat import OnNewMessage, WeChatInput, WeChatOutput, _text
 from bot.channels.wechat_api import WECOM_API_BASE, WeComApiClient
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,14 @@ class WeComInput(WeChatInput):
         """True when token, EncodingAESKey and CorpID are all set (WeCom is always encrypted)."""
         return bool(self.token and self.encoding_aes_key and self.corp_id)
 
+    def missing_send_settings(self) -> List[str]:
+        """The variables still needed for `message/send` (CorpID, Secret, a numeric AgentID); empty when none."""
+        missing = [f"{self.env_prefix}_CORP_ID"] if not self.corp_id else []
+        missing += [f"{self.env_prefix}_CORP_SECRET"] if not self.corp_secret else []
+        if not str(self.agent_id or "").strip().isdigit():
+            missing.append(f"{self.env_prefix}_AGENT_ID")
+        return missing
+
     def api_client(self) -> Any:
         """The channel's one WeCom API client."""
         if self._client is None:
@@ -98,6 +108,21 @@ class WeComInput(WeChatInput):
                 self.corp_id, self.corp_secret, self.agent_id, base_url=self.api_base, max_reply_bytes=self.reply_max_bytes
             )
         return self._client
+
+    async def handle_message(self, message: Dict[str, Any], on_new_message: OnNewMessage, started: float) -> Optional[str]:
+        """See `WeChatInput.handle_message`; a message for another AgentID is acknowledged without a turn."""
+        agent_id = _text(message.get("AgentID"))
+        ours = _text(self.agent_id)
+        if agent_id and ours and agent_id != ours:
+            logger.warning(
+                "%s: callback for AgentID %s, not our application (AgentID %s); acknowledged without a turn. "
+                "Does another application share this callback URL?",
+                self.name(),
+                agent_id,
+                ours,
+            )
+            return None
+        return await super().handle_message(message, on_new_message, started)
 
     def verify_url(self, args: Any) -> str:
         """WeCom URL verification: `msg_signature` over the encrypted echostr, answered with its plaintext."""

@@ -16,6 +16,20 @@ def test_message_key_prefers_msg_id() -> None:
     assert message_key({"ToUserName": "gh_1", "MsgId": "5"}) != message_key({"ToUserName": "gh_2", "MsgId": "5"})
 
 
+def test_event_key_names_the_event() -> None:
+    """LOCATION then subscribe in the same second from one user are two events: the welcome must not be lost."""
+    base = {"ToUserName": "gh_1", "FromUserName": "o", "CreateTime": "17", "MsgType": "event"}
+    location = {**base, "Event": "LOCATION", "Latitude": "23.1", "Longitude": "113.2"}
+    subscribe = {**base, "Event": "subscribe"}
+    assert message_key(location) == "evt:gh_1:o:17:LOCATION:"
+    assert message_key(subscribe) == "evt:gh_1:o:17:subscribe:"
+    # two menu clicks in one second differ by EventKey; a retry of either keeps its key
+    click = {**base, "Event": "CLICK", "EventKey": "V1001"}
+    assert message_key(click) == "evt:gh_1:o:17:CLICK:V1001"
+    assert message_key({**click, "EventKey": "V1002"}) != message_key(click)
+    assert message_key(dict(click)) == message_key(click)
+
+
 def test_first_delivery_creates_retries_join() -> None:
     made: List[object] = []
 

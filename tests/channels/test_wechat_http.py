@@ -8,6 +8,7 @@ peer); late answers and agent replies go to the fake API server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -19,8 +20,16 @@ from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
 from wechatpy.utils import WeChatSigner
 
 from bot.channels import wechat as wechat_module
-from bot.channels.wechat import APOLOGY_TEXT, TEXT_ONLY_TEXT, WELCOME_TEXT, WeChatInput, WeChatOutput
-from bot.channels.wechat_api import OutOfQuota, OutOfResponseWindow
+from bot.channels.wechat import (
+    APOLOGY_TEXT,
+    ASK_QUESTION_TEXT,
+    TEXT_ONLY_TEXT,
+    WELCOME_TEXT,
+    ReplyCollector,
+    WeChatInput,
+    WeChatOutput,
+)
+from bot.channels.wechat_api import ApiUnavailable, OutOfQuota, OutOfResponseWindow
 from bot.channels.wecom import WeComInput, WeComOutput
 from fake_wechat_api import FakeWeChatApi
 from wechat_helpers import (
@@ -99,6 +108,19 @@ async def post(http: aiohttp.ClientSession, url: str, query: Dict[str, str], bod
 
 def reply_fields(text: str) -> Dict[str, Any]:
     return xmltodict.parse(text)["xml"]
+
+
+def error_lines(caplog: Any) -> List[str]:
+    """The ERROR lines the channel module logged."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name == "bot.channels.wechat"]
+
+
+async def settled_entry(channel: WeChatInput, assistant: FakeAssistant) -> Any:
+    """The one delivery entry of `channel`, once its turn finished and its late answers were tried."""
+    await asyncio.wait_for(assistant.finished.wait(), 5)
+    entry = next(iter(channel.dedupe._entries.values()))[1]
+    await asyncio.wait_for(entry.collector.wait_sent(), 10)
+    return entry
 
 
 # -- URL verification ----------------------------------------------------------------------------------------
@@ -184,6 +206,7 @@ async def test_decrypt_post_vectors_through_the_endpoint(
     vector: Dict[str, Any], fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession
 ) -> None:
     assistant = FakeAssistant()
+    inner = reply_fields(vector.get("expected_plaintext") or vector["plaintext"])
     if vector["platform"] == "mp":
         channel: WeChatInput = make_channel(
             fake_api, token=vector["token"], encoding_aes_key=vector["encoding_aes_key"], app_id=vector["appid"], replay_window_seconds=HUGE_WINDOW
@@ -193,14 +216,13 @@ async def test_decrypt_post_vectors_through_the_endpoint(
     else:
         channel = WeComInput(
             token=vector["token"], encoding_aes_key=vector["encoding_aes_key"], corp_id=vector["receiveid"], corp_secret=CORP_SECRET,
-            agent_id=AGENT_ID, api_base=fake_api.base_url, replay_window_seconds=HUGE_WINDOW, reply_max_bytes=2048,
+            agent_id=inner["AgentID"], api_base=fake_api.base_url, replay_window_seconds=HUGE_WINDOW, reply_max_bytes=2048,
         )
         query = {"timestamp": vector["timestamp"], "nonce": vector["nonce"], "msg_signature": vector["msg_signature"]}
         body = vector["post_body"]
     server = await serve(channel, assistant)
     status, text = await post(http, server.url, query, body.replace("{ENCRYPT}", vector["encrypt"]))
     assert status == 200
-    inner = reply_fields(vector.get("expected_plaintext") or vector["plaintext"])
     [message] = assistant.calls
     assert message.text == inner["Content"] and message.sender_id == inner["FromUserName"]
     assert message.message_id == inner["MsgId"]
@@ -333,11 +355,87 @@ async def test_late_answer_outside_window_is_logged_not_raised(
     await asyncio.wait_for(assistant.finished.wait(), 5)
     entry = next(iter(channel.dedupe._entries.values()))[1]
     await asyncio.wait_for(entry.collector.wait_sent(), 5)
-    assert isinstance(entry.collector.failures[0], OutOfResponseWindow)
+    [failure] = entry.collector.failures
+    assert isinstance(failure.error, OutOfResponseWindow) and failure.recipient_id == OPENID and failure.msg_id == "7207"
     assert any("45015" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     # the channel keeps working
     status, body = await post(http, server.url, plain_query(), text_message_xml("之后", msg_id="7208"))
     assert status == 200
+
+
+@pytest.mark.parametrize("errcode", [45015, 45047, 40001, 48001])
+async def test_lost_late_answer_log_names_the_customer(
+    errcode: int, fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, caplog: Any
+) -> None:
+    """The ERROR line of a lost late answer says whose it was (OpenID and MsgId), so an operator can follow up."""
+    channel = make_channel(fake_api, reply_budget_seconds=0.1)
+    assistant = FakeAssistant(delay=0.3)
+    server = await serve(channel, assistant)
+    # 40001 twice: the refreshed token is refused again (another server rotated the AppSecret)
+    fake_api.fail_next("send", *([errcode, errcode] if errcode == 40001 else [errcode]))
+    assert await post(http, server.url, plain_query(), text_message_xml("迟到的问题", msg_id="7301")) == (200, "success")
+    entry = await settled_entry(channel, assistant)
+    [failure] = entry.collector.failures
+    assert (failure.recipient_id, failure.msg_id, failure.errcode, failure.undelivered) == (OPENID, "7301", errcode, 1)
+    [line] = error_lines(caplog)
+    assert OPENID in line and "MsgId 7301" in line and str(errcode) in line
+    assert "迟到" not in line and not [r for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
+    assert fake_api.sent == []
+
+
+async def test_failed_late_answer_stops_the_rest_of_the_turn(
+    fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, caplog: Any
+) -> None:
+    """With the API down, step 2 must not reach the customer without step 1: the rest is reported instead."""
+    channel = make_channel(fake_api, reply_budget_seconds=0.1)
+    channel.api_client().backoff_seconds = 0.01
+    assistant = FakeAssistant(delay=0.3, answer=lambda m: [{"text": "第一步：打开订单页。"}, {"text": "第二步：点击申请退款。"}])
+    server = await serve(channel, assistant)
+    fake_api.fail_next("send", "drop", "drop", "drop")
+    assert await post(http, server.url, plain_query(), text_message_xml("怎么退款", msg_id="7401")) == (200, "success")
+    entry = await settled_entry(channel, assistant)
+    await asyncio.sleep(0.2)
+    assert fake_api.sent == []
+    [failure] = entry.collector.failures
+    assert isinstance(failure.error, ApiUnavailable) and (failure.recipient_id, failure.undelivered) == (OPENID, 2)
+    [line] = error_lines(caplog)
+    assert OPENID in line and "7401" in line and "1 later message(s) of this turn not sent" in line
+
+
+class _QuotaThenOkClient:
+    """An API client whose first send fails with 45047 and later ones would succeed."""
+
+    def __init__(self) -> None:
+        self.calls: List[str] = []
+
+    async def send_text_async(self, user_id: str, text: str) -> int:
+        self.calls.append(text)
+        if len(self.calls) == 1:
+            raise OutOfQuota(45047, "out of response count limit")
+        return 1
+
+
+async def test_collector_sends_nothing_more_of_a_turn_after_a_failure(caplog: Any) -> None:
+    client = _QuotaThenOkClient()
+    collector = ReplyCollector(client, msg_id="7501")
+    collector.switch_to_api([(OPENID, "第一步"), (OPENID, "第二步")])
+    await collector.wait_sent()
+    await collector.send_text_message(OPENID, "第三步")  # the turn goes on after the failure
+    await collector.wait_sent()
+    assert client.calls == ["第一步"] and collector.sent == 0
+    [failure] = collector.failures
+    assert (failure.recipient_id, failure.msg_id, failure.errcode, failure.undelivered) == (OPENID, "7501", 45047, 3)
+    [later] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert OPENID in later and "1 more late answer(s)" in later and "第三步" not in later
+
+
+async def test_agent_reply_failure_log_names_the_customer(fake_api: FakeWeChatApi, caplog: Any) -> None:
+    output = make_channel(fake_api).get_output_channel()
+    fake_api.fail_next("send", 45047)
+    with pytest.raises(OutOfQuota):
+        await output.send_response(OPENID, {"text": "太多了"})
+    [line] = error_lines(caplog)
+    assert OPENID in line and "45047" in line and "太多了" not in line
 
 
 # -- bad input ----------------------------------------------------------------------------------------------------
@@ -484,6 +582,76 @@ async def test_buttons_folded_and_numbers_resolved(fake_api: FakeWeChatApi, serv
     assert assistant.calls[2].text == "2"  # a choice is used once
 
 
+async def test_deeply_nested_xml_is_refused_with_a_warning(
+    fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, caplog: Any
+) -> None:
+    """5,000 nested elements (under the body limit) were a RecursionError logged as an ERROR; now a clean 400."""
+    caplog.set_level(logging.DEBUG)
+    deep = "<xml>" + "<a>" * 5000 + "x" + "</a>" * 5000 + "<FromUserName>o</FromUserName><MsgType>text</MsgType></xml>"
+    assistant = FakeAssistant()
+    plain = await serve(make_channel(fake_api), assistant)
+    assert (await post(http, plain.url, plain_query(), deep))[0] == 400
+    safe = await serve(make_channel(fake_api, encoding_aes_key=AES_KEY), assistant)
+    query, _ = safe_request(text_message_xml("x"))
+    assert (await post(http, safe.url, query, deep))[0] == 400  # as the outer envelope
+    query, envelope = safe_request(deep)
+    assert (await post(http, safe.url, query, envelope))[0] == 400  # inside a valid encrypted payload
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum("with 400: elements nested deeper than 16 levels" in w for w in warnings) == 3, warnings
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert assistant.calls == []
+
+
+@pytest.mark.parametrize("content", ["", "   "], ids=["empty", "blank"])
+async def test_empty_text_asks_for_the_question_without_a_turn(
+    content: str, fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession
+) -> None:
+    """An empty or blank text is not media: no `[text]` turn, and no "I can only read text"."""
+    assistant = FakeAssistant()
+    server = await serve(make_channel(fake_api), assistant)
+    xml = text_message_xml(content, msg_id="1501")
+    status, body = await post(http, server.url, plain_query(), xml)
+    assert status == 200 and reply_fields(body)["Content"] == ASK_QUESTION_TEXT
+    assert await post(http, server.url, plain_query(), xml) == (200, "success")  # a retry
+    await asyncio.sleep(0.2)
+    assert assistant.calls == [] and fake_api.sent == []
+
+
+async def test_subscribe_after_location_in_the_same_second_gets_the_welcome(
+    fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession
+) -> None:
+    """With location reporting on, WeChat pushes LOCATION and subscribe with the same sender and CreateTime."""
+    server = await serve(make_channel(fake_api), FakeAssistant())
+    created = int(time.time())
+    location = text_message_xml(
+        "", msg_id="", msg_type="event", create_time=created,
+        extra="<Event><![CDATA[LOCATION]]></Event><Latitude>23.1</Latitude><Longitude>113.2</Longitude><Precision>1</Precision>",
+    )
+    subscribe = text_message_xml("", msg_id="", msg_type="event", create_time=created, extra="<Event><![CDATA[subscribe]]></Event>")
+    assert await post(http, server.url, plain_query(), location) == (200, "success")
+    status, body = await post(http, server.url, plain_query(), subscribe)
+    assert status == 200 and reply_fields(body)["Content"].startswith(WELCOME_TEXT)
+    assert await post(http, server.url, plain_query(), subscribe) == (200, "success")  # its retry
+
+
+async def test_xml_illegal_characters_removed_from_replies(fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession) -> None:
+    """\\x0b or \\x08 in an answer (pasted from Word) made the passive reply invalid XML: WeChat showed an error."""
+    assistant = FakeAssistant(answer=lambda m: [{"text": "退款说明：\x0b请在订单页\x08申请。"}, {"text": "补充：\x0c联系客服。"}])
+    channel = make_channel(fake_api)
+    server = await serve(channel, assistant)
+    status, body = await post(http, server.url, plain_query(), text_message_xml("退款", msg_id="7601"))
+    assert status == 200 and reply_fields(body)["Content"] == "退款说明：请在订单页申请。"
+    sent = await asyncio.to_thread(fake_api.wait_for_sent, 1, 10.0)
+    assert [m["body"]["text"]["content"] for m in sent] == ["补充：联系客服。"]
+    safe = await serve(make_channel(fake_api, encoding_aes_key=AES_KEY), assistant)
+    query, envelope = safe_request(text_message_xml("退款", msg_id="7602"))
+    status, text = await post(http, safe.url, query, envelope)
+    assert status == 200 and peer_decrypt_reply(text)["Content"] == "退款说明：请在订单页申请。"
+    await asyncio.to_thread(fake_api.wait_for_sent, 2, 10.0)
+    await channel.get_output_channel().send_response(OPENID, {"text": "人工\x1b回复"})  # an agent reply
+    assert fake_api.texts()[-1] == "人工回复"
+
+
 # -- agent replies through the output channel ----------------------------------------------------------------------
 async def test_agent_reply_via_output_channel(fake_api: FakeWeChatApi) -> None:
     channel = make_channel(fake_api)
@@ -598,6 +766,27 @@ async def test_wecom_unconfigured_503(fake_api: FakeWeChatApi, serve: Any, http:
     assert await post(http, server.url, query, body) == (503, "wecom channel not configured")
 
 
+async def test_wecom_callback_for_another_agent_id_is_acknowledged_without_a_turn(
+    fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, caplog: Any
+) -> None:
+    """Another application of the same corp (AgentID 1000099) must never be answered as ours (1000002)."""
+    assistant = FakeAssistant()
+    server = await serve(make_wecom(fake_api, reply_budget_seconds=0.1), assistant)
+    xml = text_message_xml("别的应用的消息", msg_id="2401", sender="ZhangSan", account=CORP_ID, extra="<AgentID>1000099</AgentID>")
+    query, body = wecom_request(xml)
+    body = body.replace(f"<![CDATA[{AGENT_ID}]]>", "<![CDATA[1000099]]>")
+    assert await post(http, server.url, query, body) == (200, "success")
+    await asyncio.sleep(0.3)
+    assert assistant.calls == [] and fake_api.sent == []
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "1000099" in r.getMessage()]
+    assert "AgentID 1000099" in warning and "别的应用" not in warning
+    # our own AgentID is answered as before
+    query, body = wecom_request(wecom_xml("报销", "2402"))
+    status, text = await post(http, server.url, query, body)
+    assert peer_decrypt_reply(text, TOKEN, WECOM_AES_KEY, CORP_ID, work=True)["Content"] == "答复：报销"
+    assert [m.text for m in assistant.calls] == ["报销"]
+
+
 # -- configuration ----------------------------------------------------------------------------------------------
 def test_from_credentials() -> None:
     from rasa.shared.exceptions import RasaException
@@ -620,6 +809,29 @@ def test_from_credentials() -> None:
     wecom = WeComInput.from_credentials({"token": "", "encoding_aes_key": "", "corp_id": "", "agent_id": "", "api_base": ""})
     assert isinstance(wecom, WeComInput) and not wecom.configured() and wecom.api_base == "https://qyapi.weixin.qq.com"
     assert WeChatInput.name() == "wechat" and WeComInput.name() == "wecom"
+
+
+async def test_missing_secret_is_warned_at_start_and_reported_by_health(
+    fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, caplog: Any
+) -> None:
+    """Token set, AppSecret (or CorpSecret) empty: passive replies work, late answers cannot be sent. Say so."""
+    wechat = await serve(make_channel(fake_api, app_secret=""), FakeAssistant())
+    wecom = await serve(make_wecom(fake_api, corp_secret="", agent_id=""), FakeAssistant())
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("wechat: WECHAT_APP_SECRET not set") and "late" in w for w in warnings), warnings
+    assert any(w.startswith("wecom: WECOM_CORP_SECRET and WECOM_AGENT_ID not set") for w in warnings), warnings
+    assert not any(APP_SECRET in w or CORP_SECRET in w for w in warnings)
+    for server in (wechat, wecom):
+        async with http.get(server.url.rsplit("/", 1)[0] + "/") as resp:
+            assert await resp.json() == {"status": "ok", "configured": True, "can_send": False}
+    caplog.clear()
+    complete = await serve(make_channel(fake_api), FakeAssistant())
+    switched_off = await serve(make_channel(fake_api, token="", app_secret=""), FakeAssistant())
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+    async with http.get(complete.url.rsplit("/", 1)[0] + "/") as resp:
+        assert await resp.json() == {"status": "ok", "configured": True, "can_send": True}
+    async with http.get(switched_off.url.rsplit("/", 1)[0] + "/") as resp:
+        assert await resp.json() == {"status": "ok", "configured": False, "can_send": False}
 
 
 def test_module_does_no_work_at_import() -> None:

@@ -100,6 +100,6 @@ def test_safe_mode_message_gets_encrypted_faq_answer(stack: Any) -> None:
 def test_wechat_health_reports_configured(stack: Any) -> None:
     health = requests.get(f"{stack.rasa_url}/webhooks/wechat/", timeout=10).json()
     wecom = requests.get(f"{stack.rasa_url}/webhooks/wecom/", timeout=10).json()
-    assert health == {"status": "ok", "configured": True}
-    assert wecom == {"status": "ok", "configured": True}
+    assert health == {"status": "ok", "configured": True, "can_send": True}
+    assert wecom == {"status": "ok", "configured": True, "can_send": True}
 

@@ -280,6 +280,45 @@ def test_cdata_escapes_its_terminator() -> None:
     assert sec.parse_xml(f"<xml><Content>{sec.cdata(text)}</Content></xml>")["Content"] == text
 
 
+def test_deeply_nested_xml_is_malformed_not_a_recursion_error() -> None:
+    """5,000 levels (35 KB, under the body limit) used to raise RecursionError; now a MalformedXml with a reason."""
+    deep = "<xml>" + "<a>" * 5000 + "x" + "</a>" * 5000 + "<FromUserName>o</FromUserName><MsgType>text</MsgType></xml>"
+    with pytest.raises(sec.MalformedXml, match="nested deeper than 16 levels") as info:
+        sec.parse_xml(deep.encode())
+    assert info.value.status == 400
+
+    def nested(levels: int) -> str:
+        return "<xml>" + "<a>" * levels + "x" + "</a>" * levels + "</xml>"
+
+    # the limit: `<xml>` and 15 levels below it parse; one more does not
+    value: Any = sec.parse_xml(nested(15))
+    for _ in range(15):
+        value = value["a"]
+    assert value == "x"
+    with pytest.raises(sec.MalformedXml, match="deeper than 16"):
+        sec.parse_xml(nested(16))
+    with pytest.raises(sec.MalformedXml, match="deeper than 4"):
+        sec.parse_xml(nested(4), max_depth=4)
+
+
+@pytest.mark.parametrize(
+    "text, clean",
+    [
+        ("退款说明：\x0b请在订单页\x08申请。", "退款说明：请在订单页申请。"),
+        ("a\x00b\x1fc\x7fd", "abc\x7fd"),  # U+007F is allowed by XML 1.0
+        ("tab\tline\ncr\r", "tab\tline\ncr\r"),
+        ("\ufffe\uffff\ud800x", "x"),
+        ("中文 emoji 😀 ]]> end", "中文 emoji 😀 ]]> end"),
+    ],
+    ids=["vertical_tab_backspace", "c0_controls", "whitespace_kept", "non_characters_and_surrogate", "unchanged"],
+)
+def test_cdata_drops_characters_xml_forbids(text: str, clean: str) -> None:
+    """Text pasted from Word (\\x0b, \\x08) made the passive reply invalid XML: WeChat showed an error."""
+    assert sec.xml_text(text) == clean
+    xml = f"<xml><Content>{sec.cdata(text)}</Content></xml>"
+    assert sec.parse_xml(xml.encode("utf-8", "surrogatepass"))["Content"] == clean.strip()
+
+
 def test_signature_is_sha1_of_sorted_values() -> None:
     values = ["token", "1409304348", "xxxxxx", "payload"]
     assert sec.compute_signature(*values) == hashlib.sha1("".join(sorted(values)).encode()).hexdigest()
