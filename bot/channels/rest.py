@@ -42,6 +42,7 @@ from sanic import Blueprint
 from sanic.request import Request
 
 from bot import http_framing
+from bot.channels.options import int_option
 
 logger = logging.getLogger(__name__)
 
@@ -101,18 +102,7 @@ def max_chars_option(credentials: Dict[str, Any], section: str) -> int:
     Raises:
         SettingsError: the value is not a whole number of at least 1.
     """
-    from bot.settings import SettingsError
-
-    value = credentials.get("max_message_chars")
-    if value is None or value == "":
-        return DEFAULT_MAX_MESSAGE_CHARS
-    try:
-        number = int(str(value).strip())
-    except ValueError as error:
-        raise SettingsError(f"credentials.yml: {section} max_message_chars must be an integer, not {value!r}") from error
-    if number < 1:
-        raise SettingsError(f"credentials.yml: {section} max_message_chars must be at least 1, not {number}")
-    return number
+    return int_option(credentials, "max_message_chars", DEFAULT_MAX_MESSAGE_CHARS, 1, f"credentials.yml: {section}")
 
 
 def check_token(request: Request, token: Optional[str]) -> None:
@@ -149,7 +139,7 @@ class RestInput(RasaRestInput):
         """Reads `max_message_chars` and `token` (both optional) from the channel's `credentials.yml` section."""
         credentials = credentials or {}
         token = str(credentials.get("token") or "").strip() or None
-        return cls(max_message_chars=max_chars_option(credentials, "rest"), token=token)
+        return cls(max_message_chars=max_chars_option(credentials, "bot.channels.rest.RestInput"), token=token)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.http_framing`)."""

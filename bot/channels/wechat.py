@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse
 
 from bot import http_framing
 from bot.channels import wechat_security as sec
+from bot.channels.options import int_option
 from bot.channels.dedupe import DEFAULT_TTL_SECONDS, Deduplicator, message_key
 from bot.channels.shared_state import LocalState, SharedState, from_env as shared_state_from_env
 from bot.channels.wechat_api import (
@@ -333,21 +334,6 @@ class Delivery:
         return worker is not None and not worker.done()
 
 
-def _int_option(credentials: Dict[str, Any], key: str, default: int, minimum: int, where: str) -> int:
-    from bot.settings import SettingsError
-
-    value = credentials.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(str(value).strip())
-    except ValueError as error:
-        raise SettingsError(f"{where}.{key} must be an integer, not {value!r}") from error
-    if number < minimum:
-        raise SettingsError(f"{where}.{key} must be at least {minimum}, not {number}")
-    return number
-
-
 def _budget_option(credentials: Dict[str, Any], where: str) -> float:
     from bot.settings import SettingsError
 
@@ -400,12 +386,12 @@ class WeChatInput(InputChannel):
     def _options_from_credentials(cls, credentials: Dict[str, Any]) -> Dict[str, Any]:
         where = f"credentials.yml: {cls.__module__}.{cls.__name__}"
         return {
-            "replay_window_seconds": _int_option(
+            "replay_window_seconds": int_option(
                 credentials, "replay_window_seconds", sec.DEFAULT_REPLAY_WINDOW_SECONDS, 1, where
             ),
             "reply_budget_seconds": _budget_option(credentials, where),
-            "max_body_bytes": _int_option(credentials, "max_body_bytes", sec.DEFAULT_MAX_BODY_BYTES, 1024, where),
-            "dedupe_ttl_seconds": _int_option(credentials, "dedupe_ttl_seconds", int(DEFAULT_TTL_SECONDS), 30, where),
+            "max_body_bytes": int_option(credentials, "max_body_bytes", sec.DEFAULT_MAX_BODY_BYTES, 1024, where),
+            "dedupe_ttl_seconds": int_option(credentials, "dedupe_ttl_seconds", int(DEFAULT_TTL_SECONDS), 30, where),
             # not a credential: Redis in production mode (FRONTLINE_REDIS_HOST), shared by every replica
             "shared_state": shared_state_from_env(),
         }
