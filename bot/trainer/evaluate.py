@@ -381,6 +381,9 @@ def main(args: argparse.Namespace) -> int:
     if not config.exists() or not data.exists():
         print(f"error: need {config} and {data}", file=sys.stderr)
         return 2
+    if args.folds < 1:
+        print("error: --folds must be 1 (one hold-out split) or more (K-fold cross-validation)", file=sys.stderr)
+        return 2
     if not 0 < args.train_fraction < 1:
         print("error: --train-fraction must be between 0 and 1", file=sys.stderr)
         return 2

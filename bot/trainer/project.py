@@ -254,8 +254,11 @@ class Project:
         """Make sure domain.yml and every data file can be read.
 
         Raises:
+            SettingsError: the root holds no domain.yml (not a Rasa project: a wrong `--root`).
             UnreadableError: naming each file that cannot be read, with the line and the reason.
         """
+        if not self.domain_path.is_file():
+            raise SettingsError(f"{self.root}: no domain.yml here, so not a Rasa project (check --root)")
         files: List[Unreadable] = []
         try:
             self.domain  # noqa: B018 - reading it is the check

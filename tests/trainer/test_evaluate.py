@@ -61,3 +61,10 @@ def test_evaluate_writes_the_html_report(
     assert base64.b64decode(picture.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
     # 80 examples, 20 per intent: a stratified 20% tests 4 of each.
     assert "80 (16 tested)" in document
+
+
+@pytest.mark.parametrize("folds", ["0", "-1"])
+def test_folds_below_one_are_an_error(folds: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # they used to fall back to one 80/20 split without a word
+    assert cli(["evaluate", "--folds", folds]) == 2
+    assert "--folds must be 1" in capsys.readouterr().err

@@ -342,3 +342,10 @@ def test_export_refuses_a_bad_output_path(
     assert cli(["faq", "export", str(target), "--root", str(project_root)]) == 2
     assert capsys.readouterr().err.splitlines() == [expected.format(target=target, parent=out / "notes.txt")]
     assert sorted(path.name for path in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_root_that_is_no_project_is_an_error(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # it used to export 0 topics and exit 0
+    assert cli(["faq", "export", str(tmp_path / "faq.xlsx"), "--root", str(tmp_path / "nowhere")]) == 2
+    assert "no domain.yml here, so not a Rasa project" in capsys.readouterr().err
+    assert not (tmp_path / "faq.xlsx").exists()
