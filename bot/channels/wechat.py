@@ -728,9 +728,7 @@ class WeChatInput(InputChannel):
         sender = _text(message.get("FromUserName"))
         if entry.failed and not messages:
             messages = [(sender, APOLOGY_TEXT)]
-        parts = [
-            (recipient, part) for recipient, text in messages for part in split_reply(sec.xml_text(text), self.reply_max_bytes)
-        ]
+        parts = [(recipient, part) for recipient, text in messages for part in split_reply(text, self.reply_max_bytes)]
         if not parts:
             collector.switch_to_api()
             return None

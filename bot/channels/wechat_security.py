@@ -7,9 +7,9 @@ What comes from wechatpy 1.8.18 and what is ours:
 - wechatpy: the SHA-1 signer (`WeChatSigner`), the AES-256-CBC cipher (`WeChatCipher`) and the encryption
   layout (`BasePrpCrypto._encrypt`: random(16) || msg_len || msg || receive id, PKCS#7 to 32 bytes).
 - ours: constant-time comparison (`hmac.compare_digest`), the timestamp window, body size limit, safe XML
-  parsing (`defusedxml`, no DTD, no entities, at most `MAX_XML_DEPTH` levels), a strict EncodingAESKey check (43 characters, not an
-  `assert`), and a hardened decryption (pad value 1..32 and uniform, `msg_len` fits, receive id trailer
-  compared in constant time, strict base64 and UTF-8). wechatpy's own decryption does none of these.
+  parsing (`defusedxml`, no DTD, no entities, at most `MAX_XML_DEPTH` levels), a strict EncodingAESKey check
+  (43 characters, not an `assert`), and a hardened decryption (pad value 1..32 and uniform, `msg_len` fits,
+  receive id trailer compared in constant time, strict base64 and UTF-8). wechatpy's own decryption does none of these.
 """
 
 from __future__ import annotations

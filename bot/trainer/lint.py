@@ -200,7 +200,8 @@ class Linter:
     # --- compliance -----------------------------------------------------------------------------------------
 
     def _phrases(self, compliance: Compliance) -> List[Tuple[str, str]]:
-        return [(phrase, phrase_form(phrase)) for phrase in compliance.banned_phrases if phrase_form(phrase)]
+        needles = [(phrase, phrase_form(phrase)) for phrase in compliance.banned_phrases]
+        return [(phrase, needle) for phrase, needle in needles if needle]
 
     def _banned_in(self, text: str, phrases: Sequence[Tuple[str, str]]) -> List[str]:
         folded = phrase_form(text)
@@ -229,10 +230,9 @@ class Linter:
         for path in self.python_files():
             for text, line in python_strings(path):
                 for phrase in self._banned_in(text, phrases):
-                    # the line within a multi-line string: count the newlines before the phrase, looking for it
-                    # line by line in the same form
-                    lines = text.split("\n")
-                    extra = next((i for i, part in enumerate(lines) if has_phrase(phrase_form(part), phrase_form(phrase))), 0)
+                    # the line within a multi-line string: the first of its lines that holds the phrase
+                    needle = dict(phrases)[phrase]
+                    extra = next((i for i, part in enumerate(text.split("\n")) if has_phrase(phrase_form(part), needle)), 0)
                     self.add(path, line + extra, f"text contains the banned phrase '{phrase}'")
 
     def python_files(self) -> List[pathlib.Path]:
