@@ -18,16 +18,18 @@ from sanic.exceptions import InvalidUsage
 from sanic.response import HTTPResponse, empty
 from sanic.response import json as json_response
 
-from bot.desk import auth, metrics
+from bot.desk import auth
 from bot.desk.config import desk_secret
-from bot.desk.service import Desk, DeskError, iso
+from bot.desk.errors import DeskError
+from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, AgentSession, TicketStatus
+from bot.desk.service import Desk
 
 logger = logging.getLogger(__name__)
 
-STATUS_FILTERS = {
-    "open": ["queued", "assigned"],
-    "closed": ["resolved", "handed_back"],
-    "all": ["queued", "assigned", "resolved", "handed_back"],
+STATUS_FILTERS: Dict[str, List[TicketStatus]] = {
+    "open": list(OPEN_STATUSES),
+    "closed": list(CLOSED_STATUSES),
+    "all": list(TicketStatus),
 }
 SSE_PING_SECONDS = 15.0
 
@@ -59,27 +61,22 @@ def _check_secret(request: Request) -> None:
         raise DeskError(401, "missing or wrong X-Frontline-Secret")
 
 
-def _agent(request: Request, allow_query_token: bool = False) -> Dict[str, Any]:
-    desk = _desk(request)
+def _session(request: Request, allow_query_token: bool = False) -> AgentSession:
     token = auth.bearer_token(request.headers, request.args if allow_query_token else None)
-    agent = auth.authenticate(desk.store, token, desk.now())
-    if agent is None:
-        raise DeskError(401, "a valid bearer token is required (Authorization: Bearer <token>)")
-    desk.seen(agent["name"])
-    return agent
+    return _desk(request).accounts.authenticate(token)
 
 
-def _statuses(raw: str) -> List[str]:
-    result: List[str] = []
+def _statuses(raw: str) -> List[TicketStatus]:
+    result: set = set()
     for part in (raw or "open").split(","):
         part = part.strip()
         if part in STATUS_FILTERS:
-            result.extend(STATUS_FILTERS[part])
-        elif part in STATUS_FILTERS["all"]:
-            result.append(part)
+            result.update(STATUS_FILTERS[part])
+        elif part in {s.value for s in TicketStatus}:
+            result.add(TicketStatus(part))
         else:
             raise DeskError(400, f"unknown status filter {part!r}: use open, closed, all or a status")
-    return sorted(set(result))
+    return sorted(result, key=lambda s: s.value)
 
 
 def internal_blueprint(name: str) -> Blueprint:
@@ -89,32 +86,28 @@ def internal_blueprint(name: str) -> Blueprint:
     @bp.post("/tickets")
     async def create_ticket(request: Request) -> HTTPResponse:
         _check_secret(request)
-        answer, created = _desk(request).create_ticket(_body(request))
+        answer, created = _desk(request).intake.create_ticket(_body(request))
         return _json(answer, status=201 if created else 200)
 
     @bp.get("/tickets/<code>")
     async def get_ticket(request: Request, code: str) -> HTTPResponse:
         _check_secret(request)
-        desk = _desk(request)
-        ticket = desk.find(code)
-        data = desk.to_json(ticket, desk.now())
-        data.update(desk.creation_answer(ticket, desk.now()))
-        return _json(data)
+        return _json(_desk(request).intake.ticket_status(code))
 
     @bp.post("/tickets/<code>/survey")
     async def survey(request: Request, code: str) -> HTTPResponse:
         _check_secret(request)
-        return _json(_desk(request).rate(code, _body(request)))
+        return _json(_desk(request).intake.rate(code, _body(request)))
 
     @bp.get("/customers/<customer_id>/tickets")
     async def customer_tickets(request: Request, customer_id: str) -> HTTPResponse:
         _check_secret(request)
-        return _json(_desk(request).customer_tickets(customer_id))
+        return _json(_desk(request).intake.customer_tickets(customer_id))
 
     @bp.get("/conversations/<conversation_id>/ticket")
     async def conversation_ticket(request: Request, conversation_id: str) -> HTTPResponse:
         _check_secret(request)
-        return _json(_desk(request).conversation_ticket(conversation_id))
+        return _json(_desk(request).intake.conversation_ticket(conversation_id))
 
     return bp
 
@@ -125,147 +118,104 @@ def api_blueprint(name: str) -> Blueprint:
 
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
-        desk = _desk(request)
-        body = _body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(
-            body.get("password"), str
-        ):
-            raise DeskError(400, "send {\"name\": …, \"password\": …}")
-        try:
-            token, expires = auth.login(
-                desk.store, body["name"], body["password"], desk.now(), desk.settings.session_hours
-            )
-        except auth.AuthError as error:
-            raise DeskError(401, str(error)) from error
-        agent = desk.store.get_agent(body["name"]) or {}
-        return _json({"token": token, "expires_at": iso(expires), "must_change_password": bool(agent.get("must_change_password"))})
+        return _json(_desk(request).accounts.login(_body(request)))
 
     @bp.post("/logout")
     async def logout(request: Request) -> HTTPResponse:
-        _agent(request)
-        _desk(request).store.delete_token(auth.hash_token(auth.bearer_token(request.headers)))
+        _session(request)
+        _desk(request).accounts.logout(auth.bearer_token(request.headers))
         return empty()
 
     @bp.get("/me")
     async def me(request: Request) -> HTTPResponse:
-        agent = _agent(request)
-        desk = _desk(request)
-        return _json(
-            {
-                "name": agent["name"],
-                "skills": agent["skills"],
-                "senior": bool(agent["senior"]),
-                "capacity": agent["capacity"],
-                "active_tickets": desk.store.active_count(agent["name"]),
-                "must_change_password": bool(agent["must_change_password"]),
-                "token_kind": agent["token_kind"],
-                "expires_at": iso(agent["token_expires_at"]),
-            }
-        )
+        return _json(_desk(request).accounts.me(_session(request)))
 
     @bp.post("/me/password")
     async def change_password(request: Request) -> HTTPResponse:
-        agent = _agent(request)
-        desk = _desk(request)
-        body = _body(request)
-        if not isinstance(body, dict):
-            raise DeskError(400, "send {\"old_password\": …, \"password\": …}")
-        full = desk.store.get_agent(agent["name"]) or {}
-        if not auth.verify_password(str(body.get("old_password", "")), full.get("password_hash", "")):
-            raise DeskError(403, "the old password is wrong")
-        new = body.get("password")
-        if not isinstance(new, str) or len(new) < 8:
-            raise DeskError(400, "'password' must have at least 8 characters")
-        desk.store.update_agent(agent["name"], password_hash=auth.hash_password(new), must_change_password=False)
+        agent = _session(request).agent
+        _desk(request).accounts.change_password(agent, _body(request))
         return empty()
 
     @bp.get("/agents")
     async def agents(request: Request) -> HTTPResponse:
-        _agent(request)
-        desk = _desk(request)
-        items = desk.store.list_agents()
-        for item in items:
-            item["active_tickets"] = desk.store.active_count(item["name"])
-            item["created_at"] = iso(item["created_at"])
-            item["senior"] = bool(item["senior"])
-            item.pop("must_change_password", None)
-        return _json(items)
+        _session(request)
+        return _json(_desk(request).accounts.agents())
 
     @bp.get("/skills")
     async def skills(request: Request) -> HTTPResponse:
-        _agent(request)
-        settings = _desk(request).settings
-        return _json(sorted(set(settings.skills.values()) | {settings.general_skill}))
+        _session(request)
+        return _json(_desk(request).tickets.skills())
+
+    @bp.get("/topics")
+    async def topics(request: Request) -> HTTPResponse:
+        _session(request)
+        return _json(_desk(request).tickets.topics())
 
     @bp.get("/canned")
     async def canned(request: Request) -> HTTPResponse:
-        _agent(request)
-        items = _desk(request).settings.canned
-        language = request.args.get("language")
-        if language:
-            items = [c for c in items if c["language"] == language]
-        return _json(items)
+        _session(request)
+        return _json(_desk(request).tickets.canned(request.args.get("language")))
 
     @bp.get("/tickets")
     async def list_tickets(request: Request) -> HTTPResponse:
-        agent = _agent(request)
+        agent = _session(request).agent
         statuses = _statuses(request.args.get("status", "open"))
         mine = request.args.get("mine", "") in ("1", "true", "yes")
         skill = request.args.get("skill") or None
-        return _json(_desk(request).list_for(agent, statuses, mine=mine, skill=skill))
+        return _json(_desk(request).tickets.list_for(agent, statuses, mine=mine, skill=skill))
 
     @bp.get("/tickets/<code>")
     async def get_ticket(request: Request, code: str) -> HTTPResponse:
-        agent = _agent(request)
-        return _json(_desk(request).detail(code, agent))
+        agent = _session(request).agent
+        return _json(_desk(request).tickets.detail(code, agent))
 
     @bp.post("/tickets/<code>/claim")
     async def claim(request: Request, code: str) -> HTTPResponse:
-        agent = _agent(request)
-        desk = _desk(request)
-        ticket = desk.claim(code, agent)
-        await desk.hold_conversation(ticket)
-        return _json(ticket)
+        agent = _session(request).agent
+        return _json(await _desk(request).tickets.claim(code, agent))
 
     @bp.post("/tickets/<code>/messages")
     async def reply(request: Request, code: str) -> HTTPResponse:
-        agent = _agent(request)
+        agent = _session(request).agent
         body = _body(request)
-        return _json(await _desk(request).reply(code, agent, body), status=201)
+        return _json(await _desk(request).tickets.reply(code, agent, body), status=201)
 
     @bp.post("/tickets/<code>/messages/<message_id:int>/retry")
     async def retry(request: Request, code: str, message_id: int) -> HTTPResponse:
-        agent = _agent(request)
-        return _json(await _desk(request).retry(code, agent, message_id))
+        agent = _session(request).agent
+        return _json(await _desk(request).tickets.retry(code, agent, message_id))
 
     @bp.post("/tickets/<code>/transfer")
     async def transfer(request: Request, code: str) -> HTTPResponse:
-        agent = _agent(request)
-        return _json(_desk(request).transfer(code, agent, _body(request)))
+        agent = _session(request).agent
+        return _json(_desk(request).tickets.transfer(code, agent, _body(request)))
+
+    @bp.post("/tickets/<code>/topic")
+    async def topic(request: Request, code: str) -> HTTPResponse:
+        agent = _session(request).agent
+        return _json(_desk(request).tickets.set_topic(code, agent, _body(request)))
 
     @bp.post("/tickets/<code>/resolve")
     async def resolve(request: Request, code: str) -> HTTPResponse:
-        agent = _agent(request)
-        return _json(await _desk(request).resolve(code, agent))
+        agent = _session(request).agent
+        return _json(await _desk(request).tickets.resolve(code, agent))
 
     @bp.post("/tickets/<code>/handback")
     async def handback(request: Request, code: str) -> HTTPResponse:
-        agent = _agent(request)
-        return _json(await _desk(request).handback(code, agent))
+        agent = _session(request).agent
+        return _json(await _desk(request).tickets.handback(code, agent))
 
     @bp.get("/dashboard")
     async def dashboard(request: Request) -> HTTPResponse:
-        _agent(request)
-        desk = _desk(request)
-        total, with_ticket = desk.store.containment_counts()
-        return _json(metrics.dashboard(desk.store.all_tickets(), desk.now(), total, with_ticket))
+        _session(request)
+        return _json(_desk(request).reports.dashboard())
 
     @bp.get("/stream")
     async def stream(request: Request) -> HTTPResponse:
         """Server-Sent Events: `ticket` and `message` events as they happen (see `bot.desk.stream`).
 
         While the stream is open its agent counts as online (the customers' wait estimates use it)."""
-        agent = _agent(request, allow_query_token=True)
+        agent = _session(request, allow_query_token=True).agent
         try:
             max_seconds = float(request.args.get("max_seconds", "0"))
         except ValueError as error:
@@ -279,7 +229,7 @@ def api_blueprint(name: str) -> Blueprint:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
         queue = hub.subscribe()
-        desk.connected(agent["name"])
+        desk.presence.connected(agent.name)
         try:
             await response.send("retry: 2000\nevent: hello\ndata: {}\n\n")
             while True:
@@ -297,7 +247,7 @@ def api_blueprint(name: str) -> Blueprint:
                 await response.send(f"id: {event['seq']}\nevent: {event['type']}\ndata: {data}\n\n")
         finally:
             hub.unsubscribe(queue)
-            desk.disconnected(agent["name"])
+            desk.presence.disconnected(agent.name)
         await response.eof()
         return response
 

@@ -9,8 +9,6 @@ and stop them cleanly before it stops. `run()` (behind `python -m bot desk`) ser
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import itertools
 import logging
 import os
@@ -23,9 +21,13 @@ from sanic.response import json as json_response
 
 from bot import http_framing
 from bot.desk import api, config
+from bot.desk.console import console_blueprint
+from bot.desk.demo import demo_blueprint
+from bot.desk.errors import DeskError
 from bot.desk.events import Consumer, consumer_for
 from bot.desk.rasa_client import RasaClient
-from bot.desk.service import Calendar, Desk, DeskError
+from bot.desk.service import Desk
+from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
 from bot.desk.stream import Hub
 
@@ -44,7 +46,7 @@ def create_app(
     rasa: Optional[RasaClient] = None,
     broker: Optional[str] = AUTO,
     secret: Optional[str] = None,
-    calendar: Any = None,
+    calendar: Optional[BusinessHours] = None,
     notify_positions: bool = True,
     console: bool = True,
     name: Optional[str] = None,
@@ -59,11 +61,11 @@ def create_app(
         broker: the event broker URL (`amqp://…`, `sqlite:///…`); `auto` reads `FRONTLINE_BROKER` /
             `endpoints.yml`; None switches the consumer off.
         secret: the internal API secret; `FRONTLINE_DESK_SECRET` (read per request) when None.
-        calendar: a business calendar object (`add_business_time`, `is_open`, `next_opening`); by default
-            `bot.calendar.get_calendar()`, or plain always-open time when that is unavailable.
+        calendar: the business calendar (`add_business_time`, `is_open`, `next_opening`: `BusinessHours`);
+            `bot.calendar.get_calendar()` by default.
         notify_positions: tell waiting customers when their queue position improves a lot.
-        console: mount the console (`bot.desk.console.create_blueprint()`) and the demo page
-            (`bot.desk.demo.demo_blueprint()`) when those modules exist.
+        console: mount the console and dashboard pages (`bot.desk.console`) and the demo page
+            (`bot.desk.demo`).
         name: the app name; unique by default.
 
     Returns:
@@ -76,7 +78,7 @@ def create_app(
     store = store or Store(database_url or config.database_url())
     rasa = rasa or RasaClient(config.rasa_url(), config.rasa_token())
     hub = Hub()
-    desk = Desk(store, desk_settings, rasa, hub, Calendar(calendar) if calendar is not None else Calendar())
+    desk = Desk(store, desk_settings, rasa, hub, calendar)
     app.ctx.desk = desk
     app.ctx.store = store
     app.ctx.hub = hub
@@ -100,8 +102,8 @@ def create_app(
         return json_response({"status": "ok", "broker": bool(consumer and consumer.running)})
 
     if console:
-        _register_optional(app, "bot.desk.console", ("create_blueprint",), ("bp", "blueprint"))
-        _register_optional(app, "bot.desk.demo", ("demo_blueprint",), ())
+        app.blueprint(console_blueprint(f"desk_console_{suffix}"))
+        app.blueprint(demo_blueprint())
 
     @app.listener("before_server_start")
     async def open_store(app_: Sanic, _loop: Any) -> None:
@@ -148,34 +150,11 @@ def _sanic_error(app: Sanic) -> Any:
     return handler
 
 
-def _register_optional(app: Sanic, module_name: str, factories: tuple, attributes: tuple) -> None:
-    """Mount a blueprint from a module owned by another part of Frontline (the console, the demo page).
-
-    The module is optional: when it is missing or fails to import, the API still works.
-    """
-    if importlib.util.find_spec(module_name) is None:
-        return
-    try:
-        module = importlib.import_module(module_name)
-        blueprint = None
-        for factory in factories:
-            if callable(getattr(module, factory, None)):
-                blueprint = getattr(module, factory)()
-                break
-        for attribute in attributes:
-            blueprint = blueprint or getattr(module, attribute, None)
-        if blueprint is not None:
-            app.blueprint(blueprint)
-    except Exception as error:  # noqa: BLE001 - the API works without these pages
-        logger.error("%s could not be mounted: %s", module_name, error)
-        logger.debug("mount failure", exc_info=True)
-
-
 async def _notify_loop(desk: Desk) -> None:
     while True:
         await asyncio.sleep(POSITION_NOTIFY_SECONDS)
         try:
-            await desk.notify_positions()
+            await desk.delivery.notify_positions()
         except Exception:  # noqa: BLE001 - a failed round is retried on the next
             logger.error("queue position updates failed")
             logger.debug("position update failure", exc_info=True)

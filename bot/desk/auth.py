@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import logging
 import secrets
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
+from bot.desk.records import Agent, AgentSession, TokenKind
 from bot.desk.store import Store
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def create_agent(
     capacity: int,
     now: float,
     password: Optional[str] = None,
-) -> Tuple[Dict[str, Any], str, str]:
+) -> Tuple[Agent, str, str]:
     """Create an agent with a one-time password and a non-expiring API token.
 
     Args:
@@ -104,7 +105,7 @@ def create_agent(
     except ValueError as error:
         raise AuthError(str(error)) from error
     token = secrets.token_urlsafe(32)
-    store.add_token(hash_token(token), agent["id"], "api", now, None)
+    store.add_token(hash_token(token), agent.id, TokenKind.API, now, None)
     return agent, token, password
 
 
@@ -115,16 +116,17 @@ def login(store: Store, name: str, password: str, now: float, hours: float) -> T
         AuthError: unknown name or wrong password (one message for both).
     """
     agent = store.get_agent(name)
-    if agent is None or not verify_password(password, agent["password_hash"]):
+    if agent is None or not verify_password(password, store.password_hash(name) or ""):
         raise AuthError("wrong name or password")
     token = secrets.token_urlsafe(32)
     expires_at = now + hours * 3600
-    store.add_token(hash_token(token), agent["id"], "session", now, expires_at)
+    store.add_token(hash_token(token), agent.id, TokenKind.SESSION, now, expires_at)
     return token, expires_at
 
 
-def authenticate(store: Store, token: str, now: float) -> Optional[Dict[str, Any]]:
-    """Return the agent a bearer token belongs to, or None when it is unknown or expired."""
+def authenticate(store: Store, token: str, now: float) -> Optional[AgentSession]:
+    """Return the agent a bearer token belongs to (with the token's kind and expiry), or None when it is
+    unknown or expired."""
     if not token:
         return None
     return store.agent_for_token(hash_token(token), now)

@@ -58,17 +58,17 @@ def main(args: argparse.Namespace) -> int:
             except auth.AuthError as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 1
-            print(f"agent: {agent['name']}")
-            print(f"skills: {','.join(agent['skills'])}")
-            print(f"senior: {'yes' if agent['senior'] else 'no'}")
-            print(f"capacity: {agent['capacity']}")
+            print(f"agent: {agent.name}")
+            print(f"skills: {','.join(agent.skills)}")
+            print(f"senior: {'yes' if agent.senior else 'no'}")
+            print(f"capacity: {agent.capacity}")
             print(f"token: {token}")
             print(f"password: {password}")
             return 0
         if command == "agents":
             for agent in store.list_agents():
-                senior = " senior" if agent["senior"] else ""
-                print(f"{agent['name']}\tskills={','.join(agent['skills'])}\tcapacity={agent['capacity']}{senior}")
+                senior = " senior" if agent.senior else ""
+                print(f"{agent.name}\tskills={','.join(agent.skills)}\tcapacity={agent.capacity}{senior}")
             return 0
     finally:
         store.close()

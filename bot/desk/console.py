@@ -10,8 +10,6 @@ from __future__ import annotations
 import itertools
 import logging
 import pathlib
-from typing import Any
-
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, redirect
@@ -62,7 +60,3 @@ def console_blueprint(name: str | None = None) -> Blueprint:
     bp.static("/static", str(STATIC_DIR), name="static")
     return bp
 
-
-def create_blueprint(*args: Any, **kwargs: Any) -> Blueprint:
-    """The name `bot.desk.app` looks for; same as `console_blueprint`."""
-    return console_blueprint(*args, **kwargs)

@@ -1,8 +1,9 @@
 """The consumer of Rasa's event broker: customer messages of paused conversations reach the desk.
 
 Rasa publishes every tracker event to its event broker after each turn, paused conversations included. The
-desk reads that stream and gives each event to `Desk.ingest` (which counts conversations and appends `user`
-messages of conversations with an open ticket, de-duplicated by `message_id`, pushing them to consoles).
+desk reads that stream and gives each event to `Inbox.ingest` (`bot.desk.inbox`: it counts conversations and
+appends `user` messages of conversations with an open ticket, de-duplicated by `message_id`, pushing them to
+consoles).
 
 Two consumers, chosen by `bot.desk.config.broker_url()`:
 - `SQLBrokerTail` (default): Rasa's SQL broker (`event_broker: {type: sql, dialect: sqlite, db: var/events.db}`)
@@ -158,7 +159,7 @@ class SQLBrokerTail(Consumer):
                 event = {}
             if isinstance(event, dict):
                 event.setdefault("sender_id", sender_id)
-                self.desk.ingest(event)
+                self.desk.inbox.ingest(event)
             last = row_id
         if last != start:
             self.desk.store.set_state(self.state_key, str(last))
@@ -250,7 +251,7 @@ class AMQPConsumer(Consumer):
             return
         try:
             if isinstance(event, dict):
-                self.desk.ingest(event)
+                self.desk.inbox.ingest(event)
         except Exception:  # noqa: BLE001 - keep the message for a later try
             logger.error("storing a broker event failed; it stays queued")
             logger.debug("ingest failure", exc_info=True)

@@ -16,7 +16,11 @@ import math
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence
 
-from bot.desk.service import iso, ticket_sla
+from bot.desk import records
+from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, Ticket, TicketStatus
+from bot.desk.sla import GREEN, RED, YELLOW, ticket_sla
+from bot.desk.store import Store
+from bot.desk.views import iso
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +35,12 @@ def percentile(values: Sequence[float], share: float) -> Optional[float]:
 
 
 def dashboard(
-    tickets: List[Dict[str, Any]], now: float, conversations: int, conversations_with_ticket: int
+    tickets: List[Ticket], now: float, conversations: int, conversations_with_ticket: int
 ) -> Dict[str, Any]:
     """Compute the dashboard.
 
     Args:
-        tickets: ticket rows (the store's `all_tickets()`).
+        tickets: the tickets (the store's `all_tickets()`).
         now: the current time (epoch seconds).
         conversations: conversations seen on the event broker.
         conversations_with_ticket: of those, how many got a ticket.
@@ -44,32 +48,29 @@ def dashboard(
     Returns:
         The figures, as the `GET /api/dashboard` JSON.
     """
-    queued = [t for t in tickets if t["status"] == "queued"]
-    open_tickets = [t for t in tickets if t["status"] in ("queued", "assigned")]
-    closed = [t for t in tickets if t["status"] in ("resolved", "handed_back")]
+    queued = [t for t in tickets if t.status is TicketStatus.QUEUED]
+    open_tickets = [t for t in tickets if t.status in OPEN_STATUSES]
+    closed = [t for t in tickets if t.status in CLOSED_STATUSES]
 
-    met = sum(1 for t in closed if ticket_sla(t, now)["overall"] == "green")
-    breached_open = sum(1 for t in open_tickets if ticket_sla(t, now)["overall"] == "red")
+    met = sum(1 for t in closed if ticket_sla(t, now)["overall"] == GREEN)
+    breached_open = sum(1 for t in open_tickets if ticket_sla(t, now)["overall"] == RED)
     judged = len(closed) + breached_open
     lights = Counter(ticket_sla(t, now)["overall"] for t in open_tickets)
 
-    first = [t["first_response_at"] - t["created_at"] for t in tickets if t["first_response_at"] is not None]
-    ratings = [int(t["rating"]) for t in tickets if t["rating"] is not None]
-    oldest = max((now - t["created_at"] for t in queued), default=None)
+    first = [t.first_response_at - t.created_at for t in tickets if t.first_response_at is not None]
+    ratings = [int(t.rating) for t in tickets if t.rating is not None]
+    oldest = max((now - t.created_at for t in queued), default=None)
     contained = conversations - conversations_with_ticket
     return {
         "generated_at": iso(now),
         "queue": {
             "length": len(queued),
-            "by_grade": dict(sorted(Counter(t["grade"] for t in queued).items())),
-            "by_skill": dict(sorted(Counter(t["skill"] for t in queued).items())),
+            "by_grade": dict(sorted(Counter(t.grade for t in queued).items())),
+            "by_skill": dict(sorted(Counter(t.skill for t in queued).items())),
         },
         "oldest_wait_seconds": int(oldest) if oldest is not None else None,
-        "tickets": {
-            status: sum(1 for t in tickets if t["status"] == status)
-            for status in ("queued", "assigned", "resolved", "handed_back")
-        },
-        "sla_lights": {color: lights.get(color, 0) for color in ("green", "yellow", "red")},
+        "tickets": {status.value: sum(1 for t in tickets if t.status is status) for status in TicketStatus},
+        "sla_lights": {color: lights.get(color, 0) for color in (GREEN, YELLOW, RED)},
         "sla_met_percent": round(100.0 * met / judged, 1) if judged else None,
         "first_response_seconds": {
             "p50": percentile(first, 0.5),
@@ -81,10 +82,26 @@ def dashboard(
             "conversations": conversations,
             "with_ticket": conversations_with_ticket,
         },
-        "handoffs_by_reason": dict(sorted(Counter(t["reason"] for t in tickets).items())),
+        "handoffs_by_reason": dict(sorted(Counter(t.reason for t in tickets).items())),
         "csat": {
             "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
             "count": len(ratings),
             "distribution": {str(n): ratings.count(n) for n in range(1, 6)},
         },
     }
+
+
+class Reports:
+    """The supervisor's figures over the desk's store (`GET /api/dashboard`).
+
+    Args:
+        store: the desk store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def dashboard(self) -> Dict[str, Any]:
+        """The dashboard figures now."""
+        total, with_ticket = self.store.containment_counts()
+        return dashboard(self.store.all_tickets(), records.now(), total, with_ticket)

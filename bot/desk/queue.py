@@ -1,6 +1,8 @@
 """Queue rules of the desk: priority, routing by skill, overflow, senior routing, position and wait.
 
-Pure functions over plain values; the store and the API call them with the rows they read.
+`QueueRules` holds the settings every rule reads (priority weights, the general skill, the overflow delay, the
+average handle time) and applies them to plain values; the desk builds one from `DeskSettings` and passes it
+the rows it read.
 
 - Priority = grade weight + VIP bonus + peak anger x anger weight + waiting minutes x per-minute weight
   (`desk.priority`). Waiting keeps raising a ticket's priority, so nobody starves: a grade C ticket overtakes
@@ -22,12 +24,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Iterable, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Sequence
+
+if TYPE_CHECKING:
+    from bot.desk.config import DeskSettings
 
 logger = logging.getLogger(__name__)
 
 ANY_SKILL = "*"
 SENIOR_REASONS = frozenset({"repeat_complaint"})
+DEFAULT_GENERAL_SKILL = "general"
+DEFAULT_OVERFLOW_SECONDS = 300.0
+DEFAULT_AVERAGE_HANDLE_SECONDS = 240.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,146 +68,137 @@ def needs_senior(reason: Optional[str]) -> bool:
     return (reason or "") in SENIOR_REASONS
 
 
-def priority(
-    grade: str, vip: bool, anger: float, waiting_seconds: float, weights: Mapping[str, Any]
-) -> float:
-    """Return the priority of a ticket (higher is served first).
+@dataclasses.dataclass(frozen=True)
+class QueueRules:
+    """The queue rules with the settings they read (see the module docstring).
 
-    Args:
-        grade: the urgency grade, A, B or C.
-        vip: whether the customer's tier is VIP.
-        anger: the peak anger score (0..1).
-        waiting_seconds: how long the ticket has waited.
-        weights: `desk.priority` from the settings.
-
-    Returns:
-        The priority, rounded to two decimals.
+    Attributes:
+        weights: `desk.priority`: `grade` (grade -> weight), `vip`, `anger`, `per_waiting_minute`.
+        general_skill: the name of the general group's skill (`desk.general_skill`).
+        overflow_after: seconds in a skill queue before a ticket also goes to the general group
+            (`desk.overflow_after_seconds`).
+        average_handle_seconds: `desk.average_handle_seconds`, for wait estimates.
     """
-    grade_weight = float((weights.get("grade") or {}).get(grade, 0))
-    score = grade_weight
-    if vip:
-        score += float(weights.get("vip", 0))
-    score += max(0.0, min(1.0, float(anger or 0))) * float(weights.get("anger", 0))
-    score += max(0.0, waiting_seconds) / 60.0 * float(weights.get("per_waiting_minute", 0))
-    return round(score, 2)
 
+    weights: Mapping[str, Any]
+    general_skill: str = DEFAULT_GENERAL_SKILL
+    overflow_after: float = DEFAULT_OVERFLOW_SECONDS
+    average_handle_seconds: float = DEFAULT_AVERAGE_HANDLE_SECONDS
 
-def is_overflowing(ticket: QueuedTicket, now: float, general_skill: str, overflow_after: float) -> bool:
-    """True when a ticket has waited too long in its skill queue and also goes to the general group."""
-    return ticket.skill != general_skill and now - ticket.skill_since > overflow_after
+    @classmethod
+    def from_settings(cls, settings: DeskSettings) -> QueueRules:
+        """The rules of validated desk settings."""
+        return cls(
+            weights=settings.priority,
+            general_skill=settings.general_skill,
+            overflow_after=settings.overflow_after_seconds,
+            average_handle_seconds=settings.average_handle_seconds,
+        )
 
+    def priority(self, grade: str, vip: bool, anger: float, waiting_seconds: float) -> float:
+        """Return the priority of a ticket (higher is served first).
 
-def can_take(
-    agent: AgentProfile,
-    ticket: QueuedTicket,
-    now: float,
-    general_skill: str,
-    overflow_after: float,
-    check_capacity: bool = True,
-) -> bool:
-    """True when `agent` may claim `ticket` now.
+        Args:
+            grade: the urgency grade, A, B or C.
+            vip: whether the customer's tier is VIP.
+            anger: the peak anger score (0..1).
+            waiting_seconds: how long the ticket has waited.
 
-    Args:
-        agent: the agent.
-        ticket: the queued ticket.
-        now: the current time (epoch seconds).
-        general_skill: the name of the general group's skill.
-        overflow_after: `desk.overflow_after_seconds`.
-        check_capacity: also require a free slot in the agent's capacity.
-    """
-    if check_capacity and agent.active_tickets >= agent.capacity:
-        return False
-    if ticket.requires_senior and not agent.senior:
-        return False
-    skills = set(agent.skills)
-    if ANY_SKILL in skills or ticket.skill in skills:
-        return True
-    return general_skill in skills and is_overflowing(ticket, now, general_skill, overflow_after)
+        Returns:
+            The priority, rounded to two decimals.
+        """
+        weights = self.weights
+        score = float((weights.get("grade") or {}).get(grade, 0))
+        if vip:
+            score += float(weights.get("vip", 0))
+        score += max(0.0, min(1.0, float(anger or 0))) * float(weights.get("anger", 0))
+        score += max(0.0, waiting_seconds) / 60.0 * float(weights.get("per_waiting_minute", 0))
+        return round(score, 2)
 
+    def is_overflowing(self, ticket: QueuedTicket, now: float) -> bool:
+        """True when a ticket has waited too long in its skill queue and also goes to the general group."""
+        return ticket.skill != self.general_skill and now - ticket.skill_since > self.overflow_after
 
-def groups_of(ticket: QueuedTicket, now: float, general_skill: str, overflow_after: float) -> List[str]:
-    """Return the skill groups a queued ticket is waiting in (its skill, plus general when overflowing)."""
-    groups = [ticket.skill]
-    if is_overflowing(ticket, now, general_skill, overflow_after):
-        groups.append(general_skill)
-    return groups
+    def can_take(self, agent: AgentProfile, ticket: QueuedTicket, now: float, check_capacity: bool = True) -> bool:
+        """True when `agent` may claim `ticket` now.
 
+        Args:
+            agent: the agent.
+            ticket: the queued ticket.
+            now: the current time (epoch seconds).
+            check_capacity: also require a free slot in the agent's capacity.
+        """
+        if check_capacity and agent.active_tickets >= agent.capacity:
+            return False
+        if ticket.requires_senior and not agent.senior:
+            return False
+        skills = set(agent.skills)
+        if ANY_SKILL in skills or ticket.skill in skills:
+            return True
+        return self.general_skill in skills and self.is_overflowing(ticket, now)
 
-def order(tickets: Iterable[QueuedTicket], now: float, weights: Mapping[str, Any]) -> List[QueuedTicket]:
-    """Return the tickets in serving order: priority (highest first), then the oldest first."""
-    return sorted(
-        tickets,
-        key=lambda t: (-priority(t.grade, t.vip, t.anger, now - t.created_at, weights), t.created_at, t.id),
-    )
+    def could_serve(self, agent: AgentProfile, ticket: QueuedTicket) -> bool:
+        """True when `agent` may take `ticket` now or once it overflows to the general group (capacity aside)."""
+        if ticket.requires_senior and not agent.senior:
+            return False
+        skills = set(agent.skills)
+        return ANY_SKILL in skills or ticket.skill in skills or self.general_skill in skills
 
+    def groups_of(self, ticket: QueuedTicket, now: float) -> List[str]:
+        """Return the skill groups a queued ticket is waiting in (its skill, plus general when overflowing)."""
+        groups = [ticket.skill]
+        if self.is_overflowing(ticket, now):
+            groups.append(self.general_skill)
+        return groups
 
-def position(
-    ticket_id: int,
-    queued: Sequence[QueuedTicket],
-    now: float,
-    weights: Mapping[str, Any],
-    general_skill: str,
-    overflow_after: float,
-) -> Optional[int]:
-    """Return the 1-based place of a ticket in its own skill group, or None when it is not queued."""
-    target = next((t for t in queued if t.id == ticket_id), None)
-    if target is None:
+    def order(self, tickets: Iterable[QueuedTicket], now: float) -> List[QueuedTicket]:
+        """Return the tickets in serving order: priority (highest first), then the oldest first."""
+        return sorted(
+            tickets,
+            key=lambda t: (-self.priority(t.grade, t.vip, t.anger, now - t.created_at), t.created_at, t.id),
+        )
+
+    def position(self, ticket_id: int, queued: Sequence[QueuedTicket], now: float) -> Optional[int]:
+        """Return the 1-based place of a ticket in its own skill group, or None when it is not queued."""
+        target = next((t for t in queued if t.id == ticket_id), None)
+        if target is None:
+            return None
+        peers = [t for t in queued if target.skill in self.groups_of(t, now)]
+        return 1 + [t.id for t in self.order(peers, now)].index(ticket_id)
+
+    def expected_wait_seconds(
+        self,
+        place: Optional[int],
+        seconds_until_open: float = 0.0,
+        agents: Optional[Sequence[AgentProfile]] = None,
+    ) -> Optional[int]:
+        """Return the expected wait in seconds (see the module docstring).
+
+        Args:
+            place: the 1-based place in the queue (None: not queued, no wait).
+            seconds_until_open: time until the team opens (0 when open).
+            agents: the agents online who could serve the ticket (`could_serve`), with their load; None when
+                presence is not known.
+
+        Returns:
+            The wait, or None when the team is open and no agent who could serve the ticket is online.
+        """
+        if place is None:
+            return 0
+        until_open = max(0.0, seconds_until_open)
+        if agents is None or until_open > 0:
+            return int(round(place * self.average_handle_seconds + until_open))
+        if not agents:
+            return None
+        free = sum(max(0, a.capacity - a.active_tickets) for a in agents)
+        if place <= free:
+            return 0
+        slots = sum(max(1, a.capacity) for a in agents)
+        return int(round((place - free) * self.average_handle_seconds / slots))
+
+    def next_for(self, agent: AgentProfile, queued: Sequence[QueuedTicket], now: float) -> Optional[QueuedTicket]:
+        """Return the ticket `agent` should take next, or None."""
+        for ticket in self.order(queued, now):
+            if self.can_take(agent, ticket, now):
+                return ticket
         return None
-    peers = [t for t in queued if target.skill in groups_of(t, now, general_skill, overflow_after)]
-    ranked = order(peers, now, weights)
-    return 1 + [t.id for t in ranked].index(ticket_id)
-
-
-def could_serve(agent: AgentProfile, ticket: QueuedTicket, general_skill: str) -> bool:
-    """True when `agent` may take `ticket` now or once it overflows to the general group (capacity aside)."""
-    if ticket.requires_senior and not agent.senior:
-        return False
-    skills = set(agent.skills)
-    return ANY_SKILL in skills or ticket.skill in skills or general_skill in skills
-
-
-def expected_wait_seconds(
-    place: Optional[int],
-    average_handle_seconds: float,
-    seconds_until_open: float = 0.0,
-    agents: Optional[Sequence[AgentProfile]] = None,
-) -> Optional[int]:
-    """Return the expected wait in seconds (see the module docstring).
-
-    Args:
-        place: the 1-based place in the queue (None: not queued, no wait).
-        average_handle_seconds: `desk.average_handle_seconds`.
-        seconds_until_open: time until the team opens (0 when open).
-        agents: the agents online who could serve the ticket (`could_serve`), with their load; None when
-            presence is not known.
-
-    Returns:
-        The wait, or None when the team is open and no agent who could serve the ticket is online.
-    """
-    if place is None:
-        return 0
-    until_open = max(0.0, seconds_until_open)
-    if agents is None or until_open > 0:
-        return int(round(place * average_handle_seconds + until_open))
-    if not agents:
-        return None
-    free = sum(max(0, a.capacity - a.active_tickets) for a in agents)
-    if place <= free:
-        return 0
-    slots = sum(max(1, a.capacity) for a in agents)
-    return int(round((place - free) * average_handle_seconds / slots))
-
-
-def next_for(
-    agent: AgentProfile,
-    queued: Sequence[QueuedTicket],
-    now: float,
-    weights: Mapping[str, Any],
-    general_skill: str,
-    overflow_after: float,
-) -> Optional[QueuedTicket]:
-    """Return the ticket `agent` should take next, or None."""
-    for ticket in order(queued, now, weights):
-        if can_take(agent, ticket, now, general_skill, overflow_after):
-            return ticket
-    return None

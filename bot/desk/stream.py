@@ -5,7 +5,8 @@ Each change is an event `{"seq": n, "type": …, "data": {…}}`:
 - `message`: a message was added to a ticket or its delivery status changed; `data` is
   `{"ticket_id": "T-…", "message": {id, role, text, at, status, author}}`.
 
-A slow subscriber's oldest events are dropped rather than blocking the desk.
+A slow subscriber's oldest events are dropped rather than blocking the desk. `ConsoleFeed` is what the
+desk's services call to publish a change: it reads the fresh row and publishes its JSON form.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Dict, Set
+
+from bot.desk import records
+from bot.desk.records import Message, ticket_code
+from bot.desk.store import Store
+from bot.desk.views import TicketViews, public_message
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +65,30 @@ class Hub:
             except asyncio.QueueFull:
                 logger.debug("dropping a desk event for a slow subscriber")
         return event
+
+
+class ConsoleFeed:
+    """Publishes ticket and message changes to the consoles.
+
+    Args:
+        hub: the fan-out to the connected consoles.
+        store: where the fresh ticket is read.
+        views: the JSON forms.
+    """
+
+    def __init__(self, hub: Hub, store: Store, views: TicketViews) -> None:
+        self.hub = hub
+        self.store = store
+        self.views = views
+
+    def ticket(self, ticket_id: int) -> Dict[str, Any]:
+        """Publish a ticket as it is now; return its JSON."""
+        ticket = self.store.get_ticket(ticket_id)
+        assert ticket is not None
+        data = self.views.ticket_json(ticket, records.now())
+        self.hub.publish("ticket", data)
+        return data
+
+    def message(self, ticket_id: int, message: Message) -> None:
+        """Publish a new or changed message of a ticket."""
+        self.hub.publish("message", {"ticket_id": ticket_code(ticket_id), "message": public_message(message)})

@@ -176,17 +176,19 @@ def agents(sqlite_store: Store) -> Dict[str, Dict[str, Any]]:
 
 
 def build_packet(conversation_id: str = "conv-1", **overrides: Any) -> Dict[str, Any]:
-    """A context packet as the handoff action sends it."""
+    """A context packet as the handoff action sends it (valid against `docs/context-packet.schema.json`)."""
     data: Dict[str, Any] = {
-        "version": "1.0",
+        "version": 1,
         "conversation_id": conversation_id,
         "channel": "socketio",
-        "customer": {"id": "cust-1", "display_name": "王*", "tier": "regular", "language": "zh"},
+        "customer": {"id": "cust-1", "display_name": "王*", "tier": "regular", "vip": False, "language": "zh",
+                     "earlier_tickets": []},
         "reason": "anger",
         "grade": "A",
         "topic": "faq_order_status",
         "anger_history": [0.2, 0.5, 0.9],
-        "intents": [{"name": "faq_order_status", "confidence": 0.91}],
+        "intents": [{"turn": 1, "at": "2026-11-23T10:00:00+00:00", "name": "faq_order_status", "confidence": 0.91,
+                     "anger": 0.9}],
         "transcript": [
             {"role": "customer", "text": "我的订单呢", "at": "2026-11-23T10:00:00+00:00"},
             {"role": "bot", "text": "正在查询", "at": "2026-11-23T10:00:01+00:00"},

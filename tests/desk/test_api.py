@@ -35,8 +35,8 @@ async def test_internal_create_ticket_answers_the_contract(app, internal, make_p
     assert abs(resolution - created - 3600) < 5  # grade A: 1 h
     # A second ticket queues behind (same skill `orders`, lower grade); alice (orders, 3 free slots) and dave
     # (payments only: he could not serve it) are online: both customers fit in alice's free slots.
-    app.ctx.desk.connected("alice")
-    app.ctx.desk.connected("dave")
+    app.ctx.desk.presence.connected("alice")
+    app.ctx.desk.presence.connected("dave")
     second = await create(app, internal, make_packet("conv-2", grade="C", anger_history=[0.1]))
     assert second.status == 201 and second.json["position"] == 2
     assert second.json["expected_wait_seconds"] == 0 and second.json["agents_online"] == 1
@@ -354,7 +354,7 @@ async def test_an_open_console_stream_makes_its_agent_online(app, internal, make
     assert response.status == 200
     assert answers[0]["agents_online"] == 1 and answers[0]["expected_wait_seconds"] == 0
     # The stream has closed; alice still counts as online for 5 minutes after her last request, then not.
-    assert app.ctx.desk.presence == {}
+    assert app.ctx.desk.presence.streams == {}
     assert (await create(app, internal, make_packet("presence-2"))).json["agents_online"] == 1
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=301)
     monkeypatch.setenv("FRONTLINE_NOW", later.isoformat())

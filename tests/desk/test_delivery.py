@@ -104,7 +104,8 @@ async def test_rasa_down_is_502_and_nothing_is_lost(app, internal, make_packet, 
 async def test_resolve_sends_the_survey_then_resumes(app, internal, make_packet, agents, fake_rasa, language, words,
                                                      button) -> None:
     alice = agents["alice"]["headers"]
-    customer = {"id": "cust-1", "display_name": "W", "tier": "vip", "language": language}
+    customer = {"id": "cust-1", "display_name": "W", "tier": "vip", "vip": True, "language": language,
+                "earlier_tickets": []}
     code = await open_claimed(app, internal, make_packet("conv-1", customer=customer), alice)
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/resolve", headers=alice)
     assert response.status == 200 and response.json["status"] == "resolved"
@@ -129,7 +130,7 @@ async def test_resolve_sends_the_survey_then_resumes(app, internal, make_packet,
 
 async def test_handback_says_the_assistant_is_back(app, internal, make_packet, agents, fake_rasa) -> None:
     bob = agents["bob"]["headers"]
-    customer = {"id": "c", "display_name": "Ann", "tier": None, "language": "en"}
+    customer = {"id": "c", "display_name": "Ann", "tier": None, "vip": False, "language": "en", "earlier_tickets": []}
     code = await open_claimed(app, internal, make_packet("conv-h", topic="faq_other", customer=customer), bob)
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/handback", headers=bob)
     assert response.status == 200 and response.json["status"] == "handed_back"
@@ -148,17 +149,17 @@ async def test_queued_tickets_can_be_handed_back_without_a_claim(app, internal, 
 
 
 async def test_position_updates_are_sent_when_the_queue_moves(app, internal, make_packet, agents, fake_rasa) -> None:
-    desk = app.ctx.desk
+    delivery = app.ctx.desk.delivery
     codes = []
     for i in range(5):
         _, response = await app.asgi_client.post("/internal/tickets", headers=internal,
                                                  json=make_packet(f"n{i}", grade="B"))
         codes.append(response.json["id"])
-    assert await desk.notify_positions() == 0  # nothing moved
+    assert await delivery.notify_positions() == 0  # nothing moved
     alice = agents["alice"]["headers"]
     for code in codes[:3]:
         await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=alice)
-    assert await desk.notify_positions() == 2  # n3: 4 -> 1, n4: 5 -> 2
+    assert await delivery.notify_positions() == 2  # n3: 4 -> 1, n4: 5 -> 2
     texts = {r["conversation_id"]: r["body"][0]["text"] for r in fake_rasa.deliveries}
     assert texts["n3"].startswith("您目前排在第 1 位") and texts["n4"].startswith("您目前排在第 2 位")
-    assert await desk.notify_positions() == 0  # told once
+    assert await delivery.notify_positions() == 0  # told once

@@ -12,7 +12,7 @@ import pytest
 from bot.desk.config import load
 from bot.desk.events import AMQPConsumer, SQLBrokerTail, consumer_for, split_amqp_url
 from bot.desk.rasa_client import RasaClient
-from bot.desk.service import Calendar, Desk
+from bot.desk.service import Desk
 from bot.desk.store import Store
 
 
@@ -29,7 +29,7 @@ class _Plain:
 
 @pytest.fixture
 def desk(settings: Dict[str, Any], sqlite_store: Store) -> Desk:
-    return Desk(sqlite_store, load(settings), RasaClient("http://127.0.0.1:9"), calendar=Calendar(_Plain()))
+    return Desk(sqlite_store, load(settings), RasaClient("http://127.0.0.1:9"), calendar=_Plain())
 
 
 def user_event(sender: str, text: str, message_id: str, ts: float | None = None) -> Dict[str, Any]:
@@ -57,14 +57,14 @@ def other_events(sender: str) -> List[Dict[str, Any]]:
 
 
 def open_ticket(desk: Desk, make_packet: Any, conversation_id: str) -> str:
-    answer, created = desk.create_ticket(make_packet(conversation_id))
+    answer, created = desk.intake.create_ticket(make_packet(conversation_id))
     assert created
     return answer["id"]
 
 
 def customer_texts(desk: Desk, code: str) -> List[str]:
-    ticket = desk.find(code)
-    return [m["text"] for m in desk.store.messages(ticket["id"]) if m["role"] == "customer"]
+    ticket = desk.tickets.find(code)
+    return [m.text for m in desk.store.messages(ticket.id) if m.role == "customer"]
 
 
 async def wait_for(predicate: Any, timeout: float = 1.0) -> float:
@@ -108,8 +108,8 @@ async def test_sql_tail_forwards_paused_messages_in_order(desk, make_packet, sql
         pushed = [queue.get_nowait() for _ in range(queue.qsize())]
         assert [e["data"]["message"]["text"] for e in pushed if e["type"] == "message"] == ["第一条", "second", "第三条"]
         assert all(e["data"]["ticket_id"] == code for e in pushed if e["type"] == "message")
-        stored = desk.store.messages(desk.find(code)["id"])
-        assert stored[0]["anger"] == 0.42 and stored[0]["external_id"] == "m1"
+        stored = desk.store.messages(desk.tickets.find(code).id)
+        assert stored[0].anger == 0.42 and stored[0].external_id == "m1"
     finally:
         await tail.stop()
     assert not tail.running
@@ -153,8 +153,8 @@ async def test_sql_tail_waits_for_the_broker_file_and_never_creates_it(desk, tmp
 
 async def test_messages_of_closed_tickets_are_not_appended(desk, make_packet, sql_broker) -> None:
     code = open_ticket(desk, make_packet, "conv-1")
-    ticket = desk.find(code)
-    desk.store.close_ticket(ticket["id"], "resolved", time.time(), None)
+    ticket = desk.tickets.find(code)
+    desk.store.close_ticket(ticket.id, "resolved", time.time(), None)
     sql_broker.publish(user_event("conv-1", "/survey_rating", "m9"))
     tail = SQLBrokerTail(desk, sql_broker.url)
     assert tail.poll_once() == 1

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
-
 from bot.desk.metrics import dashboard, percentile
+from bot.desk.records import Ticket
 
 
 def row(status: str, created: float, first: float | None = None, closed: float | None = None, grade: str = "A",
-        skill: str = "general", reason: str = "anger", rating: int | None = None) -> Dict[str, Any]:
-    return {
+        skill: str = "general", reason: str = "anger", rating: int | None = None) -> Ticket:
+    return Ticket.from_row({
+        "id": 1, "conversation_id": "c", "channel": "rest", "topic": None, "team": None, "requires_senior": False,
+        "customer_id": None, "customer_name": None, "tier": None, "language": "zh", "vip": False, "anger": 0.0,
+        "assignee": None, "created_real": created, "skill_since": created, "claimed_at": None,
         "status": status, "created_at": created, "first_response_at": first, "closed_at": closed, "grade": grade,
         "skill": skill, "reason": reason, "rating": rating,
         "due_first_response": created + 120, "warn_first_response": created + 90,
         "due_resolution": created + 3600, "warn_resolution": created + 2700,
-    }
+    })
 
 
 def test_percentile_nearest_rank() -> None:

@@ -1,0 +1,152 @@
+"""What reaches the customer through Rasa: the pause on claim, agent replies, the survey or the hand-back
+line when a ticket closes, and queue-position updates.
+
+Everything goes through `RasaClient.append_events` (`bot/desk/rasa_client.py`), which posts events to the
+conversation's tracker with side effects, so `bot` events are sent on the customer's channel. The texts are in
+`bot.desk.customer_texts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Dict, List
+
+from bot.desk import records
+from bot.desk.customer_texts import HANDBACK_TEXT, POSITION_TEXT, SURVEY_TEXT, SURVEY_TITLES, in_language
+from bot.desk.errors import DeskError
+from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
+from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket, TicketStatus
+from bot.desk.store import Store
+from bot.desk.stream import ConsoleFeed
+from bot.desk.waiting import WaitingLine
+
+logger = logging.getLogger(__name__)
+
+# Resume, then `action_listen`: the paused turn ended on `action_handoff` without listening, and rules such as
+# "survey_rating -> action_survey_answer" only match a user turn that follows `action_listen`.
+RESUME_EVENTS = ({"event": "resume"}, {"event": "action", "name": "action_listen"})
+
+
+class Delivery:
+    """Sends to the customer's conversation and records what happened to each agent message.
+
+    Args:
+        store: the ticket store (message statuses, first-response stamps, notified positions).
+        rasa: the Rasa HTTP API client.
+        feed: the console push.
+        line: the waiting line (for position updates).
+    """
+
+    def __init__(self, store: Store, rasa: RasaClient, feed: ConsoleFeed, line: WaitingLine) -> None:
+        self.store = store
+        self.rasa = rasa
+        self.feed = feed
+        self.line = line
+
+    async def pause(self, ticket: Ticket) -> None:
+        """Pause the assistant for a claimed ticket's conversation: from now on only the agent answers.
+
+        Off hours the handoff leaves the assistant answering common questions; the claim stops it. Pausing a
+        paused conversation changes nothing. When Rasa is unreachable the claim still stands (logged).
+        """
+        try:
+            await self.rasa.append_events(ticket.conversation_id, [{"event": "pause"}], ticket.channel)
+        except RasaUnavailable:
+            logger.warning("ticket %s claimed, but the assistant could not be paused (Rasa unreachable)", ticket.code)
+
+    async def send_reply(self, ticket: Ticket, agent: Agent, message: Message) -> Message:
+        """Deliver a stored (pending) agent message; mark it sent, or failed and raise.
+
+        Raises:
+            DeskError: 409 when the channel refused it for a reason the agent should know (a `system` line
+                says why); 502 when Rasa is unreachable. The message is kept as `failed` for a retry.
+        """
+        event = {"event": "bot", "text": message.text, "metadata": {"agent": agent.name}}
+        try:
+            await self.rasa.append_events(ticket.conversation_id, [event], ticket.channel)
+        except RasaUnavailable as error:
+            self.store.set_message_status(message.id, MessageStatus.FAILED)
+            self.feed.message(ticket.id, dataclasses.replace(message, status=MessageStatus.FAILED))
+            known = channel_error(getattr(error, "detail", ""))
+            if known:
+                self.store.add_message(
+                    ticket.id, MessageRole.SYSTEM, f"not delivered: {known}", records.now(), MessageStatus.INTERNAL
+                )
+                raise DeskError(409, f"the message was not delivered: {known}; it is kept as failed") from error
+            raise DeskError(
+                502, f"the message was not delivered ({error}); it is kept as failed: retry it"
+            ) from error
+        self.store.set_message_status(message.id, MessageStatus.SENT)
+        sent = dataclasses.replace(message, status=MessageStatus.SENT)
+        if self.store.stamp_first_response(ticket.id, records.now()):
+            self.feed.ticket(ticket.id)
+        self.feed.message(ticket.id, sent)
+        return sent
+
+    def survey_events(self, ticket: Ticket) -> List[Dict[str, Any]]:
+        """The events that close a ticket by resolving it: the survey, its slots, resume and action_listen."""
+        language = ticket.language
+        titles = SURVEY_TITLES["en" if language == "en" else "zh"]
+        if language == "zh_hant":
+            from bot.language import to_traditional
+
+            titles = {k: to_traditional(v) for k, v in titles.items()}
+        buttons = [
+            {"title": titles[n], "payload": '/survey_rating{"rating": %d}' % n} for n in (5, 4, 3, 2, 1)
+        ]
+        return [
+            {"event": "bot", "text": in_language(SURVEY_TEXT, language), "data": {"buttons": buttons},
+             "metadata": {"survey": True}},
+            {"event": "slot", "name": "survey_pending", "value": True},
+            {"event": "slot", "name": "ticket_id", "value": ticket.code},
+            *RESUME_EVENTS,
+        ]
+
+    def handback_events(self, ticket: Ticket, agent: Agent) -> List[Dict[str, Any]]:
+        """The events that give the conversation back without resolving: a short message, resume, listen."""
+        return [
+            {"event": "bot", "text": in_language(HANDBACK_TEXT, ticket.language), "metadata": {"agent": agent.name}},
+            *RESUME_EVENTS,
+        ]
+
+    async def give_back(self, ticket: Ticket, events: List[Dict[str, Any]]) -> None:
+        """Post the closing events (survey or hand-back line, then resume).
+
+        Raises:
+            DeskError: 502 when Rasa did not take them (the ticket must stay open).
+        """
+        try:
+            await self.rasa.append_events(ticket.conversation_id, events, ticket.channel)
+        except RasaUnavailable as error:
+            raise DeskError(502, f"Rasa did not take the conversation back ({error}); the ticket stays open") from error
+
+    async def notify_positions(self, min_gain: int = 3) -> int:
+        """Tell waiting customers their new place when it improved a lot (by `min_gain`, or halved).
+
+        Returns:
+            How many customers were told.
+        """
+        now = records.now()
+        rows = self.store.list_tickets(statuses=[TicketStatus.QUEUED])
+        queued = self.line.queued(rows)
+        told = 0
+        for ticket in rows:
+            standing = self.line.standing(ticket, now, queued)
+            place, wait, last = standing.position, standing.expected_wait_seconds, ticket.notified_position
+            if place is None or last is None or not standing.open_now or wait is None:
+                continue
+            if last - place >= min_gain or (place <= last // 2 and last - place >= 1):
+                text = in_language(POSITION_TEXT, ticket.language).format(
+                    position=place, minutes=max(1, round(wait / 60))
+                )
+                try:
+                    await self.rasa.append_events(
+                        ticket.conversation_id, [{"event": "bot", "text": text, "metadata": {"queue": place}}],
+                        ticket.channel,
+                    )
+                except RasaUnavailable:
+                    continue
+                self.store.set_notified_position(ticket.id, place)
+                told += 1
+        return told

@@ -1,0 +1,203 @@
+"""Tickets from the action server (the `/internal` API): create one from a context packet, tell where it
+stands, list a customer's tickets, record the survey answer.
+
+A new ticket's skill comes from its topic (`desk.skills`, else the general skill; reason `emergency` goes to
+the `emergency` skill when one exists); its due times from `bot.desk.sla`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Dict, List, Tuple
+
+from bot import clock
+from bot.desk import records
+from bot.desk.config import MAX_TEXT, DeskSettings
+from bot.desk.errors import DeskError
+from bot.desk.packet import PacketValidator
+from bot.desk.queue import needs_senior
+from bot.desk.records import Ticket, TicketStatus
+from bot.desk.sla import BusinessHours, due_times
+from bot.desk.store import Store
+from bot.desk.stream import ConsoleFeed
+from bot.desk.views import TicketViews, iso, ticket_summary
+from bot.desk.waiting import WaitingLine
+
+logger = logging.getLogger(__name__)
+
+EMERGENCY_REASON = "emergency"
+EMERGENCY_SKILL = "emergency"
+
+
+class Intake:
+    """What the action server asks of the desk.
+
+    Args:
+        store: the ticket store.
+        settings: the desk settings.
+        calendar: the business calendar (due times).
+        line: the waiting line (position, wait).
+        views: the JSON forms.
+        feed: the console push.
+    """
+
+    def __init__(
+        self, store: Store, settings: DeskSettings, calendar: BusinessHours, line: WaitingLine, views: TicketViews,
+        feed: ConsoleFeed,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.calendar = calendar
+        self.line = line
+        self.views = views
+        self.feed = feed
+        self.packets = PacketValidator(settings.grade_hours)
+
+    def find(self, code: str) -> Ticket:
+        """Return the ticket with public id `code`.
+
+        Raises:
+            DeskError: 404 when there is no such ticket.
+        """
+        ticket = self.store.ticket_by_code(code)
+        if ticket is None:
+            raise DeskError(404, f"no ticket {code}")
+        return ticket
+
+    def create_ticket(self, packet: Any) -> Tuple[Dict[str, Any], bool]:
+        """Create a ticket from a context packet (or return the conversation's open ticket).
+
+        Args:
+            packet: the context packet (see `docs/context-packet.schema.json`).
+
+        Returns:
+            (the creation answer: id, position, expected_wait_seconds, open_now, next_opening, due, …; created?)
+
+        Raises:
+            DeskError: 400 when the packet does not follow the schema (the message names the fields).
+        """
+        values = self.ticket_values(self.packets.check(packet))
+        ticket, created = self.store.create_ticket(values)
+        if created:
+            logger.info(
+                "ticket %s created: grade %s, reason %s, skill %s", ticket.code, ticket.grade, ticket.reason,
+                ticket.skill,
+            )
+            self.feed.ticket(ticket.id)
+        return self.creation_answer(ticket, records.now()), created
+
+    def ticket_values(self, packet: Dict[str, Any]) -> Dict[str, Any]:
+        """The column values of a new ticket from a packet that follows the schema (see the module docstring).
+
+        The schema guarantees the types read here: `customer.id`, `display_name` and `tier` are strings or null,
+        `language` is zh, zh_hant or en, `anger_history` holds numbers from 0 to 1.
+        """
+        reason, topic, customer = packet["reason"], packet.get("topic"), packet["customer"]
+        skill = self.settings.skill_for(topic)
+        if (
+            skill == self.settings.general_skill and reason == EMERGENCY_REASON
+            and EMERGENCY_SKILL in self.settings.skills.values()
+        ):
+            skill = EMERGENCY_SKILL
+        team = self.settings.team_for(skill)
+        now_dt = clock.now()
+        now = now_dt.timestamp()
+        due = due_times(self.calendar, self.settings, packet["channel"], packet["grade"], team, now_dt)
+        tier = customer["tier"] or None
+        history = packet["anger_history"]
+        return {
+            "conversation_id": packet["conversation_id"],
+            "channel": packet["channel"],
+            "status": TicketStatus.QUEUED,
+            "grade": packet["grade"],
+            "reason": reason,
+            "topic": topic,
+            "skill": skill,
+            "team": team,
+            "requires_senior": needs_senior(reason),
+            "customer_id": customer["id"],
+            "customer_name": customer["display_name"] or None,
+            "tier": tier,
+            "language": customer["language"],
+            "vip": (tier or "").lower() == "vip",
+            "anger": float(max(history)) if history else 0.0,
+            "assignee": None,
+            "context": packet,
+            "created_at": now,
+            "created_real": time.time(),
+            "skill_since": now,
+            "due_first_response": due.due_first_response,
+            "warn_first_response": due.warn_first_response,
+            "due_resolution": due.due_resolution,
+            "warn_resolution": due.warn_resolution,
+        }
+
+    def creation_answer(self, ticket: Ticket, now: float) -> Dict[str, Any]:
+        """The answer the action server gets for a ticket: id, queue position, wait, opening, due times."""
+        standing = self.line.standing(ticket, now)
+        place = standing.position
+        if ticket.status is TicketStatus.QUEUED and place is not None and ticket.notified_position is None:
+            self.store.set_notified_position(ticket.id, place)
+        return {
+            "id": ticket.code,
+            "status": ticket.status.value,
+            "skill": ticket.skill,
+            "position": place,
+            "expected_wait_seconds": standing.expected_wait_seconds,
+            # agents with a console open who could serve it (0 while open: the customer is told nobody is online)
+            "agents_online": len(self.line.online_servers(ticket.id, self.line.queued())) if place is not None else 0,
+            "open_now": standing.open_now,
+            "next_opening": standing.next_opening.isoformat() if standing.next_opening else None,
+            "due": {"first_response": iso(ticket.due_first_response), "resolution": iso(ticket.due_resolution)},
+        }
+
+    def ticket_status(self, code: str) -> Dict[str, Any]:
+        """A ticket's JSON with the creation answer's fields (`GET /internal/tickets/{id}`).
+
+        Raises:
+            DeskError: 404 unknown ticket.
+        """
+        return self._with_standing(self.find(code))
+
+    def conversation_ticket(self, conversation_id: str) -> Dict[str, Any]:
+        """The open ticket of a conversation with its queue position.
+
+        Raises:
+            DeskError: 404 when the conversation has no open ticket.
+        """
+        ticket = self.store.open_ticket_for(conversation_id)
+        if ticket is None:
+            raise DeskError(404, "this conversation has no open ticket")
+        return self._with_standing(ticket)
+
+    def _with_standing(self, ticket: Ticket) -> Dict[str, Any]:
+        now = records.now()
+        data = self.views.ticket_json(ticket, now)
+        data.update(self.creation_answer(ticket, now))
+        return data
+
+    def customer_tickets(self, customer_id: str) -> List[Dict[str, Any]]:
+        """A customer's earlier tickets, newest first (summaries)."""
+        now = records.now()
+        return [ticket_summary(t, now) for t in self.store.tickets_for_customer(customer_id)]
+
+    def rate(self, code: str, body: Any) -> Dict[str, Any]:
+        """Record the survey answer (1–5 and an optional comment) on a ticket.
+
+        Raises:
+            DeskError: 404 unknown ticket; 400 bad rating or comment.
+        """
+        ticket = self.find(code)
+        if not isinstance(body, dict):
+            raise DeskError(400, "the body must be a JSON object {rating, comment}")
+        rating = body.get("rating")
+        if isinstance(rating, str) and rating.strip().isdigit():
+            rating = int(rating.strip())
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise DeskError(400, "'rating' must be an integer from 1 to 5")
+        comment = body.get("comment")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_TEXT):
+            raise DeskError(400, f"'comment' must be a string of at most {MAX_TEXT} characters")
+        self.store.record_rating(ticket.id, rating, (comment or "").strip() or None, records.now())
+        return self.feed.ticket(ticket.id)

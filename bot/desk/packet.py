@@ -1,0 +1,138 @@
+"""The context packet as the desk takes it: checked against `docs/context-packet.schema.json` (jsonschema).
+
+The schema is the one contract between the action server (which builds packets, `bot/handoff/context.py`)
+and the desk, so the desk checks the whole packet with it rather than re-stating its rules. One difference,
+by design: the grades the desk accepts are the keys of `escalation.grade_hours` in the settings (the schema
+lists the default A, B, C). A refused packet is a 400 whose message names each wrong field, e.g.
+`'grade' must be one of "A", "B", "C"` or `'anger_history[0]' must be a number`.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+from typing import Any, Dict, Iterable, List
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from bot.desk.errors import DeskError
+from bot.settings import repo_root
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_FILE = ("docs", "context-packet.schema.json")
+NOT_AN_OBJECT = "the body must be a JSON object (the context packet)"
+# How many problems one 400 answer lists.
+MAX_PROBLEMS = 5
+
+_TYPE_WORDS = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "null",
+}
+# The schema's patterns, in words.
+_PATTERN_WORDS = {
+    "\\S": "must not be blank",
+    "^faq_": "must be an FAQ intent name (faq_…)",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def packet_schema() -> Dict[str, Any]:
+    """The published schema (`docs/context-packet.schema.json`), read once and checked."""
+    schema = json.loads(repo_root().joinpath(*SCHEMA_FILE).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def field_name(path: Iterable[Any]) -> str:
+    """`customer.language`, `anger_history[0]`: a JSON path as the error messages name it."""
+    name = ""
+    for part in path:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name
+
+
+def _types(expected: Any) -> str:
+    names = expected if isinstance(expected, list) else [expected]
+    return " or ".join(_TYPE_WORDS.get(str(n), str(n)) for n in names)
+
+
+def describe(error: ValidationError) -> List[str]:
+    """The problems one schema error stands for, each naming its field."""
+    path = list(error.absolute_path)
+    kind, expected = error.validator, error.validator_value
+    if kind == "required":
+        present = error.instance if isinstance(error.instance, dict) else {}
+        return [f"'{field_name(path + [name])}' is missing" for name in expected if name not in present]
+    if not path:
+        return [NOT_AN_OBJECT] if kind == "type" else [f"the context packet: {error.message}"]
+    field = f"'{field_name(path)}'"
+    if kind == "type":
+        return [f"{field} must be {_types(expected)}"]
+    if kind == "enum":
+        return [f"{field} must be one of {', '.join(json.dumps(v, ensure_ascii=False) for v in expected)}"]
+    if kind == "const":
+        return [f"{field} must be {json.dumps(expected, ensure_ascii=False)}"]
+    if kind == "minLength":
+        return [f"{field} must not be empty" if expected == 1 else f"{field} must have at least {expected} characters"]
+    if kind == "maxLength":
+        return [f"{field} must have at most {expected} characters"]
+    if kind == "pattern":
+        return [f"{field} {_PATTERN_WORDS.get(expected, f'must match {expected}')}"]
+    if kind == "minimum":
+        return [f"{field} must be at least {expected}"]
+    if kind == "maximum":
+        return [f"{field} must be at most {expected}"]
+    return [f"{field}: {error.message}"]
+
+
+class PacketValidator:
+    """Checks context packets against the schema, with the grades of the settings.
+
+    Args:
+        grades: the grades the desk accepts (`escalation.grade_hours`).
+    """
+
+    def __init__(self, grades: Iterable[str]) -> None:
+        schema = copy.deepcopy(packet_schema())
+        grade = schema["properties"]["grade"]
+        grade["enum"] = sorted(grades)
+        self._validator = jsonschema.Draft202012Validator(schema)
+
+    def check(self, packet: Any) -> Dict[str, Any]:
+        """Return the packet when it is valid.
+
+        Raises:
+            DeskError: 400 naming what is wrong (one problem per field, up to `MAX_PROBLEMS`, by field name).
+        """
+        if not isinstance(packet, dict):
+            raise DeskError(400, NOT_AN_OBJECT)
+        errors = sorted(
+            self._validator.iter_errors(packet), key=lambda e: ([str(p) for p in e.absolute_path], e.validator)
+        )
+        problems: List[str] = []
+        judged = set()  # one problem per field: "" is both too short and blank, say the first
+        for error in errors:
+            field = tuple(error.absolute_path)
+            if error.validator != "required":
+                if field in judged:
+                    continue
+                judged.add(field)
+            # one `required` error comes per missing property, each listing all that are missing
+            problems.extend(p for p in describe(error) if p not in problems)
+        if problems:
+            more = len(problems) - MAX_PROBLEMS
+            message = "; ".join(problems[:MAX_PROBLEMS]) + (f" (and {more} more)" if more > 0 else "")
+            raise DeskError(400, message)
+        return packet

@@ -1,0 +1,207 @@
+"""The desk's rows and states: typed tickets, messages and agents, the status and role enums, ticket codes.
+
+The `Store` returns these frozen dataclasses; everything above it reads attributes, never dict keys. The
+enums are `str` enums whose values are exactly the strings kept in the database and shown in JSON
+(`TicketStatus.QUEUED == "queued"`), so the stored data and the HTTP API keep their form. Times are epoch
+seconds (UTC floats), as stored; `now()` is the desk's current time in that unit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from bot import clock
+
+logger = logging.getLogger(__name__)
+
+TICKET_PREFIX = "T-"
+
+
+class _Text(str, enum.Enum):
+    """A `str` enum that prints as its value (`str(TicketStatus.QUEUED) == "queued"`)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class TicketStatus(_Text):
+    """Where a ticket is: waiting in a queue, owned by an agent, or closed one of two ways."""
+
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"  # closed by the agent; the survey was sent
+    HANDED_BACK = "handed_back"  # given back to the assistant without resolving
+
+    @property
+    def is_open(self) -> bool:
+        """True for queued and assigned tickets."""
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES: Tuple[TicketStatus, ...] = (TicketStatus.QUEUED, TicketStatus.ASSIGNED)
+CLOSED_STATUSES: Tuple[TicketStatus, ...] = (TicketStatus.RESOLVED, TicketStatus.HANDED_BACK)
+
+
+class MessageRole(_Text):
+    """Who wrote a ticket message."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+    NOTE = "note"  # internal, never sent
+    SYSTEM = "system"  # the desk's own lines (resolved by, not delivered: …)
+
+
+class MessageStatus(_Text):
+    """Where a message is: received from the customer, on its way to the customer, or internal."""
+
+    RECEIVED = "received"  # customer messages
+    PENDING = "pending"  # agent (and bot) messages: stored, not yet delivered
+    SENT = "sent"
+    FAILED = "failed"  # kept for a retry
+    INTERNAL = "internal"  # notes and system lines: never sent
+
+
+class TokenKind(_Text):
+    """Where a bearer token came from."""
+
+    API = "api"  # printed once by `python -m bot desk add-agent`; never expires
+    SESSION = "session"  # from `POST /api/login`; expires after `desk.session_hours`
+
+
+def ticket_code(ticket_id: int) -> str:
+    """Return the public id of a ticket, e.g. `T-000123`."""
+    return f"{TICKET_PREFIX}{ticket_id:06d}"
+
+
+def parse_ticket_code(code: str) -> Optional[int]:
+    """Return the numeric id of `T-000123` (or `123`), or None when it is not a ticket id."""
+    raw = code[len(TICKET_PREFIX):] if code.upper().startswith(TICKET_PREFIX) else code
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+def now() -> float:
+    """The desk's time in epoch seconds (`bot.clock.now()`, so `FRONTLINE_NOW` pins it)."""
+    return clock.now().timestamp()
+
+
+@dataclasses.dataclass(frozen=True)
+class Ticket:
+    """A row of `desk_tickets` (see `bot.desk.store.tables` for what each column means)."""
+
+    id: int
+    conversation_id: str
+    channel: str
+    status: TicketStatus
+    grade: str
+    reason: str
+    topic: Optional[str]
+    skill: str
+    team: Optional[str]
+    requires_senior: bool
+    customer_id: Optional[str]
+    customer_name: Optional[str]
+    tier: Optional[str]
+    language: Optional[str]
+    vip: bool
+    anger: float
+    assignee: Optional[str]
+    context: Dict[str, Any]
+    created_at: float
+    created_real: float
+    skill_since: float
+    claimed_at: Optional[float]
+    first_response_at: Optional[float]
+    closed_at: Optional[float]
+    due_first_response: float
+    warn_first_response: float
+    due_resolution: float
+    warn_resolution: float
+    rating: Optional[int] = None
+    rating_comment: Optional[str] = None
+    rated_at: Optional[float] = None
+    notified_position: Optional[int] = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Ticket:
+        """Build a ticket from a database row (`context` may be absent: then it is empty)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in row.items() if k in names}
+        values["status"] = TicketStatus(row["status"])
+        values["requires_senior"] = bool(row["requires_senior"])
+        values["vip"] = bool(row["vip"])
+        values["anger"] = float(row["anger"] or 0.0)
+        values.setdefault("context", {})
+        return cls(**values)
+
+    @property
+    def code(self) -> str:
+        """The public id, `T-000123`."""
+        return ticket_code(self.id)
+
+    @property
+    def is_open(self) -> bool:
+        """True while the ticket is queued or assigned."""
+        return self.status.is_open
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """A row of `desk_messages`: one line of a ticket's conversation after the handoff."""
+
+    id: int
+    ticket_id: int
+    role: MessageRole
+    text: str
+    at: float
+    status: MessageStatus
+    author: Optional[str] = None
+    external_id: Optional[str] = None  # Rasa's message_id for customer messages (de-duplication)
+    anger: Optional[float] = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Message:
+        """Build a message from a database row."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in row.items() if k in names}
+        values["role"] = MessageRole(row["role"])
+        values["status"] = MessageStatus(row["status"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """A row of `desk_agents`, without the password hash (`Store.password_hash` reads that)."""
+
+    id: int
+    name: str
+    skills: Tuple[str, ...]
+    senior: bool
+    capacity: int
+    must_change_password: bool
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Agent:
+        """Build an agent from a database row (skills stored comma-separated)."""
+        return cls(
+            id=int(row["id"]),
+            name=row["name"],
+            skills=tuple(s for s in (row["skills"] or "").split(",") if s),
+            senior=bool(row["senior"]),
+            capacity=int(row["capacity"]),
+            must_change_password=bool(row["must_change_password"]),
+            created_at=float(row["created_at"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentSession:
+    """An agent as a valid bearer token identifies them: the agent, the token's kind and expiry."""
+
+    agent: Agent
+    kind: TokenKind
+    expires_at: Optional[float]

@@ -1,0 +1,34 @@
+"""The desk's storage: tickets, their messages, agents, tokens, the broker position, conversations seen.
+
+SQLAlchemy 1.4 Core over SQLite (default, `var/desk.db`) or PostgreSQL (`DATABASE_URL=postgresql://…`).
+Tables are created when missing (`Store.migrate()`); all names start with `desk_`, so the desk can share a
+PostgreSQL database with Rasa's tracker store. Rows come back typed (`bot.desk.records`).
+
+The store is synchronous: each call is one short transaction, and every status change is one conditional
+UPDATE whose row count says whether it happened (see `bot.desk.store.tickets`).
+
+One module per table group: `tables` (the schema), `database` (engine, creation), `tickets`, `messages`,
+`agents` (with tokens), `state` (broker position, conversations seen).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.desk.store.agents import AgentRows
+from bot.desk.store.messages import MessageRows
+from bot.desk.store.state import StateRows
+from bot.desk.store.tickets import TicketRows
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Store"]
+
+
+class Store(TicketRows, MessageRows, AgentRows, StateRows):
+    """Tickets, messages, agents and state in one SQL database (the table groups joined over one engine).
+
+    Args:
+        url: a SQLAlchemy URL: `sqlite:///path` or `postgresql://user@host:port/db`.
+        schema: PostgreSQL only: keep the tables in this schema (created when missing), e.g. one per test run.
+    """

@@ -1,0 +1,100 @@
+"""The connection to the desk's database: the engine (SQLite or PostgreSQL), table creation, clean-up.
+
+The table groups (`tickets`, `messages`, `agents`, `state` in this package) extend `Database`; `Store` joins
+them into one object.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any, Dict, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot.desk.store.tables import metadata
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class Database:
+    """One SQL database, opened on first use.
+
+    Args:
+        url: a SQLAlchemy URL: `sqlite:///path` or `postgresql://user@host:port/db`.
+        schema: PostgreSQL only: keep the tables in this schema (created when missing), e.g. one per test run.
+    """
+
+    def __init__(self, url: str, schema: Optional[str] = None) -> None:
+        self.url = url
+        self.schema = schema
+        self.dialect = sa.engine.make_url(url).get_backend_name()
+        self._engine: Optional[Engine] = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created on first use."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._create_engine()
+            return self._engine
+
+    def _create_engine(self) -> Engine:
+        url = self.url
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if self.dialect == "sqlite":
+            # A pool that keeps its connections: closing the last connection to a WAL database checkpoints and
+            # waits for the disk, which on the event-consumer path cost more than the work itself.
+            engine = sa.create_engine(
+                url,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                poolclass=sa.pool.QueuePool,
+                pool_size=4,
+                future=True,
+            )
+
+            @sa.event.listens_for(engine, "connect")
+            def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against crashes, no wait per commit
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+            return engine
+        connect_args: Dict[str, Any] = {}
+        if self.schema:
+            if not _SCHEMA_NAME.match(self.schema):
+                raise ValueError(f"not a valid schema name: {self.schema!r}")
+            connect_args["options"] = f"-csearch_path={self.schema}"
+            bootstrap = sa.create_engine(url, future=True)
+            with bootstrap.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            bootstrap.dispose()
+        return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, future=True)
+
+    def migrate(self) -> None:
+        """Create the tables and indexes that are missing (the desk's only kind of migration)."""
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release the connections."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+
+    def drop_schema(self) -> None:
+        """Drop everything the store created (tests): the schema on PostgreSQL, the tables on SQLite."""
+        if self.dialect != "sqlite" and self.schema:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        else:
+            metadata.drop_all(self.engine)
+        self.close()

@@ -1,0 +1,110 @@
+"""The desk's tables: all names start with `desk_`, so the desk can share a PostgreSQL database with Rasa's
+tracker store. Times are epoch seconds (floats, UTC); statuses and roles are the values of the enums in
+`bot.desk.records`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+logger = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+tickets = sa.Table(
+    "desk_tickets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    # conversation_id while the ticket is open, NULL once closed: one open ticket per conversation.
+    sa.Column("open_key", sa.String(255), unique=True, nullable=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # TicketStatus
+    sa.Column("grade", sa.String(4), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("topic", sa.String(128)),
+    sa.Column("skill", sa.String(64), nullable=False),
+    sa.Column("team", sa.String(64)),
+    sa.Column("requires_senior", sa.Boolean, nullable=False, default=False),
+    sa.Column("customer_id", sa.String(255), index=True),
+    sa.Column("customer_name", sa.String(255)),
+    sa.Column("tier", sa.String(32)),
+    sa.Column("language", sa.String(16)),
+    sa.Column("vip", sa.Boolean, nullable=False, default=False),
+    sa.Column("anger", sa.Float, nullable=False, default=0.0),
+    sa.Column("assignee", sa.String(128), index=True),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # Wall-clock creation time, compared with Rasa's event timestamps (FRONTLINE_NOW does not pin Rasa).
+    sa.Column("created_real", sa.Float, nullable=False),
+    sa.Column("skill_since", sa.Float, nullable=False),
+    sa.Column("claimed_at", sa.Float),
+    sa.Column("first_response_at", sa.Float),
+    sa.Column("closed_at", sa.Float),
+    sa.Column("due_first_response", sa.Float, nullable=False),
+    sa.Column("warn_first_response", sa.Float, nullable=False),
+    sa.Column("due_resolution", sa.Float, nullable=False),
+    sa.Column("warn_resolution", sa.Float, nullable=False),
+    sa.Column("rating", sa.Integer),
+    sa.Column("rating_comment", sa.Text),
+    sa.Column("rated_at", sa.Float),
+    sa.Column("notified_position", sa.Integer),
+)
+
+messages = sa.Table(
+    "desk_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, nullable=False, index=True),
+    # MessageRole: customer | agent | bot | note (internal, never sent) | system
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    # MessageStatus: received (customer) | pending | sent | failed (agent, bot) | internal (note, system)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("author", sa.String(128)),
+    # Rasa's message_id for customer messages: the broker consumer's de-duplication key.
+    sa.Column("external_id", sa.String(128)),
+    sa.Column("anger", sa.Float),
+    sa.UniqueConstraint("ticket_id", "external_id", name="desk_messages_ticket_external"),
+)
+
+agents = sa.Table(
+    "desk_agents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(512), nullable=False),
+    sa.Column("must_change_password", sa.Boolean, nullable=False, default=True),
+    sa.Column("skills", sa.String(1024), nullable=False, default="general"),
+    sa.Column("senior", sa.Boolean, nullable=False, default=False),
+    sa.Column("capacity", sa.Integer, nullable=False, default=3),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+tokens = sa.Table(
+    "desk_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(128), primary_key=True),
+    sa.Column("agent_id", sa.Integer, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # TokenKind: api (from the CLI) | session (/api/login)
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+)
+
+state = sa.Table(
+    "desk_state",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+conversations = sa.Table(
+    "desk_conversations",
+    metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("first_seen", sa.Float, nullable=False),
+)

@@ -1,0 +1,294 @@
+"""What agents do with tickets (the `/api/tickets…` calls): list, open, claim, reply, retry, transfer, set the
+topic, resolve, hand back.
+
+Who may act: the assignee; on an unassigned (queued) ticket any agent may transfer, resolve or hand back, but
+must claim it before replying or setting its topic. Closed tickets refuse every action with 409. Each change
+is one conditional update in the store; what goes to the customer is sent by `bot.desk.delivery`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Dict, List, Optional, Set
+
+from bot import faq
+from bot.desk import records
+from bot.desk.config import MAX_TEXT, DeskSettings
+from bot.desk.delivery import Delivery
+from bot.desk.errors import DeskError
+from bot.desk.queue import ANY_SKILL, QueueRules
+from bot.desk.records import Agent, MessageRole, MessageStatus, Ticket, TicketStatus
+from bot.desk.store import Store
+from bot.desk.stream import ConsoleFeed
+from bot.desk.views import TicketViews, public_message
+from bot.desk.waiting import WaitingLine, queued_ticket
+
+logger = logging.getLogger(__name__)
+
+
+def validate_text(body: Any, key: str = "text", required: bool = True) -> Optional[str]:
+    """Return the text of a JSON body, or raise a 400 DeskError saying what is wrong."""
+    if not isinstance(body, dict):
+        raise DeskError(400, "the body must be a JSON object")
+    text = body.get(key)
+    if text is None and not required:
+        return None
+    if not isinstance(text, str) or not text.strip():
+        raise DeskError(400, f"'{key}' must be a non-empty string")
+    if len(text) > MAX_TEXT:
+        raise DeskError(400, f"'{key}' is longer than {MAX_TEXT} characters")
+    return text.strip()
+
+
+class TicketDesk:
+    """The agents' side of the desk.
+
+    Args:
+        store: the ticket store.
+        settings: the desk settings (skills, canned replies).
+        rules: the queue rules.
+        line: the waiting line.
+        views: the JSON forms.
+        feed: the console push.
+        delivery: what goes to the customer.
+    """
+
+    def __init__(
+        self, store: Store, settings: DeskSettings, rules: QueueRules, line: WaitingLine, views: TicketViews,
+        feed: ConsoleFeed, delivery: Delivery,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.rules = rules
+        self.line = line
+        self.views = views
+        self.feed = feed
+        self.delivery = delivery
+
+    # ---- what an agent may choose from --------------------------------------------------------------
+
+    def skills(self) -> List[str]:
+        """The skill queues of the settings (`GET /api/skills`)."""
+        return sorted(set(self.settings.skills.values()) | {self.settings.general_skill})
+
+    def known_skills(self) -> Set[str]:
+        """Every skill name a ticket may be transferred to: the settings' skills and the agents' skills."""
+        skills = set(self.skills())
+        for agent in self.store.list_agents():
+            skills.update(s for s in agent.skills if s != ANY_SKILL)
+        return skills
+
+    def topics(self) -> List[str]:
+        """The topics a ticket may carry (`GET /api/topics`): the FAQ intents and the settings' skill topics."""
+        return sorted(set(faq.load_catalog()) | set(self.settings.skills))
+
+    def canned(self, language: Optional[str] = None) -> List[Dict[str, str]]:
+        """The canned replies (`desk.canned`), only those in `language` when given."""
+        items = self.settings.canned
+        return [c for c in items if c["language"] == language] if language else list(items)
+
+    # ---- reading --------------------------------------------------------------------------------------
+
+    def find(self, code: str) -> Ticket:
+        """Return the ticket with public id `code`.
+
+        Raises:
+            DeskError: 404 when there is no such ticket.
+        """
+        ticket = self.store.ticket_by_code(code)
+        if ticket is None:
+            raise DeskError(404, f"no ticket {code}")
+        return ticket
+
+    def list_for(
+        self, agent: Agent, statuses: List[TicketStatus], mine: bool = False, skill: Optional[str] = None
+    ) -> List[Dict[str, Any]]:
+        """Tickets for the console: queued first by priority, then the rest by age, each with `can_claim`."""
+        now = records.now()
+        rows = self.store.list_tickets(statuses=statuses, assignee=agent.name if mine else None, skill=skill)
+        queued = self.line.queued()
+        profile = self.line.profile(agent)
+        items = [self.views.ticket_json(r, now, agent=agent, queued=queued, profile=profile) for r in rows]
+        queued_status = TicketStatus.QUEUED.value
+        items.sort(
+            key=lambda t: (t["status"] != queued_status, -t["priority"] if t["status"] == queued_status else 0,
+                           t["created_at"])
+        )
+        return items
+
+    def detail(self, code: str, agent: Agent) -> Dict[str, Any]:
+        """A ticket with its context packet and messages."""
+        ticket = self.find(code)
+        return self.views.ticket_detail(ticket, self.store.messages(ticket.id), records.now(), agent)
+
+    # ---- acting -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _owned(ticket: Ticket, agent: Agent, require_claim: bool, before: str = "replying") -> None:
+        if not ticket.is_open:
+            raise DeskError(409, f"ticket {ticket.code} is {ticket.status}")
+        if ticket.assignee is not None and ticket.assignee != agent.name:
+            raise DeskError(403, f"ticket {ticket.code} belongs to {ticket.assignee}")
+        if require_claim and ticket.assignee is None:
+            raise DeskError(409, f"claim ticket {ticket.code} before {before}")
+
+    async def claim(self, code: str, agent: Agent) -> Dict[str, Any]:
+        """Claim a queued ticket for `agent` (atomic), then pause the assistant in its conversation.
+
+        Raises:
+            DeskError: 404 unknown; 409 already claimed, closed, or the agent is at capacity; 403 skill or
+                seniority missing.
+        """
+        ticket = self.find(code)
+        if ticket.assignee == agent.name and ticket.status is TicketStatus.ASSIGNED:
+            data = self.views.ticket_json(ticket, records.now(), agent=agent)
+        else:
+            data = self._claim(code, ticket, agent)
+        await self.delivery.pause(ticket)
+        return data
+
+    def _claim(self, code: str, ticket: Ticket, agent: Agent) -> Dict[str, Any]:
+        if ticket.status is not TicketStatus.QUEUED or ticket.assignee is not None:
+            who = f" by {ticket.assignee}" if ticket.assignee else ""
+            raise DeskError(409, f"ticket {code} is already {ticket.status}{who}")
+        now = records.now()
+        profile = self.line.profile(agent)
+        target = queued_ticket(ticket)
+        if not self.rules.can_take(profile, target, now, check_capacity=False):
+            need = "a senior agent" if target.requires_senior and not profile.senior else f"skill {target.skill}"
+            raise DeskError(403, f"ticket {code} needs {need}")
+        if profile.active_tickets >= profile.capacity:
+            raise DeskError(409, f"{agent.name} is at capacity ({profile.capacity} tickets)")
+        if not self.store.claim(ticket.id, agent.name, profile.capacity, now):
+            fresh = self.store.get_ticket(ticket.id) or ticket
+            who = f" by {fresh.assignee}" if fresh.assignee else ""
+            raise DeskError(409, f"ticket {code} was claimed{who}")
+        logger.info("ticket %s claimed by %s", code, agent.name)
+        return self.feed.ticket(ticket.id)
+
+    async def reply(self, code: str, agent: Agent, body: Any) -> Dict[str, Any]:
+        """Store an agent's reply, then deliver it on the customer's channel through Rasa.
+
+        Raises:
+            DeskError: 400 bad body; 403 not the owner; 404; 409 not claimed or closed; 502 Rasa down (the
+                message is kept with status `failed`).
+        """
+        ticket = self.find(code)
+        text = validate_text(body)
+        assert text is not None
+        self._owned(ticket, agent, require_claim=True)
+        message = self.store.add_message(
+            ticket.id, MessageRole.AGENT, text, records.now(), MessageStatus.PENDING, author=agent.name
+        )
+        assert message is not None
+        return public_message(await self.delivery.send_reply(ticket, agent, message))
+
+    async def retry(self, code: str, agent: Agent, message_id: int) -> Dict[str, Any]:
+        """Send a failed agent message again.
+
+        Raises:
+            DeskError: 404 unknown ticket or message; 409 the message is not failed; 403/409 as `reply`; 502.
+        """
+        ticket = self.find(code)
+        self._owned(ticket, agent, require_claim=True)
+        message = self.store.get_message(message_id)
+        if message is None or message.ticket_id != ticket.id or message.role is not MessageRole.AGENT:
+            raise DeskError(404, f"no agent message {message_id} on ticket {code}")
+        if message.status is not MessageStatus.FAILED:
+            raise DeskError(409, f"message {message_id} is {message.status}, not failed")
+        self.store.set_message_status(message_id, MessageStatus.PENDING)
+        pending = dataclasses.replace(message, status=MessageStatus.PENDING)
+        return public_message(await self.delivery.send_reply(ticket, agent, pending))
+
+    def transfer(self, code: str, agent: Agent, body: Any) -> Dict[str, Any]:
+        """Transfer a ticket to a skill queue or to an agent, with an optional note (kept as a `note` message).
+
+        Raises:
+            DeskError: 400 neither or both of skill/agent, unknown agent; 403 not the owner; 404; 409 closed or
+                the target agent is at capacity.
+        """
+        ticket = self.find(code)
+        if not isinstance(body, dict):
+            raise DeskError(400, "the body must be a JSON object {skill | agent, note}")
+        skill, target = body.get("skill"), body.get("agent")
+        if bool(skill) == bool(target):
+            raise DeskError(400, "give exactly one of 'skill' or 'agent'")
+        note = validate_text(body, "note", required=False)
+        self._owned(ticket, agent, require_claim=False)
+        now = records.now()
+        if skill:
+            known = self.known_skills()
+            if not isinstance(skill, str) or skill not in known:
+                raise DeskError(400, f"'skill' must be one of {sorted(known)}")
+            ok = self.store.requeue(ticket.id, skill, ticket.requires_senior, now, ticket.assignee)
+            where = f"skill {skill}"
+        else:
+            if not isinstance(target, str):
+                raise DeskError(400, "'agent' must be an agent name")
+            other = self.store.get_agent(target)
+            if other is None:
+                raise DeskError(400, f"no agent named {target}")
+            if self.store.active_count(target) >= other.capacity and target != ticket.assignee:
+                raise DeskError(409, f"{target} is at capacity")
+            ok = self.store.assign(ticket.id, target, now, ticket.assignee)
+            where = f"agent {target}"
+        if not ok:
+            raise DeskError(409, f"ticket {code} changed meanwhile; reload it")
+        text = f"Transferred by {agent.name} to {where}" + (f": {note}" if note else "")
+        message = self.store.add_message(
+            ticket.id, MessageRole.NOTE, text, now, MessageStatus.INTERNAL, author=agent.name
+        )
+        if message:
+            self.feed.message(ticket.id, message)
+        logger.info("ticket %s transferred to %s", code, where)
+        return self.feed.ticket(ticket.id)
+
+    def set_topic(self, code: str, agent: Agent, body: Any) -> Dict[str, Any]:
+        """Set the topic of a ticket the agent owns: what the conversation was about (an intent name).
+
+        The trainer reads it as the agent's label (`Store.topics_by_conversation`). Routing does not change.
+
+        Raises:
+            DeskError: 400 not a known topic (see `topics`); 403 not the owner; 404; 409 unclaimed or closed.
+        """
+        ticket = self.find(code)
+        if not isinstance(body, dict):
+            raise DeskError(400, "the body must be a JSON object {\"topic\": …}")
+        topic = body.get("topic")
+        known = self.topics()
+        if not isinstance(topic, str) or topic not in known:
+            raise DeskError(400, f"'topic' must be a known intent name such as {known[0]} (see GET /api/topics)")
+        self._owned(ticket, agent, require_claim=True, before="setting its topic")
+        if not self.store.set_topic(ticket.id, topic, agent.name):
+            raise DeskError(409, f"ticket {code} changed meanwhile; reload it")
+        logger.info("ticket %s topic set to %s by %s", code, topic, agent.name)
+        return self.feed.ticket(ticket.id)
+
+    async def resolve(self, code: str, agent: Agent) -> Dict[str, Any]:
+        """Send the survey, give the conversation back to the assistant, mark the ticket resolved."""
+        ticket = self.find(code)
+        self._owned(ticket, agent, require_claim=False)
+        return await self._close(ticket, agent, TicketStatus.RESOLVED, self.delivery.survey_events(ticket))
+
+    async def handback(self, code: str, agent: Agent) -> Dict[str, Any]:
+        """Give the conversation back to the assistant without resolving (a short message, then resume)."""
+        ticket = self.find(code)
+        self._owned(ticket, agent, require_claim=False)
+        return await self._close(ticket, agent, TicketStatus.HANDED_BACK, self.delivery.handback_events(ticket, agent))
+
+    async def _close(
+        self, ticket: Ticket, agent: Agent, status: TicketStatus, events: List[Dict[str, Any]]
+    ) -> Dict[str, Any]:
+        await self.delivery.give_back(ticket, events)
+        now = records.now()
+        if not self.store.close_ticket(ticket.id, status, now, ticket.assignee):
+            raise DeskError(409, f"ticket {ticket.code} changed meanwhile; reload it")
+        word = "Resolved" if status is TicketStatus.RESOLVED else "Handed back to the assistant"
+        message = self.store.add_message(
+            ticket.id, MessageRole.SYSTEM, f"{word} by {agent.name}", now, MessageStatus.INTERNAL, author=agent.name
+        )
+        if message:
+            self.feed.message(ticket.id, message)
+        logger.info("ticket %s %s by %s", ticket.code, status, agent.name)
+        return self.feed.ticket(ticket.id)

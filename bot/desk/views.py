@@ -1,0 +1,151 @@
+"""The JSON forms of the desk's rows, exactly as the HTTP API and the console stream show them.
+
+Status, role and light values are the enums' strings; times are ISO 8601 UTC (`iso`). See `docs/desk-api.md`
+("Ticket JSON", "Message JSON").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Dict, List, Optional
+
+from bot.desk.queue import AgentProfile, QueuedTicket, QueueRules
+from bot.desk.records import Agent, Message, Ticket, TicketStatus
+from bot.desk.sla import ticket_sla
+from bot.desk.waiting import WaitingLine, queued_ticket
+
+logger = logging.getLogger(__name__)
+
+
+def iso(ts: Optional[float]) -> Optional[str]:
+    """Format epoch seconds as an ISO 8601 UTC time, or None."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat()
+
+
+def public_message(message: Message) -> Dict[str, Any]:
+    """The JSON form of a message."""
+    return {
+        "id": message.id,
+        "role": message.role.value,
+        "text": message.text,
+        "at": iso(message.at),
+        "status": message.status.value,
+        "author": message.author,
+        "anger": message.anger,
+    }
+
+
+def ticket_summary(ticket: Ticket, now: float) -> Dict[str, Any]:
+    """The short JSON form of a ticket in a customer's history (`GET /internal/customers/{id}/tickets`)."""
+    return {
+        "id": ticket.code,
+        "conversation_id": ticket.conversation_id,
+        "status": ticket.status.value,
+        "reason": ticket.reason,
+        "grade": ticket.grade,
+        "topic": ticket.topic,
+        "created_at": iso(ticket.created_at),
+        "closed_at": iso(ticket.closed_at),
+        "rating": ticket.rating,
+        "sla": ticket_sla(ticket, now)["overall"],
+    }
+
+
+def agent_json(agent: Agent, active_tickets: int) -> Dict[str, Any]:
+    """The JSON form of an agent in `GET /api/agents`."""
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "skills": list(agent.skills),
+        "senior": agent.senior,
+        "capacity": agent.capacity,
+        "created_at": iso(agent.created_at),
+        "active_tickets": active_tickets,
+    }
+
+
+class TicketViews:
+    """The ticket JSON, which needs the queue (priority, position, overflow, who may claim).
+
+    Args:
+        rules: the queue rules.
+        line: the waiting line (queued tickets, agent load).
+    """
+
+    def __init__(self, rules: QueueRules, line: WaitingLine) -> None:
+        self.rules = rules
+        self.line = line
+
+    def ticket_json(
+        self,
+        ticket: Ticket,
+        now: float,
+        agent: Optional[Agent] = None,
+        queued: Optional[List[QueuedTicket]] = None,
+        profile: Optional[AgentProfile] = None,
+    ) -> Dict[str, Any]:
+        """The JSON form of a ticket (without context and messages); `can_claim` when `agent` is given.
+
+        Args:
+            ticket: the ticket.
+            now: the current time (epoch seconds).
+            agent: the agent asking (adds `can_claim`).
+            queued: the queued tickets (read when None; pass them when showing many tickets).
+            profile: the agent's routing profile (read when None).
+        """
+        sla = ticket_sla(ticket, now)
+        waiting = max(0.0, (ticket.claimed_at or now) - ticket.created_at) if ticket.is_open else None
+        data: Dict[str, Any] = {
+            "id": ticket.code,
+            "conversation_id": ticket.conversation_id,
+            "channel": ticket.channel,
+            "status": ticket.status.value,
+            "grade": ticket.grade,
+            "reason": ticket.reason,
+            "topic": ticket.topic,
+            "skill": ticket.skill,
+            "requires_senior": ticket.requires_senior,
+            "priority": self.rules.priority(ticket.grade, ticket.vip, ticket.anger, now - ticket.created_at),
+            "assignee": ticket.assignee,
+            "customer": {
+                "id": ticket.customer_id,
+                "display_name": ticket.customer_name,
+                "tier": ticket.tier,
+                "language": ticket.language,
+            },
+            "anger": ticket.anger,
+            "due": {"first_response": iso(ticket.due_first_response), "resolution": iso(ticket.due_resolution)},
+            "sla": sla["overall"],
+            "sla_detail": {"first_response": sla["first_response"], "resolution": sla["resolution"]},
+            "created_at": iso(ticket.created_at),
+            "claimed_at": iso(ticket.claimed_at),
+            "first_response_at": iso(ticket.first_response_at),
+            "closed_at": iso(ticket.closed_at),
+            "waiting_seconds": int(waiting) if waiting is not None else None,
+            "rating": ticket.rating,
+            "rating_comment": ticket.rating_comment,
+        }
+        if ticket.status is TicketStatus.QUEUED:
+            queued = queued if queued is not None else self.line.queued()
+            data["position"] = self.rules.position(ticket.id, queued, now)
+            target = next((t for t in queued if t.id == ticket.id), None)
+            data["overflow"] = bool(target and self.rules.is_overflowing(target, now))
+        else:
+            data["position"] = None
+            data["overflow"] = False
+        if agent is not None:
+            profile = profile or self.line.profile(agent)
+            data["can_claim"] = ticket.status is TicketStatus.QUEUED and self.rules.can_take(
+                profile, queued_ticket(ticket), now
+            )
+        return data
+
+    def ticket_detail(self, ticket: Ticket, messages: List[Message], now: float, agent: Agent) -> Dict[str, Any]:
+        """The JSON form of a ticket with its context packet and messages."""
+        data = self.ticket_json(ticket, now, agent=agent)
+        data["context"] = ticket.context
+        data["messages"] = [public_message(m) for m in messages]
+        return data
