@@ -355,3 +355,47 @@ def test_dashboard_shows_the_figures(desk: RunningDesk, browser: Any) -> None:
     assert page.locator("[data-testid=tile-sla]").get_attribute("data-light") in ("green", "yellow", "red", "grey")
     shot(page, "dashboard")
     page.close()
+
+
+def test_agent_sets_the_topic_in_the_console(desk: RunningDesk, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    ticket_id = desk.client().create_ticket(packet_for("browser-conv-4", reason="asked_for_human", grade="B"))["id"]
+    page = browser.new_page()
+    sign_in(page, desk.url)
+    item = page.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}']")
+    expect(item).to_be_visible(timeout=TIMEOUT)
+    item.locator("button").click()
+    picker = page.locator("[data-testid=topic-select]")
+    # the packet's topic is shown, but only the assignee may change it
+    expect(picker).to_have_value("faq_refund_status", timeout=TIMEOUT)
+    expect(picker).to_be_disabled()
+    topics = requests.get(f"{desk.url}/api/topics", headers={
+        "Authorization": "Bearer " + page.evaluate("sessionStorage.getItem('frontline.desk.token')")}, timeout=5).json()
+    expect(picker.locator("option")).to_have_count(len(topics))
+
+    page.click("button[data-action=claim]")
+    expect(page.locator("[data-testid=ticket-assignee]")).to_contain_text("alice", timeout=TIMEOUT)
+    expect(picker).to_be_enabled()
+    page.select_option("[data-testid=topic-select]", "faq_exchange")
+    expect(page.locator("[data-testid=reason]")).to_contain_text("faq_exchange", timeout=TIMEOUT)
+    expect(item).to_contain_text("faq_exchange", timeout=TIMEOUT)
+    internal = {"X-Frontline-Secret": SECRET}
+    stored = requests.get(f"{desk.url}/internal/tickets/{ticket_id}", headers=internal, timeout=5).json()
+    assert stored["topic"] == "faq_exchange"
+
+    # bob sees it and cannot change it
+    other = browser.new_page()
+    sign_in(other, desk.url, name="bob")
+    other.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}'] button").click()
+    expect(other.locator("[data-testid=ticket-id]")).to_have_text(ticket_id, timeout=TIMEOUT)
+    expect(other.locator("[data-testid=topic-select]")).to_have_value("faq_exchange")
+    expect(other.locator("[data-testid=topic-select]")).to_be_disabled()
+    other.close()
+
+    # once handed back the picker is off
+    page.click("button[data-action=handback]")
+    expect(page.locator("[data-testid=ticket-status]")).to_have_text("handed_back", timeout=TIMEOUT)
+    expect(picker).to_be_disabled()
+    shot(page, "console-topic")
+    page.close()

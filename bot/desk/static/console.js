@@ -1,5 +1,5 @@
 /* The agent console: sign in, live queue (pushed over /api/stream), ticket view with the context packet,
- * reply with free text or canned replies, claim / transfer / resolve / hand back. */
+ * reply with free text or canned replies, claim / transfer / set the topic / resolve / hand back. */
 "use strict";
 
 (() => {
@@ -18,6 +18,7 @@
     unread: new Set(),
     canned: [],
     skills: [],
+    topics: [],
     agents: [],
     stream: null, // AbortController of the running stream
     timers: [],
@@ -85,15 +86,20 @@
   }
 
   async function loadLists() {
-    const [canned, skills, agents] = await Promise.allSettled([
+    const [canned, skills, agents, topics] = await Promise.allSettled([
       api("GET", "/api/canned"),
       api("GET", "/api/skills"),
       api("GET", "/api/agents"),
+      api("GET", "/api/topics"),
     ]);
     state.canned = canned.status === "fulfilled" ? canned.value || [] : [];
     state.skills = skills.status === "fulfilled" ? skills.value || [] : [];
     state.agents = agents.status === "fulfilled" ? agents.value || [] : [];
-    if (state.current) renderReplyCanned();
+    state.topics = topics.status === "fulfilled" ? topics.value || [] : [];
+    if (state.current) {
+      renderReplyCanned();
+      renderCards();
+    }
   }
 
   // ---------------------------------------------------------------- layout
@@ -482,13 +488,47 @@
         h("div", { class: "reason-line" }, h("span", { class: "grade grade-" + t.grade, "data-testid": "grade" }, "Grade " + t.grade), " ",
           h("strong", { "data-testid": "reason-code" }, t.reason)),
         dl([["Topic", t.topic || ctx.topic], ["Skill", t.skill], ["Priority", t.priority !== undefined ? Math.round(t.priority) : null],
-          ["Senior needed", t.requires_senior ? "yes" : null], ["Queue position", t.position], ["Handed over", time(ctx.created_at || t.created_at)]])),
+          ["Senior needed", t.requires_senior ? "yes" : null], ["Queue position", t.position], ["Handed over", time(ctx.created_at || t.created_at)]]),
+        topicPicker(t)),
       slaCard(t),
       angerCard(t, ctx),
       intentsCard(ctx),
       slotsCard(ctx),
     );
     tick();
+  }
+
+  /* The topic the conversation was really about (the trainer's label): only the assignee of an open ticket sets it. */
+  function topicPicker(t) {
+    const open = t.status === "queued" || t.status === "assigned";
+    const mine = t.assignee && state.me && t.assignee === state.me.name;
+    const names = state.topics.slice();
+    if (t.topic && !names.includes(t.topic)) names.unshift(t.topic);
+    const select = h("select", { name: "topic", "data-testid": "topic-select", disabled: !(open && mine),
+      title: open && mine ? "What the conversation was about" : open ? "Claim the ticket to set its topic." : "The ticket is closed." },
+    t.topic ? null : h("option", { value: "" }, "– choose –"),
+    names.map((name) => h("option", { value: name }, name)));
+    select.value = t.topic || "";
+    select.addEventListener("change", () => {
+      if (select.value && select.value !== t.topic) setTopic(select.value);
+    });
+    return h("label", { class: "topic-picker" }, "Set topic ", select);
+  }
+
+  async function setTopic(topic) {
+    showError("");
+    const t = state.current;
+    try {
+      const updated = await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/topic", { topic });
+      if (state.current && state.current.id === t.id) Object.assign(state.current, updated);
+      upsertTicket(updated);
+    } catch (err) {
+      if (err.status !== 401) showError(err.message);
+    }
+    if (state.current && state.current.id === t.id) {
+      renderTicketHead();
+      renderCards();
+    }
   }
 
   function slaCard(t) {
