@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Iterable, List, Mapping, Optional, Sequence
 
-if TYPE_CHECKING:
-    from bot.desk.config import DeskSettings
+from bot.desk.config import DeskSettings
 
 logger = logging.getLogger(__name__)
 

@@ -454,3 +454,22 @@ async def test_api_works_on_both_stores(settings, store, fake_rasa, make_packet,
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages",
                                              headers={"Authorization": f"Bearer {winner}"}, json={"text": "好的"})
     assert response.status == 201 and fake_rasa.events()[-1]["text"] == "好的"
+
+
+async def test_a_calendar_error_is_an_error_not_plain_time(settings, sqlite_store, internal, make_packet) -> None:
+    class Broken:
+        def add_business_time(self, start, delta, team=None):
+            raise RuntimeError("holiday data missing for 2031")
+
+        def is_open(self, at=None, team=None):
+            return True
+
+        def next_opening(self, at=None, team=None):
+            return at, at
+
+    app = create_app(settings, store=sqlite_store, rasa=RasaClient("http://127.0.0.1:9"), broker=None,
+                     secret=internal["X-Frontline-Secret"], calendar=Broken(), notify_positions=False, console=False)
+    response = await create(app, internal, make_packet("cal-1"))
+    assert response.status == 500 and response.json == {"error": "internal error"}
+    _, lookup = await app.asgi_client.get("/internal/conversations/cal-1/ticket", headers=internal)
+    assert lookup.status == 404  # no ticket with made-up due times
