@@ -35,8 +35,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from bot import texts
+from bot.faq import FAQ_PREFIX, RESPONSE_PREFIX
+from bot.i18n import localise
 from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -46,8 +49,7 @@ ACTION_HANDOFF = "action_handoff"
 FALLBACK_INTENT = "nlu_fallback"
 COMPLAIN_INTENT = "complain"
 HUMAN_INTENT = "request_human"
-FAQ_PREFIX = "faq_"
-UTTER_FAQ_PREFIX = "utter_faq_"
+UTTER_FAQ_PREFIX = RESPONSE_PREFIX + FAQ_PREFIX
 
 # In order of precedence between reasons of the same grade.
 REASONS = (
@@ -121,7 +123,6 @@ TOPICS: Dict[str, Dict[str, str]] = {
     "faq_service_hours": {"zh": "服务时间", "en": "our service hours"},
     "faq_complaint_process": {"zh": "投诉处理", "en": "your complaint"},
 }
-_DEFAULT_TOPIC = {"zh": "这个问题", "en": "this"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -388,45 +389,32 @@ def _answered_latest_user(events: Sequence[Mapping[str, Any]]) -> bool:
 
 
 # --- apologies ---------------------------------------------------------------------------------------------
-def topic_name(topic_intent: Optional[str], lang: str) -> str:
-    """Short name of the problem behind an FAQ intent, in `lang` ("zh", "zh_hant" or "en")."""
-    names = TOPICS.get(topic_intent or "", _DEFAULT_TOPIC)
-    if lang == "en":
-        return names["en"]
-    name = names["zh"]
-    if lang == "zh_hant":
-        from bot.language import to_traditional
+def _names(topic_intent: Optional[str]) -> Optional[Tuple[str, str]]:
+    """The (Chinese, English) short names of an FAQ topic, or None."""
+    names = TOPICS.get(topic_intent or "")
+    return (names["zh"], names["en"]) if names else None
 
-        return to_traditional(name)
-    return name
+
+def topic_name(topic_intent: Optional[str], lang: str) -> str:
+    """Short name of the problem behind an FAQ intent, in `lang` (`zh`, `zh_hant` or `en`).
+
+    A topic without names is "这个问题" / "this".
+    """
+    names = _names(topic_intent)
+    if names is None:
+        return texts.this_problem(lang)
+    return localise(lang, zh=names[0], en=names[1])
 
 
 def apology(lang: str, topic_intent: Optional[str] = None) -> str:
     """A short, sincere apology that names the problem, in the customer's language.
 
     Args:
-        lang: "zh", "zh_hant" or "en" (anything else gets Simplified Chinese).
+        lang: `zh`, `zh_hant` or `en` (anything else gets Simplified Chinese).
         topic_intent: the FAQ intent the problem is about (`Decision.topic`), or None.
 
     Returns:
-        One or two sentences, e.g. "非常抱歉，退款的事让您久等了，给您添麻烦了。".
+        One or two sentences (`bot.texts.apology`), e.g. "非常抱歉，退款的事给您添了这么多麻烦，我完全理解您的心情。".
     """
-    known = topic_intent in TOPICS
-    if lang == "en":
-        if known:
-            return f"I'm really sorry about the trouble with {topic_name(topic_intent, 'en')}. I understand how frustrating this is."
-        return "I'm really sorry about the trouble you've had. I understand how frustrating this is."
-    if known:
-        text = f"非常抱歉，{topic_name(topic_intent, 'zh')}的事给您添了这么多麻烦，我完全理解您的心情。"
-    else:
-        text = "非常抱歉给您添了这么多麻烦，我完全理解您的心情。"
-    if lang == "zh_hant":
-        from bot.language import to_traditional
-
-        return to_traditional(text)
-    return text
-
-
-def topics() -> Iterable[str]:
-    """The FAQ intents that have a topic name for apologies."""
-    return TOPICS.keys()
+    names = _names(topic_intent)
+    return texts.apology(lang, *(names or (None, None)))

@@ -17,38 +17,23 @@ import logging
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot import clock
+from bot import clock, texts
 from bot.desk import queue as q
 from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
 from bot.desk.store import OPEN_STATUSES, Store, parse_ticket_code, ticket_code
 from bot.desk.stream import Hub
 from bot.handoff.masking import mask
+from bot.i18n import LANGUAGES, ZH
 
 logger = logging.getLogger(__name__)
 
 PACKET_VERSIONS = ("1", "1.0")
 DEFAULT_FIRST_RESPONSE = 120
 
-SURVEY_TEXT = {
-    "zh": "请为本次服务打分（1–5）：5 非常满意，1 非常不满意。也欢迎直接留言告诉我们您的建议。",
-    "en": "How did we do? Rate 1–5 (5 = great, 1 = poor). You are welcome to add a comment.",
-}
-SURVEY_TITLES = {
-    "zh": {5: "5 ⭐ 非常满意", 4: "4 ⭐ 满意", 3: "3 ⭐ 一般", 2: "2 ⭐ 不满意", 1: "1 ⭐ 非常不满意"},
-    "en": {5: "5 ⭐ Great", 4: "4 ⭐ Good", 3: "3 ⭐ OK", 2: "2 ⭐ Poor", 1: "1 ⭐ Very poor"},
-}
-HANDBACK_TEXT = {
-    "zh": "人工客服已结束，智能助手回来为您服务了。还有什么可以帮您？",
-    "en": "The assistant is back. What else can I help you with?",
-}
 # Resume, then `action_listen`: the paused turn ended on `action_handoff` without listening, and rules such as
 # "survey_rating -> action_survey_answer" only match a user turn that follows `action_listen`.
 RESUME_EVENTS = ({"event": "resume"}, {"event": "action", "name": "action_listen"})
-POSITION_TEXT = {
-    "zh": "您目前排在第 {position} 位，预计等待约 {minutes} 分钟。",
-    "en": "You are now number {position} in the queue; the expected wait is about {minutes} min.",
-}
 
 
 # How long an agent counts as online after an API request without a console connected.
@@ -69,17 +54,6 @@ def iso(ts: Optional[float]) -> Optional[str]:
     if ts is None:
         return None
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat()
-
-
-def in_language(texts: Dict[str, str], language: Optional[str]) -> str:
-    """Pick `texts[lang]` for zh / zh_hant / en (Traditional converted from Simplified)."""
-    if language == "en":
-        return texts["en"]
-    if language == "zh_hant":
-        from bot.language import to_traditional
-
-        return to_traditional(texts["zh"])
-    return texts["zh"]
 
 
 class Calendar:
@@ -455,7 +429,7 @@ class Desk:
         resolution_budget = self.settings.grade_hours[grade] * 3600
         warn = self.settings.warn_at
         tier = str(customer.get("tier") or "") or None
-        language = customer.get("language") if customer.get("language") in ("zh", "zh_hant", "en") else "zh"
+        language = customer.get("language") if customer.get("language") in LANGUAGES else ZH
         return {
             "conversation_id": conversation_id,
             "channel": channel,
@@ -714,16 +688,11 @@ class Desk:
     def survey_events(self, ticket: Dict[str, Any]) -> List[Dict[str, Any]]:
         """The events that close a ticket by resolving it: the survey, its slots, resume and action_listen."""
         language = ticket["language"]
-        titles = SURVEY_TITLES["en" if language == "en" else "zh"]
-        if language == "zh_hant":
-            from bot.language import to_traditional
-
-            titles = {k: to_traditional(v) for k, v in titles.items()}
         buttons = [
-            {"title": titles[n], "payload": '/survey_rating{"rating": %d}' % n} for n in (5, 4, 3, 2, 1)
+            {"title": title, "payload": '/survey_rating{"rating": %d}' % n} for n, title in texts.survey_buttons(language)
         ]
         return [
-            {"event": "bot", "text": in_language(SURVEY_TEXT, language), "data": {"buttons": buttons},
+            {"event": "bot", "text": texts.survey_prompt(language), "data": {"buttons": buttons},
              "metadata": {"survey": True}},
             {"event": "slot", "name": "survey_pending", "value": True},
             {"event": "slot", "name": "ticket_id", "value": ticket_code(ticket["id"])},
@@ -741,7 +710,7 @@ class Desk:
         ticket = self.find(code)
         self._owned(ticket, agent, require_claim=False)
         events = [
-            {"event": "bot", "text": in_language(HANDBACK_TEXT, ticket["language"]), "metadata": {"agent": agent["name"]}},
+            {"event": "bot", "text": texts.handback(ticket["language"]), "metadata": {"agent": agent["name"]}},
             *RESUME_EVENTS,
         ]
         return await self._close(ticket, agent, "handed_back", events)
@@ -816,9 +785,7 @@ class Desk:
             if place is None or last is None or not open_now or wait is None:
                 continue
             if last - place >= min_gain or (place <= last // 2 and last - place >= 1):
-                text = in_language(POSITION_TEXT, ticket["language"]).format(
-                    position=place, minutes=max(1, round(wait / 60))
-                )
+                text = texts.queue_position(ticket["language"], place, wait)
                 try:
                     await self.rasa.append_events(
                         ticket["conversation_id"], [{"event": "bot", "text": text, "metadata": {"queue": place}}],
