@@ -164,9 +164,13 @@ def read_phrases(path: pathlib.Path = PHRASES_FILE) -> List[Tuple[str, str]]:
 
 
 def _share_dir() -> pathlib.Path:
+    """The folder of the configs and dictionaries the opencc package ships (opencc 1.4.2: `clib/share/opencc`)."""
     import opencc
 
-    return pathlib.Path(opencc.__file__).resolve().parent / "clib" / "share" / "opencc"
+    share = pathlib.Path(opencc.__file__).resolve().parent / "clib" / "share" / "opencc"
+    if not (share / "s2twp.json").is_file():
+        raise RuntimeError(f"{share}: no OpenCC configs here; install the pinned opencc (requirements.lock)")
+    return share
 
 
 def _absolute_dictionaries(node: Any, share: pathlib.Path) -> Any:
