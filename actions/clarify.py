@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import clarify
 from bot.faq import load_catalog
-from bot.language import EN
+from bot.i18n import EN
 
 logger = logging.getLogger(__name__)
 

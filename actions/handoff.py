@@ -17,9 +17,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import clock
-from bot.handoff import context, messages
-from bot.handoff.client import DeskClient, DeskError
+from bot import clock, texts
+from bot.calendar.messages import emergency_reply, offhours_reply
+from bot.escalation import apology
+from bot.handoff import context
+from bot.handoff.client import DeskClient, DeskError, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -42,58 +44,6 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
 
 
-def apology(lang: Optional[str], topic: Optional[str]) -> str:
-    """The apology for an angry customer: `bot.escalation.apology` when it exists, else our own."""
-    try:
-        from bot.escalation import apology as escalation_apology
-    except ImportError:
-        return messages.apology_fallback(lang, topic)
-    try:
-        text = escalation_apology(lang, topic)
-    except Exception:  # noqa: BLE001 - another area's text must never break the handoff
-        logger.error("handoff: bot.escalation.apology failed; using the fallback apology")
-        logger.debug("apology error", exc_info=True)
-        return messages.apology_fallback(lang, topic)
-    return messages.localise(lang, text, text) if text else messages.apology_fallback(lang, topic)
-
-
-def emergency_reply(lang: Optional[str], settings: Dict[str, Any]) -> str:
-    """The emergency contact: `bot.calendar.messages.emergency_reply` when it exists, else from the settings."""
-    try:
-        from bot.calendar.messages import emergency_reply as calendar_emergency_reply
-    except ImportError:
-        return messages.emergency_fallback(lang, settings.get("emergency") or {})
-    try:
-        return calendar_emergency_reply(lang)
-    except Exception:  # noqa: BLE001
-        logger.error("handoff: bot.calendar.messages.emergency_reply failed; using the settings contact")
-        logger.debug("emergency reply error", exc_info=True)
-        return messages.emergency_fallback(lang, settings.get("emergency") or {})
-
-
-def offhours_reply(
-    lang: Optional[str], at: dt.datetime, ticket: Dict[str, Any], settings: Dict[str, Any]
-) -> str:
-    """The off-hours reply with the ticket number: `bot.calendar.messages.offhours_reply` when it exists."""
-    due = ticket.get("due") or {}
-    first_response = messages.parse_time(due.get("first_response"))
-    timezone = (settings.get("calendar") or {}).get("timezone") or messages.DEFAULT_TIMEZONE
-    fallback = functools.partial(
-        messages.offhours_fallback, lang, ticket["id"], messages.parse_time(ticket.get("next_opening")),
-        first_response, timezone,
-    )
-    try:
-        from bot.calendar.messages import offhours_reply as calendar_offhours_reply
-    except ImportError:
-        return fallback()
-    try:
-        return calendar_offhours_reply(lang, at, ticket_id=ticket["id"], first_response=first_response)
-    except Exception:  # noqa: BLE001
-        logger.error("handoff: bot.calendar.messages.offhours_reply failed; using the fallback reply")
-        logger.debug("off-hours reply error", exc_info=True)
-        return fallback()
-
-
 def customer_replies(
     reason: str, lang: Optional[str], topic: Optional[str], ticket: Dict[str, Any], at: dt.datetime,
     settings: Dict[str, Any],
@@ -110,11 +60,12 @@ def customer_replies(
     if reason == EMERGENCY:
         replies.append(emergency_reply(lang, settings))
     if ticket.get("open_now", True) and ticket.get("agents_online", 1) == 0:
-        replies.append(messages.nobody_online_reply(lang, ticket["id"]))
+        replies.append(texts.nobody_online(lang, ticket["id"]))
     elif ticket.get("open_now", True):
-        replies.append(messages.queue_reply(lang, ticket.get("position") or 1, ticket.get("expected_wait_seconds")))
+        replies.append(texts.queue_joined(lang, ticket.get("position") or 1, ticket.get("expected_wait_seconds")))
     else:
-        replies.append(offhours_reply(lang, at, ticket, settings))
+        first_response = parse_time((ticket.get("due") or {}).get("first_response"))
+        replies.append(offhours_reply(lang, at, ticket_id=ticket["id"], first_response=first_response))
     return replies
 
 
@@ -160,7 +111,8 @@ class ActionHandoff(Action):
             logger.debug("desk error", exc_info=True)
             if reason == EMERGENCY:
                 dispatcher.utter_message(text=emergency_reply(lang, settings))
-            dispatcher.utter_message(text=messages.desk_down_reply(lang, settings.get("emergency") or {}))
+            contacts = settings.get("emergency") or {}
+            dispatcher.utter_message(text=texts.desk_down(lang, contacts.get("contact_zh"), contacts.get("contact_en")))
             return []
 
         logger.info(

@@ -1,6 +1,6 @@
 """Actions about opening hours: the greeting (with the off-hours note) and the answer to "what are your hours".
 
-Thin classes: the texts come from `bot.calendar.messages`, the time from `bot.clock.now()`.
+Thin classes: the texts come from `bot.calendar.messages` (sentences in `bot.texts`), the time from `bot.clock.now()`.
 Domain needs: slot `language`; intents `greet`, `faq_service_hours`; actions `action_greet`,
 `action_service_hours`.
 """
@@ -15,22 +15,12 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import clock
+from bot import clock, texts
 from bot.calendar import messages
-from bot.language import LANGUAGES, detect
+from bot.i18n import LANGUAGES, ZH
+from bot.language import detect
 
 logger = logging.getLogger(__name__)
-
-_HOURS_UNAVAILABLE = {
-    "zh": "抱歉，暂时无法查询服务时间，请稍后再试。",
-    "zh_hant": "抱歉，暫時無法查詢服務時間，請稍後再試。",
-    "en": "Sorry, I cannot look up our opening hours right now. Please try again later.",
-}
-_PLAIN_GREETING = {
-    "zh": "您好！我是智能客服，有什么可以帮您？",
-    "zh_hant": "您好！我是智能客服，有什麼可以幫您？",
-    "en": "Hi! I'm the virtual assistant. How can I help you?",
-}
 
 
 def customer_language(tracker: Tracker) -> str:
@@ -39,7 +29,7 @@ def customer_language(tracker: Tracker) -> str:
     if slot in LANGUAGES:
         return str(slot)
     text = (tracker.latest_message or {}).get("text") or ""
-    return detect(text) or "zh"
+    return detect(text) or ZH
 
 
 class CalendarTextAction(Action, metaclass=abc.ABCMeta):
@@ -49,8 +39,6 @@ class CalendarTextAction(Action, metaclass=abc.ABCMeta):
     gets the subclass's plain `fallback` text instead and the error is logged. Needs the `language` slot.
     """
 
-    fallback: Dict[str, str] = {}
-
     @abc.abstractmethod
     def name(self) -> Text:
         """Name of the action."""
@@ -58,6 +46,10 @@ class CalendarTextAction(Action, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def text(self, lang: str, at: Any) -> str:
         """The text for `lang` at the moment `at`."""
+
+    @abc.abstractmethod
+    def fallback(self, lang: str) -> str:
+        """The plain text for `lang` when the calendar cannot be read."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -69,7 +61,7 @@ class CalendarTextAction(Action, metaclass=abc.ABCMeta):
         except Exception as error:
             logger.error("%s: cannot build its text from the business calendar: %s", self.name(), error)
             logger.debug("calendar text failed", exc_info=True)
-            text = self.fallback[lang]
+            text = self.fallback(lang)
         dispatcher.utter_message(text=text)
         return []
 
@@ -77,11 +69,13 @@ class CalendarTextAction(Action, metaclass=abc.ABCMeta):
 class ActionServiceHours(CalendarTextAction):
     """Answer "what are your hours" from the business calendar, holidays included."""
 
-    fallback = _HOURS_UNAVAILABLE
-
     def name(self) -> Text:
         """Name of the action."""
         return "action_service_hours"
+
+    def fallback(self, lang: str) -> str:
+        """Sorry, the hours cannot be looked up now."""
+        return texts.hours_unavailable(lang)
 
     def text(self, lang: str, at: Any) -> str:
         """The weekly hours, holiday closures and whether we are open now."""
@@ -91,11 +85,13 @@ class ActionServiceHours(CalendarTextAction):
 class ActionGreet(CalendarTextAction):
     """Greet in the customer's language; off hours, add when agents are back and that FAQ still work."""
 
-    fallback = _PLAIN_GREETING
-
     def name(self) -> Text:
         """Name of the action."""
         return "action_greet"
+
+    def fallback(self, lang: str) -> str:
+        """The greeting without the off-hours note."""
+        return texts.greeting(lang)
 
     def text(self, lang: str, at: Any) -> str:
         """The greeting, with the off-hours note when closed."""

@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.handoff import messages
+from bot import texts
 from bot.handoff.client import DeskClient, DeskError
 from bot.handoff.masking import mask
 
@@ -82,11 +82,11 @@ class ActionSurveyAnswer(SurveyAction):
         lang = tracker.get_slot("language")
         rating = parse_rating(next(tracker.get_latest_entity_values("rating"), None))
         if rating is None:
-            dispatcher.utter_message(text=messages.survey_invalid(lang))
+            dispatcher.utter_message(text=texts.survey_invalid(lang))
             return []
         await self.record(tracker, rating, None)
-        dispatcher.utter_message(text=messages.survey_thanks(lang, rating))
-        dispatcher.utter_message(text=messages.survey_comment_invite(lang))
+        dispatcher.utter_message(text=texts.survey_thanks(lang, rating))
+        dispatcher.utter_message(text=texts.survey_comment_invite(lang))
         return [SlotSet("survey_pending", False), SlotSet("survey_rating", str(rating))]
 
 
@@ -106,5 +106,5 @@ class ActionSurveyComment(SurveyAction):
         comment = mask((tracker.latest_message or {}).get("text") or "").strip()
         if rating is not None and comment:
             await self.record(tracker, rating, comment[:4000])
-        dispatcher.utter_message(text=messages.survey_comment_thanks(lang))
+        dispatcher.utter_message(text=texts.survey_comment_thanks(lang))
         return [SlotSet("survey_rating", None)]

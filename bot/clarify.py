@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional
 
-from bot.language import EN, ZH_HANT, to_traditional
+from bot import texts
+from bot.i18n import localise
 
 logger = logging.getLogger(__name__)
 
@@ -46,37 +47,22 @@ def top_is_out_of_scope(ranking: List[Dict[str, Any]]) -> bool:
     return False
 
 
-def _localise(text: str, language: Optional[str]) -> str:
-    return to_traditional(text) if language == ZH_HANT else text
-
-
 def clarify_message(language: Optional[str], titles: List[tuple[str, str]]) -> Dict[str, Any]:
     """A question offering the guessed topics as buttons, plus "none of these" and a human.
 
     Args:
         language: the customer's language code.
-        titles: (intent, button title in the customer's language) pairs, best first.
+        titles: (intent, button title: the topic's canonical question in the customer's language, Simplified
+            for Chinese) pairs, best first.
     """
-    if language == EN:
-        text = "Sorry, I'm not sure I understood. Did you mean one of these?"
-        other = [("None of these", "/deny"), ("Talk to an agent", "/request_human")]
-    else:
-        text = "抱歉，我不太确定您的意思。您是想问下面的问题吗？"
-        other = [("都不是", "/deny"), ("转人工客服", "/request_human")]
-    buttons = [{"title": _localise(title, language), "payload": f"/{intent}"} for intent, title in titles]
-    buttons += [{"title": _localise(title, language), "payload": payload} for title, payload in other]
-    return {"text": _localise(text, language), "buttons": buttons}
+    buttons = [{"title": localise(language, zh=title, en=title), "payload": f"/{intent}"} for intent, title in titles]
+    buttons += [{"title": title, "payload": f"/{intent}"} for title, intent in texts.clarify_other_buttons(language)]
+    return {"text": texts.clarify_question(language), "buttons": buttons}
 
 
 def offer_human_message(language: Optional[str]) -> Dict[str, Any]:
     """After a second miss in a row: say so plainly and offer a human agent."""
-    if language == EN:
-        text = "Sorry, I still didn't get that. Would you like to talk to one of our agents?"
-        buttons = [("Yes, talk to an agent", "/request_human"), ("No, I'll rephrase", "/deny")]
-    else:
-        text = "抱歉，我还是没能理解您的问题。需要为您转接人工客服吗？"
-        buttons = [("好的，转人工", "/request_human"), ("不用，我换个说法", "/deny")]
     return {
-        "text": _localise(text, language),
-        "buttons": [{"title": _localise(t, language), "payload": p} for t, p in buttons],
+        "text": texts.offer_human(language),
+        "buttons": [{"title": title, "payload": f"/{intent}"} for title, intent in texts.offer_human_buttons(language)],
     }

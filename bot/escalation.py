@@ -2,7 +2,8 @@
 
 `decide(events, settings)` looks at Rasa tracker events (as dicts: `tracker.current_state()["events"]`) and
 returns a `Decision` (reason code, urgency grade, a short detail for agents) or None. It is pure: no Rasa, no
-I/O. `bot.policies.escalation.EscalationPolicy` calls it on every turn; `actions/handoff.py` uses `apology()`.
+I/O. `bot.policies.escalation.EscalationPolicy` calls it on every turn; `actions/handoff.py` uses `apology()`,
+which names the topic with the names of its data file (`bot.faq`, read on first use and cached).
 
 When `decide` looks:
 - at a new user message (the latest event that is a user message or an action is the user message, or the
@@ -35,8 +36,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from bot import texts
+from bot.faq import FAQ_PREFIX, RESPONSE_PREFIX
+from bot.i18n import localise
 from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -46,8 +50,7 @@ ACTION_HANDOFF = "action_handoff"
 FALLBACK_INTENT = "nlu_fallback"
 COMPLAIN_INTENT = "complain"
 HUMAN_INTENT = "request_human"
-FAQ_PREFIX = "faq_"
-UTTER_FAQ_PREFIX = "utter_faq_"
+UTTER_FAQ_PREFIX = RESPONSE_PREFIX + FAQ_PREFIX
 
 # In order of precedence between reasons of the same grade.
 REASONS = (
@@ -77,51 +80,6 @@ DEFAULTS: Dict[str, Any] = {
         "not_understood": "C",
     },
 }
-
-# FAQ intent -> short name of the problem, for apologies.
-TOPICS: Dict[str, Dict[str, str]] = {
-    "faq_order_status": {"zh": "订单", "en": "your order"},
-    "faq_delivery_time": {"zh": "配送", "en": "your delivery"},
-    "faq_shipping_fee": {"zh": "运费", "en": "the shipping fee"},
-    "faq_change_address": {"zh": "修改地址", "en": "changing your address"},
-    "faq_cancel_order": {"zh": "取消订单", "en": "cancelling your order"},
-    "faq_return_policy": {"zh": "退货", "en": "your return"},
-    "faq_refund_status": {"zh": "退款", "en": "your refund"},
-    "faq_exchange": {"zh": "换货", "en": "your exchange"},
-    "faq_damaged_item": {"zh": "商品破损", "en": "the damaged item"},
-    "faq_missing_item": {"zh": "少件漏发", "en": "the missing item"},
-    "faq_invoice": {"zh": "发票", "en": "your invoice"},
-    "faq_payment_methods": {"zh": "付款方式", "en": "the payment options"},
-    "faq_payment_failed": {"zh": "付款失败", "en": "the failed payment"},
-    "faq_coupon": {"zh": "优惠券", "en": "your coupon"},
-    "faq_membership": {"zh": "会员", "en": "your membership"},
-    "faq_points": {"zh": "积分", "en": "your points"},
-    "faq_price_protection": {"zh": "价格保护", "en": "the price protection"},
-    "faq_warranty": {"zh": "保修", "en": "your warranty"},
-    "faq_register": {"zh": "注册", "en": "signing up"},
-    "faq_login_problem": {"zh": "登录", "en": "logging in"},
-    "faq_password_reset": {"zh": "重置密码", "en": "resetting your password"},
-    "faq_change_phone": {"zh": "更换手机号", "en": "changing your phone number"},
-    "faq_account_frozen": {"zh": "账户冻结", "en": "your frozen account"},
-    "faq_delete_account": {"zh": "注销账户", "en": "closing your account"},
-    "faq_lost_card": {"zh": "卡片挂失", "en": "your lost card"},
-    "faq_fraud": {"zh": "可疑交易", "en": "the suspicious transaction"},
-    "faq_account_stolen": {"zh": "账户安全", "en": "your account's security"},
-    "faq_fees": {"zh": "费用", "en": "the fees"},
-    "faq_statement": {"zh": "账单", "en": "your statement"},
-    "faq_credit_limit": {"zh": "信用额度", "en": "your credit limit"},
-    "faq_card_activation": {"zh": "开卡激活", "en": "activating your card"},
-    "faq_transfer_limit": {"zh": "转账限额", "en": "the transfer limit"},
-    "faq_transfer_failed": {"zh": "转账失败", "en": "the failed transfer"},
-    "faq_installment": {"zh": "分期", "en": "your instalments"},
-    "faq_repayment": {"zh": "还款", "en": "your repayment"},
-    "faq_interest_rate": {"zh": "利率", "en": "the interest rate"},
-    "faq_overseas_use": {"zh": "境外用卡", "en": "using your card abroad"},
-    "faq_contact_channels": {"zh": "联系方式", "en": "reaching us"},
-    "faq_service_hours": {"zh": "服务时间", "en": "our service hours"},
-    "faq_complaint_process": {"zh": "投诉处理", "en": "your complaint"},
-}
-_DEFAULT_TOPIC = {"zh": "这个问题", "en": "this"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -388,45 +346,46 @@ def _answered_latest_user(events: Sequence[Mapping[str, Any]]) -> bool:
 
 
 # --- apologies ---------------------------------------------------------------------------------------------
-def topic_name(topic_intent: Optional[str], lang: str) -> str:
-    """Short name of the problem behind an FAQ intent, in `lang` ("zh", "zh_hant" or "en")."""
-    names = TOPICS.get(topic_intent or "", _DEFAULT_TOPIC)
-    if lang == "en":
-        return names["en"]
-    name = names["zh"]
-    if lang == "zh_hant":
-        from bot.language import to_traditional
+def _names(topic_intent: Optional[str]) -> Optional[Tuple[str, str]]:
+    """The (Chinese, English) short names of an FAQ topic from its data file, or None."""
+    if not topic_intent:
+        return None
+    import yaml
 
-        return to_traditional(name)
-    return name
+    from bot.faq import load_catalog
+
+    try:
+        topic = load_catalog().get(topic_intent)
+    except (OSError, yaml.YAMLError) as error:  # an unreadable domain.yml: apologise without naming the topic
+        logger.error("apology: cannot read the FAQ catalogue: %s", error)
+        logger.debug("catalogue error", exc_info=True)
+        return None
+    if topic is None or topic.name_zh is None or topic.name_en is None:
+        return None
+    return topic.name_zh, topic.name_en
+
+
+def topic_name(topic_intent: Optional[str], lang: str) -> str:
+    """Short name of the problem behind an FAQ intent, in `lang` (`zh`, `zh_hant` or `en`).
+
+    The names come from the topic's data file (`metadata: topic_name:` in `data/nlu/faq/<topic>.yml`); a topic
+    without names is "这个问题" / "this".
+    """
+    names = _names(topic_intent)
+    if names is None:
+        return texts.this_problem(lang)
+    return localise(lang, zh=names[0], en=names[1])
 
 
 def apology(lang: str, topic_intent: Optional[str] = None) -> str:
     """A short, sincere apology that names the problem, in the customer's language.
 
     Args:
-        lang: "zh", "zh_hant" or "en" (anything else gets Simplified Chinese).
+        lang: `zh`, `zh_hant` or `en` (anything else gets Simplified Chinese).
         topic_intent: the FAQ intent the problem is about (`Decision.topic`), or None.
 
     Returns:
-        One or two sentences, e.g. "非常抱歉，退款的事让您久等了，给您添麻烦了。".
+        One or two sentences (`bot.texts.apology`), e.g. "非常抱歉，退款的事给您添了这么多麻烦，我完全理解您的心情。".
     """
-    known = topic_intent in TOPICS
-    if lang == "en":
-        if known:
-            return f"I'm really sorry about the trouble with {topic_name(topic_intent, 'en')}. I understand how frustrating this is."
-        return "I'm really sorry about the trouble you've had. I understand how frustrating this is."
-    if known:
-        text = f"非常抱歉，{topic_name(topic_intent, 'zh')}的事给您添了这么多麻烦，我完全理解您的心情。"
-    else:
-        text = "非常抱歉给您添了这么多麻烦，我完全理解您的心情。"
-    if lang == "zh_hant":
-        from bot.language import to_traditional
-
-        return to_traditional(text)
-    return text
-
-
-def topics() -> Iterable[str]:
-    """The FAQ intents that have a topic name for apologies."""
-    return TOPICS.keys()
+    names = _names(topic_intent)
+    return texts.apology(lang, *(names or (None, None)))

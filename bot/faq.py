@@ -1,8 +1,16 @@
-"""The FAQ catalogue: every `faq_<topic>` intent with its examples, canonical questions and answers.
+"""The FAQ catalogue: every `faq_<topic>` intent with its examples, canonical questions, names and answers.
 
 Where a topic lives:
 - `data/nlu/faq/<topic>.yml`: one `- intent: faq_<topic>` block, Chinese examples first (the first Chinese line is
   the canonical Chinese question), then English examples (the first English line is the canonical English one);
+  its short names, as the apology before a handoff says them ("非常抱歉，退款的事…" / "…the trouble with your
+  refund"), in the intent's metadata, which Rasa accepts and ignores:
+
+      - intent: faq_refund_status
+        metadata:
+          topic_name: {zh: 退款, en: your refund}
+        examples: |
+          - 退款什么时候到账？
 - `domain.yml`, `responses: utter_faq_<topic>`: an English variation (condition: slot `language` is `en`) and an
   unconditioned Chinese (Simplified) variation. Topics answered by code (`faq_service_hours`) have none.
 
@@ -20,13 +28,16 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
-from bot.language import EN, detect
+from bot.i18n import EN
+from bot.language import detect
 
 logger = logging.getLogger(__name__)
 
 FAQ_PREFIX = "faq_"
 RESPONSE_PREFIX = "utter_"
 FAQ_FOLDER = pathlib.Path("data") / "nlu" / "faq"
+# The key of an FAQ intent's metadata that holds the topic's short names: {zh: …, en: …}.
+TOPIC_NAME_KEY = "topic_name"
 
 try:  # the C loader is several times faster; PyYAML without libyaml falls back to the Python one
     _Loader: Any = yaml.CSafeLoader
@@ -46,6 +57,8 @@ class Topic:
         answer_en: the English answer, or None when the topic is answered by code.
         canonical_zh: the canonical Chinese question (the first Chinese example), or None.
         canonical_en: the canonical English question (the first English example), or None.
+        name_zh: the topic's short Chinese name (Simplified; "退款"), or None when the data file gives none.
+        name_en: the topic's short English name ("your refund"), or None when the data file gives none.
     """
 
     intent: str
@@ -55,6 +68,8 @@ class Topic:
     answer_en: Optional[str]
     canonical_zh: Optional[str]
     canonical_en: Optional[str]
+    name_zh: Optional[str] = None
+    name_en: Optional[str] = None
 
     @property
     def topic(self) -> str:
@@ -138,8 +153,24 @@ def _read_yaml(path: pathlib.Path) -> Any:
         return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a safe loader
 
 
-def _faq_examples(files: Sequence[pathlib.Path]) -> Dict[str, List[str]]:
+def topic_names(metadata: Any) -> Optional[Tuple[str, str]]:
+    """The (Chinese, English) short names in an intent's metadata (`topic_name: {zh: …, en: …}`), or None.
+
+    Both names must be non-empty strings; anything else counts as no names.
+    """
+    names = metadata.get(TOPIC_NAME_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(names, dict):
+        return None
+    zh, en = names.get("zh"), names.get("en")
+    if not (isinstance(zh, str) and zh.strip() and isinstance(en, str) and en.strip()):
+        return None
+    return zh.strip(), en.strip()
+
+
+def _faq_blocks(files: Sequence[pathlib.Path]) -> Tuple[Dict[str, List[str]], Dict[str, Tuple[str, str]]]:
+    """(intent -> examples, intent -> (Chinese, English) names) from the topic files."""
     examples: Dict[str, List[str]] = {}
+    names: Dict[str, Tuple[str, str]] = {}
     for path in files:
         try:
             document = _read_yaml(path) or {}
@@ -151,24 +182,30 @@ def _faq_examples(files: Sequence[pathlib.Path]) -> Dict[str, List[str]]:
         for block in blocks:
             if isinstance(block, dict) and isinstance(block.get("intent"), str):
                 examples.setdefault(block["intent"], []).extend(parse_examples(block.get("examples")))
-    return examples
+                found = topic_names(block.get("metadata"))
+                if found is not None:
+                    names.setdefault(block["intent"], found)
+                elif block.get("metadata") is not None:
+                    logger.warning("%s: %s has metadata but no topic_name {zh, en}", path, block["intent"])
+    return examples, names
 
 
 @functools.lru_cache(maxsize=4)
 def _catalog(root: str, stamp: Tuple[Tuple[str, float], ...]) -> Dict[str, Topic]:
     base = pathlib.Path(root)
     files = [pathlib.Path(name) for name, _ in stamp if pathlib.Path(name).parent == base / FAQ_FOLDER]
-    examples = _faq_examples(files)
+    examples, names = _faq_blocks(files)
     domain_path = base / "domain.yml"
     domain = (_read_yaml(domain_path) if domain_path.exists() else None) or {}
     responses = domain.get("responses") or {}
     intents = [
         next(iter(item)) if isinstance(item, dict) else item for item in domain.get("intents") or []
     ]
-    names = sorted({*examples, *(name for name in intents if isinstance(name, str) and name.startswith(FAQ_PREFIX))})
+    listed = sorted({*examples, *(name for name in intents if isinstance(name, str) and name.startswith(FAQ_PREFIX))})
     catalog: Dict[str, Topic] = {}
-    for intent in names:
+    for intent in listed:
         chinese, english = split_languages(examples.get(intent, []))
+        name_zh, name_en = names.get(intent, (None, None))
         variations = responses.get(RESPONSE_PREFIX + intent) or []
         zh_index, en_index = answer_variations(variations)
         answer_zh = variations[zh_index].get("text") if zh_index is not None else None
@@ -181,6 +218,8 @@ def _catalog(root: str, stamp: Tuple[Tuple[str, float], ...]) -> Dict[str, Topic
             answer_en=answer_en,
             canonical_zh=chinese[0] if chinese else None,
             canonical_en=english[0] if english else None,
+            name_zh=name_zh,
+            name_en=name_en,
         )
     return catalog
 

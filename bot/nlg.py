@@ -2,8 +2,8 @@
 
 Each response in `domain.yml` has an English variation (condition: slot `language` is `en`) and a Chinese
 variation written in Simplified characters. For a customer writing Traditional Chinese (`language` is
-`zh_hant`), the Chinese variation is converted to Traditional at send time, so trainers keep one Chinese
-text per answer. Configured in `endpoints.yml` as `nlg: {type: bot.nlg.BilingualNLG}`.
+`zh_hant`), the Chinese variation is converted to Traditional at send time (`bot.i18n.to_traditional`, in the
+regional standard of `settings.yml: i18n.traditional`), so trainers keep one Chinese text per answer. Configured in `endpoints.yml` as `nlg: {type: bot.nlg.BilingualNLG}`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.language import ZH_HANT, to_traditional
+from bot.i18n import ZH_HANT, to_traditional
 
 logger = logging.getLogger(__name__)
 

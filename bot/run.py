@@ -298,14 +298,19 @@ def check_settings() -> None:
         SettingsError: a setting is wrong.
     """
     from bot.calendar import get_calendar
+    from bot.calendar.messages import emergency_contact
     from bot.desk import config as desk_config
     from bot.escalation import escalation_settings
+    from bot.i18n import EN, ZH, traditional_standard
     from bot.settings import load_settings
 
     settings = load_settings()
     get_calendar()
     escalation_settings(settings)
     desk_config.validate(settings)
+    traditional_standard(settings)
+    for language in (ZH, EN):
+        emergency_contact(language, settings)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -892,7 +892,7 @@ def cue_counts(text: str) -> Dict[str, float]:
 
     Args:
         text: the message as the customer wrote it, in Simplified Chinese or English (convert Traditional
-            Chinese first with `bot.language.to_simplified`).
+            Chinese first with `bot.i18n.to_simplified`).
 
     Returns:
         One entry per name in `CUE_NAMES`.

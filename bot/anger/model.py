@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from bot.anger import cues
-from bot.language import to_simplified
+from bot.i18n import to_simplified
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 from bot import clock
 from bot.calendar.holidays import HOLIDAY, WORKDAY, ChinaHolidays, HolidayName
 from bot.calendar.schedule import CalendarSettings, DayHours, Schedule, parse_calendar_settings
+from bot.i18n import localise
 
 logger = logging.getLogger(__name__)
 
@@ -56,22 +57,12 @@ class HolidayPeriod:
     resume: Optional[dt.date]
 
     def name(self, lang: str = "zh") -> str:
-        """The holiday's name in "zh", "zh_hant" or "en"."""
-        return _localized(self.names, lang)
+        """The holiday's name in `zh`, `zh_hant` or `en`."""
+        return localise(lang, zh=self.names.zh, en=self.names.en)
 
     def contains(self, day: dt.date) -> bool:
         """True when `day` is one of the days off."""
         return self.first <= day <= self.last
-
-
-def _localized(names: HolidayName, lang: str) -> str:
-    if lang == "en":
-        return names.en
-    if lang == "zh_hant":
-        from bot.language import to_traditional
-
-        return to_traditional(names.zh)
-    return names.zh
 
 
 def _require_aware(value: dt.datetime, name: str) -> dt.datetime:
@@ -320,7 +311,7 @@ class BusinessCalendar:
         None for ordinary days, make-up working days, years without data, or when holidays are turned off.
         """
         names = self._holiday_names(_as_date(day))
-        return _localized(names, lang) if names else None
+        return localise(lang, zh=names.zh, en=names.en) if names else None
 
     def holiday_period(self, day: dt.date) -> Optional[HolidayPeriod]:
         """The run of holiday days off containing `day` (e.g. 2025-10-01..2025-10-08), or None."""

@@ -1,8 +1,9 @@
-"""Customer-facing texts about opening hours, in "zh", "zh_hant" and "en".
+"""Opening hours told to the customer: the calendar's facts, formatted, in the sentences of `bot.texts`.
 
 Pure functions of (language, moment, calendar): they read the settings only through `get_calendar()` and
-`load_settings()` when no calendar or settings are passed in. Traditional Chinese is converted from the
-Simplified text with `bot.language.to_traditional`.
+`load_settings()` when no calendar or settings are passed in. The sentences are `bot.texts`'s; this module
+formats what goes into them (dates, weekdays, hours, time-zone labels, lists), in Simplified Chinese for `zh` and
+`zh_hant` (the sentence is converted to Traditional as a whole) and in English for `en`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import datetime as dt
 import logging
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
+from bot import texts
 from bot.calendar.calendar import BusinessCalendar, HolidayPeriod, get_calendar
 from bot.calendar.schedule import DayHours
+from bot.i18n import EN
 from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -27,16 +30,8 @@ HOLIDAY_NOTICE_DAYS = 14
 BEIJING_ZONES = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC", "+08:00", "UTC+8", "UTC+08:00")
 
 
-def _lang(lang: Optional[str]) -> str:
-    return lang if lang in ("zh", "zh_hant", "en") else "zh"
-
-
-def _finish(lang: str, text: str) -> str:
-    if lang == "zh_hant":
-        from bot.language import to_traditional
-
-        return to_traditional(text)
-    return text
+def _english(lang: Optional[str]) -> bool:
+    return lang == EN
 
 
 # --- formatting ------------------------------------------------------------------------------------------------
@@ -45,9 +40,9 @@ def _finish(lang: str, text: str) -> str:
 def format_date(lang: str, day: dt.date, with_weekday: bool = True, with_year: bool = False) -> str:
     """A date as "10月9日（周四）" or "Thu 9 Oct" (optionally with the year: "2026年1月4日（周日）", "Sun 4 Jan 2026").
 
-    For "zh_hant" the Simplified form is returned; the caller converts the whole text.
+    For `zh_hant` the Simplified form is returned; the sentence it goes into is converted as a whole.
     """
-    if _lang(lang) == "en":
+    if _english(lang):
         text = f"{day.day} {EN_MONTHS[day.month - 1]}"
         if with_weekday:
             text = f"{EN_WEEKDAYS[day.weekday()]} {text}"
@@ -66,7 +61,7 @@ def format_moment(lang: str, moment: dt.datetime, reference: Optional[dt.datetim
     with_year = reference is not None and reference.astimezone(moment.tzinfo).year != moment.year
     day = format_date(lang, moment.date(), with_weekday=True, with_year=with_year)
     clock_time = moment.strftime("%H:%M")
-    return f"{day}, {clock_time}" if _lang(lang) == "en" else f"{day}{clock_time}"
+    return f"{day}, {clock_time}" if _english(lang) else f"{day}{clock_time}"
 
 
 def _due_text(lang: str, due: dt.datetime, start: dt.datetime) -> str:
@@ -82,20 +77,20 @@ def _minutes(value: int) -> str:
 def format_day_hours(lang: str, hours: DayHours) -> str:
     """Opening periods as "09:00–12:00、13:30–18:00" or "09:00–12:00 and 13:30–18:00"."""
     parts = [f"{_minutes(start)}–{_minutes(end)}" for start, end in hours]
-    if _lang(lang) == "en":
+    if _english(lang):
         return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return "、".join(parts)
 
 
 def _day_range(lang: str, first: int, last: int) -> str:
-    names = EN_WEEKDAYS if _lang(lang) == "en" else ZH_WEEKDAYS
+    names = EN_WEEKDAYS if _english(lang) else ZH_WEEKDAYS
     if first == last:
         return names[first]
     if last == first + 1:
         return (
-            f"{names[first]} and {names[last]}" if _lang(lang) == "en" else f"{names[first]}、{names[last]}"
+            f"{names[first]} and {names[last]}" if _english(lang) else f"{names[first]}、{names[last]}"
         )
-    return f"{names[first]}–{names[last]}" if _lang(lang) == "en" else f"{names[first]}至{names[last]}"
+    return f"{names[first]}–{names[last]}" if _english(lang) else f"{names[first]}至{names[last]}"
 
 
 def _week_groups(weekly: Sequence[DayHours]) -> List[Tuple[int, int, DayHours]]:
@@ -109,21 +104,21 @@ def _week_groups(weekly: Sequence[DayHours]) -> List[Tuple[int, int, DayHours]]:
 
 
 def _list(lang: str, items: List[str]) -> str:
-    if _lang(lang) != "en":
+    if not _english(lang):
         return "、".join(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _zone_label(lang: str, name: str) -> str:
     if name in BEIJING_ZONES:
-        return "Beijing time" if _lang(lang) == "en" else "北京时间"
+        return "Beijing time" if _english(lang) else "北京时间"
     label = name if "/" in name or name[:1].isalpha() else f"UTC{name}"
-    return f"{label} time" if _lang(lang) == "en" else f"{label} 时间"
+    return f"{label} time" if _english(lang) else f"{label} 时间"
 
 
 def format_date_range(lang: str, first: dt.date, last: dt.date) -> str:
     """A range of dates: "10月1日–8日" / "1–8 Oct", "9月30日–10月2日" / "30 Sep–2 Oct", or one date."""
-    if _lang(lang) == "en":
+    if _english(lang):
         if first == last:
             return f"{first.day} {EN_MONTHS[first.month - 1]}"
         if first.month == last.month:
@@ -138,17 +133,11 @@ def format_date_range(lang: str, first: dt.date, last: dt.date) -> str:
 
 def holiday_notice(lang: str, period: HolidayPeriod) -> str:
     """ "国庆假期 10月1日–8日休息，10月9日恢复" / "Closed for National Day 1–8 Oct, back on Thu 9 Oct"."""
-    lang = _lang(lang)
     dates = format_date_range(lang, period.first, period.last)
-    if lang == "en":
-        text = f"Closed for {period.names.en} {dates}"
-        if period.resume is not None:
-            text += f", back on {format_date(lang, period.resume)}"
-        return text
-    text = f"{period.names.zh_break} {dates}休息"
+    resume = None
     if period.resume is not None:
-        text += f"，{format_date(lang, period.resume, with_weekday=False)}恢复"
-    return _finish(lang, text)
+        resume = format_date(lang, period.resume, with_weekday=_english(lang))
+    return texts.holiday_closed(lang, period.names.zh_break, period.names.en, dates, resume)
 
 
 # --- replies ---------------------------------------------------------------------------------------------------
@@ -169,7 +158,7 @@ def offhours_reply(
     will reply from Thu 9 Oct, 09:00, expected by 10:00. You can still ask me common questions now."
 
     Args:
-        lang: "zh", "zh_hant" or "en" (anything else gives "zh").
+        lang: `zh`, `zh_hant` or `en` (anything else gives `zh`).
         at: the (timezone-aware) moment of the message.
         ticket_id: the ticket of the left message, when the desk made one.
         first_response: the first-response budget in business time, counted from the next opening; or the
@@ -180,7 +169,6 @@ def offhours_reply(
     Returns:
         The reply text. Meant for closed moments; when the team is open at `at`, it names `at` itself.
     """
-    lang = _lang(lang)
     calendar = calendar or get_calendar()
     tz = calendar.schedule(team).timezone
     start = calendar.reply_from(at, team)
@@ -192,19 +180,7 @@ def offhours_reply(
         budget = DEFAULT_FIRST_RESPONSE if first_response is None else first_response
         due = calendar.add_business_time(start, budget, team)
     when = format_moment(lang, start, at.astimezone(tz))
-    by = _due_text(lang, due, start)
-    if lang == "en":
-        saved = f"Your message is saved (ticket {ticket_id})" if ticket_id else "Your message is saved"
-        return (
-            f"Our agents are offline. {saved} and an agent will reply from {when}, expected by {by}. "
-            "You can still ask me common questions now."
-        )
-    saved = f"您的留言已记录（工单号 {ticket_id}）" if ticket_id else "您的留言已记录"
-    text = (
-        f"我们的人工客服已下班。{saved}，人工客服将于 {when} 起回复，预计 {by} 前。"
-        "您现在仍可以向我咨询常见问题。"
-    )
-    return _finish(lang, text)
+    return texts.offhours(lang, when, _due_text(lang, due, start), ticket_id)
 
 
 def weekly_hours_text(
@@ -214,13 +190,11 @@ def weekly_hours_text(
 
     "人工客服服务时间（北京时间）：周一至周五 09:00–12:00、13:30–18:00；周六、周日休息；法定节假日休息，调休上班日照常服务。"
     """
-    lang = _lang(lang)
     calendar = calendar or get_calendar()
     schedule = calendar.schedule(team)
     zone = _zone_label(lang, schedule.timezone_name)
     if schedule.always_open:
-        text = "Our agents are available 24/7." if lang == "en" else "人工客服全天24小时服务。"
-        return _finish(lang, text)
+        return texts.hours_always_open(lang)
     groups = _week_groups(schedule.weekly)
     open_parts = [
         f"{_day_range(lang, first, last)} {format_day_hours(lang, hours)}"
@@ -228,65 +202,39 @@ def weekly_hours_text(
         if hours
     ]
     closed_days = [index for index, hours in enumerate(schedule.weekly) if not hours]
-    names = EN_WEEKDAYS if lang == "en" else ZH_WEEKDAYS
+    names = EN_WEEKDAYS if _english(lang) else ZH_WEEKDAYS
     closed = _list(lang, [names[index] for index in closed_days]) if closed_days else ""
-    if lang == "en":
-        text = f"Our agents are available {'; '.join(open_parts)} ({zone})"
-        closures = []
-        if closed:
-            closures.append(closed)
-        if schedule.use_china_holidays:
-            closures.append("on public holidays")
-        if closures:
-            text += "; closed " + " and ".join(closures)
-        if schedule.use_china_holidays:
-            text += ", open on official make-up working days"
-        return text + "."
-    text = f"人工客服服务时间（{zone}）：{'；'.join(open_parts)}"
-    if closed:
-        text += f"；{closed}休息"
-    if schedule.use_china_holidays:
-        text += "；法定节假日休息，调休上班日照常服务"
-    return _finish(lang, text + "。")
+    return texts.weekly_hours(lang, zone, open_parts, closed, schedule.use_china_holidays)
 
 
 def hours_answer(lang: str, at: dt.datetime, calendar: Optional[BusinessCalendar] = None) -> str:
     """The answer to "what are your hours": weekly hours, holidays now or in the next 14 days, open right now?
 
     Args:
-        lang: "zh", "zh_hant" or "en".
+        lang: `zh`, `zh_hant` or `en`.
         at: the (timezone-aware) moment of the question.
         calendar: the calendar to use (default `get_calendar()`).
     """
-    lang = _lang(lang)
     calendar = calendar or get_calendar()
     tz = calendar.timezone
     today = at.astimezone(tz).date()
     horizon = today + dt.timedelta(days=HOLIDAY_NOTICE_DAYS)
-    sentences = [weekly_hours_text("zh" if lang == "zh_hant" else lang, calendar)]
+    sentences = [weekly_hours_text(lang, calendar)]
     periods = calendar.holiday_periods_between(today, horizon)
     for period in periods:
-        sentences.append(
-            holiday_notice("zh" if lang == "zh_hant" else lang, period) + ("." if lang == "en" else "。")
-        )
+        sentences.append(holiday_notice(lang, period) + ("." if _english(lang) else "。"))
     extra = sorted(
         day
         for day in calendar.settings.main.extra_closed
         if today <= day <= horizon and not any(p.contains(day) for p in periods)
     )
     if extra:
-        days = _list(lang, [format_date(lang, day) for day in extra])
-        sentences.append(f"Also closed on {days}." if lang == "en" else f"另外 {days}休息。")
+        sentences.append(texts.also_closed(lang, _list(lang, [format_date(lang, day) for day in extra])))
     if calendar.is_open(at):
-        sentences.append("We are open now." if lang == "en" else "现在是服务时间，人工客服在线。")
+        sentences.append(texts.open_now(lang))
     else:
-        when = format_moment(lang, calendar.reply_from(at), at.astimezone(tz))
-        sentences.append(
-            f"We are closed now; agents will reply from {when}. I can still answer common questions now."
-            if lang == "en"
-            else f"现在人工客服已下班，将于 {when} 起回复；常见问题我现在就可以为您解答。"
-        )
-    return _finish(lang, " ".join(sentences) if lang == "en" else "".join(sentences))
+        sentences.append(texts.closed_now(lang, format_moment(lang, calendar.reply_from(at), at.astimezone(tz))))
+    return " ".join(sentences) if _english(lang) else "".join(sentences)
 
 
 def greeting(lang: str, at: dt.datetime, calendar: Optional[BusinessCalendar] = None) -> str:
@@ -294,21 +242,10 @@ def greeting(lang: str, at: dt.datetime, calendar: Optional[BusinessCalendar] = 
 
     "您好！我是智能客服，有什么可以帮您？" / "Hi! I'm the virtual assistant. How can I help you?"
     """
-    lang = _lang(lang)
     calendar = calendar or get_calendar()
-    text = (
-        "Hi! I'm the virtual assistant. How can I help you?"
-        if lang == "en"
-        else "您好！我是智能客服，有什么可以帮您？"
-    )
-    if not calendar.is_open(at):
-        when = format_moment(lang, calendar.reply_from(at), at.astimezone(calendar.timezone))
-        text += (
-            f" Our agents are offline now and will be back from {when}; I can still answer common questions now."
-            if lang == "en"
-            else f"现在人工客服已下班，将于 {when} 起回复；常见问题我现在就可以为您解答。"
-        )
-    return _finish(lang, text)
+    if calendar.is_open(at):
+        return texts.greeting(lang)
+    return texts.greeting(lang, format_moment(lang, calendar.reply_from(at), at.astimezone(calendar.timezone)))
 
 
 def emergency_contact(lang: str, settings: Optional[Mapping[str, Any]] = None) -> str:
@@ -324,7 +261,7 @@ def emergency_contact(lang: str, settings: Optional[Mapping[str, Any]] = None) -
     section = settings.get("emergency")
     if not isinstance(section, dict):
         raise SettingsError("emergency: the section is missing (contact_zh, contact_en)")
-    key = "contact_en" if _lang(lang) == "en" else "contact_zh"
+    key = "contact_en" if _english(lang) else "contact_zh"
     value = section.get(key)
     if not isinstance(value, str) or not value.strip():
         raise SettingsError(f"emergency.{key}: missing; give the 24/7 emergency contact shown to customers")
@@ -338,8 +275,4 @@ def emergency_reply(lang: str, settings: Optional[Mapping[str, Any]] = None) -> 
     / "This is urgent: please call our 24/7 emergency line +86 400-820-0000 right now and we will help you
     straight away."
     """
-    lang = _lang(lang)
-    contact = emergency_contact(lang, settings)
-    if lang == "en":
-        return f"This is urgent: please call {contact} right now and we will help you straight away."
-    return _finish(lang, f"您的情况很紧急，请立即拨打{contact}，我们会马上为您处理。")
+    return texts.emergency(lang, emergency_contact(lang, settings))

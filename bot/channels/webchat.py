@@ -40,7 +40,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
-from bot import http_framing, identity, language
+from bot import http_framing, identity, language, texts
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
 from bot.channels.shared_state import redis_address
 from bot.nlu import limits
@@ -51,18 +51,9 @@ logger = logging.getLogger(__name__)
 _SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 
-_TOO_LONG = {
-    "zh": "这条消息太长了（{length:,} 字），没有发送成功。请分几次发送，每次不超过 {limit:,} 字。",
-    "en": "That message is too long ({length:,} characters) and was not sent. Please send it in parts of at most "
-    "{limit:,} characters.",
-}
-
-
 def too_long_text(text: str, limit: int) -> str:
     """The reply to a message over `limit` characters, in the language the message is written in."""
-    code = language.detect(limits.head(text))
-    reply = _TOO_LONG["en" if code == language.EN else "zh"].format(length=len(text), limit=limit)
-    return language.to_traditional(reply) if code == language.ZH_HANT else reply
+    return texts.too_long(language.detect(limits.head(text)), len(text), limit)
 
 
 def valid_session_id(value: Any) -> bool:

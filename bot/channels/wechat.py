@@ -25,7 +25,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import http_framing
+from bot import clock, http_framing, texts
+from bot.calendar.messages import hours_answer
 from bot.channels import wechat_security as sec
 from bot.channels.options import int_option
 from bot.channels.dedupe import DEFAULT_TTL_SECONDS, Deduplicator, message_key
@@ -38,16 +39,13 @@ from bot.channels.wechat_api import (
     max_reply_bytes,
     split_reply,
 )
+from bot.i18n import ZH
+from bot.language import detect
 
 logger = logging.getLogger(__name__)
 
 SUCCESS = "success"
 DEFAULT_REPLY_BUDGET_SECONDS = 4.0
-APOLOGY_TEXT = "抱歉，系统暂时繁忙，请稍后再试。"
-TEXT_ONLY_TEXT = "抱歉，我目前只能看懂文字消息。请用文字描述您的问题，我们会尽快为您处理。"
-WELCOME_TEXT = "您好，欢迎关注！我是智能客服，请直接输入您的问题。"
-ASK_QUESTION_TEXT = "请输入您的问题。"  # the reply to a text message whose Content is empty or blank
-CHOOSE_HINT = {"zh": "请回复数字进行选择。", "zh_hant": "請回覆數字進行選擇。", "en": "Reply with a number to choose."}
 MAX_ECHOSTR_CHARS = 512
 
 # Inbound fields copied into the user message metadata (XML tag -> metadata key).
@@ -79,13 +77,11 @@ def fold_buttons(text: str, buttons: List[Dict[str, Any]]) -> str:
     Returns:
         The text, one numbered line per button, and a hint in the text's language.
     """
-    from bot.language import detect
-
     lines = [text.strip()] if text and text.strip() else []
     for index, button in enumerate(buttons, start=1):
         lines.append(f"{index}. {button.get('title') or button.get('payload') or ''}".rstrip())
     if buttons:
-        lines.append(CHOOSE_HINT.get(detect(text or "") or "zh", CHOOSE_HINT["zh"]))
+        lines.append(texts.choose_by_number(detect(text or "")))
     return "\n".join(lines)
 
 
@@ -119,21 +115,15 @@ class ButtonMemory:
         return options[index - 1]
 
 
-def welcome_text(lang: str = "zh") -> str:
+def welcome_text(lang: str = ZH) -> str:
     """The reply to a `subscribe` event: a welcome, with the service hours when the calendar can tell them."""
     try:
-        from bot.calendar.messages import hours_answer  # written by the calendar area
-    except ImportError:
-        return WELCOME_TEXT
-    try:
-        from bot.clock import now
-
-        hours = hours_answer(lang, now())
+        hours = hours_answer(lang, clock.now())
     except Exception:  # noqa: BLE001 - a broken calendar must not break the welcome
         logger.warning("welcome: service hours unavailable")
         logger.debug("hours_answer failed", exc_info=True)
-        return WELCOME_TEXT
-    return f"{WELCOME_TEXT}\n{hours}" if isinstance(hours, str) and hours.strip() else WELCOME_TEXT
+        return texts.WECHAT_WELCOME
+    return f"{texts.WECHAT_WELCOME}\n{hours}" if hours.strip() else texts.WECHAT_WELCOME
 
 
 class WeChatOutput(OutputChannel):
@@ -652,7 +642,7 @@ class WeChatInput(InputChannel):
             logger.debug("on_new_message failed", exc_info=True)
             collector = entry.collector
             if collector is not None and collector.mode == "api" and not collector.queued and not collector.discard:
-                collector.switch_to_api([(message.sender_id, APOLOGY_TEXT)])
+                collector.switch_to_api([(message.sender_id, texts.WECHAT_BUSY)])
 
     def _start_turn(
         self, on_new_message: OnNewMessage, message: Dict[str, Any], entry: Delivery, text: str, meta: Dict[str, Any], is_text: bool
@@ -705,11 +695,11 @@ class WeChatInput(InputChannel):
             if is_text and not text:
                 entry.settled = True
                 logger.info("%s: text message %s without content; no turn, asked for the question", self.name(), key)
-                return ASK_QUESTION_TEXT
+                return texts.WECHAT_ASK_QUESTION
             self._start_turn(on_new_message, message, entry, text, meta, is_text)
             if not is_text:
                 entry.settled = True
-                return TEXT_ONLY_TEXT
+                return texts.WECHAT_TEXT_ONLY
         if entry.settled or entry.task is None or entry.collector is None:
             return None
         loop = asyncio.get_running_loop()
@@ -727,7 +717,7 @@ class WeChatInput(InputChannel):
         messages = collector.take_buffered()
         sender = _text(message.get("FromUserName"))
         if entry.failed and not messages:
-            messages = [(sender, APOLOGY_TEXT)]
+            messages = [(sender, texts.WECHAT_BUSY)]
         parts = [(recipient, part) for recipient, text in messages for part in split_reply(text, self.reply_max_bytes)]
         if not parts:
             collector.switch_to_api()

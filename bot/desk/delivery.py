@@ -3,7 +3,7 @@ line when a ticket closes, and queue-position updates.
 
 Everything goes through `RasaClient.append_events` (`bot/desk/rasa_client.py`), which posts events to the
 conversation's tracker with side effects, so `bot` events are sent on the customer's channel. The texts are in
-`bot.desk.customer_texts`.
+`bot.texts`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import dataclasses
 import logging
 from typing import Any, Dict, List
 
+from bot import texts
 from bot.desk import records
-from bot.desk.customer_texts import HANDBACK_TEXT, POSITION_TEXT, SURVEY_TEXT, SURVEY_TITLES, in_language
 from bot.desk.errors import DeskError
 from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
 from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket, TicketStatus
@@ -87,16 +87,11 @@ class Delivery:
     def survey_events(self, ticket: Ticket) -> List[Dict[str, Any]]:
         """The events that close a ticket by resolving it: the survey, its slots, resume and action_listen."""
         language = ticket.language
-        titles = SURVEY_TITLES["en" if language == "en" else "zh"]
-        if language == "zh_hant":
-            from bot.language import to_traditional
-
-            titles = {k: to_traditional(v) for k, v in titles.items()}
         buttons = [
-            {"title": titles[n], "payload": '/survey_rating{"rating": %d}' % n} for n in (5, 4, 3, 2, 1)
+            {"title": title, "payload": '/survey_rating{"rating": %d}' % n} for n, title in texts.survey_buttons(language)
         ]
         return [
-            {"event": "bot", "text": in_language(SURVEY_TEXT, language), "data": {"buttons": buttons},
+            {"event": "bot", "text": texts.survey_prompt(language), "data": {"buttons": buttons},
              "metadata": {"survey": True}},
             {"event": "slot", "name": "survey_pending", "value": True},
             {"event": "slot", "name": "ticket_id", "value": ticket.code},
@@ -106,7 +101,7 @@ class Delivery:
     def handback_events(self, ticket: Ticket, agent: Agent) -> List[Dict[str, Any]]:
         """The events that give the conversation back without resolving: a short message, resume, listen."""
         return [
-            {"event": "bot", "text": in_language(HANDBACK_TEXT, ticket.language), "metadata": {"agent": agent.name}},
+            {"event": "bot", "text": texts.handback(ticket.language), "metadata": {"agent": agent.name}},
             *RESUME_EVENTS,
         ]
 
@@ -137,9 +132,7 @@ class Delivery:
             if place is None or last is None or not standing.open_now or wait is None:
                 continue
             if last - place >= min_gain or (place <= last // 2 and last - place >= 1):
-                text = in_language(POSITION_TEXT, ticket.language).format(
-                    position=place, minutes=max(1, round(wait / 60))
-                )
+                text = texts.queue_position(ticket.language, place, wait)
                 try:
                     await self.rasa.append_events(
                         ticket.conversation_id, [{"event": "bot", "text": text, "metadata": {"queue": place}}],

@@ -8,9 +8,10 @@ message that names the call and never the secret.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
 import requests
@@ -21,6 +22,19 @@ DEFAULT_URL = "http://127.0.0.1:5006"
 SECRET_HEADER = "X-Frontline-Secret"
 # (connect, read) seconds: a handoff must not hold the customer's turn for long.
 DEFAULT_TIMEOUT: Tuple[float, float] = (2.0, 5.0)
+
+
+def parse_time(value: Any) -> Optional[dt.datetime]:
+    """Read an ISO 8601 time from a desk answer (None when missing or unreadable)."""
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        logger.warning("unreadable time from the desk: %r", value)
+        return None
 
 
 class DeskError(RuntimeError):

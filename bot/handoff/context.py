@@ -13,7 +13,9 @@ import logging
 from collections import Counter
 from typing import Any, Dict, Iterable, List
 
+from bot.faq import FAQ_PREFIX
 from bot.handoff import masking
+from bot.i18n import LANGUAGES, ZH
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +24,6 @@ SCHEMA_ID = "https://frontline.dev/schemas/context-packet/v1.json"
 DEFAULT_REASON = "asked_for_human"
 DEFAULT_GRADE = "B"
 GRADES = ("A", "B", "C")
-FAQ_PREFIX = "faq_"
 # The channel recorded when Rasa knows none (the desk then has no channel to push replies on).
 UNKNOWN_CHANNEL = "unknown"
 
@@ -64,7 +65,7 @@ def customer_from_tracker(tracker: Any) -> Dict[str, Any]:
     tier = slots.get("customer_tier") or verified.get("tier")
     display_name = verified.get("display_name")
     language = slots.get("language")
-    if language not in ("zh", "zh_hant", "en"):
+    if language not in LANGUAGES:
         language = _language_from_events(tracker.events or [])
     return {
         "id": str(customer_id) if customer_id is not None else None,
@@ -76,12 +77,12 @@ def customer_from_tracker(tracker: Any) -> Dict[str, Any]:
 
 
 def _language_from_events(events: Iterable[Dict[str, Any]]) -> str:
-    from bot import language
+    from bot.language import detect
 
     for event in reversed(list(events)):
         if event.get("event") == "user" and event.get("text"):
-            return language.detect(event["text"]) or language.ZH
-    return language.ZH
+            return detect(event["text"]) or ZH
+    return ZH
 
 
 def latest_topic(events: Iterable[Dict[str, Any]]) -> str | None:

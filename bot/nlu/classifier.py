@@ -33,7 +33,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import raise_warning
 
-from bot.language import to_simplified
+from bot.i18n import to_simplified
 from bot.nlu import limits
 
 logger = logging.getLogger(__name__)

@@ -69,16 +69,31 @@ def insert_examples(text: str, after_line: int, examples: Sequence[str], indent:
     return yamlio.apply_splices(text, [Splice(position, position, prefix + yamlio.render_examples(examples, indent, newline))])
 
 
+def _skip_metadata(lines: Sequence[str], index: int) -> int:
+    """The index of the first line at or after `index` that is not part of a `metadata:` block."""
+    if index < len(lines) and re.match(r"^\s*metadata:\s*$", lines[index]):
+        column = yamlio.indent_of(lines[index])
+        index += 1
+        while index < len(lines) and (not lines[index].strip() or yamlio.indent_of(lines[index]) > column):
+            index += 1
+    return index
+
+
 def new_nlu_file(intent: str, examples: Sequence[str], template: Optional[str] = None) -> str:
-    """The text of a new one-intent NLU file, laid out like `template` (another topic file) when given."""
+    """The text of a new one-intent NLU file, laid out like `template` (another topic file) when given.
+
+    The template's intent metadata (its topic's names) is not copied: the new topic has none until a trainer
+    adds its own.
+    """
     if template:
         lines = template.splitlines()
         for index, line in enumerate(lines[:-1]):
             match = re.match(r"^(\s*-\s+intent:\s*)\S+\s*$", line)
-            if match and re.match(r"^\s*examples:\s*\|\s*$", lines[index + 1]):
-                following = lines[index + 2] if index + 2 < len(lines) else ""
-                indent = yamlio.indent_of(following) if following.strip() else yamlio.indent_of(lines[index + 1]) + 2
-                head = [*lines[:index], match.group(1) + intent, lines[index + 1]]
+            header = _skip_metadata(lines, index + 1)
+            if match and header < len(lines) and re.match(r"^\s*examples:\s*\|\s*$", lines[header]):
+                following = lines[header + 1] if header + 1 < len(lines) else ""
+                indent = yamlio.indent_of(following) if following.strip() else yamlio.indent_of(lines[header]) + 2
+                head = [*lines[:index], match.group(1) + intent, lines[header]]
                 return "\n".join(head) + "\n" + yamlio.render_examples(examples, indent)
     return NLU_HEADER + f"  - intent: {intent}\n    examples: |\n" + yamlio.render_examples(examples, 6)
 

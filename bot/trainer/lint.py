@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from bot.faq import RESPONSE_PREFIX, answer_variations, is_english
-from bot.language import is_traditional, to_simplified
+from bot.i18n import to_simplified
+from bot.language import is_traditional
 from bot.settings import SettingsError
 from bot.trainer import yamlio
 from bot.trainer.project import Compliance, Example, IntentBlock, Project, UnreadableError

@@ -8,7 +8,7 @@ import pytest
 
 from bot.calendar import BusinessCalendar
 from bot.calendar import messages
-from bot.language import to_traditional
+from bot.i18n import to_traditional
 from bot.settings import SettingsError
 
 from calendar_helpers import BASE_SETTINGS, at, settings_with
@@ -149,7 +149,7 @@ def test_greeting_open_and_closed(calendar: BusinessCalendar) -> None:
         "Mon 1 Dec, 09:00; I can still answer common questions now."
     )
     assert messages.greeting("zh_hant", at("2025-11-30 20:00"), calendar).startswith(
-        "您好！我是智能客服，有什麼可以幫您？"
+        "您好！我是智慧客服，有什麼可以幫您？"  # the Taiwan standard's word for "smart"
     )
 
 

@@ -74,7 +74,8 @@ def test_actions_are_in_the_domain(domain: Dict[str, Any]) -> None:
             SUNDAY_EVENING,
             "你們好",
             "zh_hant",
-            "您好！我是智能客服，有什麼可以幫您？現在人工客服已下班，將於 12月1日（週一）09:00 起回覆；常見問題我現在就可以爲您解答。",
+            # Taiwan standard (settings.yml: i18n.traditional): 智能 -> 智慧, 爲 -> 為.
+            "您好！我是智慧客服，有什麼可以幫您？現在人工客服已下班，將於 12月1日（週一）09:00 起回覆；常見問題我現在就可以為您解答。",
         ),
         (MONDAY_MORNING, "你好", "zh", "您好！我是智能客服，有什么可以帮您？"),
         (MONDAY_MORNING, "hi", "en", "Hi! I'm the virtual assistant. How can I help you?"),

@@ -20,17 +20,10 @@ from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
 from wechatpy.utils import WeChatSigner
 
 from bot.channels import wechat as wechat_module
-from bot.channels.wechat import (
-    APOLOGY_TEXT,
-    ASK_QUESTION_TEXT,
-    TEXT_ONLY_TEXT,
-    WELCOME_TEXT,
-    ReplyCollector,
-    WeChatInput,
-    WeChatOutput,
-)
+from bot.channels.wechat import ReplyCollector, WeChatInput, WeChatOutput
 from bot.channels.wechat_api import ApiUnavailable, OutOfQuota, OutOfResponseWindow
 from bot.channels.wecom import WeComInput, WeComOutput
+from bot.texts import WECHAT_ASK_QUESTION, WECHAT_BUSY, WECHAT_TEXT_ONLY, WECHAT_WELCOME
 from fake_wechat_api import FakeWeChatApi
 from wechat_helpers import (
     AES_KEY,
@@ -273,9 +266,9 @@ async def test_events_deduplicated_by_sender_and_create_time(fake_api: FakeWeCha
     first = await post(http, server.url, plain_query(), xml)
     again = await post(http, server.url, plain_query(), xml)
     later = await post(http, server.url, plain_query(), xml.replace(str(created), str(created + 1)))
-    assert first[0] == 200 and reply_fields(first[1])["Content"].startswith(WELCOME_TEXT)
+    assert first[0] == 200 and reply_fields(first[1])["Content"].startswith(WECHAT_WELCOME)
     assert again == (200, "success")
-    assert reply_fields(later[1])["Content"].startswith(WELCOME_TEXT)
+    assert reply_fields(later[1])["Content"].startswith(WECHAT_WELCOME)
     assert assistant.calls == []
 
 
@@ -326,12 +319,12 @@ async def test_failing_assistant_apologises_never_500(fake_api: FakeWeChatApi, s
     assistant = FakeAssistant(fail=True)
     server = await serve(make_channel(fake_api), assistant)
     status, body = await post(http, server.url, plain_query(), text_message_xml("出错", msg_id="7007"))
-    assert status == 200 and reply_fields(body)["Content"] == APOLOGY_TEXT
+    assert status == 200 and reply_fields(body)["Content"] == WECHAT_BUSY
     slow_failing = FakeAssistant(fail=True, delay=0.8)
     server2 = await serve(make_channel(fake_api, reply_budget_seconds=0.3), slow_failing)
     assert await post(http, server2.url, plain_query(), text_message_xml("慢出错", msg_id="7008")) == (200, "success")
     sent = await asyncio.to_thread(fake_api.wait_for_sent, 1, 10.0)
-    assert sent[0]["body"]["text"]["content"] == APOLOGY_TEXT
+    assert sent[0]["body"]["text"]["content"] == WECHAT_BUSY
 
 
 async def test_late_answer_survives_token_expiry(fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession) -> None:
@@ -519,7 +512,7 @@ async def test_image_asks_for_text_and_still_reaches_rasa(fake_api: FakeWeChatAp
     server = await serve(make_channel(fake_api), assistant)
     extra = "<PicUrl><![CDATA[http://mmbiz.qpic.cn/x.jpg]]></PicUrl><MediaId><![CDATA[media-1]]></MediaId>"
     status, body = await post(http, server.url, plain_query(), text_message_xml("", msg_id="1101", msg_type="image", extra=extra))
-    assert reply_fields(body)["Content"] == TEXT_ONLY_TEXT
+    assert reply_fields(body)["Content"] == WECHAT_TEXT_ONLY
     await asyncio.wait_for(assistant.finished.wait(), 5)
     [message] = assistant.calls
     assert message.text == "[image]"
@@ -542,7 +535,7 @@ async def test_other_media(msg_type: str, extra: str, text: str, fake_api: FakeW
     assistant = FakeAssistant()
     server = await serve(make_channel(fake_api), assistant)
     status, body = await post(http, server.url, plain_query(), text_message_xml("", msg_id="1201", msg_type=msg_type, extra=extra))
-    assert reply_fields(body)["Content"] == TEXT_ONLY_TEXT
+    assert reply_fields(body)["Content"] == WECHAT_TEXT_ONLY
     await asyncio.wait_for(assistant.finished.wait(), 5)
     assert assistant.calls[0].text == text and assistant.calls[0].metadata["msg_type"] == msg_type
 
@@ -565,7 +558,7 @@ async def test_subscribe_welcome_has_service_hours(fake_api: FakeWeChatApi, serv
     from bot.calendar.messages import hours_answer
     from bot.clock import now
 
-    assert content == f"{WELCOME_TEXT}\n{hours_answer('zh', now())}"
+    assert content == f"{WECHAT_WELCOME}\n{hours_answer('zh', now())}"
     unsubscribe = xml.replace("subscribe", "unsubscribe")
     assert await post(http, server.url, plain_query(), unsubscribe.replace("<CreateTime>", "<CreateTime>1")) == (200, "success")
 
@@ -611,7 +604,7 @@ async def test_empty_text_asks_for_the_question_without_a_turn(
     server = await serve(make_channel(fake_api), assistant)
     xml = text_message_xml(content, msg_id="1501")
     status, body = await post(http, server.url, plain_query(), xml)
-    assert status == 200 and reply_fields(body)["Content"] == ASK_QUESTION_TEXT
+    assert status == 200 and reply_fields(body)["Content"] == WECHAT_ASK_QUESTION
     assert await post(http, server.url, plain_query(), xml) == (200, "success")  # a retry
     await asyncio.sleep(0.2)
     assert assistant.calls == [] and fake_api.sent == []
@@ -630,7 +623,7 @@ async def test_subscribe_after_location_in_the_same_second_gets_the_welcome(
     subscribe = text_message_xml("", msg_id="", msg_type="event", create_time=created, extra="<Event><![CDATA[subscribe]]></Event>")
     assert await post(http, server.url, plain_query(), location) == (200, "success")
     status, body = await post(http, server.url, plain_query(), subscribe)
-    assert status == 200 and reply_fields(body)["Content"].startswith(WELCOME_TEXT)
+    assert status == 200 and reply_fields(body)["Content"].startswith(WECHAT_WELCOME)
     assert await post(http, server.url, plain_query(), subscribe) == (200, "success")  # its retry
 
 

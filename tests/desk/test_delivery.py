@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict
 
 import pytest
@@ -161,5 +162,35 @@ async def test_position_updates_are_sent_when_the_queue_moves(app, internal, mak
         await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=alice)
     assert await delivery.notify_positions() == 2  # n3: 4 -> 1, n4: 5 -> 2
     texts = {r["conversation_id"]: r["body"][0]["text"] for r in fake_rasa.deliveries}
-    assert texts["n3"].startswith("您目前排在第 1 位") and texts["n4"].startswith("您目前排在第 2 位")
+    # the handoff's words (bot.texts.queue_position): n3 is served next, n4 has one customer ahead
+    assert texts["n3"].startswith("您是下一位，预计等待约 ") and texts["n4"].startswith("前面还有 1 位，预计等待约 ")
     assert await delivery.notify_positions() == 0  # told once
+
+
+async def test_position_update_announces_the_wait_as_the_handoff_does(
+    app, internal, make_packet, agents, fake_rasa, monkeypatch
+) -> None:
+    """150 s is "3 minutes" in the update, as in the handoff's queue reply (rounded up, never "about 2")."""
+    from actions.handoff import customer_replies
+    from bot import clock
+
+    line = app.ctx.desk.line
+    codes = []
+    for i in range(3):
+        _, response = await app.asgi_client.post("/internal/tickets", headers=internal,
+                                                 json=make_packet(f"w{i}", grade="B"))
+        codes.append(response.json["id"])
+    estimate = line.standing
+
+    def wait_of_150_seconds(ticket, now, queued=None):
+        return dataclasses.replace(estimate(ticket, now, queued), expected_wait_seconds=150)
+
+    monkeypatch.setattr(line, "standing", wait_of_150_seconds)
+    for code in codes[:2]:
+        await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=agents["alice"]["headers"])
+    assert await app.ctx.desk.delivery.notify_positions() == 1  # w2: 3 -> 1
+    [update] = [r["body"][0]["text"] for r in fake_rasa.deliveries if r["conversation_id"] == "w2"]
+    ticket = {"id": "T-1", "position": 1, "expected_wait_seconds": 150, "open_now": True, "agents_online": 1}
+    [handoff_reply] = customer_replies("asked_for_human", "zh", None, ticket, clock.now(), {})
+    assert update == "您是下一位，预计等待约 3 分钟。"
+    assert handoff_reply == "您已进入人工客服队列，" + update

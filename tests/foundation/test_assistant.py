@@ -12,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from bot.language import to_traditional
+from bot.i18n import to_traditional
 from bot.settings import repo_root
 
 pytestmark = pytest.mark.stack

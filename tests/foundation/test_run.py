@@ -29,6 +29,24 @@ def test_wrong_setting_stops_start_up_with_the_key_named(tmp_path: pathlib.Path,
     assert "calendar.hours.mon[1]" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("find", "replace", "key"),
+    [
+        ("  traditional: taiwan\n", "  traditional: mainland\n", "i18n.traditional"),
+        ('  contact_en: "our 24/7 emergency line +86 400-820-0000"\n', "", "emergency.contact_en"),
+    ],
+)
+def test_a_wrong_text_setting_stops_start_up(tmp_path: pathlib.Path, monkeypatch, capsys, find, replace, key) -> None:
+    text = (repo_root() / "settings.yml").read_text(encoding="utf-8")
+    assert find in text
+    broken = tmp_path / "settings.yml"
+    broken.write_text(text.replace(find, replace), encoding="utf-8")
+    monkeypatch.setenv("FRONTLINE_SETTINGS", str(broken))
+    monkeypatch.setattr(run, "start", lambda **kwargs: pytest.fail("nothing may start on a wrong setting"))
+    assert run.main([]) == 1
+    assert key in capsys.readouterr().err
+
+
 def test_shipped_settings_pass() -> None:
     run.check_settings()
 

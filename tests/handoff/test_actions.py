@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
-import types
 from typing import Any, Dict, List
 
 import jsonschema
@@ -48,13 +46,6 @@ def with_slots(state: Dict[str, Any], **slots: Any) -> Tracker:
 
 
 @pytest.fixture
-def no_other_texts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the other areas' text modules unavailable, so the handoff's own fallbacks are used."""
-    monkeypatch.setitem(sys.modules, "bot.escalation", None)
-    monkeypatch.setitem(sys.modules, "bot.calendar.messages", None)
-
-
-@pytest.fixture
 def schema_validator() -> jsonschema.Draft202012Validator:
     schema = json.loads((repo_root() / "docs" / "context-packet.schema.json").read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
@@ -62,7 +53,7 @@ def schema_validator() -> jsonschema.Draft202012Validator:
 
 async def test_open_hours_queue_message_ticket_and_pause(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, schema_validator: Any, no_other_texts: None,
+    monkeypatch: pytest.MonkeyPatch, schema_validator: Any,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
     earlier = [{"id": "T-000007", "status": "resolved", "reason": "anger"}]
@@ -89,7 +80,7 @@ async def test_open_hours_queue_message_ticket_and_pause(
 
 async def test_open_hours_with_nobody_online_says_so_instead_of_a_wait(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
     fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
@@ -106,7 +97,7 @@ async def test_open_hours_with_nobody_online_says_so_instead_of_a_wait(
 
 async def test_anger_apologises_first(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
     fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(position=1, expected_wait_seconds=50))
@@ -115,41 +106,32 @@ async def test_anger_apologises_first(
 
     assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
     assert texts(dispatcher) == [
-        "非常抱歉，refund status 的问题给您带来了困扰，我马上为您转接人工客服。",
+        "非常抱歉，退款的事给您添了这么多麻烦，我完全理解您的心情。",  # bot.escalation.apology, the topic's name
         "您已进入人工客服队列，您是下一位，预计等待约 1 分钟。",
     ]
     packet = fake_desk.requests[-1]["json"]
     assert (packet["reason"], packet["grade"], packet["topic"]) == ("anger", "A", "faq_refund_status")
 
 
-async def test_anger_uses_the_escalation_apology_when_present(
+async def test_anger_apologises_in_english_naming_the_topic(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
-    calls = []
-    escalation = types.ModuleType("bot.escalation")
-
-    def apology(lang: str, topic: str) -> str:
-        calls.append((lang, topic))
-        return "Sorry about your refund."
-
-    escalation.apology = apology  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.escalation", escalation)
     fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(position=2, expected_wait_seconds=61))
     tracker = with_slots(angry_state, language="en")
 
     await ActionHandoff().run(dispatcher, tracker, {})
 
-    assert calls == [("en", "faq_refund_status")]
     assert texts(dispatcher) == [
-        "Sorry about your refund.", "You're number 2 in the queue; expected wait about 2 minutes.",
+        "I'm really sorry about the trouble with your refund. I understand how frustrating this is.",
+        "You're number 2 in the queue; expected wait about 2 minutes.",
     ]
 
 
 async def test_traditional_chinese(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
     fake_desk.routes[("POST", "/internal/tickets")] = (200, ticket_answer(position=4, expected_wait_seconds=600))
@@ -163,7 +145,7 @@ async def test_traditional_chinese(
 
 async def test_off_hours_gives_ticket_and_next_opening(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", CLOSED_NOW)
     fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
@@ -175,27 +157,18 @@ async def test_off_hours_gives_ticket_and_next_opening(
     events = await ActionHandoff().run(dispatcher, tracker, {})
 
     assert events == [SlotSet("ticket_id", "T-000124")]  # off hours: no pause until an agent claims
-    assert texts(dispatcher) == [
-        "现在是非工作时间，人工客服暂时不在线。您的工单号是 T-000124，我们将于 12月8日 09:00 上班后处理，"
-        "最晚 12月8日 09:02 前回复您。"
+    assert texts(dispatcher) == [  # bot.calendar.messages.offhours_reply, expected by the desk's due time
+        "我们的人工客服已下班。您的留言已记录（工单号 T-000124），人工客服将于 12月8日（周一）09:00 起回复，预计 09:02 前。"
+        "您现在仍可以向我咨询常见问题。"
     ]
     assert fake_desk.requests[-1]["json"]["created_at"] == CLOSED_NOW
 
 
-async def test_off_hours_uses_the_calendar_reply_when_present(
+async def test_off_hours_in_english(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", CLOSED_NOW)
-    calls = []
-    calendar_messages = types.ModuleType("bot.calendar.messages")
-
-    def offhours_reply(lang: str, at: Any, ticket_id: str, first_response: Any) -> str:
-        calls.append((lang, at.isoformat(), ticket_id, first_response.isoformat()))
-        return f"closed; ticket {ticket_id}"
-
-    calendar_messages.offhours_reply = offhours_reply  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.calendar.messages", calendar_messages)
     fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
         id="T-000125", open_now=False, next_opening="2025-12-08T09:00:00+08:00",
         due={"first_response": "2025-12-08T09:02:00+08:00", "resolution": "2025-12-08T10:00:00+08:00"},
@@ -204,17 +177,21 @@ async def test_off_hours_uses_the_calendar_reply_when_present(
 
     await ActionHandoff().run(dispatcher, tracker, {})
 
-    assert calls == [("en", CLOSED_NOW, "T-000125", "2025-12-08T09:02:00+08:00")]
-    assert texts(dispatcher) == ["closed; ticket T-000125"]
+    assert texts(dispatcher) == [
+        "Our agents are offline. Your message is saved (ticket T-000125) and an agent will reply from Mon 8 Dec, "
+        "09:00, expected by 09:02. You can still ask me common questions now."
+    ]
 
 
 @pytest.mark.parametrize(("now", "open_now", "last"), [
     (OPEN_NOW, True, "您已进入人工客服队列，您是下一位，预计等待约 1 分钟。"),
-    (CLOSED_NOW, False, "现在是非工作时间，人工客服暂时不在线。您的工单号是 T-000123，最晚 12月6日 20:01 前回复您。"),
+    # A due time before the next opening says nothing: the calendar's default budget (1 hour) applies.
+    (CLOSED_NOW, False, "我们的人工客服已下班。您的留言已记录（工单号 T-000123），人工客服将于 12月8日（周一）09:00 起回复，"
+     "预计 10:00 前。您现在仍可以向我咨询常见问题。"),
 ])
 async def test_emergency_contact_at_any_hour(
     now: str, open_now: bool, last: str, fake_desk: FakeDesk, angry_state: Dict[str, Any],
-    dispatcher: CollectingDispatcher, monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+    dispatcher: CollectingDispatcher, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", now)
     fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
@@ -226,15 +203,13 @@ async def test_emergency_contact_at_any_hour(
     events = await ActionHandoff().run(dispatcher, tracker, {})
 
     assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
-    assert texts(dispatcher) == [
-        f"如果情况紧急（如银行卡丢失、被盗刷、账户被盗），请立即拨打{EMERGENCY_LINE}。", last,
-    ]
+    assert texts(dispatcher) == [f"您的情况很紧急，请立即拨打{EMERGENCY_LINE}，我们会马上为您处理。", last]
     assert fake_desk.requests[-1]["json"]["grade"] == "A"  # settings: escalation.grades.emergency
 
 
 async def test_desk_down_apologises_and_does_not_pause(
     dead_desk_url: str, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, no_other_texts: None,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
     with caplog.at_level("ERROR"):
@@ -251,7 +226,7 @@ async def test_desk_down_apologises_and_does_not_pause(
 
 async def test_desk_error_in_english_does_not_pause(
     fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, no_other_texts: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
     fake_desk.routes[("POST", "/internal/tickets")] = (503, {"error": "overloaded"})
@@ -376,6 +351,6 @@ def test_parse_rating(value: Any, expected: int | None) -> None:
     ],
 )
 def test_queue_reply_names_the_place_in_the_customers_words(lang: str, position: int, wait: int, expected: str) -> None:
-    from bot.handoff.messages import queue_reply
+    from bot.texts import queue_joined
 
-    assert queue_reply(lang, position, wait) == expected
+    assert queue_joined(lang, position, wait) == expected

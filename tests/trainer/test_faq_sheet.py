@@ -349,3 +349,30 @@ def test_a_root_that_is_no_project_is_an_error(tmp_path: pathlib.Path, capsys: p
     assert cli(["faq", "export", str(tmp_path / "faq.xlsx"), "--root", str(tmp_path / "nowhere")]) == 2
     assert "no domain.yml here, so not a Rasa project" in capsys.readouterr().err
     assert not (tmp_path / "faq.xlsx").exists()
+
+
+def test_topic_names_survive_an_import_and_are_not_copied_to_a_new_topic(
+    real_copy: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """Topic files carry their names as intent metadata; an import edits examples around them."""
+    sheet = tmp_path / "faq.xlsx"
+    export(real_copy, sheet)
+    refund = real_copy / "data" / "nlu" / "faq" / "refund_status.yml"
+    assert "  metadata:\n    topic_name: {zh: 退款, en: your refund}\n  examples: |\n" in refund.read_text(encoding="utf-8")
+    chinese = [f"礼品卡第{number}个问题怎么用" for number in "一二三四五六七八九十"] + ["礼品卡能退吗", "礼品卡过期了吗"]
+    english = [f"gift card question {word}" for word in "one two three four five six seven eight nine ten".split()]
+    english += ["can i return a gift card", "does a gift card expire"]
+
+    def change(worksheet) -> None:  # type: ignore[no-untyped-def]
+        row = row_of(worksheet, "faq_refund_status")
+        worksheet.cell(row, 2).value = worksheet.cell(row, 2).value + "\n退款卡住了"
+        worksheet.append(["gift_card", "\n".join(chinese), "\n".join(english), "礼品卡在结算时使用。", "Use gift cards at checkout."])
+
+    assert cli(["faq", "import", str(rewrite(sheet, change)), "--root", str(real_copy)]) == 0
+    catalog = load_catalog(real_copy)
+    assert catalog["faq_refund_status"].examples_zh[-1] == "退款卡住了"
+    assert (catalog["faq_refund_status"].name_zh, catalog["faq_refund_status"].name_en) == ("退款", "your refund")
+    new_file = (real_copy / "data" / "nlu" / "faq" / "gift_card.yml").read_text(encoding="utf-8")
+    assert new_file.startswith('version: "3.1"\nnlu:\n- intent: faq_gift_card\n  examples: |\n    - 礼品卡第一个问题怎么用\n')
+    assert (catalog["faq_gift_card"].name_zh, catalog["faq_gift_card"].name_en) == (None, None)
+    assert lint(real_copy).problems == []

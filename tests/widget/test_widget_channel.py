@@ -215,7 +215,8 @@ async def test_empty_messages_are_dropped(server: ChannelServer) -> None:
     "text, reply",
     [
         ("退款" * 5_001, "这条消息太长了（10,002 字），没有发送成功。请分几次发送，每次不超过 10,000 字。"),
-        ("退款多久到帳" * 1_700, "這條消息太長了（10,200 字），沒有發送成功。請分幾次發送，每次不超過 10,000 字。"),
+        # Traditional in the Taiwan standard (settings.yml: i18n.traditional): 消息 -> 訊息, 发送 -> 傳送
+        ("退款多久到帳" * 1_700, "這條訊息太長了（10,200 字），沒有傳送成功。請分幾次傳送，每次不超過 10,000 字。"),
         ("refund " * 1_500 + "!", "That message is too long (10,501 characters) and was not sent. Please send it in parts of at "
                             "most 10,000 characters."),
     ],
