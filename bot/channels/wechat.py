@@ -25,7 +25,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import http_framing
+from bot.patches import sanic_framing
 from bot.channels import wechat_security as sec
 from bot.channels.options import int_option
 from bot.channels.dedupe import DEFAULT_TTL_SECONDS, Deduplicator, message_key
@@ -737,7 +737,7 @@ class WeChatInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The `<name>_webhook` blueprint: `GET /` health, `GET /webhook` verification, `POST /webhook`."""
-        http_framing.install()  # the callbacks come from the internet: see bot/http_framing.py
+        sanic_framing.install()  # the callbacks come from the internet: see bot/patches/sanic_framing.py
         self._warn_cannot_send()
         hook = Blueprint(f"{self.name()}_webhook", __name__)
 

@@ -21,7 +21,7 @@ from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.response import json as json_response
 
-from bot import http_framing
+from bot.patches import sanic_framing
 from bot.desk import api, config
 from bot.desk.events import Consumer, consumer_for
 from bot.desk.rasa_client import RasaClient
@@ -70,7 +70,7 @@ def create_app(
         The sanic app; its `ctx` holds `desk`, `store`, `hub`, `rasa`, `secret`.
     """
     desk_settings = config.load(settings)
-    http_framing.install()  # see bot/http_framing.py
+    sanic_framing.install()  # see bot/patches/sanic_framing.py
     app = Sanic(name or f"frontline_desk_{next(_COUNTER)}_{uuid.uuid4().hex[:6]}")
     app.config.RESPONSE_TIMEOUT = 3600  # Server-Sent Events streams stay open
     store = store or Store(database_url or config.database_url())
