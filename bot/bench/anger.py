@@ -1,6 +1,6 @@
-"""`python -m bot.bench anger`: precision, recall and false alarms of the anger detector on a labelled TSV.
+"""`python -m bot bench anger`: precision, recall and false alarms of the anger detector on a labelled TSV.
 
-    python -m bot.bench anger --test FILE.tsv --positive LABEL[,LABEL…] [--train FILE.tsv] [--model M.tar.gz]
+    python -m bot bench anger --test FILE.tsv --positive LABEL[,LABEL…] [--train FILE.tsv] [--model M.tar.gz]
                               [--threshold T] [--only LABEL[,LABEL…]] [--limit N]
 
 Without `--train` it evaluates the detector shipped in the trained assistant (the newest `models/*.tar.gz`, or
@@ -53,7 +53,7 @@ class BenchError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.bench anger", description="Evaluate the anger detector on a labelled TSV file."
+        prog="python -m bot bench anger", description="Evaluate the anger detector on a labelled TSV file."
     )
     parser.add_argument("--test", required=True, help="TSV file of text<TAB>label lines to evaluate on")
     parser.add_argument("--positive", required=True, help="comma-separated labels that count as angry")
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of `python -m bot.bench anger`; returns the exit code."""
+    """Entry point of `python -m bot bench anger`; returns the exit code."""
     # Loading a Rasa model imports TensorFlow and friends: keep their start-up chatter off stderr.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")

@@ -1,11 +1,11 @@
-"""`python -m bot.bench nlu`: train the NLU part of a config on a TSV file and evaluate it.
+"""`python -m bot bench nlu`: train the NLU part of a config on a TSV file and evaluate it.
 
 The pipeline is trained and run with Rasa's own machinery (`rasa.model_training.train_nlu`, then
 `Agent.load` and `Agent.parse_message`), so the figures are those of the components and config that ship.
 
-    python -m bot.bench nlu --train TRAIN.tsv --test TEST.tsv [--oos-label oos] [--config config.yml]
-    python -m bot.bench nlu --train TRAIN.tsv --folds 5           # stratified cross-validation
-    python -m bot.bench nlu --train TRAIN.tsv --holdout 0.2       # split by md5 of the text
+    python -m bot bench nlu --train TRAIN.tsv --test TEST.tsv [--oos-label oos] [--config config.yml]
+    python -m bot bench nlu --train TRAIN.tsv --folds 5           # stratified cross-validation
+    python -m bot bench nlu --train TRAIN.tsv --holdout 0.2       # split by md5 of the text
 
 `--train` and `--test` accept several files joined with commas (e.g. `train.tsv,oos_train.tsv`).
 Progress goes to stderr; the last line on stdout is one JSON object with the figures.
@@ -196,7 +196,7 @@ def figures(gold: Sequence[str], predicted: Sequence[str], oos_label: Optional[s
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line of the tool."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.bench nlu",
+        prog="python -m bot bench nlu",
         description="Train the NLU part of a Rasa config on a TSV file (text<TAB>label) and evaluate it.",
     )
     parser.add_argument("--train", required=True, help="training TSV (several files: join with commas)")
