@@ -458,7 +458,7 @@ def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -
         offsets = yamlio.line_offsets(text)
         newline = yamlio.newline_of(text)
         chinese_new, english_new = split_languages(new_examples)
-        chinese_old, english_old = target.split()
+        chinese_old, _ = target.split()
         last_line = target.block.end  # 0-based exclusive == 1-based line of the last content line
         zh_after = chinese_old[-1].line if chinese_old else target.block.start
         en_after = last_line
