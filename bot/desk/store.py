@@ -274,6 +274,27 @@ class Store:
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(query)]
 
+    def topics_by_conversation(self, conversation_ids: Iterable[str]) -> Dict[str, str]:
+        """Return the topic of the latest ticket with a topic of each given conversation that has one.
+
+        Args:
+            conversation_ids: the conversations (sender ids) to look up.
+
+        Returns:
+            conversation id -> topic; conversations without a ticket with a topic are left out.
+        """
+        ids = sorted(set(conversation_ids))
+        topics: Dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):  # SQLite allows a limited number of bound values
+                query = (
+                    sa.select(tickets.c.conversation_id, tickets.c.topic)
+                    .where(tickets.c.conversation_id.in_(ids[start : start + 500]), tickets.c.topic.isnot(None))
+                    .order_by(tickets.c.created_at, tickets.c.id)
+                )
+                topics.update({row.conversation_id: row.topic for row in conn.execute(query)})
+        return topics
+
     def list_tickets(
         self,
         statuses: Optional[Iterable[str]] = None,
