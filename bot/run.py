@@ -266,7 +266,7 @@ def start(
         wait_http(f"{stack.actions_url}/health", actions, "action server", timeout)
         wait_http(f"{stack.desk_url}/health", desk, "desk", timeout)
         wait_http(f"{stack.rasa_url}/", rasa, "Rasa server", timeout)
-    except BaseException:
+    except BaseException:  # boundary: whatever stops the start-up (Ctrl-C included) stops what was started
         stack.stop()
         raise
     return stack

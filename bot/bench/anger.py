@@ -25,6 +25,7 @@ import logging
 import os
 import pathlib
 import sys
+import tarfile
 import tempfile
 import time
 import warnings
@@ -88,6 +89,8 @@ def load_shipped_detector(archive: pathlib.Path, workdir: pathlib.Path) -> Any:
     """
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.shared.exceptions import RasaException
+    from tarsafe import TarSafeException
 
     from bot.nlu.anger import AngerDetector
 
@@ -95,7 +98,8 @@ def load_shipped_detector(archive: pathlib.Path, workdir: pathlib.Path) -> Any:
         raise BenchError(f"{archive}: no such model archive")
     try:
         storage, metadata = LocalModelStorage.from_model_archive(workdir, archive)
-    except Exception as error:  # rasa raises several kinds here
+    except (tarfile.TarError, TarSafeException, OSError, ValueError, KeyError, TypeError, RasaException) as error:
+        # not a tar archive, unreadable, bad or missing metadata, a model of another Rasa version
         raise BenchError(f"{archive}: cannot unpack the model: {error}") from error
     for name, node in metadata.predict_schema.nodes.items():
         if node.uses is AngerDetector or getattr(node.uses, "__name__", "") == AngerDetector.__name__:

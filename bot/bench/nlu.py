@@ -194,7 +194,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     run = evaluation.train_and_parse(
                         config, evaluation.training_data(train), [t for t, _ in test], workdir
                     )
-            except Exception as error:  # noqa: BLE001 - one line for the user, details at debug level
+            except Exception as error:  # boundary (CLI main): one line for the user, details at debug level
                 logger.debug("training or parsing failed", exc_info=True)
                 print(f"error: run {index}: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
                 return 1

@@ -338,11 +338,9 @@ def read_labels(path: pathlib.Path) -> List[Tuple[int, str, str]]:
     Raises:
         ReviewError: the sheet cannot be read or lacks the `text` or `label` column.
     """
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a bad file
+        workbook = sheets.open_workbook(path)
+    except (OSError, ValueError) as error:
         raise ReviewError([f"row 1: cannot read {path}: {error}"]) from error
     rows = workbook.worksheets[0].iter_rows(values_only=True)
     header = [str(value).strip().lower() if value is not None else "" for value in next(rows, ())]
@@ -483,11 +481,11 @@ def main(args: argparse.Namespace) -> int:
                 print(f"error: tracker store not found: {tracker}", file=sys.stderr)
                 return 2
             desk = database_url(args.desk_db) if args.desk_db else default_desk_url()
+            from sqlalchemy.exc import SQLAlchemyError
+
             try:
                 count = export_review(project, args.file, since, database_url(tracker), desk)
-            except Exception as error:  # SQLAlchemy errors: no such table, cannot connect
-                if type(error).__module__.split(".")[0] != "sqlalchemy":
-                    raise
+            except SQLAlchemyError as error:  # no such table, cannot connect
                 print(f"error: cannot read the tracker store {tracker}: {error}".splitlines()[0], file=sys.stderr)
                 logger.debug("tracker store", exc_info=True)
                 return 2

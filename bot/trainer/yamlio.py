@@ -65,10 +65,9 @@ def write_text(path: os.PathLike | str, text: str) -> None:
         if target.exists():
             os.chmod(temp, target.stat().st_mode & 0o777)
         os.replace(temp, target)
-    except BaseException:
-        if os.path.exists(temp):
+    finally:
+        if os.path.exists(temp):  # only when something failed: a replaced temp file is gone
             os.unlink(temp)
-        raise
 
 
 def _yaml() -> YAML:
