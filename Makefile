@@ -55,10 +55,10 @@ train: install $(MODEL) ## Train the assistant (only when data, domain or config
 
 $(MODEL): $(TRAIN_INPUTS) | $(VENV)/.installed
 	@mkdir -p var models
-	$(PY) -m bot.devtools train
+	$(PY) -m bot train
 
 run: train ## Install, train if needed, start Rasa (5005), actions (5055) and the desk (5006)
-	$(PY) -m bot.run
+	$(PY) -m bot run
 
 test: install install-browser train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
 
@@ -66,10 +66,10 @@ test-unit: install train
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-stories: install train ## Rasa end-to-end test stories (tests/test_*.yml), prediction errors fail
-	$(PY) -m bot.devtools test-stories
+	$(PY) -m bot test-stories
 
 bench: install train ## Print benchmark figures as JSON (REST latency/throughput, NLU, anger)
-	$(PY) -m bot.bench all
+	$(PY) -m bot bench all
 
 evaluate: install ## Cross-check the NLU on the project's own data; HTML report under var/reports/
 	$(PY) -m bot evaluate

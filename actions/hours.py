@@ -58,7 +58,7 @@ class CalendarTextAction(Action, metaclass=abc.ABCMeta):
         lang = customer_language(tracker)
         try:
             text = self.text(lang, clock.now())
-        except Exception as error:
+        except Exception as error:  # boundary (action): the customer gets the fallback text, whatever failed
             logger.error("%s: cannot build its text from the business calendar: %s", self.name(), error)
             logger.debug("calendar text failed", exc_info=True)
             text = self.fallback(lang)

@@ -1,7 +1,9 @@
 """`python -m bot <command>`: Frontline's command line.
 
 Each command lives in its own module, which adds its arguments (`add_arguments(parser)`) and runs them
-(`main(args) -> int`). Add a command by adding one entry to `COMMANDS`.
+(`main(args) -> int`). Add a command by adding one entry to `COMMANDS`; `python -m bot --help` lists them.
+The older forms `python -m bot.run`, `python -m bot.devtools train|test-stories` and `python -m bot.bench …`
+still work: they call this.
 """
 
 from __future__ import annotations
@@ -16,22 +18,34 @@ logger = logging.getLogger(__name__)
 
 # command -> (module with add_arguments(parser) and main(args), help)
 COMMANDS = {
+    # running and developing (the Makefile calls these)
+    "run": ("bot.run", "start Rasa, the actions and the desk here (make run)"),
+    "train": ("bot.devtools.train", "train models/frontline.tar.gz (make train)"),
+    "test-stories": ("bot.devtools.stories", "run tests/test_*.yml end to end (make test-stories)"),
+    "bench": ("bot.bench.cli", "benchmarks: assistant | nlu | anger | all (make bench)"),
     "desk": ("bot.desk.cli", "the human handoff desk: run it, add agents"),
     # trainer tools (bot/trainer/, docs/training.md)
     "lint": ("bot.trainer.lint", "check training data and replies: file:line: problem"),
-    "faq": ("bot.trainer.faq_sheet", "FAQ spreadsheet: export FILE.xlsx / import FILE.xlsx"),
-    "review": ("bot.trainer.review", "conversations to review: export FILE.xlsx --since DATE / import FILE.xlsx"),
-    "evaluate": ("bot.trainer.evaluate", "train on 80%% of the NLU data, test on the rest, write an HTML report"),
+    "faq": ("bot.trainer.faq_sheet", "FAQ spreadsheet: export | import FILE.xlsx"),
+    "review": ("bot.trainer.review", "conversations to label: export | import FILE.xlsx"),
+    "evaluate": ("bot.trainer.evaluate", "the NLU on the project's own data: HTML report (make evaluate)"),
 }
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Dispatch `python -m bot <command> …`; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Frontline command line")
-    commands = parser.add_subparsers(dest="command", required=True)
+    width = max(len(name) for name in COMMANDS) + 2
+    listing = "\n".join(f"  {name:<{width}}{help_text}" for name, (_, help_text) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Frontline command line. `python -m bot COMMAND --help` gives a command's options.",
+        epilog=f"commands:\n{listing}",  # one line each (argparse's own list wraps the longer names)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of the commands below")
     modules = {}
     for name, (module_path, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text)
+        sub = commands.add_parser(name, description=help_text)
         module = importlib.import_module(module_path)
         module.add_arguments(sub)
         modules[name] = module

@@ -266,7 +266,7 @@ def start(
         wait_http(f"{stack.actions_url}/health", actions, "action server", timeout)
         wait_http(f"{stack.desk_url}/health", desk, "desk", timeout)
         wait_http(f"{stack.rasa_url}/", rasa, "Rasa server", timeout)
-    except BaseException:
+    except BaseException:  # boundary: whatever stops the start-up (Ctrl-C included) stops what was started
         stack.stop()
         raise
     return stack
@@ -313,11 +313,14 @@ def check_settings() -> None:
         emergency_contact(language, settings)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of `python -m bot.run` (`make run`)."""
-    parser = argparse.ArgumentParser(prog="python -m bot.run", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `python -m bot run`."""
+    parser.description = __doc__
     parser.add_argument("--model", type=pathlib.Path, help="trained model (default: newest under models/)")
-    args = parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    """`python -m bot run` (`make run`): start everything, stop it all on Ctrl-C; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     root = repo_root()
     var = pathlib.Path(os.environ.get("FRONTLINE_VAR") or root / "var")
@@ -362,5 +365,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the older form, `python -m bot.run`, kept for scripts
+    from bot.__main__ import main as bot_main
+
+    sys.exit(bot_main(["run", *sys.argv[1:]]))

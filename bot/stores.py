@@ -15,6 +15,9 @@ On any database, the tracker store
   again on every turn. Another Rasa replica or process writing to the same conversation adds a newer event,
   and the conversation is then read from the database.
 
+The Rasa internals this relies on are behind the one door, `bot.patches`: the private save steps of Rasa's
+SQL tracker store (`bot.patches.rasa_stores`) and the cached event-type lookup (`bot.patches.rasa_events`).
+
 Configured in `endpoints.yml` as `type: bot.stores.TunedSQLTrackerStore` and
 `type: bot.stores.TunedSQLEventBroker` (and the tracker store in `endpoints.prod.yml`).
 """
@@ -22,15 +25,15 @@ Configured in `endpoints.yml` as `type: bot.stores.TunedSQLTrackerStore` and
 from __future__ import annotations
 
 import collections
-import itertools
 import json
 import logging
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.core.brokers.sql import SQLEventBroker
-from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.patches import rasa_events, rasa_stores
 
 logger = logging.getLogger(__name__)
 
@@ -62,33 +65,7 @@ def tuned_engine(engine: Any) -> Any:
     return tuned
 
 
-def cache_event_types() -> None:
-    """Make Rasa's event-type lookup a dictionary lookup.
-
-    Rasa resolves the class of every stored event by walking all subclasses of `Event` (about 60) each time;
-    loading a tracker of a few dozen events spent several milliseconds there per turn. Found classes are cached;
-    a miss falls back to Rasa's own lookup, so event classes defined later are still found.
-    """
-    from rasa.shared.core import events
-
-    if getattr(events.Event, "_frontline_type_cache", None) is not None:
-        return
-    original = events.Event.resolve_by_type
-    cache: dict = {}
-
-    def resolve_by_type(type_name: str, default: Any = None) -> Any:
-        found = cache.get(type_name)
-        if found is None:
-            found = original(type_name, default)
-            if found is not None and getattr(found, "type_name", None) == type_name:
-                cache[type_name] = found
-        return found
-
-    events.Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[assignment]
-    events.Event._frontline_type_cache = cache  # type: ignore[attr-defined]
-
-
-class TunedSQLTrackerStore(SQLTrackerStore):
+class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
     """Rasa's SQL tracker store; write-ahead logging on SQLite; cheaper event streaming; recent events cached."""
 
     # Conversations whose events are kept in memory (least recently used dropped first).
@@ -96,7 +73,7 @@ class TunedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Creates the store as Rasa does, then tunes a SQLite engine and the event-type lookup."""
-        cache_event_types()
+        rasa_events.install()
         super().__init__(*args, **kwargs)
         self.engine = tuned_engine(self.engine)
         self.sessionmaker.configure(bind=self.engine)
@@ -135,7 +112,7 @@ class TunedSQLTrackerStore(SQLTrackerStore):
             self._save_hint = (tracker.sender_id, len(remembered[1]))
         try:
             with self.session_scope() as session:
-                new_events = list(self._additional_events(session, tracker))
+                new_events = list(self.new_events(session, tracker))
                 rows = [self._row(tracker.sender_id, event) for event in new_events]
                 if rows:
                     session.execute(self.SQLEvent.__table__.insert(), rows)
@@ -143,7 +120,7 @@ class TunedSQLTrackerStore(SQLTrackerStore):
         finally:
             self._save_hint = None
         if self.event_broker is not None and new_events:
-            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            await self.publish_events(new_events, tracker.sender_id)
         events = list(tracker.events)
         newest = self._newest_id(tracker.sender_id)
         if newest is None or any(isinstance(event, SessionStarted) for event in events[1:]):
@@ -171,26 +148,12 @@ class TunedSQLTrackerStore(SQLTrackerStore):
         while len(self._recent) > self.cached_conversations:
             self._recent.popitem(last=False)
 
-    def _stored_count(self, session: Any, tracker: DialogueStateTracker) -> int:
+    def stored_count(self, session: Any, tracker: DialogueStateTracker) -> int:
         """How many of the tracker's events are stored: known from memory during `save`, else counted."""
         hint = self._save_hint
         if hint is not None and hint[0] == tracker.sender_id:
             return hint[1]
-        return self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        """The tracker's events that are not stored yet."""
-        stored = self._stored_count(session, tracker)
-        return itertools.islice(tracker.events, stored, len(tracker.events))
-
-    async def _stream_new_events(self, event_broker: Any, new_events: List[Event], sender_id: str) -> None:
-        """Publishes the events, in one transaction when the broker can."""
-        bodies = [{"sender_id": sender_id, **event.as_dict()} for event in new_events]
-        if hasattr(event_broker, "publish_many"):
-            event_broker.publish_many(bodies)
-        else:
-            for body in bodies:
-                event_broker.publish(body)
+        return super().stored_count(session, tracker)
 
 
 class TunedSQLEventBroker(SQLEventBroker):

@@ -354,14 +354,6 @@ class AngerModel:
             raise ValueError(f"{path} does not hold an anger model")
         return model
 
-    def describe(self) -> Dict[str, Any]:
-        """A short summary (labels, vocabulary sizes) for logs and reports."""
-        return {
-            "classes": self.classes_,
-            "ngram_features": len(self._vectorizer.vocabulary_) if self._vectorizer is not None else 0,
-            "cues": list(cues.CUE_NAMES),
-        }
-
 
 def _nb_ratio(features: Any, positive: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """Naive-Bayes log-count ratio of each feature column: log of (smoothed share of positive examples that
@@ -370,10 +362,3 @@ def _nb_ratio(features: Any, positive: np.ndarray, alpha: float = 1.0) -> np.nda
     p = alpha + np.asarray(present[positive].sum(axis=0)).ravel()
     q = alpha + np.asarray(present[~positive].sum(axis=0)).ravel()
     return np.log((p / p.sum()) / (q / q.sum()))
-
-
-def train_model(examples: Sequence[Tuple[str, str]], **options: Any) -> AngerModel:
-    """Train an `AngerModel` on `(text, label)` pairs with `options` passed to the constructor."""
-    texts = [t for t, _ in examples]
-    labels = [label for _, label in examples]
-    return AngerModel(**options).fit(texts, labels)

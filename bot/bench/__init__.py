@@ -1,1 +1,1 @@
-"""Benchmarks and evaluation tools: `python -m bot.bench assistant|nlu|anger|all` (JSON on the last line)."""
+"""Benchmarks and evaluation tools: `python -m bot bench assistant|nlu|anger|all` (JSON on the last line)."""

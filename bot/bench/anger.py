@@ -1,6 +1,6 @@
-"""`python -m bot.bench anger`: precision, recall and false alarms of the anger detector on a labelled TSV.
+"""`python -m bot bench anger`: precision, recall and false alarms of the anger detector on a labelled TSV.
 
-    python -m bot.bench anger --test FILE.tsv --positive LABEL[,LABEL…] [--train FILE.tsv] [--model M.tar.gz]
+    python -m bot bench anger --test FILE.tsv --positive LABEL[,LABEL…] [--train FILE.tsv] [--model M.tar.gz]
                               [--threshold T] [--only LABEL[,LABEL…]] [--limit N]
 
 Without `--train` it evaluates the detector shipped in the trained assistant (the newest `models/*.tar.gz`, or
@@ -25,6 +25,7 @@ import logging
 import os
 import pathlib
 import sys
+import tarfile
 import tempfile
 import time
 import warnings
@@ -53,7 +54,7 @@ class BenchError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.bench anger", description="Evaluate the anger detector on a labelled TSV file."
+        prog="python -m bot bench anger", description="Evaluate the anger detector on a labelled TSV file."
     )
     parser.add_argument("--test", required=True, help="TSV file of text<TAB>label lines to evaluate on")
     parser.add_argument("--positive", required=True, help="comma-separated labels that count as angry")
@@ -88,6 +89,8 @@ def load_shipped_detector(archive: pathlib.Path, workdir: pathlib.Path) -> Any:
     """
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.shared.exceptions import RasaException
+    from tarsafe import TarSafeException
 
     from bot.nlu.anger import AngerDetector
 
@@ -95,7 +98,8 @@ def load_shipped_detector(archive: pathlib.Path, workdir: pathlib.Path) -> Any:
         raise BenchError(f"{archive}: no such model archive")
     try:
         storage, metadata = LocalModelStorage.from_model_archive(workdir, archive)
-    except Exception as error:  # rasa raises several kinds here
+    except (tarfile.TarError, TarSafeException, OSError, ValueError, KeyError, TypeError, RasaException) as error:
+        # not a tar archive, unreadable, bad or missing metadata, a model of another Rasa version
         raise BenchError(f"{archive}: cannot unpack the model: {error}") from error
     for name, node in metadata.predict_schema.nodes.items():
         if node.uses is AngerDetector or getattr(node.uses, "__name__", "") == AngerDetector.__name__:
@@ -216,7 +220,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of `python -m bot.bench anger`; returns the exit code."""
+    """Entry point of `python -m bot bench anger`; returns the exit code."""
     # Loading a Rasa model imports TensorFlow and friends: keep their start-up chatter off stderr.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore")

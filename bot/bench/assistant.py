@@ -176,8 +176,8 @@ def run(turns: int = 300, customers: int = 32, per_customer: int = 20) -> Dict[s
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of `python -m bot.bench assistant`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.bench assistant", description=__doc__)
+    """Entry point of `python -m bot bench assistant`."""
+    parser = argparse.ArgumentParser(prog="python -m bot bench assistant", description=__doc__)
     parser.add_argument("--turns", type=int, default=300, help="sequential turns (default 300)")
     parser.add_argument("--customers", type=int, default=32, help="concurrent customers (default 32)")
     parser.add_argument("--per-customer", type=int, default=20, help="turns per concurrent customer")

@@ -1,11 +1,12 @@
-"""`python -m bot.bench nlu`: train the NLU part of a config on a TSV file and evaluate it.
+"""`python -m bot bench nlu`: train the NLU part of a config on a TSV file and evaluate it.
 
-The pipeline is trained and run with Rasa's own machinery (`rasa.model_training.train_nlu`, then
-`Agent.load` and `Agent.parse_message`), so the figures are those of the components and config that ship.
+The pipeline is trained and run with Rasa's own machinery through the one NLU evaluation path
+(`bot.bench.evaluation`, shared with `python -m bot evaluate`), so the figures are those of the components and
+config that ship. The splits come from `bot.bench.splits`.
 
-    python -m bot.bench nlu --train TRAIN.tsv --test TEST.tsv [--oos-label oos] [--config config.yml]
-    python -m bot.bench nlu --train TRAIN.tsv --folds 5           # stratified cross-validation
-    python -m bot.bench nlu --train TRAIN.tsv --holdout 0.2       # split by md5 of the text
+    python -m bot bench nlu --train TRAIN.tsv --test TEST.tsv [--oos-label oos] [--config config.yml]
+    python -m bot bench nlu --train TRAIN.tsv --folds 5           # stratified cross-validation
+    python -m bot bench nlu --train TRAIN.tsv --holdout 0.2       # split by md5 of the text
 
 `--train` and `--test` accept several files joined with commas (e.g. `train.tsv,oos_train.tsv`).
 Progress goes to stderr; the last line on stdout is one JSON object with the figures.
@@ -14,28 +15,25 @@ Progress goes to stderr; the last line on stdout is one JSON object with the fig
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import hashlib
 import json
 import logging
-import os
 import pathlib
 import statistics
 import sys
 import tempfile
-import time
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bot.anger.data import DataError
 from bot.anger.data import read_tsv as read_tsv_file
+from bot.bench import evaluation, splits
+from bot.bench.evaluation import FALLBACK_INTENT
 from bot.settings import repo_root
 
 logger = logging.getLogger(__name__)
 
 Example = Tuple[str, str]
-FALLBACK_INTENT = "nlu_fallback"
 
 
 class InputError(Exception):
@@ -71,31 +69,18 @@ def read_tsv(paths: str) -> List[Example]:
     return examples
 
 
-def md5_bucket(text: str) -> float:
-    """A deterministic number in [0, 1) from the md5 of the text."""
-    return int(hashlib.md5(text.encode("utf-8")).hexdigest()[:8], 16) / 2**32
-
-
 def holdout_split(examples: Sequence[Example], fraction: float) -> Tuple[List[Example], List[Example]]:
     """Split deterministically: an example is held out when the md5 bucket of its text is below `fraction`."""
-    train = [e for e in examples if md5_bucket(e[0]) >= fraction]
-    test = [e for e in examples if md5_bucket(e[0]) < fraction]
-    return train, test
+    train, test = splits.md5_holdout([text for text, _ in examples], fraction)
+    return [examples[i] for i in train], [examples[i] for i in test]
 
 
 def stratified_folds(examples: Sequence[Example], folds: int) -> List[Tuple[List[Example], List[Example]]]:
-    """Deterministic stratified K-fold: within each label, examples ordered by md5 are dealt round-robin."""
-    by_label: Dict[str, List[Example]] = {}
-    for example in examples:
-        by_label.setdefault(example[1], []).append(example)
-    assignment: List[List[Example]] = [[] for _ in range(folds)]
-    offset = 0
-    for label in sorted(by_label):
-        for example in sorted(by_label[label], key=lambda e: hashlib.md5(e[0].encode("utf-8")).hexdigest()):
-            assignment[offset % folds].append(example)
-            offset += 1
+    """Stratified K-fold by `bot.bench.splits` (keys: the texts): (train, test) pairs, one per fold."""
+    parts = splits.stratified_folds([y for _, y in examples], [t for t, _ in examples], folds)
     return [
-        ([e for j, part in enumerate(assignment) if j != i for e in part], assignment[i]) for i in range(folds)
+        ([examples[i] for j, part in enumerate(parts) if j != k for i in part], [examples[i] for i in parts[k]])
+        for k in range(folds)
     ]
 
 
@@ -104,64 +89,6 @@ def check_labels(examples: Sequence[Example], what: str) -> None:
     labels = set(label for _, label in examples)
     if len(labels) < 2:
         raise InputError(f"{what}: needs at least two labels, found {len(labels)} ({', '.join(sorted(labels))})")
-
-
-def write_rasa_json(examples: Sequence[Example], path: pathlib.Path) -> None:
-    """Write examples in Rasa's JSON NLU format (texts are taken verbatim: no entity markup is parsed)."""
-    data = {"rasa_nlu_data": {"common_examples": [{"text": t, "intent": y} for t, y in examples]}}
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-
-
-def nlu_config(config: pathlib.Path, directory: pathlib.Path) -> pathlib.Path:
-    """A copy of the config with only its NLU part (recipe, language, pipeline): policies are not trained."""
-    from rasa.shared.utils.io import read_yaml_file, write_yaml
-
-    content = read_yaml_file(config)
-    if not isinstance(content, dict) or not content.get("pipeline"):
-        raise InputError(f"{config}: no NLU pipeline in it")
-    kept = {key: content[key] for key in ("recipe", "language", "pipeline", "assistant_id") if key in content}
-    kept["policies"] = []
-    path = directory / "config.yml"
-    write_yaml(kept, path)
-    return path
-
-
-def train_and_parse(
-    config: pathlib.Path, train: Sequence[Example], texts: Sequence[str], workdir: pathlib.Path
-) -> Tuple[List[str], List[str], float, List[float]]:
-    """Train the config's NLU pipeline on `train` with Rasa, then parse `texts` with the trained model.
-
-    Returns:
-        The predicted intent of each text (`nlu_fallback` when the pipeline falls back), the best intent other
-        than the fallback, the training wall time in seconds, and each parse's time in ms.
-    """
-    from rasa.core.agent import Agent
-    from rasa.model_training import train_nlu
-
-    data = workdir / "nlu.json"
-    write_rasa_json(train, data)
-    started = time.perf_counter()
-    model = train_nlu(str(config), str(data), str(workdir / "models"), fixed_model_name="bench")
-    train_seconds = time.perf_counter() - started
-    if not model:
-        raise RuntimeError("Rasa did not train a model")
-    agent = Agent.load(model)
-
-    runner_up: List[str] = []
-
-    async def parse_all() -> Tuple[List[str], List[float]]:
-        predicted, timings = [], []
-        for text in texts:
-            begin = time.perf_counter()
-            result = await agent.parse_message(text)
-            timings.append((time.perf_counter() - begin) * 1000.0)
-            predicted.append(((result or {}).get("intent") or {}).get("name") or "")
-            ranked = [r.get("name") for r in (result or {}).get("intent_ranking") or [] if r.get("name")]
-            runner_up.append(next((name for name in ranked if name != FALLBACK_INTENT), predicted[-1]))
-        return predicted, timings
-
-    predicted, timings = asyncio.run(parse_all())
-    return predicted, runner_up, train_seconds, timings
 
 
 def figures(gold: Sequence[str], predicted: Sequence[str], oos_label: Optional[str]) -> Dict[str, Any]:
@@ -173,14 +100,8 @@ def figures(gold: Sequence[str], predicted: Sequence[str], oos_label: Optional[s
     if oos_label:
         predicted = [oos_label if p == FALLBACK_INTENT else p for p in predicted]
     pairs = list(zip(gold, predicted))
-    result: Dict[str, Any] = {"accuracy": sum(g == p for g, p in pairs) / len(pairs)}
-    scores = []
-    for label in sorted(set(gold)):
-        tp = sum(g == label and p == label for g, p in pairs)
-        fp = sum(g != label and p == label for g, p in pairs)
-        fn = sum(g == label and p != label for g, p in pairs)
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    result["macro_f1"] = sum(scores) / len(scores)
+    scored = evaluation.scores(gold, predicted)
+    result: Dict[str, Any] = {"accuracy": scored.accuracy, "macro_f1": scored.macro_f1}
     if oos_label:
         in_scope = [(g, p) for g, p in pairs if g != oos_label]
         oos = [(g, p) for g, p in pairs if g == oos_label]
@@ -196,7 +117,7 @@ def figures(gold: Sequence[str], predicted: Sequence[str], oos_label: Optional[s
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line of the tool."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.bench nlu",
+        prog="python -m bot bench nlu",
         description="Train the NLU part of a Rasa config on a TSV file (text<TAB>label) and evaluate it.",
     )
     parser.add_argument("--train", required=True, help="training TSV (several files: join with commas)")
@@ -235,18 +156,6 @@ def plan(args: argparse.Namespace) -> List[Tuple[List[Example], List[Example]]]:
     return [(train, test)]
 
 
-def quiet_rasa() -> None:
-    """Keep Rasa's and TensorFlow's chatter off the terminal (progress is ours, on stderr)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ["RASA_MAX_CACHE_SIZE"] = "0"  # no training cache: train_seconds is a real training
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.ERROR)  # unconfigured, structlog prints every debug event on stdout
-    for name in ("rasa", "tensorflow", "absl", "matplotlib", "apscheduler"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the benchmark; the last stdout line is one JSON object. Returns the exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -258,7 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    quiet_rasa()
+    evaluation.quiet_rasa()
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -271,8 +180,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     n_train: List[int] = []
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp:
         try:
-            config_copy = nlu_config(config, pathlib.Path(tmp))
-        except InputError as error:
+            evaluation.nlu_config(config, pathlib.Path(tmp))  # refuse a config without a pipeline before training
+        except evaluation.ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         for index, (train, test) in enumerate(runs, start=1):
@@ -282,18 +191,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"({len(set(y for _, y in train))} labels)…", file=sys.stderr, flush=True)
             try:
                 with contextlib.redirect_stdout(sys.stderr):  # stdout is for the JSON result only
-                    labels, best, seconds, times = train_and_parse(config_copy, train, [t for t, _ in test], workdir)
-            except Exception as error:  # noqa: BLE001 - one line for the user, details at debug level
+                    run = evaluation.train_and_parse(
+                        config, evaluation.training_data(train), [t for t, _ in test], workdir
+                    )
+            except Exception as error:  # boundary (CLI main): one line for the user, details at debug level
                 logger.debug("training or parsing failed", exc_info=True)
                 print(f"error: run {index}: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
                 return 1
-            print(f"run {index}/{len(runs)}: trained in {seconds:.1f} s; parsed {len(test)} examples, "
+            times = [parse.ms for parse in run.parses]
+            print(f"run {index}/{len(runs)}: trained in {run.train_seconds:.1f} s; parsed {len(test)} examples, "
                   f"p50 {statistics.median(times):.2f} ms", file=sys.stderr, flush=True)
             gold += [y for _, y in test]
             texts += [t for t, _ in test]
-            predicted += labels
-            unfallen += best
-            train_seconds.append(seconds)
+            predicted += [parse.intent for parse in run.parses]
+            unfallen += [parse.runner_up for parse in run.parses]
+            train_seconds.append(run.train_seconds)
             timings += times
             n_train.append(len(train))
     result = figures(gold, predicted, args.oos_label)

@@ -26,7 +26,7 @@ def datasets_dir() -> pathlib.Path:
 
 
 def runs(data: pathlib.Path) -> Dict[str, List[str]]:
-    """The benchmark runs: name -> arguments of `python -m bot.bench`."""
+    """The benchmark runs: name -> arguments of `python -m bot bench`."""
     plan: Dict[str, List[str]] = {"assistant": ["assistant"]}
     if not data.is_dir():
         return plan
@@ -78,9 +78,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     results: Dict[str, Any] = {}
     failed = False
     for name, args in runs(data).items():
-        print(f"== {name}: python -m bot.bench {' '.join(args)}", file=sys.stderr, flush=True)
+        print(f"== {name}: python -m bot bench {' '.join(args)}", file=sys.stderr, flush=True)
         process = subprocess.run(
-            [sys.executable, "-m", "bot.bench", *args], stdout=subprocess.PIPE, text=True, cwd=repo_root()
+            [sys.executable, "-m", "bot", "bench", *args], stdout=subprocess.PIPE, text=True, cwd=repo_root()
         )
         figures = last_json(process.stdout)
         if process.returncode != 0 or figures is None:

@@ -97,9 +97,9 @@ class ChinaHolidays:
 
     def version(self) -> str:
         """The installed chinesecalendar version, for log messages."""
-        try:
-            from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
             return version("chinesecalendar")
-        except Exception:  # pragma: no cover - metadata missing
+        except PackageNotFoundError:  # pragma: no cover - installed without metadata
             return "unknown"

@@ -107,10 +107,6 @@ class Deduplicator(Generic[T]):
         self._evict()
         return entry, True
 
-    def forget(self, key: str) -> None:
-        """Drop `key` so that a later delivery is treated as new."""
-        self._entries.pop(key, None)
-
     def _expire(self) -> None:
         deadline = self._clock() - self.ttl_seconds
         stale = []

@@ -36,13 +36,12 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.channels.rest import RestInput as RasaRestInput
-from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
 from sanic import Blueprint
+from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
 from sanic.request import Request
 
-from bot import http_framing
 from bot.channels.options import int_option
+from bot.patches import rasa_rest, sanic_framing
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +90,8 @@ def check_message(body: Dict[str, Any], max_chars: int) -> str:
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidUsage('"metadata" must be a JSON object')
     channel = body.get("input_channel")
-    if channel not in (None, "", RasaRestInput.name()):
-        raise InvalidUsage(f'"input_channel" cannot be chosen over REST: leave it out (it is always "{RasaRestInput.name()}")')
+    if channel not in (None, "", rasa_rest.HookedRestInput.name()):
+        raise InvalidUsage(f'"input_channel" cannot be chosen over REST: leave it out (it is always "{rasa_rest.HookedRestInput.name()}")')
     return message
 
 
@@ -120,7 +119,7 @@ def check_token(request: Request, token: Optional[str]) -> None:
         raise Unauthorized("this REST channel needs its token: Authorization: Bearer <FRONTLINE_REST_TOKEN>")
 
 
-class RestInput(RasaRestInput):
+class RestInput(rasa_rest.HookedRestInput):
     """Rasa's REST channel, refusing malformed, empty and over-long messages with a clear error, and requests
     without its token when it has one."""
 
@@ -142,20 +141,20 @@ class RestInput(RasaRestInput):
         return cls(max_message_chars=max_chars_option(credentials, "bot.channels.rest.RestInput"), token=token)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.http_framing`)."""
-        http_framing.install()
+        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`)."""
+        sanic_framing.install()
         return super().blueprint(on_new_message)
 
-    async def _extract_sender(self, req: Request) -> Optional[Text]:
+    async def sender_of(self, req: Request) -> Optional[Text]:
         """The request's sender, checked after the token (Rasa's route reads the sender first, the message next,
         and starts the turn only after both)."""
         check_token(req, self.token)
         return check_sender(req.json)
 
-    def _extract_message(self, req: Request) -> Optional[Text]:
+    def message_of(self, req: Request) -> Optional[Text]:
         """The request's message, checked."""
         return check_message(req.json, self.max_message_chars)
 
-    def _extract_input_channel(self, req: Request) -> Text:
+    def input_channel_of(self, req: Request) -> Text:
         """Always `rest` (see the module docstring)."""
         return self.name()

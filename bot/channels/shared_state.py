@@ -24,6 +24,8 @@ import os
 import time
 from typing import Any, Callable, List, Mapping, Optional, Tuple, Union
 
+from redis.exceptions import RedisError
+
 logger = logging.getLogger(__name__)
 
 BUTTONS_TTL_SECONDS = 24 * 3600
@@ -103,7 +105,7 @@ class RedisState:
         if self._available():
             try:
                 return bool(self.client.set(f"{self.prefix}:claim:{key}", "1", nx=True, ex=max(1, int(ttl_seconds))))
-            except Exception as error:  # noqa: BLE001 - any Redis failure: handle the message here
+            except RedisError as error:  # Redis down or failing: handle the message here
                 self._failed("a retry claim", error)
         return True
 
@@ -115,7 +117,7 @@ class RedisState:
                 self.client.set(
                     f"{self.prefix}:buttons:{recipient}", json.dumps(payloads, ensure_ascii=False), ex=ttl_seconds
                 )
-            except Exception as error:  # noqa: BLE001
+            except RedisError as error:
                 self._failed("storing buttons", error)
 
     def get_buttons(self, recipient: str) -> Optional[List[str]]:
@@ -127,7 +129,7 @@ class RedisState:
                     return None
                 payloads = json.loads(raw)
                 return [str(p) for p in payloads] if isinstance(payloads, list) else None
-            except Exception as error:  # noqa: BLE001
+            except (RedisError, ValueError) as error:  # ValueError: what is stored is not our JSON
                 self._failed("reading buttons", error)
         return self.fallback.get_buttons(recipient)
 
@@ -137,7 +139,7 @@ class RedisState:
         if self._available():
             try:
                 self.client.delete(f"{self.prefix}:buttons:{recipient}")
-            except Exception as error:  # noqa: BLE001
+            except RedisError as error:
                 self._failed("forgetting buttons", error)
 
 

@@ -40,10 +40,12 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
-from bot import http_framing, identity, language, texts
+from bot import identity, language, texts
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
 from bot.channels.shared_state import redis_address
 from bot.nlu import limits
+from bot.patches import sanic_framing
+from bot.patches import socketio_manager as socketio_manager_patch
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ class WebchatInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
-        http_framing.install()  # see bot/http_framing.py
+        sanic_framing.install()  # see bot/patches/sanic_framing.py
         secret = identity.identity_secret()
         if secret is None:
             logger.info("%s unset: widget customers stay anonymous", identity.ENV_SECRET)
@@ -137,8 +139,7 @@ class WebchatInput(SocketIOInput):
         manager = socketio_manager()
         if manager is not None:
             # Rasa builds the AsyncServer with the in-process manager; swap it before any client connects.
-            manager.set_server(sio)
-            sio.manager = manager
+            socketio_manager_patch.install(sio, manager)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:

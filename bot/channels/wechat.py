@@ -25,8 +25,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import clock, http_framing, texts
+from bot import clock, texts
 from bot.calendar.messages import hours_answer
+from bot.patches import sanic_framing
 from bot.channels import wechat_security as sec
 from bot.channels.options import int_option
 from bot.channels.dedupe import DEFAULT_TTL_SECONDS, Deduplicator, message_key
@@ -119,7 +120,7 @@ def welcome_text(lang: str = ZH) -> str:
     """The reply to a `subscribe` event: a welcome, with the service hours when the calendar can tell them."""
     try:
         hours = hours_answer(lang, clock.now())
-    except Exception:  # noqa: BLE001 - a broken calendar must not break the welcome
+    except Exception:  # boundary (the subscribe reply): a broken calendar must not break the welcome
         logger.warning("welcome: service hours unavailable")
         logger.debug("hours_answer failed", exc_info=True)
         return texts.WECHAT_WELCOME
@@ -297,7 +298,7 @@ class ReplyCollector(WeChatOutput):
                 self.sent += 1
             except WeChatApiError as error:
                 self._stop(recipient_id, error, str(error))
-            except Exception as error:  # noqa: BLE001 - the worker must never die silently
+            except Exception as error:  # boundary (background sender): the worker must never die silently
                 self._stop(recipient_id, error, f"unexpected error {type(error).__name__}")
                 logger.debug("send failed", exc_info=True)
 
@@ -476,9 +477,11 @@ class WeChatInput(InputChannel):
     def reply_max_bytes(self) -> int:
         """The longest text message in bytes (settings `compliance.wechat_max_reply_bytes`)."""
         if self._reply_max_bytes is None:
+            from bot.settings import SettingsError
+
             try:
                 self._reply_max_bytes = max_reply_bytes()
-            except Exception as error:  # noqa: BLE001 - fall back, but say so
+            except (SettingsError, OSError) as error:  # a wrong or unreadable setting: fall back, but say so
                 logger.warning("%s: %s; using %d bytes", self.name(), error, DEFAULT_MAX_REPLY_BYTES)
                 self._reply_max_bytes = DEFAULT_MAX_REPLY_BYTES
         return self._reply_max_bytes
@@ -636,7 +639,7 @@ class WeChatInput(InputChannel):
             await on_new_message(message)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a failing turn must not take the channel down
+        except Exception:  # boundary (a turn): a failing turn must not take the channel down
             entry.failed = True
             logger.error("%s: the assistant failed on a message", self.name())
             logger.debug("on_new_message failed", exc_info=True)
@@ -727,7 +730,7 @@ class WeChatInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The `<name>_webhook` blueprint: `GET /` health, `GET /webhook` verification, `POST /webhook`."""
-        http_framing.install()  # the callbacks come from the internet: see bot/http_framing.py
+        sanic_framing.install()  # the callbacks come from the internet: see bot/patches/sanic_framing.py
         self._warn_cannot_send()
         hook = Blueprint(f"{self.name()}_webhook", __name__)
 
@@ -743,7 +746,7 @@ class WeChatInput(InputChannel):
                 return response.text(self.verify_url(request.args))
             except sec.ChannelRequestError as error:
                 return self._refuse(request, error)
-            except Exception:  # noqa: BLE001 - never a 500 for a malformed request
+            except Exception:  # boundary (channel handler): never a 500 for a malformed request
                 logger.error("%s: URL verification failed unexpectedly", self.name())
                 logger.debug("verification error", exc_info=True)
                 return response.text("bad request", status=400)
@@ -761,7 +764,7 @@ class WeChatInput(InputChannel):
             except LookupError:
                 logger.warning("%s: encrypted message but safe mode is not configured", self.name())
                 return response.text(f"{self.name()} safe mode not configured", status=503)
-            except Exception:  # noqa: BLE001 - never a 500 for a malformed request
+            except Exception:  # boundary (channel handler): never a 500 for a malformed request
                 logger.error("%s: could not read a message", self.name())
                 logger.debug("request error", exc_info=True)
                 return response.text("bad request", status=400)
@@ -769,7 +772,7 @@ class WeChatInput(InputChannel):
                 reply = await self.handle_message(message, on_new_message, started)
             except sec.ChannelRequestError as error:
                 return self._refuse(request, error)
-            except Exception:  # noqa: BLE001 - answer success rather than make WeChat retry
+            except Exception:  # boundary (channel handler): answer success rather than make WeChat retry
                 logger.error("%s: message handling failed", self.name())
                 logger.debug("handling error", exc_info=True)
                 reply = None

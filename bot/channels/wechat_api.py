@@ -237,12 +237,6 @@ class _TokenApiClient:
             logger.info("%s API: access token refreshed (valid %ds)", self.api, int(expires_in))
             return self._token
 
-    def invalidate_token(self) -> None:
-        """Forget the cached token (the next call fetches a new one)."""
-        with self._lock:
-            self._token = None
-            self._expires_at = 0.0
-
     # -- calls ----------------------------------------------------------------------------------------------
     def post(self, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
         """POST a JSON payload with the access token; refresh the token once on 40001/40014/42001.

@@ -5,7 +5,8 @@ Nothing here knows about sanic or Rasa: functions take strings and bytes and eit
 
 What comes from wechatpy 1.8.18 and what is ours:
 - wechatpy: the SHA-1 signer (`WeChatSigner`), the AES-256-CBC cipher (`WeChatCipher`) and the encryption
-  layout (`BasePrpCrypto._encrypt`: random(16) || msg_len || msg || receive id, PKCS#7 to 32 bytes).
+  layout (`BasePrpCrypto._encrypt`: random(16) || msg_len || msg || receive id, PKCS#7 to 32 bytes), a
+  private method reached through `bot.patches.wechatpy_crypto`.
 - ours: constant-time comparison (`hmac.compare_digest`), the timestamp window, body size limit, safe XML
   parsing (`defusedxml`, no DTD, no entities, at most `MAX_XML_DEPTH` levels), a strict EncodingAESKey check
   (43 characters, not an `assert`), and a hardened decryption (pad value 1..32 and uniform, `msg_len` fits,
@@ -330,18 +331,12 @@ class MessageCrypto:
             text: the plaintext (usually reply XML).
             random_prefix: the 16 random bytes; fresh ones from `secrets` when None (tests inject them).
         """
-        from wechatpy.crypto.base import BasePrpCrypto
+        from bot.patches import wechatpy_crypto
 
         prefix = random16() if random_prefix is None else random_prefix
         if len(prefix) != 16:
             raise ValueError("the random prefix must be 16 bytes")
-
-        class _Prp(BasePrpCrypto):
-            def get_random_string(self) -> bytes:  # type: ignore[override]
-                return prefix
-
-        encrypted = _Prp(self.key)._encrypt(text, self.receive_id)
-        return encrypted.decode("ascii") if isinstance(encrypted, bytes) else str(encrypted)
+        return wechatpy_crypto.encrypt(self.key, text, self.receive_id, prefix)
 
     def decrypt_detailed(self, encrypt: str) -> Decrypted:
         """Decrypt a base64 payload with every structural check.

@@ -19,7 +19,7 @@ from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.response import json as json_response
 
-from bot import http_framing
+from bot.patches import sanic_framing
 from bot.desk import api, config
 from bot.desk.console import console_blueprint
 from bot.desk.demo import demo_blueprint
@@ -72,7 +72,7 @@ def create_app(
         The sanic app; its `ctx` holds `desk`, `store`, `hub`, `rasa`, `secret`.
     """
     desk_settings = config.load(settings)
-    http_framing.install()  # see bot/http_framing.py
+    sanic_framing.install()  # see bot/patches/sanic_framing.py
     app = Sanic(name or f"frontline_desk_{next(_COUNTER)}_{uuid.uuid4().hex[:6]}")
     app.config.RESPONSE_TIMEOUT = 3600  # Server-Sent Events streams stay open
     store = store or Store(database_url or config.database_url())
@@ -155,7 +155,7 @@ async def _notify_loop(desk: Desk) -> None:
         await asyncio.sleep(POSITION_NOTIFY_SECONDS)
         try:
             await desk.delivery.notify_positions()
-        except Exception:  # noqa: BLE001 - a failed round is retried on the next
+        except Exception:  # boundary: a failed round is retried on the next
             logger.error("queue position updates failed")
             logger.debug("position update failure", exc_info=True)
 

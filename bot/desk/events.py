@@ -61,7 +61,7 @@ class Consumer:
                 await self._task
             except asyncio.CancelledError:
                 pass
-            except Exception:  # noqa: BLE001
+            except Exception:  # boundary: stopping; the task's error was logged when it ended
                 logger.debug("broker consumer ended with an error", exc_info=True)
             self._task = None
         await self.close()
@@ -76,7 +76,7 @@ class Consumer:
             await self.run()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001
+        except Exception:  # boundary: the background task ends here, logged
             logger.error("the broker consumer stopped on an error")
             logger.debug("broker consumer failure", exc_info=True)
 
@@ -181,7 +181,7 @@ class SQLBrokerTail(Consumer):
         while not self._stopping.is_set():
             try:
                 read = self.poll_once()
-            except Exception:  # noqa: BLE001 - keep tailing; the next poll retries from the stored position
+            except Exception:  # boundary: keep tailing; the next poll retries from the stored position
                 logger.error("reading the event broker failed; retrying")
                 logger.debug("broker poll failure", exc_info=True)
                 read = 0
@@ -252,7 +252,7 @@ class AMQPConsumer(Consumer):
         try:
             if isinstance(event, dict):
                 self.desk.inbox.ingest(event)
-        except Exception:  # noqa: BLE001 - keep the message for a later try
+        except Exception:  # boundary: keep the message for a later try
             logger.error("storing a broker event failed; it stays queued")
             logger.debug("ingest failure", exc_info=True)
             await asyncio.sleep(1)
@@ -265,7 +265,7 @@ class AMQPConsumer(Consumer):
         if self._connection is not None:
             try:
                 await self._connection.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # boundary: closing a connection that may already be broken
                 logger.debug("closing RabbitMQ failed", exc_info=True)
             self._connection = None
 

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,3 @@ def mask_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [mask_value(item) for item in value]
     return value
-
-
-def mask_mapping(values: Dict[str, Any]) -> Dict[str, Any]:
-    """Mask the values (not the keys) of a mapping such as the slots of a conversation."""
-    return {key: mask_value(item) for key, item in (values or {}).items()}

@@ -58,17 +58,6 @@ def replace_examples(text: str, block: yamlio.ExamplesBlock, examples: Sequence[
     return yamlio.apply_splices(text, [Splice(start, end, rendered)])
 
 
-def insert_examples(text: str, after_line: int, examples: Sequence[str], indent: int) -> str:
-    """Insert `- example` lines after 1-based line `after_line`."""
-    newline = yamlio.newline_of(text)
-    offsets = yamlio.line_offsets(text)
-    position = offsets[min(after_line, len(offsets) - 1)]
-    prefix = ""
-    if position == len(text) and text and not text.endswith("\n"):
-        prefix = newline
-    return yamlio.apply_splices(text, [Splice(position, position, prefix + yamlio.render_examples(examples, indent, newline))])
-
-
 def _skip_metadata(lines: Sequence[str], index: int) -> int:
     """The index of the first line at or after `index` that is not part of a `metadata:` block."""
     if index < len(lines) and re.match(r"^\s*metadata:\s*$", lines[index]):

@@ -1,19 +1,19 @@
 """`python -m bot evaluate` (`make evaluate`): how well the shipped NLU pipeline knows the project's own data.
 
-The NLU part of `config.yml` is trained with Rasa's own machinery (`rasa.model_training.train_nlu` into a
-temporary folder, then `Agent.load` and `agent.parse_message`), so exactly the shipped pipeline is measured,
-fallback threshold included. By default it trains on a stratified 80% of `data/nlu/` and tests on the other 20%;
-`--folds K` cross-validates instead. The HTML report (`var/reports/evaluation-<time>.html`, copied to
-`latest.html`) shows per-intent precision, recall and F1, a confusion-matrix picture (PNG embedded), the most
-confused intent pairs with example sentences, and the fallback rate. Progress is shown on stderr.
+The NLU part of `config.yml` is trained and tested through the one NLU evaluation path, `bot.bench.evaluation`
+(shared with `python -m bot bench nlu`: Rasa's own `train_nlu` into a temporary folder, then `Agent.load` and
+`agent.parse_message`), so exactly the shipped pipeline is measured, fallback threshold included. By default it
+trains on a stratified 80% of `data/nlu/` and tests on the other 20%; `--folds K` cross-validates instead (both
+splits from `bot.bench.splits`, keyed by the seed and the text). The HTML report
+(`var/reports/evaluation-<time>.html`, copied to `latest.html`) shows per-intent precision, recall and F1, a
+confusion-matrix picture (PNG embedded), the most confused intent pairs with example sentences, and the fallback
+rate. Progress is shown on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
-import contextlib
 import html
 import io
 import logging
@@ -26,13 +26,15 @@ import time
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
+from bot.bench import evaluation as nlu_evaluation
+from bot.bench import splits as nlu_splits
+from bot.bench.evaluation import FALLBACK_INTENT
 from bot.clock import now
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_INTENT = "nlu_fallback"
 DEFAULT_SEED = 42
 
 
@@ -63,19 +65,6 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _quiet_rasa() -> None:
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message=".*deprecated.*")
-    for name in ("rasa", "tensorflow", "absl", "matplotlib"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)
-
-
 def load_training_data(data: pathlib.Path) -> Any:
     """The NLU training data under a file or folder, read by Rasa (only intent examples are used)."""
     from rasa.shared.nlu.training_data.loading import load_data
@@ -84,29 +73,35 @@ def load_training_data(data: pathlib.Path) -> Any:
 
 
 def splits(training_data: Any, folds: int, train_fraction: float, seed: int) -> List[Tuple[Any, Any]]:
-    """(train, test) pairs: one stratified hold-out split, or `folds` stratified folds."""
-    from rasa.shared.nlu.training_data.training_data import TrainingData
+    """(train, test) pairs of Rasa training data: one stratified hold-out split, or `folds` stratified folds.
 
-    if folds <= 1:
-        return [training_data.train_test_split(train_frac=train_fraction, random_seed=seed)]
-    from sklearn.model_selection import StratifiedKFold
+    Raises:
+        ValueError: an intent has fewer examples than `folds`.
+    """
+    from rasa.shared.nlu.training_data.training_data import TrainingData
 
     examples = training_data.intent_examples
     labels = [example.get("intent") for example in examples]
+    keys = nlu_splits.seeded_keys([example.get("text") for example in examples], seed)
+
+    def part(indices: List[int]) -> Any:
+        return TrainingData(
+            training_examples=[examples[i] for i in indices],
+            entity_synonyms=training_data.entity_synonyms,
+            regex_features=training_data.regex_features,
+            lookup_tables=training_data.lookup_tables,
+        )
+
+    if folds <= 1:
+        train, test = nlu_splits.stratified_holdout(labels, keys, 1 - train_fraction)
+        return [(part(train), part(test))]
     smallest = min(Counter(labels).values())
     if smallest < folds:
         raise ValueError(f"an intent has only {smallest} examples: use at most --folds {smallest}")
-    result = []
-    for train_index, test_index in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(
-        examples, labels
-    ):
-        result.append(
-            (
-                TrainingData(training_examples=[examples[i] for i in train_index]),
-                TrainingData(training_examples=[examples[i] for i in test_index]),
-            )
-        )
-    return result
+    parts = nlu_splits.stratified_folds(labels, keys, folds)
+    return [
+        (part([i for j, fold in enumerate(parts) if j != k for i in fold]), part(parts[k])) for k in range(folds)
+    ]
 
 
 def pipeline_names(config: pathlib.Path) -> List[str]:
@@ -116,31 +111,6 @@ def pipeline_names(config: pathlib.Path) -> List[str]:
     with open(config, encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     return [str(item.get("name")) for item in data.get("pipeline") or [] if isinstance(item, dict)]
-
-
-def train_fold(config: pathlib.Path, train: Any, workdir: pathlib.Path) -> str:
-    """Train the NLU pipeline of `config` on `train` with Rasa; return the model archive path."""
-    from rasa.model_training import train_nlu
-
-    data_file = workdir / "train.yml"
-    data_file.write_text(train.nlu_as_yaml(), encoding="utf-8")
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = train_nlu(str(config), str(data_file), str(workdir / "models"), fixed_model_name="fold")
-    if not model:
-        raise RuntimeError("Rasa did not train a model (see the log above)")
-    return str(model)
-
-
-async def _parse_all(model: str, texts: Sequence[str], description: str) -> List[Dict[str, Any]]:
-    from rasa.core.agent import Agent
-    from tqdm import tqdm
-
-    agent = Agent.load(model)
-    results = []
-    for text in tqdm(texts, desc=description, file=sys.stderr, unit="msg", leave=False):
-        results.append(await agent.parse_message(text))
-    return results
 
 
 def evaluate(
@@ -162,7 +132,7 @@ def evaluate(
     Returns:
         Every test prediction.
     """
-    _quiet_rasa()
+    nlu_evaluation.quiet_rasa()
     started = time.monotonic()
     training_data = load_training_data(data)
     parts = splits(training_data, folds, train_fraction, seed)
@@ -172,19 +142,18 @@ def evaluate(
     for number, (train, test) in enumerate(parts, start=1):
         label = f"fold {number}" if total > 1 else "split"
         progress(f"[{number}/{total}] training {label} on {len(train.intent_examples)} examples…")
+        texts = [example.get("text") for example in test.intent_examples]
         with tempfile.TemporaryDirectory(prefix="frontline-eval-") as temp:
-            model = train_fold(config, train, pathlib.Path(temp))
-            texts = [example.get("text") for example in test.intent_examples]
+            model, _ = nlu_evaluation.train(config, train, pathlib.Path(temp))
             progress(f"[{number}/{total}] testing {label} on {len(texts)} examples…")
-            parsed = asyncio.run(_parse_all(model, texts, f"[{number}/{total}] parsing"))
-        for example, parse in zip(test.intent_examples, parsed, strict=True):
-            intent = parse.get("intent") or {}
+            parses = nlu_evaluation.parse(model, texts, progress=f"[{number}/{total}] parsing")
+        for example, parse in zip(test.intent_examples, parses, strict=True):
             result.predictions.append(
                 Prediction(
                     text=example.get("text"),
                     expected=example.get("intent"),
-                    predicted=str(intent.get("name") or FALLBACK_INTENT),
-                    confidence=float(intent.get("confidence") or 0.0),
+                    predicted=parse.intent or FALLBACK_INTENT,
+                    confidence=parse.confidence,
                     fold=number,
                 )
             )
@@ -211,23 +180,15 @@ class Metrics:
 
 def compute_metrics(evaluation: Evaluation, top_pairs: int = 10, examples_per_pair: int = 3) -> Metrics:
     """Per-intent precision/recall/F1, the confusion matrix, the most confused pairs and the fallback rate."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix
 
     predictions = evaluation.predictions
     expected = [item.expected for item in predictions]
     predicted = [item.predicted for item in predictions]
     intents = sorted(set(expected))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        expected, predicted, labels=intents, zero_division=0
-    )
+    scored = nlu_evaluation.scores(expected, predicted)
     fallbacks = Counter(item.expected for item in predictions if item.predicted == FALLBACK_INTENT)
-    per_intent = [
-        (intent, float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]), fallbacks[intent])
-        for i, intent in enumerate(intents)
-    ]
-    _, _, weighted, _ = precision_recall_fscore_support(
-        expected, predicted, labels=intents, average="weighted", zero_division=0
-    )
+    per_intent = [(intent, p, r, f1, support, fallbacks[intent]) for intent, p, r, f1, support in scored.per_label]
     columns = intents + sorted(set(predicted) - set(intents))
     matrix = confusion_matrix(expected, predicted, labels=columns)[: len(intents)]
     pairs: Dict[Tuple[str, str], List[Prediction]] = defaultdict(list)
@@ -238,9 +199,9 @@ def compute_metrics(evaluation: Evaluation, top_pairs: int = 10, examples_per_pa
     total = len(predictions) or 1
     return Metrics(
         per_intent=per_intent,
-        accuracy=sum(a == b for a, b in zip(expected, predicted, strict=True)) / total,
-        macro_f1=float(sum(f1) / len(f1)) if len(f1) else 0.0,
-        weighted_f1=float(weighted),
+        accuracy=scored.accuracy,
+        macro_f1=scored.macro_f1,
+        weighted_f1=scored.weighted_f1,
         fallback_rate=sum(fallbacks.values()) / total,
         labels=columns,
         matrix=matrix,

@@ -159,11 +159,9 @@ def read_sheet(path: pathlib.Path) -> List[SheetRow]:
     Raises:
         SheetError: a column is missing or the file is not a readable spreadsheet.
     """
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a bad file
+        workbook = sheets.open_workbook(path)
+    except (OSError, ValueError) as error:
         raise SheetError([f"row 1: cannot read {path}: {error}"]) from error
     sheet = workbook.worksheets[0]
     rows = sheet.iter_rows(values_only=True)

@@ -72,8 +72,12 @@ class LintResult:
 
 
 def fold(text: str) -> str:
-    """Fold text for phrase matching: NFKC, Simplified Chinese, case-folded, single spaces."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """Fold text for phrase matching: NFKC, Simplified Chinese, case-folded, single spaces.
+
+    A lone surrogate (in a regex character class of the code, say) becomes `?`: it is no word, and the Chinese
+    converter cannot encode it.
+    """
+    text = unicodedata.normalize("NFKC", (text or "").encode("utf-8", "replace").decode("utf-8"))
     return _SPACES.sub(" ", to_simplified(text).casefold()).strip()
 
 

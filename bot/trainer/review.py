@@ -4,7 +4,8 @@ Export reads Rasa's SQL tracker store (`var/rasa.db` by default; any SQLAlchemy 
 customer messages since a date that ended in a fallback (`nlu_fallback`), an `out_of_scope` answer, a
 low-confidence guess (below `compliance.review_min_confidence`) or a handoff (`action_handoff` followed), with
 the predicted intent and its confidence, the text masked (`bot.handoff.masking`), and after a handoff the topic
-of the desk's ticket (`agent_topic`). Messages written while a human had the conversation (paused) are left out.
+of the conversation's latest desk ticket (`agent_topic`, read with the desk's own store from the desk's
+database). Messages written while a human had the conversation (paused) are left out.
 
 Trainers fill the `label` column with an existing intent; import adds those texts as examples of that intent in
 the file that holds it (Chinese after the last Chinese example, English at the end), skipping duplicates and
@@ -21,7 +22,6 @@ import json
 import logging
 import os
 import pathlib
-import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from bot.calendar.schedule import DEFAULT_TIMEZONE, parse_timezone
 from bot.faq import split_languages
+from bot.handoff.masking import mask
 from bot.language import detect
 from bot.settings import SettingsError
 from bot.trainer import sheets, yamlio
@@ -85,27 +86,6 @@ class ReviewError(ValueError):
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = list(problems)
-
-
-# --- masking -----------------------------------------------------------------------------------------------
-
-_FALLBACK_MASKS = (
-    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "***@***"),
-    (re.compile(r"(?<!\d)\d{17}[0-9Xx](?![0-9A-Za-z])"), "******************"),
-    (re.compile(r"(?<!\d)\d{13,19}(?!\d)"), "****************"),
-    (re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"), "***********"),
-)
-
-
-def mask(text: str) -> str:
-    """Mask personal data with `bot.handoff.masking.mask`, or a minimal masker when it is unavailable."""
-    try:
-        from bot.handoff.masking import mask as desk_mask
-    except ImportError:  # pragma: no cover - the handoff package ships with Frontline
-        for pattern, replacement in _FALLBACK_MASKS:
-            text = pattern.sub(replacement, text)
-        return text
-    return desk_mask(text)
 
 
 # --- reading the tracker store -----------------------------------------------------------------------------
@@ -244,50 +224,43 @@ def read_events(url: str, since: float) -> List[Tuple[str, str, float, Optional[
 
 
 def add_agent_topics(rows: List[ReviewRow], desk_url: Optional[str]) -> None:
-    """Fill `agent_topic` for handed-off messages from the desk's tickets (table `tickets`), when available."""
+    """Fill `agent_topic` of handed-off messages with the topic of their conversation's latest desk ticket.
+
+    The tickets are read with the desk's own store (`bot.desk.store.Store.topics_by_conversation`); a database
+    without the desk's tables, or one that cannot be reached, leaves the topics empty.
+    """
     targets = [row for row in rows if "handoff" in row.reasons]
     if not targets or not desk_url:
         return
-    import sqlalchemy as sa
+    from sqlalchemy.exc import SQLAlchemyError
 
-    engine = sa.create_engine(desk_url)
+    from bot.desk.store import Store
+
+    store = Store(desk_url)
     try:
-        columns = {column["name"] for column in sa.inspect(engine).get_columns("tickets")}
-    except Exception as error:  # no desk database, or not the desk's schema
+        topics = store.topics_by_conversation(row.sender_id for row in targets)
+    except SQLAlchemyError as error:  # not the desk's database, or it cannot be reached
         logger.info("no desk tickets to read agent topics from (%s)", type(error).__name__)
         logger.debug("desk database", exc_info=True)
-        engine.dispose()
         return
-    if not {"conversation_id", "topic"} <= columns:
-        engine.dispose()
-        return
-    when = "created_real" if "created_real" in columns else ("created_at" if "created_at" in columns else None)
-    senders = sorted({row.sender_id for row in targets})
-    tickets: Dict[str, List[Tuple[float, str]]] = defaultdict(list)
-    try:
-        with engine.connect() as connection:
-            query = sa.text(
-                f"SELECT conversation_id, topic{', ' + when if when else ''} FROM tickets "
-                "WHERE topic IS NOT NULL AND conversation_id IN :senders"
-            ).bindparams(sa.bindparam("senders", expanding=True))
-            for record in connection.execute(query, {"senders": senders}):
-                tickets[record[0]].append((float(record[2]) if when and record[2] is not None else 0.0, record[1]))
     finally:
-        engine.dispose()
+        store.close()
     for row in targets:
-        own = sorted(tickets.get(row.sender_id, []))
-        if not own:
-            continue
-        after = [topic for created, topic in own if created >= row.timestamp - 60]
-        row.agent_topic = after[0] if after else own[-1][1]
+        row.agent_topic = topics.get(row.sender_id, row.agent_topic)
 
 
-def default_desk_url(project: Project) -> Optional[str]:
-    """The desk's database: `DATABASE_URL`, else `var/desk.db` when it exists."""
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    path = pathlib.Path(os.environ.get("FRONTLINE_VAR") or project.root / "var") / "desk.db"
-    return database_url(path) if path.exists() else None
+def default_desk_url() -> Optional[str]:
+    """The desk's database as the desk finds it (`bot.desk.config.database_url()`), or None when that is a
+    SQLite file that does not exist (no desk has run here)."""
+    import sqlalchemy as sa
+
+    from bot.desk.config import database_url as desk_database_url
+
+    url = desk_database_url()
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and pathlib.Path(parsed.database).exists()):
+        return None
+    return url
 
 
 def export_review(
@@ -365,11 +338,9 @@ def read_labels(path: pathlib.Path) -> List[Tuple[int, str, str]]:
     Raises:
         ReviewError: the sheet cannot be read or lacks the `text` or `label` column.
     """
-    from openpyxl import load_workbook
-
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a bad file
+        workbook = sheets.open_workbook(path)
+    except (OSError, ValueError) as error:
         raise ReviewError([f"row 1: cannot read {path}: {error}"]) from error
     rows = workbook.worksheets[0].iter_rows(values_only=True)
     header = [str(value).strip().lower() if value is not None else "" for value in next(rows, ())]
@@ -458,7 +429,7 @@ def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -
         offsets = yamlio.line_offsets(text)
         newline = yamlio.newline_of(text)
         chinese_new, english_new = split_languages(new_examples)
-        chinese_old, english_old = target.split()
+        chinese_old, _ = target.split()
         last_line = target.block.end  # 0-based exclusive == 1-based line of the last content line
         zh_after = chinese_old[-1].line if chinese_old else target.block.start
         en_after = last_line
@@ -490,7 +461,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("file", type=pathlib.Path)
     export.add_argument("--since", required=True, help="first day to include, YYYY-MM-DD (or an ISO time)")
     export.add_argument("--tracker-db", default=None, help="tracker store: SQLite path or SQLAlchemy URL (default var/rasa.db)")
-    export.add_argument("--desk-db", default=None, help="desk database for agent topics (default DATABASE_URL or var/desk.db)")
+    export.add_argument("--desk-db", default=None, help="desk database for agent topics (default: the desk's, DATABASE_URL or var/desk.db)")
     export.add_argument("--root", default=argparse.SUPPRESS, help="project root (default: the repository)")
     imported = commands.add_parser("import", help="add the labelled rows as training examples")
     imported.add_argument("file", type=pathlib.Path)
@@ -509,12 +480,12 @@ def main(args: argparse.Namespace) -> int:
             if "://" not in str(tracker) and not pathlib.Path(tracker).exists():
                 print(f"error: tracker store not found: {tracker}", file=sys.stderr)
                 return 2
-            desk = database_url(args.desk_db) if args.desk_db else default_desk_url(project)
+            desk = database_url(args.desk_db) if args.desk_db else default_desk_url()
+            from sqlalchemy.exc import SQLAlchemyError
+
             try:
                 count = export_review(project, args.file, since, database_url(tracker), desk)
-            except Exception as error:  # SQLAlchemy errors: no such table, cannot connect
-                if type(error).__module__.split(".")[0] != "sqlalchemy":
-                    raise
+            except SQLAlchemyError as error:  # no such table, cannot connect
                 print(f"error: cannot read the tracker store {tracker}: {error}".splitlines()[0], file=sys.stderr)
                 logger.debug("tracker store", exc_info=True)
                 return 2

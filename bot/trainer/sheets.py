@@ -1,4 +1,4 @@
-"""Writing the spreadsheets of `faq export` and `review export`: only to a `.xlsx` file, with one-line errors.
+"""The spreadsheets of `faq export|import` and `review export|import`: `.xlsx` only, with one-line errors.
 
 Both imports read `.xlsx` files (openpyxl), so an export refuses any other name rather than write a workbook
 that its import would then refuse; a folder or a path that cannot be written is refused too.
@@ -8,11 +8,33 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import zipfile
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 SUFFIX = ".xlsx"
+
+
+def open_workbook(path: pathlib.Path) -> Any:
+    """Open a spreadsheet for reading (openpyxl, read-only, cell values rather than formulas).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: it is no readable `.xlsx` workbook (`UnreadableWorkbook`).
+    """
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        return load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, SyntaxError) as error:
+        # not an .xlsx name or not a zip; a zip without a workbook's parts; a part that is not XML
+        raise UnreadableWorkbook(f"not a readable {SUFFIX} workbook ({type(error).__name__}: {error})") from error
+
+
+class UnreadableWorkbook(ValueError):
+    """A file that openpyxl cannot read as a workbook."""
 
 
 class OutputError(ValueError):

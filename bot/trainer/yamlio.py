@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,9 @@ def write_text(path: os.PathLike | str, text: str) -> None:
         if target.exists():
             os.chmod(temp, target.stat().st_mode & 0o777)
         os.replace(temp, target)
-    except BaseException:
-        if os.path.exists(temp):
+    finally:
+        if os.path.exists(temp):  # only when something failed: a replaced temp file is gone
             os.unlink(temp)
-        raise
 
 
 def _yaml() -> YAML:
@@ -133,14 +132,6 @@ def value_line(container: Any, key: Any) -> int:
     return 0
 
 
-def container_line(container: Any) -> int:
-    """1-based line where a round-trip container starts; 0 when unknown."""
-    try:
-        return int(container.lc.line) + 1
-    except (AttributeError, TypeError):
-        return 0
-
-
 def walk_strings(value: Any, line: int = 0) -> Iterator[Tuple[str, int, Tuple[Any, ...]]]:
     """Yield every string inside a round-trip value with its 1-based line and its key path.
 
@@ -168,11 +159,6 @@ def mapping_get(node: Optional[Node], key: str) -> Optional[Tuple[ScalarNode, No
         if isinstance(key_node, ScalarNode) and key_node.value == key:
             return key_node, value_node
     return None
-
-
-def sequence_items(node: Optional[Node]) -> List[Node]:
-    """Return the item nodes of a sequence node (empty for anything else)."""
-    return list(node.value) if isinstance(node, SequenceNode) else []
 
 
 # --- text positions and splices ---------------------------------------------------------------------------

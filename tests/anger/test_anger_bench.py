@@ -115,6 +115,17 @@ def test_shipped_detector_from_a_model_archive(tmp_path: pathlib.Path, write_tsv
     assert code == 0 and json.loads(out[-1])["threshold"] == 0.2
 
 
+@pytest.mark.parametrize("content", [b"not a tar archive", b""])
+def test_a_file_that_is_no_model_archive_is_an_error(tmp_path: pathlib.Path, write_tsv, capsys, content: bytes) -> None:
+    archive = tmp_path / "broken.tar.gz"
+    archive.write_bytes(content)
+    test = write_tsv("test.tsv", TEST_ROWS)
+    code, out, err = _run(["--test", str(test), "--positive", "mad", "--model", str(archive)], capsys)
+    assert code == 2 and out == []
+    assert err.strip().startswith(f"error: {archive}: cannot unpack the model")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_model_without_detector_is_an_error(tmp_path: pathlib.Path, write_tsv, capsys) -> None:
     storage_dir = tmp_path / "s"
     storage_dir.mkdir()

@@ -205,7 +205,7 @@ def _make_handler(api: FakeWeChatApi) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        def log_message(self, format: str, *args: Any) -> None:  # BaseHTTPRequestHandler's name
             logger.debug("fake api: " + format, *args)
 
         def _serve(self, method: str) -> None:
@@ -231,10 +231,10 @@ def _make_handler(api: FakeWeChatApi) -> type:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        def do_GET(self) -> None:  # http.server's naming
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        def do_POST(self) -> None:  # http.server's naming
             self._serve("POST")
 
     return Handler

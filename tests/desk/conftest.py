@@ -24,11 +24,13 @@ def pg_available() -> bool:
     """True when PostgreSQL answers on the test URL."""
     try:
         import psycopg2
-
-        psycopg2.connect(PG_URL.replace("postgresql://", "postgres://"), connect_timeout=2).close()
-        return True
-    except Exception:  # noqa: BLE001
+    except ImportError:
         return False
+    try:
+        psycopg2.connect(PG_URL.replace("postgresql://", "postgres://"), connect_timeout=2).close()
+    except psycopg2.Error:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")

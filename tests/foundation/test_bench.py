@@ -41,4 +41,4 @@ def test_unknown_tool_prints_usage_and_fails() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot.bench", "nonsense"], cwd=repo_root(), capture_output=True, text=True
     )
-    assert result.returncode == 2 and "usage: python -m bot.bench" in result.stderr
+    assert result.returncode == 2 and "usage: python -m bot bench" in result.stderr

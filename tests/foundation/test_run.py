@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from bot import run
+from bot.__main__ import main as cli
 from bot.devtools import free_port
 from bot.settings import repo_root
 
@@ -22,7 +23,7 @@ def test_wrong_setting_stops_start_up_with_the_key_named(tmp_path: pathlib.Path,
 
     reset_calendar()
     try:
-        assert run.main([]) == 1
+        assert cli(["run"]) == 1
     finally:
         monkeypatch.delenv("FRONTLINE_SETTINGS")
         reset_calendar()
@@ -69,7 +70,7 @@ def test_main_says_which_port_is_busy(monkeypatch, capsys) -> None:
 
     monkeypatch.setattr(run, "check_settings", lambda: None)
     monkeypatch.setattr(run, "start", busy)
-    assert run.main([]) == 1
+    assert cli(["run"]) == 1
     err = capsys.readouterr().err
     assert "error: port 5005 (the Rasa server) is already in use" in err
     assert "see " not in err  # no pointer to logs that say nothing about it

@@ -10,7 +10,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore, cache_event_types
+from bot.patches import rasa_events
+from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore
 
 DOMAIN = Domain.from_yaml("""
 version: "3.1"
@@ -46,7 +47,7 @@ async def test_tracker_round_trip_and_events_published_in_wal_mode(tmp_path: pat
 
 
 def test_event_type_cache_resolves_like_rasa() -> None:
-    cache_event_types()
+    rasa_events.install()
     assert Event.resolve_by_type("user") is UserUttered
     assert Event.resolve_by_type("user") is UserUttered  # from the cache
     assert Event.resolve_by_type("no-such-event", default=BotUttered) is BotUttered

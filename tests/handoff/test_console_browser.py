@@ -104,7 +104,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
         "FRONTLINE_NOW": NOW,
         "FRONTLINE_LOG_LEVEL": "WARNING",
     }
-    log = open(tmp / "desk.log", "w")  # noqa: SIM115
+    log = open(tmp / "desk.log", "w")  # closed when the desk process is stopped
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "desk"], env=env, cwd=repo_root(), stdout=log, stderr=subprocess.STDOUT
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pathlib
 import re
-from typing import Any, Dict, List
+import uuid
+from typing import Any, Dict, Iterator, List
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +18,9 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaus
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.__main__ import main as cli
+from bot.desk.store import Store
 from bot.faq import load_catalog
+from bot.trainer import review
 from bot.trainer.review import COLUMNS, conversation_key
 
 DAY = dt.datetime(2025, 10, 3, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
@@ -81,24 +85,40 @@ async def tracker_db(tmp_path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-@pytest.fixture
-def desk_db(tmp_path: pathlib.Path) -> pathlib.Path:
-    """A desk database holding the tickets table's columns the review reads."""
-    path = tmp_path / "desk.db"
-    engine = sa.create_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        connection.execute(
-            sa.text("CREATE TABLE tickets (id INTEGER PRIMARY KEY, conversation_id TEXT, topic TEXT, created_real REAL)")
-        )
-        connection.execute(
-            sa.text("INSERT INTO tickets (conversation_id, topic, created_real) VALUES (:c, :t, :at)"),
-            [
-                {"c": "web-handoff", "t": "faq_payment_failed", "at": DAY + 101},
-                {"c": "someone-else", "t": "faq_fees", "at": DAY + 101},
-            ],
-        )
-    engine.dispose()
-    return path
+PG_URL = os.environ.get("FRONTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def ticket(conversation_id: str, topic: str | None, at: float) -> Dict[str, Any]:
+    """The values the desk gives a ticket (see `bot.desk.service`)."""
+    return dict(
+        conversation_id=conversation_id, channel="socketio", grade="B", reason="requested", topic=topic,
+        skill="general", context={"version": "1.0"}, created_at=at, created_real=at, skill_since=at,
+        due_first_response=at + 120, warn_first_response=at + 90, due_resolution=at + 3600,
+        warn_resolution=at + 2700,
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def desk_db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[str]:
+    """A database the desk created itself (`Store.migrate`, `create_ticket`): SQLite, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'desk.db'}"
+        store = Store(url)
+    else:
+        schema = f"review_test_{uuid.uuid4().hex[:12]}"
+        store = Store(PG_URL, schema=schema)
+        try:
+            store.migrate()
+        except sa.exc.OperationalError:
+            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    store.migrate()
+    earlier, _ = store.create_ticket(ticket("web-handoff", "faq_fees", DAY - 86400))
+    assert store.close_ticket(earlier["id"], "resolved", DAY - 86000, None)
+    store.create_ticket(ticket("web-handoff", "faq_payment_failed", DAY + 101))
+    store.create_ticket(ticket("someone-else", "faq_fees", DAY + 101))
+    yield url
+    store.drop_schema()
 
 
 def read_sheet(path: pathlib.Path) -> List[Dict[str, Any]]:
@@ -108,12 +128,12 @@ def read_sheet(path: pathlib.Path) -> List[Dict[str, Any]]:
 
 
 def test_export_collects_fallbacks_handoffs_low_confidence_and_out_of_scope(
-    project_root: pathlib.Path, tracker_db: pathlib.Path, desk_db: pathlib.Path, tmp_path: pathlib.Path
+    project_root: pathlib.Path, tracker_db: pathlib.Path, desk_db: str, tmp_path: pathlib.Path
 ) -> None:
     sheet = tmp_path / "review.xlsx"
     status = cli(
         ["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
-         "--desk-db", str(desk_db), "--root", str(project_root)]
+         "--desk-db", desk_db, "--root", str(project_root)]
     )
     assert status == 0
     rows = read_sheet(sheet)
@@ -127,6 +147,37 @@ def test_export_collects_fallbacks_handoffs_low_confidence_and_out_of_scope(
     assert rows[0]["time"] == "2025-10-03 10:00:00"  # in the calendar's time zone (Asia/Shanghai)
     assert [row["language"] for row in rows] == ["zh", "en", "en", "en"]
     assert all(row["label"] is None for row in rows)
+
+
+def test_a_database_without_the_desk_tables_leaves_the_topics_empty(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    other = tmp_path / "not-the-desk.db"
+    engine = sa.create_engine(f"sqlite:///{other}")
+    with engine.begin() as connection:  # what the review used to read: a table the desk does not have
+        connection.execute(sa.text("CREATE TABLE tickets (conversation_id TEXT, topic TEXT)"))
+        connection.execute(sa.text("INSERT INTO tickets VALUES ('web-handoff', 'faq_fees')"))
+    engine.dispose()
+    sheet = tmp_path / "review.xlsx"
+    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
+                "--desk-db", str(other), "--root", str(project_root)]) == 0
+    handoff = [row for row in read_sheet(sheet) if row["reason"] == "handoff"]
+    assert len(handoff) == 1 and handoff[0]["agent_topic"] is None
+
+
+def test_the_default_desk_database_is_the_one_the_desk_uses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db.example:5432/frontline")
+    assert review.default_desk_url() == "postgresql://desk@db.example:5432/frontline"
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("FRONTLINE_VAR", str(tmp_path))
+    assert review.default_desk_url() is None  # no desk has run here, and none is created
+    assert not (tmp_path / "desk.db").exists()
+    store = Store(f"sqlite:///{tmp_path / 'desk.db'}")
+    store.migrate()
+    store.close()
+    assert review.default_desk_url() == f"sqlite:///{tmp_path / 'desk.db'}"
 
 
 def test_export_later_since_and_missing_store(

@@ -10,6 +10,9 @@ The Rasa server takes WeChat's and WeCom's callbacks from the internet, so one s
 assistant. `install()` makes sanic's servers in the process use `GuardedHttp`, its connection handler with
 the header parser checked, so that both get a 400 and the connection is closed, as newer sanic releases do. It
 is idempotent; the channels (in the Rasa server), the action package and the desk call it when they set up.
+
+Why not the public API: sanic 21.12 has no hook between parsing a request header and reading its body, and its
+server builds connections from the module global `sanic.server.protocols.http_protocol.Http`.
 """
 
 from __future__ import annotations
@@ -17,8 +20,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sanic.exceptions import InvalidUsage
-from sanic.http import Http
+from bot.patches.versions import require
+
+LIBRARY, SUPPORTED = "sanic", "==21.12.*"
+RECHECK = (
+    "sanic/http.py (Http.http1_request_header, its int() of Content-Length, request_bytes_left, __touchup__) and "
+    "sanic/server/protocols/http_protocol.py (the module global Http its connections are built from); if the new "
+    "sanic answers a negative or non-numeric Content-Length with a 400 itself, drop this patch"
+)
+
+
+def check_version() -> None:
+    """Raise `PatchVersionError` unless the installed sanic is one this patch was written for."""
+    require(LIBRARY, SUPPORTED, __name__, RECHECK)
+
+
+check_version()
+
+from sanic.exceptions import InvalidUsage  # noqa: E402 - imported after the version check
+from sanic.http import Http  # noqa: E402 - imported after the version check
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +85,7 @@ def install() -> None:
     """Make sanic's servers in this process use `GuardedHttp` (once; see the module docstring)."""
     from sanic.server.protocols import http_protocol
 
+    check_version()
     if http_protocol.Http is not GuardedHttp:
         http_protocol.Http = GuardedHttp
         logger.debug("sanic request framing guard installed")

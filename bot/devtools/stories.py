@@ -1,59 +1,30 @@
-"""Developer commands behind `make train` and `make test-stories`.
+"""`python -m bot test-stories` (`make test-stories`): Rasa's end-to-end test stories against a real action server.
 
-- `train`: trains the assistant into `models/frontline.tar.gz` and records how long it took
-  (`var/train_seconds.json`, read by `make bench`).
-- `test-stories`: runs Rasa's end-to-end test stories (`tests/test_*.yml`) against a real action server, with
-  the clock pinned per file: a first line `# FRONTLINE_NOW: 2025-11-30T20:00:00+08:00` pins that file's moment;
-  files without one run on a weekday morning, so that results never depend on when the tests run.
+The stories are `tests/test_*.yml`. The clock is pinned per file: a first line
+`# FRONTLINE_NOW: 2025-11-30T20:00:00+08:00` pins that file's moment; files without one run on a weekday
+morning, so that results never depend on when the tests run.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import json
 import logging
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from typing import Dict, List, Optional
 
+from bot.devtools import MODEL_NAME, free_port
 from bot.run import Ports, build_env, venv_bin, wait_http, write_endpoints
 from bot.settings import repo_root
 
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "frontline"
 DEFAULT_NOW = "2025-12-01T10:00:00+08:00"  # a Monday morning, inside business hours
 NOW_HEADER = "# FRONTLINE_NOW:"
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def train(root: pathlib.Path) -> int:
-    """Train the assistant and record the time taken."""
-    (root / "var").mkdir(exist_ok=True)
-    print("Training the assistant (NLU, anger detector, policies)…", flush=True)
-    started = time.monotonic()
-    result = subprocess.run(
-        [venv_bin("rasa"), "train", "--fixed-model-name", MODEL_NAME, "--out", "models"], cwd=root
-    )
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        print(f"error: training failed (exit code {result.returncode})", file=sys.stderr)
-        return result.returncode
-    (root / "var" / "train_seconds.json").write_text(json.dumps({"train_seconds": round(seconds, 1)}))
-    print(f"Trained models/{MODEL_NAME}.tar.gz in {seconds:.1f} s", flush=True)
-    return 0
 
 
 def story_files_by_moment(tests: pathlib.Path) -> Dict[str, List[pathlib.Path]]:
@@ -124,20 +95,13 @@ def test_stories(root: pathlib.Path, model: Optional[pathlib.Path] = None) -> in
     return 1 if failed else 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of `python -m bot.devtools`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.devtools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("train", help="train the assistant and record the time")
-    stories = sub.add_parser("test-stories", help="run tests/test_*.yml end to end")
-    stories.add_argument("--model", type=pathlib.Path)
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `python -m bot test-stories`."""
+    parser.description = "Run the test stories tests/test_*.yml end to end; any prediction error fails."
+    parser.add_argument("--model", type=pathlib.Path, help="trained model (default: models/frontline.tar.gz)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """`python -m bot test-stories`; return the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    root = repo_root()
-    if args.command == "train":
-        return train(root)
-    return test_stories(root, args.model)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return test_stories(repo_root(), args.model)

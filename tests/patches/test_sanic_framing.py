@@ -1,4 +1,4 @@
-"""sanic 21.12's request framing, guarded (`bot.http_framing`): real servers on loopback, raw HTTP/1.1.
+"""sanic 21.12's request framing, guarded (`bot.patches.sanic_framing`): real servers on loopback, raw HTTP/1.1.
 
 A negative `Content-Length` froze sanic 21.12.2's event loop for good (the server answered nothing more, at
 100% CPU), and a non-numeric one got a 500. Each server here runs in its own process, so a frozen one fails
@@ -22,9 +22,9 @@ SERVER = textwrap.dedent(
     """
     import sys
     from sanic import Sanic, response
-    from bot import http_framing
+    from bot.patches import sanic_framing
 
-    http_framing.install()
+    sanic_framing.install()
     app = Sanic("framing_test", configure_logging=False)
 
     @app.get("/health")
@@ -107,11 +107,11 @@ def test_well_framed_bodies_still_work(port: int) -> None:
 def test_install_is_idempotent() -> None:
     from sanic.server.protocols import http_protocol
 
-    from bot import http_framing
+    from bot.patches import sanic_framing
 
-    http_framing.install()
-    http_framing.install()
-    assert http_protocol.Http is http_framing.GuardedHttp
+    sanic_framing.install()
+    sanic_framing.install()
+    assert http_protocol.Http is sanic_framing.GuardedHttp
 
 
 @pytest.mark.stack

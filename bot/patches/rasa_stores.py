@@ -1,0 +1,88 @@
+"""Rasa's SQL tracker store with the private steps of its `save` opened as public hooks.
+
+`HookedSQLTrackerStore` overrides two private methods of Rasa's `SQLTrackerStore` and calls a third:
+
+- `_additional_events` (the tracker's events not stored yet) counts what is stored with `stored_count`, which
+  a subclass may answer from memory; by default it is Rasa's own count query (its private `_event_query`);
+- `_stream_new_events` publishes a turn's events in one call to the broker's `publish_many` when the broker
+  has one (`bot.stores.TunedSQLEventBroker`: one transaction), else one `publish` per event as Rasa does.
+
+`new_events` and `publish_events` call them under names a subclass can use (`bot.stores`).
+
+Why not the public API: how `save` finds and publishes a turn's new events is only reachable through these
+private methods; the public alternative is copying Rasa's `save` and its queries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Iterator, List
+
+from bot.patches.versions import require
+
+logger = logging.getLogger(__name__)
+
+LIBRARY, SUPPORTED = "rasa", "==3.6.21"
+RECHECK = (
+    "rasa/core/tracker_store.py: SQLTrackerStore._additional_events(session, tracker), "
+    "SQLTrackerStore._event_query(session, sender_id, fetch_events_from_all_sessions) and "
+    "TrackerStore._stream_new_events(event_broker, new_events, sender_id): names, arguments, who calls them"
+)
+
+
+def check_version() -> None:
+    """Raise `PatchVersionError` unless the installed rasa is the one this patch was written for."""
+    require(LIBRARY, SUPPORTED, __name__, RECHECK)
+
+
+check_version()
+
+from rasa.core.tracker_store import SQLTrackerStore  # noqa: E402 - imported after the version check
+from rasa.shared.core.events import Event  # noqa: E402 - imported after the version check
+from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402 - imported after the version check
+
+
+class HookedSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store; its save steps as hooks: `stored_count`, `new_events`, `publish_events`."""
+
+    def stored_count(self, session: Any, tracker: DialogueStateTracker) -> int:
+        """How many of the tracker's events (of its latest session) are stored: Rasa's own count query.
+
+        Args:
+            session: the open database session of the save.
+            tracker: the conversation being saved.
+        """
+        return self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+
+    def new_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The tracker's events that are not stored yet.
+
+        Args:
+            session: the open database session of the save.
+            tracker: the conversation being saved.
+        """
+        return self._additional_events(session, tracker)
+
+    async def publish_events(self, new_events: List[Event], sender_id: str) -> None:
+        """Publishes the events to the configured event broker (see `_stream_new_events`).
+
+        Args:
+            new_events: the events to publish, oldest first.
+            sender_id: the conversation they belong to.
+        """
+        await self._stream_new_events(self.event_broker, new_events, sender_id)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """The tracker's events after the first `stored_count` ones."""
+        stored = self.stored_count(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
+
+    async def _stream_new_events(self, event_broker: Any, new_events: List[Event], sender_id: str) -> None:
+        """Publishes the events, in one transaction when the broker can."""
+        bodies = [{"sender_id": sender_id, **event.as_dict()} for event in new_events]
+        if hasattr(event_broker, "publish_many"):
+            event_broker.publish_many(bodies)
+        else:
+            for body in bodies:
+                event_broker.publish(body)

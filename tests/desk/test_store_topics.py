@@ -1,0 +1,38 @@
+"""`Store.topics_by_conversation`: what the trainer's review reads from the desk (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from bot.desk.store import Store
+
+
+def ticket(conversation_id: str, topic: Optional[str], at: float) -> Dict[str, Any]:
+    return dict(
+        conversation_id=conversation_id, channel="rest", grade="B", reason="requested", topic=topic,
+        skill="general", context={}, created_at=at, created_real=at, skill_since=at, due_first_response=at + 120,
+        warn_first_response=at + 90, due_resolution=at + 3600, warn_resolution=at + 2700,
+    )
+
+
+def test_the_latest_ticket_with_a_topic_of_each_conversation(store: Store) -> None:
+    first, _ = store.create_ticket(ticket("c1", "faq_fees", 100.0))
+    store.close_ticket(first["id"], "resolved", 150.0, None)
+    store.create_ticket(ticket("c1", "faq_refund_status", 200.0))
+    second, _ = store.create_ticket(ticket("c2", "faq_delivery_time", 100.0))
+    store.close_ticket(second["id"], "resolved", 150.0, None)
+    store.create_ticket(ticket("c2", None, 300.0))  # a later ticket without a topic
+    store.create_ticket(ticket("c3", None, 100.0))
+    store.create_ticket(ticket("other", "faq_fees", 100.0))
+    assert store.topics_by_conversation(["c1", "c2", "c3", "c4", "c1"]) == {
+        "c1": "faq_refund_status",
+        "c2": "faq_delivery_time",
+    }
+    assert store.topics_by_conversation([]) == {}
+
+
+def test_many_conversations_at_once(sqlite_store: Store) -> None:
+    for index in range(1200):
+        sqlite_store.create_ticket(ticket(f"c{index}", f"topic_{index}", float(index)))
+    topics = sqlite_store.topics_by_conversation(f"c{index}" for index in range(0, 1500))
+    assert len(topics) == 1200 and topics["c1199"] == "topic_1199"
