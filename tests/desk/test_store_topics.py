@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from bot.desk.records import TicketStatus
 from bot.desk.store import Store
 
 
@@ -17,10 +18,10 @@ def ticket(conversation_id: str, topic: Optional[str], at: float) -> Dict[str, A
 
 def test_the_latest_ticket_with_a_topic_of_each_conversation(store: Store) -> None:
     first, _ = store.create_ticket(ticket("c1", "faq_fees", 100.0))
-    store.close_ticket(first["id"], "resolved", 150.0, None)
+    store.close_ticket(first.id, TicketStatus.RESOLVED, 150.0, None)
     store.create_ticket(ticket("c1", "faq_refund_status", 200.0))
     second, _ = store.create_ticket(ticket("c2", "faq_delivery_time", 100.0))
-    store.close_ticket(second["id"], "resolved", 150.0, None)
+    store.close_ticket(second.id, TicketStatus.RESOLVED, 150.0, None)
     store.create_ticket(ticket("c2", None, 300.0))  # a later ticket without a topic
     store.create_ticket(ticket("c3", None, 100.0))
     store.create_ticket(ticket("other", "faq_fees", 100.0))

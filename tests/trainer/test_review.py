@@ -114,7 +114,7 @@ def desk_db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[
         url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     store.migrate()
     earlier, _ = store.create_ticket(ticket("web-handoff", "faq_fees", DAY - 86400))
-    assert store.close_ticket(earlier["id"], "resolved", DAY - 86000, None)
+    assert store.close_ticket(earlier.id, "resolved", DAY - 86000, None)
     store.create_ticket(ticket("web-handoff", "faq_payment_failed", DAY + 101))
     store.create_ticket(ticket("someone-else", "faq_fees", DAY + 101))
     yield url
