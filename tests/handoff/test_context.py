@@ -53,7 +53,10 @@ def test_packet_from_a_real_conversation(angry_tracker: Tracker, validator: Any)
         ("bot", "很抱歉，请提供订单号 202510031234 以便查询。"),
         ("customer", "卡号 ***************0123 一直没收到钱，太离谱了，我要投诉！"),
     ]
-    assert packet["masked"] == {"email": 1, "id_number": 0, "bank_card": 1, "mobile": 1, "landline": 0}
+    assert packet["masked"] == {
+        "email": 1, "id_number": 0, "bank_card": 1, "mobile": 1, "landline": 0, "phone": 0, "hk_id": 0,
+        "passport": 0,
+    }
     assert packet["slots"]["handoff_reason"] == "anger"
     assert packet["slots"]["anger"] == 0.86
     raw = json.dumps(packet, ensure_ascii=False)

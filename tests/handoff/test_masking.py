@@ -24,8 +24,8 @@ MASKED = [
     ("卡号 6222021234567890", "卡号 ************7890", "bank_card"),
     ("卡号 6222 0212 3456 7890 123", "卡号 ***************0123", "bank_card"),
     ("card 4111-1111-1111-1111", "card ************1111", "bank_card"),
-    ("4000123456789", "*********6789", "bank_card"),
-    ("6217000000000000000", "***************0000", "bank_card"),
+    ("4000123456788", "*********6788", "bank_card"),  # Luhn-valid: a card even without a card word
+    ("6217000000000000004", "***************0004", "bank_card"),
     # e-mail addresses
     ("邮箱 zhang.san@example.com 谢谢", "邮箱 z***@example.com 谢谢", "email"),
     ("mail me: li+shop@mail.example.cn", "mail me: l***@mail.example.cn", "email"),
@@ -43,6 +43,9 @@ UNCHANGED = [
     "version 1.2.3, room 1203",
     "第 12345678 号",  # 8 digits with no area code
     "ORDER-20251003-0012",
+    "4000123456789",  # 13 digits failing the Luhn check, no card word: not a card
+    "6217000000000000000",  # 19 digits failing the Luhn check
+    "订单号是 20251103123456",  # 14 digits after an order word (Luhn-valid, yet an order number)
 ]
 
 
@@ -68,7 +71,10 @@ def test_several_kinds_in_one_message() -> None:
 
 
 def test_masking_twice_changes_nothing() -> None:
-    once = masking.mask("13812345678 / 11010519491231002X / 6222021234567890 / x@y.com / 010-62345678")
+    once, found = masking.mask_with_report(
+        "13812345678 / 11010519491231002X / 6222021234567894 / x@y.com / 010-62345678"
+    )
+    assert sum(found.values()) == 5
     assert masking.mask(once) == once
 
 
