@@ -53,7 +53,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
