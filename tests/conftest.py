@@ -4,6 +4,9 @@
 `models/`), the action server and the desk, on free loopback ports, with a temporary `var/` folder, the clock
 pinned to a Monday morning in business hours, and test credentials for the WeChat channels. Tests that use it
 are marked `@pytest.mark.stack`.
+
+`model_storage` and `execution_context`: what a Rasa graph component needs outside a graph run (component
+round trips in `tests/anger`, `tests/nlu`, `tests/policies`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import tempfile
 from typing import Dict, Iterator
 
 import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
 
 from bot.devtools import free_port
 from bot.run import Ports, Stack, latest_model, start
@@ -70,3 +75,17 @@ def stack(stack_extra_env: Dict[str, str]) -> Iterator[Stack]:
             if os.environ.get("FRONTLINE_KEEP_LOGS"):
                 for log in (var / "logs").glob("*.log"):
                     print(f"--- {log.name}\n{log.read_text(errors='replace')[-5000:]}")
+
+
+@pytest.fixture()
+def model_storage(tmp_path: pathlib.Path) -> LocalModelStorage:
+    """A fresh model storage in a temporary folder."""
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    return LocalModelStorage.create(storage)
+
+
+@pytest.fixture()
+def execution_context() -> ExecutionContext:
+    """An execution context for a component outside a graph run."""
+    return ExecutionContext(GraphSchema({}), "test-model")

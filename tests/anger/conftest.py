@@ -1,4 +1,4 @@
-"""Fixtures for the anger detector, the escalation decisions and the policy."""
+"""Fixtures for the anger detector (`model_storage` and `execution_context` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,6 @@ from bot.nlu.anger import AngerDetector
 from bot.settings import repo_root
 
 DATA = repo_root() / "data" / "anger"
-
-
-@pytest.fixture()
-def model_storage(tmp_path: pathlib.Path) -> LocalModelStorage:
-    """A fresh model storage in a temporary folder."""
-    storage = tmp_path / "storage"
-    storage.mkdir()
-    return LocalModelStorage.create(storage)
-
-
-@pytest.fixture()
-def execution_context() -> ExecutionContext:
-    """An execution context for a component outside a graph run."""
-    return ExecutionContext(GraphSchema({}), "test-model")
 
 
 @pytest.fixture(scope="session")
