@@ -93,18 +93,12 @@ def export_sheet(project: Project, path: pathlib.Path) -> int:
         OutputError: `path` is not an `.xlsx` file name or cannot be written.
         UnreadableError: domain.yml or a data file cannot be read (its topics would be exported empty).
     """
-    from openpyxl import Workbook
     from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment
 
     sheets.check_output(path)
     project.check_readable()
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "faq"
-    sheet.append(list(COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    workbook, sheet = sheets.new_workbook("faq", COLUMNS)
     rows = topic_rows(project)
     for number, (intent, zh, en, answer_zh, answer_en, action) in enumerate(rows, start=2):
         for column, value in enumerate((intent, "\n".join(zh), "\n".join(en), answer_zh, answer_en), start=1):

@@ -268,19 +268,13 @@ def export_review(
         OutputError: `path` is not an `.xlsx` file name or cannot be written.
         SettingsError: `calendar.timezone` or the compliance settings are wrong.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment
 
     sheets.check_output(path)
     zone = _timezone(project)
     rows = collect(read_events(tracker_url, since), project.compliance.review_min_confidence)
     add_agent_topics(rows, desk_url)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "review"
-    sheet.append(list(COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    workbook, sheet = sheets.new_workbook("review", COLUMNS)
     for row in rows:
         values = [
             row.conversation,

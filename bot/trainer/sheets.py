@@ -66,6 +66,20 @@ def check_output(path: pathlib.Path) -> None:
         raise OutputError(f"cannot write {path}: {existing} is a file, not a folder")
 
 
+def new_workbook(title: str, columns: Sequence[str]) -> Tuple[Any, Any]:
+    """A new openpyxl workbook and its one worksheet, named `title`, with the header row `columns` in bold."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    sheet.append(list(columns))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    return workbook, sheet
+
+
 def save(workbook: Any, path: pathlib.Path) -> None:
     """Save an openpyxl workbook, creating the folder it goes in.
 
