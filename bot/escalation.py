@@ -213,13 +213,17 @@ def slot_value(events: Sequence[Mapping[str, Any]], name: str) -> Any:
     return value
 
 
-def _at_user_turn(events: Sequence[Mapping[str, Any]]) -> bool:
-    """True when the latest user message is newer than the latest action (the bot has not answered yet)."""
+def _user_after_action(events: Sequence[Mapping[str, Any]], action: Optional[str] = None) -> bool:
+    """True when the latest user message is newer than the latest action (the latest `action`, when named).
+
+    Unnamed: the bot has not answered the message yet. `ACTION_LISTEN`: the only actions since the message
+    are its answer.
+    """
     for event in reversed(events):
         kind = event.get("event")
         if kind == "user":
             return True
-        if kind == "action":
+        if kind == "action" and action in (None, event.get("name")):
             return False
     return False
 
@@ -314,7 +318,7 @@ def decide(events: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> 
     topic = latest_topic(events)
     emergency_intents = config["emergency_intents"]
 
-    if _at_user_turn(events):
+    if _user_after_action(events):
         if intent in emergency_intents:
             return None  # answer first (the emergency line), then hand over: see below
         return _pick(reasons_at_user_turn(events, config), config, topic)
@@ -323,7 +327,7 @@ def decide(events: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> 
     if (
         intent in emergency_intents
         and action == UTTER_FAQ_PREFIX + intent[len(FAQ_PREFIX) :]
-        and _answered_latest_user(events)
+        and _user_after_action(events, ACTION_LISTEN)
     ):
         found = {"emergency": f"emergency topic {intent}"}
         found.update(reasons_at_user_turn(events, config))
@@ -332,17 +336,6 @@ def decide(events: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> 
             logger.debug("Emergency topic outranked by %s (grades in settings)", decision.reason)
         return decision
     return None
-
-
-def _answered_latest_user(events: Sequence[Mapping[str, Any]]) -> bool:
-    """True when the only actions since the latest user message are the answer (and no action_listen)."""
-    for event in reversed(events):
-        kind = event.get("event")
-        if kind == "user":
-            return True
-        if kind == "action" and event.get("name") == ACTION_LISTEN:
-            return False
-    return False
 
 
 # --- apologies ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import re
 import zoneinfo
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from bot.settings import SettingsError
 
@@ -231,6 +231,40 @@ def _check_disjoint(closed: FrozenSet[dt.date], opened: FrozenSet[dt.date], key:
         )
 
 
+def _own(section: Mapping[str, Any], key: str, name: str, parse: Callable[[Any, str], Any], inherited: Any) -> Any:
+    """The section's own `name`, parsed (a mistake names `key.name`), or `inherited` when it gives none."""
+    return parse(section[name], f"{key}.{name}") if name in section else inherited
+
+
+def _schedule(section: Mapping[str, Any], key: str, inherited: Schedule, always_open: bool = False) -> Schedule:
+    """A schedule from a settings section: its own `hours` (or round the clock when `always_open`), and its own
+    time zone, holiday switch and extra dates, else those of `inherited`.
+
+    Raises:
+        SettingsError: naming the key that is wrong.
+    """
+    timezone = _own(section, key, "timezone", parse_timezone, inherited.timezone)
+    if always_open:
+        weekly: Tuple[DayHours, ...] = tuple(((0, MINUTES_PER_DAY),) for _ in range(7))
+    elif "hours" in section:
+        weekly = parse_weekly(section["hours"], f"{key}.hours")
+    else:
+        raise SettingsError(f"{key}.hours: missing; give the opening periods per weekday (mon..sun)")
+    use_holidays = _own(section, key, "use_china_holidays", _parse_bool, inherited.use_china_holidays)
+    extra_closed = _own(section, key, "extra_closed", parse_dates, inherited.extra_closed)
+    extra_open = _own(section, key, "extra_open", parse_dates, inherited.extra_open)
+    _check_disjoint(extra_closed, extra_open, key)
+    return Schedule(
+        timezone=timezone,
+        timezone_name=str(section.get("timezone", inherited.timezone_name)).strip(),
+        weekly=weekly,
+        use_china_holidays=use_holidays,
+        extra_closed=extra_closed,
+        extra_open=extra_open,
+        always_open=always_open,
+    )
+
+
 def parse_team(name: str, value: Any, main: Schedule, key: str) -> Schedule:
     """Parse one team: `always_open: true`, or its own `hours` (other keys default to the main schedule).
 
@@ -245,36 +279,7 @@ def parse_team(name: str, value: Any, main: Schedule, key: str) -> Schedule:
         raise SettingsError(f"{key}: give either always_open: true or hours, not both")
     if not always_open and "hours" not in value:
         raise SettingsError(f"{key}: give either always_open: true or its own hours")
-    tz_name = value.get("timezone", main.timezone_name)
-    timezone = parse_timezone(tz_name, f"{key}.timezone") if "timezone" in value else main.timezone
-    weekly = (
-        tuple(((0, MINUTES_PER_DAY),) for _ in range(7))
-        if always_open
-        else parse_weekly(value["hours"], f"{key}.hours")
-    )
-    extra_closed = (
-        parse_dates(value["extra_closed"], f"{key}.extra_closed")
-        if "extra_closed" in value
-        else main.extra_closed
-    )
-    extra_open = (
-        parse_dates(value["extra_open"], f"{key}.extra_open") if "extra_open" in value else main.extra_open
-    )
-    _check_disjoint(extra_closed, extra_open, key)
-    use_holidays = (
-        _parse_bool(value["use_china_holidays"], f"{key}.use_china_holidays")
-        if "use_china_holidays" in value
-        else main.use_china_holidays
-    )
-    return Schedule(
-        timezone=timezone,
-        timezone_name=str(tz_name).strip(),
-        weekly=weekly,
-        use_china_holidays=use_holidays,
-        extra_closed=extra_closed,
-        extra_open=extra_open,
-        always_open=always_open,
-    )
+    return _schedule(value, key, main, always_open)
 
 
 def parse_calendar_settings(section: Optional[Mapping[str, Any]], key: str = "calendar") -> CalendarSettings:
@@ -293,23 +298,10 @@ def parse_calendar_settings(section: Optional[Mapping[str, Any]], key: str = "ca
     if not isinstance(section, dict):
         raise SettingsError(f"{key}: the section is missing or is not a mapping")
     _check_keys(section, _MAIN_KEYS, key)
-    tz_name = section.get("timezone", DEFAULT_TIMEZONE)
-    timezone = parse_timezone(tz_name, f"{key}.timezone")
-    if "hours" not in section:
-        raise SettingsError(f"{key}.hours: missing; give the opening periods per weekday (mon..sun)")
-    weekly = parse_weekly(section["hours"], f"{key}.hours")
-    use_holidays = _parse_bool(section.get("use_china_holidays", True), f"{key}.use_china_holidays")
-    extra_closed = parse_dates(section.get("extra_closed"), f"{key}.extra_closed")
-    extra_open = parse_dates(section.get("extra_open"), f"{key}.extra_open")
-    _check_disjoint(extra_closed, extra_open, key)
-    main = Schedule(
-        timezone=timezone,
-        timezone_name=str(tz_name).strip(),
-        weekly=weekly,
-        use_china_holidays=use_holidays,
-        extra_closed=extra_closed,
-        extra_open=extra_open,
+    defaults = Schedule(
+        timezone=parse_timezone(DEFAULT_TIMEZONE, f"{key}.timezone"), timezone_name=DEFAULT_TIMEZONE, weekly=()
     )
+    main = _schedule(section, key, defaults)
     teams_value = section.get("teams") or {}
     if not isinstance(teams_value, dict):
         raise SettingsError(f"{key}.teams: expected a mapping of team names, got {teams_value!r}")

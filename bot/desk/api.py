@@ -80,33 +80,32 @@ def _statuses(raw: str) -> List[TicketStatus]:
 
 
 def internal_blueprint(name: str) -> Blueprint:
-    """The `/internal` blueprint, for the action server (header `X-Frontline-Secret`)."""
+    """The `/internal` blueprint, for the action server (header `X-Frontline-Secret`, checked on every route)."""
     bp = Blueprint(name, url_prefix="/internal")
+
+    @bp.middleware("request")
+    async def check_secret(request: Request) -> None:
+        _check_secret(request)
 
     @bp.post("/tickets")
     async def create_ticket(request: Request) -> HTTPResponse:
-        _check_secret(request)
         answer, created = _desk(request).intake.create_ticket(_body(request))
         return _json(answer, status=201 if created else 200)
 
     @bp.get("/tickets/<code>")
     async def get_ticket(request: Request, code: str) -> HTTPResponse:
-        _check_secret(request)
         return _json(_desk(request).intake.ticket_status(code))
 
     @bp.post("/tickets/<code>/survey")
     async def survey(request: Request, code: str) -> HTTPResponse:
-        _check_secret(request)
         return _json(_desk(request).intake.rate(code, _body(request)))
 
     @bp.get("/customers/<customer_id>/tickets")
     async def customer_tickets(request: Request, customer_id: str) -> HTTPResponse:
-        _check_secret(request)
         return _json(_desk(request).intake.customer_tickets(customer_id))
 
     @bp.get("/conversations/<conversation_id>/ticket")
     async def conversation_ticket(request: Request, conversation_id: str) -> HTTPResponse:
-        _check_secret(request)
         return _json(_desk(request).intake.conversation_ticket(conversation_id))
 
     return bp

@@ -1,8 +1,12 @@
-"""The one error the desk's services raise for a request they refuse; the API answers it as JSON."""
+"""The one error the desk's services raise for a request they refuse (the API answers it as JSON), and the
+refusal they share: an unknown ticket id."""
 
 from __future__ import annotations
 
 import logging
+
+from bot.desk.records import Ticket
+from bot.desk.store.tickets import TicketRows
 
 logger = logging.getLogger(__name__)
 
@@ -14,3 +18,19 @@ class DeskError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def find_ticket(store: TicketRows, code: str) -> Ticket:
+    """Return the ticket with public id `code`.
+
+    Args:
+        store: the ticket store.
+        code: the public id (`T-000123`, or `123`).
+
+    Raises:
+        DeskError: 404 when there is no such ticket.
+    """
+    ticket = store.ticket_by_code(code)
+    if ticket is None:
+        raise DeskError(404, f"no ticket {code}")
+    return ticket

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Tuple
 from bot import clock
 from bot.desk import records
 from bot.desk.config import MAX_TEXT, DeskSettings
-from bot.desk.errors import DeskError
+from bot.desk.errors import DeskError, find_ticket
 from bot.desk.packet import PacketValidator
 from bot.desk.queue import needs_senior
 from bot.desk.records import Ticket, TicketStatus
@@ -55,15 +55,8 @@ class Intake:
         self.packets = PacketValidator(settings.grade_hours)
 
     def find(self, code: str) -> Ticket:
-        """Return the ticket with public id `code`.
-
-        Raises:
-            DeskError: 404 when there is no such ticket.
-        """
-        ticket = self.store.ticket_by_code(code)
-        if ticket is None:
-            raise DeskError(404, f"no ticket {code}")
-        return ticket
+        """Return the ticket with public id `code` (a 404 `DeskError` when there is none)."""
+        return find_ticket(self.store, code)
 
     def create_ticket(self, packet: Any) -> Tuple[Dict[str, Any], bool]:
         """Create a ticket from a context packet (or return the conversation's open ticket).

@@ -13,7 +13,7 @@ import copy
 import functools
 import json
 import logging
-from typing import Any, Dict, Iterable, List
+from typing import Any, Callable, Dict, Iterable, List
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
@@ -68,6 +68,23 @@ def _types(expected: Any) -> str:
     return " or ".join(_TYPE_WORDS.get(str(n), str(n)) for n in names)
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+# What a field must be, in words, for each schema keyword it can fail (from the keyword's value).
+_WORDING: Dict[str, Callable[[Any], str]] = {
+    "type": lambda expected: f"must be {_types(expected)}",
+    "enum": lambda expected: f"must be one of {', '.join(_json(v) for v in expected)}",
+    "const": lambda expected: f"must be {_json(expected)}",
+    "minLength": lambda expected: "must not be empty" if expected == 1 else f"must have at least {expected} characters",
+    "maxLength": lambda expected: f"must have at most {expected} characters",
+    "pattern": lambda expected: _PATTERN_WORDS.get(expected, f"must match {expected}"),
+    "minimum": lambda expected: f"must be at least {expected}",
+    "maximum": lambda expected: f"must be at most {expected}",
+}
+
+
 def describe(error: ValidationError) -> List[str]:
     """The problems one schema error stands for, each naming its field."""
     path = list(error.absolute_path)
@@ -78,23 +95,8 @@ def describe(error: ValidationError) -> List[str]:
     if not path:
         return [NOT_AN_OBJECT] if kind == "type" else [f"the context packet: {error.message}"]
     field = f"'{field_name(path)}'"
-    if kind == "type":
-        return [f"{field} must be {_types(expected)}"]
-    if kind == "enum":
-        return [f"{field} must be one of {', '.join(json.dumps(v, ensure_ascii=False) for v in expected)}"]
-    if kind == "const":
-        return [f"{field} must be {json.dumps(expected, ensure_ascii=False)}"]
-    if kind == "minLength":
-        return [f"{field} must not be empty" if expected == 1 else f"{field} must have at least {expected} characters"]
-    if kind == "maxLength":
-        return [f"{field} must have at most {expected} characters"]
-    if kind == "pattern":
-        return [f"{field} {_PATTERN_WORDS.get(expected, f'must match {expected}')}"]
-    if kind == "minimum":
-        return [f"{field} must be at least {expected}"]
-    if kind == "maximum":
-        return [f"{field} must be at most {expected}"]
-    return [f"{field}: {error.message}"]
+    wording = _WORDING.get(kind)
+    return [f"{field} {wording(expected)}" if wording else f"{field}: {error.message}"]
 
 
 class PacketValidator:

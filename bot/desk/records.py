@@ -88,6 +88,12 @@ def now() -> float:
     return clock.now().timestamp()
 
 
+def _own_columns(record: type, row: Mapping[str, Any]) -> Dict[str, Any]:
+    """The values of a database row that are fields of the dataclass `record` (other columns dropped)."""
+    names = {f.name for f in dataclasses.fields(record)}
+    return {k: v for k, v in row.items() if k in names}
+
+
 @dataclasses.dataclass(frozen=True)
 class Ticket:
     """A row of `desk_tickets` (see `bot.desk.store.tables` for what each column means)."""
@@ -128,8 +134,7 @@ class Ticket:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:
         """Build a ticket from a database row (`context` may be absent: then it is empty)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in row.items() if k in names}
+        values = _own_columns(cls, row)
         values["status"] = TicketStatus(row["status"])
         values["requires_senior"] = bool(row["requires_senior"])
         values["vip"] = bool(row["vip"])
@@ -165,8 +170,7 @@ class Message:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Message:
         """Build a message from a database row."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in row.items() if k in names}
+        values = _own_columns(cls, row)
         values["role"] = MessageRole(row["role"])
         values["status"] = MessageStatus(row["status"])
         return cls(**values)

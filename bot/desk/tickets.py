@@ -16,7 +16,7 @@ from bot import faq
 from bot.desk import records
 from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.delivery import Delivery
-from bot.desk.errors import DeskError
+from bot.desk.errors import DeskError, find_ticket
 from bot.desk.queue import ANY_SKILL, QueueRules
 from bot.desk.records import Agent, MessageRole, MessageStatus, Ticket, TicketStatus
 from bot.desk.store import Store
@@ -91,15 +91,8 @@ class TicketDesk:
     # ---- reading --------------------------------------------------------------------------------------
 
     def find(self, code: str) -> Ticket:
-        """Return the ticket with public id `code`.
-
-        Raises:
-            DeskError: 404 when there is no such ticket.
-        """
-        ticket = self.store.ticket_by_code(code)
-        if ticket is None:
-            raise DeskError(404, f"no ticket {code}")
-        return ticket
+        """Return the ticket with public id `code` (a 404 `DeskError` when there is none)."""
+        return find_ticket(self.store, code)
 
     def list_for(
         self, agent: Agent, statuses: List[TicketStatus], mine: bool = False, skill: Optional[str] = None

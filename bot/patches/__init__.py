@@ -14,9 +14,10 @@ subclassing. Call sites import from this package only.
 | `rasa_rest` | rasa ==3.6.21 | `HookedRestInput`: the private request readers of Rasa's REST channel as hooks |
 | `wechatpy_crypto` | wechatpy ==1.8.18 | `encrypt()`: wechatpy's private `_encrypt` with chosen random bytes |
 
-`versions.require` makes the check; `PatchVersionError` is what it raises.
+`versions.pin` makes the check at import and returns the module's `PIN` (its installer calls `PIN.check()`
+again); `PatchVersionError` is what it raises.
 """
 
-from bot.patches.versions import PatchVersionError, require
+from bot.patches.versions import PatchVersionError, Pin, pin
 
-__all__ = ["PatchVersionError", "require"]
+__all__ = ["PatchVersionError", "Pin", "pin"]

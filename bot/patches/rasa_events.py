@@ -14,30 +14,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.patches.versions import require
+from bot.patches.versions import pin
 
 logger = logging.getLogger(__name__)
 
-LIBRARY, SUPPORTED = "rasa", "==3.6.21"
-RECHECK = (
+PIN = pin("rasa", "==3.6.21", __name__, recheck=(
     "rasa/shared/core/events.py: Event.resolve_by_type (still a static method taking (type_name, default), "
     "still the one lookup that Event.from_parameters and from_story_string call)"
-)
-
-
-def check_version() -> None:
-    """Raise `PatchVersionError` unless the installed rasa is the one this patch was written for."""
-    require(LIBRARY, SUPPORTED, __name__, RECHECK)
-
-
-check_version()
+))
 
 
 def install() -> None:
     """Cache `Event.resolve_by_type` (once; see the module docstring)."""
     from rasa.shared.core import events
 
-    check_version()
+    PIN.check()
     if getattr(events.Event, "_frontline_type_cache", None) is not None:
         return
     original = events.Event.resolve_by_type

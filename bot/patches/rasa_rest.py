@@ -14,24 +14,15 @@ from __future__ import annotations
 import logging
 from typing import Optional, Text
 
-from bot.patches.versions import require
+from bot.patches.versions import pin
 
 logger = logging.getLogger(__name__)
 
-LIBRARY, SUPPORTED = "rasa", "==3.6.21"
-RECHECK = (
+PIN = pin("rasa", "==3.6.21", __name__, recheck=(
     "rasa/core/channels/rest.py: RestInput.blueprint's receive route (does it still call the async "
     "_extract_sender, then _extract_message, then _extract_input_channel, each with the request, before it "
     "starts the turn?)"
-)
-
-
-def check_version() -> None:
-    """Raise `PatchVersionError` unless the installed rasa is the one this patch was written for."""
-    require(LIBRARY, SUPPORTED, __name__, RECHECK)
-
-
-check_version()
+))
 
 from rasa.core.channels.rest import RestInput  # noqa: E402 - imported after the version check
 from sanic.request import Request  # noqa: E402 - imported after the version check

@@ -19,24 +19,15 @@ import itertools
 import logging
 from typing import Any, Iterator, List
 
-from bot.patches.versions import require
+from bot.patches.versions import pin
 
 logger = logging.getLogger(__name__)
 
-LIBRARY, SUPPORTED = "rasa", "==3.6.21"
-RECHECK = (
+PIN = pin("rasa", "==3.6.21", __name__, recheck=(
     "rasa/core/tracker_store.py: SQLTrackerStore._additional_events(session, tracker), "
     "SQLTrackerStore._event_query(session, sender_id, fetch_events_from_all_sessions) and "
     "TrackerStore._stream_new_events(event_broker, new_events, sender_id): names, arguments, who calls them"
-)
-
-
-def check_version() -> None:
-    """Raise `PatchVersionError` unless the installed rasa is the one this patch was written for."""
-    require(LIBRARY, SUPPORTED, __name__, RECHECK)
-
-
-check_version()
+))
 
 from rasa.core.tracker_store import SQLTrackerStore  # noqa: E402 - imported after the version check
 from rasa.shared.core.events import Event  # noqa: E402 - imported after the version check

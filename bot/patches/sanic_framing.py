@@ -20,22 +20,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.patches.versions import require
+from bot.patches.versions import pin
 
-LIBRARY, SUPPORTED = "sanic", "==21.12.*"
-RECHECK = (
+PIN = pin("sanic", "==21.12.*", __name__, recheck=(
     "sanic/http.py (Http.http1_request_header, its int() of Content-Length, request_bytes_left, __touchup__) and "
     "sanic/server/protocols/http_protocol.py (the module global Http its connections are built from); if the new "
     "sanic answers a negative or non-numeric Content-Length with a 400 itself, drop this patch"
-)
-
-
-def check_version() -> None:
-    """Raise `PatchVersionError` unless the installed sanic is one this patch was written for."""
-    require(LIBRARY, SUPPORTED, __name__, RECHECK)
-
-
-check_version()
+))
 
 from sanic.exceptions import InvalidUsage  # noqa: E402 - imported after the version check
 from sanic.http import Http  # noqa: E402 - imported after the version check
@@ -85,7 +76,7 @@ def install() -> None:
     """Make sanic's servers in this process use `GuardedHttp` (once; see the module docstring)."""
     from sanic.server.protocols import http_protocol
 
-    check_version()
+    PIN.check()
     if http_protocol.Http is not GuardedHttp:
         http_protocol.Http = GuardedHttp
         logger.debug("sanic request framing guard installed")

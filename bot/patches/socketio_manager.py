@@ -13,24 +13,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.patches.versions import require
+from bot.patches.versions import pin
 
 logger = logging.getLogger(__name__)
 
-LIBRARY, SUPPORTED = "python-socketio", "==5.9.0"
-RECHECK = (
+PIN = pin("python-socketio", "==5.9.0", __name__, recheck=(
     "socketio/server.py Server.__init__ (manager, manager.set_server(self), manager_initialized: the manager "
     "is initialised on first use) and rasa/core/channels/socketio.py SocketIOInput.blueprint (does it take a "
     "client manager now?)"
-)
-
-
-def check_version() -> None:
-    """Raise `PatchVersionError` unless the installed python-socketio is the one this patch was written for."""
-    require(LIBRARY, SUPPORTED, __name__, RECHECK)
-
-
-check_version()
+))
 
 
 def install(sio: Any, manager: Any) -> None:
@@ -40,7 +31,7 @@ def install(sio: Any, manager: Any) -> None:
         sio: the `socketio.AsyncServer`, before any client connected.
         manager: the client manager to use, e.g. a `socketio.AsyncRedisManager`.
     """
-    check_version()
+    PIN.check()
     if sio.manager is manager:
         return
     manager.set_server(sio)

@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import logging
 
-from bot.patches.versions import require
+from bot.patches.versions import pin
 
 logger = logging.getLogger(__name__)
 
-LIBRARY, SUPPORTED = "wechatpy", "==1.8.18"
-RECHECK = (
+PIN = pin("wechatpy", "==1.8.18", __name__, recheck=(
     "wechatpy/crypto/base.py: BasePrpCrypto(key), its private _encrypt(text, receive_id) (the layout above, "
     "base64 bytes returned) and get_random_string() (still where the 16 random bytes come from)"
-)
-
-
-def check_version() -> None:
-    """Raise `PatchVersionError` unless the installed wechatpy is the one this patch was written for."""
-    require(LIBRARY, SUPPORTED, __name__, RECHECK)
-
-
-check_version()
+))
 
 
 def encrypt(key: bytes, text: str, receive_id: str, random_prefix: bytes) -> str:

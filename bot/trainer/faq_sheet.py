@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from bot.faq import FAQ_PREFIX, RESPONSE_PREFIX, answer_variations, faq_files, is_english
-from bot.settings import SettingsError
 from bot.trainer import edits, sheets, yamlio
 from bot.trainer.lint import Linter, Problem, has_phrase, phrase_form
-from bot.trainer.project import Project, UnreadableError
+from bot.trainer.project import Project
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +58,6 @@ class ImportReport:
     updated_topics: List[str] = field(default_factory=list)
     unchanged_topics: int = 0
     existing_problems: int = 0
-
-
-class SheetError(ValueError):
-    """The sheet is refused; `problems` holds `row N: problem` lines."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
 
 
 # --- export ------------------------------------------------------------------------------------------------
@@ -102,18 +93,12 @@ def export_sheet(project: Project, path: pathlib.Path) -> int:
         OutputError: `path` is not an `.xlsx` file name or cannot be written.
         UnreadableError: domain.yml or a data file cannot be read (its topics would be exported empty).
     """
-    from openpyxl import Workbook
     from openpyxl.comments import Comment
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment
 
     sheets.check_output(path)
     project.check_readable()
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "faq"
-    sheet.append(list(COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    workbook, sheet = sheets.new_workbook("faq", COLUMNS)
     rows = topic_rows(project)
     for number, (intent, zh, en, answer_zh, answer_en, action) in enumerate(rows, start=2):
         for column, value in enumerate((intent, "\n".join(zh), "\n".join(en), answer_zh, answer_en), start=1):
@@ -157,23 +142,11 @@ def read_sheet(path: pathlib.Path) -> List[SheetRow]:
     """Read the topic rows of a sheet (the first worksheet, header on row 1).
 
     Raises:
-        SheetError: a column is missing or the file is not a readable spreadsheet.
+        SheetRefused: a column is missing or the file is not a readable spreadsheet.
     """
-    try:
-        workbook = sheets.open_workbook(path)
-    except (OSError, ValueError) as error:
-        raise SheetError([f"row 1: cannot read {path}: {error}"]) from error
-    sheet = workbook.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [_cell_text(value).strip().lower() for value in next(rows, ())]
-    missing = [column for column in COLUMNS if column not in header]
-    if missing:
-        workbook.close()
-        raise SheetError([f"row 1: missing column '{column}'" for column in missing])
-    index = {column: header.index(column) for column in COLUMNS}
     result: List[SheetRow] = []
-    for number, values in enumerate(rows, start=2):
-        cells = [_cell_text(values[index[column]]) if index[column] < len(values) else "" for column in COLUMNS]
+    for number, values in sheets.read_columns(path, COLUMNS):
+        cells = [_cell_text(value) for value in values]
         if not any(cell.strip() for cell in cells):
             continue
         result.append(
@@ -186,7 +159,6 @@ def read_sheet(path: pathlib.Path) -> List[SheetRow]:
                 answer_en=cells[4],
             )
         )
-    workbook.close()
     return result
 
 
@@ -270,7 +242,7 @@ def plan_import(project: Project, rows: Sequence[SheetRow]) -> Tuple[Dict[pathli
     """Compute the new text of every file the sheet changes (nothing is written).
 
     Raises:
-        SheetError: a topic cannot be edited safely (with its row).
+        SheetRefused: a topic cannot be edited safely (with its row).
     """
     work = _Workspace(project)
     report = ImportReport()
@@ -328,7 +300,7 @@ def plan_import(project: Project, rows: Sequence[SheetRow]) -> Tuple[Dict[pathli
         else:
             report.unchanged_topics += 1
     if problems:
-        raise SheetError(problems)
+        raise sheets.SheetRefused(problems)
     changes = work.changed()
     report.changed_files = sorted(project.rel(path) for path in changes)
     return changes, report
@@ -414,14 +386,14 @@ def import_sheet(project: Project, path: pathlib.Path, dry_run: bool = False) ->
         dry_run: check everything but write nothing.
 
     Raises:
-        SheetError: the sheet or its result has problems (nothing was written).
+        SheetRefused: the sheet or its result has problems (nothing was written).
         UnreadableError: domain.yml or a data file cannot be read (nothing was written).
     """
     project.check_readable()
     rows = read_sheet(path)
     problems = check_rows(project, rows)
     if problems:
-        raise SheetError(problems)
+        raise sheets.SheetRefused(problems)
     changes, report = plan_import(project, rows)
     if changes:
         introduced, report.existing_problems = lint_changes(project, changes)
@@ -436,7 +408,7 @@ def import_sheet(project: Project, path: pathlib.Path, dry_run: bool = False) ->
                 place = problem.path if problem.path in changed_files else f"{problem.path}:{problem.line}"
                 where = f"row {rows_by_intent[intent]}" if intent else "sheet"
                 lines.append(f"{where}: {place}: {problem.message}")
-            raise SheetError(lines)
+            raise sheets.SheetRefused(lines)
     if not dry_run:
         for target, text in changes.items():
             yamlio.write_text(target, text)
@@ -445,16 +417,14 @@ def import_sheet(project: Project, path: pathlib.Path, dry_run: bool = False) ->
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `python -m bot faq export|import FILE.xlsx`."""
-    parser.description = "FAQ spreadsheet round trip: export every topic, import an edited sheet."
-    parser.add_argument("--root", help="project root (default: the repository)")
-    commands = parser.add_subparsers(dest="faq_command", required=True)
-    export = commands.add_parser("export", help="write every FAQ topic to a spreadsheet")
-    export.add_argument("file", type=pathlib.Path)
-    export.add_argument("--root", default=argparse.SUPPRESS, help="project root (default: the repository)")
-    imported = commands.add_parser("import", help="write a spreadsheet back into data/ and domain.yml")
-    imported.add_argument("file", type=pathlib.Path)
-    imported.add_argument("--root", default=argparse.SUPPRESS, help="project root (default: the repository)")
-    imported.add_argument("--dry-run", action="store_true", help="check only, write nothing")
+    sheets.add_round_trip(
+        parser,
+        "faq_command",
+        "FAQ spreadsheet round trip: export every topic, import an edited sheet.",
+        export_help="write every FAQ topic to a spreadsheet",
+        import_help="write a spreadsheet back into data/ and domain.yml",
+        dry_run_help="check only, write nothing",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -464,25 +434,19 @@ def main(args: argparse.Namespace) -> int:
     wrong, a project file cannot be read or the sheet cannot be written.
     """
     project = Project(args.root)
-    dry_run = bool(getattr(args, "dry_run", False))
-    try:
-        if args.faq_command == "export":
-            count = export_sheet(project, args.file)
-            print(f"exported {count} topics to {args.file}")
-            return 0
-        report = import_sheet(project, args.file, dry_run=dry_run)
-    except SheetError as error:
-        for line in error.problems:
-            print(line)
-        print(f"refused: {len(error.problems)} problem(s); nothing was written", file=sys.stderr)
-        return 1
-    except (SettingsError, sheets.OutputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except UnreadableError as error:
-        for item in error.files:
-            print(f"error: {item}", file=sys.stderr)
-        return 2
+    run = _export if args.faq_command == "export" else _import
+    return sheets.run_reporting(lambda: run(project, args))
+
+
+def _export(project: Project, args: argparse.Namespace) -> int:
+    count = export_sheet(project, args.file)
+    print(f"exported {count} topics to {args.file}")
+    return 0
+
+
+def _import(project: Project, args: argparse.Namespace) -> int:
+    dry_run = bool(args.dry_run)
+    report = import_sheet(project, args.file, dry_run=dry_run)
     verb = "would change" if dry_run else "changed"
     print(
         f"{len(report.new_topics)} new, {len(report.updated_topics)} updated, "

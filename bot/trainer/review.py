@@ -25,7 +25,7 @@ import pathlib
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from bot.calendar.schedule import DEFAULT_TIMEZONE, parse_timezone
 from bot.faq import split_languages
@@ -34,7 +34,7 @@ from bot.language import detect
 from bot.settings import SettingsError
 from bot.trainer import sheets, yamlio
 from bot.trainer.lint import normalize_example
-from bot.trainer.project import IntentBlock, Project, UnreadableError
+from bot.trainer.project import IntentBlock, Project
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +78,6 @@ class ReviewImport:
     conflicts: List[str] = field(default_factory=list)
     unlabelled: int = 0
     changed_files: List[str] = field(default_factory=list)
-
-
-class ReviewError(ValueError):
-    """The sheet is refused; `problems` holds `row N: problem` lines."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
 
 
 # --- reading the tracker store -----------------------------------------------------------------------------
@@ -276,19 +268,13 @@ def export_review(
         OutputError: `path` is not an `.xlsx` file name or cannot be written.
         SettingsError: `calendar.timezone` or the compliance settings are wrong.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment
 
     sheets.check_output(path)
     zone = _timezone(project)
     rows = collect(read_events(tracker_url, since), project.compliance.review_min_confidence)
     add_agent_topics(rows, desk_url)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "review"
-    sheet.append(list(COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    workbook, sheet = sheets.new_workbook("review", COLUMNS)
     for row in rows:
         values = [
             row.conversation,
@@ -336,27 +322,13 @@ def read_labels(path: pathlib.Path) -> List[Tuple[int, str, str]]:
     """(row, text, label) for each row of a review sheet with a label.
 
     Raises:
-        ReviewError: the sheet cannot be read or lacks the `text` or `label` column.
+        SheetRefused: the sheet cannot be read or lacks the `text` or `label` column.
     """
-    try:
-        workbook = sheets.open_workbook(path)
-    except (OSError, ValueError) as error:
-        raise ReviewError([f"row 1: cannot read {path}: {error}"]) from error
-    rows = workbook.worksheets[0].iter_rows(values_only=True)
-    header = [str(value).strip().lower() if value is not None else "" for value in next(rows, ())]
-    missing = [name for name in ("text", "label") if name not in header]
-    if missing:
-        workbook.close()
-        raise ReviewError([f"row 1: missing column '{name}'" for name in missing])
-    text_at, label_at = header.index("text"), header.index("label")
     result = []
-    for number, values in enumerate(rows, start=2):
-        text = values[text_at] if text_at < len(values) else None
-        label = values[label_at] if label_at < len(values) else None
+    for number, (text, label) in sheets.read_columns(path, ("text", "label")):
         # One example is one line: collapse the line breaks and runs of spaces a customer message may hold.
         flat = " ".join(str(text).split()) if text is not None else ""
         result.append((number, flat, "" if label is None else str(label).strip()))
-    workbook.close()
     return result
 
 
@@ -372,7 +344,7 @@ def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -
     """Add the labelled texts of a review sheet as training examples.
 
     Raises:
-        ReviewError: a label is no intent of the domain, its intent has no examples block to add to, or a
+        SheetRefused: a label is no intent of the domain, its intent has no examples block to add to, or a
             labelled text holds Rasa's entity markup (nothing is written).
         UnreadableError: domain.yml or a data file cannot be read (nothing is written).
     """
@@ -400,7 +372,7 @@ def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -
                 "edit the text or clear the label"
             )
     if problems:
-        raise ReviewError(problems)
+        raise sheets.SheetRefused(problems)
     known: Dict[str, str] = {}
     for block in project.intent_blocks:
         for example in block.examples:
@@ -454,56 +426,48 @@ def import_review(project: Project, path: pathlib.Path, dry_run: bool = False) -
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `python -m bot review export|import`."""
-    parser.description = "Messages the assistant did not handle well, for trainers to label and learn from."
-    parser.add_argument("--root", help="project root (default: the repository)")
-    commands = parser.add_subparsers(dest="review_command", required=True)
-    export = commands.add_parser("export", help="write messages to review to a spreadsheet")
-    export.add_argument("file", type=pathlib.Path)
+    export, _ = sheets.add_round_trip(
+        parser,
+        "review_command",
+        "Messages the assistant did not handle well, for trainers to label and learn from.",
+        export_help="write messages to review to a spreadsheet",
+        import_help="add the labelled rows as training examples",
+        dry_run_help="check and count only, write nothing",
+    )
     export.add_argument("--since", required=True, help="first day to include, YYYY-MM-DD (or an ISO time)")
     export.add_argument("--tracker-db", default=None, help="tracker store: SQLite path or SQLAlchemy URL (default var/rasa.db)")
     export.add_argument("--desk-db", default=None, help="desk database for agent topics (default: the desk's, DATABASE_URL or var/desk.db)")
-    export.add_argument("--root", default=argparse.SUPPRESS, help="project root (default: the repository)")
-    imported = commands.add_parser("import", help="add the labelled rows as training examples")
-    imported.add_argument("file", type=pathlib.Path)
-    imported.add_argument("--dry-run", action="store_true", help="check and count only, write nothing")
-    imported.add_argument("--root", default=argparse.SUPPRESS, help="project root (default: the repository)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run `review export` or `review import`."""
     project = Project(args.root)
-    try:
-        if args.review_command == "export":
-            since = parse_since(args.since, _timezone(project))
-            var = pathlib.Path(os.environ.get("FRONTLINE_VAR") or project.root / "var")
-            tracker = args.tracker_db or var / "rasa.db"
-            if "://" not in str(tracker) and not pathlib.Path(tracker).exists():
-                print(f"error: tracker store not found: {tracker}", file=sys.stderr)
-                return 2
-            desk = database_url(args.desk_db) if args.desk_db else default_desk_url()
-            from sqlalchemy.exc import SQLAlchemyError
+    run = _export if args.review_command == "export" else _import
+    return sheets.run_reporting(lambda: run(project, args), also=(argparse.ArgumentTypeError,))
 
-            try:
-                count = export_review(project, args.file, since, database_url(tracker), desk)
-            except SQLAlchemyError as error:  # no such table, cannot connect
-                print(f"error: cannot read the tracker store {tracker}: {error}".splitlines()[0], file=sys.stderr)
-                logger.debug("tracker store", exc_info=True)
-                return 2
-            print(f"exported {count} message(s) to review to {args.file}")
-            return 0
-        report = import_review(project, args.file, dry_run=bool(getattr(args, "dry_run", False)))
-    except ReviewError as error:
-        for line in error.problems:
-            print(line)
-        print(f"refused: {len(error.problems)} problem(s); nothing was written", file=sys.stderr)
-        return 1
-    except (SettingsError, argparse.ArgumentTypeError, sheets.OutputError) as error:
-        print(f"error: {error}", file=sys.stderr)
+
+def _export(project: Project, args: argparse.Namespace) -> int:
+    since = parse_since(args.since, _timezone(project))
+    var = pathlib.Path(os.environ.get("FRONTLINE_VAR") or project.root / "var")
+    tracker = args.tracker_db or var / "rasa.db"
+    if "://" not in str(tracker) and not pathlib.Path(tracker).exists():
+        print(f"error: tracker store not found: {tracker}", file=sys.stderr)
         return 2
-    except UnreadableError as error:
-        for item in error.files:
-            print(f"error: {item}", file=sys.stderr)
+    desk = database_url(args.desk_db) if args.desk_db else default_desk_url()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        count = export_review(project, args.file, since, database_url(tracker), desk)
+    except SQLAlchemyError as error:  # no such table, cannot connect
+        print(f"error: cannot read the tracker store {tracker}: {error}".splitlines()[0], file=sys.stderr)
+        logger.debug("tracker store", exc_info=True)
         return 2
+    print(f"exported {count} message(s) to review to {args.file}")
+    return 0
+
+
+def _import(project: Project, args: argparse.Namespace) -> int:
+    report = import_review(project, args.file, dry_run=bool(args.dry_run))
     total = sum(report.added.values())
     print(
         f"added {total} example(s), skipped {report.duplicates} duplicate(s) and {len(report.conflicts)} conflict(s); "

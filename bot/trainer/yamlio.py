@@ -110,21 +110,19 @@ def compose(text: str) -> Optional[Node]:
 
 def key_line(container: Any, key: Any) -> int:
     """1-based line of `key` in a round-trip mapping (of item `key` in a sequence); 0 when unknown."""
-    try:
-        if isinstance(container, CommentedMap):
-            return int(container.lc.key(key)[0]) + 1
-        if isinstance(container, CommentedSeq):
-            return int(container.lc.item(key)[0]) + 1
-    except (KeyError, IndexError, TypeError, AttributeError):
-        pass
-    return 0
+    return _line(container, key, of_value=False)
 
 
 def value_line(container: Any, key: Any) -> int:
     """1-based line where the value of `key` starts in a round-trip mapping; 0 when unknown."""
+    return _line(container, key, of_value=True)
+
+
+def _line(container: Any, key: Any, of_value: bool) -> int:
+    """ruamel's recorded position of a mapping's key (or its value), or a sequence's item, as a 1-based line."""
     try:
         if isinstance(container, CommentedMap):
-            return int(container.lc.value(key)[0]) + 1
+            return int((container.lc.value if of_value else container.lc.key)(key)[0]) + 1
         if isinstance(container, CommentedSeq):
             return int(container.lc.item(key)[0]) + 1
     except (KeyError, IndexError, TypeError, AttributeError):

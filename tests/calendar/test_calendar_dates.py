@@ -60,7 +60,7 @@ def test_due_times_across_holidays(calendar: BusinessCalendar, start: str, hours
     assert calendar.business_seconds_between(at(start), result) == hours * 3600
 
 
-def test_spring_festival_2026_period_and_make_up_weekend_days(calendar: BusinessCalendar) -> None:
+def test_spring_festival_2026_days_and_make_up_weekend_days(calendar: BusinessCalendar) -> None:
     for day in range(15, 24):
         assert not calendar.is_working_day(dt.date(2026, 2, day))
         assert calendar.holiday_name(dt.date(2026, 2, day)) == "春节"
@@ -68,29 +68,28 @@ def test_spring_festival_2026_period_and_make_up_weekend_days(calendar: Business
     assert calendar.is_working_day(dt.date(2026, 2, 28))  # Saturday
     assert calendar.day_hours(dt.date(2026, 2, 14)) == ((540, 720), (810, 1080))  # a normal working day
     assert not calendar.is_working_day(dt.date(2026, 2, 7))  # an ordinary Saturday
-    period = calendar.holiday_period(dt.date(2026, 2, 17))
-    assert period is not None
-    assert (period.first, period.last, period.resume) == (
-        dt.date(2026, 2, 15),
-        dt.date(2026, 2, 23),
-        dt.date(2026, 2, 24),
-    )
-    assert (period.name("zh"), period.name("zh_hant"), period.name("en")) == (
-        "春节",
-        "春節",
-        "Spring Festival",
-    )
 
 
-def test_national_day_2025_period(calendar: BusinessCalendar) -> None:
-    period = calendar.holiday_period(dt.date(2025, 10, 6))
+@pytest.mark.parametrize(
+    ("day", "first", "last", "resume", "names"),
+    [
+        (dt.date(2026, 2, 17), dt.date(2026, 2, 15), dt.date(2026, 2, 23), dt.date(2026, 2, 24),
+         ("春节", "春節", "Spring Festival")),
+        # Oct 6 is Mid-Autumn inside the break: the period takes the name most of its days carry.
+        (dt.date(2025, 10, 6), dt.date(2025, 10, 1), dt.date(2025, 10, 8), dt.date(2025, 10, 9),
+         ("国庆节", "國慶節", "National Day")),
+    ],
+)
+def test_holiday_period_around_a_day(
+    calendar: BusinessCalendar, day: dt.date, first: dt.date, last: dt.date, resume: dt.date, names: tuple
+) -> None:
+    period = calendar.holiday_period(day)
     assert period is not None
-    assert (period.first, period.last, period.resume) == (
-        dt.date(2025, 10, 1),
-        dt.date(2025, 10, 8),
-        dt.date(2025, 10, 9),
-    )
-    assert period.name("zh") == "国庆节" and period.name("en") == "National Day"  # the name most days carry
+    assert (period.first, period.last, period.resume) == (first, last, resume)
+    assert (period.name("zh"), period.name("zh_hant"), period.name("en")) == names
+
+
+def test_national_day_2025_names_and_neighbours(calendar: BusinessCalendar) -> None:
     assert calendar.holiday_name(dt.date(2025, 10, 6), "en") == "Mid-Autumn Festival"
     assert calendar.holiday_name(dt.date(2025, 10, 2), "zh_hant") == "國慶節"
     assert calendar.holiday_name(dt.date(2025, 9, 28)) is None  # a make-up workday is no holiday

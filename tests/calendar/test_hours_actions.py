@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import pytest
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.hours import ActionGreet, ActionServiceHours
@@ -49,6 +49,28 @@ def texts(dispatcher: CollectingDispatcher) -> list:
     return [message["text"] for message in dispatcher.messages]
 
 
+Say = Callable[[Action, str, str, str, Optional[str]], Awaitable[List[str]]]
+
+
+@pytest.fixture
+def say(
+    settings_file: object,
+    pinned_now: Callable[[str], None],
+    dispatcher: CollectingDispatcher,
+    domain: Dict[str, Any],
+) -> Say:
+    """Run an action at a pinned time on one user message; return what it said (it must set nothing)."""
+
+    async def run(action: Action, now: str, text: str, intent: str, language: Optional[str]) -> List[str]:
+        pinned_now(now)
+        said = len(dispatcher.messages)
+        events = await action.run(dispatcher, tracker(text, intent, language), domain)
+        assert events == []
+        return texts(dispatcher)[said:]
+
+    return run
+
+
 def test_actions_are_in_the_domain(domain: Dict[str, Any]) -> None:
     assert {"action_greet", "action_service_hours"} <= set(domain["actions"])
     assert "language" in domain["slots"]
@@ -83,20 +105,8 @@ def test_actions_are_in_the_domain(domain: Dict[str, Any]) -> None:
         (MONDAY_MORNING, "good morning", None, "Hi! I'm the virtual assistant. How can I help you?"),
     ],
 )
-async def test_action_greet(
-    settings_file: object,
-    pinned_now: Callable[[str], None],
-    dispatcher: CollectingDispatcher,
-    domain: Dict[str, Any],
-    now: str,
-    text: str,
-    language: Optional[str],
-    expected: str,
-) -> None:
-    pinned_now(now)
-    events = await ActionGreet().run(dispatcher, tracker(text, "greet", language), domain)
-    assert events == []
-    assert texts(dispatcher) == [expected]
+async def test_action_greet(say: Say, now: str, text: str, language: Optional[str], expected: str) -> None:
+    assert await say(ActionGreet(), now, text, "greet", language) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -127,37 +137,19 @@ async def test_action_greet(
         ),
     ],
 )
-async def test_action_service_hours(
-    settings_file: object,
-    pinned_now: Callable[[str], None],
-    dispatcher: CollectingDispatcher,
-    domain: Dict[str, Any],
-    now: str,
-    text: str,
-    language: Optional[str],
-    expected: str,
-) -> None:
-    pinned_now(now)
-    events = await ActionServiceHours().run(dispatcher, tracker(text, "faq_service_hours", language), domain)
-    assert events == []
-    assert texts(dispatcher) == [expected]
+async def test_action_service_hours(say: Say, now: str, text: str, language: Optional[str], expected: str) -> None:
+    assert await say(ActionServiceHours(), now, text, "faq_service_hours", language) == [expected]
 
 
-async def test_broken_settings_still_get_a_reply(
-    settings_file: object,
-    pinned_now: Callable[[str], None],
-    dispatcher: CollectingDispatcher,
-    domain: Dict[str, Any],
-) -> None:
+async def test_broken_settings_still_get_a_reply(settings_file: object, say: Say) -> None:
     import pathlib
 
     pathlib.Path(str(settings_file)).write_text(
         "version: 1\ncalendar:\n  timezone: Mars/Olympus\n", encoding="utf-8"
     )
-    pinned_now(SUNDAY_EVENING)
-    await ActionGreet().run(dispatcher, tracker("hello", "greet", "en"), domain)
-    await ActionServiceHours().run(dispatcher, tracker("hours?", "faq_service_hours", "en"), domain)
-    assert texts(dispatcher) == [
-        "Hi! I'm the virtual assistant. How can I help you?",
-        "Sorry, I cannot look up our opening hours right now. Please try again later.",
+    assert await say(ActionGreet(), SUNDAY_EVENING, "hello", "greet", "en") == [
+        "Hi! I'm the virtual assistant. How can I help you?"
+    ]
+    assert await say(ActionServiceHours(), SUNDAY_EVENING, "hours?", "faq_service_hours", "en") == [
+        "Sorry, I cannot look up our opening hours right now. Please try again later."
     ]

@@ -15,9 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import aiohttp
 import pytest
 import xmltodict
-from wechatpy.crypto import WeChatCrypto as PeerCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
-from wechatpy.utils import WeChatSigner
 
 from bot.channels import wechat as wechat_module
 from bot.channels.wechat import ReplyCollector, WeChatInput, WeChatOutput
@@ -26,59 +24,30 @@ from bot.channels.wecom import WeComInput, WeComOutput
 from bot.texts import WECHAT_ASK_QUESTION, WECHAT_BUSY, WECHAT_TEXT_ONLY, WECHAT_WELCOME
 from fake_wechat_api import FakeWeChatApi
 from wechat_helpers import (
+    ACCOUNT,
     AES_KEY,
     AGENT_ID,
     APP_ID,
     APP_SECRET,
     CORP_ID,
     CORP_SECRET,
+    OPENID,
     TOKEN,
     WECOM_AES_KEY,
     FakeAssistant,
     load_vectors,
+    peer_decrypt_reply,
+    safe_request,
+    sign,
     text_message_xml,
 )
 
-OPENID = "oUserOpenId123"
-ACCOUNT = "gh_10f6c3c3ac5a"
 HUGE_WINDOW = 10**10  # for the 2014 timestamps of the official vectors
-
-
-def sign(token: str, *values: str) -> str:
-    signer = WeChatSigner()
-    signer.add_data(token, *values)
-    return signer.signature
 
 
 def plain_query(token: str = TOKEN, timestamp: Optional[str] = None, nonce: str = "12345678") -> Dict[str, str]:
     timestamp = timestamp or str(int(time.time()))
     return {"signature": sign(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce, "openid": OPENID}
-
-
-def safe_request(
-    xml: str, token: str = TOKEN, key: str = AES_KEY, app_id: str = APP_ID, timestamp: Optional[str] = None, nonce: str = "87654321"
-) -> Tuple[Dict[str, str], str]:
-    """A safe-mode POST built entirely by wechatpy: (query, body)."""
-    timestamp = timestamp or str(int(time.time()))
-    envelope = xmltodict.parse(PeerCrypto(token, key, app_id).encrypt_message(xml, nonce, timestamp))["xml"]
-    query = {
-        "signature": sign(token, timestamp, nonce),
-        "timestamp": timestamp,
-        "nonce": nonce,
-        "openid": OPENID,
-        "encrypt_type": "aes",
-        "msg_signature": envelope["MsgSignature"],
-    }
-    body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
-    return query, body
-
-
-def peer_decrypt_reply(reply: str, token: str = TOKEN, key: str = AES_KEY, app_id: str = APP_ID, work: bool = False) -> Dict[str, Any]:
-    """Verify and decrypt our encrypted passive reply with wechatpy; return the reply's fields."""
-    envelope = xmltodict.parse(reply)["xml"]
-    peer = PeerWorkCrypto(token, key, app_id) if work else PeerCrypto(token, key, app_id)
-    plaintext = peer.decrypt_message(reply, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
-    return xmltodict.parse(plaintext)["xml"]
 
 
 def make_channel(fake_api: FakeWeChatApi, **kwargs: Any) -> WeChatInput:

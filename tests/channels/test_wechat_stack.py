@@ -14,10 +14,9 @@ import pytest
 import requests
 import xmltodict
 import yaml
-from wechatpy.crypto import WeChatCrypto as PeerCrypto
-from wechatpy.utils import WeChatSigner
 
 from bot.settings import repo_root
+from wechat_helpers import peer_decrypt_reply, safe_request
 
 pytestmark = pytest.mark.stack
 
@@ -36,12 +35,6 @@ def _faq_answers_zh() -> Dict[str, str]:
     return answers
 
 
-def _sign(*values: str) -> str:
-    signer = WeChatSigner()
-    signer.add_data(*values)
-    return signer.signature
-
-
 def test_safe_mode_message_gets_encrypted_faq_answer(stack: Any) -> None:
     env = stack.env
     token, key, app_id = env["WECHAT_TOKEN"], env["WECHAT_ENCODING_AES_KEY"], env["WECHAT_APP_ID"]
@@ -51,24 +44,15 @@ def test_safe_mode_message_gets_encrypted_faq_answer(stack: Any) -> None:
     # warm the model up (first inference is slow) so the answer fits the 4-second passive-reply budget
     requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": "warmup-wechat", "message": "你好"}, timeout=60)
 
-    peer = PeerCrypto(token, key, app_id)
     created = int(time.time())
     inbound = (
         f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{OPENID}]]></FromUserName>"
         f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
         f"<Content><![CDATA[我的退款多久能到账？]]></Content><MsgId>{created}000123</MsgId></xml>"
     )
-    timestamp, nonce = str(created), "20251201"
-    envelope = xmltodict.parse(peer.encrypt_message(inbound, nonce, timestamp))["xml"]
-    query = {
-        "signature": _sign(token, timestamp, nonce),
-        "timestamp": timestamp,
-        "nonce": nonce,
-        "openid": OPENID,
-        "encrypt_type": "aes",
-        "msg_signature": envelope["MsgSignature"],
-    }
-    body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+    query, body = safe_request(
+        inbound, token, key, app_id, timestamp=str(created), nonce="20251201", openid=OPENID, account=ACCOUNT
+    )
 
     started = time.monotonic()
     response = requests.post(url, params=query, data=body.encode("utf-8"), timeout=10)
@@ -77,12 +61,8 @@ def test_safe_mode_message_gets_encrypted_faq_answer(stack: Any) -> None:
     assert elapsed < 5.0, f"WeChat gives 5 s; the channel took {elapsed:.1f}s"
     assert response.text != "success", "the assistant did not answer within the passive-reply budget"
 
-    reply_envelope = xmltodict.parse(response.text)["xml"]
-    assert set(reply_envelope) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
-    plaintext = peer.decrypt_message(
-        response.text, reply_envelope["MsgSignature"], reply_envelope["TimeStamp"], reply_envelope["Nonce"]
-    )
-    reply = xmltodict.parse(plaintext)["xml"]
+    assert set(xmltodict.parse(response.text)["xml"]) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
+    reply = peer_decrypt_reply(response.text, token, key, app_id)
     assert reply["ToUserName"] == OPENID and reply["FromUserName"] == ACCOUNT and reply["MsgType"] == "text"
     answers = _faq_answers_zh()
     refund = answers["utter_faq_refund_status"]

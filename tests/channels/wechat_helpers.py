@@ -8,10 +8,14 @@ import pathlib
 import socket
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import xmltodict
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Sanic
+from wechatpy.crypto import WeChatCrypto as PeerCrypto
+from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
+from wechatpy.utils import WeChatSigner
 
 VECTORS_FILE = pathlib.Path(__file__).parent / "vectors" / "wechat_vectors.json"
 
@@ -23,6 +27,42 @@ CORP_ID = "ww0123456789abcdef"
 CORP_SECRET = "frontline-wecom-secret"
 WECOM_AES_KEY = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 AGENT_ID = "1000002"
+OPENID = "oUserOpenId123"
+ACCOUNT = "gh_10f6c3c3ac5a"
+
+
+def sign(token: str, *values: str) -> str:
+    """WeChat's SHA-1 signature over the token and values, as wechatpy computes it."""
+    signer = WeChatSigner()
+    signer.add_data(token, *values)
+    return signer.signature
+
+
+def safe_request(
+    xml: str, token: str = TOKEN, key: str = AES_KEY, app_id: str = APP_ID, timestamp: Optional[str] = None,
+    nonce: str = "87654321", openid: str = OPENID, account: str = ACCOUNT,
+) -> Tuple[Dict[str, str], str]:
+    """A safe-mode POST built entirely by wechatpy: (query, body)."""
+    timestamp = timestamp or str(int(time.time()))
+    envelope = xmltodict.parse(PeerCrypto(token, key, app_id).encrypt_message(xml, nonce, timestamp))["xml"]
+    query = {
+        "signature": sign(token, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "openid": openid,
+        "encrypt_type": "aes",
+        "msg_signature": envelope["MsgSignature"],
+    }
+    body = f"<xml><ToUserName><![CDATA[{account}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+    return query, body
+
+
+def peer_decrypt_reply(reply: str, token: str = TOKEN, key: str = AES_KEY, app_id: str = APP_ID, work: bool = False) -> Dict[str, Any]:
+    """Verify and decrypt our encrypted passive reply with wechatpy; return the reply's fields."""
+    envelope = xmltodict.parse(reply)["xml"]
+    peer = PeerWorkCrypto(token, key, app_id) if work else PeerCrypto(token, key, app_id)
+    plaintext = peer.decrypt_message(reply, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
+    return xmltodict.parse(plaintext)["xml"]
 
 
 def load_vectors(kind: Optional[str] = None) -> List[Dict[str, Any]]:

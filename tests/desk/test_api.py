@@ -49,10 +49,13 @@ async def test_internal_needs_the_secret(app, internal, make_packet) -> None:
     for headers in ({}, {"X-Frontline-Secret": "wrong"}):
         _, response = await app.asgi_client.post("/internal/tickets", headers=headers, json=make_packet())
         assert response.status == 401 and "error" in response.json
-    _, response = await app.asgi_client.get("/internal/customers/cust-1/tickets")
-    assert response.status == 401
-    _, response = await app.asgi_client.get("/internal/conversations/conv-1/ticket")
-    assert response.status == 401
+    code = (await create(app, internal, make_packet())).json["id"]
+    for method, path in [
+        ("get", f"/internal/tickets/{code}"), ("post", f"/internal/tickets/{code}/survey"),
+        ("get", "/internal/customers/cust-1/tickets"), ("get", "/internal/conversations/conv-1/ticket"),
+    ]:
+        _, response = await getattr(app.asgi_client, method)(path)
+        assert response.status == 401, (method, path)
 
 
 async def test_internal_unset_secret_refuses(settings, sqlite_store, make_packet, monkeypatch) -> None:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore:You have set a listener")
 
 
+async def open_queued(app: Any, internal: Dict[str, str], *packets: Dict[str, Any]) -> List[str]:
+    """Open a ticket for each packet through the internal API, in order; return their ids."""
+    codes = []
+    for packet in packets:
+        _, response = await app.asgi_client.post("/internal/tickets", headers=internal, json=packet)
+        assert response.status == 201, response.json
+        codes.append(response.json["id"])
+    return codes
+
+
 async def open_claimed(app: Any, internal: Dict[str, str], packet: Dict[str, Any], headers: Dict[str, str]) -> str:
-    _, response = await app.asgi_client.post("/internal/tickets", headers=internal, json=packet)
-    code = response.json["id"]
+    [code] = await open_queued(app, internal, packet)
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=headers)
     assert response.status == 200
     return code
@@ -143,19 +152,14 @@ async def test_handback_says_the_assistant_is_back(app, internal, make_packet, a
 
 
 async def test_queued_tickets_can_be_handed_back_without_a_claim(app, internal, make_packet, agents) -> None:
-    _, response = await app.asgi_client.post("/internal/tickets", headers=internal, json=make_packet("q"))
-    code = response.json["id"]
+    [code] = await open_queued(app, internal, make_packet("q"))
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/handback", headers=agents["bob"]["headers"])
     assert response.status == 200 and response.json["status"] == "handed_back"
 
 
 async def test_position_updates_are_sent_when_the_queue_moves(app, internal, make_packet, agents, fake_rasa) -> None:
     delivery = app.ctx.desk.delivery
-    codes = []
-    for i in range(5):
-        _, response = await app.asgi_client.post("/internal/tickets", headers=internal,
-                                                 json=make_packet(f"n{i}", grade="B"))
-        codes.append(response.json["id"])
+    codes = await open_queued(app, internal, *(make_packet(f"n{i}", grade="B") for i in range(5)))
     assert await delivery.notify_positions() == 0  # nothing moved
     alice = agents["alice"]["headers"]
     for code in codes[:3]:
@@ -175,11 +179,7 @@ async def test_position_update_announces_the_wait_as_the_handoff_does(
     from bot import clock
 
     line = app.ctx.desk.line
-    codes = []
-    for i in range(3):
-        _, response = await app.asgi_client.post("/internal/tickets", headers=internal,
-                                                 json=make_packet(f"w{i}", grade="B"))
-        codes.append(response.json["id"])
+    codes = await open_queued(app, internal, *(make_packet(f"w{i}", grade="B") for i in range(3)))
     estimate = line.standing
 
     def wait_of_150_seconds(ticket, now, queued=None):

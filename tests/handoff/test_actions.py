@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import jsonschema
 import pytest
@@ -39,10 +39,37 @@ def ticket_answer(**overrides: Any) -> Dict[str, Any]:
     return answer
 
 
+# An off-hours answer: the team opens again on Monday morning, the ticket due soon after.
+MONDAY_OPENING: Dict[str, Any] = {
+    "open_now": False, "next_opening": "2025-12-08T09:00:00+08:00",
+    "due": {"first_response": "2025-12-08T09:02:00+08:00", "resolution": "2025-12-08T10:00:00+08:00"},
+}
+
+
 def with_slots(state: Dict[str, Any], **slots: Any) -> Tracker:
     state = copy.deepcopy(state)
     state["slots"].update(slots)
     return Tracker.from_dict(state)
+
+
+HandOff = Callable[..., Awaitable[List[Dict[str, Any]]]]
+
+
+@pytest.fixture
+def hand_off(fake_desk: FakeDesk, dispatcher: CollectingDispatcher, monkeypatch: pytest.MonkeyPatch) -> HandOff:
+    """Run `action_handoff` on a tracker at `now`, the desk answering the new ticket with (`status`, `answer`).
+
+    Returns what the action returns: its events.
+    """
+
+    async def run(
+        tracker: Tracker, answer: Optional[Dict[str, Any]] = None, now: str = OPEN_NOW, status: int = 201
+    ) -> List[Dict[str, Any]]:
+        monkeypatch.setenv("FRONTLINE_NOW", now)
+        fake_desk.routes[("POST", "/internal/tickets")] = (status, ticket_answer() if answer is None else answer)
+        return await ActionHandoff().run(dispatcher, tracker, {})
+
+    return run
 
 
 @pytest.fixture
@@ -52,16 +79,13 @@ def schema_validator() -> jsonschema.Draft202012Validator:
 
 
 async def test_open_hours_queue_message_ticket_and_pause(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch, schema_validator: Any,
+    hand_off: HandOff, fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+    schema_validator: Any,
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
     earlier = [{"id": "T-000007", "status": "resolved", "reason": "anger"}]
     fake_desk.routes[("GET", "/internal/customers/u-1001/tickets")] = (200, {"tickets": earlier})
-    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer())
-    tracker = with_slots(angry_state, handoff_reason="asked_for_human", handoff_grade=None)
 
-    events = await ActionHandoff().run(dispatcher, tracker, {})
+    events = await hand_off(with_slots(angry_state, handoff_reason="asked_for_human", handoff_grade=None))
 
     assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
     assert texts(dispatcher) == ["您已进入人工客服队列，前面还有 2 位，预计等待约 4 分钟。"]
@@ -79,16 +103,12 @@ async def test_open_hours_queue_message_ticket_and_pause(
 
 
 async def test_open_hours_with_nobody_online_says_so_instead_of_a_wait(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
-    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
-        position=1, expected_wait_seconds=None, agents_online=0,
-    ))
-    tracker = with_slots(angry_state, handoff_reason="asked_for_human", handoff_grade=None)
-
-    await ActionHandoff().run(dispatcher, tracker, {})
+    await hand_off(
+        with_slots(angry_state, handoff_reason="asked_for_human", handoff_grade=None),
+        ticket_answer(position=1, expected_wait_seconds=None, agents_online=0),
+    )
 
     assert texts(dispatcher) == [
         "您已进入人工客服队列，工单号 T-000123。客服暂时都不在线，上线后会第一时间回复您，您无需重复描述问题。"
@@ -96,13 +116,9 @@ async def test_open_hours_with_nobody_online_says_so_instead_of_a_wait(
 
 
 async def test_anger_apologises_first(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_off: HandOff, fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
-    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(position=1, expected_wait_seconds=50))
-
-    events = await ActionHandoff().run(dispatcher, Tracker.from_dict(angry_state), {})
+    events = await hand_off(Tracker.from_dict(angry_state), ticket_answer(position=1, expected_wait_seconds=50))
 
     assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
     assert texts(dispatcher) == [
@@ -114,14 +130,9 @@ async def test_anger_apologises_first(
 
 
 async def test_anger_apologises_in_english_naming_the_topic(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
-    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(position=2, expected_wait_seconds=61))
-    tracker = with_slots(angry_state, language="en")
-
-    await ActionHandoff().run(dispatcher, tracker, {})
+    await hand_off(with_slots(angry_state, language="en"), ticket_answer(position=2, expected_wait_seconds=61))
 
     assert texts(dispatcher) == [
         "I'm really sorry about the trouble with your refund. I understand how frustrating this is.",
@@ -130,31 +141,26 @@ async def test_anger_apologises_in_english_naming_the_topic(
 
 
 async def test_traditional_chinese(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
-    fake_desk.routes[("POST", "/internal/tickets")] = (200, ticket_answer(position=4, expected_wait_seconds=600))
-    tracker = with_slots(angry_state, language="zh_hant", handoff_reason="asked_for_human")
-
-    events = await ActionHandoff().run(dispatcher, tracker, {})
+    events = await hand_off(
+        with_slots(angry_state, language="zh_hant", handoff_reason="asked_for_human"),
+        ticket_answer(position=4, expected_wait_seconds=600),
+        status=200,  # the conversation's open ticket
+    )
 
     assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
     assert texts(dispatcher) == ["您已進入人工客服隊列，前面還有 3 位，預計等待約 10 分鐘。"]
 
 
 async def test_off_hours_gives_ticket_and_next_opening(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_off: HandOff, fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", CLOSED_NOW)
-    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
-        id="T-000124", open_now=False, next_opening="2025-12-08T09:00:00+08:00", position=1,
-        due={"first_response": "2025-12-08T09:02:00+08:00", "resolution": "2025-12-08T10:00:00+08:00"},
-    ))
-    tracker = with_slots(angry_state, handoff_reason="asked_for_human")
-
-    events = await ActionHandoff().run(dispatcher, tracker, {})
+    events = await hand_off(
+        with_slots(angry_state, handoff_reason="asked_for_human"),
+        ticket_answer(id="T-000124", position=1, **MONDAY_OPENING),
+        now=CLOSED_NOW,
+    )
 
     assert events == [SlotSet("ticket_id", "T-000124")]  # off hours: no pause until an agent claims
     assert texts(dispatcher) == [  # bot.calendar.messages.offhours_reply, expected by the desk's due time
@@ -165,17 +171,13 @@ async def test_off_hours_gives_ticket_and_next_opening(
 
 
 async def test_off_hours_in_english(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", CLOSED_NOW)
-    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
-        id="T-000125", open_now=False, next_opening="2025-12-08T09:00:00+08:00",
-        due={"first_response": "2025-12-08T09:02:00+08:00", "resolution": "2025-12-08T10:00:00+08:00"},
-    ))
-    tracker = with_slots(angry_state, language="en", handoff_reason="asked_for_human")
-
-    await ActionHandoff().run(dispatcher, tracker, {})
+    await hand_off(
+        with_slots(angry_state, language="en", handoff_reason="asked_for_human"),
+        ticket_answer(id="T-000125", **MONDAY_OPENING),
+        now=CLOSED_NOW,
+    )
 
     assert texts(dispatcher) == [
         "Our agents are offline. Your message is saved (ticket T-000125) and an agent will reply from Mon 8 Dec, "
@@ -190,17 +192,17 @@ async def test_off_hours_in_english(
      "预计 10:00 前。您现在仍可以向我咨询常见问题。"),
 ])
 async def test_emergency_contact_at_any_hour(
-    now: str, open_now: bool, last: str, fake_desk: FakeDesk, angry_state: Dict[str, Any],
-    dispatcher: CollectingDispatcher, monkeypatch: pytest.MonkeyPatch,
+    now: str, open_now: bool, last: str, hand_off: HandOff, fake_desk: FakeDesk, angry_state: Dict[str, Any],
+    dispatcher: CollectingDispatcher,
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", now)
-    fake_desk.routes[("POST", "/internal/tickets")] = (201, ticket_answer(
-        position=1, expected_wait_seconds=30, open_now=open_now,
-        due={"first_response": "2025-12-06T20:01:00+08:00", "resolution": "2025-12-06T21:00:00+08:00"},
-    ))
-    tracker = with_slots(angry_state, handoff_reason="emergency", handoff_grade=None)
-
-    events = await ActionHandoff().run(dispatcher, tracker, {})
+    events = await hand_off(
+        with_slots(angry_state, handoff_reason="emergency", handoff_grade=None),
+        ticket_answer(
+            position=1, expected_wait_seconds=30, open_now=open_now,
+            due={"first_response": "2025-12-06T20:01:00+08:00", "resolution": "2025-12-06T21:00:00+08:00"},
+        ),
+        now=now,
+    )
 
     assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
     assert texts(dispatcher) == [f"您的情况很紧急，请立即拨打{EMERGENCY_LINE}，我们会马上为您处理。", last]
@@ -225,14 +227,11 @@ async def test_desk_down_apologises_and_does_not_pause(
 
 
 async def test_desk_error_in_english_does_not_pause(
-    fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
 ) -> None:
-    monkeypatch.setenv("FRONTLINE_NOW", OPEN_NOW)
-    fake_desk.routes[("POST", "/internal/tickets")] = (503, {"error": "overloaded"})
-    tracker = with_slots(angry_state, language="en", handoff_reason="asked_for_human")
-
-    events = await ActionHandoff().run(dispatcher, tracker, {})
+    events = await hand_off(
+        with_slots(angry_state, language="en", handoff_reason="asked_for_human"), {"error": "overloaded"}, status=503
+    )
 
     assert events == []
     assert texts(dispatcher) == [

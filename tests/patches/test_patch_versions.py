@@ -60,7 +60,7 @@ def test_every_module_of_the_door_is_listed_here_and_says_why() -> None:
     assert found == set(PATCHES)
     for name, distribution in PATCHES.items():
         module = importlib.import_module(name)
-        assert module.LIBRARY == distribution
+        assert module.PIN.library == distribution and module.PIN.patch == name
         assert "Why not the public API:" in (module.__doc__ or "")
         assert f"`{name.rsplit('.', 1)[1]}`" in bot.patches.__doc__  # listed in the door's table
 
@@ -70,14 +70,14 @@ def test_import_fails_on_another_version_saying_what_to_recheck(
     name: str, distribution: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = importlib.import_module(name)
-    module.check_version()  # the installed version is the one it was written for
+    module.PIN.check()  # the installed version is the one it was written for
     _pretend(monkeypatch, distribution, "99.1.0")
     with pytest.raises(PatchVersionError) as caught:
         importlib.reload(module)
     message = str(caught.value)
     assert f"{distribution} 99.1.0 is installed" in message
-    assert f"written for {distribution} {module.SUPPORTED}" in message
-    assert f"Re-check {module.RECHECK}" in message and name in message
+    assert f"written for {distribution} {module.PIN.supported}" in message
+    assert f"Re-check {module.PIN.recheck}" in message and name in message
 
 
 @pytest.mark.parametrize("name", sorted(INSTALLERS))
@@ -92,7 +92,7 @@ def test_a_missing_library_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("bot.patches.wechatpy_crypto")
     _pretend(monkeypatch, "wechatpy", None)
     with pytest.raises(PatchVersionError, match="wechatpy is not installed"):
-        module.check_version()
+        module.PIN.check()
 
 
 def test_version_error_is_not_an_import_error() -> None:

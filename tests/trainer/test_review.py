@@ -127,15 +127,17 @@ def read_sheet(path: pathlib.Path) -> List[Dict[str, Any]]:
     return [dict(zip(COLUMNS, row, strict=True)) for row in rows[1:]]
 
 
+def export_args(
+    sheet: pathlib.Path, tracker_db: pathlib.Path, root: pathlib.Path, since: str = "2025-10-01"
+) -> List[str]:
+    return ["review", "export", str(sheet), "--since", since, "--tracker-db", str(tracker_db), "--root", str(root)]
+
+
 def test_export_collects_fallbacks_handoffs_low_confidence_and_out_of_scope(
     project_root: pathlib.Path, tracker_db: pathlib.Path, desk_db: str, tmp_path: pathlib.Path
 ) -> None:
     sheet = tmp_path / "review.xlsx"
-    status = cli(
-        ["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
-         "--desk-db", desk_db, "--root", str(project_root)]
-    )
-    assert status == 0
+    assert cli([*export_args(sheet, tracker_db, project_root), "--desk-db", desk_db]) == 0
     rows = read_sheet(sheet)
     assert [(row["text"], row["reason"], row["predicted_intent"], row["confidence"], row["agent_topic"]) for row in rows] == [
         ("我的手机138****5678退的钱还没到", "fallback", "faq_refund_status", 0.31, None),
@@ -159,8 +161,7 @@ def test_a_database_without_the_desk_tables_leaves_the_topics_empty(
         connection.execute(sa.text("INSERT INTO tickets VALUES ('web-handoff', 'faq_fees')"))
     engine.dispose()
     sheet = tmp_path / "review.xlsx"
-    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
-                "--desk-db", str(other), "--root", str(project_root)]) == 0
+    assert cli([*export_args(sheet, tracker_db, project_root), "--desk-db", str(other)]) == 0
     handoff = [row for row in read_sheet(sheet) if row["reason"] == "handoff"]
     assert len(handoff) == 1 and handoff[0]["agent_topic"] is None
 
@@ -184,11 +185,9 @@ def test_export_later_since_and_missing_store(
     project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sheet = tmp_path / "review.xlsx"
-    assert cli(["review", "export", str(sheet), "--since", "2025-10-04", "--tracker-db", str(tracker_db),
-                "--root", str(project_root)]) == 0
+    assert cli(export_args(sheet, tracker_db, project_root, since="2025-10-04")) == 0
     assert read_sheet(sheet) == []
-    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tmp_path / "none.db"),
-                "--root", str(project_root)]) == 2
+    assert cli(export_args(sheet, tmp_path / "none.db", project_root)) == 2
     assert "tracker store not found" in capsys.readouterr().err
 
 
@@ -205,19 +204,21 @@ def label(sheet: pathlib.Path, labels: Dict[int, str], extra: List[List[Any]] | 
     return target
 
 
+def added_row(text: str, intent: str) -> List[Any]:
+    """A row a trainer adds to the sheet by hand: only `text` and `label` filled in."""
+    values: List[Any] = len(COLUMNS) * [None]
+    values[COLUMNS.index("text")], values[COLUMNS.index("label")] = text, intent
+    return values
+
+
 def test_import_adds_labelled_rows_as_examples(
     project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sheet = tmp_path / "review.xlsx"
-    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
-                "--root", str(project_root)]) == 0
-    text_column = len(COLUMNS) * [None]
-    duplicate = list(text_column)
-    duplicate[COLUMNS.index("text")], duplicate[COLUMNS.index("label")] = "Refund status?", "faq_refund_status"
-    conflict = list(text_column)
-    conflict[COLUMNS.index("text")], conflict[COLUMNS.index("label")] = "退款多久到账", "faq_delivery_time"
-    multiline = list(text_column)
-    multiline[COLUMNS.index("text")], multiline[COLUMNS.index("label")] = "ship to\n tibet  how long", "faq_delivery_time"
+    assert cli(export_args(sheet, tracker_db, project_root)) == 0
+    duplicate = added_row("Refund status?", "faq_refund_status")
+    conflict = added_row("退款多久到账", "faq_delivery_time")
+    multiline = added_row("ship to\n tibet  how long", "faq_delivery_time")
     labelled = label(sheet, {2: "faq_refund_status", 4: "faq_delivery_time"}, [duplicate, conflict, multiline])
     capsys.readouterr()
     assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 0
@@ -236,22 +237,40 @@ def test_import_adds_labelled_rows_as_examples(
     assert "added 0 example(s), skipped 4 duplicate(s) and 1 conflict(s)" in capsys.readouterr().out
 
 
+def assert_import_refused(
+    labelled: pathlib.Path, root: pathlib.Path, capsys: pytest.CaptureFixture[str], problems: List[str]
+) -> None:
+    """`review import` exits 1 printing exactly `problems`, and writes nothing to data/ or domain.yml."""
+    files = [root / "domain.yml", *sorted((root / "data").rglob("*.yml"))]
+    before = [path.read_bytes() for path in files]
+    capsys.readouterr()
+    assert cli(["review", "import", str(labelled), "--root", str(root)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == problems
+    assert captured.err.splitlines() == [f"refused: {len(problems)} problem(s); nothing was written"]
+    assert [path.read_bytes() for path in files] == before
+
+
 def test_import_refuses_unknown_label(
     project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sheet = tmp_path / "review.xlsx"
-    assert cli(["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db),
-                "--root", str(project_root)]) == 0
-    before = (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes()
+    assert cli(export_args(sheet, tracker_db, project_root)) == 0
     labelled = label(sheet, {2: "faq_refund_status", 3: "faq_insurance"})
-    capsys.readouterr()
-    assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 1
-    assert capsys.readouterr().out.splitlines() == ["row 3: label 'faq_insurance' is not an intent of domain.yml"]
-    assert (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes() == before
+    assert_import_refused(
+        labelled, project_root, capsys, ["row 3: label 'faq_insurance' is not an intent of domain.yml"]
+    )
 
 
-def export_args(sheet: pathlib.Path, tracker_db: pathlib.Path, root: pathlib.Path) -> List[str]:
-    return ["review", "export", str(sheet), "--since", "2025-10-01", "--tracker-db", str(tracker_db), "--root", str(root)]
+def test_import_refuses_a_sheet_without_the_label_column(
+    project_root: pathlib.Path, tracker_db: pathlib.Path, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = tmp_path / "review.xlsx"
+    assert cli(export_args(sheet, tracker_db, project_root)) == 0
+    workbook = load_workbook(sheet)
+    workbook.active.delete_cols(COLUMNS.index("label") + 1)
+    workbook.save(sheet)
+    assert_import_refused(sheet, project_root, capsys, ["row 1: missing column 'label'"])
 
 
 def set_timezone(root: pathlib.Path, value: str) -> None:
@@ -310,17 +329,11 @@ def test_import_refuses_entity_markup(
 ) -> None:
     sheet = tmp_path / "review.xlsx"
     assert cli(export_args(sheet, tracker_db, project_root)) == 0
-    marked = len(COLUMNS) * [None]
-    marked[COLUMNS.index("text")], marked[COLUMNS.index("label")] = "订单[12345](急)怎么还没到", "faq_delivery_time"
-    labelled = label(sheet, {2: "faq_refund_status"}, [marked])
-    before = (project_root / "data" / "nlu" / "faq" / "delivery_time.yml").read_bytes()
-    capsys.readouterr()
-    assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 1
-    assert capsys.readouterr().out.splitlines() == [
+    labelled = label(sheet, {2: "faq_refund_status"}, [added_row("订单[12345](急)怎么还没到", "faq_delivery_time")])
+    assert_import_refused(labelled, project_root, capsys, [
         "row 6: '订单[12345](急)怎么还没到' holds Rasa's entity markup [text](entity), which would change the example; "
         "edit the text or clear the label"
-    ]
-    assert (project_root / "data" / "nlu" / "faq" / "delivery_time.yml").read_bytes() == before
+    ])
 
 
 def test_import_refuses_a_data_file_not_in_utf8(
