@@ -16,16 +16,15 @@ import pathlib
 from typing import Any, Dict, List, Optional, Text
 
 import rasa.shared.utils.io
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.anger.data import DataError, read_training_files
 from bot.anger.model import LABELS, AngerModel
 from bot.nlu import limits
+from bot.nlu.component import TrainedComponent, add_entity
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ DOCS_URL = "https://rasa.com/docs/rasa/components#custom-components"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class AngerDetector(GraphComponent):
+class AngerDetector(TrainedComponent):
     """Adds an anger score and a sentiment label to every message."""
 
     @staticmethod
@@ -58,32 +57,6 @@ class AngerDetector(GraphComponent):
             # A score at or above this makes the label `angry` (escalation has its own threshold in settings.yml).
             "label_threshold": 0.5,
         }
-
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        model: Optional[AngerModel] = None,
-    ) -> None:
-        """Creates the detector (untrained unless `model` is given)."""
-        self.component_config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
-        self._execution_context = execution_context
-        self.model = model
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> AngerDetector:
-        """Creates a new untrained component (see parent class for full docstring)."""
-        return cls(config, model_storage, resource, execution_context)
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
@@ -143,47 +116,18 @@ class AngerDetector(GraphComponent):
             if not text.strip():
                 score, label = 0.0, "neutral"
             message.set(ANGER_KEY, {"score": float(score), "label": label}, add_to_output=True)
-            entities = list(message.get("entities", []))
-            entities.append(
-                {
-                    "entity": self.component_config["entity"],
-                    "value": label,
-                    "start": 0,
-                    "end": 0,
-                    "extractor": self.__class__.__name__,
-                }
-            )
-            message.set("entities", entities, add_to_output=True)
+            add_entity(message, self.component_config["entity"], label, 0, self.__class__.__name__)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Leaves Rasa's training data as it is (the component does not annotate it)."""
         return training_data
 
-    def persist(self) -> None:
-        """Writes the trained model (if any) to the model storage."""
-        with self._model_storage.write_to(self._resource) as directory:
-            if self.model is not None and self.model.is_trained:
-                self.model.save(directory)
-
     @classmethod
-    def load(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> AngerDetector:
-        """Loads the trained component (see parent class for full docstring)."""
-        model = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                model = AngerModel.load(directory)
-        except (ValueError, FileNotFoundError) as error:
-            logger.warning(
-                "AngerDetector: no trained model in resource '%s' (%s); scores will be 0.",
-                resource.name,
-                error,
-            )
-        return cls(config, model_storage, resource, execution_context, model)
+    def read_model(cls, directory: pathlib.Path) -> AngerModel:
+        """Reads the model `AngerModel.save` wrote."""
+        return AngerModel.load(directory)
+
+    def loaded_untrained(self, error: Exception) -> None:
+        """Warns that every message will score 0."""
+        logger.warning("AngerDetector: no trained model in resource '%s' (%s); scores will be 0.", self._resource.name, error)

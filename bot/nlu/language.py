@@ -9,14 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import language
 from bot.nlu import limits
+from bot.nlu.component import FrontlineComponent, add_entity
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +22,7 @@ ENTITY = "language"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LanguageDetector(GraphComponent):
+class LanguageDetector(FrontlineComponent):
     """Adds the entity `language` to each message; see `bot.language.detect` for the rule."""
 
     @staticmethod
@@ -35,21 +33,6 @@ class LanguageDetector(GraphComponent):
             "entity": ENTITY,
         }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
-        """Creates the detector."""
-        self._entity = config.get("entity", ENTITY)
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LanguageDetector:
-        """Creates a new component (see parent class for full docstring)."""
-        return cls(config)
-
     def process(self, messages: List[Message]) -> List[Message]:
         """Tags each message; a message with no letters (emoji, digits) keeps the conversation's language."""
         for message in messages:
@@ -59,15 +42,5 @@ class LanguageDetector(GraphComponent):
             code = language.detect(limits.head(text), default=None)
             if code is None:
                 continue
-            entities = list(message.get("entities", []))
-            entities.append(
-                {
-                    "entity": self._entity,
-                    "value": code,
-                    "start": 0,
-                    "end": len(text),
-                    "extractor": self.__class__.__name__,
-                }
-            )
-            message.set("entities", entities, add_to_output=True)
+            add_entity(message, self.component_config["entity"], code, len(text), self.__class__.__name__)
         return messages

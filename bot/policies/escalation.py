@@ -4,7 +4,8 @@ It predicts `action_handoff` with confidence 1.0 and, when it wins, sets the slo
 `handoff_grade` (and `anger`, the latest score, when the domain has that slot). Its priority (7) is above
 RulePolicy's (6), so it wins ties at confidence 1.0 against rules; otherwise it predicts nothing (all zeros).
 
-Right after `action_handoff` it predicts `action_listen` (1.0). It asks `decide` only at a new user message (latest action `action_listen`) or right after an emergency FAQ
+Right after `action_handoff` it predicts `action_listen` (1.0; the action normally pauses the conversation
+anyway). It asks `decide` only at a new user message (latest action `action_listen`) or right after an emergency FAQ
 answer (latest action `utter_faq_<topic>` of an emergency intent), and never while the conversation is handed
 over; `decide` applies the same rules, so the policy stays a thin adapter. Nothing is learned from stories.
 """
@@ -31,6 +32,8 @@ ESCALATION_POLICY_PRIORITY = 7
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class EscalationPolicy(StatelessPolicy):
     """Predicts `action_handoff` with a reason code and urgency grade (see `bot.escalation`)."""
+
+    action_key = "handoff_action"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -62,23 +65,11 @@ class EscalationPolicy(StatelessPolicy):
         """Reads and validates the escalation settings (a mistake stops training)."""
         self.settings()
 
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
-        **kwargs: Any,
+    def decide(
+        self, action: str, tracker: DialogueStateTracker, domain: Domain, probabilities: List[float]
     ) -> PolicyPrediction:
         """Predicts `action_handoff` when `bot.escalation.decide` returns a decision, else nothing."""
-        probabilities = self._default_predictions(domain)
-        action = self.config["handoff_action"]
-        if action not in domain.action_names_or_texts:
-            return self._prediction(probabilities)
         latest = tracker.latest_action_name
-        if latest == action:
-            # After handing over, listen (the action normally pauses the conversation anyway).
-            probabilities[domain.index_for_action(escalation.ACTION_LISTEN)] = 1.0
-            return self._prediction(probabilities)
         if latest != escalation.ACTION_LISTEN and not (latest or "").startswith(escalation.UTTER_FAQ_PREFIX):
             return self._prediction(probabilities)
         events = [event.as_dict() for event in tracker.events]

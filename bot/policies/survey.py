@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -21,15 +22,13 @@ from bot.policies.base import StatelessPolicy
 
 logger = logging.getLogger(__name__)
 
-ACTION_LISTEN = "action_listen"
-
 
 def previous_action(tracker: DialogueStateTracker) -> Optional[str]:
     """The last action before the latest `action_listen` (None when there is none)."""
     seen_listen = False
     for event in reversed(tracker.events):
         if isinstance(event, ActionExecuted):
-            if not seen_listen and event.action_name == ACTION_LISTEN:
+            if not seen_listen and event.action_name == ACTION_LISTEN_NAME:
                 seen_listen = True
                 continue
             if seen_listen:
@@ -54,6 +53,8 @@ def is_comment(message: Optional[UserUttered], answerable_confidence: float, kee
 class SurveyCommentPolicy(StatelessPolicy):
     """Predicts `action_survey_comment` for the free-text message right after a survey rating."""
 
+    action_key = "comment_action"
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """The policy's default config."""
@@ -70,23 +71,11 @@ class SurveyCommentPolicy(StatelessPolicy):
             "keep_intents": ["request_human", "survey_rating", "greet"],
         }
 
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
-        **kwargs: Any,
+    def decide(
+        self, action: str, tracker: DialogueStateTracker, domain: Domain, probabilities: List[float]
     ) -> PolicyPrediction:
-        """Predicts the comment action, or listening right after it; otherwise nothing."""
-        probabilities = self._default_predictions(domain)
-        action = self.config["comment_action"]
-        if action not in domain.action_names_or_texts:
-            return self._prediction(probabilities)
-        latest = tracker.latest_action_name
-        if latest == action:
-            probabilities[domain.index_for_action(ACTION_LISTEN)] = 1.0
-            return self._prediction(probabilities)
-        if latest != ACTION_LISTEN or previous_action(tracker) != self.config["after_action"]:
+        """Predicts the comment action for the message right after a survey rating; otherwise nothing."""
+        if tracker.latest_action_name != ACTION_LISTEN_NAME or previous_action(tracker) != self.config["after_action"]:
             return self._prediction(probabilities)
         if is_comment(tracker.latest_message, self.config["answerable_confidence"], self.config["keep_intents"]):
             probabilities[domain.index_for_action(action)] = 1.0

@@ -18,7 +18,8 @@ import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
 
 from bot.channels import wechat as wechat_module
-from bot.channels.wechat import ReplyCollector, WeChatInput, WeChatOutput
+from bot.channels.wechat import WeChatInput, WeChatOutput
+from bot.channels.wechat_delivery import ReplyCollector
 from bot.channels.wechat_api import ApiUnavailable, OutOfQuota, OutOfResponseWindow
 from bot.channels.wecom import WeComInput, WeComOutput
 from bot.texts import WECHAT_ASK_QUESTION, WECHAT_BUSY, WECHAT_TEXT_ONLY, WECHAT_WELCOME
@@ -73,14 +74,15 @@ def reply_fields(text: str) -> Dict[str, Any]:
 
 
 def error_lines(caplog: Any) -> List[str]:
-    """The ERROR lines the channel module logged."""
-    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name == "bot.channels.wechat"]
+    """The ERROR lines the channel's modules logged (not the API client's)."""
+    channel = {"bot.channels.wechat", "bot.channels.wechat_turns", "bot.channels.wechat_delivery"}
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name in channel]
 
 
 async def settled_entry(channel: WeChatInput, assistant: FakeAssistant) -> Any:
     """The one delivery entry of `channel`, once its turn finished and its late answers were tried."""
     await asyncio.wait_for(assistant.finished.wait(), 5)
-    entry = next(iter(channel.dedupe._entries.values()))[1]
+    entry = next(iter(channel.turns.dedupe._entries.values()))[1]
     await asyncio.wait_for(entry.collector.wait_sent(), 10)
     return entry
 
@@ -315,7 +317,7 @@ async def test_late_answer_outside_window_is_logged_not_raised(
     fake_api.fail_next("send", 45015)
     assert await post(http, server.url, plain_query(), text_message_xml("窗口", msg_id="7207")) == (200, "success")
     await asyncio.wait_for(assistant.finished.wait(), 5)
-    entry = next(iter(channel.dedupe._entries.values()))[1]
+    entry = next(iter(channel.turns.dedupe._entries.values()))[1]
     await asyncio.wait_for(entry.collector.wait_sent(), 5)
     [failure] = entry.collector.failures
     assert isinstance(failure.error, OutOfResponseWindow) and failure.recipient_id == OPENID and failure.msg_id == "7207"
@@ -760,8 +762,8 @@ def test_from_credentials() -> None:
     channel = WeChatInput.from_credentials(
         {"token": "t", "encoding_aes_key": "", "app_id": "", "app_secret": "", "api_base": "", "replay_window_seconds": "120"}
     )
-    assert isinstance(channel, WeChatInput) and channel.replay_window_seconds == 120
-    assert channel.api_base == "https://api.weixin.qq.com" and channel.reply_budget_seconds == 4.0
+    assert isinstance(channel, WeChatInput) and channel.settings.replay_window_seconds == 120
+    assert channel.settings.api_base == "https://api.weixin.qq.com" and channel.settings.reply_budget_seconds == 4.0
     with pytest.raises(SettingsError, match="ENCODING_AES_KEY"):
         WeChatInput.from_credentials({"token": "t", "encoding_aes_key": "abcde"})
     with pytest.raises(SettingsError, match="reply_budget_seconds"):
@@ -769,7 +771,7 @@ def test_from_credentials() -> None:
     with pytest.raises(SettingsError, match="replay_window_seconds"):
         WeChatInput.from_credentials({"token": "t", "replay_window_seconds": "soon"})
     wecom = WeComInput.from_credentials({"token": "", "encoding_aes_key": "", "corp_id": "", "agent_id": "", "api_base": ""})
-    assert isinstance(wecom, WeComInput) and not wecom.configured() and wecom.api_base == "https://qyapi.weixin.qq.com"
+    assert isinstance(wecom, WeComInput) and not wecom.configured() and wecom.settings.api_base == "https://qyapi.weixin.qq.com"
     assert WeChatInput.name() == "wechat" and WeComInput.name() == "wecom"
 
 
@@ -806,13 +808,13 @@ def test_module_does_no_work_at_import() -> None:
 
 async def test_default_budget_answers_within_five_seconds(fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession) -> None:
     channel = make_channel(fake_api)
-    channel.reply_budget_seconds = WeChatInput().reply_budget_seconds  # the default, 4.0
+    channel.settings.reply_budget_seconds = WeChatInput().settings.reply_budget_seconds  # the default, 4.0
     assistant = FakeAssistant(delay=30)
     server = await serve(channel, assistant)
     started = time.monotonic()
     assert await post(http, server.url, plain_query(), text_message_xml("永远", msg_id="9901")) == (200, "success")
     assert 3.9 < time.monotonic() - started < 4.9
-    for entry in [e for _, e in channel.dedupe._entries.values()]:
+    for entry in [e for _, e in channel.turns.dedupe._entries.values()]:
         assert entry.task is not None
         entry.task.cancel()
 

