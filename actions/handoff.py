@@ -22,22 +22,12 @@ from bot.calendar.messages import emergency_reply, offhours_reply
 from bot.escalation import apology
 from bot.handoff import context
 from bot.handoff.client import DeskClient, DeskError, parse_time
+from bot.settings import SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
 
 EMERGENCY = "emergency"
 ANGER = "anger"
-
-
-def _settings() -> Dict[str, Any]:
-    from bot.settings import SettingsError, load_settings
-
-    try:
-        return load_settings()
-    except SettingsError:
-        logger.error("handoff: cannot read the settings; using defaults")
-        logger.debug("settings error", exc_info=True)
-        return {}
 
 
 async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
@@ -53,6 +43,9 @@ def customer_replies(
     Anger: an apology first. Emergency: the emergency contact first (any hour). Then, open now: the place in
     the queue and the expected wait, or, when no agent who could serve it is online (`agents_online` 0), that
     nobody is online yet; closed: the off-hours reply with the ticket number.
+
+    Raises:
+        SettingsError: the emergency contact is missing (an emergency) or the calendar's settings are wrong.
     """
     replies = []
     if reason == ANGER:
@@ -83,8 +76,20 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        """Creates the ticket; returns SlotSet(ticket_id) + ConversationPaused (no pause off hours), or nothing if the desk is down."""
-        settings = _settings()
+        """Creates the ticket; returns SlotSet(ticket_id) + ConversationPaused (no pause off hours), or nothing if the desk is down.
+
+        A settings error (caught at start-up by `python -m bot run`, but the action server may run on its own) is
+        this action's boundary: the customer is still told that no agent can be reached, never left in silence.
+        """
+        try:
+            return await self._hand_off(dispatcher, tracker)
+        except SettingsError as error:
+            logger.error("handoff: the settings are wrong (%s); telling the customer no agent can be reached", error)
+            dispatcher.utter_message(text=texts.desk_down(context.customer_from_tracker(tracker)["language"]))
+            return []
+
+    async def _hand_off(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
+        settings = load_settings()
         at = clock.now()
         grades = (settings.get("escalation") or {}).get("grades") or {}
         reason, grade = context.resolve_reason_and_grade(
@@ -92,6 +97,8 @@ class ActionHandoff(Action):
         )
         customer = context.customer_from_tracker(tracker)
         lang = customer["language"]
+        # the emergency line is read before any ticket exists: a missing contact stops here, not half way
+        emergency_line = emergency_reply(lang, settings) if reason == EMERGENCY else None
         client = self.client()
 
         earlier: List[Dict[str, Any]] = []
@@ -109,8 +116,8 @@ class ActionHandoff(Action):
         except DeskError as error:
             logger.error("handoff: no ticket for conversation %s: %s", tracker.sender_id, error)
             logger.debug("desk error", exc_info=True)
-            if reason == EMERGENCY:
-                dispatcher.utter_message(text=emergency_reply(lang, settings))
+            if emergency_line:
+                dispatcher.utter_message(text=emergency_line)
             contacts = settings.get("emergency") or {}
             dispatcher.utter_message(text=texts.desk_down(lang, contacts.get("contact_zh"), contacts.get("contact_en")))
             return []

@@ -247,7 +247,7 @@ def to_traditional(text: str, standard: Optional[str] = None) -> str:
         standard: "taiwan" or "hong_kong"; the `i18n.traditional` setting when None.
 
     Raises:
-        SettingsError: the setting is invalid (checked at start-up by `python -m bot.run`).
+        SettingsError: the setting is invalid (checked at start-up by `python -m bot run`).
     """
     chosen = standard or traditional_standard()
     if chosen not in STANDARDS:

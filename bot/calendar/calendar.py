@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 from bot import clock
 from bot.calendar.holidays import HOLIDAY, WORKDAY, ChinaHolidays, HolidayName
 from bot.calendar.schedule import CalendarSettings, DayHours, Schedule, parse_calendar_settings
-from bot.i18n import localise
+from bot.i18n import ZH, localise
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class HolidayPeriod:
     last: dt.date
     resume: Optional[dt.date]
 
-    def name(self, lang: str = "zh") -> str:
+    def name(self, lang: str = ZH) -> str:
         """The holiday's name in `zh`, `zh_hant` or `en`."""
         return localise(lang, zh=self.names.zh, en=self.names.en)
 
@@ -305,7 +305,7 @@ class BusinessCalendar:
             return None
         return detail[1]
 
-    def holiday_name(self, day: dt.date, lang: str = "zh") -> Optional[str]:
+    def holiday_name(self, day: dt.date, lang: str = ZH) -> Optional[str]:
         """The public holiday `day` is a day off for ("国庆节" / "National Day"), or None.
 
         None for ordinary days, make-up working days, years without data, or when holidays are turned off.

@@ -24,6 +24,7 @@ import re
 import secrets
 import string
 import time
+from bot.patches import wechatpy_crypto
 from typing import Any, Dict, Optional, Union
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
@@ -331,8 +332,6 @@ class MessageCrypto:
             text: the plaintext (usually reply XML).
             random_prefix: the 16 random bytes; fresh ones from `secrets` when None (tests inject them).
         """
-        from bot.patches import wechatpy_crypto
-
         prefix = random16() if random_prefix is None else random_prefix
         if len(prefix) != 16:
             raise ValueError("the random prefix must be 16 bytes")

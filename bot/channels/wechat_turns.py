@@ -62,7 +62,7 @@ def welcome_text(lang: str = ZH) -> str:
 def event_reply(message: Dict[str, Any]) -> Optional[str]:
     """The passive reply to an event: a welcome for `subscribe`, nothing otherwise."""
     if text(message.get("Event")).lower() == "subscribe":
-        return welcome_text("zh")
+        return welcome_text(ZH)
     return None
 
 

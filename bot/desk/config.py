@@ -13,6 +13,7 @@ import os
 import pathlib
 from typing import Any, Dict, List, Mapping, Optional
 
+from bot.i18n import ZH
 from bot.settings import SettingsError, load_settings, repo_root, var_dir
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
     canned_list = [
         {
             "id": str(c.get("id") or f"canned-{i + 1}"),
-            "language": str(c.get("language") or "zh"),
+            "language": str(c.get("language") or ZH),
             "title": str(c.get("title") or str(c["text"])[:30]),
             "text": str(c["text"]),
         }

@@ -11,8 +11,8 @@ Each part has one responsibility and its own module:
 - `line` (`bot.desk.waiting`), `rules` (`bot.desk.queue`), `presence` (`bot.desk.presence`), `views`
   (`bot.desk.views`), `feed` (`bot.desk.stream`): the queue, who is online, the JSON forms, the console push.
 
-The API (`bot.desk.api`) and the broker consumers (`bot.desk.events`) call these parts; none of them reaches
-into the store on its own.
+The API (`bot.desk.api`) calls these parts and never the store; the broker consumers (`bot.desk.events`) hand
+events to `inbox` and keep their own broker position in the store's state table.
 """
 
 from __future__ import annotations

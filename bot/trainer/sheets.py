@@ -35,8 +35,9 @@ def open_workbook(path: pathlib.Path) -> Any:
 
     try:
         return load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, SyntaxError) as error:
-        # not an .xlsx name or not a zip; a zip without a workbook's parts; a part that is not XML
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, SyntaxError, TypeError, AttributeError, IndexError) as error:
+        # not an .xlsx name or not a zip; a zip without a workbook's parts; a part that is not XML; a part whose
+        # XML openpyxl cannot make sense of (it raises TypeError, AttributeError or IndexError on those)
         raise UnreadableWorkbook(f"not a readable {SUFFIX} workbook ({type(error).__name__}: {error})") from error
 
 

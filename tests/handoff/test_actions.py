@@ -353,3 +353,26 @@ def test_queue_reply_names_the_place_in_the_customers_words(lang: str, position:
     from bot.texts import queue_joined
 
     assert queue_joined(lang, position, wait) == expected
+
+
+async def test_broken_settings_still_tell_the_customer(
+    hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher, fake_desk: FakeDesk,
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An emergency with no emergency contact configured: no ticket half made, and never silence."""
+    import yaml
+
+    from bot.settings import load_settings
+
+    broken = {key: value for key, value in load_settings().items() if key != "emergency"}
+    path = tmp_path / "settings.yml"
+    path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("FRONTLINE_SETTINGS", str(path))
+
+    events = await hand_off(with_slots(angry_state, handoff_reason="emergency", handoff_grade="A"))
+
+    assert events == []
+    assert texts(dispatcher) == [
+        "非常抱歉，人工客服系统暂时无法接入。您可以稍后再试，或拨打客服热线联系我们；在此期间我会继续为您解答问题。"
+    ]
+    assert not any(r["path"] == "/internal/tickets" for r in fake_desk.requests)
