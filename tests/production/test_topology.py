@@ -246,11 +246,12 @@ async def test_socketio_long_polling_sticks_to_one_replica(topology: Topology) -
 def test_kill_9_of_rasa_1_is_restarted_while_turns_are_answered(topology: Topology) -> None:
     old = topology.pids()["rasa-1"]
     os.kill(old, signal.SIGKILL)
-    # A request that reaches rasa-1 while the kernel tears it down (its listening socket still accepting) gets
-    # a 502: HAProxy never replays a request it has sent (it could store a customer's message twice); the
-    # client's retry covers it. From the moment rasa-1 is gone, every turn must be answered by rasa-2.
+    # Until the kernel has torn down every thread of rasa-1 (its main thread a zombie already), its listening
+    # socket still accepts connections, then resets them: a request that reaches it then gets a 502, as HAProxy
+    # never replays a request it has sent (it could store a customer's message twice); the client's retry
+    # covers it. From the moment rasa-1 is gone (reaped by the launcher), every turn must be answered by rasa-2.
     deadline = time.monotonic() + 10
-    while alive(old) and time.monotonic() < deadline:
+    while pathlib.Path(f"/proc/{old}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     answered = 0
     seen_down = False
