@@ -17,7 +17,7 @@ CHANNEL_VARS := WECHAT_TOKEN WECHAT_ENCODING_AES_KEY WECHAT_APP_ID WECHAT_APP_SE
 	FRONTLINE_IDENTITY_SECRET FRONTLINE_REST_TOKEN
 $(foreach v,$(CHANNEL_VARS),$(eval export $(v) ?=))
 
-.PHONY: help install install-browser lint validate train run test test-unit test-stories bench evaluate lock clean
+.PHONY: help install install-browser install-haproxy lint validate train run run-production test test-unit test-stories bench evaluate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,6 +44,11 @@ install-browser: ## Install Debian's Chromium for the browser tests (needs root)
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "error: the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
+install-haproxy: ## Install Debian's HAProxy for the production layout (needs root)
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	  else echo "error: the production layout needs Debian's haproxy: sudo apt-get install haproxy"; exit 1; fi; }
+
 lint: install ## Check code style (ruff)
 	$(VENV)/bin/ruff check bot actions tests
 
@@ -60,7 +65,13 @@ $(MODEL): $(TRAIN_INPUTS) | $(VENV)/.installed
 run: train ## Install, train if needed, start Rasa (5005), actions (5055) and the desk (5006)
 	$(PY) -m bot run
 
-test: install install-browser train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
+# Processes of each kind in `make run-production`.
+REPLICAS ?= 2
+
+run-production: train install-haproxy ## REPLICAS=2 Rasa servers, action servers and desks behind HAProxy (5005, 5006) on PostgreSQL, Redis, RabbitMQ (deploy/README.md)
+	$(PY) -m bot run --production --replicas $(REPLICAS)
+
+test: install install-browser install-haproxy train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
 
 test-unit: install train
 	$(PY) -m pytest -q -p no:cacheprovider

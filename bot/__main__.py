@@ -24,6 +24,8 @@ COMMANDS = {
     "test-stories": ("bot.devtools.stories", "run tests/test_*.yml end to end (make test-stories)"),
     "bench": ("bot.bench.cli", "benchmarks: assistant | nlu | anger | all (make bench)"),
     "desk": ("bot.desk.cli", "the human handoff desk: run it, add agents"),
+    "backup": ("bot.backup.backup_cli", "back up the desk and the tracker store: --out DIR"),
+    "restore": ("bot.backup.restore_cli", "restore a backup into fresh databases: --from DIR"),
     # trainer tools (bot/trainer/, docs/training.md)
     "lint": ("bot.trainer.lint", "check training data and replies: file:line: problem"),
     "faq": ("bot.trainer.faq_sheet", "FAQ spreadsheet: export | import FILE.xlsx"),

@@ -317,11 +317,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `python -m bot run`."""
     parser.description = __doc__
     parser.add_argument("--model", type=pathlib.Path, help="trained model (default: newest under models/)")
+    from bot.topology import launcher  # --production, --replicas: the production layout (bot/topology/)
+
+    launcher.add_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
     """`python -m bot run` (`make run`): start everything, stop it all on Ctrl-C; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from bot.topology import launcher
+
+    production = launcher.dispatch(args)
+    if production is not None:
+        return production
     root = repo_root()
     var = pathlib.Path(os.environ.get("FRONTLINE_VAR") or root / "var")
     from bot.settings import SettingsError

@@ -1,0 +1,38 @@
+"""`python -m bot restore --from DIR`: restore a backup into the databases this environment names.
+
+Stop Frontline first. The databases must be fresh (no rows yet) unless `--replace`. Every table's row count is
+checked against the backup's. Encrypted rows need the same FRONTLINE_DATA_KEYS as when they were written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pathlib
+import sys
+
+from bot.backup import archive
+from bot.backup.parts import BackupError, find_parts
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `python -m bot restore`."""
+    parser.description = __doc__
+    parser.add_argument("--from", dest="source", type=pathlib.Path, required=True, help="a backup folder")
+    parser.add_argument("--replace", action="store_true", help="overwrite databases that already hold data")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Restore; print what was restored; return the exit status."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        restored = archive.restore(find_parts(), args.source, replace=args.replace)
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name, tables in restored.items():
+        print(f"{name}: {len(tables)} tables, {sum(tables.values())} rows restored (as many as backed up)")
+    print(archive.KEYS_NOTE)
+    return 0

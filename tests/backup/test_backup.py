@@ -1,0 +1,338 @@
+"""Backups that restore: fill a desk and a tracker store, back up, restore into a FRESH database, find it all.
+
+Through the command line (`python -m bot backup --out DIR`, `python -m bot restore --from DIR`), on SQLite
+(files under `FRONTLINE_VAR`, the event broker's table too) and on PostgreSQL (a fresh database per side).
+The data is written and read back with the project's own store classes: the desk's `Store` and Rasa's SQL
+tracker store (`TunedSQLTrackerStore`), and the restored databases must take new writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.desk import auth
+from bot.desk.records import Ticket
+from bot.desk.store import Store
+from bot.settings import repo_root
+from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore
+
+ROOT = repo_root()
+DOMAIN = Domain.from_yaml("""
+version: "3.1"
+slots:
+  language:
+    type: text
+    mappings: [{type: custom}]
+""")
+TEXTS = ["退款多久到账", "還在嗎", "please hurry", "订单 12345 没收到"]
+
+
+def ticket_values(conversation_id: str, created: float) -> Dict[str, Any]:
+    return dict(
+        conversation_id=conversation_id, channel="socketio", grade="B", reason="request", topic="faq_refund",
+        skill="general", team=None, requires_senior=False, customer_id=f"cust-{conversation_id}",
+        customer_name="W*", tier="vip", language="zh", vip=True, anger=0.4, assignee=None,
+        context={"version": "1.0", "summary": "退款 refund"}, created_at=created, created_real=created,
+        skill_since=created, due_first_response=created + 120, warn_first_response=created + 90,
+        due_resolution=created + 3600, warn_resolution=created + 2700,
+    )
+
+
+def fill_desk(store: Store, tickets: int = 3) -> None:
+    store.migrate()
+    auth.create_agent(store, "li", ["general"], False, 3, 1000.0, "a-long-password-1")
+    for n in range(tickets):
+        ticket, created = store.create_ticket(ticket_values(f"conv-{n}", 1000.0 + n))
+        assert created
+        for m, text in enumerate(TEXTS):
+            store.add_message(ticket.id, "customer", f"{text} #{n}", 1001.0 + n + m, "received",
+                              external_id=f"msg-{n}-{m}")
+        store.add_message(ticket.id, "agent", "您好，我来处理", 1010.0 + n, "sent", author="li")
+
+
+def desk_contents(store: Store) -> Tuple[List[Ticket], Dict[int, list], List[str]]:
+    tickets = store.all_tickets()
+    return tickets, {t.id: store.messages(t.id) for t in tickets}, [a.name for a in store.list_agents()]
+
+
+def conversation(sender: str, n: int) -> DialogueStateTracker:
+    events = [ActionExecuted("action_listen")]
+    for m, text in enumerate(TEXTS):
+        events += [
+            UserUttered(f"{text} #{n}", {"name": "faq_refund", "confidence": 0.9}, message_id=f"{sender}-{m}"),
+            SlotSet("language", "zh"),
+            BotUttered(f"answer {m}"),
+            ActionExecuted("action_listen"),
+        ]
+    return DialogueStateTracker.from_events(sender, events, slots=DOMAIN.slots)
+
+
+async def fill_tracker(store: TunedSQLTrackerStore, conversations: int = 3) -> Dict[str, list]:
+    saved = {}
+    for n in range(conversations):
+        tracker = conversation(f"sender-{n}", n)
+        await store.save(tracker)
+        saved[tracker.sender_id] = [e.as_dict() for e in tracker.events]
+    return saved
+
+
+async def tracker_contents(store: TunedSQLTrackerStore, senders: List[str]) -> Dict[str, list]:
+    found = {}
+    for sender in senders:
+        tracker = await store.retrieve(sender)
+        assert tracker is not None, sender
+        found[sender] = [e.as_dict() for e in tracker.events]
+    return found
+
+
+def cli(env: Dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def base_env(var: pathlib.Path) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRONTLINE_", "DATABASE_URL"))}
+    env["FRONTLINE_VAR"] = str(var)
+    return env
+
+
+# --- SQLite ------------------------------------------------------------------------------------------------------
+
+
+async def test_sqlite_backup_restores_into_a_fresh_var_folder(tmp_path: pathlib.Path) -> None:
+    old, new, backup = tmp_path / "old", tmp_path / "new", tmp_path / "backup"
+    old.mkdir()
+    desk = Store(f"sqlite:///{old / 'desk.db'}")
+    fill_desk(desk)
+    broker = TunedSQLEventBroker(dialect="sqlite", db=str(old / "events.db"))
+    tracker_store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(old / "rasa.db"), event_broker=broker)
+    saved = await fill_tracker(tracker_store)
+    expected_desk = desk_contents(desk)
+    with sqlite3.connect(old / "events.db") as connection:
+        published = [json.loads(r[0]) for r in connection.execute("SELECT data FROM events ORDER BY id")]
+    assert len(published) == sum(len(events) for events in saved.values())
+
+    made = cli(base_env(old), "backup", "--out", str(backup))
+    assert made.returncode == 0, made.stderr
+    assert "FRONTLINE_DATA_KEYS" in made.stdout
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert {p["name"]: p["engine"] for p in manifest["parts"]} == {"desk": "sqlite", "tracker": "sqlite", "events": "sqlite"}
+    assert manifest["parts"][0]["tables"]["desk_messages"] == 3 * (len(TEXTS) + 1)
+
+    restored = cli(base_env(new), "restore", "--from", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    assert desk_contents(Store(f"sqlite:///{new / 'desk.db'}")) == expected_desk
+    fresh_store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(new / "rasa.db"))
+    assert await tracker_contents(fresh_store, list(saved)) == saved
+    with sqlite3.connect(new / "events.db") as connection:
+        assert [json.loads(r[0]) for r in connection.execute("SELECT data FROM events ORDER BY id")] == published
+
+    # the restored databases take new writes where the old ones stopped
+    restored_desk = Store(f"sqlite:///{new / 'desk.db'}")
+    ticket, created = restored_desk.create_ticket(ticket_values("conv-new", 2000.0))
+    assert created and ticket.id == max(t.id for t in expected_desk[0]) + 1
+    tracker = await fresh_store.retrieve("sender-0")
+    tracker.update(UserUttered("one more", {"name": "greet", "confidence": 1.0}))
+    await fresh_store.save(tracker)
+    assert len((await fresh_store.retrieve("sender-0")).events) == len(saved["sender-0"]) + 1
+
+
+def test_restore_refuses_a_database_that_holds_data_unless_replace(tmp_path: pathlib.Path) -> None:
+    old, backup = tmp_path / "old", tmp_path / "backup"
+    old.mkdir()
+    fill_desk(Store(f"sqlite:///{old / 'desk.db'}"), tickets=2)
+    env = {**base_env(old), "FRONTLINE_EVENTS_DB": str(old / "events.db")}
+    assert cli(env, "backup", "--out", str(backup)).returncode == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    in_use = Store(f"sqlite:///{other / 'desk.db'}")
+    fill_desk(in_use, tickets=5)
+    in_use.close()  # Frontline stopped, as a restore asks
+    refused = cli(base_env(other), "restore", "--from", str(backup))
+    assert refused.returncode == 1
+    assert f"desk: {other / 'desk.db'} already holds data: restore into a fresh database" in refused.stderr
+    check = Store(f"sqlite:///{other / 'desk.db'}")
+    assert len(check.all_tickets()) == 5  # untouched
+    check.close()
+    replaced = cli(base_env(other), "restore", "--from", str(backup), "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert len(Store(f"sqlite:///{other / 'desk.db'}").all_tickets()) == 2
+
+
+def test_replace_ignores_the_write_ahead_log_a_crashed_process_left(tmp_path: pathlib.Path) -> None:
+    import shutil
+
+    old, backup, crashed, target = tmp_path / "old", tmp_path / "backup", tmp_path / "crashed", tmp_path / "target"
+    for folder in (old, crashed, target):
+        folder.mkdir()
+    fill_desk(Store(f"sqlite:///{old / 'desk.db'}"), tickets=2)
+    assert cli(base_env(old), "backup", "--out", str(backup)).returncode == 0
+    fill_desk(Store(f"sqlite:///{crashed / 'desk.db'}"), tickets=4)
+    # a process that wrote into the log and died before the log went into the file
+    writer = sqlite3.connect(crashed / "desk.db")
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE desk_tickets SET topic = 'stale'")
+    writer.commit()
+    for name in ("desk.db", "desk.db-wal"):
+        shutil.copy(crashed / name, target / name)
+    writer.close()
+    assert (target / "desk.db-wal").stat().st_size > 0
+    replaced = cli(base_env(target), "restore", "--from", str(backup), "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    restored = Store(f"sqlite:///{target / 'desk.db'}").all_tickets()
+    assert [(t.conversation_id, t.topic) for t in restored] == [("conv-0", "faq_refund"), ("conv-1", "faq_refund")]
+
+
+def test_backup_into_a_folder_that_holds_files_is_refused(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "something").write_text("x")
+    result = cli(base_env(tmp_path), "backup", "--out", str(tmp_path / "backup"))
+    assert result.returncode == 1 and "is not empty: back up into a new folder" in result.stderr
+
+
+def test_a_sqlite_backup_taken_while_the_desk_writes_is_one_consistent_snapshot(tmp_path: pathlib.Path) -> None:
+    from bot.backup import archive
+    from bot.backup.parts import find_parts
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    desk = Store(f"sqlite:///{old / 'desk.db'}")
+    fill_desk(desk, tickets=1)
+    ticket = desk.all_tickets()[0]
+    stop = threading.Event()
+
+    def write() -> None:  # another connection keeps appending messages, one transaction each
+        n = 0
+        while not stop.is_set():
+            desk.add_message(ticket.id, "customer", "x" * 2000, 3000.0 + n, "received", external_id=f"w-{n}")
+            n += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        manifests = [archive.backup(find_parts(base_env(old)), tmp_path / f"backup-{i}") for i in range(5)]
+    finally:
+        stop.set()
+        writer.join()
+    counts = [m["parts"][0]["tables"]["desk_messages"] for m in manifests]
+    assert counts == sorted(counts) and counts[-1] > counts[0]  # taken while the table grew
+    archive.restore(find_parts(base_env(new)), tmp_path / "backup-2")
+    restored = Store(f"sqlite:///{new / 'desk.db'}").messages(ticket.id)
+    # a snapshot: exactly the messages stored before it, none missing in between
+    assert len(restored) == counts[2] and [m.id for m in restored] == sorted(m.id for m in restored)
+    assert [m.id for m in restored] == list(range(restored[0].id, restored[0].id + len(restored)))
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------------------
+
+
+def psql(sql: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        connection.close()
+
+
+@pytest.fixture()
+def databases() -> Iterator[Tuple[str, str]]:
+    names = (f"frontline_backup_a_{uuid.uuid4().hex[:8]}", f"frontline_backup_b_{uuid.uuid4().hex[:8]}")
+    for name in names:
+        psql(f'CREATE DATABASE "{name}"')
+    yield names
+    for name in names:
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def production_env(var: pathlib.Path, database: str) -> Dict[str, str]:
+    return {
+        **base_env(var),
+        "FRONTLINE_ENDPOINTS": "endpoints.prod.yml",
+        "FRONTLINE_PG_HOST": "127.0.0.1", "FRONTLINE_PG_PORT": "5432", "FRONTLINE_PG_DB": database,
+        "FRONTLINE_PG_USER": "postgres", "FRONTLINE_PG_PASSWORD": "",
+        "FRONTLINE_REDIS_HOST": "127.0.0.1", "FRONTLINE_REDIS_PORT": "6379",
+        "FRONTLINE_RABBITMQ_HOST": "127.0.0.1", "FRONTLINE_RABBITMQ_USER": "guest",
+        "FRONTLINE_RABBITMQ_PASSWORD": "guest",
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+    }
+
+
+def pg_tracker_store(database: str) -> TunedSQLTrackerStore:
+    return TunedSQLTrackerStore(DOMAIN, dialect="postgresql", host="127.0.0.1", port=5432, db=database,
+                                username="postgres")
+
+
+@pytest.mark.postgres
+async def test_postgresql_backup_restores_into_a_fresh_database(tmp_path: pathlib.Path, databases) -> None:
+    source, fresh = databases
+    desk = Store(f"postgresql://postgres@127.0.0.1:5432/{source}")
+    fill_desk(desk)
+    saved = await fill_tracker(pg_tracker_store(source))
+    expected_desk = desk_contents(desk)
+    desk.close()
+    backup = tmp_path / "backup"
+
+    made = cli(production_env(tmp_path, source), "backup", "--out", str(backup))
+    assert made.returncode == 0, made.stderr
+    manifest = json.loads((backup / "manifest.json").read_text())
+    assert [(p["name"], p["engine"], p["file"]) for p in manifest["parts"]] == [
+        ("desk", "postgresql", "desk.pgdump"), ("tracker", "postgresql", "tracker.pgdump")
+    ]
+    desk_tables = set(manifest["parts"][0]["tables"])
+    assert {"desk_agents", "desk_conversations", "desk_messages", "desk_state", "desk_tickets", "desk_tokens"} <= desk_tables
+    assert all(name.startswith("desk_") for name in desk_tables)  # the desk's tables only
+    assert manifest["parts"][1]["tables"] == {"events": sum(len(e) for e in saved.values())}
+
+    restored = cli(production_env(tmp_path, fresh), "restore", "--from", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    restored_desk = Store(f"postgresql://postgres@127.0.0.1:5432/{fresh}")
+    try:
+        assert desk_contents(restored_desk) == expected_desk
+        restored_tracker = pg_tracker_store(fresh)
+        assert await tracker_contents(restored_tracker, list(saved)) == saved
+        # the sequences came along: new rows continue after the restored ones
+        ticket, created = restored_desk.create_ticket(ticket_values("conv-new", 2000.0))
+        assert created and ticket.id == max(t.id for t in expected_desk[0]) + 1
+        tracker = await restored_tracker.retrieve("sender-1")
+        tracker.update(UserUttered("one more", {"name": "greet", "confidence": 1.0}))
+        await restored_tracker.save(tracker)
+        assert len((await pg_tracker_store(fresh).retrieve("sender-1")).events) == len(saved["sender-1"]) + 1
+        restored_tracker.engine.dispose()
+    finally:
+        restored_desk.close()
+
+    # again into the same database: it holds data now
+    again = cli(production_env(tmp_path, fresh), "restore", "--from", str(backup))
+    assert again.returncode == 1 and "already holds data" in again.stderr
+    assert "password" not in made.stdout + made.stderr + restored.stdout + restored.stderr
+
+
+@pytest.mark.postgres
+def test_a_postgresql_backup_does_not_restore_into_sqlite(tmp_path: pathlib.Path, databases) -> None:
+    source, _ = databases
+    fill_desk(Store(f"postgresql://postgres@127.0.0.1:5432/{source}"), tickets=1)
+    TunedSQLTrackerStore(DOMAIN, dialect="postgresql", host="127.0.0.1", port=5432, db=source,
+                         username="postgres").engine.dispose()
+    backup = tmp_path / "backup"
+    assert cli(production_env(tmp_path, source), "backup", "--out", str(backup)).returncode == 0
+    refused = cli(base_env(tmp_path / "sqlite"), "restore", "--from", str(backup))
+    assert refused.returncode == 1
+    assert "desk: the backup is of postgresql, this installation's is sqlite" in refused.stderr
