@@ -13,9 +13,10 @@ tickets record the channel as `socketio`:
 - defaults suited to `rasa-webchat` 1.0.1: `session_persistence: true`, `metadata_key: customData`;
 - `session_request` accepts only sane session ids and awaits `enter_room` when the installed python-socketio
   makes it a coroutine (RasaHQ/rasa #13027), so pushes reach the browser after a reload;
-- in production mode (`FRONTLINE_REDIS_HOST` set) the socket.io server emits through python-socketio's Redis
-  client manager, so a push from any Rasa replica (an agent reply the desk sends through whichever replica the
-  load balancer picks) reaches the widget connected to another one.
+- in production mode (Redis configured, `bot.redis_config`) the socket.io server emits through a Redis client
+  manager that speaks JSON, never pickle (`bot.patches.socketio_manager.JsonRedisManager`), so a push from any
+  Rasa replica (an agent reply the desk sends through whichever replica the load balancer picks) reaches the
+  widget connected to another one.
 
 Register it in `credentials.yml` *instead of* the built-in `socketio:` key (both at once would mount two
 socket.io servers on the same path):
@@ -42,10 +43,10 @@ from sanic import Blueprint
 
 from bot import identity, language, texts
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
-from bot.channels.shared_state import redis_address
 from bot.nlu import limits
 from bot.patches import sanic_framing
 from bot.patches import socketio_manager as socketio_manager_patch
+from bot.redis_config import redis_settings
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +75,14 @@ SOCKETIO_REDIS_CHANNEL = "frontline:webchat"
 
 
 def socketio_manager(environ: Optional[Dict[str, str]] = None) -> Any:
-    """python-socketio's Redis client manager in production mode (`FRONTLINE_REDIS_HOST`), else None."""
-    address = redis_address(environ)
-    if address is None:
+    """The JSON Redis client manager in production mode (`bot.redis_config`), else None."""
+    settings = redis_settings(environ)
+    if settings is None:
         return None
-    import socketio
-
-    host, port, db = address
-    logger.info("socket.io pushes shared across replicas through Redis at %s:%d/%d", host, port, db)
-    return socketio.AsyncRedisManager(f"redis://{host}:{port}/{db}", channel=SOCKETIO_REDIS_CHANNEL)
+    logger.info("socket.io pushes shared across replicas through Redis at %s", settings.describe())
+    return socketio_manager_patch.JsonRedisManager(
+        settings.url, channel=SOCKETIO_REDIS_CHANNEL, redis_options=settings.options()
+    )
 
 
 class WebchatInput(SocketIOInput):

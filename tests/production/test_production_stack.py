@@ -85,8 +85,8 @@ def prod_stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
         "FRONTLINE_PG_DB": database,
         "FRONTLINE_PG_USER": "postgres",
         "FRONTLINE_PG_PASSWORD": "",
-        "FRONTLINE_REDIS_HOST": "127.0.0.1",
-        "FRONTLINE_REDIS_PORT": "6379",
+        # every Redis use (lock store, WeChat state, socket.io) from the one URL (bot/redis_config.py)
+        "FRONTLINE_REDIS_URL": "redis://127.0.0.1:6379/1",
         "FRONTLINE_RABBITMQ_HOST": "127.0.0.1",
         "FRONTLINE_RABBITMQ_USER": "guest",
         "FRONTLINE_RABBITMQ_PASSWORD": "guest",
