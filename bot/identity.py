@@ -7,13 +7,17 @@ JWT library can produce it. It must carry `aud: "frontline"`, an expiry `exp` an
 
 The widget passes the token in `customData.identity`; the socket.io channel (`bot/channels/webchat.py`)
 verifies it and replaces whatever the browser sent with `metadata["customer"]`, a *sealed* record bound to the
-conversation id. Unsigned, forged, expired or tampered claims are dropped, so nobody makes themselves VIP
-from the browser console.
+conversation id (`socketio:<session id>`, `bot.conversations`: a record sealed for a widget conversation never
+verifies in a REST or WeChat one). Unsigned, forged, expired or tampered claims are dropped, so nobody makes
+themselves VIP from the browser console.
 
 Consumers (actions, the escalation policy, the desk) must read the customer with
 `customer_from_metadata(metadata, sender_id)`, never `metadata["customer"]` raw: the REST channel passes
 metadata through verbatim, so only the seal tells a claim the widget channel verified from one a caller typed
-in.
+in. A sealed record describes the sender of the message that carried it, and no other: who a conversation's
+customer is now is read from its latest message only (`customer_of_latest_message`), never inherited from an
+earlier message's identity, so a message sent without one (a token expired, or someone else writing into the
+conversation) is anonymous and sees nothing of the earlier customer's (their earlier tickets, their tier).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import json
 import logging
 import os
 import re
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 import jwt
 
@@ -238,6 +242,26 @@ def customer_from_metadata(
     if not hmac.compare_digest(record["seal"], _seal(claims, str(sender_id), secret)):
         return None
     return claims
+
+
+def customer_of_latest_message(
+    events: Iterable[Mapping[str, Any]], sender_id: str, secret: Optional[str] = None
+) -> Optional[Dict[str, Optional[str]]]:
+    """The verified customer of a conversation's latest user message, or None (never an earlier message's).
+
+    Args:
+        events: the conversation's events as dicts, oldest first (`tracker.events`).
+        sender_id: the conversation id.
+        secret: the identity secret; read from `FRONTLINE_IDENTITY_SECRET` when omitted.
+
+    Returns:
+        `{"customer_id", "tier", "display_name"}` when the latest `user` event carries a record the widget channel
+        sealed for this conversation, else None (no user message yet, or the latest carries no valid record).
+    """
+    latest = next((e for e in reversed(list(events)) if isinstance(e, Mapping) and e.get("event") == "user"), None)
+    if latest is None:
+        return None
+    return customer_from_metadata(latest.get("metadata"), sender_id, secret)
 
 
 def customer_slots(customer: Optional[Mapping[str, Any]]) -> Dict[str, Optional[str]]:

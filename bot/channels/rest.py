@@ -6,7 +6,7 @@ empty or missing message and fails with a 500 on a body that is not a JSON objec
 what is wrong, in sanic's JSON error shape (`{"description", "status", "message"}`), and starts no turn:
 
 - 400: the body is not a JSON object; `sender` is missing, empty, not a string or number, or longer than
-  255 characters (the tracker stores' column); `message` is missing, not a string, or blank; `metadata` is
+  250 characters (the tracker stores' column holds 255, `rest:` included); `message` is missing, not a string, or blank; `metadata` is
   not an object; `input_channel` names another channel than `rest`;
 - 413: `message` is longer than `max_message_chars` (default 10,000; a long chat message is a few hundred).
 
@@ -17,7 +17,11 @@ reply on the channel a ticket was opened from, so a REST caller naming `wechat` 
 WeChat customer-service messages to whatever `sender` it gave, and put the ticket on WeChat's response time.
 Here a REST conversation is always `rest`.
 
-Anyone who can reach the channel can write into any conversation id, as with Rasa's own. With a `token`
+A REST conversation's id is `rest:<sender>` (`bot.conversations`): a caller writes only into REST
+conversations, whatever `sender` it names (a WeChat OpenID included), and the messages it gets back name its
+own `sender` as `recipient_id`, as before.
+
+Anyone who can reach the channel can write into any REST conversation, as with Rasa's own. With a `token`
 (`FRONTLINE_REST_TOKEN`), every request must carry it, as `Authorization: Bearer <token>` or `?token=`; a
 missing or wrong one gets a 401. Set it whenever the REST channel can be reached from outside your own
 servers (the widget and WeChat do not use it).
@@ -35,19 +39,21 @@ import hmac
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint
 from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
 from sanic.request import Request
 
+from bot import conversations
 from bot.channels.options import int_option
 from bot.patches import rasa_rest, sanic_framing
 
 logger = logging.getLogger(__name__)
 
+CHANNEL = "rest"
 DEFAULT_MAX_MESSAGE_CHARS = 10_000
-# Rasa's SQL tracker store keeps the sender id in a VARCHAR(255).
-MAX_SENDER_CHARS = 255
+# Rasa's SQL tracker store keeps the sender id in a VARCHAR(255); the conversation id is `rest:<sender>`.
+MAX_SENDER_CHARS = 255 - len(CHANNEL) - len(conversations.SEPARATOR)
 
 
 def check_sender(body: Any) -> str:
@@ -119,6 +125,34 @@ def check_token(request: Request, token: Optional[str]) -> None:
         raise Unauthorized("this REST channel needs its token: Authorization: Bearer <FRONTLINE_REST_TOKEN>")
 
 
+class CallerRecipients(OutputChannel):
+    """The output of one REST request (Rasa's collector), naming the caller's own `sender` as each message's
+    `recipient_id` rather than the conversation id `rest:<sender>`.
+
+    Args:
+        inner: the output channel Rasa's route made for the request.
+    """
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+
+    def name(self) -> Text:  # type: ignore[override]
+        """The wrapped channel's name (responses may be chosen by it)."""
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        """Hand the message to the request's collector, addressed to the caller's sender.
+
+        Raises:
+            ForeignConversation: `recipient_id` is not a REST conversation.
+        """
+        await self.inner.send_response(conversations.raw_id(recipient_id, CHANNEL), message)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """See `send_response`."""
+        await self.send_response(recipient_id, {"text": text, **kwargs})
+
+
 class RestInput(rasa_rest.HookedRestInput):
     """Rasa's REST channel, refusing malformed, empty and over-long messages with a clear error, and requests
     without its token when it has one."""
@@ -141,15 +175,21 @@ class RestInput(rasa_rest.HookedRestInput):
         return cls(max_message_chars=max_chars_option(credentials, "bot.channels.rest.RestInput"), token=token)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`)."""
+        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`) and the
+        answers addressed to the caller's own sender."""
         sanic_framing.install()
-        return super().blueprint(on_new_message)
+
+        async def addressed_to_the_caller(message: UserMessage) -> None:
+            message.output_channel = CallerRecipients(message.output_channel)
+            await on_new_message(message)
+
+        return super().blueprint(addressed_to_the_caller)
 
     async def sender_of(self, req: Request) -> Optional[Text]:
-        """The request's sender, checked after the token (Rasa's route reads the sender first, the message next,
-        and starts the turn only after both)."""
+        """The request's conversation id, `rest:<sender>`, the sender checked after the token (Rasa's route reads
+        the sender first, the message next, and starts the turn only after both)."""
         check_token(req, self.token)
-        return check_sender(req.json)
+        return conversations.conversation_id(CHANNEL, check_sender(req.json))
 
     def message_of(self, req: Request) -> Optional[Text]:
         """The request's message, checked."""

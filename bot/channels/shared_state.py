@@ -6,7 +6,8 @@ Tencent's servers, so consecutive callbacks of one customer can reach different 
 - a customer answers "2" to buttons that replica A sent, and replica B has to know what "2" means;
 - WeChat retries a message that replica A is still answering, and replica B must not run a second turn.
 
-With `FRONTLINE_REDIS_HOST` set (production mode, the same Redis as Rasa's lock store) both live in Redis:
+With Redis configured (production mode: `FRONTLINE_REDIS_URL` or `FRONTLINE_REDIS_HOST`, read by
+`bot.redis_config`; the same Redis, password and TLS as Rasa's lock store) both live in Redis:
 a retry claim is one `SET NX EX`, the buttons one key per customer. Without it (one machine) they stay in
 this process's memory, as before.
 
@@ -20,11 +21,12 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
 import time
-from typing import Any, Callable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, List, Mapping, Optional, Union
 
 from redis.exceptions import RedisError
+
+from bot.redis_config import redis_settings
 
 logger = logging.getLogger(__name__)
 
@@ -146,38 +148,16 @@ class RedisState:
 SharedState = Union[LocalState, RedisState]
 
 
-def redis_address(environ: Optional[Mapping[str, str]] = None) -> Optional[Tuple[str, int, int]]:
-    """(host, port, db) of the Redis the channels share in production mode, or None on one machine.
-
-    From `FRONTLINE_REDIS_HOST` (unset: None), `FRONTLINE_REDIS_PORT` (6379) and `FRONTLINE_REDIS_DB` (1, the
-    lock store's database).
+def from_env(environ: Optional[Mapping[str, str]] = None) -> SharedState:
+    """Redis in production mode (`bot.redis_config`: `FRONTLINE_REDIS_URL` or `FRONTLINE_REDIS_HOST`), else this
+    process's memory.
 
     Raises:
-        SettingsError: a port or database that is not a whole number.
+        SettingsError: Redis settings Frontline cannot use.
     """
-    environ = os.environ if environ is None else environ
-    host = (environ.get("FRONTLINE_REDIS_HOST") or "").strip()
-    if not host:
-        return None
-    from bot.settings import SettingsError
-
-    numbers = {}
-    for name, default in (("FRONTLINE_REDIS_PORT", "6379"), ("FRONTLINE_REDIS_DB", "1")):
-        value = (environ.get(name) or default).strip()
-        if not value.isdigit():
-            raise SettingsError(f"{name} must be a whole number, not {value!r}")
-        numbers[name] = int(value)
-    return host, numbers["FRONTLINE_REDIS_PORT"], numbers["FRONTLINE_REDIS_DB"]
-
-
-def from_env(environ: Optional[Mapping[str, str]] = None) -> SharedState:
-    """Redis when `FRONTLINE_REDIS_HOST` is set (`redis_address`), else this process's memory."""
-    address = redis_address(environ)
-    if address is None:
+    settings = redis_settings(environ)
+    if settings is None:
         return LocalState()
-    import redis
-
-    host, port, db = address
-    client = redis.Redis(host=host, port=port, db=db, socket_timeout=0.5, socket_connect_timeout=0.5)
-    logger.info("WeChat/WeCom channel state (retry claims, buttons) shared in Redis at %s:%d/%d", host, port, db)
+    client = settings.client(socket_timeout=0.5, socket_connect_timeout=0.5)
+    logger.info("WeChat/WeCom channel state (retry claims, buttons) shared in Redis at %s", settings.describe())
     return RedisState(client)

@@ -1,6 +1,6 @@
 """The website widget channel: Rasa's socket.io channel with verified customer identity.
 
-`WebchatInput` is Rasa's `SocketIOInput` with three changes, and keeps the name `socketio`, so it is served at
+`WebchatInput` is Rasa's `SocketIOInput` with these changes, and keeps the name `socketio`, so it is served at
 `/webhooks/socketio/` and `/socket.io`, the desk delivers agent replies with `output_channel=socketio`, and
 tickets record the channel as `socketio`:
 
@@ -11,11 +11,16 @@ tickets record the channel as `socketio`:
   over `max_message_chars` (default 10,000, as on REST) gets a reply in the customer's language saying so
   instead of a turn;
 - defaults suited to `rasa-webchat` 1.0.1: `session_persistence: true`, `metadata_key: customData`;
-- `session_request` accepts only sane session ids and awaits `enter_room` when the installed python-socketio
-  makes it a coroutine (RasaHQ/rasa #13027), so pushes reach the browser after a reload;
-- in production mode (`FRONTLINE_REDIS_HOST` set) the socket.io server emits through python-socketio's Redis
-  client manager, so a push from any Rasa replica (an agent reply the desk sends through whichever replica the
-  load balancer picks) reaches the widget connected to another one.
+- conversation ids are `socketio:<session id>` (`bot.conversations`), and the session id is one the server
+  issued, signed (`bot.channels.webchat_sessions`): `session_request` answers any other (unsigned, forged, a
+  WeChat OpenID picked by the browser) with a fresh one, and a message carrying another is dropped; the output
+  (`WebchatOutput`) sends only to `socketio:` conversations, to the room of their session;
+- `session_request` awaits `enter_room` when the installed python-socketio makes it a coroutine
+  (RasaHQ/rasa #13027), so pushes reach the browser after a reload;
+- in production mode (Redis configured, `bot.redis_config`) the socket.io server emits through a Redis client
+  manager that speaks JSON, never pickle (`bot.patches.socketio_manager.JsonRedisManager`), so a push from any
+  Rasa replica (an agent reply the desk sends through whichever replica the load balancer picks) reaches the
+  widget connected to another one.
 
 Register it in `credentials.yml` *instead of* the built-in `socketio:` key (both at once would mount two
 socket.io servers on the same path):
@@ -32,25 +37,25 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
-import uuid
+import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot import identity, language, texts
+from bot import conversations, identity, language, texts
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
-from bot.channels.shared_state import redis_address
+from bot.channels.webchat_sessions import ENV_SECRET as SESSION_SECRET_ENV
+from bot.channels.webchat_sessions import SessionIds, session_secret
 from bot.nlu import limits
 from bot.patches import sanic_framing
 from bot.patches import socketio_manager as socketio_manager_patch
+from bot.redis_config import redis_settings
 
 logger = logging.getLogger(__name__)
 
-# Session ids the widget may ask for: what we hand out (uuid4 hex) and similar opaque ids.
-_SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+CHANNEL = "socketio"
 
 
 def too_long_text(text: str, limit: int) -> str:
@@ -58,31 +63,31 @@ def too_long_text(text: str, limit: int) -> str:
     return texts.too_long(language.detect(limits.head(text)), len(text), limit)
 
 
-def valid_session_id(value: Any) -> bool:
-    """Return True when `value` can be used as a conversation id from the browser.
-
-    Args:
-        value: the `session_id` the widget sent.
-
-    Returns:
-        True for strings of 8 to 128 letters, digits, `_` or `-`.
-    """
-    return isinstance(value, str) and bool(_SESSION_ID_RE.match(value))
-
-
 SOCKETIO_REDIS_CHANNEL = "frontline:webchat"
 
 
 def socketio_manager(environ: Optional[Dict[str, str]] = None) -> Any:
-    """python-socketio's Redis client manager in production mode (`FRONTLINE_REDIS_HOST`), else None."""
-    address = redis_address(environ)
-    if address is None:
+    """The JSON Redis client manager in production mode (`bot.redis_config`), else None."""
+    settings = redis_settings(environ)
+    if settings is None:
         return None
-    import socketio
+    logger.info("socket.io pushes shared across replicas through Redis at %s", settings.describe())
+    return socketio_manager_patch.JsonRedisManager(
+        settings.url, channel=SOCKETIO_REDIS_CHANNEL, redis_options=settings.options()
+    )
 
-    host, port, db = address
-    logger.info("socket.io pushes shared across replicas through Redis at %s:%d/%d", host, port, db)
-    return socketio.AsyncRedisManager(f"redis://{host}:{port}/{db}", channel=SOCKETIO_REDIS_CHANNEL)
+
+class WebchatOutput(SocketIOOutput):
+    """Rasa's socket.io output, sending only to widget conversations (`socketio:<session id>`), to the room of
+    their session."""
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        """Send to the session of conversation `recipient_id`.
+
+        Raises:
+            ForeignConversation: `recipient_id` is not a widget conversation (nothing is sent).
+        """
+        await super().send_response(conversations.raw_id(recipient_id, CHANNEL), message)
 
 
 class WebchatInput(SocketIOInput):
@@ -110,25 +115,38 @@ class WebchatInput(SocketIOInput):
         channel.max_message_chars = max_chars_option(credentials, "bot.channels.webchat.WebchatInput")
         return channel
 
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """The output for agent replies (`output_channel=socketio`): sends to widget conversations only."""
+        if self.sio is None:
+            return super().get_output_channel()
+        return WebchatOutput(self.sio, self.bot_message_evt)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
         sanic_framing.install()  # see bot/patches/sanic_framing.py
         secret = identity.identity_secret()
         if secret is None:
             logger.info("%s unset: widget customers stay anonymous", identity.ENV_SECRET)
+        sessions = SessionIds(session_secret())
+        if redis_settings() is not None and not os.environ.get(SESSION_SECRET_ENV):
+            logger.warning("%s unset: set the same one on every Rasa replica, or widget sessions break", SESSION_SECRET_ENV)
 
         async def verified_on_new_message(message: UserMessage) -> None:
-            if self.session_persistence and not valid_session_id(message.sender_id):
-                logger.warning("widget message with an invalid session id dropped")
+            if self.session_persistence and not sessions.valid(message.sender_id):
+                logger.warning("widget message with a session id this server did not issue dropped")
                 return
+            # the widget's session (or socket) id becomes a conversation id of its own namespace
+            raw = message.sender_id
+            message.sender_id = conversations.conversation_id(CHANNEL, raw)
+            message.output_channel = WebchatOutput(self.sio, self.bot_message_evt)
             if not isinstance(message.text, str) or not message.text:
                 # rasa-webchat sends its `initPayload` (null unless set) when a chat is first opened.
                 logger.debug("empty widget message dropped")
                 return
             if len(message.text) > self.max_message_chars:
                 logger.info("widget message of %d characters refused (at most %d)", len(message.text), self.max_message_chars)
-                await message.output_channel.send_text_message(
-                    message.sender_id, too_long_text(message.text, self.max_message_chars)
+                await message.output_channel.send_response(
+                    message.sender_id, {"text": too_long_text(message.text, self.max_message_chars)}
                 )
                 return
             message.metadata = identity.verified_metadata(message.metadata, message.sender_id, secret)
@@ -144,8 +162,9 @@ class WebchatInput(SocketIOInput):
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
-            if not valid_session_id(session_id):
-                session_id = uuid.uuid4().hex
+            if not sessions.valid(session_id):
+                # never issued here (unsigned, forged, picked by the browser): a fresh conversation
+                session_id = sessions.issue()
             if self.session_persistence:
                 entered = sio.enter_room(sid, session_id, namespace=self.namespace)
                 if inspect.isawaitable(entered):

@@ -1,7 +1,9 @@
 """The WeChat Official Account (公众号) channel: `bot.channels.wechat.WeChatInput`, named `wechat`.
 
 Served by the Rasa server at `/webhooks/wechat/` (health) and `/webhooks/wechat/webhook` (GET URL
-verification, POST messages in plaintext or safe mode). See `docs/channels.md`.
+verification, POST messages in plaintext or safe mode). See `docs/channels.md`. A follower's conversation id is
+`wechat:<OpenID>` (`wecom:<UserID>` on WeCom; `bot.conversations`), and the output channels send only to
+conversations of their own channel, to the bare OpenID (UserID) the API needs.
 
 The channel puts together what the WeChat family shares, each in its own module:
 - `bot.channels.wechat_settings`: the settings read from `credentials.yml`;
@@ -102,7 +104,7 @@ class WeChatInput(InputChannel):
         self.app_secret = app_secret
         self._reply_max_bytes = reply_max_bytes
         self.shared_state: SharedState = shared_state if shared_state is not None else LocalState()
-        self.buttons = ButtonMemory(self.shared_state)
+        self.buttons = ButtonMemory(self.shared_state, self.name())
         self.envelope = Envelope(self.settings, receive_id=app_id, always_encrypted=self.always_encrypted)
         self.turns = TurnRunner(self)
         self._client: Any = None

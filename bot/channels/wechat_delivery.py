@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import OutputChannel
 
-from bot import texts
+from bot import conversations, texts
 from bot.channels.shared_state import LocalState, SharedState
 from bot.channels.wechat_api import WeChatApiError
 from bot.language import detect
@@ -48,27 +48,33 @@ class ButtonMemory:
     Args:
         state: where the payloads are kept: this process's memory (default) or Redis, shared by every Rasa
             replica (`bot.channels.shared_state`), so a "2" reaching another replica still means the same.
+        channel: the channel whose customers these are: kept under their conversation ids (`wechat:<OpenID>`),
+            so WeChat and WeCom customers sharing one Redis never read each other's buttons.
     """
 
-    def __init__(self, state: Optional[SharedState] = None) -> None:
+    def __init__(self, state: Optional[SharedState] = None, channel: Optional[str] = None) -> None:
         self.state: SharedState = state if state is not None else LocalState()
+        self.channel = channel
+
+    def _key(self, customer: str) -> str:
+        return conversations.conversation_id(self.channel, customer) if self.channel else customer
 
     def remember(self, recipient_id: str, buttons: List[Dict[str, Any]]) -> None:
         """Store the payloads (or titles) of the buttons just sent to `recipient_id`."""
-        self.state.put_buttons(recipient_id, [str(b.get("payload") or b.get("title") or "") for b in buttons])
+        self.state.put_buttons(self._key(recipient_id), [str(b.get("payload") or b.get("title") or "") for b in buttons])
 
     def resolve(self, sender_id: str, text: str) -> Optional[str]:
         """Return the payload chosen by a numeric reply, once; None when `text` is not a valid choice."""
         choice = (text or "").strip()
         if not choice.isdigit():
             return None
-        options = self.state.get_buttons(sender_id)
+        options = self.state.get_buttons(self._key(sender_id))
         if not options:
             return None
         index = int(choice)
         if not 1 <= index <= len(options) or not options[index - 1]:
             return None
-        self.state.drop_buttons(sender_id)
+        self.state.drop_buttons(self._key(sender_id))
         return options[index - 1]
 
 
@@ -80,9 +86,14 @@ class WeChatOutput(OutputChannel):
     agent replies. A failed send (45015 outside the 48-hour window, 45047 quota used up, API down) is logged
     and raised as `WeChatApiError`, so the HTTP API answers 500 with the error text and the desk can show it.
 
+    Rasa hands it conversation ids (`wechat:<OpenID>`, `bot.conversations`); `send_response` sends to the OpenID
+    of the channel's own conversations only, and refuses any other (another channel's, or an id no channel
+    made) with `ForeignConversation`. Below it (`send_text_message` and the rest) ids are the platform's own.
+
     Args:
         client: the API client of the channel.
         buttons: where to remember the options shown to each customer.
+        channel: the channel whose conversations it sends to (default: its own name; WeCom's turns pass `wecom`).
     """
 
     @classmethod
@@ -90,9 +101,18 @@ class WeChatOutput(OutputChannel):
         """Return the channel name."""
         return "wechat"
 
-    def __init__(self, client: Any, buttons: Optional[ButtonMemory] = None) -> None:
+    def __init__(self, client: Any, buttons: Optional[ButtonMemory] = None, channel: Optional[str] = None) -> None:
         self.client = client
         self.buttons = buttons or ButtonMemory()
+        self.channel = channel or self.name()
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        """Send a message to conversation `recipient_id` (the platform's id of its customer).
+
+        Raises:
+            ForeignConversation: `recipient_id` is not one of this channel's conversations (nothing is sent).
+        """
+        await super().send_response(conversations.raw_id(recipient_id, self.channel), message)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Send a text through the API; raise `WeChatApiError` after logging when it cannot be delivered."""
@@ -161,12 +181,14 @@ class ReplyCollector(WeChatOutput):
         discard: drop the turn's messages (used for images and other non-text messages, whose reply is a
             request for text).
         msg_id: the MsgId of the customer message, named in the log when an answer is lost.
+        channel: the channel of the turn (`wechat`, `wecom`).
     """
 
     def __init__(
-        self, client: Any, buttons: Optional[ButtonMemory] = None, discard: bool = False, msg_id: Optional[str] = None
+        self, client: Any, buttons: Optional[ButtonMemory] = None, discard: bool = False, msg_id: Optional[str] = None,
+        channel: Optional[str] = None,
     ) -> None:
-        super().__init__(client, buttons)
+        super().__init__(client, buttons, channel)
         self.discard = discard
         self.msg_id = msg_id
         self.mode = "collect"

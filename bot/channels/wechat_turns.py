@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Protocol, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
-from bot import clock, texts
+from bot import clock, conversations, texts
 from bot.calendar.messages import hours_answer
 from bot.channels import wechat_security as sec
 from bot.channels.dedupe import Deduplicator, message_key
@@ -231,11 +231,13 @@ class TurnRunner:
             if chosen is not None:
                 meta["button_choice"] = content
                 content = chosen
-        entry.collector = ReplyCollector(channel.api_client(), channel.buttons, discard=not is_text, msg_id=meta.get("msg_id"))
+        entry.collector = ReplyCollector(
+            channel.api_client(), channel.buttons, discard=not is_text, msg_id=meta.get("msg_id"), channel=channel.name()
+        )
         user_message = UserMessage(
             content,
             output_channel=entry.collector,
-            sender_id=sender,
+            sender_id=conversations.conversation_id(channel.name(), sender),
             input_channel=channel.name(),
             message_id=meta.get("msg_id") or None,
             metadata=meta,
@@ -254,4 +256,5 @@ class TurnRunner:
             logger.debug("on_new_message failed", exc_info=True)
             collector = entry.collector
             if collector is not None and collector.mode == "api" and not collector.queued and not collector.discard:
-                collector.switch_to_api([(message.sender_id, texts.WECHAT_BUSY)])
+                customer = conversations.raw_id(message.sender_id, self.channel.name())
+                collector.switch_to_api([(customer, texts.WECHAT_BUSY)])

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 from typing import Any, Dict, List
+from urllib.parse import unquote
 
 from sanic import Blueprint, Request
 from sanic.exceptions import InvalidUsage
@@ -106,7 +107,8 @@ def internal_blueprint(name: str) -> Blueprint:
 
     @bp.get("/conversations/<conversation_id>/ticket")
     async def conversation_ticket(request: Request, conversation_id: str) -> HTTPResponse:
-        return _json(_desk(request).intake.conversation_ticket(conversation_id))
+        # sanic leaves the path percent-encoded; a conversation id is `<channel>:<id>` and clients may send %3A
+        return _json(_desk(request).intake.conversation_ticket(unquote(conversation_id)))
 
     return bp
 

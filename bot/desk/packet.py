@@ -5,6 +5,11 @@ and the desk, so the desk checks the whole packet with it rather than re-stating
 by design: the grades the desk accepts are the keys of `escalation.grade_hours` in the settings (the schema
 lists the default A, B, C). A refused packet is a 400 whose message names each wrong field, e.g.
 `'grade' must be one of "A", "B", "C"` or `'anger_history[0]' must be a number`.
+
+Beyond the schema, the packet's `channel` must be where its conversation lives: the namespace of its
+`conversation_id` (`wechat:<OpenID>` is a `wechat` conversation, `bot.conversations`). The desk delivers agent
+replies on that channel to that conversation, so a packet naming a WeChat follower's OpenID on another channel
+(or a widget session on `wechat`) is refused with a 400 naming both.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from bot.conversations import channel_of
 from bot.desk.errors import DeskError
 from bot.settings import repo_root
 
@@ -137,4 +143,19 @@ class PacketValidator:
             more = len(problems) - MAX_PROBLEMS
             message = "; ".join(problems[:MAX_PROBLEMS]) + (f" (and {more} more)" if more > 0 else "")
             raise DeskError(400, message)
+        check_channel(packet["conversation_id"], packet["channel"])
         return packet
+
+
+def check_channel(conversation_id: str, channel: str) -> None:
+    """Nothing when `conversation_id` lives on `channel` (its namespace, `bot.conversations`).
+
+    Raises:
+        DeskError: 400 naming the channel and the conversation id (and where that id lives).
+    """
+    home = channel_of(conversation_id)
+    if home != channel:
+        where = f"a {home} conversation" if home else "an id no channel made (ids are <channel>:<id>)"
+        raise DeskError(
+            400, f"'channel' is {_json(channel)} but 'conversation_id' {_json(conversation_id)} is {where}"
+        )

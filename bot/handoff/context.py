@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from typing import Any, Dict, Iterable, List
 
+from bot.conversations import channel_of
 from bot.faq import FAQ_PREFIX
 from bot.handoff import masking
 from bot.i18n import LANGUAGES, ZH
@@ -45,8 +46,9 @@ def _user_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def customer_from_tracker(tracker: Any) -> Dict[str, Any]:
     """Who the customer is: slots `customer_id`, `customer_tier`, `language`, else the verified customer of
-    the message metadata (`bot.identity.customer_from_metadata`: only records the widget channel sealed for this
-    conversation count; raw metadata claims are ignored).
+    the latest message (`bot.identity.customer_of_latest_message`: only a record the widget channel sealed for
+    this conversation counts, on the message being answered, never inherited from an earlier one; raw metadata
+    claims are ignored).
 
     Returns:
         {"id", "display_name", "tier", "vip", "language"} (values may be None).
@@ -54,13 +56,9 @@ def customer_from_tracker(tracker: Any) -> Dict[str, Any]:
     from bot import identity
 
     slots = tracker.slots or {}
-    verified: Dict[str, Any] = {}
-    for event in reversed(list(tracker.events or [])):
-        if event.get("event") == "user" and isinstance(event.get("metadata"), dict):
-            found = identity.customer_from_metadata(event["metadata"], str(tracker.sender_id))
-            if found:
-                verified = dict(found)
-                break
+    verified: Dict[str, Any] = dict(
+        identity.customer_of_latest_message(tracker.events or [], str(tracker.sender_id)) or {}
+    )
     customer_id = slots.get("customer_id") or verified.get("customer_id")
     tier = slots.get("customer_tier") or verified.get("tier")
     display_name = verified.get("display_name")
@@ -204,7 +202,8 @@ def build_packet(
         "$schema": SCHEMA_ID,
         "version": SCHEMA_VERSION,
         "conversation_id": str(tracker.sender_id),
-        "channel": tracker.get_latest_input_channel() or UNKNOWN_CHANNEL,
+        # where the conversation lives (the namespace of its id), which the desk checks the channel against
+        "channel": channel_of(str(tracker.sender_id)) or tracker.get_latest_input_channel() or UNKNOWN_CHANNEL,
         "created_at": created_at.isoformat(),
         "customer": customer,
         "reason": reason,

@@ -21,7 +21,7 @@ def say(stack, sender: str, text: str) -> list:
 
 def open_ticket(stack, sender: str):
     return requests.get(
-        f"{stack.desk_url}/internal/conversations/{sender}/ticket",
+        f"{stack.desk_url}/internal/conversations/rest:{sender}/ticket",
         headers={"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]},
         timeout=10,
     )

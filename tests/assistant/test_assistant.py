@@ -90,7 +90,7 @@ def test_unclear_message_gets_two_guesses_then_a_human_offer(stack) -> None:
 def user_texts(stack, sender: str) -> List[str]:
     """The texts of the `user` events Rasa stored for a conversation."""
     response = requests.get(
-        f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}, timeout=30
+        f"{stack.rasa_url}/conversations/rest:{sender}/tracker", params={"token": stack.token}, timeout=30
     )
     assert response.status_code == 200, response.text
     return [event.get("text") for event in response.json()["events"] if event["event"] == "user"]

@@ -53,7 +53,7 @@ def say(stack: Stack, sender: str, text: str) -> List[str]:
 
 def ticket_of(stack: Stack, sender: str) -> dict:
     response = requests.get(
-        f"{stack.desk_url}/internal/conversations/{sender}/ticket",
+        f"{stack.desk_url}/internal/conversations/rest:{sender}/ticket",
         headers={"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]}, timeout=10,
     )
     assert response.status_code == 200, response.text

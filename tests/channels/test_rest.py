@@ -37,7 +37,7 @@ def test_check_sender_accepts(body: Any, expected: str) -> None:
         ({"sender": True, "message": "hi"}, '"sender" is missing'),
         ({"sender": {"id": 1}, "message": "hi"}, '"sender" is missing'),
         ({"sender": "  ", "message": "hi"}, '"sender" is empty'),
-        ({"sender": "x" * (MAX_SENDER_CHARS + 1), "message": "hi"}, "longer than 255"),
+        ({"sender": "x" * (MAX_SENDER_CHARS + 1), "message": "hi"}, "longer than 250"),
     ],
 )
 def test_check_sender_refuses(body: Any, says: str) -> None:
@@ -98,7 +98,7 @@ def mounted(channel: RestInput, received: List[UserMessage]) -> Sanic:
 
     async def on_new_message(message: UserMessage) -> None:
         received.append(message)
-        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+        await message.output_channel.send_response(message.sender_id, {"text": f"echo: {message.text}"})
 
     app = Sanic(f"rest_test_{uuid.uuid4().hex[:12]}", configure_logging=False)
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/rest")
@@ -116,8 +116,9 @@ async def test_a_valid_message_starts_a_turn(app: Sanic, received: List[UserMess
     )
     assert response.status == 200
     assert response.json == [{"recipient_id": "c-1", "text": "echo: 退款多久到账"}]
+    # the conversation is `rest:c-1`; the caller is answered under its own sender
     assert [(m.sender_id, m.text, m.input_channel, m.metadata) for m in received] == [
-        ("c-1", "退款多久到账", "rest", {"k": "v"})
+        ("rest:c-1", "退款多久到账", "rest", {"k": "v"})
     ]
 
 

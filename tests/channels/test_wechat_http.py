@@ -138,7 +138,7 @@ async def test_plaintext_message_gets_passive_reply(fake_api: FakeWeChatApi, ser
     assert reply["MsgType"] == "text" and reply["Content"] == "答复：退款多久到账"
     assert abs(int(reply["CreateTime"]) - time.time()) < 10
     [message] = assistant.calls
-    assert (message.text, message.sender_id, message.message_id, message.input_channel) == ("退款多久到账", OPENID, "1001", "wechat")
+    assert (message.text, message.sender_id, message.message_id, message.input_channel) == ("退款多久到账", f"wechat:{OPENID}", "1001", "wechat")
     assert message.metadata["msg_type"] == "text" and message.metadata["account"] == ACCOUNT
     assert fake_api.sent == []
 
@@ -188,7 +188,7 @@ async def test_decrypt_post_vectors_through_the_endpoint(
     status, text = await post(http, server.url, query, body.replace("{ENCRYPT}", vector["encrypt"]))
     assert status == 200
     [message] = assistant.calls
-    assert message.text == inner["Content"] and message.sender_id == inner["FromUserName"]
+    assert message.text == inner["Content"] and message.sender_id == f"{channel.name()}:{inner['FromUserName']}"
     assert message.message_id == inner["MsgId"]
     envelope = reply_fields(text)
     assert set(envelope) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
@@ -397,7 +397,7 @@ async def test_agent_reply_failure_log_names_the_customer(fake_api: FakeWeChatAp
     output = make_channel(fake_api).get_output_channel()
     fake_api.fail_next("send", 45047)
     with pytest.raises(OutOfQuota):
-        await output.send_response(OPENID, {"text": "太多了"})
+        await output.send_response(f"wechat:{OPENID}", {"text": "太多了"})
     [line] = error_lines(caplog)
     assert OPENID in line and "45047" in line and "太多了" not in line
 
@@ -612,7 +612,7 @@ async def test_xml_illegal_characters_removed_from_replies(fake_api: FakeWeChatA
     status, text = await post(http, safe.url, query, envelope)
     assert status == 200 and peer_decrypt_reply(text)["Content"] == "退款说明：请在订单页申请。"
     await asyncio.to_thread(fake_api.wait_for_sent, 2, 10.0)
-    await channel.get_output_channel().send_response(OPENID, {"text": "人工\x1b回复"})  # an agent reply
+    await channel.get_output_channel().send_response(f"wechat:{OPENID}", {"text": "人工\x1b回复"})  # an agent reply
     assert fake_api.texts()[-1] == "人工回复"
 
 
@@ -622,15 +622,15 @@ async def test_agent_reply_via_output_channel(fake_api: FakeWeChatApi) -> None:
     output = channel.get_output_channel()
     assert isinstance(output, WeChatOutput) and output.name() == "wechat"
     # what Rasa's execute_side_effects does with {"event": "bot", "text": ..., "metadata": {"agent": "alice"}}
-    await output.send_response(OPENID, {"text": "您好，我是客服小王。", "agent": "alice"})
-    await output.send_response(OPENID, {"text": "请选择", "buttons": [{"title": "是", "payload": "/affirm"}]})
+    await output.send_response(f"wechat:{OPENID}", {"text": "您好，我是客服小王。", "agent": "alice"})
+    await output.send_response(f"wechat:{OPENID}", {"text": "请选择", "buttons": [{"title": "是", "payload": "/affirm"}]})
     assert fake_api.texts() == ["您好，我是客服小王。", "请选择\n1. 是\n请回复数字进行选择。"]
     fake_api.fail_next("send", 45015)
     with pytest.raises(OutOfResponseWindow, match="45015"):
-        await output.send_response(OPENID, {"text": "太晚了"})
+        await output.send_response(f"wechat:{OPENID}", {"text": "太晚了"})
     fake_api.fail_next("send", 45047)
     with pytest.raises(OutOfQuota, match="45047"):
-        await output.send_response(OPENID, {"text": "太多了"})
+        await output.send_response(f"wechat:{OPENID}", {"text": "太多了"})
 
 
 async def test_rasa_http_api_picks_our_output_channel(fake_api: FakeWeChatApi) -> None:
@@ -704,7 +704,7 @@ async def test_wecom_with_wechatpy_peer(fake_api: FakeWeChatApi, serve: Any, htt
     reply = peer_decrypt_reply(text, TOKEN, WECOM_AES_KEY, CORP_ID, work=True)
     assert reply["Content"] == "答复：报销流程" and reply["ToUserName"] == "ZhangSan" and reply["FromUserName"] == CORP_ID
     [message] = assistant.calls
-    assert message.input_channel == "wecom" and message.sender_id == "ZhangSan" and message.metadata["agent_id"] == AGENT_ID
+    assert message.input_channel == "wecom" and message.sender_id == "wecom:ZhangSan" and message.metadata["agent_id"] == AGENT_ID
     # retry -> success, no second turn
     assert await post(http, server.url, query, body) == (200, "success")
     # WeCom is always encrypted: plaintext and forged requests are refused

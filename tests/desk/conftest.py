@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 from aiohttp import web
 
+from bot.conversations import channel_of
 from bot.desk import auth
 from bot.desk.app import create_app
 from bot.desk.rasa_client import RasaClient
@@ -178,7 +179,15 @@ def agents(sqlite_store: Store) -> Dict[str, Dict[str, Any]]:
 
 
 def build_packet(conversation_id: str = "conv-1", **overrides: Any) -> Dict[str, Any]:
-    """A context packet as the handoff action sends it (valid against `docs/context-packet.schema.json`)."""
+    """A context packet as the handoff action sends it (valid against `docs/context-packet.schema.json`).
+
+    A `conversation_id` without a namespace (`conv-1`) is put in its channel's (`socketio:conv-1`, or
+    `wechat:conv-1` with `channel="wechat"`), as Rasa's conversation ids are (`bot.conversations`).
+    """
+    channel = overrides.get("channel", "socketio")
+    if isinstance(channel, str) and channel and isinstance(conversation_id, str) and conversation_id.strip() \
+            and channel_of(conversation_id) is None:
+        conversation_id = f"{channel}:{conversation_id}"
     data: Dict[str, Any] = {
         "version": 1,
         "conversation_id": conversation_id,

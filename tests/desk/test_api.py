@@ -90,9 +90,9 @@ async def test_internal_bad_json_is_400(app, internal) -> None:
 
 async def test_internal_lookups_and_survey(app, internal, make_packet, agents) -> None:
     code = (await create(app, internal, make_packet("conv-9"))).json["id"]
-    _, response = await app.asgi_client.get("/internal/conversations/conv-9/ticket", headers=internal)
+    _, response = await app.asgi_client.get("/internal/conversations/socketio:conv-9/ticket", headers=internal)
     assert response.status == 200 and response.json["id"] == code and response.json["position"] == 1
-    _, response = await app.asgi_client.get("/internal/conversations/nobody/ticket", headers=internal)
+    _, response = await app.asgi_client.get("/internal/conversations/socketio:nobody/ticket", headers=internal)
     assert response.status == 404
     _, response = await app.asgi_client.get("/internal/customers/cust-1/tickets", headers=internal)
     assert [t["id"] for t in response.json] == [code]
@@ -177,7 +177,7 @@ async def test_list_get_claim_and_conflicts(app, internal, make_packet, agents) 
     assert listed_bob.json[0]["can_claim"] is False  # bob has no `orders` skill (and no overflow yet)
 
     _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=bob)
-    assert detail.status == 200 and detail.json["context"]["conversation_id"] == "conv-1"
+    assert detail.status == 200 and detail.json["context"]["conversation_id"] == "socketio:conv-1"
     assert detail.json["messages"] == []
     _, missing = await app.asgi_client.get("/api/tickets/T-999999", headers=alice)
     assert missing.status == 404
@@ -279,7 +279,7 @@ async def test_claim_pauses_the_assistant_for_that_conversation(app, internal, m
     code = (await create(app, internal, make_packet())).json["id"]
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=agents["alice"]["headers"])
     assert response.status == 200
-    assert [(r["conversation_id"], r["body"]) for r in fake_rasa.requests] == [("conv-1", [{"event": "pause"}])]
+    assert [(r["conversation_id"], r["body"]) for r in fake_rasa.requests] == [("socketio:conv-1", [{"event": "pause"}])]
 
 
 async def test_closed_tickets_refuse_actions(app, internal, make_packet, agents) -> None:
@@ -338,7 +338,7 @@ async def test_stream_pushes_ticket_events(app, internal, make_packet, agents) -
     assert events, response.text
     lines = dict(line.split(": ", 1) for line in events[0].splitlines())
     assert lines["event"] == "ticket"
-    assert json.loads(lines["data"])["conversation_id"] == "s1"
+    assert json.loads(lines["data"])["conversation_id"] == "socketio:s1"
 
 
 async def test_an_open_console_stream_makes_its_agent_online(app, internal, make_packet, agents, monkeypatch) -> None:
@@ -474,5 +474,5 @@ async def test_a_calendar_error_is_an_error_not_plain_time(settings, sqlite_stor
                      secret=internal["X-Frontline-Secret"], calendar=Broken(), notify_positions=False, console=False)
     response = await create(app, internal, make_packet("cal-1"))
     assert response.status == 500 and response.json == {"error": "internal error"}
-    _, lookup = await app.asgi_client.get("/internal/conversations/cal-1/ticket", headers=internal)
+    _, lookup = await app.asgi_client.get("/internal/conversations/socketio:cal-1/ticket", headers=internal)
     assert lookup.status == 404  # no ticket with made-up due times

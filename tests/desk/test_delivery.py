@@ -36,7 +36,7 @@ async def test_reply_is_delivered_on_the_customers_channel(app, internal, make_p
     assert response.json["status"] == "sent" and response.json["role"] == "agent"
     assert len(fake_rasa.deliveries) == 1
     request = fake_rasa.deliveries[0]
-    assert request["conversation_id"] == "conv-1"
+    assert request["conversation_id"] == "socketio:conv-1"
     assert request["query"] == {"execute_side_effects": "true", "output_channel": "socketio", "token": "rasa-token"}
     assert request["body"] == [{"event": "bot", "text": "您好，我来帮您查", "metadata": {"agent": "alice"}}]
     _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
@@ -167,7 +167,7 @@ async def test_position_updates_are_sent_when_the_queue_moves(app, internal, mak
     assert await delivery.notify_positions() == 2  # n3: 4 -> 1, n4: 5 -> 2
     texts = {r["conversation_id"]: r["body"][0]["text"] for r in fake_rasa.deliveries}
     # the handoff's words (bot.texts.queue_position): n3 is served next, n4 has one customer ahead
-    assert texts["n3"].startswith("您是下一位，预计等待约 ") and texts["n4"].startswith("前面还有 1 位，预计等待约 ")
+    assert texts["socketio:n3"].startswith("您是下一位，预计等待约 ") and texts["socketio:n4"].startswith("前面还有 1 位，预计等待约 ")
     assert await delivery.notify_positions() == 0  # told once
 
 
@@ -189,7 +189,7 @@ async def test_position_update_announces_the_wait_as_the_handoff_does(
     for code in codes[:2]:
         await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=agents["alice"]["headers"])
     assert await app.ctx.desk.delivery.notify_positions() == 1  # w2: 3 -> 1
-    [update] = [r["body"][0]["text"] for r in fake_rasa.deliveries if r["conversation_id"] == "w2"]
+    [update] = [r["body"][0]["text"] for r in fake_rasa.deliveries if r["conversation_id"] == "socketio:w2"]
     ticket = {"id": "T-1", "position": 1, "expected_wait_seconds": 150, "open_now": True, "agents_online": 1}
     [handoff_reply] = customer_replies("asked_for_human", "zh", None, ticket, clock.now(), {})
     assert update == "您是下一位，预计等待约 3 分钟。"

@@ -87,7 +87,7 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
                 raise AssertionError("the desk did not start")
             # Rasa's broker file appears after the desk started: the tail picks it up.
             broker = SQLEventBroker(dialect="sqlite", db=desk_env["FRONTLINE_BROKER"][len("sqlite:///"):])
-            async with http.post(f"{base}/internal/tickets", json=make_packet("conv-e2e"),
+            async with http.post(f"{base}/internal/tickets", json=make_packet("socketio:conv-e2e"),
                                  headers={"X-Frontline-Secret": "process-secret"}) as response:
                 assert response.status == 201
                 code = (await response.json())["id"]
@@ -100,7 +100,7 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
             assert first_line.startswith(b"retry:")
             sent_at = time.monotonic()
             for i, text in enumerate(["我还在等", "快点", "third"]):
-                broker.publish({"sender_id": "conv-e2e", "event": "user", "timestamp": time.time(), "text": text,
+                broker.publish({"sender_id": "socketio:conv-e2e", "event": "user", "timestamp": time.time(), "text": text,
                                 "parse_data": {}, "input_channel": "socketio", "message_id": f"e2e-{i}",
                                 "metadata": {}})
             pushed = []

@@ -91,17 +91,17 @@ def sql_broker(tmp_path: Any) -> Any:
 async def test_sql_tail_forwards_paused_messages_in_order(desk, make_packet, sql_broker) -> None:
     # The turn that escalated is published after the ticket exists: it must not be appended.
     before = time.time() - 1
-    code = open_ticket(desk, make_packet, "conv-1")
-    sql_broker.publish(user_event("conv-1", "气死我了", "m0", ts=before))
+    code = open_ticket(desk, make_packet, "socketio:conv-1")
+    sql_broker.publish(user_event("socketio:conv-1", "气死我了", "m0", ts=before))
     queue = desk.hub.subscribe()
     tail = SQLBrokerTail(desk, sql_broker.url, interval=0.05)
     await tail.start()
     try:
         for i, text in enumerate(["第一条", "second", "第三条"], start=1):
-            for event in other_events("conv-1"):
+            for event in other_events("socketio:conv-1"):
                 sql_broker.publish(event)
-            sql_broker.publish(user_event("conv-1", text, f"m{i}"))
-        sql_broker.publish(user_event("conv-2", "unrelated", "x1"))
+            sql_broker.publish(user_event("socketio:conv-1", text, f"m{i}"))
+        sql_broker.publish(user_event("socketio:conv-2", "unrelated", "x1"))
         elapsed = await wait_for(lambda: len(customer_texts(desk, code)) == 3)
         assert elapsed < 1.0
         assert customer_texts(desk, code) == ["第一条", "second", "第三条"]
@@ -117,18 +117,18 @@ async def test_sql_tail_forwards_paused_messages_in_order(desk, make_packet, sql
 
 
 async def test_sql_tail_resumes_after_restart_without_loss_or_duplicates(desk, make_packet, sql_broker) -> None:
-    code = open_ticket(desk, make_packet, "conv-1")
+    code = open_ticket(desk, make_packet, "socketio:conv-1")
     tail = SQLBrokerTail(desk, sql_broker.url, interval=0.05)
     await tail.start()
-    sql_broker.publish(user_event("conv-1", "one", "m1"))
+    sql_broker.publish(user_event("socketio:conv-1", "one", "m1"))
     await wait_for(lambda: customer_texts(desk, code) == ["one"])
     await tail.stop()
     position = tail.position
     assert position > 0
     # While the desk is down the customer keeps writing; Rasa re-publishes one event (same message_id).
-    sql_broker.publish(user_event("conv-1", "two", "m2"))
-    sql_broker.publish(user_event("conv-1", "three", "m3"))
-    sql_broker.publish(user_event("conv-1", "two", "m2"))
+    sql_broker.publish(user_event("socketio:conv-1", "two", "m2"))
+    sql_broker.publish(user_event("socketio:conv-1", "three", "m3"))
+    sql_broker.publish(user_event("socketio:conv-1", "two", "m2"))
     restarted = SQLBrokerTail(desk, sql_broker.url, interval=0.05)
     assert restarted.position == position  # the position survived in the desk database
     await restarted.start()
@@ -152,10 +152,10 @@ async def test_sql_tail_waits_for_the_broker_file_and_never_creates_it(desk, tmp
 
 
 async def test_messages_of_closed_tickets_are_not_appended(desk, make_packet, sql_broker) -> None:
-    code = open_ticket(desk, make_packet, "conv-1")
+    code = open_ticket(desk, make_packet, "socketio:conv-1")
     ticket = desk.tickets.find(code)
     desk.store.close_ticket(ticket.id, "resolved", time.time(), None)
-    sql_broker.publish(user_event("conv-1", "/survey_rating", "m9"))
+    sql_broker.publish(user_event("socketio:conv-1", "/survey_rating", "m9"))
     tail = SQLBrokerTail(desk, sql_broker.url)
     assert tail.poll_once() == 1
     assert customer_texts(desk, code) == []
@@ -187,18 +187,18 @@ async def test_amqp_consumer_with_rasas_pika_broker(desk, make_packet) -> None:
     queue_name = f"frontline_desk_test_{uuid.uuid4().hex[:10]}"
     publisher = PikaEventBroker("127.0.0.1", "guest", "guest", queues=[queue_name], raise_on_failure=True)
     await publisher.connect()
-    code = open_ticket(desk, make_packet, "conv-r")
+    code = open_ticket(desk, make_packet, "socketio:conv-r")
     consumer = AMQPConsumer(desk, f"amqp://guest:guest@127.0.0.1:5672/?queue={queue_name}")
     try:
         await consumer.start()
         await wait_for(lambda: consumer.ready is not None and consumer.ready.is_set(), timeout=10)
-        publisher.publish(user_event("conv-r", "rabbit one", "r1"))
-        publisher.publish(user_event("conv-r", "rabbit two", "r2"))
+        publisher.publish(user_event("socketio:conv-r", "rabbit one", "r1"))
+        publisher.publish(user_event("socketio:conv-r", "rabbit two", "r2"))
         await wait_for(lambda: customer_texts(desk, code) == ["rabbit one", "rabbit two"])
         await consumer.stop()
         # Published while the desk is down: kept by the durable queue, delivered after the restart.
-        publisher.publish(user_event("conv-r", "rabbit three", "r3"))
-        publisher.publish(user_event("conv-r", "rabbit two", "r2"))
+        publisher.publish(user_event("socketio:conv-r", "rabbit three", "r3"))
+        publisher.publish(user_event("socketio:conv-r", "rabbit two", "r2"))
         await asyncio.sleep(0.3)
         consumer = AMQPConsumer(desk, f"amqp://guest:guest@127.0.0.1:5672/?queue={queue_name}")
         await consumer.start()
@@ -218,17 +218,17 @@ async def test_sql_tail_restarts_when_the_broker_file_is_recreated(desk, make_pa
     from rasa.core.brokers.sql import SQLEventBroker
 
     path = tmp_path / "events.db"
-    code = open_ticket(desk, make_packet, "conv-1")
+    code = open_ticket(desk, make_packet, "socketio:conv-1")
     broker = SQLEventBroker(dialect="sqlite", db=str(path))
     for i in range(3):
-        broker.publish(user_event("other", "x", f"o{i}"))
+        broker.publish(user_event("socketio:other", "x", f"o{i}"))
     tail = SQLBrokerTail(desk, f"sqlite:///{path}")
     assert tail.poll_once() == 3 and tail.position == 3
     broker.engine.dispose()
     await tail.close()
     path.unlink()
     broker = SQLEventBroker(dialect="sqlite", db=str(path))
-    broker.publish(user_event("conv-1", "after the reset", "n1"))
+    broker.publish(user_event("socketio:conv-1", "after the reset", "n1"))
     assert tail.poll_once() == 0 and tail.position == 0  # noticed the restart
     assert tail.poll_once() == 1
     assert customer_texts(desk, code) == ["after the reset"]

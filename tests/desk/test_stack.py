@@ -34,7 +34,7 @@ async def say(http: aiohttp.ClientSession, stack: Any, sender: str, text: str) -
 
 
 async def tracker(http: aiohttp.ClientSession, stack: Any, sender: str) -> Dict[str, Any]:
-    async with http.get(f"{stack.rasa_url}/conversations/{sender}/tracker",
+    async with http.get(f"{stack.rasa_url}/conversations/rest:{sender}/tracker",
                         params={"token": stack.token}) as r:
         assert r.status == 200
         return await r.json()
@@ -46,7 +46,7 @@ async def test_handoff_round_trip_on_the_rest_channel(stack: Any) -> None:
     agents = [add_agent(stack, f"racer{i}-{sender[-4:]}", "general,orders,after_sales,payments") for i in range(2)]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         await say(http, stack, sender, "/request_human")
-        async with http.get(f"{stack.desk_url}/internal/conversations/{sender}/ticket", headers=internal) as r:
+        async with http.get(f"{stack.desk_url}/internal/conversations/rest:{sender}/ticket", headers=internal) as r:
             assert r.status == 200, await r.text()
             ticket = await r.json()
         code = ticket["id"]
@@ -66,7 +66,7 @@ async def test_handoff_round_trip_on_the_rest_channel(stack: Any) -> None:
                 break
             await asyncio.sleep(0.1)
         assert got == texts
-        assert detail["context"]["conversation_id"] == sender
+        assert detail["context"]["conversation_id"] == f"rest:{sender}"
 
         # Two agents race for the ticket: one winner.
         async def claim(agent: Dict[str, str]) -> int:

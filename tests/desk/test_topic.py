@@ -23,7 +23,7 @@ async def set_topic(app: Any, code: str, headers: Dict[str, str], body: Any) -> 
 
 async def test_the_owner_sets_a_known_topic(app, internal, make_packet, agents, sqlite_store) -> None:
     alice = agents["alice"]["headers"]
-    code = await create(app, internal, make_packet("topic-1"))  # faq_order_status -> orders
+    code = await create(app, internal, make_packet("socketio:topic-1"))  # faq_order_status -> orders
     await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=alice)
     response = await set_topic(app, code, alice, {"topic": "faq_refund_status"})
     assert response.status == 200
@@ -32,7 +32,7 @@ async def test_the_owner_sets_a_known_topic(app, internal, make_packet, agents, 
     _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
     assert detail.json["topic"] == "faq_refund_status"
     assert detail.json["context"]["topic"] == "faq_order_status"  # the packet stays as the assistant sent it
-    assert sqlite_store.topics_by_conversation(["topic-1"]) == {"topic-1": "faq_refund_status"}
+    assert sqlite_store.topics_by_conversation(["socketio:topic-1"]) == {"socketio:topic-1": "faq_refund_status"}
 
 
 async def test_only_the_assignee_of_an_open_ticket_may_set_it(app, internal, make_packet, agents) -> None:
@@ -109,23 +109,23 @@ async def test_topics_by_conversation_on_the_desks_own_database(settings, store:
                      secret=internal["X-Frontline-Secret"], calendar=calendar, notify_positions=False, console=False)
     token = auth.create_agent(store, "alice", ["*"], True, 5, 0.0, "password-123")[1]
     headers = {"Authorization": f"Bearer {token}"}
-    first = await create(app, internal, make_packet("conv-a"))
+    first = await create(app, internal, make_packet("socketio:conv-a"))
     await app.asgi_client.post(f"/api/tickets/{first}/claim", headers=headers)
     assert (await set_topic(app, first, headers, {"topic": "faq_refund_status"})).status == 200
     _, closed = await app.asgi_client.post(f"/api/tickets/{first}/handback", headers=headers)
     assert closed.status == 200
     # The same conversation escalates again: its newest ticket with a topic counts.
-    second = await create(app, internal, make_packet("conv-a", topic="faq_lost_card"))
+    second = await create(app, internal, make_packet("socketio:conv-a", topic="faq_lost_card"))
     assert second != first
-    await create(app, internal, make_packet("conv-b", topic=None))  # no topic: not listed
-    await create(app, internal, make_packet("conv-c", topic="faq_delivery_time"))
-    assert store.topics_by_conversation(["conv-a", "conv-b", "conv-c", "nobody"]) == {
-        "conv-a": "faq_lost_card", "conv-c": "faq_delivery_time",
+    await create(app, internal, make_packet("socketio:conv-b", topic=None))  # no topic: not listed
+    await create(app, internal, make_packet("socketio:conv-c", topic="faq_delivery_time"))
+    assert store.topics_by_conversation(["socketio:conv-a", "socketio:conv-b", "socketio:conv-c", "socketio:nobody"]) == {
+        "socketio:conv-a": "faq_lost_card", "socketio:conv-c": "faq_delivery_time",
     }
     await app.asgi_client.post(f"/api/tickets/{second}/claim", headers=headers)
     assert (await set_topic(app, second, headers, {"topic": "faq_fraud"})).status == 200
-    assert store.topics_by_conversation(iter(["conv-a"])) == {"conv-a": "faq_fraud"}
+    assert store.topics_by_conversation(iter(["socketio:conv-a"])) == {"socketio:conv-a": "faq_fraud"}
     assert store.topics_by_conversation([]) == {}
     # More ids than one query binds.
-    many = [f"none-{i}" for i in range(1200)] + ["conv-c"]
-    assert store.topics_by_conversation(many) == {"conv-c": "faq_delivery_time"}
+    many = [f"socketio:none-{i}" for i in range(1200)] + ["socketio:conv-c"]
+    assert store.topics_by_conversation(many) == {"socketio:conv-c": "faq_delivery_time"}

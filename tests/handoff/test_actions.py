@@ -98,7 +98,7 @@ async def test_open_hours_queue_message_ticket_and_pause(
     assert packet["created_at"] == OPEN_NOW
     assert (packet["reason"], packet["grade"]) == ("asked_for_human", "B")
     assert packet["customer"]["earlier_tickets"] == earlier
-    assert packet["conversation_id"] == "conv-angry-refund-1"
+    assert packet["conversation_id"] == "socketio:conv-angry-refund-1"
     assert "13812345678" not in json.dumps(packet, ensure_ascii=False)
 
 
@@ -222,7 +222,7 @@ async def test_desk_down_apologises_and_does_not_pause(
         f"非常抱歉，人工客服系统暂时无法接入。您可以稍后再试，或拨打{EMERGENCY_LINE}联系我们；"
         "在此期间我会继续为您解答问题。"
     ]
-    assert any("no ticket for conversation conv-angry-refund-1" in r.getMessage() for r in caplog.records)
+    assert any("no ticket for conversation socketio:conv-angry-refund-1" in r.getMessage() for r in caplog.records)
     assert DESK_SECRET not in caplog.text
 
 

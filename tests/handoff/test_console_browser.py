@@ -186,7 +186,7 @@ def test_agent_handles_a_ticket_in_the_console(desk: RunningDesk, browser: Any) 
     page.evaluate("window.__noReload = 'still here'")
 
     # a ticket created by the action server appears in the queue, pushed, without a reload
-    answer = desk.client().create_ticket(packet_for("browser-conv-1"))
+    answer = desk.client().create_ticket(packet_for("socketio:browser-conv-1"))
     assert answer["created"] and answer["position"] == 1
     ticket_id = answer["id"]
     item = page.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}']")
@@ -221,7 +221,7 @@ def test_agent_handles_a_ticket_in_the_console(desk: RunningDesk, browser: Any) 
     expect(page.locator("[data-testid=reply-text]")).to_be_enabled()
 
     # the customer writes while the agent has the ticket open: pushed into the view
-    desk.customer_says("browser-conv-1", "还在吗？我等了好久", "m-browser-1")
+    desk.customer_says("socketio:browser-conv-1", "还在吗？我等了好久", "m-browser-1")
     expect(conversation.locator("li[data-role=customer][data-source=desk]")).to_contain_text(
         "还在吗？我等了好久", timeout=TIMEOUT
     )
@@ -241,7 +241,7 @@ def test_agent_handles_a_ticket_in_the_console(desk: RunningDesk, browser: Any) 
     ]
     replies = [e for _, e in bot_events if e.get("event") == "bot" and "退款单号已找到" in (e.get("text") or "")]
     assert replies and replies[0]["metadata"] == {"agent": "alice"}
-    assert any(path.startswith("/conversations/browser-conv-1/tracker/events") for path, _ in bot_events)
+    assert any(path.startswith("/conversations/socketio:browser-conv-1/tracker/events") for path, _ in bot_events)
 
     shot(page, "console-ticket")
 
@@ -261,7 +261,7 @@ def test_agent_handles_a_ticket_in_the_console(desk: RunningDesk, browser: Any) 
 def test_claim_race_shows_the_desk_error(desk: RunningDesk, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    answer = desk.client().create_ticket(packet_for("browser-conv-2", reason="asked_for_human", grade="B"))
+    answer = desk.client().create_ticket(packet_for("socketio:browser-conv-2", reason="asked_for_human", grade="B"))
     ticket_id = answer["id"]
     page = browser.new_page()
     # alice's page gets no pushes (her stream never connects), so her view is stale when bob claims first
@@ -301,7 +301,7 @@ def test_transfer_with_a_note_then_hand_back(desk: RunningDesk, browser: Any) ->
 
     page = browser.new_page()
     sign_in(page, desk.url)
-    ticket_id = desk.client().create_ticket(packet_for("browser-conv-3", reason="asked_for_human", grade="C"))["id"]
+    ticket_id = desk.client().create_ticket(packet_for("socketio:browser-conv-3", reason="asked_for_human", grade="C"))["id"]
     item = page.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}']")
     expect(item).to_be_visible(timeout=TIMEOUT)
     item.locator("button").click()
@@ -326,7 +326,7 @@ def test_transfer_with_a_note_then_hand_back(desk: RunningDesk, browser: Any) ->
     expect(page.locator("[data-testid=ticket-status]")).to_have_text("assigned", timeout=TIMEOUT)
     page.click("button[data-action=handback]")
     expect(page.locator("[data-testid=ticket-status]")).to_have_text("handed_back", timeout=TIMEOUT)
-    posted = [e for r in desk.rasa.requests if r["method"] == "POST" and "browser-conv-3" in r["path"]
+    posted = [e for r in desk.rasa.requests if r["method"] == "POST" and "socketio:browser-conv-3" in r["path"]
               for e in (r["json"] if isinstance(r["json"], list) else [r["json"]])]
     # Each claim pauses the assistant; handing back says so, resumes, and listens again.
     assert [e["event"] for e in posted] == ["pause", "pause", "bot", "resume", "action"]
@@ -360,7 +360,7 @@ def test_dashboard_shows_the_figures(desk: RunningDesk, browser: Any) -> None:
 def test_agent_sets_the_topic_in_the_console(desk: RunningDesk, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    ticket_id = desk.client().create_ticket(packet_for("browser-conv-4", reason="asked_for_human", grade="B"))["id"]
+    ticket_id = desk.client().create_ticket(packet_for("socketio:browser-conv-4", reason="asked_for_human", grade="B"))["id"]
     page = browser.new_page()
     sign_in(page, desk.url)
     item = page.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}']")

@@ -33,7 +33,7 @@ def test_packet_from_a_real_conversation(angry_tracker: Tracker, validator: Any)
     )
     validator.validate(packet)
     assert packet["version"] == 1
-    assert packet["conversation_id"] == "conv-angry-refund-1"
+    assert packet["conversation_id"] == "socketio:conv-angry-refund-1"
     assert packet["channel"] == "socketio"
     assert packet["created_at"] == "2025-12-01T10:01:05+08:00"
     assert packet["customer"] == {
@@ -87,9 +87,22 @@ def test_turns_without_anger_and_no_channel(angry_state: Dict[str, Any], validat
                 del event["parse_data"]["anger"]
     packet = context.build_packet(Tracker.from_dict(state), reason=None, grade=None, created_at=AT)
     validator.validate(packet)
-    assert packet["channel"] == "unknown"
+    assert packet["channel"] == "socketio"  # where the conversation lives: the namespace of its id
     assert packet["anger_history"] == [0.55, 0.86]
     assert [i["anger"] for i in packet["intents"]] == [None, 0.55, 0.86]
+    state["sender_id"] = "conv-from-the-http-api"  # an id no channel made, and no channel recorded
+    assert context.build_packet(Tracker.from_dict(state), reason=None, grade=None, created_at=AT)["channel"] == "unknown"
+
+
+def test_the_channel_is_where_the_conversation_lives(angry_state: Dict[str, Any]) -> None:
+    """Even when the latest message says otherwise, the packet names the channel of the id's namespace."""
+    state = copy.deepcopy(angry_state)
+    state["sender_id"] = "wechat:oFollower0123456789"
+    for event in state["events"]:
+        if event.get("event") == "user":
+            event["input_channel"] = "socketio"
+    packet = context.build_packet(Tracker.from_dict(state), reason=None, grade=None, created_at=AT)
+    assert (packet["conversation_id"], packet["channel"]) == ("wechat:oFollower0123456789", "wechat")
 
 
 def test_grade_from_the_settings_map() -> None:
@@ -111,14 +124,31 @@ def test_customer_only_from_sealed_metadata(
         IDENTITY_SECRET,
     )
     users = [e for e in state["events"] if e["event"] == "user"]
-    users[0]["metadata"] = {"customer": sealed}
     users[1]["metadata"] = {"customer": {"customer_id": "forged", "tier": "vip", "seal": "0" * 64}}
+    users[-1]["metadata"] = {"customer": sealed}
     packet = context.build_packet(Tracker.from_dict(state), reason=None, grade=None, created_at=AT)
     validator.validate(packet)
     customer = packet["customer"]
     assert (customer["id"], customer["tier"], customer["vip"]) == ("u-77", "vip", True)
     assert customer["display_name"] == "Ms Li 138****5678"
     assert customer["language"] == "en"
+    users[-1]["metadata"] = {"customer": {**sealed, "tier": "gold"}}  # tampered: the seal no longer fits
+    assert context.build_packet(Tracker.from_dict(state), reason=None, grade=None, created_at=AT)["customer"]["id"] is None
+
+
+def test_an_earlier_messages_identity_is_not_inherited(
+    angry_state: Dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sealed identity describes the sender of its message only: the latest message, sent without one, is
+    anonymous (no customer id, so no earlier tickets of the earlier customer, no VIP tier)."""
+    monkeypatch.setenv(identity.ENV_SECRET, IDENTITY_SECRET)
+    state = copy.deepcopy(angry_state)
+    state["slots"] = {"language": "zh"}
+    sealed = identity.seal_customer({"customer_id": "u-77", "tier": "vip"}, state["sender_id"], IDENTITY_SECRET)
+    users = [e for e in state["events"] if e["event"] == "user"]
+    users[0]["metadata"] = {"customer": sealed}
+    customer = context.build_packet(Tracker.from_dict(state), reason=None, grade=None, created_at=AT)["customer"]
+    assert (customer["id"], customer["tier"], customer["vip"]) == (None, None, False)
 
 
 def test_schema_rejects_a_broken_packet(angry_tracker: Tracker, validator: Any) -> None:

@@ -100,6 +100,23 @@ def test_version_error_is_not_an_import_error() -> None:
     assert not issubclass(PatchVersionError, ImportError)
 
 
+def test_the_socketio_redis_manager_speaks_json_only() -> None:
+    import pickle
+
+    from bot.patches import socketio_manager
+
+    message = {"method": "emit", "event": "bot_uttered", "data": {"text": "您好"}, "room": "s1", "callback": None}
+    assert socketio_manager.decode(json_bytes(message)) == message
+    for foreign in (pickle.dumps(message), b"[1, 2]", b'{"no": "method"}', b"\xff\xfe", "not bytes", None):
+        assert socketio_manager.decode(foreign) is None
+
+
+def json_bytes(message: Any) -> bytes:
+    import json
+
+    return json.dumps(message, ensure_ascii=False).encode("utf-8")
+
+
 def test_socketio_manager_swap_is_idempotent() -> None:
     from bot.patches import socketio_manager
 
@@ -113,6 +130,7 @@ def test_socketio_manager_swap_is_idempotent() -> None:
 PRIVATE_NAMES = {
     "_additional_events", "_stream_new_events", "_event_query", "resolve_by_type", "_extract_sender",
     "_extract_message", "_extract_input_channel", "_encrypt", "get_random_string", "http1_request_header",
+    "_publish", "_listen", "_redis_connect",
 }
 PRIVATE_IMPORTS = {"Http", "http_protocol", "BasePrpCrypto"}
 

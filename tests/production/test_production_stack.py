@@ -85,8 +85,10 @@ def prod_stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
         "FRONTLINE_PG_DB": database,
         "FRONTLINE_PG_USER": "postgres",
         "FRONTLINE_PG_PASSWORD": "",
-        "FRONTLINE_REDIS_HOST": "127.0.0.1",
-        "FRONTLINE_REDIS_PORT": "6379",
+        # every Redis use (lock store, WeChat state, socket.io) from the one URL (bot/redis_config.py)
+        "FRONTLINE_REDIS_URL": "redis://127.0.0.1:6379/1",
+        # widget session ids signed alike on every replica
+        "FRONTLINE_SESSION_SECRET": f"prod-session-secret-{uuid.uuid4().hex}",
         "FRONTLINE_RABBITMQ_HOST": "127.0.0.1",
         "FRONTLINE_RABBITMQ_USER": "guest",
         "FRONTLINE_RABBITMQ_PASSWORD": "guest",
@@ -130,7 +132,7 @@ async def test_handoff_over_postgresql_redis_and_rabbitmq(prod_stack: Stack) -> 
         assert answer and answer[0]["text"]
         await say(http, stack, sender, "/request_human")
         internal = {"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]}
-        async with http.get(f"{stack.desk_url}/internal/conversations/{sender}/ticket", headers=internal) as r:
+        async with http.get(f"{stack.desk_url}/internal/conversations/rest:{sender}/ticket", headers=internal) as r:
             assert r.status == 200, await r.text()
             code = (await r.json())["id"]
 
@@ -160,7 +162,7 @@ async def test_handoff_over_postgresql_redis_and_rabbitmq(prod_stack: Stack) -> 
         async with http.post(f"{stack.desk_url}/api/tickets/{code}/messages", headers=headers,
                              json={"text": "您好，我来处理"}) as r:
             assert r.status == 201, await r.text()
-        async with http.get(f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}) as r:
+        async with http.get(f"{stack.rasa_url}/conversations/rest:{sender}/tracker", params={"token": stack.token}) as r:
             events = (await r.json())["events"]
         assert any(e["event"] == "bot" and e.get("text") == "您好，我来处理" for e in events)
 
@@ -168,7 +170,7 @@ async def test_handoff_over_postgresql_redis_and_rabbitmq(prod_stack: Stack) -> 
     connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=stack.env["FRONTLINE_PG_DB"])
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s AND type_name = 'user'", (sender,))
+            cursor.execute("SELECT count(*) FROM events WHERE sender_id = %s AND type_name = 'user'", (f"rest:{sender}",))
             assert cursor.fetchone()[0] >= 4
     finally:
         connection.close()
@@ -223,7 +225,7 @@ def test_wechat_customer_across_two_replicas(
     assert first.status_code == 200, first.text
     retry = wechat_post(second_replica, env, openid, "转人工", f"{base}1")
     assert (retry.status_code, retry.text) == (200, "success")
-    ticket = requests.get(f"{stack.desk_url}/internal/conversations/{openid}/ticket", headers=internal, timeout=10)
+    ticket = requests.get(f"{stack.desk_url}/internal/conversations/wechat:{openid}/ticket", headers=internal, timeout=10)
     assert ticket.status_code == 200, ticket.text
     code = ticket.json()["id"]
 
@@ -251,7 +253,7 @@ def test_wechat_customer_across_two_replicas(
     assert rating == 4
 
     # One turn for the retried message: the tracker (PostgreSQL, shared) holds it once.
-    tracker = requests.get(f"{stack.rasa_url}/conversations/{openid}/tracker", params={"token": stack.token}, timeout=10)
+    tracker = requests.get(f"{stack.rasa_url}/conversations/wechat:{openid}/tracker", params={"token": stack.token}, timeout=10)
     texts = [e.get("text") for e in tracker.json()["events"] if e["event"] == "user"]
     assert texts.count("转人工") == 1, texts
 
@@ -260,16 +262,15 @@ async def test_widget_gets_a_push_sent_through_the_other_replica(prod_stack: Sta
     import socketio
 
     stack = prod_stack
-    session = f"prodwidget{uuid.uuid4().hex[:12]}"
     client = socketio.AsyncClient(reconnection=False)
     received: asyncio.Queue = asyncio.Queue()
-    confirmed = asyncio.Event()
+    confirmed: asyncio.Queue = asyncio.Queue()
     client.on("bot_uttered", lambda data: received.put_nowait(data))
-    client.on("session_confirm", lambda data: confirmed.set())
+    client.on("session_confirm", lambda data: confirmed.put_nowait(data))
     await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["websocket"])
     try:
-        await client.emit("session_request", {"session_id": session})
-        await asyncio.wait_for(confirmed.wait(), 10)
+        await client.emit("session_request", {"session_id": None})
+        session = await asyncio.wait_for(confirmed.get(), 10)  # issued (signed) by replica 1
         # The widget talks to replica 1 and is answered there.
         await client.emit("user_uttered", {"message": "退款多久到账", "session_id": session, "customData": {}})
         first = await asyncio.wait_for(received.get(), 20)
@@ -277,7 +278,7 @@ async def test_widget_gets_a_push_sent_through_the_other_replica(prod_stack: Sta
         # An agent reply delivered the way the desk delivers it, through replica 2's HTTP API.
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
             async with http.post(
-                f"{second_replica}/conversations/{session}/tracker/events",
+                f"{second_replica}/conversations/socketio:{session}/tracker/events",
                 params={"token": stack.token, "output_channel": "socketio", "execute_side_effects": "true"},
                 json=[{"event": "bot", "text": "您好，我是客服小李", "metadata": {"agent": "li"}}],
             ) as r:

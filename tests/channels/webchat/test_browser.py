@@ -127,9 +127,10 @@ async def test_widget_in_browser_against_the_channel(browser: Any, monkeypatch: 
             await rasa.agent.wait_for(1)
             assert [m.text for m in rasa.agent.messages] == ["退款多久到账？"]
             message = rasa.agent.messages[0]
-            assert message.sender_id == session_id
+            conversation = f"socketio:{session_id}"
+            assert message.sender_id == conversation
             assert message.input_channel == "socketio"
-            assert identity.customer_from_metadata(message.metadata, session_id, SECRET) == {
+            assert identity.customer_from_metadata(message.metadata, conversation, SECRET) == {
                 "customer_id": "c-1001",
                 "tier": "vip",
                 "display_name": "王小明",
@@ -137,7 +138,7 @@ async def test_widget_in_browser_against_the_channel(browser: Any, monkeypatch: 
 
             # An agent reply pushed to the conversation appears without a reload.
             output = rasa.channel.get_output_channel()
-            await output.send_text_message(session_id, "您好，我是人工客服小李。")
+            await output.send_response(conversation, {"text": "您好，我是人工客服小李。"})
             await wait_for_response(page, "我是人工客服小李")
 
             # After a reload the widget keeps the conversation and still receives pushes.
@@ -146,7 +147,7 @@ async def test_widget_in_browser_against_the_channel(browser: Any, monkeypatch: 
             await wait_for_response(page, "退款一般在审核通过后")
             assert await stored_session_id(page) == session_id
             await page.wait_for_timeout(500)  # let the new socket join its room
-            await output.send_text_message(session_id, "已为您加急处理。")
+            await output.send_response(conversation, {"text": "已为您加急处理。"})
             await wait_for_response(page, "已为您加急处理")
             assert [m.text for m in rasa.agent.messages] == ["退款多久到账？"]
             assert await responses(page) == [
@@ -198,7 +199,7 @@ async def test_forged_identity_from_the_console_is_ignored(
 
 
 async def fetch_tracker(stack: Any, session_id: str) -> dict:
-    url = f"{stack.rasa_url}/conversations/{urllib.parse.quote(session_id)}/tracker"
+    url = f"{stack.rasa_url}/conversations/socketio:{urllib.parse.quote(session_id)}/tracker"
     async with aiohttp.ClientSession() as http:
         async with http.get(url, params={"token": stack.token}) as response:
             assert response.status == 200, await response.text()
@@ -232,14 +233,14 @@ async def test_widget_end_to_end_on_the_stack(browser: Any, stack: Any) -> None:
     metadata = tracker["latest_message"]["metadata"]
     assert "identity" not in metadata
     secret = stack.env["FRONTLINE_IDENTITY_SECRET"]
-    assert identity.customer_from_metadata(metadata, session_id, secret) == {
+    assert identity.customer_from_metadata(metadata, f"socketio:{session_id}", secret) == {
         "customer_id": "c-2002",
         "tier": "vip",
         "display_name": None,
     }
 
     url = (
-        f"{stack.rasa_url}/conversations/{urllib.parse.quote(session_id)}/tracker/events"
+        f"{stack.rasa_url}/conversations/socketio:{urllib.parse.quote(session_id)}/tracker/events"
         f"?execute_side_effects=true&output_channel=socketio&token={urllib.parse.quote(stack.token)}"
     )
     async with aiohttp.ClientSession() as http:

@@ -14,10 +14,19 @@ import yaml
 from rasa.core.channels.socketio import SocketIOOutput
 
 from bot import identity
-from bot.channels.webchat import WebchatInput, valid_session_id
+from bot.channels.webchat import WebchatInput, WebchatOutput
+from bot.channels.webchat_sessions import SessionIds
+from bot.conversations import ForeignConversation
 from bot.settings import repo_root
 
-from widget_harness import SECRET, ChannelServer, channel_server
+from widget_harness import SECRET, SESSION_SECRET, ChannelServer, channel_server
+
+SESSIONS = SessionIds(SESSION_SECRET)
+
+
+def valid_session_id(value: Any) -> bool:
+    """True for a session id the test channel issued."""
+    return SESSIONS.valid(value)
 
 
 class WidgetClient:
@@ -85,12 +94,15 @@ def test_credentials_yml_registers_the_widget_channel() -> None:
     assert WebchatInput.from_credentials({}).max_message_chars == 10000
 
 
-@pytest.mark.parametrize(
-    ("value", "ok"),
-    [(uuid.uuid4().hex, True), ("abc", False), (None, False), ("../../etc", False), ("a" * 129, False)],
-)
-def test_valid_session_id(value: Any, ok: bool) -> None:
-    assert valid_session_id(value) is ok
+def test_only_issued_session_ids_are_valid() -> None:
+    issued = SESSIONS.issue()
+    random_part, signature = issued.split(".")
+    assert SESSIONS.valid(issued) and issued != SESSIONS.issue()
+    forged = f"{random_part}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}"
+    other_server = SessionIds("another-server-secret-0123456789abcdef").issue()
+    for value in (uuid.uuid4().hex, "oWeChatOpenId0123456789abcd", forged, other_server, f"{uuid.uuid4().hex}.",
+                  "abc", None, "../../etc", "a" * 129, issued + "x"):
+        assert not SESSIONS.valid(value), value
 
 
 async def test_output_channel_socketio_resolves_to_the_widget_channel(server: ChannelServer) -> None:
@@ -99,8 +111,10 @@ async def test_output_channel_socketio_resolves_to_the_widget_channel(server: Ch
 
     request = types.SimpleNamespace(args={"output_channel": "socketio"}, app=server.app)
     output = _get_output_channel(request, None)
-    assert isinstance(output, SocketIOOutput)
+    assert isinstance(output, WebchatOutput) and isinstance(output, SocketIOOutput)
     assert output.sio is server.channel.sio
+    with pytest.raises(ForeignConversation):  # it sends to widget conversations only
+        await output.send_response("wechat:oVictimOpenId0123456789", {"text": "x"})
 
 
 async def test_health_route_is_served(server: ChannelServer) -> None:
@@ -119,7 +133,7 @@ async def test_message_round_trip_with_chinese_answer(server: ChannelServer) -> 
         await client.say(session_id, "退款多久到账？", {"source": "demo"})
         assert await client.next_bot() == {"text": "退款一般在审核通过后3到7个工作日内原路退回。"}
     message = server.agent.messages[-1]
-    assert message.sender_id == session_id
+    assert message.sender_id == f"socketio:{session_id}"
     assert message.input_channel == "socketio"
     assert message.text == "退款多久到账？"
     assert message.metadata == {"source": "demo"}
@@ -144,7 +158,7 @@ async def test_forged_claims_are_stripped_before_the_assistant_sees_them(server:
         await client.next_bot()
     message = server.agent.messages[-1]
     assert message.metadata == {"language": "zh"}
-    assert identity.customer_from_metadata(message.metadata, session_id, SECRET) is None
+    assert identity.customer_from_metadata(message.metadata, message.sender_id, SECRET) is None
 
 
 async def test_metadata_sent_as_a_json_string_is_checked_too(server: ChannelServer) -> None:
@@ -163,7 +177,8 @@ async def test_signed_identity_reaches_the_message_sealed(server: ChannelServer)
         await client.next_bot()
     metadata = server.agent.messages[-1].metadata
     assert "identity" not in metadata and "tier" not in metadata
-    customer = identity.customer_from_metadata(metadata, session_id, SECRET)
+    customer = identity.customer_from_metadata(metadata, f"socketio:{session_id}", SECRET)
+    assert identity.customer_from_metadata(metadata, session_id, SECRET) is None  # sealed to the conversation id
     assert customer == {"customer_id": "c-1001", "tier": "vip", "display_name": "王小明"}
     assert identity.customer_slots(customer) == {"customer_id": "c-1001", "customer_tier": "vip"}
 
@@ -249,19 +264,19 @@ async def test_session_persists_across_reconnect_and_pushes_arrive(server: Chann
         assert await second.start(server.url, session_id=session_id) == session_id
         # An agent reply, delivered the way the HTTP API does with output_channel=socketio.
         output = server.channel.get_output_channel()
-        await output.send_text_message(session_id, "您好，我是客服小李，您的退款已加急处理。")
+        await output.send_response(f"socketio:{session_id}", {"text": "您好，我是客服小李，您的退款已加急处理。"})
         assert await second.next_bot() == {"text": "您好，我是客服小李，您的退款已加急处理。"}
         # The conversation id is the same, so the assistant sees one conversation.
         await second.say(session_id, "谢谢")
         await second.next_bot()
-    assert [m.sender_id for m in server.agent.messages] == [session_id, session_id]
+    assert [m.sender_id for m in server.agent.messages] == [f"socketio:{session_id}"] * 2
 
 
 async def test_push_reaches_only_the_right_session(server: ChannelServer) -> None:
     async with widget(server.url) as alice, widget(server.url) as bob:
         alice_id = await alice.start(server.url)
         bob_id = await bob.start(server.url)
-        await server.channel.get_output_channel().send_text_message(alice_id, "for alice")
+        await server.channel.get_output_channel().send_response(f"socketio:{alice_id}", {"text": "for alice"})
         assert await alice.next_bot() == {"text": "for alice"}
         with pytest.raises(asyncio.TimeoutError):
             await bob.next_bot(timeout=0.5)

@@ -19,6 +19,8 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 SECRET = "widget-test-secret-0123456789abcdef"
+# The widget session secret (`FRONTLINE_SESSION_SECRET`): session ids the channel issues are signed with it.
+SESSION_SECRET = "widget-test-session-secret-0123456789abcdef"
 
 Sanic.test_mode = True  # several apps with the same name in one test process
 
@@ -54,7 +56,8 @@ async def serve(app: Sanic, port: int) -> AsyncIterator[str]:
 
 @dataclasses.dataclass
 class FakeAgent:
-    """Stands in for `rasa.core.agent.Agent`: records messages and answers `reply(text)` on their channel."""
+    """Stands in for `rasa.core.agent.Agent`: records messages and answers `reply(text)` on their channel (through
+    `send_response` with the conversation id, as Rasa's processor does)."""
 
     reply: Optional[Callable[[str], str]] = None
     messages: List[UserMessage] = dataclasses.field(default_factory=list)
@@ -64,7 +67,7 @@ class FakeAgent:
         self.messages.append(message)
         self.arrived.set()
         if self.reply is not None:
-            await message.output_channel.send_text_message(message.sender_id, self.reply(message.text or ""))
+            await message.output_channel.send_response(message.sender_id, {"text": self.reply(message.text or "")})
         return None
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> None:
@@ -103,6 +106,7 @@ async def channel_server(
     """Start Rasa's app with `bot.channels.webchat.WebchatInput` built from credentials like Rasa does."""
     from rasa.core import run
 
+    monkeypatch.setenv("FRONTLINE_SESSION_SECRET", SESSION_SECRET)
     if secret is None:
         monkeypatch.delenv("FRONTLINE_IDENTITY_SECRET", raising=False)
     else:
