@@ -24,6 +24,9 @@ COMMANDS = {
     "test-stories": ("bot.devtools.stories", "run tests/test_*.yml end to end (make test-stories)"),
     "bench": ("bot.bench.cli", "benchmarks: assistant | nlu | anger | all (make bench)"),
     "desk": ("bot.desk.cli", "the human handoff desk: run it, add agents"),
+    # data kept at rest (docs/security/data.md)
+    "purge": ("bot.retention", "apply the retention policy (settings.yml: retention), e.g. daily from cron"),
+    "rekey": ("bot.rekey", "re-encrypt stored conversations under the first key of FRONTLINE_DATA_KEYS"),
     # trainer tools (bot/trainer/, docs/training.md)
     "lint": ("bot.trainer.lint", "check training data and replies: file:line: problem"),
     "faq": ("bot.trainer.faq_sheet", "FAQ spreadsheet: export | import FILE.xlsx"),
