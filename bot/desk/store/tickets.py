@@ -233,10 +233,15 @@ class TicketRows(Database):
             return conn.execute(stmt).rowcount == 1
 
     def record_rating(self, ticket_id: int, rating: int, comment: Optional[str], at: float) -> bool:
-        """Store the customer's satisfaction rating (1–5) and optional comment."""
+        """Store the customer's satisfaction rating (1–5) and optional comment, only on a resolved ticket (the
+        one kind whose closing sent the survey).
+
+        Returns:
+            True when stored; False when the ticket is not resolved (open, handed back) or does not exist.
+        """
         stmt = (
             tickets.update()
-            .where(tickets.c.id == ticket_id)
+            .where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.RESOLVED.value)
             .values(rating=rating, rating_comment=self.cipher.encrypt(comment) if comment else None, rated_at=at)
         )
         with self.engine.begin() as conn:
