@@ -2,7 +2,9 @@
 the optional comment that may follow it (`bot/policies/survey.py` decides which message is the comment).
 
 The desk's resolve posts survey buttons whose payload is `/survey_rating{"rating": N}` and sets the slot
-`survey_pending`. Domain needs: intent `survey_rating`, entity `rating`, slots `ticket_id`, `survey_pending`,
+`survey_pending`. Anyone can type that payload at any time; a rating counts only while a survey is pending (one
+rating per survey), otherwise the intent is ignored, and the desk takes a rating only for a resolved ticket.
+Domain needs: intent `survey_rating`, entity `rating`, slots `ticket_id`, `survey_pending`, `survey_rating`,
 `language`. Rule: `data/rules/survey.yml`.
 """
 
@@ -69,7 +71,8 @@ class SurveyAction(Action, metaclass=abc.ABCMeta):
 
 
 class ActionSurveyAnswer(SurveyAction):
-    """Posts the rating to the desk, thanks the customer, invites a comment, and clears `survey_pending`."""
+    """Posts the rating to the desk, thanks the customer, invites a comment, and clears `survey_pending`; does
+    nothing when no survey is pending."""
 
     def name(self) -> Text:
         """The action's name in the domain."""
@@ -78,7 +81,11 @@ class ActionSurveyAnswer(SurveyAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        """Records the rating on the ticket in `ticket_id`; asks again when the rating is not 1-5."""
+        """Records the rating on the ticket in `ticket_id`; asks again when the rating is not 1-5; ignores a
+        rating typed while no survey is pending (and forgets any earlier rating, so no comment follows it)."""
+        if not tracker.get_slot("survey_pending"):
+            logger.info("survey: a rating without a pending survey was ignored")
+            return [SlotSet("survey_rating", None)]
         lang = tracker.get_slot("language")
         rating = parse_rating(next(tracker.get_latest_entity_values("rating"), None))
         if rating is None:

@@ -26,6 +26,9 @@ COMMANDS = {
     "desk": ("bot.desk.cli", "the human handoff desk: run it, add agents"),
     "backup": ("bot.backup.backup_cli", "back up the desk and the tracker store: --out DIR"),
     "restore": ("bot.backup.restore_cli", "restore a backup into fresh databases: --from DIR"),
+    # data kept at rest (docs/security/data.md)
+    "purge": ("bot.retention", "apply the retention policy (settings.yml: retention), e.g. daily from cron"),
+    "rekey": ("bot.rekey", "re-encrypt stored conversations under the first key of FRONTLINE_DATA_KEYS"),
     # trainer tools (bot/trainer/, docs/training.md)
     "lint": ("bot.trainer.lint", "check training data and replies: file:line: problem"),
     "faq": ("bot.trainer.faq_sheet", "FAQ spreadsheet: export | import FILE.xlsx"),

@@ -301,7 +301,9 @@ def check_settings() -> None:
     from bot.calendar.messages import emergency_contact
     from bot.desk import config as desk_config
     from bot.escalation import escalation_settings
+    from bot.handoff.context import TranscriptLimits
     from bot.i18n import EN, ZH, traditional_standard
+    from bot.retention import RetentionPolicy
     from bot.settings import load_settings
 
     settings = load_settings()
@@ -309,6 +311,8 @@ def check_settings() -> None:
     escalation_settings(settings)
     desk_config.validate(settings)
     traditional_standard(settings)
+    TranscriptLimits.from_settings(settings)
+    RetentionPolicy.from_settings(settings)
     for language in (ZH, EN):
         emergency_contact(language, settings)
 

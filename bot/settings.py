@@ -33,6 +33,16 @@ def var_dir() -> pathlib.Path:
     return path
 
 
+def production_mode() -> bool:
+    """True in production mode: an endpoints file other than the default one (`FRONTLINE_ENDPOINTS=
+    endpoints.prod.yml`), or the desk on PostgreSQL (`DATABASE_URL=postgresql://…`); `make run` with no setting
+    is development mode."""
+    endpoints = os.environ.get("FRONTLINE_ENDPOINTS", "").strip()
+    if endpoints and pathlib.Path(endpoints).name != "endpoints.yml":
+        return True
+    return os.environ.get("DATABASE_URL", "").strip().startswith(("postgres://", "postgresql"))
+
+
 def settings_path() -> pathlib.Path:
     """Return the settings file in use: `FRONTLINE_SETTINGS` or `settings.yml` at the repo root."""
     return pathlib.Path(os.environ.get("FRONTLINE_SETTINGS") or repo_root() / "settings.yml")

@@ -15,8 +15,14 @@ On any database, the tracker store
   again on every turn. Another Rasa replica or process writing to the same conversation adds a newer event,
   and the conversation is then read from the database.
 
-The Rasa internals this relies on are behind the one door, `bot.patches`: the private save steps of Rasa's
-SQL tracker store (`bot.patches.rasa_stores`) and the cached event-type lookup (`bot.patches.rasa_events`).
+Both encrypt each event's `data` with the data keys (`bot.data_keys.DataCipher`): a copied `rasa.db`,
+`events.db` or PostgreSQL backup reveals no conversation; rows written before encryption are read as they are.
+Both also carry the maintenance the retention policy and a key rotation need (`purge_before`, `rekey`; see
+`python -m bot purge` and `python -m bot rekey`), and the tracker store the decrypted reading the trainer
+tools use (`events_since`, `from_url`).
+
+The Rasa internals this relies on are behind the one door, `bot.patches`: the private save and read steps of
+Rasa's SQL tracker store (`bot.patches.rasa_stores`) and the cached event-type lookup (`bot.patches.rasa_events`).
 
 Configured in `endpoints.yml` as `type: bot.stores.TunedSQLTrackerStore` and
 `type: bot.stores.TunedSQLEventBroker` (and the tracker store in `endpoints.prod.yml`).
@@ -29,15 +35,26 @@ import json
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
+import sqlalchemy as sa
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import data_keys, logsafe
 from bot.patches import rasa_events, rasa_stores
 
 logger = logging.getLogger(__name__)
 
-PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000")
+# secure_delete: a deleted or rewritten row is overwritten with zeros, so a purged or re-encrypted conversation
+# does not linger in the file's free pages (`python -m bot purge`, `python -m bot rekey`).
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000", "PRAGMA secure_delete=ON"
+)
+# Rows per transaction of the maintenance work (purge, rekey): short transactions, so Rasa's writes never wait
+# long on SQLite.
+BATCH = 500
+# One stored event tuple for the trainer tools: (sender_id, type_name, timestamp, intent_name, action_name, data).
+StoredEvent = Tuple[str, str, Optional[float], Optional[str], Optional[str], Dict[str, Any]]
 
 
 def tuned_engine(engine: Any) -> Any:
@@ -65,14 +82,29 @@ def tuned_engine(engine: Any) -> Any:
     return tuned
 
 
+def _delete_ids(engine: Any, table: sa.Table, ids: List[int]) -> int:
+    deleted = 0
+    for start in range(0, len(ids), BATCH):
+        with engine.begin() as conn:
+            deleted += conn.execute(table.delete().where(table.c.id.in_(ids[start:start + BATCH]))).rowcount
+    return deleted
+
+
 class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
-    """Rasa's SQL tracker store; write-ahead logging on SQLite; cheaper event streaming; recent events cached."""
+    """Rasa's SQL tracker store; write-ahead logging on SQLite; cheaper event streaming; recent events cached;
+    event data encrypted."""
 
     # Conversations whose events are kept in memory (least recently used dropped first).
     cached_conversations = 2000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Creates the store as Rasa does, then tunes a SQLite engine and the event-type lookup."""
+        """Creates the store as Rasa does, then tunes a SQLite engine and the event-type lookup.
+
+        Raises:
+            DataKeyError: no data key (production mode without `FRONTLINE_DATA_KEYS`) or a malformed one.
+        """
+        logsafe.install()
+        self.cipher = data_keys.cipher()
         rasa_events.install()
         super().__init__(*args, **kwargs)
         self.engine = tuned_engine(self.engine)
@@ -80,9 +112,13 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         self._recent: "collections.OrderedDict[str, Tuple[int, List[Event]]]" = collections.OrderedDict()
         self._save_hint: Optional[Tuple[str, int]] = None
 
-    def _newest_id(self, sender_id: str) -> Optional[int]:
-        import sqlalchemy as sa
+    @classmethod
+    def from_url(cls, url: str) -> "TunedSQLTrackerStore":
+        """The store on a database given as an SQLAlchemy URL (`sqlite:////path/rasa.db`, `postgresql://…`),
+        without a domain: for the maintenance commands and the trainer tools."""
+        return cls(None, host=url)
 
+    def _newest_id(self, sender_id: str) -> Optional[int]:
         with self.session_scope() as session:
             query = sa.select(sa.func.max(self.SQLEvent.id)).where(self.SQLEvent.sender_id == sender_id)
             return session.execute(query).scalar()
@@ -129,9 +165,8 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             return
         self._remember(tracker.sender_id, newest, events)
 
-    @staticmethod
-    def _row(sender_id: str, event: Event) -> Dict[str, Any]:
-        """One `events` table row, with the same columns Rasa's own `save` writes."""
+    def _row(self, sender_id: str, event: Event) -> Dict[str, Any]:
+        """One `events` table row, with the same columns Rasa's own `save` writes, `data` encrypted."""
         data = event.as_dict()
         return {
             "sender_id": sender_id,
@@ -139,8 +174,57 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             "timestamp": data.get("timestamp"),
             "intent_name": (data.get("parse_data") or {}).get("intent", {}).get("name"),
             "action_name": data.get("name"),
-            "data": json.dumps(data),
+            "data": self.cipher.encrypt(json.dumps(data)),
         }
+
+    def decode_event(self, data: str) -> Dict[str, Any]:
+        """A stored row's event, decrypted (rows written before encryption are read as they are)."""
+        return self.cipher.loads(data)
+
+    def events_since(self, since: float) -> List[StoredEvent]:
+        """Every stored event at or after `since`, decrypted, in store order per conversation (the trainer's read).
+
+        Returns:
+            (sender_id, type_name, timestamp, intent_name, action_name, event data) tuples.
+        """
+        table = self.SQLEvent.__table__
+        query = (
+            sa.select(table.c.sender_id, table.c.type_name, table.c.timestamp, table.c.intent_name,
+                      table.c.action_name, table.c.data)
+            .where(table.c.timestamp >= since)
+            .order_by(table.c.sender_id, table.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(*row[:5], self.decode_event(row[5]) or {}) for row in conn.execute(query)]
+
+    def purge_before(self, cutoff: float) -> int:
+        """Delete the events older than `cutoff` (epoch seconds); return how many.
+
+        A conversation's latest session is kept whole while it has events at or after `cutoff` (deleting its
+        start would lose its slots); its older sessions go. A conversation with no session marker loses its
+        events before `cutoff`.
+        """
+        table = self.SQLEvent.__table__
+        latest = table.alias("latest")
+        recent = sa.select(latest.c.sender_id).where(latest.c.timestamp >= cutoff)
+        session_start = (
+            sa.select(sa.func.max(latest.c.timestamp))
+            .where(latest.c.sender_id == table.c.sender_id, latest.c.type_name == SessionStarted.type_name)
+            .scalar_subquery()
+        )
+        query = sa.select(table.c.id).where(
+            table.c.timestamp < cutoff,
+            sa.or_(table.c.sender_id.not_in(recent), table.c.timestamp < sa.func.coalesce(session_start, cutoff)),
+        )
+        with self.engine.connect() as conn:
+            ids = [row_id for (row_id,) in conn.execute(query)]
+        deleted = _delete_ids(self.engine, table, ids)
+        self._recent.clear()
+        return deleted
+
+    def rekey(self) -> int:
+        """Re-encrypt every stored event under the first data key; return how many rows changed."""
+        return data_keys.rekey_column(self.engine, self.SQLEvent.__table__, "data", self.cipher, BATCH)
 
     def _remember(self, sender_id: str, newest_id: int, events: List[Event]) -> None:
         self._recent[sender_id] = (newest_id, events)
@@ -157,19 +241,82 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
 
 
 class TunedSQLEventBroker(SQLEventBroker):
-    """Rasa's SQL event broker; write-ahead logging on SQLite; several events in one transaction."""
+    """Rasa's SQL event broker; write-ahead logging on SQLite; several events in one transaction; event data
+    encrypted (the desk decrypts it with the same `DataCipher`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Creates the broker as Rasa does, then tunes a SQLite engine."""
+        """Creates the broker as Rasa does, then tunes a SQLite engine.
+
+        Raises:
+            DataKeyError: see `TunedSQLTrackerStore`.
+        """
+        self.cipher = data_keys.cipher()
         super().__init__(*args, **kwargs)
         self.engine = tuned_engine(self.engine)
         self.sessionmaker.configure(bind=self.engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> "TunedSQLEventBroker":
+        """The broker table on a database given as an SQLAlchemy URL (for the maintenance commands)."""
+        return cls(host=url)
+
+    def publish(self, event: Dict[str, Any]) -> None:
+        """Publishes one event (encrypted)."""
+        self.publish_many([event])
 
     def publish_many(self, events: List[Dict[str, Any]]) -> None:
         """Publishes several events in one transaction (Rasa's `publish` commits each event on its own)."""
         if not events:
             return
-        rows = [{"sender_id": event.get("sender_id"), "data": json.dumps(event)} for event in events]
+        rows = [{"sender_id": event.get("sender_id"), "data": self.cipher.dumps(event)} for event in events]
         with self.session_scope() as session:
             session.execute(self.SQLBrokerEvent.__table__.insert(), rows)
             session.commit()
+
+    def purge_before(self, cutoff: float) -> int:
+        """Delete the published events older than `cutoff` (epoch seconds, from each event's own timestamp);
+        return how many.
+
+        Rows are in publishing order: the scan stops at the first event at or after `cutoff`. The newest row is
+        never deleted but emptied (no sender, data `{}`, which the desk ignores): on SQLite the ids would start again at 1
+        after an emptied table, and the desk tails the table by id.
+        """
+        table = self.SQLBrokerEvent.__table__
+        boundary, last, done = None, 0, False
+        while not done:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(table.c.id, table.c.data).where(table.c.id > last).order_by(table.c.id).limit(BATCH)
+                ).all()
+            for row_id, data in rows:
+                try:
+                    stamp = (self.cipher.loads(data) or {}).get("timestamp")
+                except ValueError:  # not JSON: the desk skips such rows too
+                    stamp = None
+                if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+                    if stamp >= cutoff:
+                        done = True
+                        break
+                    boundary = row_id
+            done = done or len(rows) < BATCH
+            if rows:
+                last = rows[-1][0]
+        if boundary is None:
+            return 0
+        with self.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(table.c.id))).scalar()
+            ids = [row_id for (row_id,) in conn.execute(
+                sa.select(table.c.id).where(table.c.id <= boundary, table.c.id != newest)
+            )]
+        deleted = _delete_ids(self.engine, table, ids)
+        if boundary == newest:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    table.update().where(table.c.id == newest).values(sender_id=None, data=self.cipher.dumps({}))
+                )
+            deleted += 1
+        return deleted
+
+    def rekey(self) -> int:
+        """Re-encrypt every published event under the first data key; return how many rows changed."""
+        return data_keys.rekey_column(self.engine, self.SQLBrokerEvent.__table__, "data", self.cipher, BATCH)

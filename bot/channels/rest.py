@@ -5,8 +5,9 @@ Served like Rasa's own at `/webhooks/rest/` (health) and `/webhooks/rest/webhook
 empty or missing message and fails with a 500 on a body that is not a JSON object; this one tells the caller
 what is wrong, in sanic's JSON error shape (`{"description", "status", "message"}`), and starts no turn:
 
-- 400: the body is not a JSON object; `sender` is missing, empty, not a string or number, or longer than
-  250 characters (the tracker stores' column holds 255, `rest:` included); `message` is missing, not a string, or blank; `metadata` is
+- 400: the body is not a JSON object; `sender` is missing, empty, not a string or number, longer than
+  250 characters (the tracker stores' column holds 255, `rest:` included), or holds a control character (a CR/LF
+  would forge log lines); `message` is missing, not a string, or blank; `metadata` is
   not an object; `input_channel` names another channel than `rest`;
 - 413: `message` is longer than `max_message_chars` (default 10,000; a long chat message is a few hundred).
 
@@ -44,7 +45,7 @@ from sanic import Blueprint
 from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
 from sanic.request import Request
 
-from bot import conversations
+from bot import conversations, logsafe
 from bot.channels.options import int_option
 from bot.patches import rasa_rest, sanic_framing
 
@@ -72,6 +73,8 @@ def check_sender(body: Any) -> str:
         raise InvalidUsage('"sender" is empty: give the conversation id as a string')
     if len(sender) > MAX_SENDER_CHARS:
         raise InvalidUsage(f'"sender" is longer than {MAX_SENDER_CHARS} characters')
+    if logsafe.CONTROL.search(sender):
+        raise InvalidUsage('"sender" holds a control character (a line break, tab, escape…): use printable characters')
     return sender
 
 
@@ -164,6 +167,7 @@ class RestInput(rasa_rest.HookedRestInput):
             max_message_chars: the longest message text accepted.
             token: when given, the token every request must carry.
         """
+        logsafe.install()
         self.max_message_chars = max_message_chars
         self.token = token or None
 

@@ -19,6 +19,7 @@ from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.response import json as json_response
 
+from bot import logsafe
 from bot.patches import sanic_framing
 from bot.desk import api, config
 from bot.desk.console import console_blueprint
@@ -73,6 +74,7 @@ def create_app(
     """
     desk_settings = config.load(settings)
     sanic_framing.install()  # see bot/patches/sanic_framing.py
+    logsafe.install()  # one log record, one line (bot/logsafe.py)
     app = Sanic(name or f"frontline_desk_{next(_COUNTER)}_{uuid.uuid4().hex[:6]}")
     app.config.RESPONSE_TIMEOUT = 3600  # Server-Sent Events streams stay open
     store = store or Store(database_url or config.database_url())

@@ -186,9 +186,7 @@ def broker_url() -> Optional[str]:
     env = os.environ.get("FRONTLINE_BROKER", "").strip()
     if env:
         return None if env.lower() == "none" else env
-    name = os.environ.get("FRONTLINE_ENDPOINTS", "").strip() or "endpoints.yml"
-    path = pathlib.Path(name) if pathlib.Path(name).is_absolute() else repo_root() / name
-    found, url = _broker_from_endpoints(path)
+    found, url = _broker_from_endpoints(_endpoints_path())
     if found:
         return url
     events_db = os.environ.get("FRONTLINE_EVENTS_DB", "").strip()
@@ -199,38 +197,71 @@ def _expand(value: Any) -> str:
     return os.path.expandvars(str(value)) if value is not None else ""
 
 
-def _broker_from_endpoints(path: pathlib.Path) -> tuple[bool, Optional[str]]:
-    """Translate the `event_broker` section of an endpoints file: (found a section?, broker URL or None)."""
+def _endpoints_section(path: pathlib.Path, key: str) -> Optional[Dict[str, Any]]:
+    """One section of an endpoints file (`event_broker`, `tracker_store`), or None."""
     if not path.exists():
-        return False, None
+        return None
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
-        logger.error("%s is not valid YAML; using the default event broker", path.name)
-        return False, None
-    broker = data.get("event_broker") if isinstance(data, dict) else None
-    if not isinstance(broker, dict):
+        logger.error("%s is not valid YAML; using the default %s", path.name, key)
+        return None
+    section = data.get(key) if isinstance(data, dict) else None
+    return section if isinstance(section, dict) else None
+
+
+def _sql_url(section: Mapping[str, Any], default_db: str, override_env: Optional[str] = None) -> str:
+    """The SQLAlchemy URL of an SQL section of an endpoints file (Rasa's keys: dialect, url/host, port, db,
+    username, password). An SQLite file is the variable `override_env` when set; a relative `var/…` path lives
+    in `FRONTLINE_VAR`."""
+    dialect = _expand(section.get("dialect") or "sqlite")
+    db = _expand(section.get("db") or default_db)
+    if dialect == "sqlite":
+        override = os.environ.get(override_env, "").strip() if override_env else ""
+        db_path = pathlib.Path(override or db)
+        if not db_path.is_absolute():
+            parts = db_path.parts
+            db_path = var_dir().joinpath(*parts[1:]) if parts and parts[0] == "var" else repo_root() / db_path
+        return f"sqlite:///{db_path}"
+    host = _expand(section.get("url") or section.get("host") or "localhost")
+    if "://" in host:
+        return host
+    port = _expand(section.get("port") or "")
+    user = _expand(section.get("username") or "")
+    password = _expand(section.get("password") or "")
+    auth = f"{user}:{password}@" if user else ""
+    scheme = "postgresql" if dialect.startswith("postgres") else dialect
+    return f"{scheme}://{auth}{host}{':' + port if port else ''}/{db}"
+
+
+def _endpoints_path() -> pathlib.Path:
+    name = os.environ.get("FRONTLINE_ENDPOINTS", "").strip() or "endpoints.yml"
+    return pathlib.Path(name) if pathlib.Path(name).is_absolute() else repo_root() / name
+
+
+def tracker_store_url() -> Optional[str]:
+    """Where Rasa's SQL tracker store is (for the maintenance commands): the `tracker_store` of the endpoints file
+    (`FRONTLINE_ENDPOINTS`, else `endpoints.yml`), an SQLite file in `FRONTLINE_VAR` when relative; None when
+    the tracker store is not an SQL one."""
+    section = _endpoints_section(_endpoints_path(), "tracker_store")
+    if section is None:
+        return None
+    kind = str(section.get("type") or "").lower()
+    if kind not in ("sql", "bot.stores.tunedsqltrackerstore"):
+        return None
+    return _sql_url(section, "rasa.db")
+
+
+def _broker_from_endpoints(path: pathlib.Path) -> tuple[bool, Optional[str]]:
+    """Translate the `event_broker` section of an endpoints file: (found a section?, broker URL or None)."""
+    broker = _endpoints_section(path, "event_broker")
+    if broker is None:
         return False, None
     kind = str(broker.get("type") or "pika").lower()
     if kind in ("sql", "bot.stores.tunedsqleventbroker"):
-        dialect = _expand(broker.get("dialect") or "sqlite")
-        db = _expand(broker.get("db") or "events.db")
-        if dialect == "sqlite":
-            events_db = os.environ.get("FRONTLINE_EVENTS_DB", "").strip()
-            db_path = pathlib.Path(events_db or db)
-            if not db_path.is_absolute():
-                parts = db_path.parts
-                db_path = var_dir().joinpath(*parts[1:]) if parts and parts[0] == "var" else repo_root() / db_path
-            return True, f"sqlite:///{db_path}"
-        host = _expand(broker.get("url") or broker.get("host") or "localhost")
-        port = _expand(broker.get("port") or "")
-        user = _expand(broker.get("username") or "")
-        password = _expand(broker.get("password") or "")
-        auth = f"{user}:{password}@" if user else ""
-        scheme = "postgresql" if dialect.startswith("postgres") else dialect
-        return True, f"{scheme}://{auth}{host}{':' + port if port else ''}/{db}"
+        return True, _sql_url(broker, "events.db", "FRONTLINE_EVENTS_DB")
     if kind == "pika":
         host = _expand(broker.get("url") or "localhost")
         if host.startswith("amqp"):

@@ -7,7 +7,8 @@ consoles).
 
 Two consumers, chosen by `bot.desk.config.broker_url()`:
 - `SQLBrokerTail` (default): Rasa's SQL broker (`event_broker: {type: sql, dialect: sqlite, db: var/events.db}`)
-  writes rows `events(id, sender_id, data)`; the desk polls rows with `id >` its stored position every 200 ms
+  writes rows `events(id, sender_id, data)`, `data` encrypted (read with `bot.data_keys`, like every store);
+  the desk polls rows with `id >` its stored position every 200 ms
   and stores the position in its own database after each batch, so a restart resumes without loss (a crash
   inside a batch re-reads a few rows; the `message_id` de-duplication drops the repeats).
 - `AMQPConsumer` (production, `amqp://…`): a RabbitMQ consumer (aio-pika) on the durable queue Rasa's pika
@@ -28,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import data_keys
 from bot.desk.service import Desk
 
 logger = logging.getLogger(__name__)
@@ -151,9 +153,10 @@ class SQLBrokerTail(Consumer):
             self.desk.store.set_state(self.state_key, "0")
             return 0
         last = start
+        cipher = data_keys.cipher()  # the broker rows are encrypted (bot.stores.TunedSQLEventBroker)
         for row_id, sender_id, data in rows:
             try:
-                event = json.loads(data) if data else {}
+                event = cipher.loads(data) or {}
             except ValueError:
                 logger.error("broker row %s is not JSON; skipped", row_id)
                 event = {}

@@ -176,10 +176,11 @@ class Intake:
         return [ticket_summary(t, now) for t in self.store.tickets_for_customer(customer_id)]
 
     def rate(self, code: str, body: Any) -> Dict[str, Any]:
-        """Record the survey answer (1–5 and an optional comment) on a ticket.
+        """Record the survey answer (1–5 and an optional comment) on a resolved ticket (its closing sent the
+        survey); an open or handed-back ticket has no survey to answer.
 
         Raises:
-            DeskError: 404 unknown ticket; 400 bad rating or comment.
+            DeskError: 404 unknown ticket; 400 bad rating or comment; 409 the ticket is not resolved.
         """
         ticket = self.find(code)
         if not isinstance(body, dict):
@@ -192,5 +193,6 @@ class Intake:
         comment = body.get("comment")
         if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_TEXT):
             raise DeskError(400, f"'comment' must be a string of at most {MAX_TEXT} characters")
-        self.store.record_rating(ticket.id, rating, (comment or "").strip() or None, records.now())
+        if not self.store.record_rating(ticket.id, rating, (comment or "").strip() or None, records.now()):
+            raise DeskError(409, f"ticket {ticket.code} is {ticket.status}: only a resolved ticket takes a rating")
         return self.feed.ticket(ticket.id)

@@ -4,6 +4,10 @@ topic, resolve, hand back.
 Who may act: the assignee; on an unassigned (queued) ticket any agent may transfer, resolve or hand back, but
 must claim it before replying or setting its topic. Closed tickets refuse every action with 409. Each change
 is one conditional update in the store; what goes to the customer is sent by `bot.desk.delivery`.
+
+What the desk stores of agents' words is masked (`bot.handoff.masking`): a note as it is written, a reply once
+delivered (the customer receives what the agent wrote; until it is delivered the reply keeps it, encrypted,
+so a retry sends the same words).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.errors import DeskError, find_ticket
 from bot.desk.queue import ANY_SKILL, QueueRules
-from bot.desk.records import Agent, MessageRole, MessageStatus, Ticket, TicketStatus
+from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket, TicketStatus
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
 from bot.desk.views import TicketViews, public_message
 from bot.desk.waiting import WaitingLine, queued_ticket
+from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +180,15 @@ class TicketDesk:
             ticket.id, MessageRole.AGENT, text, records.now(), MessageStatus.PENDING, author=agent.name
         )
         assert message is not None
-        return public_message(await self.delivery.send_reply(ticket, agent, message))
+        return public_message(await self._deliver(ticket, agent, message))
+
+    async def _deliver(self, ticket: Ticket, agent: Agent, message: Message) -> Message:
+        """Send a stored agent reply as written; once delivered, keep only its masked text."""
+        sent = await self.delivery.send_reply(ticket, agent, message)
+        shown = mask(message.text)
+        if shown != message.text:
+            self.store.set_message_status(message.id, MessageStatus.SENT, text=shown)
+        return dataclasses.replace(sent, text=shown)
 
     async def retry(self, code: str, agent: Agent, message_id: int) -> Dict[str, Any]:
         """Send a failed agent message again.
@@ -192,7 +205,7 @@ class TicketDesk:
             raise DeskError(409, f"message {message_id} is {message.status}, not failed")
         self.store.set_message_status(message_id, MessageStatus.PENDING)
         pending = dataclasses.replace(message, status=MessageStatus.PENDING)
-        return public_message(await self.delivery.send_reply(ticket, agent, pending))
+        return public_message(await self._deliver(ticket, agent, pending))
 
     def transfer(self, code: str, agent: Agent, body: Any) -> Dict[str, Any]:
         """Transfer a ticket to a skill queue or to an agent, with an optional note (kept as a `note` message).
@@ -228,7 +241,7 @@ class TicketDesk:
             where = f"agent {target}"
         if not ok:
             raise DeskError(409, f"ticket {code} changed meanwhile; reload it")
-        text = f"Transferred by {agent.name} to {where}" + (f": {note}" if note else "")
+        text = f"Transferred by {agent.name} to {where}" + (f": {mask(note)}" if note else "")
         message = self.store.add_message(
             ticket.id, MessageRole.NOTE, text, now, MessageStatus.INTERNAL, author=agent.name
         )

@@ -2,6 +2,10 @@
 
 Status, role and light values are the enums' strings; times are ISO 8601 UTC (`iso`). See `docs/desk-api.md`
 ("Ticket JSON", "Message JSON").
+
+What agents see is masked (`bot.handoff.masking`): the conversation id (a REST sender may be a phone number;
+the desk keeps the real one to deliver replies) and every message text (customer messages and notes are
+stored masked already; a reply is stored as the agent wrote it until it is delivered).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from bot.desk.queue import AgentProfile, QueuedTicket, QueueRules
 from bot.desk.records import Agent, Message, Ticket, TicketStatus
 from bot.desk.sla import ticket_sla
 from bot.desk.waiting import WaitingLine, queued_ticket
+from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +30,17 @@ def iso(ts: Optional[float]) -> Optional[str]:
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat()
 
 
+def shown_conversation_id(conversation_id: str) -> str:
+    """A conversation id as agents see it: masked (`13812345678` → `138****5678`)."""
+    return mask(conversation_id)
+
+
 def public_message(message: Message) -> Dict[str, Any]:
-    """The JSON form of a message."""
+    """The JSON form of a message (its text masked)."""
     return {
         "id": message.id,
         "role": message.role.value,
-        "text": message.text,
+        "text": mask(message.text),
         "at": iso(message.at),
         "status": message.status.value,
         "author": message.author,
@@ -42,7 +52,7 @@ def ticket_summary(ticket: Ticket, now: float) -> Dict[str, Any]:
     """The short JSON form of a ticket in a customer's history (`GET /internal/customers/{id}/tickets`)."""
     return {
         "id": ticket.code,
-        "conversation_id": ticket.conversation_id,
+        "conversation_id": shown_conversation_id(ticket.conversation_id),
         "status": ticket.status.value,
         "reason": ticket.reason,
         "grade": ticket.grade,
@@ -100,7 +110,7 @@ class TicketViews:
         waiting = max(0.0, (ticket.claimed_at or now) - ticket.created_at) if ticket.is_open else None
         data: Dict[str, Any] = {
             "id": ticket.code,
-            "conversation_id": ticket.conversation_id,
+            "conversation_id": shown_conversation_id(ticket.conversation_id),
             "channel": ticket.channel,
             "status": ticket.status.value,
             "grade": ticket.grade,
@@ -144,8 +154,11 @@ class TicketViews:
         return data
 
     def ticket_detail(self, ticket: Ticket, messages: List[Message], now: float, agent: Agent) -> Dict[str, Any]:
-        """The JSON form of a ticket with its context packet and messages."""
+        """The JSON form of a ticket with its context packet (conversation id masked) and messages."""
         data = self.ticket_json(ticket, now, agent=agent)
-        data["context"] = ticket.context
+        context = dict(ticket.context)
+        if isinstance(context.get("conversation_id"), str):
+            context["conversation_id"] = shown_conversation_id(context["conversation_id"])
+        data["context"] = context
         data["messages"] = [public_message(m) for m in messages]
         return data

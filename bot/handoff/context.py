@@ -2,21 +2,29 @@
 
 The packet is built from a rasa_sdk `Tracker` (anything with `sender_id`, `slots`, `events` and
 `get_latest_input_channel()`): who the customer is, why the assistant hands over, how angry the customer has
-been, what the assistant understood on every turn, the whole transcript and the slots. Every text and slot
-value goes through `bot.handoff.masking` first; the packet records how many items of each kind were masked.
+been, what the assistant understood on every turn, the transcript and the slots. Every text and slot value goes
+through `bot.handoff.masking` first; the packet records how many items of each kind were masked.
+
+The transcript is capped (`settings.yml: handoff`, `TranscriptLimits`): at most `transcript_max_messages`
+messages and `transcript_max_chars` characters, the latest kept (the earliest kept one may be cut, ending in
+`…`), and the per-turn `intents` and
+`anger_history` at most `transcript_max_messages` turns, the latest kept. The packet says what was left out:
+`transcript_omitted` (earlier messages) and `intents_omitted` (earlier turns), 0 when nothing was.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from bot.conversations import channel_of
 from bot.faq import FAQ_PREFIX
 from bot.handoff import masking
 from bot.i18n import LANGUAGES, ZH
+from bot.settings import SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +35,44 @@ DEFAULT_GRADE = "B"
 GRADES = ("A", "B", "C")
 # The channel recorded when Rasa knows none (the desk then has no channel to push replies on).
 UNKNOWN_CHANNEL = "unknown"
+
+
+DEFAULT_MAX_MESSAGES = 100
+DEFAULT_MAX_CHARS = 20_000
+ELLIPSIS = "…"
+
+
+@dataclasses.dataclass(frozen=True)
+class TranscriptLimits:
+    """How much of a conversation the packet carries (`settings.yml: handoff`).
+
+    Attributes:
+        max_messages: transcript messages (and intent / anger turns) kept, the latest.
+        max_chars: characters of the kept transcript texts; the first message that does not fit is cut to the
+            room left (its beginning, ending in `…`) and the earlier ones are left out.
+    """
+
+    max_messages: int = DEFAULT_MAX_MESSAGES
+    max_chars: int = DEFAULT_MAX_CHARS
+
+    @classmethod
+    def from_settings(cls, settings: Optional[Mapping[str, Any]] = None) -> "TranscriptLimits":
+        """The limits of the `handoff` section (defaults when it or a key is missing).
+
+        Raises:
+            SettingsError: a limit is not a whole number of at least 1 (the message names the key).
+        """
+        section = (settings if settings is not None else load_settings()).get("handoff") or {}
+        if not isinstance(section, dict):
+            raise SettingsError("settings: 'handoff' must be a mapping")
+        values = {}
+        for key, field, default in (("transcript_max_messages", "max_messages", DEFAULT_MAX_MESSAGES),
+                                    ("transcript_max_chars", "max_chars", DEFAULT_MAX_CHARS)):
+            value = section.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SettingsError(f"settings: 'handoff.{key}' must be a whole number >= 1, got {value!r}")
+            values[field] = value
+        return cls(**values)
 
 
 def _iso(timestamp: Any) -> str | None:
@@ -120,14 +166,10 @@ def intent_history(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return history
 
 
-def transcript(events: Iterable[Dict[str, Any]], found: Counter | None = None) -> List[Dict[str, Any]]:
-    """The customer's and the assistant's messages in order, masked: {role, text, at[, intent]}.
-
-    Args:
-        events: the tracker events.
-        found: a Counter that receives the masked kinds.
-    """
-    lines: List[Dict[str, Any]] = []
+def said(events: Iterable[Dict[str, Any]]) -> List[Tuple[Dict[str, Any], str]]:
+    """The transcript's messages, unmasked: (event, text) of each customer and assistant message, in order
+    (an assistant message without text is the titles of its buttons)."""
+    found = []
     for event in events:
         kind = event.get("event")
         if kind not in ("user", "bot"):
@@ -137,16 +179,45 @@ def transcript(events: Iterable[Dict[str, Any]], found: Counter | None = None) -
             data = event.get("data") or {}
             titles = [button.get("title", "") for button in data.get("buttons") or [] if isinstance(button, dict)]
             text = " / ".join(title for title in titles if title) or None
-        if not text:
-            continue
-        masked, counts = masking.mask_with_report(str(text))
+        if text:
+            found.append((event, str(text)))
+    return found
+
+
+def transcript(
+    events: Iterable[Dict[str, Any]], found: Counter | None = None, limits: Optional[TranscriptLimits] = None
+) -> List[Dict[str, Any]]:
+    """The customer's and the assistant's messages in order, masked: {role, text, at[, intent]}.
+
+    Args:
+        events: the tracker events.
+        found: a Counter that receives the masked kinds.
+        limits: keep only the latest messages within these limits (all of them when None).
+    """
+    messages = said(events)
+    if limits is not None:
+        messages = messages[-limits.max_messages:]
+    room = limits.max_chars if limits is not None else None
+    lines: List[Dict[str, Any]] = []
+    for event, text in reversed(messages):  # newest first, while the characters last
+        cut = room is not None and len(text) > room
+        if cut:
+            if room <= len(ELLIPSIS):
+                break
+            text = text[:room - len(ELLIPSIS)] + ELLIPSIS  # the first message that does not fit: its beginning
+        masked, counts = masking.mask_with_report(text)
         if found is not None:
             found.update(counts)
-        line: Dict[str, Any] = {"role": "customer" if kind == "user" else "bot", "text": masked,
+        line: Dict[str, Any] = {"role": "customer" if event.get("event") == "user" else "bot", "text": masked,
                                 "at": _iso(event.get("timestamp"))}
-        if kind == "user" and _intent(event).get("name"):
+        if event.get("event") == "user" and _intent(event).get("name"):
             line["intent"] = _intent(event)["name"]
         lines.append(line)
+        if cut:
+            break
+        if room is not None:
+            room -= len(text)
+    lines.reverse()
     return lines
 
 
@@ -170,6 +241,7 @@ def build_packet(
     created_at: dt.datetime,
     earlier_tickets: List[Dict[str, Any]] | None = None,
     grades: Dict[str, str] | None = None,
+    limits: Optional[TranscriptLimits] = None,
 ) -> Dict[str, Any]:
     """Build the versioned context packet for a handoff.
 
@@ -180,14 +252,21 @@ def build_packet(
         created_at: the time of the handoff (`bot.clock.now()`), tz-aware.
         earlier_tickets: the customer's earlier tickets as the desk lists them.
         grades: reason code -> grade, from `settings.yml: escalation.grades`.
+        limits: how much of the conversation to carry (`settings.yml: handoff` when None).
 
     Returns:
         A dict that validates against `docs/context-packet.schema.json`.
+
+    Raises:
+        SettingsError: the `handoff` settings are wrong (only when `limits` is None).
     """
     events = list(tracker.events or [])
+    limits = limits or TranscriptLimits.from_settings()
     reason, grade = resolve_reason_and_grade(reason, grade, grades)
     found: Counter = Counter()
-    lines = transcript(events, found)
+    lines = transcript(events, found, limits)
+    intents = intent_history(events)
+    kept_intents = intents[-limits.max_messages:]
     customer = customer_from_tracker(tracker)
     customer["earlier_tickets"] = list(earlier_tickets or [])
     slots = {}
@@ -209,9 +288,11 @@ def build_packet(
         "reason": reason,
         "grade": grade,
         "topic": latest_topic(events),
-        "anger_history": anger_history(events),
-        "intents": intent_history(events),
+        "anger_history": anger_history(events)[-limits.max_messages:],
+        "intents": kept_intents,
         "transcript": lines,
         "slots": slots,
         "masked": {kind: found.get(kind, 0) for kind in masking.KINDS},
+        "transcript_omitted": len(said(events)) - len(lines),
+        "intents_omitted": len(intents) - len(kept_intents),
     }

@@ -10,7 +10,7 @@ subclassing. Call sites import from this package only.
 | `sanic_framing` | sanic ==21.12.* | `install()`: sanic's HTTP/1.1 connection class replaced, `Content-Length` checked |
 | `socketio_manager` | python-socketio ==5.9.0 | `JsonRedisManager`: the Redis manager's private `_publish`/`_listen` speak JSON, never pickle; `install(sio, manager)`: the client manager of a built server swapped |
 | `rasa_events` | rasa ==3.6.21 | `install()`: `Event.resolve_by_type` cached |
-| `rasa_stores` | rasa ==3.6.21 | `HookedSQLTrackerStore`: the private save steps of Rasa's SQL tracker store as hooks |
+| `rasa_stores` | rasa ==3.6.21 | `HookedSQLTrackerStore`: the private save and read steps of Rasa's SQL tracker store as hooks |
 | `rasa_rest` | rasa ==3.6.21 | `HookedRestInput`: the private request readers of Rasa's REST channel as hooks |
 | `wechatpy_crypto` | wechatpy ==1.8.18 | `encrypt()`: wechatpy's private `_encrypt` with chosen random bytes |
 

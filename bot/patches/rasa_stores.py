@@ -1,23 +1,27 @@
 """Rasa's SQL tracker store with the private steps of its `save` opened as public hooks.
 
-`HookedSQLTrackerStore` overrides two private methods of Rasa's `SQLTrackerStore` and calls a third:
+`HookedSQLTrackerStore` overrides three private methods of Rasa's `SQLTrackerStore` and calls a fourth:
 
 - `_additional_events` (the tracker's events not stored yet) counts what is stored with `stored_count`, which
   a subclass may answer from memory; by default it is Rasa's own count query (its private `_event_query`);
 - `_stream_new_events` publishes a turn's events in one call to the broker's `publish_many` when the broker
-  has one (`bot.stores.TunedSQLEventBroker`: one transaction), else one `publish` per event as Rasa does.
+  has one (`bot.stores.TunedSQLEventBroker`: one transaction), else one `publish` per event as Rasa does;
+- `_retrieve` (behind `retrieve` and `retrieve_full_tracker`, the one reader of the `data` column) decodes each
+  stored row with `decode_event`, Rasa's own `json.loads` until a subclass decrypts (`bot.stores`).
 
 `new_events` and `publish_events` call them under names a subclass can use (`bot.stores`).
 
-Why not the public API: how `save` finds and publishes a turn's new events is only reachable through these
-private methods; the public alternative is copying Rasa's `save` and its queries.
+Why not the public API: how `save` finds and publishes a turn's new events, and how `retrieve` decodes a row,
+are only reachable through these private methods; the public alternative is copying Rasa's `save`,
+`retrieve` and their queries.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
-from typing import Any, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 from bot.patches.versions import pin
 
@@ -26,7 +30,9 @@ logger = logging.getLogger(__name__)
 PIN = pin("rasa", "==3.6.21", __name__, recheck=(
     "rasa/core/tracker_store.py: SQLTrackerStore._additional_events(session, tracker), "
     "SQLTrackerStore._event_query(session, sender_id, fetch_events_from_all_sessions) and "
-    "TrackerStore._stream_new_events(event_broker, new_events, sender_id): names, arguments, who calls them"
+    "TrackerStore._stream_new_events(event_broker, new_events, sender_id) and "
+    "SQLTrackerStore._retrieve(sender_id, fetch_events_from_all_sessions) (still the only reader of the `data` "
+    "column, called by retrieve and retrieve_full_tracker?): names, arguments, who calls them"
 ))
 
 from rasa.core.tracker_store import SQLTrackerStore  # noqa: E402 - imported after the version check
@@ -35,7 +41,8 @@ from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402 - impor
 
 
 class HookedSQLTrackerStore(SQLTrackerStore):
-    """Rasa's SQL tracker store; its save steps as hooks: `stored_count`, `new_events`, `publish_events`."""
+    """Rasa's SQL tracker store; its save and read steps as hooks: `stored_count`, `new_events`,
+    `publish_events`, `decode_event`."""
 
     def stored_count(self, session: Any, tracker: DialogueStateTracker) -> int:
         """How many of the tracker's events (of its latest session) are stored: Rasa's own count query.
@@ -63,6 +70,25 @@ class HookedSQLTrackerStore(SQLTrackerStore):
             sender_id: the conversation they belong to.
         """
         await self._stream_new_events(self.event_broker, new_events, sender_id)
+
+    def decode_event(self, data: str) -> Dict[str, Any]:
+        """One stored row's `data` column as an event dict: Rasa's own `json.loads` (a subclass decrypts first).
+
+        Args:
+            data: the column's text.
+        """
+        return json.loads(data)
+
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        """Rasa's `_retrieve`, each row decoded with `decode_event`."""
+        with self.session_scope() as session:
+            rows = self._event_query(
+                session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions
+            ).all()
+            events = [self.decode_event(row.data) for row in rows]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The tracker's events after the first `stored_count` ones."""

@@ -3,7 +3,9 @@
 After `action_survey_answer` thanks the customer and invites an optional comment, the next message is the
 comment (`action_survey_comment` records it on the ticket) unless it is a confident question the assistant can
 answer, a button click, or a request for a human: then the assistant simply carries on. Only that one message
-right after the rating is considered, so nothing is swallowed later.
+right after the rating is considered, so nothing is swallowed later; and only after a rating that counted
+(slot `survey_rating` set: `action_survey_answer` ignores a rating typed while no survey is pending, and then
+no comment is invited).
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class SurveyCommentPolicy(StatelessPolicy):
             "after_action": "action_survey_answer",
             # The action that records the comment.
             "comment_action": "action_survey_comment",
+            # The slot the rating action sets when a rating counted (a comment follows only such a rating).
+            "rating_slot": "survey_rating",
             # A message classified as an FAQ topic at least this confidently is a question, not a comment.
             "answerable_confidence": 0.6,
             # Intents that are never a comment.
@@ -76,6 +80,8 @@ class SurveyCommentPolicy(StatelessPolicy):
     ) -> PolicyPrediction:
         """Predicts the comment action for the message right after a survey rating; otherwise nothing."""
         if tracker.latest_action_name != ACTION_LISTEN_NAME or previous_action(tracker) != self.config["after_action"]:
+            return self._prediction(probabilities)
+        if not tracker.get_slot(self.config["rating_slot"]):  # the rating was ignored: no survey was pending
             return self._prediction(probabilities)
         if is_comment(tracker.latest_message, self.config["answerable_confidence"], self.config["keep_intents"]):
             probabilities[domain.index_for_action(action)] = 1.0

@@ -1,6 +1,7 @@
 """Learn from real conversations: `python -m bot review export|import FILE.xlsx`.
 
-Export reads Rasa's SQL tracker store (`var/rasa.db` by default; any SQLAlchemy URL works) and collects the
+Export reads Rasa's SQL tracker store (`var/rasa.db` by default; any SQLAlchemy URL works) through its own class
+(`bot.stores.TunedSQLTrackerStore`, which decrypts the stored events with the data keys) and collects the
 customer messages since a date that ended in a fallback (`nlu_fallback`), an `out_of_scope` answer, a
 low-confidence guess (below `compliance.review_min_confidence`) or a handoff (`action_handoff` followed), with
 the predicted intent and its confidence, the text masked (`bot.handoff.masking`), and after a handoff the topic
@@ -117,13 +118,14 @@ def _top_prediction(parse: Dict[str, Any]) -> Tuple[str, float]:
 
 
 def collect(
-    events: Iterable[Tuple[str, str, float, Optional[str], Optional[str], Optional[str]]],
+    events: Iterable[Tuple[str, str, float, Optional[str], Optional[str], Any]],
     min_confidence: float,
 ) -> List[ReviewRow]:
     """Pick the messages to review from tracker events.
 
     Args:
-        events: (sender_id, type_name, timestamp, intent_name, action_name, data) rows, in store order.
+        events: (sender_id, type_name, timestamp, intent_name, action_name, data) rows, in store order; `data`
+            is the event (a dict, as `read_events` gives it, or its JSON text).
         min_confidence: guesses below this confidence are reviewed.
     """
     rows: List[ReviewRow] = []
@@ -161,10 +163,13 @@ def collect(
             finish(sender)
             if paused[sender]:
                 continue
-            try:
-                payload = json.loads(data or "{}")
-            except json.JSONDecodeError:
-                continue
+            if isinstance(data, dict):
+                payload = data
+            else:
+                try:
+                    payload = json.loads(data or "{}")
+                except json.JSONDecodeError:
+                    continue
             text = str(payload.get("text") or "").strip()
             if not text or text.startswith("/"):
                 continue
@@ -196,23 +201,16 @@ def collect(
     return rows
 
 
-def read_events(url: str, since: float) -> List[Tuple[str, str, float, Optional[str], Optional[str], Optional[str]]]:
-    """Events of Rasa's SQL tracker store (table `events`) since a timestamp, in store order per sender."""
-    import sqlalchemy as sa
+def read_events(url: str, since: float) -> List[Tuple[str, str, float, Optional[str], Optional[str], Dict[str, Any]]]:
+    """Events of Rasa's SQL tracker store since a timestamp, in store order per sender, read and decrypted by the
+    tracker store's own class (`bot.stores.TunedSQLTrackerStore.events_since`: the event data is encrypted)."""
+    from bot.stores import TunedSQLTrackerStore
 
-    engine = sa.create_engine(url)
+    store = TunedSQLTrackerStore.from_url(url)
     try:
-        with engine.connect() as connection:
-            result = connection.execute(
-                sa.text(
-                    "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events "
-                    "WHERE timestamp >= :since ORDER BY sender_id, id"
-                ),
-                {"since": since},
-            )
-            return [tuple(row) for row in result]  # type: ignore[misc]
+        return store.events_since(since)  # type: ignore[return-value]
     finally:
-        engine.dispose()
+        store.engine.dispose()
 
 
 def add_agent_topics(rows: List[ReviewRow], desk_url: Optional[str]) -> None:

@@ -96,6 +96,12 @@ async def test_internal_lookups_and_survey(app, internal, make_packet, agents) -
     assert response.status == 404
     _, response = await app.asgi_client.get("/internal/customers/cust-1/tickets", headers=internal)
     assert [t["id"] for t in response.json] == [code]
+    # An open ticket sent no survey: no rating (tests/security/test_survey_forgery.py attacks it end to end).
+    _, response = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal,
+                                             json={"rating": 1})
+    assert response.status == 409 and "resolved" in response.json["error"]
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/resolve", headers=agents["alice"]["headers"])
+    assert response.status == 200
     _, response = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal,
                                              json={"rating": 4, "comment": "还行"})
     assert response.status == 200 and response.json["rating"] == 4 and response.json["rating_comment"] == "还行"

@@ -260,12 +260,14 @@ def test_client_errors(fake_desk: FakeDesk) -> None:
     assert client.earlier_tickets("a/b") == [{"id": "T-1"}]
 
 
-def survey_tracker(rating: Any, ticket_id: str | None = "T-000123", language: str = "zh") -> Tracker:
+def survey_tracker(
+    rating: Any, ticket_id: str | None = "T-000123", language: str = "zh", pending: bool | None = True
+) -> Tracker:
     text = f'/survey_rating{{"rating": {json.dumps(rating)}}}'
     latest = {"text": text, "intent": {"name": "survey_rating", "confidence": 1.0},
               "entities": [{"entity": "rating", "value": rating, "start": 14, "end": 25}]}
     return Tracker.from_dict({
-        "sender_id": "conv-survey", "slots": {"ticket_id": ticket_id, "survey_pending": True, "language": language},
+        "sender_id": "conv-survey", "slots": {"ticket_id": ticket_id, "survey_pending": pending, "language": language},
         "latest_message": latest,
         "events": [{"event": "user", "timestamp": 1764554400.0, "text": text, "parse_data": latest,
                     "input_channel": "rest"}],
@@ -303,6 +305,19 @@ async def test_invalid_survey_answer_asks_again(fake_desk: FakeDesk, dispatcher:
 
     assert events == []
     assert texts(dispatcher) == ["請選擇 1 到 5 分進行評價。"]
+    assert fake_desk.requests == []
+
+
+@pytest.mark.parametrize("pending", [False, None])
+async def test_rating_without_a_pending_survey_is_ignored(
+    fake_desk: FakeDesk, dispatcher: CollectingDispatcher, pending: bool | None
+) -> None:
+    fake_desk.routes[("POST", "/internal/tickets/T-000123/survey")] = (200, {"ok": True})
+
+    events = await ActionSurveyAnswer().run(dispatcher, survey_tracker(1, pending=pending), {})
+
+    assert events == [SlotSet("survey_rating", None)]
+    assert texts(dispatcher) == []
     assert fake_desk.requests == []
 
 

@@ -9,7 +9,7 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.policies.survey import SurveyCommentPolicy
@@ -31,6 +31,8 @@ def tracker_after_rating(text: str, intent: str, confidence: float) -> DialogueS
         ActionExecuted("action_listen"),
         UserUttered('/survey_rating{"rating": 4}', {"name": "survey_rating", "confidence": 1.0}),
         ActionExecuted("action_survey_answer"),
+        SlotSet("survey_pending", False),
+        SlotSet("survey_rating", "4"),
         BotUttered("感谢您的评价！"),
         ActionExecuted("action_listen"),
         UserUttered(text, {"name": intent, "confidence": confidence}),
@@ -72,3 +74,17 @@ def test_after_the_comment_it_listens(policy) -> None:
     tracker = tracker_after_rating("很好", "thanks", 0.9)
     tracker.update(ActionExecuted("action_survey_comment"))
     assert predicted(policy, tracker) == "action_listen"
+
+
+def test_no_comment_after_a_rating_that_was_ignored(policy) -> None:
+    """A `/survey_rating` typed while no survey was pending is ignored by the action (no `survey_rating` set):
+    the next message is not taken as a comment."""
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered('/survey_rating{"rating": 1}', {"name": "survey_rating", "confidence": 1.0}),
+        ActionExecuted("action_survey_answer"),
+        SlotSet("survey_rating", None),
+        ActionExecuted("action_listen"),
+        UserUttered("等太久了", {"name": "nlu_fallback", "confidence": 0.3}),
+    ]
+    assert predicted(policy, DialogueStateTracker.from_events("c", events, DOMAIN.slots)) is None

@@ -24,6 +24,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto as PeerCrypto
 from wechatpy.utils import WeChatSigner
 
+from bot.data_keys import generate_key
 from bot.devtools import free_port
 from bot.run import Ports, Stack, latest_model, rasa_command, start, wait_http
 from bot.settings import repo_root
@@ -94,6 +95,8 @@ def prod_stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
         "FRONTLINE_RABBITMQ_PASSWORD": "guest",
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
         "WECHAT_API_BASE": wechat_api.base_url,
+        # production mode refuses to start without it (docs/security/data.md)
+        "FRONTLINE_DATA_KEYS": generate_key(),
     }
     with tempfile.TemporaryDirectory(prefix="frontline-prod-") as tmp:
         var = pathlib.Path(tmp)

@@ -1,4 +1,5 @@
-"""The SQLite-tuned tracker store and event broker behave like Rasa's own, in write-ahead-log mode."""
+"""The SQLite-tuned tracker store and event broker behave like Rasa's own, in write-ahead-log mode, with the event
+data encrypted (read back through `bot.data_keys`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import data_keys
 from bot.patches import rasa_events
 from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore
 
@@ -20,6 +22,14 @@ slots:
     type: text
     mappings: [{type: custom}]
 """)
+
+
+def published_events(path: pathlib.Path) -> list:
+    """The broker table's rows: each one encrypted, then decrypted with the data keys."""
+    with sqlite3.connect(path) as connection:
+        stored = [row[0] for row in connection.execute("SELECT data FROM events ORDER BY id")]
+    assert stored and all(data_keys.DataCipher.is_encrypted(data) for data in stored)
+    return [json.loads(data_keys.cipher().decrypt(data)) for data in stored]
 
 
 async def test_tracker_round_trip_and_events_published_in_wal_mode(tmp_path: pathlib.Path) -> None:
@@ -39,8 +49,7 @@ async def test_tracker_round_trip_and_events_published_in_wal_mode(tmp_path: pat
     for name in ("events.db", "rasa.db"):
         with sqlite3.connect(tmp_path / name) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with sqlite3.connect(tmp_path / "events.db") as connection:
-        published = [json.loads(row[0]) for row in connection.execute("SELECT data FROM events ORDER BY id")]
+    published = published_events(tmp_path / "events.db")
     assert [(p["sender_id"], p["event"]) for p in published] == [
         ("c-1", "action"), ("c-1", "user"), ("c-1", "slot"), ("c-1", "bot")
     ]
@@ -63,9 +72,7 @@ async def test_second_save_publishes_only_the_new_events(tmp_path: pathlib.Path)
     tracker.update(UserUttered("hello", {"name": "greet", "confidence": 1.0}))
     tracker.update(BotUttered("hi"))
     await store.save(tracker)
-    with sqlite3.connect(tmp_path / "events.db") as connection:
-        published = [json.loads(row[0])["event"] for row in connection.execute("SELECT data FROM events ORDER BY id")]
-    assert published == ["action", "user", "bot"]
+    assert [p["event"] for p in published_events(tmp_path / "events.db")] == ["action", "user", "bot"]
     assert [e.as_dict()["event"] for e in (await store.retrieve("c-2")).events] == ["action", "user", "bot"]
 
 

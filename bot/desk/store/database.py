@@ -1,4 +1,5 @@
-"""The connection to the desk's database: the engine (SQLite or PostgreSQL), table creation, clean-up.
+"""The connection to the desk's database: the engine (SQLite or PostgreSQL), table creation, clean-up, and
+the data cipher the table groups encrypt conversation text with.
 
 The table groups (`tickets`, `messages`, `agents`, `state` in this package) extend `Database`; `Store` joins
 them into one object.
@@ -14,6 +15,7 @@ from typing import Any, Dict, Optional
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot import data_keys
 from bot.desk.store.tables import metadata
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class Database:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable against crashes, no wait per commit
                 cursor.execute("PRAGMA busy_timeout=30000")
+                # a deleted or rewritten row is overwritten with zeros: purged texts do not linger in free pages
+                cursor.execute("PRAGMA secure_delete=ON")
                 cursor.close()
 
             return engine
@@ -79,8 +83,19 @@ class Database:
             bootstrap.dispose()
         return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, future=True)
 
+    @property
+    def cipher(self) -> data_keys.DataCipher:
+        """The data cipher (`bot.data_keys`): message texts, context packets and survey comments are stored
+        encrypted with it."""
+        return data_keys.cipher()
+
     def migrate(self) -> None:
-        """Create the tables and indexes that are missing (the desk's only kind of migration)."""
+        """Create the tables and indexes that are missing (the desk's only kind of migration).
+
+        Raises:
+            DataKeyError: no data key (production mode without `FRONTLINE_DATA_KEYS`): the desk does not start.
+        """
+        self.cipher  # noqa: B018 - fail at start-up, not at the first message
         metadata.create_all(self.engine)
 
     def close(self) -> None:

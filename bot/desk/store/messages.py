@@ -1,9 +1,15 @@
-"""The message rows (`desk_messages`): a ticket's conversation after the handoff, in order."""
+"""The message rows (`desk_messages`): a ticket's conversation after the handoff, in order.
+
+The `text` column is stored encrypted (`Database.cipher`); rows come back decrypted. What is stored is masked
+(`bot.handoff.masking`) by the callers: customer messages when they arrive (`bot.desk.inbox`), notes when they
+are written and agent replies once delivered (`bot.desk.tickets`: an undelivered reply keeps the agent's words
+for a retry).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -35,31 +41,38 @@ class MessageRows(Database):
             The stored message, or None when a message with the same `external_id` is already there.
         """
         values = dict(
-            ticket_id=ticket_id, role=MessageRole(role).value, text=text, at=at, status=MessageStatus(status).value,
-            author=author, external_id=external_id, anger=anger,
+            ticket_id=ticket_id, role=MessageRole(role).value, text=self.cipher.encrypt(text), at=at,
+            status=MessageStatus(status).value, author=author, external_id=external_id, anger=anger,
         )
         try:
             with self.engine.begin() as conn:
                 new_id = conn.execute(messages.insert().values(**values)).inserted_primary_key[0]
         except IntegrityError:
             return None
-        return Message.from_row({"id": int(new_id), **values})
+        return Message.from_row({**values, "id": int(new_id), "text": text})
 
-    def set_message_status(self, message_id: int, status: MessageStatus | str) -> None:
-        """Change a message's delivery status (pending, sent, failed)."""
+    def _message(self, row: Any) -> Message:
+        data = dict(row._mapping)
+        data["text"] = self.cipher.decrypt(data["text"])
+        return Message.from_row(data)
+
+    def set_message_status(self, message_id: int, status: MessageStatus | str, text: Optional[str] = None) -> None:
+        """Change a message's delivery status (pending, sent, failed), and its stored text when `text` is given
+        (a delivered reply is kept masked)."""
+        values = {"status": MessageStatus(status).value}
+        if text is not None:
+            values["text"] = self.cipher.encrypt(text)
         with self.engine.begin() as conn:
-            conn.execute(
-                messages.update().where(messages.c.id == message_id).values(status=MessageStatus(status).value)
-            )
+            conn.execute(messages.update().where(messages.c.id == message_id).values(**values))
 
     def get_message(self, message_id: int) -> Optional[Message]:
         """Return a message by id, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(messages).where(messages.c.id == message_id)).first()
-        return Message.from_row(row._mapping) if row else None
+        return self._message(row) if row else None
 
     def messages(self, ticket_id: int) -> List[Message]:
         """Return a ticket's messages in order."""
         query = sa.select(messages).where(messages.c.ticket_id == ticket_id).order_by(messages.c.id)
         with self.engine.connect() as conn:
-            return [Message.from_row(r._mapping) for r in conn.execute(query)]
+            return [self._message(r) for r in conn.execute(query)]

@@ -3,17 +3,19 @@
 Claiming is one conditional UPDATE (`… WHERE id = ? AND assignee IS NULL AND status = 'queued' AND <agent
 below capacity>`) whose row count says who won, so two agents never own the same ticket, whatever the number
 of desk processes. Transfers, closing and topic changes name the owner they expect the same way.
+
+The context packet and the survey comment are stored encrypted (`bot.data_keys`); rows come back decrypted.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from bot import data_keys
 from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code
 from bot.desk.store.database import Database
 from bot.desk.store.tables import tickets
@@ -27,8 +29,11 @@ _IDS_PER_QUERY = 500
 
 def _ticket(row: Any) -> Ticket:
     data = dict(row._mapping)
+    cipher = data_keys.cipher()
     if isinstance(data.get("context"), str):
-        data["context"] = json.loads(data["context"])
+        data["context"] = cipher.loads(data["context"]) or {}
+    if data.get("rating_comment") is not None:
+        data["rating_comment"] = cipher.decrypt(data["rating_comment"])
     return Ticket.from_row(data)
 
 
@@ -55,7 +60,7 @@ class TicketRows(Database):
         row = dict(values)
         row["status"] = TicketStatus(row.get("status", TicketStatus.QUEUED)).value
         row["open_key"] = row["conversation_id"]
-        row["context"] = json.dumps(row.get("context") or {}, ensure_ascii=False)
+        row["context"] = self.cipher.dumps(row.get("context") or {})
         try:
             with self.engine.begin() as conn:
                 new_id = conn.execute(tickets.insert().values(**row)).inserted_primary_key[0]
@@ -228,11 +233,16 @@ class TicketRows(Database):
             return conn.execute(stmt).rowcount == 1
 
     def record_rating(self, ticket_id: int, rating: int, comment: Optional[str], at: float) -> bool:
-        """Store the customer's satisfaction rating (1–5) and optional comment."""
+        """Store the customer's satisfaction rating (1–5) and optional comment, only on a resolved ticket (the
+        one kind whose closing sent the survey).
+
+        Returns:
+            True when stored; False when the ticket is not resolved (open, handed back) or does not exist.
+        """
         stmt = (
             tickets.update()
-            .where(tickets.c.id == ticket_id)
-            .values(rating=rating, rating_comment=comment, rated_at=at)
+            .where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.RESOLVED.value)
+            .values(rating=rating, rating_comment=self.cipher.encrypt(comment) if comment else None, rated_at=at)
         )
         with self.engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
