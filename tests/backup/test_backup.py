@@ -23,6 +23,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.data_keys import cipher, generate_key
 from bot.desk import auth
 from bot.desk.records import Ticket
 from bot.desk.store import Store
@@ -106,7 +107,23 @@ def cli(env: Dict[str, str], *argv: str) -> subprocess.CompletedProcess:
 def base_env(var: pathlib.Path) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FRONTLINE_", "DATABASE_URL"))}
     env["FRONTLINE_VAR"] = str(var)
+    # a backup holds the rows encrypted as they are: restoring needs the same keys (docs/security/data.md)
+    env["FRONTLINE_DATA_KEYS"] = os.environ["FRONTLINE_DATA_KEYS"]
     return env
+
+
+@pytest.fixture(autouse=True)
+def data_keys(monkeypatch: pytest.MonkeyPatch) -> str:
+    """One data key for the stores filled in this process and the backup and restore commands."""
+    key = generate_key()
+    monkeypatch.setenv("FRONTLINE_DATA_KEYS", key)
+    return key
+
+
+def published_events(path: pathlib.Path) -> List[Any]:
+    """The SQL event broker's rows, decrypted as the desk reads them."""
+    with sqlite3.connect(path) as connection:
+        return [cipher().loads(r[0]) for r in connection.execute("SELECT data FROM events ORDER BY id")]
 
 
 # --- SQLite ------------------------------------------------------------------------------------------------------
@@ -121,8 +138,7 @@ async def test_sqlite_backup_restores_into_a_fresh_var_folder(tmp_path: pathlib.
     tracker_store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(old / "rasa.db"), event_broker=broker)
     saved = await fill_tracker(tracker_store)
     expected_desk = desk_contents(desk)
-    with sqlite3.connect(old / "events.db") as connection:
-        published = [json.loads(r[0]) for r in connection.execute("SELECT data FROM events ORDER BY id")]
+    published = published_events(old / "events.db")
     assert len(published) == sum(len(events) for events in saved.values())
 
     made = cli(base_env(old), "backup", "--out", str(backup))
@@ -137,8 +153,7 @@ async def test_sqlite_backup_restores_into_a_fresh_var_folder(tmp_path: pathlib.
     assert desk_contents(Store(f"sqlite:///{new / 'desk.db'}")) == expected_desk
     fresh_store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(new / "rasa.db"))
     assert await tracker_contents(fresh_store, list(saved)) == saved
-    with sqlite3.connect(new / "events.db") as connection:
-        assert [json.loads(r[0]) for r in connection.execute("SELECT data FROM events ORDER BY id")] == published
+    assert published_events(new / "events.db") == published
 
     # the restored databases take new writes where the old ones stopped
     restored_desk = Store(f"sqlite:///{new / 'desk.db'}")
