@@ -30,6 +30,7 @@ from bot.desk.service import Desk
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
 from bot.desk.stream import Hub
+from bot.settings import production_mode
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ def create_app(
         calendar: the business calendar (`add_business_time`, `is_open`, `next_opening`: `BusinessHours`);
             `bot.calendar.get_calendar()` by default.
         notify_positions: tell waiting customers when their queue position improves a lot.
-        console: mount the console and dashboard pages (`bot.desk.console`) and the demo page
-            (`bot.desk.demo`).
+        console: mount the console and dashboard pages (`bot.desk.console`) and, outside production mode,
+            the demo page (`bot.desk.demo`).
         name: the app name; unique by default.
 
     Returns:
@@ -103,7 +104,8 @@ def create_app(
 
     if console:
         app.blueprint(console_blueprint(f"desk_console_{suffix}"))
-        app.blueprint(demo_blueprint())
+        if not production_mode():  # the demo signs identities: a developer's tool, never a deployment's
+            app.blueprint(demo_blueprint())
 
     @app.listener("before_server_start")
     async def open_store(app_: Sanic, _loop: Any) -> None:
