@@ -1,12 +1,7 @@
-"""Frontline's custom actions, one module per feature; `rasa run actions --actions actions` loads them all.
+"""Frontline's custom actions, one module per feature; the action server loads them all.
 
-Loading the package also guards the action server's sanic against malformed request framing
-(`bot/patches/sanic_framing.py`) and escapes control characters in our log lines (`bot/logsafe.py`): the action
-server is the one server of ours without a set-up hook to call them from.
+Serve them with `python -m bot actions` (`bot/servers/action_server.py`; `make run` starts it): rasa_sdk's app
+with the action token demanded of every caller, loopback only, request bodies capped and sanic's request framing
+guarded, log lines escaped (`bot/logsafe.py`) and redacted (`bot/log_redaction.py`). `rasa run actions
+--actions actions` would serve them with none of that.
 """
-
-from bot import logsafe
-from bot.patches import sanic_framing
-
-sanic_framing.install()
-logsafe.install()  # one log record, one line: customer data cannot forge log lines (bot/logsafe.py)

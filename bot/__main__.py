@@ -14,6 +14,8 @@ import logging
 import sys
 from typing import List, Optional
 
+from bot import log_redaction, logsafe
+
 logger = logging.getLogger(__name__)
 
 # command -> (module with add_arguments(parser) and main(args), help)
@@ -29,6 +31,8 @@ COMMANDS = {
     # data kept at rest (docs/security/data.md)
     "purge": ("bot.retention", "apply the retention policy (settings.yml: retention), e.g. daily from cron"),
     "rekey": ("bot.rekey", "re-encrypt stored conversations under the first key of FRONTLINE_DATA_KEYS"),
+    "rasa": ("bot.servers.rasa_server", "serve the Rasa server alone (make run starts it; token: RASA_TOKEN)"),
+    "actions": ("bot.servers.action_server", "serve the actions alone (make run starts it; FRONTLINE_ACTION_TOKEN)"),
     # trainer tools (bot/trainer/, docs/training.md)
     "lint": ("bot.trainer.lint", "check training data and replies: file:line: problem"),
     "faq": ("bot.trainer.faq_sheet", "FAQ spreadsheet: export | import FILE.xlsx"),
@@ -39,6 +43,8 @@ COMMANDS = {
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Dispatch `python -m bot <command> …`; return the exit status."""
+    log_redaction.install()  # every process of ours starts here: no secret in any of its log lines
+    logsafe.install()  # and one log record is one line: customer data cannot forge log lines
     width = max(len(name) for name in COMMANDS) + 2
     listing = "\n".join(f"  {name:<{width}}{help_text}" for name, (_, help_text) in COMMANDS.items())
     parser = argparse.ArgumentParser(

@@ -2,6 +2,12 @@
 
 `make run` calls this after installing and training. One Ctrl-C stops everything cleanly. Used by the tests
 (`tests/conftest.py`) and the benchmark too, with other ports and a temporary `var/` folder.
+
+The perimeter (`docs/security/perimeter.md`): every process binds 127.0.0.1 unless `FRONTLINE_LISTEN_HOST`
+says otherwise (the action server stays on loopback unless `FRONTLINE_ACTIONS_HOST` does); the secrets of the
+run (`RASA_TOKEN`, `FRONTLINE_ACTION_TOKEN`, `FRONTLINE_DESK_SECRET`, `FRONTLINE_IDENTITY_SECRET`) are
+generated when unset, travel only in the environment, never on a command line nor in what is printed, and each
+process gets only those it needs (`bot.servers.process_secrets`).
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
-from bot.settings import repo_root
+from bot.servers import listen, process_secrets
+from bot.servers.action_token import ENV as ACTION_TOKEN_ENV
+from bot.settings import production_mode, repo_root
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ CHANNEL_VARIABLES = (
 
 @dataclasses.dataclass
 class Ports:
-    """The loopback ports of the three processes."""
+    """The ports of the three processes."""
 
     rasa: int = 5005
     actions: int = 5055
@@ -63,18 +71,18 @@ class Stack:
 
     @property
     def rasa_url(self) -> str:
-        """Base URL of the Rasa server."""
-        return f"http://127.0.0.1:{self.ports.rasa}"
+        """Base URL of the Rasa server, from this machine."""
+        return f"http://{listen.connect_host(listen.listen_host(self.env))}:{self.ports.rasa}"
 
     @property
     def desk_url(self) -> str:
-        """Base URL of the desk."""
-        return f"http://127.0.0.1:{self.ports.desk}"
+        """Base URL of the desk, from this machine."""
+        return f"http://{listen.connect_host(listen.listen_host(self.env))}:{self.ports.desk}"
 
     @property
     def actions_url(self) -> str:
-        """Base URL of the action server."""
-        return f"http://127.0.0.1:{self.ports.actions}"
+        """Base URL of the action server, from this machine."""
+        return f"http://{listen.connect_host(listen.actions_host(self.env))}:{self.ports.actions}"
 
     @property
     def token(self) -> str:
@@ -108,17 +116,24 @@ def latest_model(root: pathlib.Path) -> Optional[pathlib.Path]:
 
 
 def write_endpoints(
-    root: pathlib.Path, var: pathlib.Path, ports: Ports, source_name: Optional[str] = None
+    root: pathlib.Path,
+    var: pathlib.Path,
+    ports: Ports,
+    source_name: Optional[str] = None,
+    environ: Optional[Dict[str, str]] = None,
 ) -> pathlib.Path:
-    """Write the endpoints file for this run, with this run's action port and var folder.
+    """Write the endpoints file for this run, with this run's action address and var folder.
 
-    The source is `endpoints.yml`, or the file named by `FRONTLINE_ENDPOINTS` (e.g. `endpoints.prod.yml`).
+    The source is `endpoints.yml`, or the file named by `FRONTLINE_ENDPOINTS` (e.g. `endpoints.prod.yml`). Its
+    secrets stay `${VARIABLE}` placeholders that Rasa expands from its environment (the action token among
+    them), so the file written holds none.
     """
     import yaml
 
     source = root / (source_name or os.environ.get("FRONTLINE_ENDPOINTS") or "endpoints.yml")
     endpoints = yaml.safe_load(source.read_text(encoding="utf-8"))
-    endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{ports.actions}/webhook"
+    actions = listen.connect_host(listen.actions_host(environ))
+    endpoints["action_endpoint"]["url"] = f"http://{actions}:{ports.actions}/webhook"
     for key, name in (("tracker_store", "rasa.db"), ("event_broker", "events.db")):
         if (endpoints.get(key) or {}).get("dialect") == "sqlite":
             endpoints[key]["db"] = str(var / name)
@@ -127,22 +142,35 @@ def write_endpoints(
     return path
 
 
+# Secrets `make run` generates for the run when they are unset (any value a user sets is used as it is).
+GENERATED_SECRETS = ("RASA_TOKEN", ACTION_TOKEN_ENV, "FRONTLINE_DESK_SECRET")
+
+
+def generate_secret() -> str:
+    """A new random secret for one run (URL-safe base64, 32 characters)."""
+    return secrets.token_urlsafe(24)
+
+
 def build_env(var: pathlib.Path, ports: Ports, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment every process gets: secrets generated for this run when not given."""
+    """The environment of the whole run (each process gets its part, `process_env`): secrets generated for
+    this run when not given, the addresses of the three processes."""
     env = dict(os.environ)
     env.update(extra or {})
-    env.setdefault("RASA_TOKEN", secrets.token_urlsafe(24))
-    env.setdefault("FRONTLINE_DESK_SECRET", secrets.token_urlsafe(24))
+    for name in GENERATED_SECRETS:
+        if not env.get(name):
+            env[name] = generate_secret()
     for name in CHANNEL_VARIABLES:
         env.setdefault(name, "")
     if not env["FRONTLINE_IDENTITY_SECRET"]:
         # Signed customer identity works out of the box; a real site sets its own shared secret.
         env["FRONTLINE_IDENTITY_SECRET"] = secrets.token_hex(32)
+    public = listen.connect_host(listen.listen_host(env))
+    actions = listen.connect_host(listen.actions_host(env))
     env["FRONTLINE_VAR"] = str(var)
-    env["FRONTLINE_RASA_URL"] = f"http://127.0.0.1:{ports.rasa}"
-    env["FRONTLINE_DESK_URL"] = f"http://127.0.0.1:{ports.desk}"
+    env["FRONTLINE_RASA_URL"] = f"http://{public}:{ports.rasa}"
+    env["FRONTLINE_DESK_URL"] = f"http://{public}:{ports.desk}"
     env["FRONTLINE_DESK_PORT"] = str(ports.desk)
-    env["FRONTLINE_ACTION_URL"] = f"http://127.0.0.1:{ports.actions}/webhook"
+    env["FRONTLINE_ACTION_URL"] = f"http://{actions}:{ports.actions}/webhook"
     env.setdefault("FRONTLINE_EVENTS_DB", str(var / "events.db"))
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -153,18 +181,24 @@ class PortInUse(RuntimeError):
     """A port Frontline needs is taken (often by a Frontline that is still running)."""
 
 
-def check_ports_free(ports: Ports) -> None:
-    """Fail before anything starts when one of the three ports is already in use on the loopback interface.
+def check_ports_free(ports: Ports, environ: Optional[Dict[str, str]] = None) -> None:
+    """Fail before anything starts when one of the three ports is already in use on the interface it binds.
 
     Raises:
         PortInUse: naming the port and the process that needs it.
     """
-    for name, port in (("Rasa server", ports.rasa), ("action server", ports.actions), ("desk", ports.desk)):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    public, actions = listen.listen_host(environ), listen.actions_host(environ)
+    for name, host, port in (
+        ("Rasa server", public, ports.rasa),
+        ("action server", actions, ports.actions),
+        ("desk", public, ports.desk),
+    ):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
             # as the servers themselves do: a port left in TIME_WAIT by a run just stopped is free
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind(("127.0.0.1", port))
+                probe.bind((host, port))
             except OSError:
                 raise PortInUse(
                     f"port {port} (the {name}) is already in use: is Frontline, or another server, still running? "
@@ -188,18 +222,14 @@ def wait_http(url: str, process: subprocess.Popen, name: str, timeout: float) ->
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f} s")
 
 
-def rasa_command(
-    root: pathlib.Path, env: Dict[str, str], port: int, model: pathlib.Path, endpoints: pathlib.Path
-) -> List[str]:
-    """The command line of one Rasa server; several on one tracker, lock and broker are replicas."""
+def rasa_command(root: pathlib.Path, port: int, model: pathlib.Path, endpoints: pathlib.Path) -> List[str]:
+    """The command line of one Rasa server (`python -m bot rasa`: its token comes from `RASA_TOKEN` in its
+    environment); several on one tracker, lock and broker are replicas."""
     return [
-        venv_bin("rasa"),
-        "run",
-        "--enable-api",
-        "--auth-token",
-        env["RASA_TOKEN"],
-        "--cors",
-        "*",
+        sys.executable,
+        "-m",
+        "bot",
+        "rasa",
         "--port",
         str(port),
         "--model",
@@ -209,6 +239,16 @@ def rasa_command(
         "--endpoints",
         str(endpoints),
     ]
+
+
+def actions_command(port: int) -> List[str]:
+    """The command line of the action server (`python -m bot actions`: token from `FRONTLINE_ACTION_TOKEN`)."""
+    return [sys.executable, "-m", "bot", "actions", "--port", str(port)]
+
+
+def process_env(env: Dict[str, str], process: str) -> Dict[str, str]:
+    """The environment of one process of the run: the run's, minus the secrets it does not need."""
+    return process_secrets.environment_for(process, env)
 
 
 def start(
@@ -237,20 +277,20 @@ def start(
     """
     root = root or repo_root()
     ports = ports or Ports()
-    check_ports_free(ports)
+    check_ports_free(ports, {**os.environ, **(extra_env or {})})
     var = var or pathlib.Path(os.environ.get("FRONTLINE_VAR") or root / "var")
     var.mkdir(parents=True, exist_ok=True)
     model = model or latest_model(root)
     if model is None:
         raise RuntimeError("no trained model under models/: run `make train` first")
     env = build_env(var, ports, extra_env)
-    endpoints = write_endpoints(root, var, ports, env.get("FRONTLINE_ENDPOINTS"))
+    endpoints = write_endpoints(root, var, ports, env.get("FRONTLINE_ENDPOINTS"), env)
     stack = Stack(ports=ports, env=env, var=var)
 
     def spawn(name: str, argv: List[str]) -> subprocess.Popen:
         output = open(log_dir / f"{name}.log", "ab") if log_dir else None
         process = subprocess.Popen(
-            argv, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+            argv, cwd=root, env=process_env(env, name), stdout=output, stderr=subprocess.STDOUT if output else None
         )
         stack.processes[name] = process
         return process
@@ -258,11 +298,9 @@ def start(
     if log_dir:
         log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        actions = spawn(
-            "actions", [venv_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)]
-        )
-        desk = spawn("desk", [sys.executable, "-m", "bot", "desk", "run"])
-        rasa = spawn("rasa", rasa_command(root, env, ports.rasa, model, endpoints))
+        actions = spawn(process_secrets.ACTIONS, actions_command(ports.actions))
+        desk = spawn(process_secrets.DESK, [sys.executable, "-m", "bot", "desk", "run"])
+        rasa = spawn(process_secrets.RASA, rasa_command(root, ports.rasa, model, endpoints))
         wait_http(f"{stack.actions_url}/health", actions, "action server", timeout)
         wait_http(f"{stack.desk_url}/health", desk, "desk", timeout)
         wait_http(f"{stack.rasa_url}/", rasa, "Rasa server", timeout)
@@ -272,16 +310,24 @@ def start(
     return stack
 
 
-def banner(stack: Stack) -> str:
-    """What `make run` prints once everything answers."""
+def banner(stack: Stack, generated: Iterable[str] = ()) -> str:
+    """What `make run` prints once everything answers: addresses and the names of variables, never a secret.
+
+    Args:
+        stack: the running stack.
+        generated: the secrets this run generated because they were unset.
+    """
     # with a REST token, the example request carries it (the variable, not the secret, is printed)
     auth = "\n      -H \"Authorization: Bearer $FRONTLINE_REST_TOKEN\" \\" if stack.env.get("FRONTLINE_REST_TOKEN") else ""
+    demo = "" if production_mode(stack.env) else f"\n  Demo page (website widget):  {stack.desk_url}/demo"
+    unset = ""
+    if "RASA_TOKEN" in generated:
+        unset = "\n    (RASA_TOKEN was unset: this run generated one for the desk; set RASA_TOKEN to call the API yourself)"
     return f"""
-Frontline is running.
-  Demo page (website widget):  {stack.desk_url}/demo
+Frontline is running.{demo}
   Agent console:               {stack.desk_url}/console   (create an agent: .venv/bin/python -m bot desk add-agent NAME --skills general)
   Supervisor dashboard:        {stack.desk_url}/dashboard
-  Rasa server (REST, socket.io, HTTP API with token): {stack.rasa_url}
+  Rasa server (REST, socket.io, HTTP API with the token in RASA_TOKEN): {stack.rasa_url}{unset}
   Talk to the assistant:
     curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\{auth}
       -d '{{"sender": "demo", "message": "退款多久到账？"}}'
@@ -304,9 +350,11 @@ def check_settings() -> None:
     from bot.handoff.context import TranscriptLimits
     from bot.i18n import EN, ZH, traditional_standard
     from bot.retention import RetentionPolicy
+    from bot.servers import request_limits
     from bot.settings import load_settings
 
     settings = load_settings()
+    request_limits.validate(settings)
     get_calendar()
     escalation_settings(settings)
     desk_config.validate(settings)
@@ -352,9 +400,8 @@ def main(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         print(f"error: {error} (see {var / 'logs'})", file=sys.stderr)
         return 1
-    if "RASA_TOKEN" not in os.environ:
-        print(f"RASA_TOKEN was not set; this run uses a generated one: {stack.token}")
-    print(banner(stack), flush=True)
+    generated = [name for name in GENERATED_SECRETS if not os.environ.get(name)]
+    print(banner(stack, generated), flush=True)
     stopping = False
 
     def on_signal(signum: int, frame: object) -> None:

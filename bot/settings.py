@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import pathlib
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
@@ -31,16 +31,6 @@ def var_dir() -> pathlib.Path:
     path = pathlib.Path(os.environ.get("FRONTLINE_VAR") or repo_root() / "var")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def production_mode() -> bool:
-    """True in production mode: an endpoints file other than the default one (`FRONTLINE_ENDPOINTS=
-    endpoints.prod.yml`), or the desk on PostgreSQL (`DATABASE_URL=postgresql://…`); `make run` with no setting
-    is development mode."""
-    endpoints = os.environ.get("FRONTLINE_ENDPOINTS", "").strip()
-    if endpoints and pathlib.Path(endpoints).name != "endpoints.yml":
-        return True
-    return os.environ.get("DATABASE_URL", "").strip().startswith(("postgres://", "postgresql"))
 
 
 def settings_path() -> pathlib.Path:
@@ -87,3 +77,31 @@ def section(name: str, path: Optional[os.PathLike | str] = None) -> Dict[str, An
     if not isinstance(value, dict):
         raise SettingsError(f"{settings_path() if not path else path}: section '{name}' is missing")
     return value
+
+
+# The endpoints file of development (`make run`); any other one is a production layout.
+DEVELOPMENT_ENDPOINTS = "endpoints.yml"
+
+
+def production_mode(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Whether this is a production deployment rather than a developer's `make run`.
+
+    The one definition every part uses (the demo page and its identity minting exist only outside it).
+    Production mode is either sign of a real deployment:
+
+    - `FRONTLINE_ENDPOINTS` names an endpoints file other than the development `endpoints.yml` (for example
+      `endpoints.prod.yml`: PostgreSQL, Redis, RabbitMQ);
+    - `DATABASE_URL` points the desk at PostgreSQL.
+
+    Args:
+        environ: the environment to read (default: this process's).
+
+    Returns:
+        True in production mode.
+    """
+    env = os.environ if environ is None else environ
+    endpoints = (env.get("FRONTLINE_ENDPOINTS") or "").strip()
+    if endpoints and pathlib.Path(endpoints).name != DEVELOPMENT_ENDPOINTS:
+        return True
+    database = (env.get("DATABASE_URL") or "").strip().lower()
+    return database.startswith(("postgresql:", "postgresql+", "postgres:"))

@@ -2,8 +2,9 @@
 
 `stack`: the real system, started once per test session: the Rasa server (with the trained model in
 `models/`), the action server and the desk, on free loopback ports, with a temporary `var/` folder, the clock
-pinned to a Monday morning in business hours, and test credentials for the WeChat channels. Tests that use it
-are marked `@pytest.mark.stack`.
+pinned to a Monday morning in business hours, and test credentials for the WeChat channels. Its Rasa and action
+tokens are the kind that broke start-up once (a leading `-`, spaces, `$`, quotes): any token a user sets must
+work. Tests that use it are marked `@pytest.mark.stack`.
 
 `model_storage` and `execution_context`: what a Rasa graph component needs outside a graph run (component
 round trips in `tests/anger`, `tests/nlu`, `tests/policies`).
@@ -39,7 +40,10 @@ TEST_CHANNEL_ENV: Dict[str, str] = {
     "WECOM_CORP_SECRET": "frontline-wecom-secret",
     "WECOM_AGENT_ID": "1000002",
     "FRONTLINE_IDENTITY_SECRET": "frontline-test-identity-secret-0123456789abcdef",
-    "RASA_TOKEN": "frontline-test-rasa-token",
+    # read as an option by `rasa run --auth-token …` (a leading `-` and no space), expanded by a shell, split by a
+    # careless command line
+    "RASA_TOKEN": "-frontline-test-rasa-token-$HOME-\"quoted\"-'single'",
+    "FRONTLINE_ACTION_TOKEN": "-frontline test action token $PATH \"quoted\" 'single'",
     "FRONTLINE_DESK_SECRET": "frontline-test-desk-secret",
     # the REST channel open, as the tests call it without a token, whatever the developer's shell has set
     "FRONTLINE_REST_TOKEN": "",

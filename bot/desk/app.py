@@ -3,7 +3,9 @@
 `create_app()` builds a uniquely named app and starts nothing. Listeners open the store (creating missing
 tables) before the server starts, start the broker consumer and the queue-position notifier after it starts,
 and stop them cleanly before it stops. `run()` (behind `python -m bot desk`) serves it on
-`FRONTLINE_DESK_PORT` (5006).
+`FRONTLINE_LISTEN_HOST` (127.0.0.1) and `FRONTLINE_DESK_PORT` (5006). Request bodies over
+`servers.request_max_bytes.desk` get 413 before they are read (`bot.servers.request_limits`); the demo page
+exists only in development (`bot.settings.production_mode`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from bot.desk.service import Desk
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
 from bot.desk.stream import Hub
+from bot.servers import listen, request_limits
+from bot.settings import production_mode
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +69,8 @@ def create_app(
         calendar: the business calendar (`add_business_time`, `is_open`, `next_opening`: `BusinessHours`);
             `bot.calendar.get_calendar()` by default.
         notify_positions: tell waiting customers when their queue position improves a lot.
-        console: mount the console and dashboard pages (`bot.desk.console`) and the demo page
-            (`bot.desk.demo`).
+        console: mount the console and dashboard pages (`bot.desk.console`) and, outside production mode,
+            the demo page (`bot.desk.demo`).
         name: the app name; unique by default.
 
     Returns:
@@ -77,6 +81,7 @@ def create_app(
     logsafe.install()  # one log record, one line (bot/logsafe.py)
     app = Sanic(name or f"frontline_desk_{next(_COUNTER)}_{uuid.uuid4().hex[:6]}")
     app.config.RESPONSE_TIMEOUT = 3600  # Server-Sent Events streams stay open
+    request_limits.apply(app, request_limits.request_limits(desk_settings.raw).desk)
     store = store or Store(database_url or config.database_url())
     rasa = rasa or RasaClient(config.rasa_url(), config.rasa_token())
     hub = Hub()
@@ -105,7 +110,8 @@ def create_app(
 
     if console:
         app.blueprint(console_blueprint(f"desk_console_{suffix}"))
-        app.blueprint(demo_blueprint())
+        if not production_mode():  # the demo signs identities: a developer's tool, never a deployment's
+            app.blueprint(demo_blueprint())
 
     @app.listener("before_server_start")
     async def open_store(app_: Sanic, _loop: Any) -> None:
@@ -163,11 +169,11 @@ async def _notify_loop(desk: Desk) -> None:
 
 
 def run(host: Optional[str] = None, port: Optional[int] = None) -> None:
-    """Serve the desk (blocking) on `FRONTLINE_DESK_HOST` (127.0.0.1) and `FRONTLINE_DESK_PORT` (5006)."""
+    """Serve the desk (blocking) on `FRONTLINE_LISTEN_HOST` (127.0.0.1) and `FRONTLINE_DESK_PORT` (5006)."""
     logging.basicConfig(level=os.environ.get("FRONTLINE_LOG_LEVEL", "INFO"))
     app = create_app(name="frontline_desk")
     app.run(
-        host=host or os.environ.get("FRONTLINE_DESK_HOST", "127.0.0.1"),
+        host=host or listen.listen_host(),
         port=port or config.desk_port(),
         workers=int(os.environ.get("FRONTLINE_DESK_WORKERS", "1")),
         access_log=False,

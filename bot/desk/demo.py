@@ -8,8 +8,13 @@ Three routes, mounted by `bot.desk.app` with `app.blueprint(demo_blueprint())`:
 - `GET /demo/config.js`: `window.FRONTLINE_WIDGET = {...}`: the socket.io URL of the Rasa server and the
   widget's `customData`. With `?customer=ID&tier=TIER&name=NAME` it also carries an identity token signed with
   `FRONTLINE_IDENTITY_SECRET`, playing the part of the website's own server. Because anyone who can reach this
-  route could mint a VIP token, it signs only for loopback clients (and never when
-  `FRONTLINE_DEMO_IDENTITY=off`); a real site signs on its own server (README, docs/channels-web.md).
+  route could mint a VIP token, it signs only for a browser on this machine: a loopback client whose request
+  came through no proxy (a reverse proxy on the same host makes every caller look local, so a request with a
+  `Forwarded`, `X-Forwarded-For` or `X-Real-IP` header is refused), and never when
+  `FRONTLINE_DEMO_IDENTITY=off`; a real site signs on its own server (README, docs/channels-web.md).
+
+The page exists only in development: the desk mounts it only outside production mode
+(`bot.settings.production_mode`, `bot/desk/app.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import json
 import logging
 import os
 import pathlib
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -78,6 +83,10 @@ def socket_url() -> str:
     ).rstrip("/")
 
 
+# Headers a proxy adds: with any of them, the loopback address is the proxy's, not the browser's.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%")[0]).is_loopback
@@ -85,12 +94,19 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def demo_config(args: Dict[str, str], client_ip: str) -> Dict[str, Any]:
+def forwarded(headers: Mapping[str, str]) -> bool:
+    """Whether a request came through a proxy (it carries `Forwarded`, `X-Forwarded-For` or `X-Real-IP`)."""
+    names = {name.lower() for name in headers.keys()}
+    return any(header in names for header in FORWARDING_HEADERS)
+
+
+def demo_config(args: Dict[str, str], client_ip: str, through_proxy: bool = False) -> Dict[str, Any]:
     """Build the widget configuration the demo page reads from `/demo/config.js`.
 
     Args:
         args: the query parameters (`customer`, `tier`, `name`).
         client_ip: the address of the browser asking.
+        through_proxy: the request carried a proxy's forwarding header (`forwarded`).
 
     Returns:
         `{"socketUrl", "socketPath", "customData", "customer", "identityError"}`; `customer` is the signed
@@ -115,8 +131,8 @@ def demo_config(args: Dict[str, str], client_ip: str) -> Dict[str, Any]:
     secret = identity.identity_secret()
     if os.environ.get("FRONTLINE_DEMO_IDENTITY", "").lower() in {"off", "0", "false", "no"}:
         config["identityError"] = "demo identity signing is off (FRONTLINE_DEMO_IDENTITY=off)"
-    elif not _is_loopback(client_ip):
-        config["identityError"] = "the demo signs identities only for browsers on this machine"
+    elif through_proxy or not _is_loopback(client_ip):
+        config["identityError"] = "the demo signs identities only for browsers on this machine, not through a proxy"
     elif secret is None:
         config["identityError"] = (
             f"{identity.ENV_SECRET} is unset or shorter than {identity.MIN_SECRET_LENGTH} characters"
@@ -176,7 +192,7 @@ def demo_blueprint(web: Optional[pathlib.Path] = None) -> Blueprint:
     async def config(request: Request) -> HTTPResponse:
         args = {key: request.args.get(key) or "" for key in ("customer", "tier", "name")}
         return response.text(
-            _config_script(demo_config(args, request.ip or "")),
+            _config_script(demo_config(args, request.ip or "", forwarded(request.headers))),
             content_type="application/javascript; charset=utf-8",
             headers={"Cache-Control": "no-store"},
         )

@@ -18,7 +18,8 @@ import tempfile
 from typing import Dict, List, Optional
 
 from bot.devtools import MODEL_NAME, free_port
-from bot.run import Ports, build_env, venv_bin, wait_http, write_endpoints
+from bot.run import Ports, actions_command, build_env, process_env, venv_bin, wait_http, write_endpoints
+from bot.servers import process_secrets
 from bot.settings import repo_root
 
 logger = logging.getLogger(__name__)
@@ -52,11 +53,11 @@ def test_stories(root: pathlib.Path, model: Optional[pathlib.Path] = None) -> in
             var = pathlib.Path(tmp)
             ports = Ports(rasa=free_port(), actions=free_port(), desk=free_port())
             env = build_env(var, ports, {"FRONTLINE_NOW": moment})
-            endpoints = write_endpoints(root, var, ports)
+            endpoints = write_endpoints(root, var, ports, environ=env)
             actions = subprocess.Popen(
-                [venv_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(ports.actions)],
+                actions_command(ports.actions),
                 cwd=root,
-                env=env,
+                env=process_env(env, process_secrets.ACTIONS),
                 stdout=open(var / "actions.log", "wb"),
                 stderr=subprocess.STDOUT,
             )
@@ -84,7 +85,7 @@ def test_stories(root: pathlib.Path, model: Optional[pathlib.Path] = None) -> in
                         str(root / "var" / "results" / moment.replace(":", "")),
                     ],
                     cwd=root,
-                    env=env,
+                    env=process_env(env, process_secrets.RASA),  # `rasa test` plays the Rasa server
                 )
                 if result.returncode != 0:
                     failed += 1

@@ -9,7 +9,8 @@ Sanic 21.12.2 (the version Rasa 3.6 pins) takes `Content-Length` as `int(...)` w
 The Rasa server takes WeChat's and WeCom's callbacks from the internet, so one such request could stop the
 assistant. `install()` makes sanic's servers in the process use `GuardedHttp`, its connection handler with
 the header parser checked, so that both get a 400 and the connection is closed, as newer sanic releases do. It
-is idempotent; the channels (in the Rasa server), the action package and the desk call it when they set up.
+is idempotent; the channels (in the Rasa server), the action server's launcher and the desk call it when they
+set up.
 
 Why not the public API: sanic 21.12 has no hook between parsing a request header and reading its body, and its
 server builds connections from the module global `sanic.server.protocols.http_protocol.Http`.

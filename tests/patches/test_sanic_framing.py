@@ -117,13 +117,15 @@ def test_install_is_idempotent() -> None:
 @pytest.mark.stack
 def test_the_running_servers_are_guarded(stack) -> None:
     """The Rasa server (through its channels), the action server and the desk refuse it and keep serving."""
-    for port, path, health, refused in (
-        (stack.ports.rasa, "/webhooks/wechat/webhook", "/", "HTTP/1.1 400 Bad Request"),
+    # the action server answers only the Rasa server: with its token, as Rasa calls it
+    action_token = f"Authorization: Bearer {stack.env['FRONTLINE_ACTION_TOKEN']}\r\n"
+    for port, path, health, refused, auth in (
+        (stack.ports.rasa, "/webhooks/wechat/webhook", "/", "HTTP/1.1 400 Bad Request", ""),
         # rasa_sdk answers every exception with a 500 (its own catch-all handler)
-        (stack.ports.actions, "/webhook", "/health", "HTTP/1.1 500 Internal Server Error"),
-        (stack.ports.desk, "/internal/tickets", "/health", "HTTP/1.1 400 Bad Request"),
+        (stack.ports.actions, "/webhook", "/health", "HTTP/1.1 500 Internal Server Error", action_token),
+        (stack.ports.desk, "/internal/tickets", "/health", "HTTP/1.1 400 Bad Request", ""),
     ):
-        raw = f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\nhello".encode()
+        raw = f"POST {path} HTTP/1.1\r\nHost: t\r\n{auth}Content-Length: -1\r\n\r\nhello".encode()
         assert status(exchange(port, raw)) == refused, port
         answer = exchange(port, f"GET {health} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
         assert status(answer) == "HTTP/1.1 200 OK", port

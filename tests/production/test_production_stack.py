@@ -26,7 +26,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.data_keys import generate_key
 from bot.devtools import free_port
-from bot.run import Ports, Stack, latest_model, rasa_command, start, wait_http
+from bot.run import Ports, Stack, latest_model, process_env, rasa_command, start, wait_http
 from bot.settings import repo_root
 from tests.channels.fake_wechat_api import FakeWeChatApi
 from tests.conftest import STACK_NOW, TEST_CHANNEL_ENV
@@ -188,8 +188,8 @@ def second_replica(prod_stack: Stack) -> str:
     port = free_port()
     log = open(prod_stack.var / "logs" / "rasa-replica-2.log", "ab")
     process = subprocess.Popen(
-        rasa_command(ROOT, prod_stack.env, port, model, prod_stack.var / "endpoints.run.yml"),
-        cwd=ROOT, env=prod_stack.env, stdout=log, stderr=subprocess.STDOUT,
+        rasa_command(ROOT, port, model, prod_stack.var / "endpoints.run.yml"),
+        cwd=ROOT, env=process_env(prod_stack.env, "rasa"), stdout=log, stderr=subprocess.STDOUT,
     )
     prod_stack.processes["rasa-replica-2"] = process
     wait_http(f"http://127.0.0.1:{port}/", process, "second Rasa replica", 180)
