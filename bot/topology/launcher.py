@@ -163,11 +163,6 @@ def preflight(root: pathlib.Path, layout: Plan, env: Mapping[str, str]) -> List[
     return problems
 
 
-def actions_command(port: int) -> List[str]:
-    """The command line of one action server (as `bot.run.start` starts it)."""
-    return [run.venv_bin("rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
-
-
 def programs(
     root: pathlib.Path,
     layout: Plan,
@@ -178,24 +173,31 @@ def programs(
     haproxy_config: pathlib.Path,
 ) -> List[Program]:
     """Every process of the layout, HAProxy first, then the action servers, the desks and the Rasa servers."""
-    # Replicas listen on the loopback interface only: HAProxy is the public listener.
-    replica_env = {**env, "FRONTLINE_LISTEN_HOST": LOOPBACK, "FRONTLINE_DESK_HOST": LOOPBACK}
+    # Replicas listen on the loopback interface only: HAProxy is the public listener. Each kind of process gets
+    # only the secrets it needs (bot/servers/process_secrets.py), as `make run` does.
+    replica_env = {**env, "FRONTLINE_LISTEN_HOST": LOOPBACK, "FRONTLINE_ACTIONS_HOST": LOOPBACK}
+
+    def env_of(kind: str, **extra: str) -> Dict[str, str]:
+        return {**run.process_env(dict(replica_env), kind), **extra}
+
     found = [
         Program(
             "haproxy", haproxy.command(haproxy_binary, haproxy_config), {"PATH": env.get("PATH", "/usr/bin:/bin")},
             layout.haproxy_health_url, root,
         )
     ]
-    found += [Program(r.name, actions_command(r.port), replica_env, r.health_url, root) for r in layout.of("actions")]
+    found += [
+        Program(r.name, run.actions_command(r.port), env_of("actions"), r.health_url, root) for r in layout.of("actions")
+    ]
     found += [
         Program(
             r.name, [sys.executable, "-m", "bot", "desk", "run"],
-            {**replica_env, "FRONTLINE_DESK_PORT": str(r.port), "FRONTLINE_DESK_WORKERS": "1"}, r.health_url, root,
+            env_of("desk", FRONTLINE_DESK_PORT=str(r.port), FRONTLINE_DESK_WORKERS="1"), r.health_url, root,
         )
         for r in layout.of("desk")
     ]
     found += [
-        Program(r.name, run.rasa_command(root, replica_env, r.port, model, endpoints), replica_env, r.health_url, root)
+        Program(r.name, run.rasa_command(root, r.port, model, endpoints), env_of("rasa"), r.health_url, root)
         for r in layout.of("rasa")
     ]
     return found
