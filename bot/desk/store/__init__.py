@@ -8,7 +8,7 @@ The store is synchronous: each call is one short transaction, and every status c
 UPDATE whose row count says whether it happened (see `bot.desk.store.tickets`).
 
 One module per table group: `tables` (the schema), `database` (engine, creation), `tickets`, `messages`,
-`agents` (with tokens), `state` (broker position, conversations seen).
+`agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's aggregates).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from bot.desk.store.agents import AgentRows
+from bot.desk.store.figures import FigureRows
 from bot.desk.store.messages import MessageRows
 from bot.desk.store.state import StateRows
 from bot.desk.store.tickets import TicketRows
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Store"]
 
 
-class Store(TicketRows, MessageRows, AgentRows, StateRows):
+class Store(TicketRows, MessageRows, AgentRows, StateRows, FigureRows):
     """Tickets, messages, agents and state in one SQL database (the table groups joined over one engine).
 
     Args:
