@@ -297,6 +297,7 @@ def check_settings() -> None:
     Raises:
         SettingsError: a setting is wrong.
     """
+    from bot import ratelimit
     from bot.calendar import get_calendar
     from bot.calendar.messages import emergency_contact
     from bot.desk import config as desk_config
@@ -308,6 +309,7 @@ def check_settings() -> None:
     get_calendar()
     escalation_settings(settings)
     desk_config.validate(settings)
+    ratelimit.validate(settings)
     traditional_standard(settings)
     for language in (ZH, EN):
         emergency_contact(language, settings)

@@ -13,6 +13,10 @@ tickets record the channel as `socketio`:
 - defaults suited to `rasa-webchat` 1.0.1: `session_persistence: true`, `metadata_key: customData`;
 - `session_request` accepts only sane session ids and awaits `enter_room` when the installed python-socketio
   makes it a coroutine (RasaHQ/rasa #13027), so pushes reach the browser after a reload;
+- abuse limits (`bot.ratelimit`, `settings.yml: limits`): a conversation over `conversation_messages` gets a
+  polite reply in its language and no turn; one address gets `widget_connections_per_address` connections
+  (then the connection is refused with the polite text) and `widget_conversations_per_address` new
+  conversations (then the polite text instead of a session);
 - in production mode (`FRONTLINE_REDIS_HOST` set) the socket.io server emits through python-socketio's Redis
   client manager, so a push from any Rasa replica (an agent reply the desk sends through whichever replica the
   load balancer picks) reaches the widget connected to another one.
@@ -36,11 +40,12 @@ import re
 import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+import socketio
+from rasa.core.channels.channel import InputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
-from bot import identity, language, texts
+from bot import i18n, identity, language, ratelimit, texts
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
 from bot.channels.shared_state import redis_address
 from bot.nlu import limits
@@ -56,6 +61,16 @@ _SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 def too_long_text(text: str, limit: int) -> str:
     """The reply to a message over `limit` characters, in the language the message is written in."""
     return texts.too_long(language.detect(limits.head(text)), len(text), limit)
+
+
+def browser_language(environ: Optional[Dict[str, Any]]) -> str:
+    """The language of a browser's first `Accept-Language` choice (for texts sent before the customer wrote)."""
+    first = str((environ or {}).get("HTTP_ACCEPT_LANGUAGE") or "").split(",")[0].split(";")[0].strip().lower()
+    if first.startswith("en"):
+        return i18n.EN
+    if first in ("zh-tw", "zh-hk", "zh-mo") or first.startswith("zh-hant"):
+        return i18n.ZH_HANT
+    return i18n.ZH
 
 
 def valid_session_id(value: Any) -> bool:
@@ -90,6 +105,17 @@ class WebchatInput(SocketIOInput):
 
     # the longest message text handled (`max_message_chars` in credentials.yml)
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    # the abuse limits (`settings.yml: limits` when not set before `blueprint`)
+    limiter: Optional[ratelimit.Limiter] = None
+
+    def address_of(self, environ: Optional[Dict[str, Any]]) -> str:
+        """The address a socket.io client counts under (`bot.ratelimit.request_address` of its HTTP request)."""
+        environ = environ or {}
+        request = environ.get("sanic.request")
+        assert self.limiter is not None
+        if request is None:
+            return str(environ.get("REMOTE_ADDR") or "")
+        return ratelimit.request_address(request, self.limiter.trusted_proxies)
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -113,6 +139,7 @@ class WebchatInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
         sanic_framing.install()  # see bot/patches/sanic_framing.py
+        limiter = self.limiter = self.limiter or ratelimit.Limiter.from_settings()
         secret = identity.identity_secret()
         if secret is None:
             logger.info("%s unset: widget customers stay anonymous", identity.ENV_SECRET)
@@ -124,6 +151,11 @@ class WebchatInput(SocketIOInput):
             if not isinstance(message.text, str) or not message.text:
                 # rasa-webchat sends its `initPayload` (null unless set) when a chat is first opened.
                 logger.debug("empty widget message dropped")
+                return
+            wait = limiter.hit(ratelimit.CONVERSATION, self.name(), message.sender_id)  # abuse limit
+            if wait is not None:
+                lang = language.detect(limits.head(message.text))
+                await message.output_channel.send_text_message(message.sender_id, texts.too_many_messages(lang, wait))
                 return
             if len(message.text) > self.max_message_chars:
                 logger.info("widget message of %d characters refused (at most %d)", len(message.text), self.max_message_chars)
@@ -141,10 +173,28 @@ class WebchatInput(SocketIOInput):
             # Rasa builds the AsyncServer with the in-process manager; swap it before any client connects.
             socketio_manager_patch.install(sio, manager)
 
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            wait = limiter.hit(ratelimit.WIDGET_CONNECTIONS, self.address_of(environ))  # abuse limit
+            if wait is not None:
+                logger.warning("widget connection refused: too many from one address")
+                raise socketio.exceptions.ConnectionRefusedError(texts.too_many_chats(browser_language(environ), wait))
+            if self.jwt_key:  # Rasa's own check (this handler replaces Rasa's)
+                token = auth.get("token") if isinstance(auth, dict) else None
+                return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
+            return True
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if not valid_session_id(session_id):
+                environ = sio.get_environ(sid, namespace=self.namespace)
+                wait = limiter.hit(ratelimit.WIDGET_CONVERSATIONS, self.address_of(environ))  # abuse limit
+                if wait is not None:
+                    logger.warning("new widget conversation refused: too many from one address")
+                    text = texts.too_many_chats(browser_language(environ), wait)
+                    await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=self.namespace)
+                    return
                 session_id = uuid.uuid4().hex
             if self.session_persistence:
                 entered = sio.enter_room(sid, session_id, namespace=self.namespace)
