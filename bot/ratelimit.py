@@ -43,6 +43,8 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
 
 from bot.settings import SettingsError
 
@@ -78,6 +80,16 @@ class TooManyRequests(SanicException):
         super().__init__(message, status_code=429)
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
+
+
+def too_many_requests_response(request: Any, exception: TooManyRequests) -> HTTPResponse:
+    """A 429 in sanic's JSON error shape (`{"description", "status", "message"}`) with its `Retry-After` header.
+
+    Register it for `TooManyRequests` on a blueprint: sanic 21.12's own JSON error page drops an exception's
+    headers.
+    """
+    body = {"description": "Too Many Requests", "status": 429, "message": str(exception)}
+    return json_response(body, status=429, headers=exception.headers)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -150,9 +150,12 @@ class RestInput(rasa_rest.HookedRestInput):
         return cls(max_message_chars=max_chars_option(credentials, "bot.channels.rest.RestInput"), token=token)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`)."""
+        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`) and its
+        429s answered with `Retry-After`."""
         sanic_framing.install()
-        return super().blueprint(on_new_message)
+        blueprint = super().blueprint(on_new_message)
+        blueprint.exception(ratelimit.TooManyRequests)(ratelimit.too_many_requests_response)  # with Retry-After
+        return blueprint
 
     async def sender_of(self, req: Request) -> Optional[Text]:
         """The request's sender, checked after the token (Rasa's route reads the sender first, the message next,

@@ -1,8 +1,8 @@
 """Agents' accounts through the API: sign in and out, who am I, change my password, the list of agents.
 
 Passwords and tokens are handled by `bot.desk.auth`; every authenticated request also marks its agent as
-seen (`bot.desk.presence`). Each password check is a 16 MB scrypt: it runs in an executor, never on the event
-loop, and sign-in attempts are limited (`bot.ratelimit`): per address (`limits.login_attempts_per_address`,
+seen (`bot.desk.presence`). Each password check is a 16 MB scrypt: it runs on a small pool of threads
+(`hashing`), never on the event loop, and sign-in attempts are limited (`bot.ratelimit`): per address (`limits.login_attempts_per_address`,
 every attempt) and per agent name (`limits.login_failures_per_name`, failed attempts, from any address); over
 either, a 429 with `Retry-After` before any scrypt runs.
 """
@@ -10,7 +10,9 @@ either, a 429 with `Retry-After` before any scrypt runs.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import os
 from typing import Any, Dict, List, Optional
 
 from bot import ratelimit
@@ -44,6 +46,10 @@ class Accounts:
         self.settings = settings
         self.presence = presence
         self.limiter = limiter or ratelimit.Limiter.from_settings(settings.raw or None)
+        # Password hashing threads: one per two cores, so a burst of sign-ins leaves a core to the event loop.
+        self.hashing = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="desk-password"
+        )
 
     def authenticate(self, token: str) -> AgentSession:
         """Return the session of a bearer token and mark its agent as seen.
@@ -83,7 +89,7 @@ class Accounts:
             raise ratelimit.TooManyRequests(f"too many failed sign-ins for this name: retry in {wait} s", wait)
         try:
             token, expires = await asyncio.get_running_loop().run_in_executor(
-                None, auth.login, self.store, name, body["password"], records.now(), self.settings.session_hours
+                self.hashing, auth.login, self.store, name, body["password"], records.now(), self.settings.session_hours
             )
         except auth.AuthError as error:
             self.limiter.hit(ratelimit.LOGIN_NAME, name)
@@ -123,12 +129,12 @@ class Accounts:
             raise DeskError(400, "send {\"old_password\": …, \"password\": …}")
         loop = asyncio.get_running_loop()
         stored = self.store.password_hash(agent.name) or ""
-        if not await loop.run_in_executor(None, auth.verify_password, str(body.get("old_password", "")), stored):
+        if not await loop.run_in_executor(self.hashing, auth.verify_password, str(body.get("old_password", "")), stored):
             raise DeskError(403, "the old password is wrong")
         new = body.get("password")
         if not isinstance(new, str) or len(new) < MIN_PASSWORD_LENGTH:
             raise DeskError(400, f"'password' must have at least {MIN_PASSWORD_LENGTH} characters")
-        new_hash = await loop.run_in_executor(None, auth.hash_password, new)
+        new_hash = await loop.run_in_executor(self.hashing, auth.hash_password, new)
         self.store.set_password_hash(agent.name, new_hash, must_change_password=False)
 
     def agents(self) -> List[Dict[str, Any]]:

@@ -113,7 +113,14 @@ class WaitingLine:
 
     def queued(self, rows: Optional[Iterable[Ticket]] = None) -> List[QueuedTicket]:
         """The routing view of the queued tickets among `rows` (every queued ticket by default, no cap)."""
-        rows = rows if rows is not None else self.store.queued_tickets()
+        if rows is None:
+            return [
+                QueuedTicket(
+                    id=ticket_id, skill=skill, grade=grade, vip=bool(vip), anger=float(anger or 0),
+                    requires_senior=bool(senior), created_at=float(created_at), skill_since=float(skill_since),
+                )
+                for ticket_id, skill, grade, vip, anger, senior, created_at, skill_since in self.store.queued_routing()
+            ]
         return [queued_ticket(r) for r in rows if r.status is TicketStatus.QUEUED]
 
     def ranking(self, now: float, queued: Optional[Sequence[QueuedTicket]] = None) -> Ranking:

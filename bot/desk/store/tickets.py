@@ -22,6 +22,8 @@ from bot.desk.store.tables import tickets
 logger = logging.getLogger(__name__)
 
 _OPEN = [s.value for s in OPEN_STATUSES]
+# The columns the queue's routing reads (`bot.desk.queue.QueuedTicket`).
+ROUTING_COLUMNS = ("id", "skill", "grade", "vip", "anger", "requires_senior", "created_at", "skill_since")
 # Conversation ids per query of `topics_by_conversation` (SQLite allows 999 bound values in older builds).
 _IDS_PER_QUERY = 500
 
@@ -193,6 +195,17 @@ class TicketRows(Database):
             key = (int(data.pop("page_section")), float(data.pop("page_rank")), float(data["created_at"]), int(data["id"]))
             result.append((_ticket_from(data), key))
         return result
+
+    def queued_routing(self) -> List[Tuple[Any, ...]]:
+        """What routing needs of every queued ticket (`ROUTING_COLUMNS`, in that order), oldest first, no cap: a
+        light read for the queue's ranking, which each new ticket and each position update needs."""
+        query = (
+            sa.select(*(tickets.c[name] for name in ROUTING_COLUMNS))
+            .where(tickets.c.status == TicketStatus.QUEUED.value)
+            .order_by(tickets.c.created_at, tickets.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
 
     def queued_tickets(self) -> List[Ticket]:
         """Every queued ticket, oldest first, with an empty `context` (for the queue's ranking: no cap)."""
