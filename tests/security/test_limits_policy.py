@@ -6,6 +6,7 @@ The attacks on the running servers are in the other `test_*_limit*` / `test_*flo
 from __future__ import annotations
 
 import ipaddress
+import uuid
 
 import pytest
 
@@ -83,3 +84,22 @@ def test_a_failing_redis_lets_messages_through() -> None:
 )
 def test_the_address_counted(peer: str, forwarded: list, counted: str) -> None:
     assert ratelimit.client_address(peer, forwarded, TRUSTED) == counted
+
+
+@pytest.mark.redis
+def test_replicas_share_their_counts_in_redis() -> None:
+    """Production mode: two processes' limiters (two Rasa replicas) count the same conversation together."""
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    environ = {"FRONTLINE_REDIS_HOST": "127.0.0.1", "FRONTLINE_REDIS_PORT": "6379", "FRONTLINE_REDIS_DB": "1"}
+    settings = {"limits": {"conversation_messages": "4 per minute"}}
+    first, second = (ratelimit.Limiter.from_settings(settings, environ) for _ in range(2))
+    assert first.uri == "redis://127.0.0.1:6379/1"
+    conversation = f"shared-{uuid.uuid4().hex}"
+    assert [first.hit(ratelimit.CONVERSATION, "rest", conversation) for _ in range(2)] == [None, None]
+    assert [second.hit(ratelimit.CONVERSATION, "rest", conversation) for _ in range(2)] == [None, None]
+    wait = first.hit(ratelimit.CONVERSATION, "rest", conversation)
+    assert wait is not None and 1 <= wait <= 60
