@@ -343,6 +343,7 @@ def check_settings() -> None:
     Raises:
         SettingsError: a setting is wrong.
     """
+    from bot import ratelimit
     from bot.calendar import get_calendar
     from bot.calendar.messages import emergency_contact
     from bot.desk import config as desk_config
@@ -358,6 +359,7 @@ def check_settings() -> None:
     get_calendar()
     escalation_settings(settings)
     desk_config.validate(settings)
+    ratelimit.validate(settings)
     traditional_standard(settings)
     TranscriptLimits.from_settings(settings)
     RetentionPolicy.from_settings(settings)

@@ -22,6 +22,7 @@ Formatting is not here: dates, weekday and month names, time-zone labels and lis
 from __future__ import annotations
 
 import logging
+import math
 from typing import List, Optional, Sequence, Tuple
 
 from bot.i18n import localise, wait_minutes
@@ -377,6 +378,36 @@ def too_long(lang: Optional[str], length: int, limit: int) -> str:
         zh=f"这条消息太长了（{length:,} 字），没有发送成功。请分几次发送，每次不超过 {limit:,} 字。",
         en=f"That message is too long ({length:,} characters) and was not sent. Please send it in parts of at most "
         f"{limit:,} characters.",
+    )
+
+
+def _retry_in(wait_seconds: float) -> Tuple[str, str]:
+    """(Chinese, English) of "in N seconds" (under 2 minutes) or "in N minutes" (rounded up, as queue waits are)."""
+    if wait_seconds < 120:
+        seconds = max(1, math.ceil(wait_seconds))
+        return f"{seconds} 秒", f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = wait_minutes(wait_seconds)
+    return f"{minutes} 分钟", f"{minutes} minutes"
+
+
+def too_many_messages(lang: Optional[str], wait_seconds: float) -> str:
+    """The reply to a message over the conversation's limit (`limits.conversation_messages`): it was not received."""
+    zh_wait, en_wait = _retry_in(wait_seconds)
+    return localise(
+        lang,
+        zh=f"您发送消息太频繁了，这条消息没有收到。请 {zh_wait}后再发送，谢谢您的耐心。",
+        en=f"You're sending messages faster than we can take them, so this one was not received. Please send it "
+        f"again in {en_wait}.",
+    )
+
+
+def too_many_chats(lang: Optional[str], wait_seconds: float) -> str:
+    """The widget's answer when too many chats were opened from one address (`limits.widget_*_per_address`)."""
+    zh_wait, en_wait = _retry_in(wait_seconds)
+    return localise(
+        lang,
+        zh=f"抱歉，您所在的网络刚刚发起了太多对话。请 {zh_wait}后再试。",
+        en=f"Sorry, too many chats were started from your network just now. Please try again in {en_wait}.",
     )
 
 

@@ -5,6 +5,11 @@ otherwise starts its own (trained model, temporary var folder, free ports) and s
 
 Figures (JSON, last stdout line): sequential FAQ turn latency p50/p99 (ms) and turns/s, the same at
 32 concurrent customers, `/model/parse` latency p50/p99, and the training time recorded by `make train`.
+
+The abuse limits stay on (`settings.yml: limits`): each simulated customer (a conversation) sends at most 20
+messages, the default burst of `limits.conversation_messages`, and REST is never limited per address. A run
+with `--per-customer` above that burst stops at the first 429 and says which setting to raise
+(docs/security/limits.md, "Load tests").
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ QUESTIONS = [
 ]
 
 
+# Turns of the warm-up conversation; like every simulated customer's, within the default burst (20).
+WARMUP_TURNS = 20
+
+
 def percentile(values: List[float], share: float) -> float:
     """The `share` quantile (0..1) of `values`, by the nearest-rank method."""
     if not values:
@@ -59,6 +68,12 @@ async def _turn(session: aiohttp.ClientSession, url: str, sender: str, text: str
     started = time.perf_counter()
     async with session.post(url, json={"sender": sender, "message": text}) as response:
         body = await response.json()
+        if response.status == 429:
+            raise RuntimeError(
+                f"conversation {sender} hit the abuse limit limits.conversation_messages (HTTP 429): keep "
+                "--per-customer within its burst (20 by default), or raise the limit in a settings file of your "
+                "own for the load test (FRONTLINE_SETTINGS; docs/security/limits.md, \"Load tests\")"
+            )
         if response.status != 200 or not body:
             raise RuntimeError(f"the assistant gave no answer to {text!r} (HTTP {response.status})")
     return (time.perf_counter() - started) * 1000
@@ -81,8 +96,9 @@ async def measure(rasa_url: str, token: str, turns: int, customers: int, per_cus
     headers = {"Authorization": f"Bearer {rest_token}"} if rest_token else None
     async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as session:
         _progress("warming up…")
-        for index in range(20):
-            await _turn(session, rest, "bench-warmup", QUESTIONS[index % len(QUESTIONS)])
+        warmup = f"bench-warmup-{uuid.uuid4().hex[:8]}"  # a new conversation each run: within the limits
+        for index in range(WARMUP_TURNS):
+            await _turn(session, rest, warmup, QUESTIONS[index % len(QUESTIONS)])
 
         _progress(f"sequential: {turns} FAQ turns…")
         sequential: List[float] = []

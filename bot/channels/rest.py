@@ -11,6 +11,9 @@ what is wrong, in sanic's JSON error shape (`{"description", "status", "message"
   not an object; `input_channel` names another channel than `rest`;
 - 413: `message` is longer than `max_message_chars` (default 10,000; a long chat message is a few hundred).
 
+- 429 with `Retry-After`: the conversation sent more than `limits.conversation_messages` (settings.yml,
+  `bot.ratelimit`); never a limit per address, since a company's backend calls for all its customers from one.
+
 Nothing is stored for a refused request, so nothing is half-handled: the caller still has its message.
 
 Rasa's channel lets the caller name the conversation's channel (`input_channel`). The desk delivers an agent's
@@ -45,7 +48,7 @@ from sanic import Blueprint
 from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
 from sanic.request import Request
 
-from bot import conversations, logsafe
+from bot import conversations, logsafe, ratelimit
 from bot.channels.options import int_option
 from bot.patches import rasa_rest, sanic_framing
 
@@ -160,16 +163,21 @@ class RestInput(rasa_rest.HookedRestInput):
     """Rasa's REST channel, refusing malformed, empty and over-long messages with a clear error, and requests
     without its token when it has one."""
 
-    def __init__(self, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, token: Optional[str] = None) -> None:
+    def __init__(
+        self, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, token: Optional[str] = None,
+        limiter: Optional[ratelimit.Limiter] = None,
+    ) -> None:
         """Creates the channel.
 
         Args:
             max_message_chars: the longest message text accepted.
             token: when given, the token every request must carry.
+            limiter: the abuse limits (`settings.yml: limits` when None).
         """
         logsafe.install()
         self.max_message_chars = max_message_chars
         self.token = token or None
+        self.limiter = limiter or ratelimit.Limiter.from_settings()
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -179,15 +187,17 @@ class RestInput(rasa_rest.HookedRestInput):
         return cls(max_message_chars=max_chars_option(credentials, "bot.channels.rest.RestInput"), token=token)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`) and the
-        answers addressed to the caller's own sender."""
+        """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`), the
+        answers addressed to the caller's own sender, and its 429s answered with `Retry-After`."""
         sanic_framing.install()
 
         async def addressed_to_the_caller(message: UserMessage) -> None:
             message.output_channel = CallerRecipients(message.output_channel)
             await on_new_message(message)
 
-        return super().blueprint(addressed_to_the_caller)
+        blueprint = super().blueprint(addressed_to_the_caller)
+        blueprint.exception(ratelimit.TooManyRequests)(ratelimit.too_many_requests_response)  # with Retry-After
+        return blueprint
 
     async def sender_of(self, req: Request) -> Optional[Text]:
         """The request's conversation id, `rest:<sender>`, the sender checked after the token (Rasa's route reads
@@ -196,8 +206,12 @@ class RestInput(rasa_rest.HookedRestInput):
         return conversations.conversation_id(CHANNEL, check_sender(req.json))
 
     def message_of(self, req: Request) -> Optional[Text]:
-        """The request's message, checked."""
-        return check_message(req.json, self.max_message_chars)
+        """The request's message, checked, and counted against its conversation's limit (429 over it)."""
+        message = check_message(req.json, self.max_message_chars)
+        wait = self.limiter.hit(ratelimit.CONVERSATION, self.name(), check_sender(req.json))  # abuse limit
+        if wait is not None:
+            raise ratelimit.TooManyRequests(f"too many messages in this conversation: send again in {wait} s", wait)
+        return message
 
     def input_channel_of(self, req: Request) -> Text:
         """Always `rest` (see the module docstring)."""

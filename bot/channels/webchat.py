@@ -21,6 +21,10 @@ tickets record the channel as `socketio`:
   manager that speaks JSON, never pickle (`bot.patches.socketio_manager.JsonRedisManager`), so a push from any
   Rasa replica (an agent reply the desk sends through whichever replica the load balancer picks) reaches the
   widget connected to another one.
+- abuse limits (`bot.ratelimit`, `settings.yml: limits`): a conversation over `conversation_messages` gets a
+  polite reply in its language and no turn; one address gets `widget_connections_per_address` connections
+  (then the connection is refused with the polite text) and `widget_conversations_per_address` new
+  conversations (then the polite text instead of a session);
 
 Register it in `credentials.yml` *instead of* the built-in `socketio:` key (both at once would mount two
 socket.io servers on the same path):
@@ -40,11 +44,12 @@ import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+import socketio
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot import conversations, identity, language, texts
+from bot import conversations, i18n, identity, language, ratelimit, texts
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
 from bot.channels.webchat_sessions import ENV_SECRET as SESSION_SECRET_ENV
 from bot.channels.webchat_sessions import SessionIds, session_secret
@@ -61,6 +66,16 @@ CHANNEL = "socketio"
 def too_long_text(text: str, limit: int) -> str:
     """The reply to a message over `limit` characters, in the language the message is written in."""
     return texts.too_long(language.detect(limits.head(text)), len(text), limit)
+
+
+def browser_language(environ: Optional[Dict[str, Any]]) -> str:
+    """The language of a browser's first `Accept-Language` choice (for texts sent before the customer wrote)."""
+    first = str((environ or {}).get("HTTP_ACCEPT_LANGUAGE") or "").split(",")[0].split(";")[0].strip().lower()
+    if first.startswith("en"):
+        return i18n.EN
+    if first in ("zh-tw", "zh-hk", "zh-mo") or first.startswith("zh-hant"):
+        return i18n.ZH_HANT
+    return i18n.ZH
 
 
 SOCKETIO_REDIS_CHANNEL = "frontline:webchat"
@@ -95,6 +110,17 @@ class WebchatInput(SocketIOInput):
 
     # the longest message text handled (`max_message_chars` in credentials.yml)
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    # the abuse limits (`settings.yml: limits` when not set before `blueprint`)
+    limiter: Optional[ratelimit.Limiter] = None
+
+    def address_of(self, environ: Optional[Dict[str, Any]]) -> str:
+        """The address a socket.io client counts under (`bot.ratelimit.request_address` of its HTTP request)."""
+        environ = environ or {}
+        request = environ.get("sanic.request")
+        assert self.limiter is not None
+        if request is None:
+            return str(environ.get("REMOTE_ADDR") or "")
+        return ratelimit.request_address(request, self.limiter.trusted_proxies)
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
@@ -124,6 +150,7 @@ class WebchatInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
         sanic_framing.install()  # see bot/patches/sanic_framing.py
+        limiter = self.limiter = self.limiter or ratelimit.Limiter.from_settings()
         secret = identity.identity_secret()
         if secret is None:
             logger.info("%s unset: widget customers stay anonymous", identity.ENV_SECRET)
@@ -143,6 +170,11 @@ class WebchatInput(SocketIOInput):
                 # rasa-webchat sends its `initPayload` (null unless set) when a chat is first opened.
                 logger.debug("empty widget message dropped")
                 return
+            wait = limiter.hit(ratelimit.CONVERSATION, self.name(), message.sender_id)  # abuse limit
+            if wait is not None:
+                lang = language.detect(limits.head(message.text))
+                await message.output_channel.send_response(message.sender_id, {"text": texts.too_many_messages(lang, wait)})
+                return
             if len(message.text) > self.max_message_chars:
                 logger.info("widget message of %d characters refused (at most %d)", len(message.text), self.max_message_chars)
                 await message.output_channel.send_response(
@@ -159,11 +191,30 @@ class WebchatInput(SocketIOInput):
             # Rasa builds the AsyncServer with the in-process manager; swap it before any client connects.
             socketio_manager_patch.install(sio, manager)
 
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            wait = limiter.hit(ratelimit.WIDGET_CONNECTIONS, self.address_of(environ))  # abuse limit
+            if wait is not None:
+                logger.warning("widget connection refused: too many from one address")
+                raise socketio.exceptions.ConnectionRefusedError(texts.too_many_chats(browser_language(environ), wait))
+            if self.jwt_key:  # Rasa's own check (this handler replaces Rasa's)
+                token = auth.get("token") if isinstance(auth, dict) else None
+                return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
+            return True
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if not sessions.valid(session_id):
-                # never issued here (unsigned, forged, picked by the browser): a fresh conversation
+                # never issued here (unsigned, forged, picked by the browser): a fresh conversation, within the
+                # address's limit of new conversations
+                environ = sio.get_environ(sid, namespace=self.namespace)
+                wait = limiter.hit(ratelimit.WIDGET_CONVERSATIONS, self.address_of(environ))  # abuse limit
+                if wait is not None:
+                    logger.warning("new widget conversation refused: too many from one address")
+                    text = texts.too_many_chats(browser_language(environ), wait)
+                    await sio.emit(self.bot_message_evt, {"text": text}, room=sid, namespace=self.namespace)
+                    return
                 session_id = sessions.issue()
             if self.session_persistence:
                 entered = sio.enter_room(sid, session_id, namespace=self.namespace)

@@ -27,6 +27,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import ratelimit
 from bot.channels import wechat_security as sec
 from bot.channels.shared_state import LocalState, SharedState, from_env as shared_state_from_env
 from bot.channels.wechat_api import DEFAULT_MAX_REPLY_BYTES, WECHAT_API_BASE, WeChatApiClient, max_reply_bytes
@@ -54,6 +55,8 @@ class WeChatInput(InputChannel):
         reply_max_bytes: the longest text message (default: settings `compliance.wechat_max_reply_bytes`).
         shared_state: retry claims and buttons shown: this process's memory (default), or Redis shared by
             every Rasa replica (`from_credentials` picks Redis when `FRONTLINE_REDIS_HOST` is set).
+        limiter: the abuse limits (`settings.yml: limits` when None): a follower over
+            `limits.conversation_messages` gets a polite passive reply and no turn.
         **options: `replay_window_seconds`, `reply_budget_seconds`, `max_body_bytes`, `dedupe_ttl_seconds`
             (see `ChannelSettings`).
     """
@@ -96,6 +99,7 @@ class WeChatInput(InputChannel):
         api_base: str = "",
         reply_max_bytes: Optional[int] = None,
         shared_state: Optional[SharedState] = None,
+        limiter: Optional[ratelimit.Limiter] = None,
         **options: Any,
     ) -> None:
         api_base = api_base or os.environ.get(f"{self.env_prefix}_API_BASE", "") or self.default_api_base
@@ -105,6 +109,7 @@ class WeChatInput(InputChannel):
         self._reply_max_bytes = reply_max_bytes
         self.shared_state: SharedState = shared_state if shared_state is not None else LocalState()
         self.buttons = ButtonMemory(self.shared_state, self.name())
+        self.limiter = limiter or ratelimit.Limiter.from_settings()
         self.envelope = Envelope(self.settings, receive_id=app_id, always_encrypted=self.always_encrypted)
         self.turns = TurnRunner(self)
         self._client: Any = None

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Protocol, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
-from bot import clock, conversations, texts
+from bot import clock, conversations, language, ratelimit, texts
 from bot.calendar.messages import hours_answer
 from bot.channels import wechat_security as sec
 from bot.channels.dedupe import Deduplicator, message_key
@@ -26,6 +26,7 @@ from bot.channels.wechat_api import split_reply
 from bot.channels.wechat_delivery import ButtonMemory, ReplyCollector
 from bot.channels.wechat_settings import ChannelSettings, text
 from bot.i18n import ZH
+from bot.nlu import limits
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class TurnChannel(Protocol):
     settings: ChannelSettings
     shared_state: SharedState
     buttons: ButtonMemory
+    limiter: ratelimit.Limiter
 
     def name(self) -> str:
         """The channel's name (logs, metadata, claims, `input_channel`)."""
@@ -179,6 +181,11 @@ class TurnRunner:
                 entry.settled = True
                 logger.info("%s: text message %s without content; no turn, asked for the question", name, key)
                 return texts.WECHAT_ASK_QUESTION
+            wait = self.channel.limiter.hit(ratelimit.CONVERSATION, name, text(message.get("FromUserName")))
+            if wait is not None:  # abuse limit: a polite reply, no turn
+                entry.settled = True
+                logger.info("%s: %s over the conversation's limit; no turn", name, key)
+                return texts.too_many_messages(language.detect(limits.head(content)) if is_text else ZH, wait)
             self._start(on_new_message, message, entry, content, meta, is_text)
             if not is_text:
                 entry.settled = True

@@ -1,14 +1,21 @@
 """Agents' accounts through the API: sign in and out, who am I, change my password, the list of agents.
 
 Passwords and tokens are handled by `bot.desk.auth`; every authenticated request also marks its agent as
-seen (`bot.desk.presence`).
+seen (`bot.desk.presence`). Each password check is a 16 MB scrypt: it runs on a small pool of threads
+(`hashing`), never on the event loop, and sign-in attempts are limited (`bot.ratelimit`): per address (`limits.login_attempts_per_address`,
+every attempt) and per agent name (`limits.login_failures_per_name`, failed attempts, from any address); over
+either, a 429 with `Retry-After` before any scrypt runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
-from typing import Any, Dict, List
+import os
+from typing import Any, Dict, List, Optional
 
+from bot import ratelimit
 from bot.desk import auth, records
 from bot.desk.config import DeskSettings
 from bot.desk.errors import DeskError
@@ -29,12 +36,20 @@ class Accounts:
         store: the desk store.
         settings: the desk settings (`session_hours`).
         presence: where authenticated requests are recorded.
+        limiter: the abuse limits (`limits` settings of `settings.raw`, counted where `bot.ratelimit` says).
     """
 
-    def __init__(self, store: Store, settings: DeskSettings, presence: Presence) -> None:
+    def __init__(
+        self, store: Store, settings: DeskSettings, presence: Presence, limiter: Optional[ratelimit.Limiter] = None
+    ) -> None:
         self.store = store
         self.settings = settings
         self.presence = presence
+        self.limiter = limiter or ratelimit.Limiter.from_settings(settings.raw or None)
+        # Password hashing threads: one per two cores, so a burst of sign-ins leaves a core to the event loop.
+        self.hashing = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="desk-password"
+        )
 
     def authenticate(self, token: str) -> AgentSession:
         """Return the session of a bearer token and mark its agent as seen.
@@ -48,23 +63,38 @@ class Accounts:
         self.presence.seen(session.agent.name)
         return session
 
-    def login(self, body: Any) -> Dict[str, Any]:
+    async def login(self, body: Any, address: str) -> Dict[str, Any]:
         """Check `{"name", "password"}` and open a session (`POST /api/login`).
+
+        Args:
+            body: the request body.
+            address: the caller's address (`bot.ratelimit.request_address`).
 
         Raises:
             DeskError: 400 bad body; 401 wrong name or password.
+            TooManyRequests: 429, too many attempts from `address` or failures for this name.
         """
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(
             body.get("password"), str
         ):
             raise DeskError(400, "send {\"name\": …, \"password\": …}")
+        name = body["name"]
+        wait = self.limiter.hit(ratelimit.LOGIN_ADDRESS, address)
+        if wait is not None:
+            logger.warning("sign-in refused: too many attempts from one address")
+            raise ratelimit.TooManyRequests(f"too many sign-in attempts from your address: retry in {wait} s", wait)
+        wait = self.limiter.test(ratelimit.LOGIN_NAME, name)
+        if wait is not None:
+            logger.warning("sign-in refused: too many failed attempts for one name")
+            raise ratelimit.TooManyRequests(f"too many failed sign-ins for this name: retry in {wait} s", wait)
         try:
-            token, expires = auth.login(
-                self.store, body["name"], body["password"], records.now(), self.settings.session_hours
+            token, expires = await asyncio.get_running_loop().run_in_executor(
+                self.hashing, auth.login, self.store, name, body["password"], records.now(), self.settings.session_hours
             )
         except auth.AuthError as error:
+            self.limiter.hit(ratelimit.LOGIN_NAME, name)
             raise DeskError(401, str(error)) from error
-        agent = self.store.get_agent(body["name"])
+        agent = self.store.get_agent(name)
         return {
             "token": token,
             "expires_at": iso(expires),
@@ -89,20 +119,23 @@ class Accounts:
             "expires_at": iso(session.expires_at),
         }
 
-    def change_password(self, agent: Agent, body: Any) -> None:
-        """Replace the agent's password (`POST /api/me/password`).
+    async def change_password(self, agent: Agent, body: Any) -> None:
+        """Replace the agent's password (`POST /api/me/password`); both hashes run in an executor.
 
         Raises:
             DeskError: 400 bad body or a password under `MIN_PASSWORD_LENGTH` characters; 403 wrong old password.
         """
         if not isinstance(body, dict):
             raise DeskError(400, "send {\"old_password\": …, \"password\": …}")
-        if not auth.verify_password(str(body.get("old_password", "")), self.store.password_hash(agent.name) or ""):
+        loop = asyncio.get_running_loop()
+        stored = self.store.password_hash(agent.name) or ""
+        if not await loop.run_in_executor(self.hashing, auth.verify_password, str(body.get("old_password", "")), stored):
             raise DeskError(403, "the old password is wrong")
         new = body.get("password")
         if not isinstance(new, str) or len(new) < MIN_PASSWORD_LENGTH:
             raise DeskError(400, f"'password' must have at least {MIN_PASSWORD_LENGTH} characters")
-        self.store.set_password_hash(agent.name, auth.hash_password(new), must_change_password=False)
+        new_hash = await loop.run_in_executor(self.hashing, auth.hash_password, new)
+        self.store.set_password_hash(agent.name, new_hash, must_change_password=False)
 
     def agents(self) -> List[Dict[str, Any]]:
         """Every agent with their current load (`GET /api/agents`)."""

@@ -19,11 +19,13 @@ from sanic.exceptions import InvalidUsage
 from sanic.response import HTTPResponse, empty
 from sanic.response import json as json_response
 
+from bot import ratelimit
 from bot.desk import auth
 from bot.desk.config import desk_secret
 from bot.desk.errors import DeskError
 from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, AgentSession, TicketStatus
 from bot.desk.service import Desk
+from bot.desk.tickets import DEFAULT_PAGE
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,9 @@ def api_blueprint(name: str) -> Blueprint:
 
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
-        return _json(_desk(request).accounts.login(_body(request)))
+        accounts = _desk(request).accounts
+        address = ratelimit.request_address(request, accounts.limiter.trusted_proxies)
+        return _json(await accounts.login(_body(request), address))
 
     @bp.post("/logout")
     async def logout(request: Request) -> HTTPResponse:
@@ -134,7 +138,7 @@ def api_blueprint(name: str) -> Blueprint:
     @bp.post("/me/password")
     async def change_password(request: Request) -> HTTPResponse:
         agent = _session(request).agent
-        _desk(request).accounts.change_password(agent, _body(request))
+        await _desk(request).accounts.change_password(agent, _body(request))
         return empty()
 
     @bp.get("/agents")
@@ -163,7 +167,16 @@ def api_blueprint(name: str) -> Blueprint:
         statuses = _statuses(request.args.get("status", "open"))
         mine = request.args.get("mine", "") in ("1", "true", "yes")
         skill = request.args.get("skill") or None
-        return _json(_desk(request).tickets.list_for(agent, statuses, mine=mine, skill=skill))
+        limit = request.args.get("limit", str(DEFAULT_PAGE))
+        if not limit.isdigit():
+            raise DeskError(400, "'limit' must be a whole number")
+        items, cursor = _desk(request).tickets.list_for(
+            agent, statuses, mine=mine, skill=skill, cursor=request.args.get("cursor") or None, limit=int(limit)
+        )
+        response = _json(items)
+        if cursor:  # the next page: the same query with &cursor=<X-Next-Cursor>
+            response.headers["X-Next-Cursor"] = cursor
+        return response
 
     @bp.get("/tickets/<code>")
     async def get_ticket(request: Request, code: str) -> HTTPResponse:
@@ -266,4 +279,6 @@ def error_handler(request: Request, exception: Exception) -> HTTPResponse:
         logger.error("desk request failed: %s %s", request.method, request.path)
         logger.debug("desk failure", exc_info=exception)
         return _json({"error": "internal error"}, status=500)
-    return _json({"error": str(exception) or "error"}, status=status)
+    response = _json({"error": str(exception) or "error"}, status=status)
+    response.headers.update(getattr(exception, "headers", None) or {})  # e.g. a 429's Retry-After
+    return response

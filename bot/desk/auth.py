@@ -7,6 +7,7 @@ and tests), and `session` tokens from `POST /api/login`, which expire after `des
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -109,14 +110,25 @@ def create_agent(
     return agent, token, password
 
 
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password with the current parameters: an unknown name is checked against it, so it
+    costs the same scrypt as a known one and the time of an answer does not tell which names exist."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def login(store: Store, name: str, password: str, now: float, hours: float) -> Tuple[str, float]:
     """Check a name and password; return a new session token and its expiry (epoch seconds).
 
+    Blocking (a 16 MB scrypt, whether the name exists or not): call it in an executor, never on the event loop.
+
     Raises:
-        AuthError: unknown name or wrong password (one message for both).
+        AuthError: unknown name or wrong password (one message for both, after the same work).
     """
-    agent = store.get_agent(name)
-    if agent is None or not verify_password(password, store.password_hash(name) or ""):
+    stored = store.password_hash(name)
+    matches = verify_password(password, stored or _dummy_hash())
+    agent = store.get_agent(name) if stored is not None and matches else None
+    if agent is None:
         raise AuthError("wrong name or password")
     token = secrets.token_urlsafe(32)
     expires_at = now + hours * 3600

@@ -16,7 +16,7 @@ from bot import texts
 from bot.desk import records
 from bot.desk.errors import DeskError
 from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
-from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket, TicketStatus
+from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
 from bot.desk.waiting import WaitingLine
@@ -119,15 +119,17 @@ class Delivery:
     async def notify_positions(self, min_gain: int = 3) -> int:
         """Tell waiting customers their new place when it improved a lot (by `min_gain`, or halved).
 
+        One round reads the queue and the agents once (`WaitingLine.round`), whatever the number of tickets.
+
         Returns:
             How many customers were told.
         """
         now = records.now()
-        rows = self.store.list_tickets(statuses=[TicketStatus.QUEUED])
-        queued = self.line.queued(rows)
+        rows = self.store.queued_tickets()
+        shared = self.line.round(now, self.line.queued(rows))  # one ranking, the agents' load read once
         told = 0
         for ticket in rows:
-            standing = self.line.standing(ticket, now, queued)
+            standing = self.line.standing(ticket, now, shared=shared)
             place, wait, last = standing.position, standing.expected_wait_seconds, ticket.notified_position
             if place is None or last is None or not standing.open_now or wait is None:
                 continue

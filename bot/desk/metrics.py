@@ -1,4 +1,6 @@
-"""Supervisor dashboard figures, computed from the stored tickets and the conversations seen on the broker.
+"""Supervisor dashboard figures, computed by SQL aggregates over the stored tickets (`bot.desk.store.figures`)
+and the conversations seen on the broker; no ticket row is read into Python, so the cost of the dashboard
+(refreshed every 5 s by each open dashboard) does not grow with the history.
 
 - queue length by grade and by skill, oldest wait: queued tickets now;
 - SLA met %: closed tickets that met both clocks (first response and resolution) / (closed tickets + open
@@ -12,35 +14,25 @@
 from __future__ import annotations
 
 import logging
-import math
-from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict
 
 from bot.desk import records
-from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, Ticket, TicketStatus
-from bot.desk.sla import GREEN, RED, YELLOW, ticket_sla
+from bot.desk.records import TicketStatus
+from bot.desk.sla import GREEN, RED, YELLOW
 from bot.desk.store import Store
+from bot.desk.store.figures import TicketFigures
 from bot.desk.views import iso
 
 logger = logging.getLogger(__name__)
 
-
-def percentile(values: Sequence[float], share: float) -> Optional[float]:
-    """Nearest-rank percentile (`share` in 0..1) of `values`, or None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return float(ordered[rank - 1])
+_LIGHTS = (GREEN, YELLOW, RED)  # by the light codes of `bot.desk.store.figures` (0, 1, 2)
 
 
-def dashboard(
-    tickets: List[Ticket], now: float, conversations: int, conversations_with_ticket: int
-) -> Dict[str, Any]:
-    """Compute the dashboard.
+def dashboard(figures: TicketFigures, now: float, conversations: int, conversations_with_ticket: int) -> Dict[str, Any]:
+    """Shape the dashboard.
 
     Args:
-        tickets: the tickets (the store's `all_tickets()`).
+        figures: the ticket figures (the store's `ticket_figures(now)`).
         now: the current time (epoch seconds).
         conversations: conversations seen on the event broker.
         conversations_with_ticket: of those, how many got a ticket.
@@ -48,45 +40,37 @@ def dashboard(
     Returns:
         The figures, as the `GET /api/dashboard` JSON.
     """
-    queued = [t for t in tickets if t.status is TicketStatus.QUEUED]
-    open_tickets = [t for t in tickets if t.status in OPEN_STATUSES]
-    closed = [t for t in tickets if t.status in CLOSED_STATUSES]
-
-    met = sum(1 for t in closed if ticket_sla(t, now)["overall"] == GREEN)
-    breached_open = sum(1 for t in open_tickets if ticket_sla(t, now)["overall"] == RED)
-    judged = len(closed) + breached_open
-    lights = Counter(ticket_sla(t, now)["overall"] for t in open_tickets)
-
-    first = [t.first_response_at - t.created_at for t in tickets if t.first_response_at is not None]
-    ratings = [int(t.rating) for t in tickets if t.rating is not None]
-    oldest = max((now - t.created_at for t in queued), default=None)
+    lights = {color: figures.open_lights.get(code, 0) for code, color in enumerate(_LIGHTS)}
+    judged = figures.closed + lights[RED]
+    oldest = now - figures.oldest_queued_at if figures.oldest_queued_at is not None else None
     contained = conversations - conversations_with_ticket
+    rated = sum(figures.ratings.values())
     return {
         "generated_at": iso(now),
         "queue": {
-            "length": len(queued),
-            "by_grade": dict(sorted(Counter(t.grade for t in queued).items())),
-            "by_skill": dict(sorted(Counter(t.skill for t in queued).items())),
+            "length": figures.by_status.get(TicketStatus.QUEUED.value, 0),
+            "by_grade": dict(sorted(figures.queued_by_grade.items())),
+            "by_skill": dict(sorted(figures.queued_by_skill.items())),
         },
         "oldest_wait_seconds": int(oldest) if oldest is not None else None,
-        "tickets": {status.value: sum(1 for t in tickets if t.status is status) for status in TicketStatus},
-        "sla_lights": {color: lights.get(color, 0) for color in (GREEN, YELLOW, RED)},
-        "sla_met_percent": round(100.0 * met / judged, 1) if judged else None,
+        "tickets": {status.value: figures.by_status.get(status.value, 0) for status in TicketStatus},
+        "sla_lights": lights,
+        "sla_met_percent": round(100.0 * figures.closed_met / judged, 1) if judged else None,
         "first_response_seconds": {
-            "p50": percentile(first, 0.5),
-            "p90": percentile(first, 0.9),
-            "count": len(first),
+            "p50": figures.first_response_p50,
+            "p90": figures.first_response_p90,
+            "count": figures.first_response_count,
         },
         "containment": {
             "rate": round(contained / conversations, 4) if conversations else None,
             "conversations": conversations,
             "with_ticket": conversations_with_ticket,
         },
-        "handoffs_by_reason": dict(sorted(Counter(t.reason for t in tickets).items())),
+        "handoffs_by_reason": dict(sorted(figures.by_reason.items())),
         "csat": {
-            "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
-            "count": len(ratings),
-            "distribution": {str(n): ratings.count(n) for n in range(1, 6)},
+            "average": round(figures.rating_average, 2) if figures.rating_average is not None else None,
+            "count": rated,
+            "distribution": {str(n): figures.ratings.get(n, 0) for n in range(1, 6)},
         },
     }
 
@@ -103,5 +87,6 @@ class Reports:
 
     def dashboard(self) -> Dict[str, Any]:
         """The dashboard figures now."""
+        now = records.now()
         total, with_ticket = self.store.containment_counts()
-        return dashboard(self.store.all_tickets(), records.now(), total, with_ticket)
+        return dashboard(self.store.ticket_figures(now), now, total, with_ticket)

@@ -12,9 +12,11 @@ so a retry sends the same words).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import logging
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from bot import faq
 from bot.desk import records
@@ -24,12 +26,38 @@ from bot.desk.errors import DeskError, find_ticket
 from bot.desk.queue import ANY_SKILL, QueueRules
 from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket, TicketStatus
 from bot.desk.store import Store
+from bot.desk.store.tickets import PageKey, QueueOrder
 from bot.desk.stream import ConsoleFeed
 from bot.desk.views import TicketViews, public_message
 from bot.desk.waiting import WaitingLine, queued_ticket
 from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
+
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
+
+
+def encode_cursor(key: PageKey) -> str:
+    """The opaque `next` cursor of a page that ends at the row with this page key."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode("ascii")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> PageKey:
+    """The page key in a cursor made by `encode_cursor`.
+
+    Raises:
+        DeskError: 400 when it is not one.
+    """
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        section, rank, created_at, ticket_id = raw
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+            raise ValueError(cursor)
+        return int(section), float(rank), float(created_at), int(ticket_id)
+    except (ValueError, TypeError) as error:
+        raise DeskError(400, "'cursor' is not a cursor this desk gave: use the `next` of the previous page") from error
 
 
 def validate_text(body: Any, key: str = "text", required: bool = True) -> Optional[str]:
@@ -70,6 +98,7 @@ class TicketDesk:
         self.views = views
         self.feed = feed
         self.delivery = delivery
+        self.order = QueueOrder.from_weights(rules.weights)
 
     # ---- what an agent may choose from --------------------------------------------------------------
 
@@ -100,20 +129,41 @@ class TicketDesk:
         return find_ticket(self.store, code)
 
     def list_for(
-        self, agent: Agent, statuses: List[TicketStatus], mine: bool = False, skill: Optional[str] = None
-    ) -> List[Dict[str, Any]]:
-        """Tickets for the console: queued first by priority, then the rest by age, each with `can_claim`."""
+        self,
+        agent: Agent,
+        statuses: List[TicketStatus],
+        mine: bool = False,
+        skill: Optional[str] = None,
+        cursor: Optional[str] = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+        """One page of tickets for the console: queued first by priority, then the rest by age, each with
+        `can_claim`; and the cursor of the next page (None after the last).
+
+        Args:
+            agent: the agent asking.
+            statuses: the statuses to list.
+            mine: only the agent's own tickets.
+            skill: only this skill's tickets.
+            cursor: the `next` cursor of the previous page; None for the first page.
+            limit: the page size, 1 to `MAX_PAGE`.
+
+        Raises:
+            DeskError: 400 for a cursor this desk did not make, or a limit out of range.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise DeskError(400, f"'limit' must be a whole number from 1 to {MAX_PAGE}")
         now = records.now()
-        rows = self.store.list_tickets(statuses=statuses, assignee=agent.name if mine else None, skill=skill)
-        queued = self.line.queued()
-        profile = self.line.profile(agent)
-        items = [self.views.ticket_json(r, now, agent=agent, queued=queued, profile=profile) for r in rows]
-        queued_status = TicketStatus.QUEUED.value
-        items.sort(
-            key=lambda t: (t["status"] != queued_status, -t["priority"] if t["status"] == queued_status else 0,
-                           t["created_at"])
+        rows = self.store.list_page(
+            self.order, statuses=statuses, assignee=agent.name if mine else None, skill=skill,
+            after=decode_cursor(cursor) if cursor else None, limit=limit + 1,
         )
-        return items
+        more = len(rows) > limit
+        rows = rows[:limit]
+        ranking = self.line.ranking(now) if any(t.status is TicketStatus.QUEUED for t, _ in rows) else None
+        profile = self.line.profile(agent)
+        items = [self.views.ticket_json(t, now, agent=agent, profile=profile, ranking=ranking) for t, _ in rows]
+        return items, encode_cursor(rows[-1][1]) if more else None
 
     def detail(self, code: str, agent: Agent) -> Dict[str, Any]:
         """A ticket with its context packet and messages."""

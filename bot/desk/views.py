@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 from bot.desk.queue import AgentProfile, QueuedTicket, QueueRules
 from bot.desk.records import Agent, Message, Ticket, TicketStatus
 from bot.desk.sla import ticket_sla
-from bot.desk.waiting import WaitingLine, queued_ticket
+from bot.desk.waiting import Ranking, WaitingLine, queued_ticket
 from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class TicketViews:
         agent: Optional[Agent] = None,
         queued: Optional[List[QueuedTicket]] = None,
         profile: Optional[AgentProfile] = None,
+        ranking: Optional[Ranking] = None,
     ) -> Dict[str, Any]:
         """The JSON form of a ticket (without context and messages); `can_claim` when `agent` is given.
 
@@ -105,6 +106,7 @@ class TicketViews:
             agent: the agent asking (adds `can_claim`).
             queued: the queued tickets (read when None; pass them when showing many tickets).
             profile: the agent's routing profile (read when None).
+            ranking: every queued ticket's place, computed once (pass it when showing many tickets).
         """
         sla = ticket_sla(ticket, now)
         waiting = max(0.0, (ticket.claimed_at or now) - ticket.created_at) if ticket.is_open else None
@@ -138,7 +140,10 @@ class TicketViews:
             "rating": ticket.rating,
             "rating_comment": ticket.rating_comment,
         }
-        if ticket.status is TicketStatus.QUEUED:
+        if ticket.status is TicketStatus.QUEUED and ranking is not None:
+            data["position"] = ranking.position(ticket.id)
+            data["overflow"] = ranking.overflowing(ticket.id)
+        elif ticket.status is TicketStatus.QUEUED:
             queued = queued if queued is not None else self.line.queued()
             data["position"] = self.rules.position(ticket.id, queued, now)
             target = next((t for t in queued if t.id == ticket.id), None)

@@ -182,8 +182,8 @@ async def test_position_update_announces_the_wait_as_the_handoff_does(
     codes = await open_queued(app, internal, *(make_packet(f"w{i}", grade="B") for i in range(3)))
     estimate = line.standing
 
-    def wait_of_150_seconds(ticket, now, queued=None):
-        return dataclasses.replace(estimate(ticket, now, queued), expected_wait_seconds=150)
+    def wait_of_150_seconds(ticket, now, queued=None, shared=None):
+        return dataclasses.replace(estimate(ticket, now, queued, shared), expected_wait_seconds=150)
 
     monkeypatch.setattr(line, "standing", wait_of_150_seconds)
     for code in codes[:2]:

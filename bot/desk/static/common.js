@@ -25,6 +25,16 @@ const Desk = (() => {
   }
 
   async function api(method, path, body) {
+    return (await request(method, path, body)).data;
+  }
+
+  /* A GET of one page of a paged list: {data, next} (next: the X-Next-Cursor of the following page, or null). */
+  async function apiPage(path) {
+    const { data, response } = await request("GET", path);
+    return { data, next: response.headers.get("X-Next-Cursor") };
+  }
+
+  async function request(method, path, body) {
     const headers = { Accept: "application/json" };
     const t = token();
     if (t) headers.Authorization = "Bearer " + t;
@@ -52,7 +62,7 @@ const Desk = (() => {
       }
       throw new ApiError(response.status, message);
     }
-    return data;
+    return { data, response };
   }
 
   function onUnauthorized(fn) {
@@ -179,5 +189,5 @@ const Desk = (() => {
     name.focus();
   }
 
-  return { api, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
+  return { api, apiPage, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
 })();

@@ -10,10 +10,13 @@
   const logoutBtn = document.getElementById("logout");
 
   const FILTERS = { open: "open", mine: "open", closed: "closed" };
+  const PAGE_SIZE = 100;
   const state = {
     me: null,
     filter: "open",
     tickets: new Map(),
+    pages: 0, // pages of the list shown
+    next: null, // the cursor of the next page, null after the last
     current: null, // the open ticket (detail: with context and messages)
     unread: new Set(),
     canned: [],
@@ -70,7 +73,7 @@
     await loadQueue();
     startStream();
     state.timers.push(setInterval(tick, 1000));
-    state.timers.push(setInterval(loadQueue, 15000));
+    state.timers.push(setInterval(() => loadQueue(), 15000));
     state.timers.push(setInterval(syncClock, 60000));
     const wanted = decodeURIComponent(location.hash.slice(1));
     if (wanted) openTicket(wanted);
@@ -127,6 +130,8 @@
     state.filter = filter;
     root.querySelectorAll(".tabs button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.filter === filter)));
     state.tickets.clear();
+    state.pages = 0;
+    state.next = null;
     renderQueue();
     loadQueue();
   }
@@ -138,12 +143,28 @@
 
   // ---------------------------------------------------------------- queue
 
-  async function loadQueue() {
-    const params = new URLSearchParams({ status: FILTERS[state.filter] });
-    if (state.filter === "mine") params.set("mine", "1");
+  /* The list comes in pages (queued first by priority, so the first page holds the most urgent tickets); a
+   * reload fetches as many pages as were shown, and "Load more" the next one. */
+  async function loadQueue(more) {
+    const filter = state.filter;
+    const params = new URLSearchParams({ status: FILTERS[filter], limit: String(PAGE_SIZE) });
+    if (filter === "mine") params.set("mine", "1");
+    const wanted = more ? state.pages + 1 : Math.max(1, state.pages);
+    const items = more ? Array.from(state.tickets.values()) : [];
+    let cursor = more ? state.next : null;
+    let pages = more ? state.pages : 0;
     try {
-      const items = await api("GET", "/api/tickets?" + params.toString());
+      do {
+        if (cursor) params.set("cursor", cursor);
+        const page = await Desk.apiPage("/api/tickets?" + params.toString());
+        items.push(...page.data);
+        cursor = page.next;
+        pages += 1;
+      } while (cursor && pages < wanted);
+      if (filter !== state.filter) return;
       state.tickets = new Map(items.map((t) => [t.id, t]));
+      state.pages = pages;
+      state.next = cursor;
       renderQueue();
     } catch (err) {
       if (err.status !== 401) showQueueError(err.message);
@@ -152,7 +173,7 @@
 
   function scheduleQueueReload() {
     clearTimeout(queueReload);
-    queueReload = setTimeout(loadQueue, 250);
+    queueReload = setTimeout(() => loadQueue(), 250);
   }
 
   function belongs(ticket) {
@@ -190,6 +211,10 @@
       return;
     }
     for (const t of items) els.queue.appendChild(queueItem(t));
+    if (state.next) {
+      els.queue.appendChild(h("li", { class: "more" },
+        h("button", { type: "button", "data-testid": "queue-more", onclick: () => loadQueue(true) }, "Load more")));
+    }
   }
 
   function queueItem(t) {

@@ -8,9 +8,9 @@ The store is synchronous: each call is one short transaction, and every status c
 UPDATE whose row count says whether it happened (see `bot.desk.store.tickets`).
 
 One module per table group: `tables` (the schema), `database` (engine, creation, the data cipher), `tickets`,
-`messages`, `agents` (with tokens), `state` (broker position, conversations seen), and `maintenance` (the
-retention steps and the key rotation). Message texts, context packets and survey comments are stored encrypted
-(`bot.data_keys`) and come back decrypted.
+`messages`, `agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's
+aggregates), and `maintenance` (the retention steps and the key rotation). Message texts, context packets and
+survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 from bot.desk.store.agents import AgentRows
+from bot.desk.store.figures import FigureRows
 from bot.desk.store.maintenance import MaintenanceRows
 from bot.desk.store.messages import MessageRows
 from bot.desk.store.state import StateRows
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Store"]
 
 
-class Store(TicketRows, MessageRows, AgentRows, StateRows, MaintenanceRows):
+class Store(TicketRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows):
     """Tickets, messages, agents and state in one SQL database (the table groups joined over one engine).
 
     Args:

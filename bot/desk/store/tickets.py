@@ -9,6 +9,7 @@ The context packet and the survey comment are stored encrypted (`bot.data_keys`)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
@@ -23,18 +24,68 @@ from bot.desk.store.tables import tickets
 logger = logging.getLogger(__name__)
 
 _OPEN = [s.value for s in OPEN_STATUSES]
+# The columns the queue's routing reads (`bot.desk.queue.QueuedTicket`).
+ROUTING_COLUMNS = ("id", "skill", "grade", "vip", "anger", "requires_senior", "created_at", "skill_since")
 # Conversation ids per query of `topics_by_conversation` (SQLite allows 999 bound values in older builds).
 _IDS_PER_QUERY = 500
 
 
-def _ticket(row: Any) -> Ticket:
-    data = dict(row._mapping)
+# A row's place in the console's order (see `TicketRows.list_page`): (0 queued / 1 other, minus the standing
+# priority of a queued ticket / 0, created_at, id).
+PageKey = Tuple[int, float, float, int]
+
+
+def _ticket_from(data: Dict[str, Any]) -> Ticket:
     cipher = data_keys.cipher()
     if isinstance(data.get("context"), str):
         data["context"] = cipher.loads(data["context"]) or {}
     if data.get("rating_comment") is not None:
         data["rating_comment"] = cipher.decrypt(data["rating_comment"])
     return Ticket.from_row(data)
+
+
+def _ticket(row: Any) -> Ticket:
+    return _ticket_from(dict(row._mapping))
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueOrder:
+    """The priority weights (`desk.priority`) as SQL: `QueueRules.priority` without the part all queued tickets
+    share.
+
+    Priority = grade weight + VIP bonus + anger (0..1) x anger weight + waiting minutes x per-minute weight, and
+    waiting minutes = (now - created_at) / 60, so priority = `standing` + now x per-minute weight / 60: the
+    order by priority is the order by `standing`, the same at any moment.
+    """
+
+    grade: Mapping[str, float]
+    vip: float
+    anger: float
+    per_waiting_minute: float
+
+    @classmethod
+    def from_weights(cls, weights: Mapping[str, Any]) -> QueueOrder:
+        """The order of the `desk.priority` weights (as `QueueRules.weights` holds them)."""
+        return cls(
+            grade={str(k): float(v) for k, v in (weights.get("grade") or {}).items()},
+            vip=float(weights.get("vip", 0)),
+            anger=float(weights.get("anger", 0)),
+            per_waiting_minute=float(weights.get("per_waiting_minute", 0)),
+        )
+
+    def standing(self, columns: Any) -> Any:
+        """The SQL expression of a ticket's standing priority over the ticket table's `columns`."""
+        def number(value: float) -> Any:
+            return sa.literal(value, sa.Float)
+
+        grade = sa.case(
+            *((columns.grade == name, number(weight)) for name, weight in self.grade.items()), else_=number(0.0)
+        ) if self.grade else number(0.0)
+        vip = sa.case((columns.vip == sa.true(), number(self.vip)), else_=number(0.0))
+        anger = sa.case(
+            (columns.anger < 0, number(0.0)), (columns.anger > 1, number(1.0)), else_=columns.anger
+        ) * number(self.anger)
+        return grade + vip + anger - columns.created_at * number(self.per_waiting_minute / 60.0)
 
 
 def _owned_by(stmt: Any, expect_assignee: Optional[str]) -> Any:
@@ -101,31 +152,74 @@ class TicketRows(Database):
         with self.engine.connect() as conn:
             return [_ticket(r) for r in conn.execute(query)]
 
-    def list_tickets(
+    def list_page(
         self,
+        order: QueueOrder,
         statuses: Optional[Iterable[TicketStatus | str]] = None,
         assignee: Optional[str] = None,
         skill: Optional[str] = None,
-        limit: int = 500,
-    ) -> List[Ticket]:
-        """Return tickets filtered by status, assignee and skill, oldest first."""
-        query = sa.select(tickets)
+        after: Optional[PageKey] = None,
+        limit: int = 100,
+    ) -> List[Tuple[Ticket, PageKey]]:
+        """One page of tickets in the console's order: queued first by priority, then the rest by age.
+
+        Every row is reachable: a page ends where the next starts (`after`, the key of the last row seen), with
+        no cap on how many pages there are. The queued tickets' order does not change while they wait (waiting
+        raises every priority alike), so a page key stays valid.
+
+        Args:
+            order: the priority weights (`QueueOrder`).
+            statuses: only these statuses (all when None or empty).
+            assignee: only tickets of this agent.
+            skill: only tickets of this skill.
+            after: the key of the last row of the previous page; None for the first page.
+            limit: the most rows to return.
+
+        Returns:
+            (ticket, its page key) pairs, in order.
+        """
+        queued = tickets.c.status == TicketStatus.QUEUED.value
+        section = sa.case((queued, 0), else_=1)
+        rank = sa.case((queued, -order.standing(tickets.c)), else_=sa.literal(0.0, sa.Float))
+        keys = (section.label("page_section"), rank.label("page_rank"), tickets.c.created_at, tickets.c.id)
+        query = sa.select(tickets, *keys[:2])
         if statuses:
             query = query.where(tickets.c.status.in_([TicketStatus(s).value for s in statuses]))
         if assignee:
             query = query.where(tickets.c.assignee == assignee)
         if skill:
             query = query.where(tickets.c.skill == skill)
-        query = query.order_by(tickets.c.created_at, tickets.c.id).limit(limit)
+        if after is not None:
+            query = query.where(sa.tuple_(section, rank, tickets.c.created_at, tickets.c.id) > sa.tuple_(*after))
+        query = query.order_by(section, rank, tickets.c.created_at, tickets.c.id).limit(limit)
         with self.engine.connect() as conn:
-            return [_ticket(r) for r in conn.execute(query)]
+            rows = conn.execute(query).all()
+        result = []
+        for row in rows:
+            data = dict(row._mapping)
+            key = (int(data.pop("page_section")), float(data.pop("page_rank")), float(data["created_at"]), int(data["id"]))
+            result.append((_ticket_from(data), key))
+        return result
 
-    def all_tickets(self, since: Optional[float] = None) -> List[Ticket]:
-        """Return every ticket (created at or after `since`) for the dashboard, with an empty `context`."""
+    def queued_routing(self) -> List[Tuple[Any, ...]]:
+        """What routing needs of every queued ticket (`ROUTING_COLUMNS`, in that order), oldest first, no cap: a
+        light read for the queue's ranking, which each new ticket and each position update needs."""
+        query = (
+            sa.select(*(tickets.c[name] for name in ROUTING_COLUMNS))
+            .where(tickets.c.status == TicketStatus.QUEUED.value)
+            .order_by(tickets.c.created_at, tickets.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    def queued_tickets(self) -> List[Ticket]:
+        """Every queued ticket, oldest first, with an empty `context` (for the queue's ranking: no cap)."""
         columns = [c for c in tickets.c if c.name != "context"]
-        query = sa.select(*columns)
-        if since is not None:
-            query = query.where(tickets.c.created_at >= since)
+        query = (
+            sa.select(*columns)
+            .where(tickets.c.status == TicketStatus.QUEUED.value)
+            .order_by(tickets.c.created_at, tickets.c.id)
+        )
         with self.engine.connect() as conn:
             return [_ticket(r) for r in conn.execute(query)]
 
@@ -251,6 +345,16 @@ class TicketRows(Database):
         """Remember the queue position the customer was last told."""
         with self.engine.begin() as conn:
             conn.execute(tickets.update().where(tickets.c.id == ticket_id).values(notified_position=place))
+
+    def active_counts(self) -> Dict[str, int]:
+        """Return how many tickets each agent who owns any currently owns (one query for all agents)."""
+        query = (
+            sa.select(tickets.c.assignee, sa.func.count())
+            .where(tickets.c.status == TicketStatus.ASSIGNED.value, tickets.c.assignee.is_not(None))
+            .group_by(tickets.c.assignee)
+        )
+        with self.engine.connect() as conn:
+            return {str(name): int(count) for name, count in conn.execute(query)}
 
     def active_count(self, agent: str) -> int:
         """Return how many tickets `agent` currently owns."""
