@@ -21,7 +21,7 @@ window ends. At a window's edge a caller can get up to twice a window's amount t
 near either.
 
 Storage: this process's memory on one machine; Redis in production mode (the Redis of
-`bot.channels.shared_state.redis_address`), so replicas share the counts. A Redis failure lets the request
+`bot.redis_config`, with its password and TLS), so replicas share the counts. A Redis failure lets the request
 through (logged; tried again after a pause): losing a customer's message is worse than missing a limit.
 
 Addresses (`client_address`): the peer address, unless the peer is a trusted proxy; then the rightmost hop of
@@ -198,15 +198,15 @@ def request_address(request: Any, trusted: Sequence[Network]) -> str:
 # --- the limiter -------------------------------------------------------------------------------------------------
 
 
-def storage_uri(environ: Optional[Mapping[str, str]] = None) -> str:
-    """Where the counts live: Redis in production mode (`bot.channels.shared_state.redis_address`), else memory."""
-    from bot.channels.shared_state import redis_address
+def storage_uri(environ: Optional[Mapping[str, str]] = None) -> Tuple[str, Dict[str, Any]]:
+    """Where the counts live, and the connection's options: production mode's Redis (`bot.redis_config`, with its
+    password and TLS), else memory."""
+    from bot.redis_config import redis_settings
 
-    address = redis_address(environ)
-    if address is None:
-        return "memory://"
-    host, port, db = address
-    return f"redis://{host}:{port}/{db}"
+    settings = redis_settings(environ)
+    if settings is None:
+        return "memory://", {}
+    return settings.url, settings.options()
 
 
 class Limiter:
@@ -219,14 +219,18 @@ class Limiter:
     """
 
     def __init__(
-        self, settings: LimitSettings, uri: str = "memory://", clock: Callable[[], float] = time.time
+        self,
+        settings: LimitSettings,
+        uri: str = "memory://",
+        clock: Callable[[], float] = time.time,
+        storage_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.settings = settings
         self.uri = uri
-        options: Dict[str, Any] = {}
+        options: Dict[str, Any] = dict(storage_options or {})
         if not uri.startswith("memory"):
             # called on the event loop (like Rasa's Redis lock store and the channels' shared state): short timeouts
-            options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+            options.update(socket_timeout=0.5, socket_connect_timeout=0.5)
         self.storage = storage_from_string(uri, **options)  # the strategy holds only a weak reference to it
         self.strategy = FixedWindowRateLimiter(self.storage)
         self._clock = clock
@@ -237,10 +241,10 @@ class Limiter:
         cls, settings: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None
     ) -> Limiter:
         """A limiter for the `limits` settings (`settings.yml` when None), counting where `storage_uri` says."""
-        uri = storage_uri(environ)
+        uri, options = storage_uri(environ)
         if not uri.startswith("memory"):
             logger.info("abuse limits counted in Redis, shared by every replica")
-        return cls(load(settings), uri)
+        return cls(load(settings), uri, storage_options=options)
 
     @property
     def trusted_proxies(self) -> Tuple[Network, ...]:
