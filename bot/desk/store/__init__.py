@@ -8,7 +8,8 @@ The store is synchronous: each call is one short transaction, and every status c
 UPDATE whose row count says whether it happened (see `bot.desk.store.tickets`).
 
 One module per table group: `tables` (the schema), `database` (engine, creation), `tickets`, `messages`,
-`agents` (with tokens), `state` (broker position, conversations seen).
+`agents` (with tokens), `state` (broker position, conversations seen), `feed` (the console events all desk
+processes push), `processes` (live desk processes, who has a console open, leases).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import logging
 
 from bot.desk.store.agents import AgentRows
+from bot.desk.store.feed import FeedRows
 from bot.desk.store.messages import MessageRows
+from bot.desk.store.processes import ProcessRows
 from bot.desk.store.state import StateRows
 from bot.desk.store.tickets import TicketRows
 
@@ -25,8 +28,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["Store"]
 
 
-class Store(TicketRows, MessageRows, AgentRows, StateRows):
-    """Tickets, messages, agents and state in one SQL database (the table groups joined over one engine).
+class Store(TicketRows, MessageRows, AgentRows, StateRows, FeedRows, ProcessRows):
+    """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
+    groups joined over one engine).
 
     Args:
         url: a SQLAlchemy URL: `sqlite:///path` or `postgresql://user@host:port/db`.
