@@ -17,7 +17,7 @@ CHANNEL_VARS := WECHAT_TOKEN WECHAT_ENCODING_AES_KEY WECHAT_APP_ID WECHAT_APP_SE
 	FRONTLINE_IDENTITY_SECRET FRONTLINE_REST_TOKEN
 $(foreach v,$(CHANNEL_VARS),$(eval export $(v) ?=))
 
-.PHONY: help install install-browser lint validate train run test test-unit test-stories bench evaluate lock clean
+.PHONY: help install install-browser lint validate train run test test-unit test-faults test-stories bench evaluate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,7 +63,10 @@ run: train ## Install, train if needed, start Rasa (5005), actions (5055) and th
 test: install install-browser train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
 
 test-unit: install train
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not faults"
+
+test-faults: install train ## Fault runs: processes killed (kill -9) and services cut during live traffic (PostgreSQL, Redis, RabbitMQ)
+	$(PY) -m pytest -q -p no:cacheprovider -m faults
 
 test-stories: install train ## Rasa end-to-end test stories (tests/test_*.yml), prediction errors fail
 	$(PY) -m bot test-stories
