@@ -17,7 +17,7 @@ CHANNEL_VARS := WECHAT_TOKEN WECHAT_ENCODING_AES_KEY WECHAT_APP_ID WECHAT_APP_SE
 	FRONTLINE_IDENTITY_SECRET FRONTLINE_REST_TOKEN
 $(foreach v,$(CHANNEL_VARS),$(eval export $(v) ?=))
 
-.PHONY: help install install-browser install-haproxy lint validate train run run-production test test-unit test-stories bench evaluate lock clean
+.PHONY: help install install-browser install-haproxy lint validate train run run-production test test-unit test-faults test-stories bench evaluate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -74,7 +74,10 @@ run-production: train install-haproxy ## REPLICAS=2 Rasa servers, action servers
 test: install install-browser install-haproxy train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
 
 test-unit: install train
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not faults"
+
+test-faults: install train ## Fault runs: processes killed (kill -9) and services cut during live traffic (PostgreSQL, Redis, RabbitMQ)
+	$(PY) -m pytest -q -p no:cacheprovider -m faults
 
 test-stories: install train ## Rasa end-to-end test stories (tests/test_*.yml), prediction errors fail
 	$(PY) -m bot test-stories

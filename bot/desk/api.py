@@ -11,7 +11,7 @@ import asyncio
 import hmac
 import json
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 from urllib.parse import unquote
 
 from sanic import Blueprint, Request
@@ -25,6 +25,7 @@ from bot.desk.config import desk_secret
 from bot.desk.errors import DeskError
 from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, AgentSession, TicketStatus
 from bot.desk.service import Desk
+from bot.desk.stream import sse_frame
 from bot.desk.tickets import DEFAULT_PAGE
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,20 @@ def _check_secret(request: Request) -> None:
 def _session(request: Request, allow_query_token: bool = False) -> AgentSession:
     token = auth.bearer_token(request.headers, request.args if allow_query_token else None)
     return _desk(request).accounts.authenticate(token)
+
+
+def _last_event_id(request: Request) -> Optional[int]:
+    """The `Last-Event-ID` header (or `?last_event_id=`) of a stream request; None when absent."""
+    raw = request.headers.get("last-event-id") or request.args.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise DeskError(400, "'Last-Event-ID' must be an event id (a whole number)") from error
+    if value < 0:
+        raise DeskError(400, "'Last-Event-ID' must be an event id (a whole number)")
+    return value
 
 
 def _statuses(raw: str) -> List[TicketStatus]:
@@ -228,12 +243,15 @@ def api_blueprint(name: str) -> Blueprint:
     async def stream(request: Request) -> HTTPResponse:
         """Server-Sent Events: `ticket` and `message` events as they happen (see `bot.desk.stream`).
 
-        While the stream is open its agent counts as online (the customers' wait estimates use it)."""
+        Event ids are global across desk processes: with `Last-Event-ID: n` (or `?last_event_id=n`) the stream
+        starts with every event after n, from whichever desk process. While the stream is open its agent counts
+        as online (the customers' wait estimates use it)."""
         agent = _session(request, allow_query_token=True).agent
         try:
             max_seconds = float(request.args.get("max_seconds", "0"))
         except ValueError as error:
             raise DeskError(400, "'max_seconds' must be a number") from error
+        after = _last_event_id(request)
         desk = _desk(request)
         hub = desk.hub
         loop = asyncio.get_running_loop()
@@ -242,25 +260,25 @@ def api_blueprint(name: str) -> Blueprint:
             content_type="text/event-stream; charset=utf-8",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-        queue = hub.subscribe()
+        subscription = hub.subscribe(after)
         desk.presence.connected(agent.name)
         try:
-            await response.send("retry: 2000\nevent: hello\ndata: {}\n\n")
+            # `hello` carries the position the stream starts from: a console that reconnects before any event
+            # came still resumes from it.
+            await response.send(f"retry: 2000\nid: {subscription.after}\nevent: hello\ndata: {{}}\n\n")
             while True:
                 timeout = SSE_PING_SECONDS
                 if deadline is not None:
                     timeout = min(timeout, deadline - loop.time())
                     if timeout <= 0:
                         break
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout=timeout)
-                except asyncio.TimeoutError:
+                events = await hub.next(subscription, timeout)
+                if not events:
                     await response.send(": ping\n\n")
                     continue
-                data = json.dumps(event["data"], ensure_ascii=False)
-                await response.send(f"id: {event['seq']}\nevent: {event['type']}\ndata: {data}\n\n")
+                await response.send("".join(sse_frame(event) for event in events))
         finally:
-            hub.unsubscribe(queue)
+            hub.unsubscribe(subscription)
             desk.presence.disconnected(agent.name)
         await response.eof()
         return response

@@ -1,21 +1,24 @@
 """The desk's sanic app factory and runner.
 
 `create_app()` builds a uniquely named app and starts nothing. Listeners open the store (creating missing
-tables) before the server starts, start the broker consumer and the queue-position notifier after it starts,
-and stop them cleanly before it stops. `run()` (behind `python -m bot desk`) serves it on
-`FRONTLINE_LISTEN_HOST` (127.0.0.1) and `FRONTLINE_DESK_PORT` (5006). Request bodies over
-`servers.request_max_bytes.desk` get 413 before they are read (`bot.servers.request_limits`); the demo page
-exists only in development (`bot.settings.production_mode`).
+tables) before the server starts; after it starts they start the broker consumer and this process's background
+work: reading the console feed (`bot.desk.stream.Hub.run`), the presence heartbeat (`bot.desk.presence`) and
+the leader's rounds (queue-position updates, feed trimming, forgetting dead processes: on one desk process at a
+time, `bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
+the same database. `run()` (behind `python -m bot desk`) serves it on `FRONTLINE_LISTEN_HOST` (127.0.0.1) and
+`FRONTLINE_DESK_PORT` (5006). Request bodies over `servers.request_max_bytes.desk` get 413 before they are read
+(`bot.servers.request_limits`); the demo page exists only in development (`bot.settings.production_mode`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
 import uuid
-from typing import Any, Mapping, Optional
+from typing import Any, Awaitable, Callable, List, Mapping, Optional
 
 from sanic import Sanic
 from sanic.exceptions import SanicException
@@ -28,11 +31,13 @@ from bot.desk.console import console_blueprint
 from bot.desk.demo import demo_blueprint
 from bot.desk.errors import DeskError
 from bot.desk.events import Consumer, consumer_for
+from bot.desk.leader import LEASE_SECONDS, Lease, run_as_leader
+from bot.desk.presence import ALIVE_SECONDS, HEARTBEAT_SECONDS
 from bot.desk.rasa_client import RasaClient
 from bot.desk.service import Desk
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
-from bot.desk.stream import Hub
+from bot.desk.stream import FEED_KEEP_SECONDS, Hub
 from bot.servers import listen, request_limits
 from bot.settings import production_mode
 
@@ -41,6 +46,29 @@ logger = logging.getLogger(__name__)
 _COUNTER = itertools.count(1)
 AUTO = "auto"
 POSITION_NOTIFY_SECONDS = 5.0
+LEADER_LEASE = "desk_leader"
+# Rows of processes silent this long are deleted (they stopped counting after `Cadence.alive`).
+FORGET_PROCESSES_SECONDS = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Cadence:
+    """How often the desk's background work runs, in seconds (the defaults are production's; tests shorten them).
+
+    Attributes:
+        leader_round: the leader's round: queue-position updates, feed trimming, forgetting dead processes.
+        lease: how long the leader's lease lasts without renewal (another desk takes over this long after the
+            leader died).
+        heartbeat: how often this process marks itself alive.
+        alive: a process silent this long is taken for dead (its consoles no longer make their agents online).
+        feed_keep: how long console events are kept for catching up (`Last-Event-ID`).
+    """
+
+    leader_round: float = POSITION_NOTIFY_SECONDS
+    lease: float = LEASE_SECONDS
+    heartbeat: float = HEARTBEAT_SECONDS
+    alive: float = ALIVE_SECONDS
+    feed_keep: float = FEED_KEEP_SECONDS
 
 
 def create_app(
@@ -55,6 +83,7 @@ def create_app(
     notify_positions: bool = True,
     console: bool = True,
     name: Optional[str] = None,
+    cadence: Optional[Cadence] = None,
 ) -> Sanic:
     """Build the desk app.
 
@@ -72,9 +101,10 @@ def create_app(
         console: mount the console and dashboard pages (`bot.desk.console`) and, outside production mode,
             the demo page (`bot.desk.demo`).
         name: the app name; unique by default.
+        cadence: the timings of the background work (`Cadence()`: production's).
 
     Returns:
-        The sanic app; its `ctx` holds `desk`, `store`, `hub`, `rasa`, `secret`.
+        The sanic app; its `ctx` holds `desk`, `store`, `hub`, `rasa`, `secret`, `lease`.
     """
     desk_settings = config.load(settings)
     sanic_framing.install()  # see bot/patches/sanic_framing.py
@@ -84,8 +114,11 @@ def create_app(
     request_limits.apply(app, request_limits.request_limits(desk_settings.raw).desk)
     store = store or Store(database_url or config.database_url())
     rasa = rasa or RasaClient(config.rasa_url(), config.rasa_token())
-    hub = Hub()
+    cadence = cadence or Cadence()
+    hub = Hub(store, keep_seconds=cadence.feed_keep)
     desk = Desk(store, desk_settings, rasa, hub, calendar)
+    desk.presence.alive_seconds = cadence.alive
+    lease = Lease(store, LEADER_LEASE, desk.presence.process_id, cadence.lease)  # both get a new id per worker
     app.ctx.desk = desk
     app.ctx.store = store
     app.ctx.hub = hub
@@ -93,7 +126,8 @@ def create_app(
     app.ctx.secret = secret
     app.ctx.migrated = False
     app.ctx.consumer = None
-    app.ctx.notifier = None
+    app.ctx.lease = lease
+    app.ctx.background = []
     broker_url = config.broker_url() if broker == AUTO else broker
 
     suffix = app.name.replace("-", "_")
@@ -106,7 +140,10 @@ def create_app(
     @app.get("/health")
     async def health(_request: Any) -> Any:
         consumer: Optional[Consumer] = app.ctx.consumer
-        return json_response({"status": "ok", "broker": bool(consumer and consumer.running)})
+        return json_response(
+            {"status": "ok", "broker": bool(consumer and consumer.running), "leader": lease.held,
+             "process": desk.presence.process_id}
+        )
 
     if console:
         app.blueprint(console_blueprint(f"desk_console_{suffix}"))
@@ -126,21 +163,37 @@ def create_app(
             if consumer is not None:
                 await consumer.start()
                 app_.ctx.consumer = consumer
-        if notify_positions and app_.ctx.notifier is None:
-            app_.ctx.notifier = asyncio.get_running_loop().create_task(_notify_loop(desk))
+        if not app_.ctx.background:
+            loop = asyncio.get_running_loop()
+            # One id per serving process: sanic's workers (FRONTLINE_DESK_WORKERS > 1) are forked from one app.
+            desk.presence.process_id = lease.holder = uuid.uuid4().hex
+            await loop.run_in_executor(None, desk.presence.heartbeat)
+            app_.ctx.background = [
+                loop.create_task(hub.run()),
+                loop.create_task(_every(cadence.heartbeat, desk.presence.heartbeat, "presence heartbeat")),
+                loop.create_task(run_as_leader(lease, _leader_round(desk, notify_positions), cadence.leader_round)),
+            ]
 
     @app.listener("before_server_stop")
     async def stop_background(app_: Sanic, _loop: Any) -> None:
         if app_.ctx.consumer is not None:
             await app_.ctx.consumer.stop()
             app_.ctx.consumer = None
-        if app_.ctx.notifier is not None:
-            app_.ctx.notifier.cancel()
+        tasks: List[asyncio.Task] = app_.ctx.background
+        app_.ctx.background = []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             try:
-                await app_.ctx.notifier
+                await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
-            app_.ctx.notifier = None
+        if tasks:
+            lease.release()
+            try:
+                desk.presence.leave()
+            except Exception:  # boundary: stopping; the process's rows expire by themselves
+                logger.debug("leaving the presence table failed", exc_info=True)
 
     @app.listener("after_server_stop")
     async def close_clients(app_: Sanic, _loop: Any) -> None:
@@ -158,14 +211,26 @@ def _sanic_error(app: Sanic) -> Any:
     return handler
 
 
-async def _notify_loop(desk: Desk) -> None:
-    while True:
-        await asyncio.sleep(POSITION_NOTIFY_SECONDS)
-        try:
+def _leader_round(desk: Desk, notify_positions: bool) -> Callable[[], Awaitable[None]]:
+    """The work one desk process at a time does every round."""
+
+    async def round_() -> None:
+        desk.hub.trim()
+        desk.store.forget_dead_processes(FORGET_PROCESSES_SECONDS)
+        if notify_positions:
             await desk.delivery.notify_positions()
+
+    return round_
+
+
+async def _every(seconds: float, work: Callable[[], None], what: str) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            work()
         except Exception:  # boundary: a failed round is retried on the next
-            logger.error("queue position updates failed")
-            logger.debug("position update failure", exc_info=True)
+            logger.error("%s failed", what)
+            logger.debug("%s failure", what, exc_info=True)
 
 
 def run(host: Optional[str] = None, port: Optional[int] = None) -> None:

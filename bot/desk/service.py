@@ -65,10 +65,10 @@ class Desk:
         self.store = store
         self.settings = settings
         self.rasa = rasa
-        self.hub = hub or Hub()
+        self.hub = hub or Hub(store)
         self.calendar = calendar
         self.rules = QueueRules.from_settings(settings)
-        self.presence = Presence()
+        self.presence = Presence(store)
         self.line = WaitingLine(store, self.rules, self.presence, calendar)
         self.views = TicketViews(self.rules, self.line)
         self.feed = ConsoleFeed(self.hub, store, self.views)

@@ -24,6 +24,7 @@
     topics: [],
     agents: [],
     stream: null, // AbortController of the running stream
+    lastEventId: null, // the id of the last stream event seen: a reconnect (to any desk process) resumes after it
     timers: [],
   };
   let els = {};
@@ -264,10 +265,9 @@
     while (state.stream === controller) {
       try {
         setLive("connecting", "connecting…");
-        const response = await fetch("/api/stream", {
-          headers: { Authorization: "Bearer " + Desk.token(), Accept: "text/event-stream" },
-          signal: controller.signal,
-        });
+        const headers = { Authorization: "Bearer " + Desk.token(), Accept: "text/event-stream" };
+        if (state.lastEventId !== null) headers["Last-Event-ID"] = state.lastEventId;
+        const response = await fetch("/api/stream", { headers, signal: controller.signal });
         if (response.status === 401) {
           signedOut("Your session has ended. Please sign in again.");
           return;
@@ -309,6 +309,7 @@
           const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
           if (field === "event") type = val;
           else if (field === "data") data.push(val);
+          else if (field === "id") state.lastEventId = val;
         }
         if (!data.length) continue;
         let payload;
@@ -323,7 +324,11 @@
   }
 
   function handleEvent(type, data) {
-    if (type === "ticket" && data && data.id) {
+    if (type === "reset") {
+      // The events since we last saw one are no longer kept: reload what we show.
+      loadQueue();
+      if (state.current) refreshCurrent();
+    } else if (type === "ticket" && data && data.id) {
       upsertTicket(data);
       scheduleQueueReload(); // positions and claimability of the others change too
       if (state.current && state.current.id === data.id) {

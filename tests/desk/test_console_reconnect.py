@@ -1,0 +1,129 @@
+"""The console resumes its event stream where it stopped: in a real headless Chromium against the real desk, a
+stream that ends (its desk process died) is reopened with `Last-Event-ID`, and the events made meanwhile show."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import time
+from typing import Any, Dict, Iterator
+
+import pytest
+import requests
+
+from bot.desk.store import Store
+from bot.settings import repo_root
+from cluster_helpers import SECRET, free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "Console-test-pass-1"
+TIMEOUT = 10_000  # ms
+# Records each stream request's headers; the first stream ends right after its first `ticket` event, as when
+# the desk process serving it is killed.
+CUT_FIRST_STREAM = """(() => {
+  window.__streams = [];
+  const orig = window.fetch;
+  window.fetch = async (u, o) => {
+    if (!String(u).startsWith('/api/stream')) return orig(u, o);
+    window.__streams.push(Object.assign({}, (o && o.headers) || {}));
+    const response = await orig(u, o);
+    if (window.__streams.length > 1) return response;
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let seen = '';
+    const body = new ReadableStream({
+      async pull(controller) {
+        if (seen.includes('event: ticket')) { reader.cancel(); controller.close(); return; }
+        const { value, done } = await reader.read();
+        if (done) { controller.close(); return; }
+        seen += decoder.decode(value, { stream: true });
+        controller.enqueue(value);
+      },
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
+})()"""
+
+
+@pytest.fixture
+def desk(tmp_path: pathlib.Path, make_packet: Any) -> Iterator[Dict[str, Any]]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    port = free_port()
+    database = f"sqlite:///{tmp_path / 'desk.db'}"
+    env = {**os.environ, "FRONTLINE_DESK_PORT": str(port), "DATABASE_URL": database, "FRONTLINE_BROKER": "none",
+           "FRONTLINE_VAR": str(tmp_path / "var"), "FRONTLINE_DESK_SECRET": SECRET,
+           "FRONTLINE_RASA_URL": f"http://127.0.0.1:{free_port()}", "FRONTLINE_LOG_LEVEL": "WARNING"}
+    env.pop("FRONTLINE_NOW", None)
+    added = subprocess.run([sys.executable, "-m", "bot", "desk", "add-agent", "alice", "--password", PASSWORD],
+                           env=env, cwd=repo_root(), capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    with open(tmp_path / "desk.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "desk"], env=env, cwd=repo_root(), stdout=log,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    store = Store(database)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "desk.log").read_text()
+            time.sleep(0.2)
+
+        def create(conversation_id: str) -> str:
+            response = requests.post(f"{url}/internal/tickets", json=make_packet(conversation_id),
+                                     headers={"X-Frontline-Secret": SECRET}, timeout=5)
+            assert response.status_code == 201, response.text
+            return response.json()["id"]
+
+        yield {"url": url, "store": store, "create": create}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        store.close()
+
+
+def test_the_console_reconnects_with_last_event_id(desk: Dict[str, Any]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.add_init_script(CUT_FIRST_STREAM)
+            page.goto(f"{desk['url']}/console")
+            page.fill("#login-name", "alice")
+            page.fill("#login-password", PASSWORD)
+            page.click("[data-testid=login-submit]")
+            page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
+            assert page.evaluate("window.__streams.length") == 1
+            assert "Last-Event-ID" not in page.evaluate("window.__streams[0]")
+            first = desk["create"]("reconnect-1")
+            first_event = desk["store"].feed_last_id()
+            expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{first}']")).to_be_visible(timeout=TIMEOUT)
+            # The first stream ended after that event; a ticket is made before the console is back.
+            second = desk["create"]("reconnect-2")
+            deadline = time.monotonic() + TIMEOUT / 1000
+            while page.evaluate("window.__streams.length") < 2:  # (wait_for_function would need 'unsafe-eval')
+                assert time.monotonic() < deadline, "the console did not reconnect"
+                time.sleep(0.05)
+            assert page.evaluate("window.__streams[1]['Last-Event-ID']") == str(first_event)
+            expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{second}']")).to_be_visible(timeout=TIMEOUT)
+            page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
+            third = desk["create"]("reconnect-3")  # live again, on the resumed stream
+            expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{third}']")).to_be_visible(timeout=TIMEOUT)
+            assert page.evaluate("window.__streams.length") == 2
+        finally:
+            browser.close()
