@@ -77,6 +77,7 @@ class PurgeReport:
     conversations_forgotten: int = 0
     tickets_texts_purged: int = 0
     replies_masked: int = 0
+    feed_events: int = 0
 
     @property
     def changed(self) -> int:
@@ -91,7 +92,7 @@ class PurgeReport:
             f"purge: raw conversations before {day} ({policy.transcripts_days} days): deleted "
             f"{self.tracker_events} tracker store events and {self.broker_events} broker events; the desk forgot "
             f"{self.tickets_forgotten} tickets' conversation ids and {self.conversations_forgotten} conversations"
-            f"{texts}; {self.replies_masked} undelivered replies masked"
+            f"{texts}; {self.replies_masked} undelivered replies masked; {self.feed_events} console feed events deleted"
         )
 
 
@@ -108,6 +109,7 @@ def purge(stores: Any, policy: RetentionPolicy, now: float) -> PurgeReport:
     if stores.desk is not None:
         desk = stores.desk
         report.tickets_forgotten, report.conversations_forgotten = desk.forget_conversations(cutoff, cutoff)
+        report.feed_events = desk.trim_feed_before(cutoff)  # kept an hour as a rule; never past retention
         if policy.desk_text_days is not None:
             report.tickets_texts_purged = desk.purge_texts(now - policy.desk_text_days * DAY)
         for message in desk.undelivered_replies():

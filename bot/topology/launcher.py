@@ -25,8 +25,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import run
-from bot.settings import repo_root
+from bot import data_keys, redis_config, run
+from bot.settings import SettingsError, repo_root
 from bot.topology import haproxy
 from bot.topology.layout import LOOPBACK, LayoutPorts, Plan, plan
 from bot.topology.supervisor import AlreadyRunning, Program, Supervisor
@@ -34,8 +34,10 @@ from bot.topology.supervisor import AlreadyRunning, Program, Supervisor
 logger = logging.getLogger(__name__)
 
 PRODUCTION_ENDPOINTS = "endpoints.prod.yml"
-# Variables of the endpoints file that the launcher sets itself.
-SET_BY_LAUNCHER = {"FRONTLINE_ACTION_URL"}
+# Variables of the endpoints file that the launcher sets itself (the secrets `make run` generates when unset).
+SET_BY_LAUNCHER = {"FRONTLINE_ACTION_URL", *run.GENERATED_SECRETS}
+# The lock store whose Redis comes from the environment (bot/redis_config.py), not from the endpoints file.
+REDIS_LOCK_STORE = "bot.lock_store.RedisLockStore"
 POLL_SECONDS = 0.5
 # HAProxy marks a server UP after two good checks 2 s apart (deploy/haproxy.cfg.template); allow for a slow one
 HAPROXY_UP_SECONDS = 30.0
@@ -88,8 +90,20 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def _services(endpoints: Mapping[str, Any], database_url: str) -> List[Tuple[str, str, int]]:
-    """(what, host, port) of each service the layout needs, from the expanded endpoints and DATABASE_URL."""
+def _shared_redis(label: str, environ: Mapping[str, str]) -> List[Tuple[str, str, int]]:
+    """The Redis every replica shares (`bot.redis_config`), as one (what, host, port), or none when unset."""
+    try:
+        settings = redis_config.redis_settings(environ)
+    except SettingsError:
+        return []  # named by preflight from the same settings
+    return [(label, settings.host, settings.port)] if settings else []
+
+
+def _services(
+    endpoints: Mapping[str, Any], database_url: str, environ: Mapping[str, str]
+) -> List[Tuple[str, str, int]]:
+    """(what, host, port) of each service the layout needs, from the expanded endpoints, DATABASE_URL and the
+    shared Redis's variables."""
     found: List[Tuple[str, str, int]] = []
     for key, label, default_port in (
         ("tracker_store", "the tracker store's PostgreSQL", 5432),
@@ -100,6 +114,8 @@ def _services(endpoints: Mapping[str, Any], database_url: str) -> List[Tuple[str
         host = str(section.get("url") or "").strip()
         if host and "://" not in host:
             found.append((label, host, int(section.get("port") or default_port)))
+        elif key == "lock_store" and section.get("type") == REDIS_LOCK_STORE:
+            found.extend(_shared_redis(label, environ))
     if database_url:
         from sqlalchemy.engine import make_url
 
@@ -154,7 +170,19 @@ def preflight(root: pathlib.Path, layout: Plan, env: Mapping[str, str]) -> List[
     if not database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
         problems.append("the desks share one database: set DATABASE_URL=postgresql://user@host:5432/db")
         database_url = ""
-    for label, host, port in _services(expanded, database_url):
+    if (expanded.get("lock_store") or {}).get("type") == REDIS_LOCK_STORE:
+        try:
+            if redis_config.redis_settings(env) is None:
+                problems.append(
+                    "the Rasa servers share a lock store in Redis: set FRONTLINE_REDIS_URL or FRONTLINE_REDIS_HOST"
+                )
+        except SettingsError as error:
+            problems.append(str(error))
+    if not (env.get(data_keys.ENV_KEYS) or "").strip():
+        problems.append(
+            f"production mode encrypts stored conversations: set {data_keys.ENV_KEYS} (docs/security/data.md)"
+        )
+    for label, host, port in _services(expanded, database_url, env):
         if not _reachable(host, port):
             problems.append(f"cannot reach {label} at {host}:{port}")
     for what, (host, port) in layout.listening().items():

@@ -19,6 +19,7 @@ import uuid
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
+import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -64,8 +65,15 @@ def fill_desk(store: Store, tickets: int = 3) -> None:
         store.add_message(ticket.id, "agent", "您好，我来处理", 1010.0 + n, "sent", author="li")
 
 
+def all_tickets(store: Store) -> List[Ticket]:
+    """Every ticket of a desk database, oldest first (the console pages them; a backup check wants them all)."""
+    with store.engine.connect() as connection:
+        ids = [row[0] for row in connection.execute(sa.text("SELECT id FROM desk_tickets ORDER BY id"))]
+    return [ticket for ticket in map(store.get_ticket, ids) if ticket is not None]
+
+
 def desk_contents(store: Store) -> Tuple[List[Ticket], Dict[int, list], List[str]]:
-    tickets = store.all_tickets()
+    tickets = all_tickets(store)
     return tickets, {t.id: store.messages(t.id) for t in tickets}, [a.name for a in store.list_agents()]
 
 
@@ -180,11 +188,11 @@ def test_restore_refuses_a_database_that_holds_data_unless_replace(tmp_path: pat
     assert refused.returncode == 1
     assert f"desk: {other / 'desk.db'} already holds data: restore into a fresh database" in refused.stderr
     check = Store(f"sqlite:///{other / 'desk.db'}")
-    assert len(check.all_tickets()) == 5  # untouched
+    assert len(all_tickets(check)) == 5  # untouched
     check.close()
     replaced = cli(base_env(other), "restore", "--from", str(backup), "--replace")
     assert replaced.returncode == 0, replaced.stderr
-    assert len(Store(f"sqlite:///{other / 'desk.db'}").all_tickets()) == 2
+    assert len(all_tickets(Store(f"sqlite:///{other / 'desk.db'}"))) == 2
 
 
 def test_replace_ignores_the_write_ahead_log_a_crashed_process_left(tmp_path: pathlib.Path) -> None:
@@ -208,7 +216,7 @@ def test_replace_ignores_the_write_ahead_log_a_crashed_process_left(tmp_path: pa
     assert (target / "desk.db-wal").stat().st_size > 0
     replaced = cli(base_env(target), "restore", "--from", str(backup), "--replace")
     assert replaced.returncode == 0, replaced.stderr
-    restored = Store(f"sqlite:///{target / 'desk.db'}").all_tickets()
+    restored = all_tickets(Store(f"sqlite:///{target / 'desk.db'}"))
     assert [(t.conversation_id, t.topic) for t in restored] == [("conv-0", "faq_refund"), ("conv-1", "faq_refund")]
 
 
@@ -227,7 +235,7 @@ def test_a_sqlite_backup_taken_while_the_desk_writes_is_one_consistent_snapshot(
     old.mkdir()
     desk = Store(f"sqlite:///{old / 'desk.db'}")
     fill_desk(desk, tickets=1)
-    ticket = desk.all_tickets()[0]
+    ticket = all_tickets(desk)[0]
     stop = threading.Event()
 
     def write() -> None:  # another connection keeps appending messages, one transaction each

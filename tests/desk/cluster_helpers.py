@@ -20,15 +20,28 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import aiohttp
+import pytest
 from aiohttp import web
 
+from bot.data_keys import generate_key
 from bot.settings import repo_root
 
 PG_URL = os.environ.get("FRONTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "cluster-secret"
+# One data key for every desk of the cluster (production mode, on PostgreSQL, refuses to start without one).
+DATA_KEY = generate_key()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster_data_key() -> Iterator[str]:
+    """This test process reads and writes the cluster's database with the desks' data key (import it into a
+    test module to use it there)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FRONTLINE_DATA_KEYS", DATA_KEY)
+        yield DATA_KEY
 # A Monday morning in business hours (the queue-position updates only go out while the team is open).
 PINNED_NOW = "2025-12-01T10:00:00+08:00"
 NODE_SCRIPT = pathlib.Path(__file__).with_name("cluster_node.py")
@@ -77,7 +90,7 @@ class DeskNode:
         self.env.update(
             DATABASE_URL=database_url, FRONTLINE_RASA_URL=rasa_url, RASA_TOKEN="rasa-token",
             FRONTLINE_DESK_SECRET=SECRET, FRONTLINE_DESK_PORT=str(self.port), FRONTLINE_BROKER="none",
-            FRONTLINE_VAR=str(log_dir / "var"), PYTHONPATH=str(repo_root()),
+            FRONTLINE_VAR=str(log_dir / "var"), PYTHONPATH=str(repo_root()), FRONTLINE_DATA_KEYS=DATA_KEY,
             **(extra_env or {}),
         )
         self.process: Optional[subprocess.Popen] = None

@@ -30,6 +30,7 @@ from cluster_helpers import (
     Console,
     DeskNode,
     RecordingRasa,
+    cluster_data_key,  # noqa: F401 - autouse: this process shares the desks' data key
     create_ticket,
     new_schema,
     schema_url,
@@ -326,7 +327,7 @@ async def test_only_one_desk_tells_a_customer_their_place(own_schema: Any, tmp_p
             # the first, and the second moves from place 2 to place 1 in that one step: it is due a position update.
             waiting = []
             for wave in range(3):
-                first, second = f"notify-{wave}-0", f"notify-{wave}-1"
+                first, second = f"socketio:notify-{wave}-0", f"socketio:notify-{wave}-1"  # ids as Rasa keeps them
                 await create_ticket(http, nodes[wave % 2].base, make_packet(first))
                 await create_ticket(http, nodes[1 - wave % 2].base, make_packet(second))
                 code = store.open_ticket_for(first).code

@@ -30,6 +30,7 @@ from cluster_helpers import (
     Console,
     DeskNode,
     RecordingRasa,
+    cluster_data_key,  # noqa: F401 - autouse: this process shares the desks' data key
     create_ticket,
     new_schema,
     schema_url,
@@ -227,7 +228,7 @@ async def test_the_leader_moves_when_it_is_killed(schema: Any, tmp_path: pathlib
             headers = {"Authorization": f"Bearer {tokens['nora']}"}
             await create_ticket(http, other.base, make_packet("lead-0"))
             await create_ticket(http, other.base, make_packet("lead-1"))
-            async with http.post(f"{other.base}/api/tickets/{store.open_ticket_for('lead-0').code}/claim",
+            async with http.post(f"{other.base}/api/tickets/{store.open_ticket_for('socketio:lead-0').code}/claim",
                                  headers=headers) as response:
                 assert response.status == 200
             leader.start()  # back, as a follower: the lease stays where it is

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import aiohttp
 
+from bot.conversations import conversation_id
 from bot.settings import repo_root
 
 
@@ -34,6 +35,11 @@ def add_agent(stack: Any, skills: str = "general,orders,after_sales,payments,eme
     return agent
 
 
+def rest_conversation(sender: str) -> str:
+    """The conversation id Rasa and the desk keep for a REST sender (`rest:<sender>`)."""
+    return conversation_id("rest", sender)
+
+
 async def say(http: aiohttp.ClientSession, stack: Any, sender: str, text: str) -> List[Dict[str, Any]]:
     """One customer message over the REST channel; the assistant's answer."""
     async with http.post(f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}) as r:
@@ -44,7 +50,8 @@ async def say(http: aiohttp.ClientSession, stack: Any, sender: str, text: str) -
 async def open_ticket(http: aiohttp.ClientSession, stack: Any, sender: str) -> Dict[str, Any]:
     """Ask for a human over REST; the open ticket the desk made (looked up by the real conversation id)."""
     await say(http, stack, sender, "/request_human")
-    async with http.get(f"{stack.desk_url}/internal/conversations/{sender}/ticket", headers=internal(stack)) as r:
+    url = f"{stack.desk_url}/internal/conversations/{rest_conversation(sender)}/ticket"
+    async with http.get(url, headers=internal(stack)) as r:
         assert r.status == 200, await r.text()
         return await r.json()
 
@@ -72,7 +79,8 @@ async def detail_with(
 
 async def tracker(http: aiohttp.ClientSession, stack: Any, sender: str) -> Dict[str, Any]:
     """The conversation as Rasa's HTTP API gives it (decrypted by the tracker store)."""
-    async with http.get(f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}) as r:
+    url = f"{stack.rasa_url}/conversations/{rest_conversation(sender)}/tracker"
+    async with http.get(url, params={"token": stack.token}) as r:
         assert r.status == 200, await r.text()
         return await r.json()
 

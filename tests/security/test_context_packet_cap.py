@@ -30,7 +30,7 @@ def flood(turns: int, text_size: int) -> Tracker:
                        "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.2},
                                       "anger": {"score": 0.1}}})
         events.append({"event": "bot", "timestamp": 1764554400.5 + turn, "text": f"收到 #{turn}"})
-    return Tracker.from_dict({"sender_id": "flooder", "slots": {}, "events": events, "latest_message": {}})
+    return Tracker.from_dict({"sender_id": "rest:flooder", "slots": {}, "events": events, "latest_message": {}})
 
 
 def test_flooded_conversation_gives_a_bounded_packet() -> None:

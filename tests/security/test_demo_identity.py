@@ -14,6 +14,7 @@ from typing import Dict, Iterator
 import pytest
 import requests
 
+from bot.data_keys import generate_key
 from bot.devtools import free_port
 from bot.run import Stack
 from bot.settings import production_mode, repo_root
@@ -62,6 +63,7 @@ def production_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "FRONTLINE_IDENTITY_SECRET": "production-identity-secret-0123456789abcdef",
         "FRONTLINE_DESK_SECRET": "production-desk-secret",
         "RASA_TOKEN": "production-rasa-token",
+        "FRONTLINE_DATA_KEYS": generate_key(),
     }
     log = open(tmp / "desk.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "bot", "desk"], env=env, cwd=repo_root(), stdout=log,

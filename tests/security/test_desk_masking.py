@@ -55,7 +55,7 @@ async def test_agents_never_see_a_phone_number_sender_or_their_own_raw_numbers(
     seen = json.dumps([listed, detail], ensure_ascii=False)
     for number in (phone, reply_phone, note_phone):
         assert number not in seen, number
-    assert listed and listed[0]["conversation_id"] == detail["conversation_id"] == f"{phone[:3]}****{phone[-4:]}"
+    assert listed and listed[0]["conversation_id"] == detail["conversation_id"] == f"rest:{phone[:3]}****{phone[-4:]}"
     assert detail["context"]["conversation_id"] == detail["conversation_id"]
     assert [m["text"] for m in detail["messages"] if m["role"] in ("agent", "note")] == [
         "请拨打 139****5678 联系专员",

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 import requests
 
+from bot.conversations import conversation_id
 from bot.run import Stack
 
 pytestmark = pytest.mark.stack
@@ -103,15 +104,16 @@ def test_action_server_refuses_forged_survey_rating(stack: Stack) -> None:
     said = requests.post(f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": "/request_human"},
                          timeout=60)
     assert said.status_code == 200 and said.json(), said.text  # the real handoff ran its action: the token works
-    ticket = ticket_of(stack, sender)
+    conversation = conversation_id("rest", sender)
+    ticket = ticket_of(stack, conversation)
     assert ticket is not None and ticket["rating"] is None
     slots = {"ticket_id": ticket["id"], "survey_pending": True, "language": "zh"}
     entities = [{"entity": "rating", "value": "1", "start": 0, "end": 1}]
-    call = forged_call("action_survey_answer", sender, slots, "rest", entities)
+    call = forged_call("action_survey_answer", conversation, slots, "rest", entities)
     response = requests.post(f"{stack.actions_url}/webhook", data=json.dumps(call),
                              headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 401, response.text
-    assert ticket_of(stack, sender)["rating"] is None
+    assert ticket_of(stack, conversation)["rating"] is None
 
 
 def test_action_server_health_stays_open(stack: Stack) -> None:

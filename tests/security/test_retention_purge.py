@@ -34,7 +34,8 @@ from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore
 from tests.conftest import STACK_NOW
 from tests.desk.conftest import PG_URL, pg_available
 from tests.security.data_helpers import (
-    add_agent, database_bytes, detail_with, internal, open_ticket, run_command, say, ticket_status,
+    add_agent, database_bytes, detail_with, internal, open_ticket, rest_conversation, run_command, say,
+    ticket_status,
 )
 from tests.security.test_data_at_rest import psql
 
@@ -51,6 +52,7 @@ def rows_of(path: pathlib.Path, table: str, column: str, value: str) -> int:
 @pytest.mark.stack
 async def test_purge_deletes_raw_conversations_past_retention(stack: Any) -> None:
     sender = f"purge-{uuid.uuid4().hex[:10]}"
+    conversation = rest_conversation(sender)
     agent = add_agent(stack)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         ticket = await open_ticket(http, stack, sender)
@@ -62,14 +64,14 @@ async def test_purge_deletes_raw_conversations_past_retention(stack: Any) -> Non
         await say(http, stack, sender, "/survey_rating" + '{"rating": 4}')
     done_at = time.time() + 1
     var = stack.var
-    assert rows_of(var / "rasa.db", "events", "sender_id", sender) > 0
-    assert rows_of(var / "events.db", "events", "sender_id", sender) > 0
+    assert rows_of(var / "rasa.db", "events", "sender_id", conversation) > 0
+    assert rows_of(var / "events.db", "events", "sender_id", conversation) > 0
 
     # Within the retention period (the desk's pinned clock, a day on): nothing of this conversation goes.
     within = run_command(stack, "purge", env={"FRONTLINE_NOW": iso(dt.datetime.fromisoformat(STACK_NOW).timestamp() + DAY)})
     assert within.returncode == 0, within.stderr
-    assert rows_of(var / "rasa.db", "events", "sender_id", sender) > 0
-    assert rows_of(var / "desk.db", "desk_tickets", "conversation_id", sender) == 1
+    assert rows_of(var / "rasa.db", "events", "sender_id", conversation) > 0
+    assert rows_of(var / "desk.db", "desk_tickets", "conversation_id", conversation) == 1
 
     # Past it (as cron would run it 180 days after this conversation): the raw conversation is gone.
     later = {"FRONTLINE_NOW": iso(done_at + 180 * DAY)}
@@ -77,14 +79,14 @@ async def test_purge_deletes_raw_conversations_past_retention(stack: Any) -> Non
     assert past.returncode == 0, past.stderr
     [line] = past.stdout.splitlines()
     assert line.startswith("purge: raw conversations before ") and "deleted 0 tracker" not in line
-    assert rows_of(var / "rasa.db", "events", "sender_id", sender) == 0
-    assert rows_of(var / "events.db", "events", "sender_id", sender) == 0
-    assert rows_of(var / "desk.db", "desk_conversations", "sender_id", sender) == 0
-    assert rows_of(var / "desk.db", "desk_tickets", "conversation_id", sender) == 0
+    assert rows_of(var / "rasa.db", "events", "sender_id", conversation) == 0
+    assert rows_of(var / "events.db", "events", "sender_id", conversation) == 0
+    assert rows_of(var / "desk.db", "desk_conversations", "sender_id", conversation) == 0
+    assert rows_of(var / "desk.db", "desk_tickets", "conversation_id", conversation) == 0
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         kept = await ticket_status(http, stack, ticket["id"])  # the figures stay for reports
         assert kept["conversation_id"] == f"forgotten:{ticket['id']}" and kept["rating"] == 4
-        async with http.get(f"{stack.desk_url}/internal/conversations/{sender}/ticket", headers=internal(stack)) as r:
+        async with http.get(f"{stack.desk_url}/internal/conversations/{conversation}/ticket", headers=internal(stack)) as r:
             assert r.status == 404
     # Not in any byte of a copy of the files either (deleted rows are zeroed, the logs emptied).
     for name, content in database_bytes(var).items():

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List
 import aiohttp
 import pytest
 
+from bot.conversations import conversation_id
 from bot.devtools import free_port
 from bot.run import Ports, Stack, latest_model, start
 from bot.settings import repo_root
@@ -86,7 +87,7 @@ async def test_600_handoffs_leave_a_new_emergency_first_in_the_console(flood_sta
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
 
         async def ask_for_human(n: int) -> int:
-            packet = handoff_packet(f"bot-{script}-{n}")
+            packet = handoff_packet(conversation_id("rest", f"bot-{script}-{n}"))
             async with gate, http.post(f"{stack.desk_url}/internal/tickets", json=packet, headers=internal) as r:
                 await r.read()
                 return r.status
@@ -106,7 +107,7 @@ async def test_600_handoffs_leave_a_new_emergency_first_in_the_console(flood_sta
             assert r.status == 200
             first_page: List[Dict[str, Any]] = await r.json()
             cursor = r.headers.get("X-Next-Cursor")
-        assert first_page[0]["conversation_id"] == victim and first_page[0]["grade"] == "A"
+        assert first_page[0]["conversation_id"] == conversation_id("rest", victim) and first_page[0]["grade"] == "A"
         assert first_page[0]["position"] == 1
 
         # nothing is hidden by a cap: the pages hold every ticket once

@@ -14,6 +14,7 @@ from typing import Dict
 
 import pytest
 
+from bot.data_keys import generate_key
 from bot.devtools import free_port
 from bot.settings import repo_root
 from bot.topology.launcher import preflight
@@ -34,6 +35,7 @@ PRODUCTION_ENV: Dict[str, str] = {
     "FRONTLINE_RABBITMQ_USER": "guest",
     "FRONTLINE_RABBITMQ_PASSWORD": "guest",
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test",
+    "FRONTLINE_DATA_KEYS": generate_key(),
 }
 
 
@@ -106,3 +108,17 @@ def test_replicas_without_production_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "--replicas and --print-haproxy go with --production" in result.stderr
+
+
+def test_a_missing_data_key_is_named() -> None:
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "FRONTLINE_DATA_KEYS"}
+    problems = preflight(ROOT, free_layout(), env)
+    assert "production mode encrypts stored conversations: set FRONTLINE_DATA_KEYS (docs/security/data.md)" in problems
+
+
+def test_the_shared_redis_must_be_named() -> None:
+    env = {k: v for k, v in PRODUCTION_ENV.items() if not k.startswith("FRONTLINE_REDIS_")}
+    problems = preflight(ROOT, free_layout(), env)
+    assert (
+        "the Rasa servers share a lock store in Redis: set FRONTLINE_REDIS_URL or FRONTLINE_REDIS_HOST" in problems
+    )

@@ -1,7 +1,8 @@
 """The console feed (`desk_feed`): every change pushed to the consoles, in one order shared by all desk processes.
 
 Each row is one Server-Sent Event: `id` (global: the SSE `id:` and `Last-Event-ID`), `at` (the database's clock),
-`kind` (`ticket` or `message`) and `data` (its JSON text). The desk process that made a change appends the row;
+`kind` (`ticket` or `message`) and `data` (its JSON text, encrypted with the data keys like every other text the
+desk keeps: it holds conversation ids and messages). The desk process that made a change appends the row;
 every desk process reads the rows after the last it has seen and pushes them to its own consoles
 (`bot.desk.stream.Hub`).
 
@@ -39,7 +40,7 @@ feed = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("at", sa.Float, nullable=False, index=True),  # the database's clock
     sa.Column("kind", sa.String(16), nullable=False),  # ticket | message
-    sa.Column("data", sa.Text, nullable=False),  # the event's JSON
+    sa.Column("data", sa.Text, nullable=False),  # the event's JSON, encrypted (`Database.cipher`)
     sqlite_autoincrement=True,
 )
 
@@ -75,7 +76,7 @@ class FeedRows(Database):
             if postgres:
                 conn.execute(sa.text("LOCK TABLE desk_feed IN EXCLUSIVE MODE"))
             new_id = conn.execute(
-                feed.insert().values(at=database_clock(self.dialect), kind=kind, data=data)
+                feed.insert().values(at=database_clock(self.dialect), kind=kind, data=self.cipher.encrypt(data))
             ).inserted_primary_key[0]
             if postgres:
                 conn.execute(sa.select(sa.func.pg_notify(channel, str(new_id))))
@@ -84,8 +85,9 @@ class FeedRows(Database):
     def feed_after(self, after: int, limit: int) -> List[FeedRow]:
         """The events with an id above `after`, oldest first, at most `limit`."""
         query = sa.select(feed.c.id, feed.c.kind, feed.c.data).where(feed.c.id > after).order_by(feed.c.id).limit(limit)
+        cipher = self.cipher
         with self.engine.connect() as conn:
-            return [FeedRow(int(r.id), r.kind, r.data) for r in conn.execute(query)]
+            return [FeedRow(int(r.id), r.kind, cipher.decrypt(r.data)) for r in conn.execute(query)]
 
     def feed_last_id(self) -> int:
         """The id of the newest event (the trimmed mark when none is kept, 0 when there never was one)."""
@@ -101,7 +103,11 @@ class FeedRows(Database):
 
     def trim_feed(self, keep_seconds: float) -> int:
         """Delete the events older than `keep_seconds` (by the database's clock); return how many."""
-        cutoff = database_clock(self.dialect) - keep_seconds
+        return self.trim_feed_before(database_clock(self.dialect) - keep_seconds)
+
+    def trim_feed_before(self, cutoff: float) -> int:
+        """Delete the events stored before `cutoff` (epoch seconds); return how many. Consoles asking for one of
+        them learn they are gone (the trimmed mark)."""
         with self.engine.begin() as conn:
             through = conn.execute(sa.select(sa.func.max(feed.c.id)).where(feed.c.at < cutoff)).scalar()
             if through is None:

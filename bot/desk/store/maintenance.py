@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from bot import data_keys
 from bot.desk.records import CLOSED_STATUSES, Message, MessageRole, MessageStatus, ticket_code
 from bot.desk.store.database import Database
+from bot.desk.store.feed import feed
 from bot.desk.store.tables import conversations, messages, tickets
 
 logger = logging.getLogger(__name__)
@@ -126,5 +127,7 @@ class MaintenanceRows(Database):
         cipher = self.cipher
         return sum(
             data_keys.rekey_column(self.engine, table, column, cipher, _BATCH)
-            for table, column in ((messages, "text"), (tickets, "context"), (tickets, "rating_comment"))
+            for table, column in (
+                (messages, "text"), (tickets, "context"), (tickets, "rating_comment"), (feed, "data"),
+            )
         )
