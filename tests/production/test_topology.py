@@ -27,6 +27,7 @@ from typing import Dict, Iterator, List, Set
 import pytest
 import requests
 
+from bot.data_keys import generate_key
 from bot.run import latest_model
 from bot.settings import repo_root
 from bot.topology.haproxy import server_states
@@ -40,7 +41,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = repo_root()
 NAMES = ["haproxy", "rasa-1", "rasa-2", "actions-1", "actions-2", "desk-1", "desk-2"]
-KINDS = {"haproxy": "haproxy", "rasa": "rasa run --enable-api", "actions": "rasa run actions", "desk": "bot desk run"}
+KINDS = {"haproxy": "haproxy", "rasa": "-m bot rasa ", "actions": "-m bot actions ", "desk": "bot desk run"}
 START_TIMEOUT = 420.0
 
 
@@ -126,6 +127,7 @@ def topology() -> Iterator[Topology]:
             "FRONTLINE_RABBITMQ_PASSWORD": "guest",
             "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
             "FRONTLINE_BROKER": "none",
+            "FRONTLINE_DATA_KEYS": generate_key(),
         }
         env.pop("FRONTLINE_LISTEN_HOST", None)
         output = var / "launcher.log"
@@ -211,7 +213,7 @@ def test_the_desk_answers_through_its_port_and_takes_a_handoff(topology: Topolog
     assert topology.say(sender, "/request_human").status_code == 200
     # Rasa → action server (internal port) → desk (public port) opened a ticket; read it through the desk port
     ticket = requests.get(
-        f"{topology.layout.desk_url}/internal/conversations/{sender}/ticket",
+        f"{topology.layout.desk_url}/internal/conversations/rest:{sender}/ticket",
         headers={"X-Frontline-Secret": topology.env["FRONTLINE_DESK_SECRET"]}, timeout=10,
     )
     assert ticket.status_code == 200, ticket.text
@@ -225,15 +227,14 @@ async def test_socketio_long_polling_sticks_to_one_replica(topology: Topology) -
 
     client = socketio.AsyncClient(reconnection=False)
     received: asyncio.Queue = asyncio.Queue()
-    confirmed = asyncio.Event()
+    confirmed: asyncio.Queue = asyncio.Queue()
     client.on("bot_uttered", lambda data: received.put_nowait(data))
-    client.on("session_confirm", lambda data: confirmed.set())
-    session = f"topopoll{uuid.uuid4().hex[:12]}"
+    client.on("session_confirm", lambda data: confirmed.put_nowait(data))
     # long polling only: every exchange is a new HTTP request, which only the replica that made the session knows
     await client.connect(topology.layout.assistant_url, socketio_path="/socket.io", transports=["polling"])
     try:
-        await client.emit("session_request", {"session_id": session})
-        await asyncio.wait_for(confirmed.wait(), 20)
+        await client.emit("session_request", {"session_id": None})  # a new widget: the server signs its session
+        session = await asyncio.wait_for(confirmed.get(), 20)
         for _ in range(3):
             await client.emit("user_uttered", {"message": "退款多久到账", "session_id": session, "customData": {}})
             answer = await asyncio.wait_for(received.get(), 30)
