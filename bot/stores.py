@@ -40,7 +40,7 @@ from rasa.core.brokers.sql import SQLEventBroker
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import data_keys, logsafe
+from bot import data_keys, logsafe, outbox
 from bot.patches import rasa_events, rasa_stores
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,12 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         self.sessionmaker.configure(bind=self.engine)
         self._recent: "collections.OrderedDict[str, Tuple[int, List[Event]]]" = collections.OrderedDict()
         self._save_hint: Optional[Tuple[str, int]] = None
+        self.outbox = outbox.outbox_table(sa.MetaData())
+        self.outbox.metadata.create_all(self.engine)
+        self.relay: Optional[outbox.OutboxRelay] = None
+        if self.event_broker is not None:
+            self.relay = outbox.OutboxRelay(self.engine, self.outbox, self.cipher.loads, self.event_broker)
+            self.relay.start()  # Rasa creates the store on its running loop: what a crash left is published now
 
     @classmethod
     def from_url(cls, url: str) -> "TunedSQLTrackerStore":
@@ -136,10 +142,13 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Stores the new events in one statement, publishes them, then remembers the conversation's events.
+        """Stores the new events and their outbox rows in one transaction, lets the relay publish them, then
+        remembers the conversation's events.
 
-        The rows are those Rasa's own `save` writes; Rasa publishes before storing, this stores first, so the
-        desk never reads an event the tracker store does not have yet.
+        The rows are those Rasa's own `save` writes; Rasa publishes before storing (and loses the publish when the
+        broker is away), this stores the events and what is to be published together (`bot.outbox`): the desk
+        never reads an event the tracker store does not have, and a crash after the commit publishes at the next
+        start.
         """
         remembered = self._recent.get(tracker.sender_id)
         self._save_hint = None
@@ -149,14 +158,12 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         try:
             with self.session_scope() as session:
                 new_events = list(self.new_events(session, tracker))
-                rows = [self._row(tracker.sender_id, event) for event in new_events]
-                if rows:
-                    session.execute(self.SQLEvent.__table__.insert(), rows)
+                self._insert(session, tracker.sender_id, new_events)
                 session.commit()
         finally:
             self._save_hint = None
-        if self.event_broker is not None and new_events:
-            await self.publish_events(new_events, tracker.sender_id)
+        if self.relay is not None and new_events:
+            await self._publish_now()
         events = list(tracker.events)
         newest = self._newest_id(tracker.sender_id)
         if newest is None or any(isinstance(event, SessionStarted) for event in events[1:]):
@@ -164,6 +171,35 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             self._recent.pop(tracker.sender_id, None)
             return
         self._remember(tracker.sender_id, newest, events)
+
+    def _insert(self, session: Any, sender_id: str, new_events: List[Event]) -> None:
+        """Insert the events' rows and, with a broker, their outbox rows (sequence: the event row's id)."""
+        table = self.SQLEvent.__table__
+        outbox_rows = []
+        for event in new_events:
+            row = self._row(sender_id, event)
+            if self.relay is None:
+                session.execute(table.insert(), [row])
+                continue
+            sequence = session.execute(table.insert().values(**row)).inserted_primary_key[0]
+            body = {"sender_id": sender_id, **event.as_dict(), "sequence": int(sequence)}
+            outbox_rows.append({"sender_id": sender_id, "sequence": int(sequence), "data": self.cipher.dumps(body)})
+        if outbox_rows:
+            session.execute(self.outbox.insert(), outbox_rows)
+
+    async def _publish_now(self) -> None:
+        """Publish the outbox at once while the broker answers; else leave it to the relay's retries."""
+        assert self.relay is not None
+        self.relay.start()
+        if not self.relay.healthy:
+            self.relay.wake()
+            return
+        try:
+            await self.relay.flush()
+        except Exception:  # boundary: the rows stay in the outbox; the relay retries with backoff
+            logger.error("publishing a turn's events failed; the outbox keeps them")
+            logger.debug("outbox publish failure", exc_info=True)
+            self.relay.wake()
 
     def _row(self, sender_id: str, event: Event) -> Dict[str, Any]:
         """One `events` table row, with the same columns Rasa's own `save` writes, `data` encrypted."""
@@ -223,8 +259,10 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         return deleted
 
     def rekey(self) -> int:
-        """Re-encrypt every stored event under the first data key; return how many rows changed."""
-        return data_keys.rekey_column(self.engine, self.SQLEvent.__table__, "data", self.cipher, BATCH)
+        """Re-encrypt every stored event (and every event waiting in the outbox) under the first data key; return
+        how many rows changed."""
+        changed = data_keys.rekey_column(self.engine, self.SQLEvent.__table__, "data", self.cipher, BATCH)
+        return changed + data_keys.rekey_column(self.engine, self.outbox, "data", self.cipher, BATCH)
 
     def _remember(self, sender_id: str, newest_id: int, events: List[Event]) -> None:
         self._recent[sender_id] = (newest_id, events)

@@ -49,6 +49,8 @@ POSITION_NOTIFY_SECONDS = 5.0
 LEADER_LEASE = "desk_leader"
 # Rows of processes silent this long are deleted (they stopped counting after `Cadence.alive`).
 FORGET_PROCESSES_SECONDS = 3600.0
+# /health gives the database this long to answer.
+HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,9 +142,12 @@ def create_app(
     @app.get("/health")
     async def health(_request: Any) -> Any:
         consumer: Optional[Consumer] = app.ctx.consumer
+        problems = await _problems(store, consumer)
         return json_response(
-            {"status": "ok", "broker": bool(consumer and consumer.running), "leader": lease.held,
-             "process": desk.presence.process_id}
+            {"status": "degraded" if problems else "ok", "problems": problems,
+             "broker": bool(consumer and consumer.healthy), "leader": lease.held,
+             "process": desk.presence.process_id},
+            status=503 if problems else 200,
         )
 
     if console:
@@ -200,6 +205,19 @@ def create_app(
         await rasa.close()
 
     return app
+
+
+async def _problems(store: Store, consumer: Optional[Consumer]) -> List[str]:
+    """What keeps the desk from working now: the database unreachable, the event broker unreachable."""
+    problems = []
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, store.ping), HEALTH_TIMEOUT_SECONDS)
+    except Exception as error:  # boundary: any failure of the query is the database's
+        logger.debug("health: the database did not answer", exc_info=True)
+        problems.append(f"database: {type(error).__name__}")
+    if consumer is not None and not consumer.healthy:
+        problems.append(consumer.problem or "event broker: the consumer stopped")
+    return problems
 
 
 def _sanic_error(app: Sanic) -> Any:

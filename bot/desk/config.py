@@ -13,6 +13,7 @@ import os
 import pathlib
 from typing import Any, Dict, List, Mapping, Optional
 
+from bot.amqp import amqp_url
 from bot.i18n import ZH
 from bot.settings import SettingsError, load_settings, repo_root, var_dir
 
@@ -262,15 +263,11 @@ def _broker_from_endpoints(path: pathlib.Path) -> tuple[bool, Optional[str]]:
     kind = str(broker.get("type") or "pika").lower()
     if kind in ("sql", "bot.stores.tunedsqleventbroker"):
         return True, _sql_url(broker, "events.db", "FRONTLINE_EVENTS_DB")
-    if kind == "pika":
-        host = _expand(broker.get("url") or "localhost")
-        if host.startswith("amqp"):
-            base = host
-        else:
-            user = _expand(broker.get("username") or "guest")
-            password = _expand(broker.get("password") or "guest")
-            port = _expand(broker.get("port") or 5672)
-            base = f"amqp://{user}:{password}@{host}:{port}/"
+    if kind in ("pika", "bot.pika_broker.confirmedpikabroker"):
+        base = amqp_url(
+            _expand(broker.get("url") or "localhost"), _expand(broker.get("port") or 5672),
+            _expand(broker.get("username") or "guest"), _expand(broker.get("password") or "guest"),
+        )
         queues = broker.get("queues") or ["rasa_core_events"]
         queue = queues[0] if isinstance(queues, list) else str(queues)
         sep = "&" if "?" in base else "?"

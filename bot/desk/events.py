@@ -11,9 +11,16 @@ Two consumers, chosen by `bot.desk.config.broker_url()`:
   the desk polls rows with `id >` its stored position every 200 ms
   and stores the position in its own database after each batch, so a restart resumes without loss (a crash
   inside a batch re-reads a few rows; the `message_id` de-duplication drops the repeats).
-- `AMQPConsumer` (production, `amqp://…`): a RabbitMQ consumer (aio-pika) on the durable queue Rasa's pika
-  broker publishes to (bound to the fanout exchange `rasa-exchange`); messages are acknowledged after they are
-  stored, so unprocessed messages stay in the queue across restarts.
+- `AMQPConsumer` (production, `amqp://…`): a RabbitMQ consumer (aio-pika) on the durable queue Rasa's broker
+  publishes to (`bot.pika_broker`, bound to the fanout exchange `rasa-exchange`). Messages are taken one at a
+  time, in queue order, and acknowledged after they are stored, so unprocessed messages stay in the queue across
+  restarts. It connects with backoff (0.5 s doubling to 15 s), the first time too, and again whenever the
+  connection ends; it never stops for good. When storing fails (the desk's database is away) it closes the
+  channel, so that message and every one after it go back to the queue in order, and connects again after the
+  backoff.
+
+Both say what is wrong (`problem`, None while healthy) for the desk's `/health` (503 while the broker or the
+database is unreachable).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hashlib
 import json
 import logging
 import pathlib
+import time
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,6 +44,13 @@ logger = logging.getLogger(__name__)
 
 RASA_EXCHANGE = "rasa-exchange"
 RASA_QUEUE = "rasa_core_events"
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 15.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+class IngestFailed(Exception):
+    """Storing an event failed (the desk's database): it must be given again, and nothing after it before."""
 
 
 class Consumer:
@@ -45,6 +60,12 @@ class Consumer:
         self.desk = desk
         self._task: Optional[asyncio.Task] = None
         self._stopping: Optional[asyncio.Event] = None  # created in start(), on the running loop
+        self.problem: Optional[str] = None  # what keeps events from the desk now (for /health), None when fine
+
+    @property
+    def healthy(self) -> bool:
+        """True while events can flow (the task runs and nothing is wrong)."""
+        return self.running and self.problem is None
 
     async def start(self) -> None:
         """Start consuming in a background task."""
@@ -145,9 +166,11 @@ class SQLBrokerTail(Consumer):
         try:
             with engine.connect() as conn:
                 rows = conn.execute(query).all()
-        except SQLAlchemyError:
+        except SQLAlchemyError as error:
             logger.debug("the broker table is not readable yet", exc_info=True)
+            self.problem = f"event broker: {type(error).__name__}"
             return 0
+        self.problem = None
         if not rows and start > 0 and self._table_restarted(engine, start):
             logger.warning("the event broker table restarted below the stored position; reading it from the start")
             self.desk.store.set_state(self.state_key, "0")
@@ -184,9 +207,10 @@ class SQLBrokerTail(Consumer):
         while not self._stopping.is_set():
             try:
                 read = self.poll_once()
-            except Exception:  # boundary: keep tailing; the next poll retries from the stored position
+            except Exception as error:  # boundary: keep tailing; the next poll retries from the stored position
                 logger.error("reading the event broker failed; retrying")
                 logger.debug("broker poll failure", exc_info=True)
+                self.problem = f"database: {type(error).__name__}"
                 read = 0
             if read >= self.batch:
                 await asyncio.sleep(0)
@@ -213,7 +237,7 @@ def split_amqp_url(url: str) -> tuple[str, str]:
 
 
 class AMQPConsumer(Consumer):
-    """Consume Rasa's pika event broker queue on RabbitMQ.
+    """Consume the queue Rasa's broker publishes to on RabbitMQ, reconnecting for as long as the desk runs.
 
     Args:
         desk: the desk that ingests the events.
@@ -226,26 +250,73 @@ class AMQPConsumer(Consumer):
         self.url, self.queue_name = split_amqp_url(url)
         self.exchange_name = exchange
         self._connection: Any = None
-        self.ready: Optional[asyncio.Event] = None
+        self.ready: Optional[asyncio.Event] = None  # set while consuming
+        self.problem = "event broker: not connected yet"
 
     async def run(self) -> None:
-        """Connect (reconnecting as needed) and consume until stopped."""
-        import aio_pika
-
+        """Connect and consume until stopped; after any failure wait (backing off) and connect again."""
         assert self._stopping is not None
         self.ready = asyncio.Event()
-        self._connection = await aio_pika.connect_robust(self.url)
+        backoff = FIRST_BACKOFF_SECONDS
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except IngestFailed as error:
+                self.problem = f"database: {error}"
+            except Exception as error:  # boundary: RabbitMQ unreachable or gone; connect again
+                self.problem = f"event broker: {type(error).__name__}"
+                logger.error("RabbitMQ is unreachable (%s); connecting again in %.1f s", type(error).__name__, backoff)
+                logger.debug("RabbitMQ failure", exc_info=True)
+            finally:
+                self.ready.clear()
+                await self.close()
+            if time.monotonic() - started > MAX_BACKOFF_SECONDS:
+                backoff = FIRST_BACKOFF_SECONDS  # it ran a while: this failure is a new one
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+            except asyncio.TimeoutError:
+                pass
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def _consume(self) -> None:
+        """One connection's life: consume in queue order until it ends (raises) or the consumer stops."""
+        import aio_pika
+
+        assert self._stopping is not None and self.ready is not None
+        ended = asyncio.Event()
+        self._connection = await aio_pika.connect(self.url, timeout=CONNECT_TIMEOUT_SECONDS)
+        self._connection.close_callbacks.add(lambda *_args, **_kwargs: ended.set())
         channel = await self._connection.channel()
+        channel.close_callbacks.add(lambda *_args, **_kwargs: ended.set())
         await channel.set_qos(prefetch_count=100)
         exchange = await channel.declare_exchange(self.exchange_name, type=aio_pika.ExchangeType.FANOUT)
         queue = await channel.declare_queue(self.queue_name, durable=True)
         await queue.bind(exchange, "")
-        await queue.consume(self._on_message)
+        arrived: "asyncio.Queue[Any]" = asyncio.Queue()
+        await queue.consume(arrived.put)
         logger.info("consuming Rasa's events from RabbitMQ queue %s", self.queue_name)
+        self.problem = None
         self.ready.set()
-        await self._stopping.wait()
+        stop = asyncio.ensure_future(self._stopping.wait())
+        end = asyncio.ensure_future(ended.wait())
+        try:
+            while True:
+                take = asyncio.ensure_future(arrived.get())
+                await asyncio.wait({take, stop, end}, return_when=asyncio.FIRST_COMPLETED)
+                if not take.done():
+                    take.cancel()
+                    if stop.done():
+                        return
+                    raise ConnectionError("the RabbitMQ connection ended")
+                await self._handle(take.result())
+        finally:
+            stop.cancel()
+            end.cancel()
 
-    async def _on_message(self, message: Any) -> None:
+    async def _handle(self, message: Any) -> None:
         try:
             event = json.loads(message.body.decode("utf-8"))
         except ValueError:
@@ -255,22 +326,20 @@ class AMQPConsumer(Consumer):
         try:
             if isinstance(event, dict):
                 self.desk.inbox.ingest(event)
-        except Exception:  # boundary: keep the message for a later try
+        except Exception as error:  # boundary: the message and those after it go back to the queue, in order
             logger.error("storing a broker event failed; it stays queued")
             logger.debug("ingest failure", exc_info=True)
-            await asyncio.sleep(1)
-            await message.nack(requeue=True)
-            return
+            raise IngestFailed(type(error).__name__) from error
         await message.ack()
 
     async def close(self) -> None:
-        """Close the RabbitMQ connection."""
-        if self._connection is not None:
+        """Close the RabbitMQ connection (unacknowledged messages go back to the queue)."""
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed:
             try:
-                await self._connection.close()
+                await connection.close()
             except Exception:  # boundary: closing a connection that may already be broken
                 logger.debug("closing RabbitMQ failed", exc_info=True)
-            self._connection = None
 
 
 def consumer_for(desk: Desk, url: Optional[str]) -> Optional[Consumer]:

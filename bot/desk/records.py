@@ -130,6 +130,7 @@ class Ticket:
     rating_comment: Optional[str] = None
     rated_at: Optional[float] = None
     notified_position: Optional[int] = None
+    start_sequence: Optional[int] = None  # Rasa's sequence of the handoff event, once the event stream showed it
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:
@@ -164,8 +165,9 @@ class Message:
     at: float
     status: MessageStatus
     author: Optional[str] = None
-    external_id: Optional[str] = None  # Rasa's message_id for customer messages (de-duplication)
+    external_id: Optional[str] = None  # customer messages: `rasa:<sequence>` (de-duplication)
     anger: Optional[float] = None
+    sequence: Optional[int] = None  # customer messages: Rasa's sequence, their order
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Message:

@@ -99,10 +99,13 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
             first_line = await asyncio.wait_for(stream.content.readline(), 3)
             assert first_line.startswith(b"retry:")
             sent_at = time.monotonic()
+            # As the tracker store's outbox publishes (bot.outbox): with Rasa's sequence, the handoff event first.
+            broker.publish({"sender_id": "socketio:conv-e2e", "event": "action", "timestamp": time.time(),
+                            "name": "action_handoff", "sequence": 10})
             for i, text in enumerate(["我还在等", "快点", "third"]):
                 broker.publish({"sender_id": "socketio:conv-e2e", "event": "user", "timestamp": time.time(), "text": text,
                                 "parse_data": {}, "input_channel": "socketio", "message_id": f"e2e-{i}",
-                                "metadata": {}})
+                                "metadata": {}, "sequence": 11 + i})
             pushed = []
             while len(pushed) < 3:
                 line = await asyncio.wait_for(stream.content.readline(), 3)

@@ -1,8 +1,10 @@
-"""The broker consumers: Rasa's SQL event broker tailed by id, and RabbitMQ (Rasa's pika broker)."""
+"""The broker consumers: Rasa's SQL event broker tailed by id, and RabbitMQ (`bot.pika_broker`); the inbox's
+one clock: Rasa's sequence (de-duplication, order, the ticket's start)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from typing import Any, Dict, List
@@ -32,9 +34,13 @@ def desk(settings: Dict[str, Any], sqlite_store: Store) -> Desk:
     return Desk(sqlite_store, load(settings), RasaClient("http://127.0.0.1:9"), calendar=_Plain())
 
 
-def user_event(sender: str, text: str, message_id: str, ts: float | None = None) -> Dict[str, Any]:
-    """A `user` event as Rasa's tracker store publishes it (`stream_events`)."""
+SEQUENCE = itertools.count(100)
+
+
+def user_event(sender: str, text: str, message_id: str, ts: float | None = None, seq: int | None = None) -> Dict[str, Any]:
+    """A `user` event as the tracker store's outbox publishes it (`bot.outbox`: with Rasa's sequence)."""
     return {
+        "sequence": next(SEQUENCE) if seq is None else seq,
         "sender_id": sender,
         "event": "user",
         "timestamp": time.time() if ts is None else ts,
@@ -51,14 +57,25 @@ def other_events(sender: str) -> List[Dict[str, Any]]:
     now = time.time()
     return [
         {"sender_id": sender, "event": "action", "timestamp": now, "name": "action_listen", "policy": None,
-         "confidence": None},
-        {"sender_id": sender, "event": "bot", "timestamp": now, "text": "hi", "data": {}, "metadata": {}},
+         "confidence": None, "sequence": next(SEQUENCE)},
+        {"sender_id": sender, "event": "bot", "timestamp": now, "text": "hi", "data": {}, "metadata": {},
+         "sequence": next(SEQUENCE)},
     ]
 
 
-def open_ticket(desk: Desk, make_packet: Any, conversation_id: str) -> str:
+def handoff_event(sender: str, seq: int | None = None) -> Dict[str, Any]:
+    """The `action_handoff` event of the turn that opened a ticket."""
+    return {"sender_id": sender, "event": "action", "timestamp": time.time(), "name": "action_handoff",
+            "policy": "policy_1_EscalationPolicy", "confidence": 1.0,
+            "sequence": next(SEQUENCE) if seq is None else seq}
+
+
+def open_ticket(desk: Desk, make_packet: Any, conversation_id: str, started: bool = True) -> str:
+    """A ticket for the conversation; `started`: its handoff event already came through the stream."""
     answer, created = desk.intake.create_ticket(make_packet(conversation_id))
     assert created
+    if started:
+        desk.inbox.ingest(handoff_event(conversation_id))
     return answer["id"]
 
 
@@ -89,10 +106,11 @@ def sql_broker(tmp_path: Any) -> Any:
 
 
 async def test_sql_tail_forwards_paused_messages_in_order(desk, make_packet, sql_broker) -> None:
-    # The turn that escalated is published after the ticket exists: it must not be appended.
-    before = time.time() - 1
-    code = open_ticket(desk, make_packet, "socketio:conv-1")
-    sql_broker.publish(user_event("socketio:conv-1", "气死我了", "m0", ts=before))
+    # The turn that escalated is published after the ticket exists (its message, then the handoff action):
+    # the message must not be appended, whatever the clocks say (it is stamped later than the ticket here).
+    code = open_ticket(desk, make_packet, "socketio:conv-1", started=False)
+    sql_broker.publish(user_event("socketio:conv-1", "气死我了", "m0", ts=time.time() + 3600))
+    sql_broker.publish(handoff_event("socketio:conv-1"))
     queue = desk.hub.subscribe()
     tail = SQLBrokerTail(desk, sql_broker.url, interval=0.05)
     await tail.start()
@@ -109,7 +127,7 @@ async def test_sql_tail_forwards_paused_messages_in_order(desk, make_packet, sql
         assert [e["data"]["message"]["text"] for e in pushed if e["type"] == "message"] == ["第一条", "second", "第三条"]
         assert all(e["data"]["ticket_id"] == code for e in pushed if e["type"] == "message")
         stored = desk.store.messages(desk.tickets.find(code).id)
-        assert stored[0].anger == 0.42 and stored[0].external_id == "m1"
+        assert stored[0].anger == 0.42 and stored[0].external_id == f"rasa:{stored[0].sequence}"
     finally:
         await tail.stop()
     assert not tail.running
@@ -125,10 +143,11 @@ async def test_sql_tail_resumes_after_restart_without_loss_or_duplicates(desk, m
     await tail.stop()
     position = tail.position
     assert position > 0
-    # While the desk is down the customer keeps writing; Rasa re-publishes one event (same message_id).
-    sql_broker.publish(user_event("socketio:conv-1", "two", "m2"))
+    # While the desk is down the customer keeps writing; the relay publishes one event again (same sequence).
+    two = user_event("socketio:conv-1", "two", "m2")
+    sql_broker.publish(two)
     sql_broker.publish(user_event("socketio:conv-1", "three", "m3"))
-    sql_broker.publish(user_event("socketio:conv-1", "two", "m2"))
+    sql_broker.publish(two)
     restarted = SQLBrokerTail(desk, sql_broker.url, interval=0.05)
     assert restarted.position == position  # the position survived in the desk database
     await restarted.start()
@@ -182,23 +201,35 @@ def rabbit_available() -> bool:
 @pytest.mark.skipif(not rabbit_available(), reason="RabbitMQ is not reachable on 127.0.0.1:5672")
 async def test_amqp_consumer_with_rasas_pika_broker(desk, make_packet) -> None:
     import aio_pika
-    from rasa.core.brokers.pika import PikaEventBroker
+
+    from bot.pika_broker import ConfirmedPikaBroker
 
     queue_name = f"frontline_desk_test_{uuid.uuid4().hex[:10]}"
-    publisher = PikaEventBroker("127.0.0.1", "guest", "guest", queues=[queue_name], raise_on_failure=True)
-    await publisher.connect()
+    broker = ConfirmedPikaBroker("127.0.0.1", 5672, "guest", "guest", queues=[queue_name])
+
+    class Publisher:
+        """Publishes one event and waits for RabbitMQ's confirmation."""
+
+        def publish(self, event: Dict[str, Any]) -> Any:
+            return broker.publish_confirmed([event])
+
+        async def close(self) -> None:
+            await broker.close()
+
+    publisher = Publisher()
     code = open_ticket(desk, make_packet, "socketio:conv-r")
     consumer = AMQPConsumer(desk, f"amqp://guest:guest@127.0.0.1:5672/?queue={queue_name}")
     try:
         await consumer.start()
         await wait_for(lambda: consumer.ready is not None and consumer.ready.is_set(), timeout=10)
-        publisher.publish(user_event("socketio:conv-r", "rabbit one", "r1"))
-        publisher.publish(user_event("socketio:conv-r", "rabbit two", "r2"))
+        await publisher.publish(user_event("socketio:conv-r", "rabbit one", "r1"))
+        two = user_event("socketio:conv-r", "rabbit two", "r2")
+        await publisher.publish(two)
         await wait_for(lambda: customer_texts(desk, code) == ["rabbit one", "rabbit two"])
         await consumer.stop()
         # Published while the desk is down: kept by the durable queue, delivered after the restart.
-        publisher.publish(user_event("socketio:conv-r", "rabbit three", "r3"))
-        publisher.publish(user_event("socketio:conv-r", "rabbit two", "r2"))
+        await publisher.publish(user_event("socketio:conv-r", "rabbit three", "r3"))
+        await publisher.publish(two)  # redelivered: stored once
         await asyncio.sleep(0.3)
         consumer = AMQPConsumer(desk, f"amqp://guest:guest@127.0.0.1:5672/?queue={queue_name}")
         await consumer.start()
@@ -233,3 +264,52 @@ async def test_sql_tail_restarts_when_the_broker_file_is_recreated(desk, make_pa
     assert tail.poll_once() == 1
     assert customer_texts(desk, code) == ["after the reset"]
     broker.engine.dispose()
+
+
+async def test_customer_messages_are_read_in_rasas_order_whatever_the_arrival(desk, make_packet) -> None:
+    conversation = "socketio:conv-order"
+    code = open_ticket(desk, make_packet, conversation, started=False)
+    # Arrivals out of order: a message of the ticket before its handoff event, a late one from before the handoff.
+    desk.inbox.ingest(user_event(conversation, "third", "o3", ts=3.0, seq=503))
+    assert customer_texts(desk, code) == []  # the handoff event is not seen yet
+    queue = desk.hub.subscribe()
+    desk.inbox.ingest(handoff_event(conversation, seq=500))
+    assert [e["type"] for e in [queue.get_nowait() for _ in range(queue.qsize())]] == ["ticket"]
+    desk.inbox.ingest(user_event(conversation, "first", "o1", ts=1.0, seq=501))
+    desk.inbox.ingest(user_event(conversation, "escalating turn", "o0", ts=0.5, seq=499))
+    desk.inbox.ingest(user_event(conversation, "second", "o2", ts=2.0, seq=502))
+    desk.inbox.ingest(user_event(conversation, "first", "o1", ts=1.0, seq=501))  # redelivered
+    stored = desk.store.messages(desk.tickets.find(code).id)
+    assert [m.text for m in stored] == ["first", "second", "third"]
+    assert [m.at for m in stored] == [1.0, 2.0, 3.0]  # Rasa's own timestamps
+    # An agent's reply keeps its place; customer messages take theirs in Rasa's order around it.
+    ticket = desk.tickets.find(code)
+    desk.store.add_message(ticket.id, "agent", "hello", 10.0, "sent", author="ann")
+    desk.inbox.ingest(user_event(conversation, "fourth", "o4", ts=4.0, seq=504))
+    assert [m.text for m in desk.store.messages(ticket.id)] == ["first", "second", "third", "hello", "fourth"]
+    # A late copy of the handoff event changes nothing.
+    desk.inbox.ingest(handoff_event(conversation, seq=498))
+    assert desk.store.get_ticket(ticket.id).start_sequence == 500
+
+
+async def test_an_earlier_handoff_event_does_not_start_the_next_ticket(desk, make_packet) -> None:
+    conversation = "socketio:conv-again"
+    code = open_ticket(desk, make_packet, conversation, started=False)
+    desk.inbox.ingest(handoff_event(conversation, seq=700))
+    first = desk.tickets.find(code)
+    desk.store.close_ticket(first.id, "resolved", time.time(), None)
+    second = open_ticket(desk, make_packet, conversation, started=False)
+    desk.inbox.ingest(handoff_event(conversation, seq=700))  # redelivered from the first handoff
+    desk.inbox.ingest(user_event(conversation, "between the tickets", "b1", seq=750))
+    assert customer_texts(desk, second) == []
+    desk.inbox.ingest(handoff_event(conversation, seq=800))
+    desk.inbox.ingest(user_event(conversation, "for the second ticket", "b2", seq=801))
+    assert customer_texts(desk, second) == ["for the second ticket"]
+
+
+def test_an_event_without_a_sequence_is_not_appended(desk, make_packet) -> None:
+    code = open_ticket(desk, make_packet, "socketio:conv-legacy")
+    event = user_event("socketio:conv-legacy", "no sequence", "l1")
+    del event["sequence"]
+    assert desk.inbox.ingest(event) is None
+    assert customer_texts(desk, code) == []

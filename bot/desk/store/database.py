@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -97,6 +97,12 @@ class Database:
         """
         self.cipher  # noqa: B018 - fail at start-up, not at the first message
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
+
+    def ping(self) -> None:
+        """One trivial query (raises when the database is unreachable)."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         """Release the connections."""
@@ -113,3 +119,23 @@ class Database:
         else:
             metadata.drop_all(self.engine)
         self.close()
+
+
+def add_missing_columns(engine: Engine) -> List[str]:
+    """Add the nullable columns a newer version declares to tables an older version created; return them
+    (`table.column`). Tables are never changed otherwise."""
+    inspector = sa.inspect(engine)
+    added: List[str] = []
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            added.append(f"{table.name}.{column.name}")
+            logger.info("added column %s.%s", table.name, column.name)
+    return added

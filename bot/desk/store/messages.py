@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.desk.records import Message, MessageRole, MessageStatus
 from bot.desk.store.database import Database
-from bot.desk.store.tables import messages
+from bot.desk.store.tables import messages, tickets
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,9 @@ class MessageRows(Database):
         author: Optional[str] = None,
         external_id: Optional[str] = None,
         anger: Optional[float] = None,
+        sequence: Optional[int] = None,
     ) -> Optional[Message]:
-        """Append a message to a ticket.
+        """Append a message to a ticket (`sequence`: Rasa's, for a customer message).
 
         Returns:
             The stored message, or None when a message with the same `external_id` is already there.
@@ -43,6 +44,7 @@ class MessageRows(Database):
         values = dict(
             ticket_id=ticket_id, role=MessageRole(role).value, text=self.cipher.encrypt(text), at=at,
             status=MessageStatus(status).value, author=author, external_id=external_id, anger=anger,
+            sequence=sequence,
         )
         try:
             with self.engine.begin() as conn:
@@ -72,7 +74,26 @@ class MessageRows(Database):
         return self._message(row) if row else None
 
     def messages(self, ticket_id: int) -> List[Message]:
-        """Return a ticket's messages in order."""
+        """Return a ticket's messages in order: as stored, the customer's in Rasa's order (their sequence).
+
+        Customer messages at or before the ticket's handoff event in Rasa's sequence (the turn that escalated,
+        or anything from before it that arrived late), and all of them while the event stream has not shown the
+        handoff event yet, are not the ticket's and are left out.
+        """
         query = sa.select(messages).where(messages.c.ticket_id == ticket_id).order_by(messages.c.id)
         with self.engine.connect() as conn:
-            return [self._message(r) for r in conn.execute(query)]
+            start = conn.execute(sa.select(tickets.c.start_sequence).where(tickets.c.id == ticket_id)).scalar()
+            found = [self._message(r) for r in conn.execute(query)]
+        return in_rasa_order(found, start)
+
+
+def _sequenced(message: Message) -> bool:
+    return message.role is MessageRole.CUSTOMER and message.sequence is not None
+
+
+def in_rasa_order(found: List[Message], start: Optional[int]) -> List[Message]:
+    """The messages (in storage order) with the customer's that belong to the ticket (after `start`) put in
+    Rasa's sequence order, in the places customer messages take; every other message keeps its place."""
+    kept = [m for m in found if not _sequenced(m) or (start is not None and m.sequence > start)]
+    ordered = iter(sorted((m for m in kept if _sequenced(m)), key=lambda m: m.sequence))
+    return [next(ordered) if _sequenced(m) else m for m in kept]

@@ -37,8 +37,11 @@ tickets = sa.Table(
     sa.Column("assignee", sa.String(128), index=True),
     sa.Column("context", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    # Wall-clock creation time, compared with Rasa's event timestamps (FRONTLINE_NOW does not pin Rasa).
+    # Wall-clock creation time (FRONTLINE_NOW does not pin it).
     sa.Column("created_real", sa.Float, nullable=False),
+    # Rasa's sequence (bot.outbox) of the `action_handoff` event that opened the ticket, from the event stream:
+    # the conversation's customer messages after it belong to the ticket (one clock: Rasa's order).
+    sa.Column("start_sequence", sa.BigInteger),
     sa.Column("skill_since", sa.Float, nullable=False),
     sa.Column("claimed_at", sa.Float),
     sa.Column("first_response_at", sa.Float),
@@ -65,9 +68,11 @@ messages = sa.Table(
     # MessageStatus: received (customer) | pending | sent | failed (agent, bot) | internal (note, system)
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("author", sa.String(128)),
-    # Rasa's message_id for customer messages: the broker consumer's de-duplication key.
+    # Customer messages: `rasa:<sequence>`, the broker consumer's de-duplication key (conversation, sequence).
     sa.Column("external_id", sa.String(128)),
     sa.Column("anger", sa.Float),
+    # Customer messages: Rasa's sequence of the event (bot.outbox), their order in the ticket.
+    sa.Column("sequence", sa.BigInteger),
     sa.UniqueConstraint("ticket_id", "external_id", name="desk_messages_ticket_external"),
 )
 

@@ -141,6 +141,22 @@ class TicketRows(Database):
             row = conn.execute(sa.select(tickets).where(tickets.c.open_key == conversation_id)).first()
         return _ticket(row) if row else None
 
+    def mark_start(self, ticket_id: int, conversation_id: str, sequence: int) -> bool:
+        """Record Rasa's sequence of the handoff event that opened a ticket, once; True when recorded.
+
+        Refused when the ticket has one already, or when another ticket of the conversation started at or after
+        it (a late copy of an earlier handoff's event).
+        """
+        other = tickets.alias("other")
+        later = sa.select(other.c.id).where(
+            other.c.conversation_id == conversation_id, other.c.start_sequence >= sequence
+        ).exists()
+        stmt = tickets.update().where(
+            tickets.c.id == ticket_id, tickets.c.start_sequence.is_(None), ~later
+        ).values(start_sequence=sequence)
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
     def tickets_for_customer(self, customer_id: str, limit: int = 50) -> List[Ticket]:
         """Return a customer's tickets, newest first."""
         query = (
