@@ -325,3 +325,20 @@ async def test_an_idempotent_resolve_repeated_returns_the_first_answer(desk, fak
     again = await desk.call("POST", f"/api/tickets/{code}/resolve", key="close-1")
     assert first[0] == again[0] == 200 and first[1] == again[1]
     assert len(fake_rasa.keyed(f"desk-{code}-resolve")) == 1
+
+
+async def test_a_first_request_whose_desk_died_is_409_reload_not_run_again(desk, fake_rasa, make_packet) -> None:
+    from bot.desk.idempotency import fingerprint
+
+    code = await desk.open_ticket(make_packet("idem-crash"))
+    path = f"/api/tickets/{code}/messages"
+    body = b'{"text": "sorry for the wait"}'
+    # The first request was recorded, then its desk was killed before it answered.
+    assert desk.store.start_call("alice", "k-crash", f"POST {path}", fingerprint("POST", path, body)) is None
+    desk.app.ctx.desk.calls.abandoned_after = 0.0
+    headers = {**desk.agents["alice"]["headers"], "Idempotency-Key": "k-crash", "Content-Type": "application/json"}
+    async with desk.http.post(f"{desk.base}{path}", headers=headers, data=body) as response:
+        assert response.status == 409
+        assert "never finished" in (await response.json())["error"]
+    assert desk.store.messages(desk.store.ticket_by_code(code).id) == []
+    assert [e for e in fake_rasa.events() if e.get("event") == "bot"] == []
