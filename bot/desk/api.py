@@ -2,7 +2,8 @@
 
 Every error answer is JSON `{"error": "…"}`: 400 bad body, 401 no valid token/secret, 403 a ticket another
 agent owns (or a skill the agent lacks), 404 unknown ticket, 409 claimed/closed/at capacity, 502 Rasa down.
-The full reference is `docs/desk-api.md`.
+The agents' state-changing calls take an `Idempotency-Key` header (`bot.desk.idempotency`: 422 a key reused for
+another request, 409 its first request still in progress). The full reference is `docs/desk-api.md`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from sanic import Blueprint, Request
@@ -23,7 +24,8 @@ from bot import ratelimit
 from bot.desk import auth
 from bot.desk.config import desk_secret
 from bot.desk.errors import DeskError
-from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, AgentSession, TicketStatus
+from bot.desk.idempotency import REPLAYED_HEADER
+from bot.desk.records import CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, AgentSession, TicketStatus
 from bot.desk.service import Desk
 from bot.desk.stream import sse_frame
 from bot.desk.tickets import DEFAULT_PAGE
@@ -31,7 +33,7 @@ from bot.desk.tickets import DEFAULT_PAGE
 logger = logging.getLogger(__name__)
 
 STATUS_FILTERS: Dict[str, List[TicketStatus]] = {
-    "open": list(OPEN_STATUSES),
+    "open": [*OPEN_STATUSES, *CLOSING_STATUSES],  # a ticket being closed stays in view until it is closed
     "closed": list(CLOSED_STATUSES),
     "all": list(TicketStatus),
 }
@@ -54,6 +56,24 @@ def _body(request: Request) -> Any:
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as error:
         raise DeskError(400, f"the body is not valid JSON: {error}") from error
+
+
+async def _once(
+    request: Request, agent: Agent, work: Callable[[], Awaitable[Any]], status: int = 200
+) -> HTTPResponse:
+    """Answer a state-changing call (`work` returns its JSON, answered with `status`), once per
+    `Idempotency-Key` when the request has one: a repeat gets the first answer (`bot.desk.idempotency`)."""
+
+    async def call() -> Tuple[int, Any]:
+        return status, await work()
+
+    (code, data), replayed = await _desk(request).calls.run(
+        agent.name, request.headers.get("idempotency-key"), request.method, request.path, request.body or b"", call
+    )
+    response = _json(data, status=code)
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 def _check_secret(request: Request) -> None:
@@ -201,38 +221,45 @@ def api_blueprint(name: str) -> Blueprint:
     @bp.post("/tickets/<code>/claim")
     async def claim(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-        return _json(await _desk(request).tickets.claim(code, agent))
+        return await _once(request, agent, lambda: _desk(request).tickets.claim(code, agent))
 
     @bp.post("/tickets/<code>/messages")
     async def reply(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-        body = _body(request)
-        return _json(await _desk(request).tickets.reply(code, agent, body), status=201)
+        return await _once(request, agent, lambda: _desk(request).tickets.reply(code, agent, _body(request)), 201)
 
     @bp.post("/tickets/<code>/messages/<message_id:int>/retry")
     async def retry(request: Request, code: str, message_id: int) -> HTTPResponse:
         agent = _session(request).agent
-        return _json(await _desk(request).tickets.retry(code, agent, message_id))
+        return await _once(request, agent, lambda: _desk(request).tickets.retry(code, agent, message_id))
 
     @bp.post("/tickets/<code>/transfer")
     async def transfer(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-        return _json(_desk(request).tickets.transfer(code, agent, _body(request)))
+
+        async def work() -> Any:
+            return _desk(request).tickets.transfer(code, agent, _body(request))
+
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/topic")
     async def topic(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-        return _json(_desk(request).tickets.set_topic(code, agent, _body(request)))
+
+        async def work() -> Any:
+            return _desk(request).tickets.set_topic(code, agent, _body(request))
+
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/resolve")
     async def resolve(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-        return _json(await _desk(request).tickets.resolve(code, agent))
+        return await _once(request, agent, lambda: _desk(request).tickets.resolve(code, agent))
 
     @bp.post("/tickets/<code>/handback")
     async def handback(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-        return _json(await _desk(request).tickets.handback(code, agent))
+        return await _once(request, agent, lambda: _desk(request).tickets.handback(code, agent))
 
     @bp.get("/dashboard")
     async def dashboard(request: Request) -> HTTPResponse:

@@ -3,8 +3,8 @@
 `create_app()` builds a uniquely named app and starts nothing. Listeners open the store (creating missing
 tables) before the server starts; after it starts they start the broker consumer and this process's background
 work: reading the console feed (`bot.desk.stream.Hub.run`), the presence heartbeat (`bot.desk.presence`) and
-the leader's rounds (queue-position updates, feed trimming, forgetting dead processes: on one desk process at a
-time, `bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
+the leader's rounds (queue-position updates, feed trimming, forgetting dead processes and old idempotency keys,
+the sweep of stale pending replies and unfinished closes: on one desk process at a time, `bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
 the same database. `run()` (behind `python -m bot desk`) serves it on `FRONTLINE_LISTEN_HOST` (127.0.0.1) and
 `FRONTLINE_DESK_PORT` (5006). Request bodies over `servers.request_max_bytes.desk` get 413 before they are read
 (`bot.servers.request_limits`); the demo page exists only in development (`bot.settings.production_mode`).
@@ -58,7 +58,8 @@ class Cadence:
     """How often the desk's background work runs, in seconds (the defaults are production's; tests shorten them).
 
     Attributes:
-        leader_round: the leader's round: queue-position updates, feed trimming, forgetting dead processes.
+        leader_round: the leader's round: queue-position updates, feed trimming, forgetting dead processes and
+            old idempotency keys, the sweep (`bot.desk.sweeper`).
         lease: how long the leader's lease lasts without renewal (another desk takes over this long after the
             leader died).
         heartbeat: how often this process marks itself alive.
@@ -115,7 +116,7 @@ def create_app(
     app.config.RESPONSE_TIMEOUT = 3600  # Server-Sent Events streams stay open
     request_limits.apply(app, request_limits.request_limits(desk_settings.raw).desk)
     store = store or Store(database_url or config.database_url())
-    rasa = rasa or RasaClient(config.rasa_url(), config.rasa_token())
+    rasa = rasa or RasaClient(config.rasa_url(), config.rasa_token(), timeout=desk_settings.rasa_timeout_seconds)
     cadence = cadence or Cadence()
     hub = Hub(store, keep_seconds=cadence.feed_keep)
     desk = Desk(store, desk_settings, rasa, hub, calendar)
@@ -235,6 +236,8 @@ def _leader_round(desk: Desk, notify_positions: bool) -> Callable[[], Awaitable[
     async def round_() -> None:
         desk.hub.trim()
         desk.store.forget_dead_processes(FORGET_PROCESSES_SECONDS)
+        desk.calls.trim()
+        await desk.sweeper.sweep()
         if notify_positions:
             await desk.delivery.notify_positions()
 

@@ -4,6 +4,11 @@ line when a ticket closes, and queue-position updates.
 Everything goes through `RasaClient.append_events` (`bot/desk/rasa_client.py`), which posts events to the
 conversation's tracker with side effects, so `bot` events are sent on the customer's channel. The texts are in
 `bot.texts`.
+
+Exactly once: every agent reply, survey and hand-back line carries `metadata.delivery_key` (`delivery_key`,
+`close_key`), the same on every attempt; the output channel skips a key it has already sent. So a reply whose
+first attempt reached the customer but not its answer the desk (a timeout, a crash) may be sent again safely:
+by the agent's retry, or by the leader's sweep of stale `pending` replies (`bot.desk.sweeper`).
 """
 
 from __future__ import annotations
@@ -16,16 +21,35 @@ from bot import texts
 from bot.desk import records
 from bot.desk.errors import DeskError
 from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
-from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket
+from bot.desk.records import Message, MessageRole, MessageStatus, Ticket, TicketStatus
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
 from bot.desk.waiting import WaitingLine
+from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
 
 # Resume, then `action_listen`: the paused turn ended on `action_handoff` without listening, and rules such as
 # "survey_rating -> action_survey_answer" only match a user turn that follows `action_listen`.
 RESUME_EVENTS = ({"event": "resume"}, {"event": "action", "name": "action_listen"})
+DELIVERY_KEY = "delivery_key"  # the metadata field of a `bot` event the output channels de-duplicate on
+
+
+def delivery_key(ticket: Ticket, message: Message) -> str:
+    """The delivery key of an agent reply, the same on every attempt: `desk-<ticket code>-<message id>`."""
+    return f"desk-{ticket.code}-{message.id}"
+
+
+def close_key(ticket: Ticket, closed: TicketStatus) -> str:
+    """The delivery key of the line that closes a ticket (the survey when resolved, the hand-back line):
+    `desk-<ticket code>-resolve` or `desk-<ticket code>-handback`; a ticket closes once."""
+    return f"desk-{ticket.code}-{'resolve' if closed is TicketStatus.RESOLVED else 'handback'}"
+
+
+def reply_event(ticket: Ticket, message: Message) -> Dict[str, Any]:
+    """The `bot` event of an agent reply, as every attempt sends it."""
+    metadata = {"agent": message.author, DELIVERY_KEY: delivery_key(ticket, message)}
+    return {"event": "bot", "text": message.text, "metadata": metadata}
 
 
 class Delivery:
@@ -55,16 +79,19 @@ class Delivery:
         except RasaUnavailable:
             logger.warning("ticket %s claimed, but the assistant could not be paused (Rasa unreachable)", ticket.code)
 
-    async def send_reply(self, ticket: Ticket, agent: Agent, message: Message) -> Message:
-        """Deliver a stored (pending) agent message; mark it sent, or failed and raise.
+    async def send_reply(self, ticket: Ticket, message: Message) -> Message:
+        """Deliver a stored (pending) agent reply as written, under its delivery key; then mark it sent and keep
+        only its masked text, or mark it failed and raise.
+
+        Returns:
+            The message as sent (masked text).
 
         Raises:
             DeskError: 409 when the channel refused it for a reason the agent should know (a `system` line
                 says why); 502 when Rasa is unreachable. The message is kept as `failed` for a retry.
         """
-        event = {"event": "bot", "text": message.text, "metadata": {"agent": agent.name}}
         try:
-            await self.rasa.append_events(ticket.conversation_id, [event], ticket.channel)
+            await self.rasa.append_events(ticket.conversation_id, [reply_event(ticket, message)], ticket.channel)
         except RasaUnavailable as error:
             self.store.set_message_status(message.id, MessageStatus.FAILED)
             self.feed.message(ticket.id, dataclasses.replace(message, status=MessageStatus.FAILED))
@@ -77,8 +104,9 @@ class Delivery:
             raise DeskError(
                 502, f"the message was not delivered ({error}); it is kept as failed: retry it"
             ) from error
-        self.store.set_message_status(message.id, MessageStatus.SENT)
-        sent = dataclasses.replace(message, status=MessageStatus.SENT)
+        shown = mask(message.text)
+        self.store.set_message_status(message.id, MessageStatus.SENT, text=shown if shown != message.text else None)
+        sent = dataclasses.replace(message, status=MessageStatus.SENT, text=shown)
         if self.store.stamp_first_response(ticket.id, records.now()):
             self.feed.ticket(ticket.id)
         self.feed.message(ticket.id, sent)
@@ -92,16 +120,17 @@ class Delivery:
         ]
         return [
             {"event": "bot", "text": texts.survey_prompt(language), "data": {"buttons": buttons},
-             "metadata": {"survey": True}},
+             "metadata": {"survey": True, DELIVERY_KEY: close_key(ticket, TicketStatus.RESOLVED)}},
             {"event": "slot", "name": "survey_pending", "value": True},
             {"event": "slot", "name": "ticket_id", "value": ticket.code},
             *RESUME_EVENTS,
         ]
 
-    def handback_events(self, ticket: Ticket, agent: Agent) -> List[Dict[str, Any]]:
+    def handback_events(self, ticket: Ticket, agent: str) -> List[Dict[str, Any]]:
         """The events that give the conversation back without resolving: a short message, resume, listen."""
+        metadata = {"agent": agent, DELIVERY_KEY: close_key(ticket, TicketStatus.HANDED_BACK)}
         return [
-            {"event": "bot", "text": texts.handback(ticket.language), "metadata": {"agent": agent.name}},
+            {"event": "bot", "text": texts.handback(ticket.language), "metadata": metadata},
             *RESUME_EVENTS,
         ]
 

@@ -17,7 +17,7 @@ import logging
 from typing import Any, Dict
 
 from bot.desk import records
-from bot.desk.records import TicketStatus
+from bot.desk.records import CLOSED_STATUSES, OPEN_STATUSES, TicketStatus
 from bot.desk.sla import GREEN, RED, YELLOW
 from bot.desk.store import Store
 from bot.desk.store.figures import TicketFigures
@@ -53,7 +53,8 @@ def dashboard(figures: TicketFigures, now: float, conversations: int, conversati
             "by_skill": dict(sorted(figures.queued_by_skill.items())),
         },
         "oldest_wait_seconds": int(oldest) if oldest is not None else None,
-        "tickets": {status.value: figures.by_status.get(status.value, 0) for status in TicketStatus},
+        # the lasting statuses; a ticket being closed (for at most Rasa's timeout) shows up once it is closed
+        "tickets": {status.value: figures.by_status.get(status.value, 0) for status in (*OPEN_STATUSES, *CLOSED_STATUSES)},
         "sla_lights": lights,
         "sla_met_percent": round(100.0 * figures.closed_met / judged, 1) if judged else None,
         "first_response_seconds": {

@@ -34,6 +34,10 @@ class TicketStatus(_Text):
     ASSIGNED = "assigned"
     RESOLVED = "resolved"  # closed by the agent; the survey was sent
     HANDED_BACK = "handed_back"  # given back to the assistant without resolving
+    # Closing: the close is claimed and its events are on their way to Rasa; then resolved / handed back, or
+    # (Rasa did not take them) back to queued / assigned. No agent action is accepted meanwhile.
+    RESOLVING = "resolving"
+    HANDING_BACK = "handing_back"
 
     @property
     def is_open(self) -> bool:
@@ -43,6 +47,12 @@ class TicketStatus(_Text):
 
 OPEN_STATUSES: Tuple[TicketStatus, ...] = (TicketStatus.QUEUED, TicketStatus.ASSIGNED)
 CLOSED_STATUSES: Tuple[TicketStatus, ...] = (TicketStatus.RESOLVED, TicketStatus.HANDED_BACK)
+# Each closed status and the closing status a ticket holds on its way there.
+CLOSING_STATUS: Dict[TicketStatus, TicketStatus] = {
+    TicketStatus.RESOLVED: TicketStatus.RESOLVING,
+    TicketStatus.HANDED_BACK: TicketStatus.HANDING_BACK,
+}
+CLOSING_STATUSES: Tuple[TicketStatus, ...] = tuple(CLOSING_STATUS.values())
 
 
 class MessageRole(_Text):
@@ -211,3 +221,22 @@ class AgentSession:
     agent: Agent
     kind: TokenKind
     expires_at: Optional[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class IdempotentCall:
+    """A row of `desk_idempotency`: the first request an agent made with an `Idempotency-Key`, and its answer.
+
+    Attributes:
+        request: the method and path (`POST /api/tickets/T-000001/messages`), for the error a misuse gets.
+        fingerprint: what identifies the request: its method, path and body (`bot.desk.idempotency`).
+        status: the HTTP status of the first answer; None while the first request is still being answered.
+        response: the JSON body of the first answer (None while in progress).
+        age: seconds since the first request came (the database's clock).
+    """
+
+    request: str
+    fingerprint: str
+    status: Optional[int]
+    response: Any
+    age: float

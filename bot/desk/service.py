@@ -8,6 +8,8 @@ Each part has one responsibility and its own module:
 - `reports` (`bot.desk.metrics`): the supervisor dashboard;
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
+- `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
+- `sweeper` (`bot.desk.sweeper`): the leader's sweep of stale pending replies and unfinished closes;
 - `line` (`bot.desk.waiting`), `rules` (`bot.desk.queue`), `presence` (`bot.desk.presence`), `views`
   (`bot.desk.views`), `feed` (`bot.desk.stream`): the queue, who is online, the JSON forms, the console push.
 
@@ -23,6 +25,7 @@ from typing import Optional
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
+from bot.desk.idempotency import IdempotentCalls
 from bot.desk.inbox import Inbox
 from bot.desk.intake import Intake
 from bot.desk.metrics import Reports
@@ -31,6 +34,7 @@ from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
+from bot.desk.sweeper import MARGIN_SECONDS, Sweeper
 from bot.desk.stream import ConsoleFeed, Hub
 from bot.desk.tickets import TicketDesk
 from bot.desk.views import TicketViews
@@ -78,3 +82,6 @@ class Desk:
         self.inbox = Inbox(store, self.feed)
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)
+        stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
+        self.calls = IdempotentCalls(store, abandoned_after=stale_after)
+        self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)

@@ -3,7 +3,8 @@ topic, resolve, hand back.
 
 Who may act: the assignee; on an unassigned (queued) ticket any agent may transfer, resolve or hand back, but
 must claim it before replying or setting its topic. Closed tickets refuse every action with 409. Each change
-is one conditional update in the store; what goes to the customer is sent by `bot.desk.delivery`.
+is one conditional update in the store; what goes to the customer is sent by `bot.desk.delivery`; resolving and
+handing back close before they act (`bot.desk.closing`).
 
 What the desk stores of agents' words is masked (`bot.handoff.masking`): a note as it is written, a reply once
 delivered (the customer receives what the agent wrote; until it is delivered the reply keeps it, encrypted,
@@ -20,11 +21,12 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from bot import faq
 from bot.desk import records
+from bot.desk.closing import Closer
 from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.errors import DeskError, find_ticket
 from bot.desk.queue import ANY_SKILL, QueueRules
-from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Ticket, TicketStatus
+from bot.desk.records import Agent, MessageRole, MessageStatus, Ticket, TicketStatus
 from bot.desk.store import Store
 from bot.desk.store.tickets import PageKey, QueueOrder
 from bot.desk.stream import ConsoleFeed
@@ -98,6 +100,7 @@ class TicketDesk:
         self.views = views
         self.feed = feed
         self.delivery = delivery
+        self.closer = Closer(store, delivery, feed)
         self.order = QueueOrder.from_weights(rules.weights)
 
     # ---- what an agent may choose from --------------------------------------------------------------
@@ -230,32 +233,27 @@ class TicketDesk:
             ticket.id, MessageRole.AGENT, text, records.now(), MessageStatus.PENDING, author=agent.name
         )
         assert message is not None
-        return public_message(await self._deliver(ticket, agent, message))
-
-    async def _deliver(self, ticket: Ticket, agent: Agent, message: Message) -> Message:
-        """Send a stored agent reply as written; once delivered, keep only its masked text."""
-        sent = await self.delivery.send_reply(ticket, agent, message)
-        shown = mask(message.text)
-        if shown != message.text:
-            self.store.set_message_status(message.id, MessageStatus.SENT, text=shown)
-        return dataclasses.replace(sent, text=shown)
+        return public_message(await self.delivery.send_reply(ticket, message))
 
     async def retry(self, code: str, agent: Agent, message_id: int) -> Dict[str, Any]:
-        """Send a failed agent message again.
+        """Send a failed agent message again, under the same delivery key (a channel that did send it skips it).
+
+        `failed -> pending` is one conditional UPDATE: of two retries at once (two clicks, two desks), one sends.
 
         Raises:
-            DeskError: 404 unknown ticket or message; 409 the message is not failed; 403/409 as `reply`; 502.
+            DeskError: 404 unknown ticket or message; 409 the message is not failed (any more); 403/409 as
+                `reply`; 502.
         """
         ticket = self.find(code)
         self._owned(ticket, agent, require_claim=True)
         message = self.store.get_message(message_id)
         if message is None or message.ticket_id != ticket.id or message.role is not MessageRole.AGENT:
             raise DeskError(404, f"no agent message {message_id} on ticket {code}")
-        if message.status is not MessageStatus.FAILED:
-            raise DeskError(409, f"message {message_id} is {message.status}, not failed")
-        self.store.set_message_status(message_id, MessageStatus.PENDING)
+        if not self.store.set_message_status(message_id, MessageStatus.PENDING, expect=MessageStatus.FAILED):
+            fresh = self.store.get_message(message_id) or message
+            raise DeskError(409, f"message {message_id} is {fresh.status}, not failed")
         pending = dataclasses.replace(message, status=MessageStatus.PENDING)
-        return public_message(await self._deliver(ticket, agent, pending))
+        return public_message(await self.delivery.send_reply(ticket, pending))
 
     def transfer(self, code: str, agent: Agent, body: Any) -> Dict[str, Any]:
         """Transfer a ticket to a skill queue or to an agent, with an optional note (kept as a `note` message).
@@ -322,29 +320,20 @@ class TicketDesk:
         return self.feed.ticket(ticket.id)
 
     async def resolve(self, code: str, agent: Agent) -> Dict[str, Any]:
-        """Send the survey, give the conversation back to the assistant, mark the ticket resolved."""
+        """Resolve: claim the close, send the survey and give the conversation back to the assistant, then mark
+        the ticket resolved (`bot.desk.closing`).
+
+        Raises:
+            DeskError: 403 not the owner; 404; 409 closed, closing, or changed meanwhile; 502 Rasa did not take
+                the survey (the ticket stays open, as it was).
+        """
         ticket = self.find(code)
         self._owned(ticket, agent, require_claim=False)
-        return await self._close(ticket, agent, TicketStatus.RESOLVED, self.delivery.survey_events(ticket))
+        return await self.closer.close(ticket, agent.name, TicketStatus.RESOLVED)
 
     async def handback(self, code: str, agent: Agent) -> Dict[str, Any]:
-        """Give the conversation back to the assistant without resolving (a short message, then resume)."""
+        """Give the conversation back to the assistant without resolving (a short message, then resume); as
+        `resolve`."""
         ticket = self.find(code)
         self._owned(ticket, agent, require_claim=False)
-        return await self._close(ticket, agent, TicketStatus.HANDED_BACK, self.delivery.handback_events(ticket, agent))
-
-    async def _close(
-        self, ticket: Ticket, agent: Agent, status: TicketStatus, events: List[Dict[str, Any]]
-    ) -> Dict[str, Any]:
-        await self.delivery.give_back(ticket, events)
-        now = records.now()
-        if not self.store.close_ticket(ticket.id, status, now, ticket.assignee):
-            raise DeskError(409, f"ticket {ticket.code} changed meanwhile; reload it")
-        word = "Resolved" if status is TicketStatus.RESOLVED else "Handed back to the assistant"
-        message = self.store.add_message(
-            ticket.id, MessageRole.SYSTEM, f"{word} by {agent.name}", now, MessageStatus.INTERNAL, author=agent.name
-        )
-        if message:
-            self.feed.message(ticket.id, message)
-        logger.info("ticket %s %s by %s", ticket.code, status, agent.name)
-        return self.feed.ticket(ticket.id)
+        return await self.closer.close(ticket, agent.name, TicketStatus.HANDED_BACK)

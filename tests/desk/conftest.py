@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import uuid
@@ -90,6 +91,7 @@ class FakeRasa:
         self.requests: List[Dict[str, Any]] = []
         self.fail_status: Optional[int] = None
         self.fail_body: Dict[str, Any] = {"error": "boom"}
+        self.delay = 0.0  # seconds each answer takes (after the request is recorded), to make calls overlap
         self.runner: Optional[web.AppRunner] = None
         self.url = ""
 
@@ -103,6 +105,8 @@ class FakeRasa:
         self.requests.append(
             {"conversation_id": request.match_info["cid"], "query": dict(request.query), "body": body}
         )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.fail_status:
             return web.json_response(self.fail_body, status=self.fail_status)
         return web.json_response({"sender_id": request.match_info["cid"], "events": body})
@@ -130,6 +134,11 @@ class FakeRasa:
             body = item["body"]
             result.extend(body if isinstance(body, list) else [body])
         return result
+
+    def keyed(self, key: str) -> List[Dict[str, Any]]:
+        """The `bot` events posted with this `metadata.delivery_key`."""
+        return [e for e in self.events() if e.get("event") == "bot" and (e.get("metadata") or {}).get("delivery_key") == key]
+
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ def test_real_settings_validate(settings: Dict[str, Any]) -> None:
         (("escalation", "grade_hours"), {"A": 0}, "escalation.grade_hours.A"),
         (("desk", "canned"), [{"title": "no text"}], "desk.canned"),
         (("desk", "overflow_after_seconds"), -5, "desk.overflow_after_seconds"),
+        (("desk", "rasa_timeout_seconds"), 0, "desk.rasa_timeout_seconds"),
     ],
 )
 def test_bad_settings_name_the_key(settings: Dict[str, Any], path: tuple, value: Any, key: str) -> None:
@@ -41,6 +42,21 @@ def test_bad_settings_name_the_key(settings: Dict[str, Any], path: tuple, value:
     target[path[-1]] = value
     with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
         config.validate(broken)
+
+
+def test_the_rasa_timeout_outlasts_a_wechat_send(settings: Dict[str, Any]) -> None:
+    """WeChat's worst case for one send is 3 tries of 5 s plus backoff: the desk waits longer than that, and a
+    desk whose settings do not say waits 30 s."""
+    from bot.desk.app import create_app
+
+    assert config.validate(settings).rasa_timeout_seconds == 30
+    unset = copy.deepcopy(dict(settings))
+    del unset["desk"]["rasa_timeout_seconds"]
+    assert config.validate(unset).rasa_timeout_seconds == config.DEFAULT_RASA_TIMEOUT_SECONDS == 30
+    longer = copy.deepcopy(dict(settings))
+    longer["desk"]["rasa_timeout_seconds"] = 45
+    app = create_app(longer, database_url="sqlite://", broker=None, notify_positions=False, console=False)
+    assert app.ctx.rasa.timeout == 45
 
 
 def test_missing_desk_section() -> None:

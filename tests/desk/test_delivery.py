@@ -38,7 +38,10 @@ async def test_reply_is_delivered_on_the_customers_channel(app, internal, make_p
     request = fake_rasa.deliveries[0]
     assert request["conversation_id"] == "socketio:conv-1"
     assert request["query"] == {"execute_side_effects": "true", "output_channel": "socketio", "token": "rasa-token"}
-    assert request["body"] == [{"event": "bot", "text": "您好，我来帮您查", "metadata": {"agent": "alice"}}]
+    key = f"desk-{code}-{response.json['id']}"  # the channel skips a key it has sent (bot.desk.delivery)
+    assert request["body"] == [
+        {"event": "bot", "text": "您好，我来帮您查", "metadata": {"agent": "alice", "delivery_key": key}}
+    ]
     _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
     assert detail.json["first_response_at"] is not None
     assert [(m["role"], m["text"], m["status"]) for m in detail.json["messages"]] == [
@@ -97,7 +100,10 @@ async def test_rasa_down_is_502_and_nothing_is_lost(app, internal, make_packet, 
     fake_rasa.requests.clear()
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages/{message['id']}/retry", headers=alice)
     assert response.status == 200 and response.json["status"] == "sent"
-    assert fake_rasa.events() == [{"event": "bot", "text": "第一条回复", "metadata": {"agent": "alice"}}]
+    key = f"desk-{code}-{message['id']}"  # the same key as the failed attempt
+    assert fake_rasa.events() == [
+        {"event": "bot", "text": "第一条回复", "metadata": {"agent": "alice", "delivery_key": key}}
+    ]
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages/{message['id']}/retry", headers=alice)
     assert response.status == 409  # already sent
     _, response = await app.asgi_client.post(f"/api/tickets/{code}/messages/99999/retry", headers=alice)
@@ -123,6 +129,7 @@ async def test_resolve_sends_the_survey_then_resumes(app, internal, make_packet,
     assert request["query"]["execute_side_effects"] == "true" and request["query"]["output_channel"] == "socketio"
     survey, pending, ticket_slot, resume, listen = request["body"]
     assert survey["event"] == "bot" and survey["text"].startswith(words)
+    assert survey["metadata"] == {"survey": True, "delivery_key": f"desk-{code}-resolve"}
     if language == "zh_hant":
         assert "本次服務打分" in survey["text"] and "请" not in survey["text"]
     buttons = survey["data"]["buttons"]
@@ -147,6 +154,7 @@ async def test_handback_says_the_assistant_is_back(app, internal, make_packet, a
     [request] = fake_rasa.deliveries
     message, resume, listen = request["body"]
     assert message["event"] == "bot" and message["text"] == "The assistant is back. What else can I help you with?"
+    assert message["metadata"] == {"agent": "bob", "delivery_key": f"desk-{code}-handback"}
     assert resume == {"event": "resume"}
     assert listen == {"event": "action", "name": "action_listen"}
 

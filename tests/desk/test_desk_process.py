@@ -121,7 +121,11 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
             async with http.post(f"{base}/api/tickets/{code}/messages", json={"text": "马上处理"},
                                  headers=headers) as response:
                 assert response.status == 201
-            assert fake_rasa.events()[-1] == {"event": "bot", "text": "马上处理", "metadata": {"agent": "alice"}}
+                reply = await response.json()
+            key = f"desk-{code}-{reply['id']}"
+            assert fake_rasa.events()[-1] == {
+                "event": "bot", "text": "马上处理", "metadata": {"agent": "alice", "delivery_key": key}
+            }
             async with http.get(f"{base}/health") as response:
                 assert (await response.json())["broker"] is True
             broker.engine.dispose()

@@ -10,7 +10,7 @@ UPDATE whose row count says whether it happened (see `bot.desk.store.tickets`).
 One module per table group: `tables` (the schema), `database` (engine, creation, the data cipher), `tickets`,
 `messages`, `agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's
 aggregates), `feed` (the console events all desk processes push), `processes` (live desk processes, who has a
-console open, leases), and `maintenance` (the retention steps and the key rotation). Message texts, context
+console open, leases), `idempotency` (the answers kept for `Idempotency-Key`), and `maintenance` (the retention steps and the key rotation). Message texts, context
 packets and survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
 
@@ -21,6 +21,7 @@ import logging
 from bot.desk.store.agents import AgentRows
 from bot.desk.store.feed import FeedRows
 from bot.desk.store.figures import FigureRows
+from bot.desk.store.idempotency import IdempotencyRows
 from bot.desk.store.maintenance import MaintenanceRows
 from bot.desk.store.messages import MessageRows
 from bot.desk.store.processes import ProcessRows
@@ -32,7 +33,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["Store"]
 
 
-class Store(TicketRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows):
+class Store(
+    TicketRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows, IdempotencyRows
+):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).
 

@@ -98,6 +98,10 @@ class Database:
         self.cipher  # noqa: B018 - fail at start-up, not at the first message
         metadata.create_all(self.engine)
         add_missing_columns(self.engine)
+        with self.engine.begin() as conn:  # indexes added to a table that already existed
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
     def ping(self) -> None:
         """One trivial query (raises when the database is unreachable)."""

@@ -58,14 +58,39 @@ class MessageRows(Database):
         data["text"] = self.cipher.decrypt(data["text"])
         return Message.from_row(data)
 
-    def set_message_status(self, message_id: int, status: MessageStatus | str, text: Optional[str] = None) -> None:
+    def set_message_status(
+        self, message_id: int, status: MessageStatus | str, text: Optional[str] = None,
+        expect: Optional[MessageStatus] = None,
+    ) -> bool:
         """Change a message's delivery status (pending, sent, failed), and its stored text when `text` is given
-        (a delivered reply is kept masked)."""
+        (a delivered reply is kept masked); only while it is `expect`, when given (one conditional UPDATE).
+
+        Returns:
+            True when the message changed.
+        """
         values = {"status": MessageStatus(status).value}
         if text is not None:
             values["text"] = self.cipher.encrypt(text)
+        stmt = messages.update().where(messages.c.id == message_id)
+        if expect is not None:
+            stmt = stmt.where(messages.c.status == MessageStatus(expect).value)
         with self.engine.begin() as conn:
-            conn.execute(messages.update().where(messages.c.id == message_id).values(**values))
+            return conn.execute(stmt.values(**values)).rowcount == 1
+
+    def stale_pending_replies(self, stored_before: float) -> List[Message]:
+        """Agent replies still `pending` that were stored before `stored_before` (desk time): their desk stopped
+        between storing and delivering them. Oldest first."""
+        query = (
+            sa.select(messages)
+            .where(
+                messages.c.role == MessageRole.AGENT.value,
+                messages.c.status == MessageStatus.PENDING.value,
+                messages.c.at < stored_before,
+            )
+            .order_by(messages.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [self._message(r) for r in conn.execute(query)]
 
     def get_message(self, message_id: int) -> Optional[Message]:
         """Return a message by id, or None."""

@@ -74,6 +74,8 @@ messages = sa.Table(
     # Customer messages: Rasa's sequence of the event (bot.outbox), their order in the ticket.
     sa.Column("sequence", sa.BigInteger),
     sa.UniqueConstraint("ticket_id", "external_id", name="desk_messages_ticket_external"),
+    # The leader's sweep looks for stale `pending` replies every round (created on older databases too).
+    sa.Index("desk_messages_status", "status"),
 )
 
 agents = sa.Table(
@@ -112,4 +114,17 @@ conversations = sa.Table(
     sa.Column("sender_id", sa.String(255), primary_key=True),
     sa.Column("channel", sa.String(64)),
     sa.Column("first_seen", sa.Float, nullable=False),
+)
+
+idempotency = sa.Table(
+    "desk_idempotency",
+    metadata,
+    # The agent and the `Idempotency-Key` they sent: a key is the agent's own (two agents may use the same one).
+    sa.Column("agent", sa.String(128), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request", sa.String(255), nullable=False),  # method and path, for the error a misuse gets
+    sa.Column("fingerprint", sa.String(64), nullable=False),  # sha256 of method, path and body
+    sa.Column("status", sa.Integer),  # the first answer's HTTP status; NULL while it is being answered
+    sa.Column("response", sa.Text),  # the first answer's JSON body, encrypted (it may hold a reply's words)
+    sa.Column("created_at", sa.Float, nullable=False, index=True),  # the database's clock
 )
