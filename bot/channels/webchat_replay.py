@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List, Set
 
 from rasa.shared.core.events import BotUttered
 
@@ -83,26 +83,32 @@ class WidgetPresence:
 
     def __init__(self, keys: DeliveryKeys) -> None:
         self.keys = keys
-        self._sockets: Dict[str, str] = {}  # this process's socket id -> conversation id
+        self._sockets: Dict[str, Set[str]] = {}  # this process's socket id -> the conversations it joined
+        self._per_conversation: Dict[str, Set[str]] = {}  # conversation id -> this process's socket ids
 
     def join(self, socket_id: str, conversation_id: str) -> None:
-        """A socket of this process joined a session."""
-        self._sockets[socket_id] = conversation_id
+        """A socket of this process joined a session's room."""
+        self._sockets.setdefault(socket_id, set()).add(conversation_id)
+        self._per_conversation.setdefault(conversation_id, set()).add(socket_id)
         self.keys.join(conversation_id, socket_id)
 
     def leave(self, socket_id: str) -> None:
-        """A socket of this process disconnected."""
-        conversation_id = self._sockets.pop(socket_id, None)
-        if conversation_id is not None:
+        """A socket of this process disconnected (it leaves every room it joined)."""
+        for conversation_id in self._sockets.pop(socket_id, set()):
+            sockets = self._per_conversation.get(conversation_id, set())
+            sockets.discard(socket_id)
+            if not sockets:
+                self._per_conversation.pop(conversation_id, None)
             self.keys.leave(conversation_id, socket_id)
 
     def present(self, conversation_id: str) -> bool:
         """True when a socket of the conversation is connected here or on another replica."""
-        return conversation_id in self._sockets.values() or self.keys.present_elsewhere(conversation_id)
+        return conversation_id in self._per_conversation or self.keys.present_elsewhere(conversation_id)
 
     async def renew_forever(self) -> None:
         """Renew this process's sockets' presence every `RENEW_SECONDS` (a replica that dies stops renewing)."""
         while True:
             await asyncio.sleep(RENEW_SECONDS)
-            for socket_id, conversation_id in list(self._sockets.items()):
-                self.keys.join(conversation_id, socket_id)
+            for conversation_id, sockets in list(self._per_conversation.items()):
+                for socket_id in list(sockets):
+                    self.keys.join(conversation_id, socket_id)

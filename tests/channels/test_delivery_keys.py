@@ -4,6 +4,7 @@ for two replicas)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pathlib
 import uuid
@@ -21,6 +22,8 @@ from bot.channels.delivery_keys import (
     delivery_key,
     from_env,
 )
+from bot.channels import webchat_replay
+from bot.channels.webchat_replay import WidgetPresence
 
 CONVERSATION = "wechat:oCustomer0001"
 
@@ -182,3 +185,31 @@ def test_from_env_picks_redis_in_production_mode_else_a_file(tmp_path: pathlib.P
     assert from_env({}) is local  # one per process, shared by every channel
     shared = from_env({"FRONTLINE_REDIS_URL": "redis://127.0.0.1:6379/1"})
     assert isinstance(shared.store, RedisKeyStore)
+
+
+def test_widget_presence_counts_this_process_sockets(tmp_path: pathlib.Path) -> None:
+    presence = WidgetPresence(DeliveryKeys(SqliteKeyStore(tmp_path / "keys.db")))
+    presence.join("sid-1", "socketio:s1")
+    presence.join("sid-2", "socketio:s1")
+    assert presence.present("socketio:s1") and not presence.present("socketio:s2")
+    presence.leave("sid-1")
+    assert presence.present("socketio:s1")
+    presence.leave("sid-2")
+    presence.leave("sid-unknown")
+    assert not presence.present("socketio:s1")
+
+
+async def test_a_live_replica_renews_its_sockets_presence(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(webchat_replay, "RENEW_SECONDS", 0.05)
+    replica_a = WidgetPresence(DeliveryKeys(RedisKeyStore(redis_client, prefix=redis_client.test_prefix, clock=clock)))
+    replica_b = DeliveryKeys(RedisKeyStore(redis_client, prefix=redis_client.test_prefix, clock=clock))
+    replica_a.join("sid-1", "socketio:s1")
+    clock.now += 91
+    assert not replica_b.present_elsewhere("socketio:s1")
+    renewal = asyncio.get_running_loop().create_task(replica_a.renew_forever())
+    await asyncio.sleep(0.3)
+    renewal.cancel()
+    assert replica_b.present_elsewhere("socketio:s1")
