@@ -125,7 +125,8 @@ class SqliteKeyStore:
                 "INSERT OR REPLACE INTO delivery_keys VALUES (?, ?, ?, ?)",
                 (conversation, key, SENT, self._clock() + KEEP_SECONDS),
             )
-            self._conn().execute("DELETE FROM delivery_keys WHERE until<?", (self._clock(),))
+            self._conn().execute("DELETE FROM delivery_keys WHERE until<?", (self._clock(),))  # expired keys
+            self._conn().execute("DELETE FROM missed_replies WHERE at<?", (self._clock() - KEEP_SECONDS,))
 
     def release(self, conversation: str, key: str) -> None:
         """Forget a claim whose send failed."""

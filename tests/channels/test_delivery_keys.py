@@ -213,3 +213,16 @@ async def test_a_live_replica_renews_its_sockets_presence(
     await asyncio.sleep(0.3)
     renewal.cancel()
     assert replica_b.present_elsewhere("socketio:s1")
+
+
+async def test_the_file_forgets_keys_and_missed_replies_after_seven_days(tmp_path: pathlib.Path) -> None:
+    clock = Clock()
+    store = SqliteKeyStore(tmp_path / "keys.db", clock=clock)
+    keys = DeliveryKeys(store)
+    await keys.send_once(CONVERSATION, {"delivery_key": "desk-T7-1"}, Sender())
+    keys.add_missed("socketio:s1", "desk-T7-1")
+    clock.now += 7 * 24 * 3600 + 1
+    await keys.send_once(CONVERSATION, {"delivery_key": "desk-T7-2"}, Sender())  # a write cleans up
+    rows = store._conn().execute("SELECT count(*) FROM delivery_keys").fetchone()[0]
+    missed = store._conn().execute("SELECT count(*) FROM missed_replies").fetchone()[0]
+    assert (rows, missed) == (1, 0)
