@@ -21,6 +21,10 @@ tickets record the channel as `socketio`:
   manager that speaks JSON, never pickle (`bot.patches.socketio_manager.JsonRedisManager`), so a push from any
   Rasa replica (an agent reply the desk sends through whichever replica the load balancer picks) reaches the
   widget connected to another one.
+- an agent reply carrying `metadata.delivery_key` is sent once per key (`bot.channels.delivery_keys`), and
+  when no socket of its session is connected (this replica or, in production mode, another) its key is recorded
+  as missed; the next `session_request` of that session replays those replies from the tracker, once each
+  (`bot.channels.webchat_replay`);
 - abuse limits (`bot.ratelimit`, `settings.yml: limits`): a conversation over `conversation_messages` gets a
   polite reply in its language and no turn; one address gets `widget_connections_per_address` connections
   (then the connection is refused with the polite text) and `widget_conversations_per_address` new
@@ -39,10 +43,11 @@ socket.io servers on the same path):
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 import socketio
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage, decode_bearer_token
@@ -50,7 +55,10 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot import conversations, i18n, identity, language, ratelimit, texts
+from bot.channels import delivery_keys
+from bot.channels.delivery_keys import DeliveryKeys, delivery_key
 from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, max_chars_option
+from bot.channels.webchat_replay import WidgetPresence, replay_missed
 from bot.channels.webchat_sessions import ENV_SECRET as SESSION_SECRET_ENV
 from bot.channels.webchat_sessions import SessionIds, session_secret
 from bot.nlu import limits
@@ -94,15 +102,43 @@ def socketio_manager(environ: Optional[Dict[str, str]] = None) -> Any:
 
 class WebchatOutput(SocketIOOutput):
     """Rasa's socket.io output, sending only to widget conversations (`socketio:<session id>`), to the room of
-    their session."""
+    their session; a keyed reply (`delivery_key`) once, and recorded as missed when no socket is connected.
+
+    Args:
+        sio: the socket.io server.
+        bot_message_evt: the event the widget listens to (`bot_uttered`).
+        keys: the delivery keys (`bot.channels.delivery_keys`); None: every message is sent.
+        presence: which conversations have a socket connected; None: never recorded as missed.
+    """
+
+    def __init__(
+        self, sio: Any, bot_message_evt: Text, keys: Optional[DeliveryKeys] = None,
+        presence: Optional[WidgetPresence] = None,
+    ) -> None:
+        super().__init__(sio, bot_message_evt)
+        self.keys = keys
+        self.presence = presence
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        """Send to the session of conversation `recipient_id`.
+        """Send to the session of conversation `recipient_id`, a keyed reply once.
 
         Raises:
             ForeignConversation: `recipient_id` is not a widget conversation (nothing is sent).
+            DeliveryInProgress: another request is sending the same key.
         """
-        await super().send_response(conversations.raw_id(recipient_id, CHANNEL), message)
+        session_id = conversations.raw_id(recipient_id, CHANNEL)
+        if self.keys is None:
+            await super().send_response(session_id, message)
+            return
+        key = delivery_key(message)
+
+        async def send() -> None:
+            if key is not None and self.presence is not None and not self.presence.present(recipient_id):
+                logger.info("reply %s to %s reaches no open widget: kept for its next connection", key, recipient_id)
+                self.keys.add_missed(recipient_id, key)  # before the emit: a socket joining now replays it
+            await SocketIOOutput.send_response(self, session_id, message)
+
+        await self.keys.send_once(recipient_id, message, send)
 
 
 class WebchatInput(SocketIOInput):
@@ -141,11 +177,17 @@ class WebchatInput(SocketIOInput):
         channel.max_message_chars = max_chars_option(credentials, "bot.channels.webchat.WebchatInput")
         return channel
 
+    # the delivery keys and who is connected (set in `blueprint`)
+    keys: Optional[DeliveryKeys] = None
+    presence: Optional[WidgetPresence] = None
+    # the Rasa server's sanic app (its `ctx.agent` holds the tracker store), known once the server started
+    server_app: Any = None
+
     def get_output_channel(self) -> Optional[OutputChannel]:
         """The output for agent replies (`output_channel=socketio`): sends to widget conversations only."""
         if self.sio is None:
             return super().get_output_channel()
-        return WebchatOutput(self.sio, self.bot_message_evt)
+        return WebchatOutput(self.sio, self.bot_message_evt, self.keys, self.presence)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Rasa's socket.io blueprint, with metadata verified before each message is handled."""
@@ -155,6 +197,8 @@ class WebchatInput(SocketIOInput):
         if secret is None:
             logger.info("%s unset: widget customers stay anonymous", identity.ENV_SECRET)
         sessions = SessionIds(session_secret())
+        keys = self.keys = self.keys or delivery_keys.from_env()
+        presence = self.presence = WidgetPresence(keys)
         if redis_settings() is not None and not os.environ.get(SESSION_SECRET_ENV):
             logger.warning("%s unset: set the same one on every Rasa replica, or widget sessions break", SESSION_SECRET_ENV)
 
@@ -165,7 +209,7 @@ class WebchatInput(SocketIOInput):
             # the widget's session (or socket) id becomes a conversation id of its own namespace
             raw = message.sender_id
             message.sender_id = conversations.conversation_id(CHANNEL, raw)
-            message.output_channel = WebchatOutput(self.sio, self.bot_message_evt)
+            message.output_channel = WebchatOutput(self.sio, self.bot_message_evt, self.keys, self.presence)
             if not isinstance(message.text, str) or not message.text:
                 # rasa-webchat sends its `initPayload` (null unless set) when a chat is first opened.
                 logger.debug("empty widget message dropped")
@@ -220,7 +264,43 @@ class WebchatInput(SocketIOInput):
                 entered = sio.enter_room(sid, session_id, namespace=self.namespace)
                 if inspect.isawaitable(entered):
                     await entered
+                presence.join(sid, conversations.conversation_id(CHANNEL, session_id))
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
             logger.debug("socket %s joined session", sid)
+            if self.session_persistence:
+                await self.replay(session_id)
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            presence.leave(sid)
+
+        renewal: List[asyncio.Task] = []
+
+        @blueprint.listener("after_server_start")
+        async def start_presence(app: Any, loop: Any) -> None:
+            self.server_app = app
+            renewal.append(loop.create_task(presence.renew_forever()))
+
+        @blueprint.listener("before_server_stop")
+        async def stop_presence(_app: Any, _loop: Any) -> None:
+            for task in renewal:
+                task.cancel()
 
         return blueprint
+
+    async def replay(self, session_id: str) -> int:
+        """Emit to the session the agent replies it missed while no socket was connected (from the tracker)."""
+        agent = getattr(self.server_app.ctx, "agent", None) if self.server_app is not None else None
+        tracker_store = getattr(agent, "tracker_store", None)
+        if tracker_store is None or self.keys is None:
+            return 0
+        output = SocketIOOutput(self.sio, self.bot_message_evt)
+        try:
+            return await replay_missed(
+                self.keys, tracker_store, conversations.conversation_id(CHANNEL, session_id),
+                lambda message: output.send_response(session_id, message),
+            )
+        except Exception:  # boundary (socket.io handler): a failed replay is tried again on the next connection
+            logger.error("missed replies of a widget session not replayed")
+            logger.debug("replay failed", exc_info=True)
+            return 0

@@ -28,7 +28,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import ratelimit
+from bot.channels import delivery_keys
 from bot.channels import wechat_security as sec
+from bot.channels.delivery_keys import DeliveryKeys
 from bot.channels.shared_state import LocalState, SharedState, from_env as shared_state_from_env
 from bot.channels.wechat_api import DEFAULT_MAX_REPLY_BYTES, WECHAT_API_BASE, WeChatApiClient, max_reply_bytes
 from bot.channels.wechat_delivery import ButtonMemory, WeChatOutput
@@ -114,6 +116,7 @@ class WeChatInput(InputChannel):
         self.turns = TurnRunner(self)
         self._client: Any = None
         self._warned_unconfigured = False
+        self.delivery_keys: Optional[DeliveryKeys] = None  # `bot.channels.delivery_keys.from_env()` on first use
 
     # -- configuration ----------------------------------------------------------------------------------------
     def configured(self) -> bool:
@@ -163,7 +166,9 @@ class WeChatInput(InputChannel):
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """An output channel sending through the API (used by Rasa's HTTP API for agent replies)."""
-        return self.output_class(self.api_client(), self.buttons)
+        if self.delivery_keys is None:
+            self.delivery_keys = delivery_keys.from_env()
+        return self.output_class(self.api_client(), self.buttons, keys=self.delivery_keys)
 
     # -- request handling -------------------------------------------------------------------------------------
     async def handle_message(self, message: Dict[str, Any], on_new_message: OnNewMessage, started: float) -> Optional[str]:

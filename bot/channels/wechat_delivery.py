@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from rasa.core.channels.channel import OutputChannel
 
 from bot import conversations, texts
+from bot.channels.delivery_keys import DeliveryKeys
 from bot.channels.shared_state import LocalState, SharedState
 from bot.channels.wechat_api import WeChatApiError
 from bot.language import detect
@@ -89,6 +90,7 @@ class WeChatOutput(OutputChannel):
     Rasa hands it conversation ids (`wechat:<OpenID>`, `bot.conversations`); `send_response` sends to the OpenID
     of the channel's own conversations only, and refuses any other (another channel's, or an id no channel
     made) with `ForeignConversation`. Below it (`send_text_message` and the rest) ids are the platform's own.
+    With `keys`, a reply the desk posts again with the same `delivery_key` is not sent again.
 
     Args:
         client: the API client of the channel.
@@ -101,18 +103,28 @@ class WeChatOutput(OutputChannel):
         """Return the channel name."""
         return "wechat"
 
-    def __init__(self, client: Any, buttons: Optional[ButtonMemory] = None, channel: Optional[str] = None) -> None:
+    def __init__(
+        self, client: Any, buttons: Optional[ButtonMemory] = None, channel: Optional[str] = None,
+        keys: Optional[DeliveryKeys] = None,
+    ) -> None:
         self.client = client
         self.buttons = buttons or ButtonMemory()
         self.channel = channel or self.name()
+        self.keys = keys
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
-        """Send a message to conversation `recipient_id` (the platform's id of its customer).
+        """Send a message to conversation `recipient_id` (the platform's id of its customer); a message with a
+        `delivery_key` already sent to it is skipped (`bot.channels.delivery_keys`).
 
         Raises:
             ForeignConversation: `recipient_id` is not one of this channel's conversations (nothing is sent).
+            DeliveryInProgress: another request is sending the same key.
         """
-        await super().send_response(conversations.raw_id(recipient_id, self.channel), message)
+        customer = conversations.raw_id(recipient_id, self.channel)
+        if self.keys is None:
+            await super().send_response(customer, message)
+            return
+        await self.keys.send_once(recipient_id, message, lambda: OutputChannel.send_response(self, customer, message))
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Send a text through the API; raise `WeChatApiError` after logging when it cannot be delivered."""
