@@ -119,10 +119,11 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             self.relay.start()  # Rasa creates the store on its running loop: what a crash left is published now
 
     @classmethod
-    def from_url(cls, url: str) -> "TunedSQLTrackerStore":
+    def from_url(cls, url: str, event_broker: Any = None) -> "TunedSQLTrackerStore":
         """The store on a database given as an SQLAlchemy URL (`sqlite:////path/rasa.db`, `postgresql://…`),
-        without a domain: for the maintenance commands and the trainer tools."""
-        return cls(None, host=url)
+        without a domain: for the maintenance commands and the trainer tools; with `event_broker`, what it saves
+        goes through its outbox to that broker, as in the Rasa server."""
+        return cls(None, host=url, event_broker=event_broker)
 
     def _newest_id(self, sender_id: str) -> Optional[int]:
         with self.session_scope() as session:

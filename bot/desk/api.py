@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from sanic import Blueprint, Request
@@ -59,13 +60,14 @@ def _body(request: Request) -> Any:
 
 
 async def _once(
-    request: Request, agent: Agent, work: Callable[[], Awaitable[Any]], status: int = 200
+    request: Request, agent: Agent, work: Callable[[], Any], status: int = 200
 ) -> HTTPResponse:
-    """Answer a state-changing call (`work` returns its JSON, answered with `status`), once per
-    `Idempotency-Key` when the request has one: a repeat gets the first answer (`bot.desk.idempotency`)."""
+    """Answer a state-changing call (`work` returns its JSON, or an awaitable of it, answered with `status`), once
+    per `Idempotency-Key` when the request has one: a repeat gets the first answer (`bot.desk.idempotency`)."""
 
     async def call() -> Tuple[int, Any]:
-        return status, await work()
+        result = work()
+        return status, (await result if inspect.isawaitable(result) else result)
 
     (code, data), replayed = await _desk(request).calls.run(
         agent.name, request.headers.get("idempotency-key"), request.method, request.path, request.body or b"", call
@@ -236,20 +238,12 @@ def api_blueprint(name: str) -> Blueprint:
     @bp.post("/tickets/<code>/transfer")
     async def transfer(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-
-        async def work() -> Any:
-            return _desk(request).tickets.transfer(code, agent, _body(request))
-
-        return await _once(request, agent, work)
+        return await _once(request, agent, lambda: _desk(request).tickets.transfer(code, agent, _body(request)))
 
     @bp.post("/tickets/<code>/topic")
     async def topic(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-
-        async def work() -> Any:
-            return _desk(request).tickets.set_topic(code, agent, _body(request))
-
-        return await _once(request, agent, work)
+        return await _once(request, agent, lambda: _desk(request).tickets.set_topic(code, agent, _body(request)))
 
     @bp.post("/tickets/<code>/resolve")
     async def resolve(request: Request, code: str) -> HTTPResponse:

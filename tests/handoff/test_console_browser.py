@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import pathlib
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -57,6 +58,8 @@ class RunningDesk:
         self.env = env
         self.events_db = events_db
         self.rasa = rasa
+        self.sequence = 0  # Rasa's sequence (the tracker row id) that the outbox publishes with each event
+        self.handed_over: set = set()
 
     def client(self) -> DeskClient:
         return DeskClient(self.url, SECRET, timeout=(2, 10))
@@ -69,14 +72,24 @@ class RunningDesk:
         assert result.returncode == 0, result.stderr
         assert "token: " in result.stdout
 
-    def customer_says(self, conversation_id: str, text: str, message_id: str) -> None:
-        """Append a `user` event to the broker table, as Rasa's SQL event broker does for a paused chat."""
-        event = {"event": "user", "sender_id": conversation_id, "timestamp": time.time(), "text": text,
-                 "message_id": message_id, "input_channel": "socketio",
-                 "parse_data": {"intent": {"name": "complain", "confidence": 0.8},
-                                "anger": {"score": 0.42, "label": "annoyed"}}}
+    def publish(self, conversation_id: str, event: Dict[str, Any]) -> None:
+        """Append an event to the broker table as the tracker store's outbox publishes it (with Rasa's sequence)."""
+        self.sequence += 1
+        event = {**event, "sender_id": conversation_id, "timestamp": time.time(), "sequence": self.sequence}
         with sqlite3.connect(self.events_db) as db:
             db.execute("INSERT INTO events (sender_id, data) VALUES (?, ?)", (conversation_id, json.dumps(event)))
+
+    def customer_says(self, conversation_id: str, text: str, message_id: str) -> None:
+        """A customer message of a paused chat in the broker table, after the handoff turn that opened its ticket
+        (a ticket takes the messages that follow its `action_handoff` event)."""
+        if conversation_id not in self.handed_over:
+            self.publish(conversation_id, {"event": "action", "name": "action_handoff", "confidence": 1.0,
+                                           "policy": "policy_1_EscalationPolicy"})
+            self.handed_over.add(conversation_id)
+        self.publish(conversation_id, {
+            "event": "user", "text": text, "message_id": message_id, "input_channel": "socketio",
+            "parse_data": {"intent": {"name": "complain", "confidence": 0.8}, "anger": {"score": 0.42, "label": "annoyed"}},
+        })
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +253,9 @@ def test_agent_handles_a_ticket_in_the_console(desk: RunningDesk, browser: Any) 
         for e in (r["json"] if isinstance(r["json"], list) else [r["json"]])
     ]
     replies = [e for _, e in bot_events if e.get("event") == "bot" and "退款单号已找到" in (e.get("text") or "")]
-    assert replies and replies[0]["metadata"] == {"agent": "alice"}
+    assert replies and replies[0]["metadata"]["agent"] == "alice"
+    assert re.fullmatch(r"desk-T-000001-\d+", replies[0]["metadata"]["delivery_key"])  # the channel sends it once
+    assert set(replies[0]["metadata"]) == {"agent", "delivery_key"}
     assert any(path.startswith("/conversations/socketio:browser-conv-1/tracker/events") for path, _ in bot_events)
 
     shot(page, "console-ticket")

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 import socketio
 
+from bot.conversations import conversation_id
 from bot.settings import repo_root
 from loopback import address, http_session, widget_client
 
@@ -34,7 +35,9 @@ def add_agent(stack: Any, name: str, skills: str = "general") -> Dict[str, str]:
 
 
 async def user_events(http: aiohttp.ClientSession, stack: Any, sender: str) -> List[Dict[str, Any]]:
-    async with http.get(f"{stack.rasa_url}/conversations/{sender}/tracker", params={"token": stack.token}) as r:
+    """The user events Rasa stored for a REST sender (its conversation: `rest:<sender>`)."""
+    url = f"{stack.rasa_url}/conversations/{conversation_id('rest', sender)}/tracker"
+    async with http.get(url, params={"token": stack.token}) as r:
         assert r.status == 200
         return [e for e in (await r.json())["events"] if e["event"] == "user"]
 

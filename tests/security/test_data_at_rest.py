@@ -149,13 +149,12 @@ def open_stores(urls: Tuple[str, str, str, str]) -> Stores:
     tracker_url, broker_url, desk_url, schema = urls
     desk = Store(desk_url, schema=schema or None)
     desk.migrate()
-    return Stores(TunedSQLTrackerStore.from_url(tracker_url), TunedSQLEventBroker.from_url(broker_url), desk,
-                  desk_url)
+    broker = TunedSQLEventBroker.from_url(broker_url)
+    return Stores(TunedSQLTrackerStore.from_url(tracker_url, event_broker=broker), broker, desk, desk_url)
 
 
 async def write_conversation(stores: Stores, sender: str, words: str) -> int:
     """A conversation in the tracker store (published to the broker) and a ticket with a message; the ticket id."""
-    stores.tracker.event_broker = stores.broker
     tracker_ = DialogueStateTracker.from_events(sender, [
         ActionExecuted("action_listen"), UserUttered(words, {"name": "greet", "confidence": 1.0}), BotUttered("ok"),
     ])
