@@ -158,6 +158,31 @@ class SqliteKeyStore:
                 "DELETE FROM missed_replies WHERE conversation=? AND key=?", [(conversation, k) for k in keys]
             )
 
+    def purge_before(self, cutoff: float) -> int:
+        """Delete the keys and missed replies recorded before `cutoff` (epoch seconds), expired ones too, with
+        their pages zeroed and the write-ahead log emptied: they hold conversation ids (`python -m bot purge`).
+
+        Returns:
+            how many records were deleted.
+        """
+        with self._lock:
+            db = self._conn()
+            db.execute("PRAGMA secure_delete=ON")
+            deleted = db.execute(
+                "DELETE FROM delivery_keys WHERE until < ? OR until - (CASE state WHEN ? THEN ? ELSE ? END) < ?",
+                (self._clock(), SENT, KEEP_SECONDS, CLAIM_SECONDS, cutoff),
+            ).rowcount
+            deleted += db.execute("DELETE FROM missed_replies WHERE at < ?", (cutoff,)).rowcount
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
+
+    def close(self) -> None:
+        """Release the file."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
     def join(self, conversation: str, socket_id: str) -> None:
         """One machine: presence is the socket.io server's own rooms (nothing to share)."""
 
