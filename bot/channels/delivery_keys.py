@@ -311,6 +311,25 @@ class DeliveryKeys:
         if key is None:
             await send()
             return True
+        return await self._send_keyed(conversation_id, key, send)
+
+    async def send_part_once(
+        self, conversation_id: str, key: str, part: int, send: Callable[[], Awaitable[None]]
+    ) -> bool:
+        """Send one part of a keyed reply sent in several (a long WeChat text) unless that part was sent: its own
+        key `<key>#<part>`, so a retry after a later part failed sends only the parts still missing.
+
+        Args:
+            conversation_id: the conversation.
+            key: the reply's delivery key (already checked by `send_once`).
+            part: the part's number, from 1, counted over the whole reply.
+            send: sends that part.
+
+        Returns / Raises: as `send_once`.
+        """
+        return await self._send_keyed(conversation_id, f"{key}#{part}", send)
+
+    async def _send_keyed(self, conversation_id: str, key: str, send: Callable[[], Awaitable[None]]) -> bool:
         state = self._guard("checking a key", lambda: self.store.claim(conversation_id, key), NEW)
         if state == SENT:
             logger.info("reply %s to %s was sent before: not sent again", key, conversation_id)
