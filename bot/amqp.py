@@ -6,7 +6,9 @@ The queue is single-active-consumer (`x-single-active-consumer: true`): however 
 RabbitMQ delivers to one at a time and hands over to another, in queue order, when that one's connection ends,
 so one conversation's messages are never split between desks. RabbitMQ refuses to redeclare an existing queue
 with other arguments (PRECONDITION_FAILED), so the queue got a new name (`frontline_events_ordered` in
-`endpoints.prod.yml`); the queue of earlier versions (`LEGACY_QUEUES`) is unbound and drained once by the desk.
+`endpoints.prod.yml`); the queue of earlier versions, named in the endpoints file's `event_broker.drain_queues`
+(`frontline_events`), is unbound, drained and deleted by the desk (`bot.desk.events`). Named there, not built in:
+a desk drains only the queues its own configuration names, never another deployment's on a shared RabbitMQ.
 """
 
 from __future__ import annotations
@@ -40,8 +42,6 @@ def amqp_url(host: str, port: Any = 5672, username: str = "guest", password: str
 
 # The arguments of the queue Rasa's broker publishes to and the desk consumes (declared the same on both sides).
 QUEUE_ARGUMENTS = {"x-single-active-consumer": True}
-# Queues earlier versions declared without those arguments: the desk drains and deletes them (`bot.desk.events`).
-LEGACY_QUEUES = ("frontline_events",)
 
 
 def queue_arguments_refused(queue: str) -> str:
@@ -50,6 +50,6 @@ def queue_arguments_refused(queue: str) -> str:
     return (
         f"RabbitMQ queue {queue!r} exists without x-single-active-consumer (an older Frontline, or Rasa's own pika "
         "broker, declared it): name a new queue in the endpoints file's event_broker.queues (endpoints.prod.yml: "
-        "frontline_events_ordered); the desk drains the old one once when it is one of "
-        f"{', '.join(LEGACY_QUEUES)}, else empty it with the desk stopped and delete it (rabbitmqctl delete_queue)"
+        "frontline_events_ordered) and the old one in event_broker.drain_queues: the desk stores what is left in it "
+        "and deletes it"
     )

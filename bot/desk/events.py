@@ -19,8 +19,8 @@ Two consumers, chosen by `bot.desk.config.broker_url()`:
   channel, so that message and every one after it go back to the queue in order, and connects again after the
   backoff. The queue is single-active-consumer (`bot.amqp.QUEUE_ARGUMENTS`): with several desk processes RabbitMQ
   delivers to one at a time and, when its connection ends, hands the queue (unacknowledged messages first) to
-  another, so one conversation's messages keep their order. On each connection the desk first drains a queue of
-  an earlier version (`bot.amqp.LEGACY_QUEUES`, declared without that argument): the new queue is declared and
+  another, so one conversation's messages keep their order. On each connection the desk first drains the queues
+  of an earlier version named in `drain_queues` (declared without that argument): the new queue is declared and
   bound, the old one unbound, its messages stored (the (conversation, sequence) de-duplication drops the copies
   both queues got in between), and it is deleted once empty. A configured queue that exists without the
   argument stops the consumer with a message saying what to do (`/health` shows it).
@@ -37,14 +37,14 @@ import json
 import logging
 import pathlib
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import data_keys
-from bot.amqp import LEGACY_QUEUES, QUEUE_ARGUMENTS, queue_arguments_refused
+from bot.amqp import QUEUE_ARGUMENTS, queue_arguments_refused
 from bot.desk.service import Desk
 
 logger = logging.getLogger(__name__)
@@ -239,12 +239,19 @@ class SQLBrokerTail(Consumer):
 
 
 def split_amqp_url(url: str) -> tuple[str, str]:
-    """Split `amqp://…?queue=name` into the connection URL and the queue name (default `rasa_core_events`)."""
+    """Split `amqp://…?queue=name` into the connection URL and the queue name (default `rasa_core_events`); the
+    desk's own `drain` parameters (`drain_queues_of`) are left out of the connection URL too."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     queue = next((v for k, v in query if k == "queue"), RASA_QUEUE) or RASA_QUEUE
-    rest = urlencode([(k, v) for k, v in query if k != "queue"])
+    rest = urlencode([(k, v) for k, v in query if k not in ("queue", "drain")])
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", rest, parts.fragment)), queue
+
+
+def drain_queues_of(url: str) -> List[str]:
+    """The queues of an earlier version to drain and delete: each `drain=name` of `amqp://…?queue=…&drain=…`
+    (`bot.desk.config.broker_url` adds them from the endpoints file's `event_broker.drain_queues`)."""
+    return [v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True) if k == "drain" and v]
 
 
 class AMQPConsumer(Consumer):
@@ -252,18 +259,16 @@ class AMQPConsumer(Consumer):
 
     Args:
         desk: the desk that ingests the events.
-        url: `amqp://user:password@host:port/vhost?queue=rasa_core_events`.
+        url: `amqp://user:password@host:port/vhost?queue=rasa_core_events`, and `&drain=<queue>` for each queue
+            of an earlier version to drain and delete.
         exchange: the fanout exchange Rasa publishes to.
-        legacy_queues: queues of earlier versions to drain and delete (`consumer_for`: `bot.amqp.LEGACY_QUEUES`).
     """
 
-    def __init__(
-        self, desk: Desk, url: str, exchange: str = RASA_EXCHANGE, legacy_queues: Sequence[str] = (),
-    ) -> None:
+    def __init__(self, desk: Desk, url: str, exchange: str = RASA_EXCHANGE) -> None:
         super().__init__(desk)
         self.url, self.queue_name = split_amqp_url(url)
         self.exchange_name = exchange
-        self.legacy_queues = [name for name in legacy_queues if name != self.queue_name]
+        self.legacy_queues = [name for name in drain_queues_of(url) if name != self.queue_name]
         self._connection: Any = None
         self.ready: Optional[asyncio.Event] = None  # set while consuming
         self.problem = "event broker: not connected yet"
@@ -396,5 +401,5 @@ def consumer_for(desk: Desk, url: Optional[str]) -> Optional[Consumer]:
     if not url:
         return None
     if url.startswith(("amqp://", "amqps://")):
-        return AMQPConsumer(desk, url, legacy_queues=LEGACY_QUEUES)
+        return AMQPConsumer(desk, url)
     return SQLBrokerTail(desk, url)

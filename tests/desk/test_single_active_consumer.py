@@ -130,8 +130,7 @@ async def test_the_queue_of_an_earlier_version_is_drained_once_then_deleted(name
         for n in range(1, 6):
             await exchange.publish(aio_pika.Message(json.dumps(event("socketio:old", n)).encode()), "")
     recorded = desk_recording()
-    consumer = AMQPConsumer(recorded, f"{RABBIT}?queue={names.queue}", exchange=names.exchange,
-                            legacy_queues=[names.legacy])
+    consumer = AMQPConsumer(recorded, f"{RABBIT}?queue={names.queue}&drain={names.legacy}", exchange=names.exchange)
     publisher = ConfirmedPikaBroker("127.0.0.1", 5672, "guest", "guest", queues=[names.queue],
                                     exchange_name=names.exchange)
     try:
