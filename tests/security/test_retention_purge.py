@@ -146,9 +146,9 @@ def stores(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[S
         urls = (f"{base}/{names[0]}", f"{base}/{names[1]}")
         desk = Store(PG_URL, schema=f"purge_{uuid.uuid4().hex[:10]}")
     desk.migrate()
-    found = Stores(TunedSQLTrackerStore.from_url(urls[0]), TunedSQLEventBroker.from_url(urls[1]), desk, None)
-    found.tracker.domain = Domain.empty()
-    found.tracker.event_broker = found.broker
+    broker = TunedSQLEventBroker.from_url(urls[1])
+    # The tracker store with its broker from the start, as Rasa builds it: its outbox relay publishes each save.
+    found = Stores(TunedSQLTrackerStore(Domain.empty(), host=urls[0], event_broker=broker), broker, desk, None)
     try:
         yield found
     finally:
