@@ -4,7 +4,8 @@
 endpoints file (`FRONTLINE_ENDPOINTS`, else `endpoints.yml`; a relative SQLite path in `FRONTLINE_VAR`), the SQL
 event broker table as the desk finds it (`FRONTLINE_BROKER`, the endpoints file, `FRONTLINE_EVENTS_DB`; none
 with RabbitMQ, whose consumed messages are gone), and the desk's database (`DATABASE_URL`, else
-`var/desk.db`). An SQLite file that does not exist yet is skipped: nothing ran there.
+`var/desk.db`), and the channels' delivery-key file (`var/channel-keys.db`) when the channels use it (no Redis
+configured). An SQLite file that does not exist yet is skipped: nothing ran there.
 
 `maintenance_lock` keeps two runs (two cron jobs, a purge and a rekey) from working at once: a lock file in
 `var/` on this machine, and on PostgreSQL an advisory lock on the desk's database, which every machine shares.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from bot.settings import var_dir
 
 if TYPE_CHECKING:
+    from bot.channels.delivery_keys import SqliteKeyStore
     from bot.desk.store import Store
     from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore
 
@@ -53,6 +55,8 @@ class Stores:
     broker: Optional["TunedSQLEventBroker"]
     desk: Optional["Store"]
     desk_url: Optional[str]
+    # the channels' delivery keys on one machine (`var/channel-keys.db`); in Redis they expire by themselves
+    channel_keys: Optional["SqliteKeyStore"] = None
 
     @classmethod
     def open(cls) -> "Stores":
@@ -84,7 +88,7 @@ class Stores:
         if desk_url and not _missing_sqlite(desk_url):
             desk = Store(desk_url)
             desk.migrate()
-        return cls(tracker=tracker, broker=broker, desk=desk, desk_url=desk_url)
+        return cls(tracker=tracker, broker=broker, desk=desk, desk_url=desk_url, channel_keys=_channel_key_file())
 
     def close(self) -> None:
         """Empty the write-ahead logs of SQLite files (they still hold the pages as they were before the run),
@@ -100,6 +104,19 @@ class Stores:
                 store.engine.dispose()
         if self.desk is not None:
             self.desk.close()
+        if self.channel_keys is not None:
+            self.channel_keys.close()
+
+
+def _channel_key_file() -> Optional["SqliteKeyStore"]:
+    """The channels' delivery-key file of this machine when the channels use it (no Redis) and it exists."""
+    from bot.channels.delivery_keys import DB_FILE, SqliteKeyStore
+    from bot.redis_config import redis_settings
+
+    path = var_dir() / DB_FILE
+    if redis_settings() is not None or not path.exists():
+        return None
+    return SqliteKeyStore(path)
 
 
 def truncate_wal(engine: Any) -> None:

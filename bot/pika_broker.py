@@ -7,8 +7,9 @@ messages on the durable queues), and raises otherwise, so the relay keeps the ro
 lazily and again after any failure; Rasa starts while RabbitMQ is down.
 
 The exchange and queues are declared as Rasa's own broker declares them (fanout exchange `rasa-exchange`, durable
-queues bound to it), so the desk's consumer (`bot.desk.events.AMQPConsumer`) and Rasa's broker are
-interchangeable. `bot.amqp.amqp_url` builds the connection URL with the user and password percent-encoded (a password
+queues bound to it), each queue with `bot.amqp.QUEUE_ARGUMENTS` (single active consumer), exactly as the desk's
+consumer (`bot.desk.events.AMQPConsumer`) declares it, so either may declare it first. A queue that exists with
+other arguments is refused by RabbitMQ; the error says what to do (`bot.amqp.queue_arguments_refused`). `bot.amqp.amqp_url` builds the connection URL with the user and password percent-encoded (a password
 with `@ : / %` works); the desk reads the same settings through it.
 
 Configured in `endpoints.prod.yml` as `type: bot.pika_broker.ConfirmedPikaBroker` with Rasa's keys `url`
@@ -24,7 +25,7 @@ from typing import Any, Dict, List, Optional
 
 from rasa.core.brokers.broker import EventBroker
 
-from bot.amqp import amqp_url
+from bot.amqp import QUEUE_ARGUMENTS, amqp_url, queue_arguments_refused
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,11 @@ class ConfirmedPikaBroker(EventBroker):
         channel = await self._connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange(self.exchange_name, type=aio_pika.ExchangeType.FANOUT)
         for queue_name in self.queues:
-            queue = await channel.declare_queue(queue_name, durable=True)
+            try:
+                queue = await channel.declare_queue(queue_name, durable=True, arguments=QUEUE_ARGUMENTS)
+            except aio_pika.exceptions.ChannelPreconditionFailed:
+                logger.error(queue_arguments_refused(queue_name))
+                raise
             await queue.bind(exchange, "")
         self._exchange = exchange
         logger.info("publishing Rasa's events to RabbitMQ exchange %s", self.exchange_name)

@@ -4,7 +4,9 @@ After `transcripts_days` the raw conversation goes: its events are deleted from 
 session still going on at the cutoff is kept whole until it is older) and from the SQL event broker table, and
 the desk forgets the conversation id of tickets closed before the cutoff and the conversations it saw. The desk
 keeps its texts, which are masked (and encrypted), for reports, until `desk_text_days` when set; agent replies
-of closed tickets that were never delivered are masked at once. RabbitMQ is not touched: a consumed message is
+of closed tickets that were never delivered are masked at once. The channels' delivery-key file
+(`var/channel-keys.db`, one machine) forgets the keys and missed replies recorded before the cutoff: they hold
+conversation ids, and are otherwise kept 7 days, longer than a retention of less than a week. RabbitMQ is not touched: a consumed message is
 gone, and a backlog holds only the events the desk has not consumed yet.
 
 Safe from cron: one run at a time (`bot.maintenance.maintenance_lock`; a second one exits 0 saying so), each
@@ -78,6 +80,7 @@ class PurgeReport:
     tickets_texts_purged: int = 0
     replies_masked: int = 0
     feed_events: int = 0
+    delivery_keys: int = 0
 
     @property
     def changed(self) -> int:
@@ -93,6 +96,7 @@ class PurgeReport:
             f"{self.tracker_events} tracker store events and {self.broker_events} broker events; the desk forgot "
             f"{self.tickets_forgotten} tickets' conversation ids and {self.conversations_forgotten} conversations"
             f"{texts}; {self.replies_masked} undelivered replies masked; {self.feed_events} console feed events deleted"
+            f"; {self.delivery_keys} channel delivery keys deleted"
         )
 
 
@@ -106,6 +110,8 @@ def purge(stores: Any, policy: RetentionPolicy, now: float) -> PurgeReport:
         report.tracker_events = stores.tracker.purge_before(cutoff)
     if stores.broker is not None:
         report.broker_events = stores.broker.purge_before(cutoff)
+    if stores.channel_keys is not None:
+        report.delivery_keys = stores.channel_keys.purge_before(cutoff)
     if stores.desk is not None:
         desk = stores.desk
         report.tickets_forgotten, report.conversations_forgotten = desk.forget_conversations(cutoff, cutoff)

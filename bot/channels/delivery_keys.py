@@ -158,6 +158,31 @@ class SqliteKeyStore:
                 "DELETE FROM missed_replies WHERE conversation=? AND key=?", [(conversation, k) for k in keys]
             )
 
+    def purge_before(self, cutoff: float) -> int:
+        """Delete the keys and missed replies recorded before `cutoff` (epoch seconds), expired ones too, with
+        their pages zeroed and the write-ahead log emptied: they hold conversation ids (`python -m bot purge`).
+
+        Returns:
+            how many records were deleted.
+        """
+        with self._lock:
+            db = self._conn()
+            db.execute("PRAGMA secure_delete=ON")
+            deleted = db.execute(
+                "DELETE FROM delivery_keys WHERE until < ? OR until - (CASE state WHEN ? THEN ? ELSE ? END) < ?",
+                (self._clock(), SENT, KEEP_SECONDS, CLAIM_SECONDS, cutoff),
+            ).rowcount
+            deleted += db.execute("DELETE FROM missed_replies WHERE at < ?", (cutoff,)).rowcount
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
+
+    def close(self) -> None:
+        """Release the file."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
     def join(self, conversation: str, socket_id: str) -> None:
         """One machine: presence is the socket.io server's own rooms (nothing to share)."""
 
@@ -286,6 +311,25 @@ class DeliveryKeys:
         if key is None:
             await send()
             return True
+        return await self._send_keyed(conversation_id, key, send)
+
+    async def send_part_once(
+        self, conversation_id: str, key: str, part: int, send: Callable[[], Awaitable[None]]
+    ) -> bool:
+        """Send one part of a keyed reply sent in several (a long WeChat text) unless that part was sent: its own
+        key `<key>#<part>`, so a retry after a later part failed sends only the parts still missing.
+
+        Args:
+            conversation_id: the conversation.
+            key: the reply's delivery key (already checked by `send_once`).
+            part: the part's number, from 1, counted over the whole reply.
+            send: sends that part.
+
+        Returns / Raises: as `send_once`.
+        """
+        return await self._send_keyed(conversation_id, f"{key}#{part}", send)
+
+    async def _send_keyed(self, conversation_id: str, key: str, send: Callable[[], Awaitable[None]]) -> bool:
         state = self._guard("checking a key", lambda: self.store.claim(conversation_id, key), NEW)
         if state == SENT:
             logger.info("reply %s to %s was sent before: not sent again", key, conversation_id)

@@ -275,10 +275,14 @@ class _TokenApiClient:
         """
         if not self._configured():
             raise ApiNotConfigured(None, "credentials are not configured", self.api)
-        parts = split_reply(xml_text(text or ""), self.max_reply_bytes)
+        parts = self.reply_parts(text)
         for part in parts:
             self.post(self._send_path, self._text_payload(user_id, part))
         return len(parts)
+
+    def reply_parts(self, text: str) -> List[str]:
+        """The messages `send_text` sends for `text`, in order (each sent alone is sent unchanged)."""
+        return split_reply(xml_text(text or ""), self.max_reply_bytes)
 
     async def send_text_async(self, user_id: str, text: str) -> int:
         """`send_text` in a thread executor, so the event loop never blocks."""

@@ -10,6 +10,7 @@ delivers late answers through it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import logging
 from typing import Any, Dict, List, Optional, Tuple
@@ -17,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from rasa.core.channels.channel import OutputChannel
 
 from bot import conversations, texts
-from bot.channels.delivery_keys import DeliveryKeys
+from bot.channels.delivery_keys import DeliveryKeys, delivery_key
 from bot.channels.shared_state import LocalState, SharedState
 from bot.channels.wechat_api import WeChatApiError
 from bot.language import detect
@@ -79,6 +80,20 @@ class ButtonMemory:
         return options[index - 1]
 
 
+@dataclasses.dataclass
+class KeyedReply:
+    """The keyed reply `WeChatOutput.send_response` is sending: its conversation, its delivery key, and how many
+    messages (parts) it has gone through so far."""
+
+    conversation_id: str
+    key: str
+    parts: int = 0
+
+
+# The keyed reply being sent in this task (one per `send_response`; each request runs in its own task).
+_KEYED_REPLY: contextvars.ContextVar[Optional[KeyedReply]] = contextvars.ContextVar("keyed_reply", default=None)
+
+
 class WeChatOutput(OutputChannel):
     """Sends through the customer-service message API (`message/custom/send`).
 
@@ -90,7 +105,9 @@ class WeChatOutput(OutputChannel):
     Rasa hands it conversation ids (`wechat:<OpenID>`, `bot.conversations`); `send_response` sends to the OpenID
     of the channel's own conversations only, and refuses any other (another channel's, or an id no channel
     made) with `ForeignConversation`. Below it (`send_text_message` and the rest) ids are the platform's own.
-    With `keys`, a reply the desk posts again with the same `delivery_key` is not sent again.
+    With `keys`, a reply the desk posts again with the same `delivery_key` is not sent again, and each message
+    it goes out as (a long text is split; buttons, custom payloads) has its own key `<key>#<part>`, so a retry
+    after a later part failed sends only the parts still missing.
 
     Args:
         client: the API client of the channel.
@@ -121,13 +138,34 @@ class WeChatOutput(OutputChannel):
             DeliveryInProgress: another request is sending the same key.
         """
         customer = conversations.raw_id(recipient_id, self.channel)
-        if self.keys is None:
+        key = delivery_key(message) if self.keys is not None else None
+        if self.keys is None or key is None:
             await super().send_response(customer, message)
             return
-        await self.keys.send_once(recipient_id, message, lambda: OutputChannel.send_response(self, customer, message))
+
+        async def send_parts() -> None:
+            reply = _KEYED_REPLY.set(KeyedReply(recipient_id, key))
+            try:
+                await OutputChannel.send_response(self, customer, message)
+            finally:
+                _KEYED_REPLY.reset(reply)
+
+        await self.keys.send_once(recipient_id, message, send_parts)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        """Send a text through the API; raise `WeChatApiError` after logging when it cannot be delivered."""
+        """Send a text through the API (the parts of a keyed reply once each); raise `WeChatApiError` after
+        logging when it cannot be delivered."""
+        reply = _KEYED_REPLY.get()
+        if reply is None or self.keys is None:
+            await self._send_text(recipient_id, text)
+            return
+        for part in self.client.reply_parts(text):
+            reply.parts += 1
+            await self.keys.send_part_once(
+                reply.conversation_id, reply.key, reply.parts, lambda part=part: self._send_text(recipient_id, part)
+            )
+
+    async def _send_text(self, recipient_id: str, text: str) -> None:
         try:
             await self.client.send_text_async(recipient_id, text)
         except WeChatApiError as error:

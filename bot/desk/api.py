@@ -310,7 +310,9 @@ def api_blueprint(name: str) -> Blueprint:
 def error_handler(request: Request, exception: Exception) -> HTTPResponse:
     """Answer desk errors (and sanic's own, on API paths) as JSON `{"error": …}`."""
     if isinstance(exception, DeskError):
-        return _json({"error": exception.message}, status=exception.status)
+        refused = _json({"error": exception.message}, status=exception.status)
+        refused.headers.update(exception.headers)
+        return refused
     status = getattr(exception, "status_code", 500) or 500
     if isinstance(exception, InvalidUsage):
         status = 400

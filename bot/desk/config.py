@@ -12,6 +12,7 @@ import logging
 import os
 import pathlib
 from typing import Any, Dict, List, Mapping, Optional
+from urllib.parse import urlencode
 
 from bot.amqp import amqp_url
 from bot.i18n import ZH
@@ -276,7 +277,10 @@ def _broker_from_endpoints(path: pathlib.Path) -> tuple[bool, Optional[str]]:
         )
         queues = broker.get("queues") or ["rasa_core_events"]
         queue = queues[0] if isinstance(queues, list) else str(queues)
+        drains = broker.get("drain_queues") or []
+        drains = drains if isinstance(drains, list) else [drains]
         sep = "&" if "?" in base else "?"
-        return True, f"{base}{sep}queue={queue}"
+        query = urlencode([("queue", str(queue)), *(("drain", str(name)) for name in drains)])
+        return True, f"{base}{sep}{query}"
     logger.error("event broker type %r is not supported by the desk; consumer off", kind)
     return True, None

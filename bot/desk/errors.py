@@ -4,6 +4,7 @@ refusal they share: an unknown ticket id."""
 from __future__ import annotations
 
 import logging
+from typing import Dict, Optional
 
 from bot.desk.records import Ticket
 from bot.desk.store.tickets import TicketRows
@@ -12,12 +13,14 @@ logger = logging.getLogger(__name__)
 
 
 class DeskError(Exception):
-    """A request the desk refuses; `status` is the HTTP status to answer with, `message` says why."""
+    """A request the desk refuses; `status` is the HTTP status to answer with, `message` says why, `headers`
+    go on the answer (e.g. `Retry-After` when repeating the request later will do)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def find_ticket(store: TicketRows, code: str) -> Ticket:

@@ -17,7 +17,13 @@ Two consumers, chosen by `bot.desk.config.broker_url()`:
   restarts. It connects with backoff (0.5 s doubling to 15 s), the first time too, and again whenever the
   connection ends; it never stops for good. When storing fails (the desk's database is away) it closes the
   channel, so that message and every one after it go back to the queue in order, and connects again after the
-  backoff.
+  backoff. The queue is single-active-consumer (`bot.amqp.QUEUE_ARGUMENTS`): with several desk processes RabbitMQ
+  delivers to one at a time and, when its connection ends, hands the queue (unacknowledged messages first) to
+  another, so one conversation's messages keep their order. On each connection the desk first drains the queues
+  of an earlier version named in `drain_queues` (declared without that argument): the new queue is declared and
+  bound, the old one unbound, its messages stored (the (conversation, sequence) de-duplication drops the copies
+  both queues got in between), and it is deleted once empty. A configured queue that exists without the
+  argument stops the consumer with a message saying what to do (`/health` shows it).
 
 Both say what is wrong (`problem`, None while healthy) for the desk's `/health` (503 while the broker or the
 database is unreachable).
@@ -31,13 +37,14 @@ import json
 import logging
 import pathlib
 import time
-from typing import Any, Optional
+from typing import Any, List, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import data_keys
+from bot.amqp import QUEUE_ARGUMENTS, queue_arguments_refused
 from bot.desk.service import Desk
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,10 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 
 class IngestFailed(Exception):
     """Storing an event failed (the desk's database): it must be given again, and nothing after it before."""
+
+
+class QueueRefused(Exception):
+    """RabbitMQ refused the queue's declaration: it exists with other arguments (the message says what to do)."""
 
 
 class Consumer:
@@ -228,12 +239,19 @@ class SQLBrokerTail(Consumer):
 
 
 def split_amqp_url(url: str) -> tuple[str, str]:
-    """Split `amqp://…?queue=name` into the connection URL and the queue name (default `rasa_core_events`)."""
+    """Split `amqp://…?queue=name` into the connection URL and the queue name (default `rasa_core_events`); the
+    desk's own `drain` parameters (`drain_queues_of`) are left out of the connection URL too."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     queue = next((v for k, v in query if k == "queue"), RASA_QUEUE) or RASA_QUEUE
-    rest = urlencode([(k, v) for k, v in query if k != "queue"])
+    rest = urlencode([(k, v) for k, v in query if k not in ("queue", "drain")])
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", rest, parts.fragment)), queue
+
+
+def drain_queues_of(url: str) -> List[str]:
+    """The queues of an earlier version to drain and delete: each `drain=name` of `amqp://…?queue=…&drain=…`
+    (`bot.desk.config.broker_url` adds them from the endpoints file's `event_broker.drain_queues`)."""
+    return [v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True) if k == "drain" and v]
 
 
 class AMQPConsumer(Consumer):
@@ -241,7 +259,8 @@ class AMQPConsumer(Consumer):
 
     Args:
         desk: the desk that ingests the events.
-        url: `amqp://user:password@host:port/vhost?queue=rasa_core_events`.
+        url: `amqp://user:password@host:port/vhost?queue=rasa_core_events`, and `&drain=<queue>` for each queue
+            of an earlier version to drain and delete.
         exchange: the fanout exchange Rasa publishes to.
     """
 
@@ -249,6 +268,7 @@ class AMQPConsumer(Consumer):
         super().__init__(desk)
         self.url, self.queue_name = split_amqp_url(url)
         self.exchange_name = exchange
+        self.legacy_queues = [name for name in drain_queues_of(url) if name != self.queue_name]
         self._connection: Any = None
         self.ready: Optional[asyncio.Event] = None  # set while consuming
         self.problem = "event broker: not connected yet"
@@ -266,6 +286,9 @@ class AMQPConsumer(Consumer):
                 raise
             except IngestFailed as error:
                 self.problem = f"database: {error}"
+            except QueueRefused as error:
+                self.problem = f"event broker: {error}"
+                logger.error("%s", error)
             except Exception as error:  # boundary: RabbitMQ unreachable or gone; connect again
                 self.problem = f"event broker: {type(error).__name__}"
                 logger.error("RabbitMQ is unreachable (%s); connecting again in %.1f s", type(error).__name__, backoff)
@@ -293,8 +316,13 @@ class AMQPConsumer(Consumer):
         channel.close_callbacks.add(lambda *_args, **_kwargs: ended.set())
         await channel.set_qos(prefetch_count=100)
         exchange = await channel.declare_exchange(self.exchange_name, type=aio_pika.ExchangeType.FANOUT)
-        queue = await channel.declare_queue(self.queue_name, durable=True)
+        try:
+            queue = await channel.declare_queue(self.queue_name, durable=True, arguments=QUEUE_ARGUMENTS)
+        except aio_pika.exceptions.ChannelPreconditionFailed as error:
+            raise QueueRefused(queue_arguments_refused(self.queue_name)) from error
         await queue.bind(exchange, "")
+        for legacy in self.legacy_queues:
+            await self._drain_legacy(legacy)
         arrived: "asyncio.Queue[Any]" = asyncio.Queue()
         await queue.consume(arrived.put)
         logger.info("consuming Rasa's events from RabbitMQ queue %s", self.queue_name)
@@ -315,6 +343,32 @@ class AMQPConsumer(Consumer):
         finally:
             stop.cancel()
             end.cancel()
+
+    async def _drain_legacy(self, name: str) -> None:
+        """Store the messages left in an earlier version's queue, then delete it (the new queue is bound already,
+        so nothing published meanwhile is lost; copies in both are de-duplicated by sequence)."""
+        import aio_pika
+
+        assert self._connection is not None
+        channel = await self._connection.channel()  # its own: RabbitMQ closes a channel that names a missing queue
+        try:
+            old = await channel.declare_queue(name, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return  # none (drained before, or never there)
+        await old.unbind(self.exchange_name, "")
+        drained = 0
+        try:
+            while (message := await old.get(fail=False, timeout=CONNECT_TIMEOUT_SECONDS)) is not None:
+                await self._handle(message)
+                drained += 1
+            await old.delete(if_unused=False, if_empty=True)
+        except (aio_pika.exceptions.ChannelNotFoundEntity, aio_pika.exceptions.ChannelPreconditionFailed):
+            # another desk deleted it, or a late message arrived: the next connection looks again
+            logger.info("RabbitMQ queue %s of an earlier version: %d event(s) stored, not deleted yet", name, drained)
+            return
+        logger.warning("RabbitMQ queue %s of an earlier version drained (%d event(s) stored) and deleted", name, drained)
+        if not channel.is_closed:
+            await channel.close()
 
     async def _handle(self, message: Any) -> None:
         try:

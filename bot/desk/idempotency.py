@@ -6,7 +6,7 @@ the same key and gets the first answer, and nothing happens twice.
   was (2xx, 4xx, 502: the answer is the outcome, e.g. a reply kept as failed), then sent.
 - A repeat (same agent, same key) with the same method, path and body gets that answer again, with the header
   `Idempotent-Replayed: true`; with another method, path or body: 422; while the first is still running: 409
-  ("in progress, retry"); when the first never finished (its desk stopped): 409 saying to reload the ticket.
+  ("in progress, retry", with `Retry-After: 1`: the console repeats it); when the first never finished (its desk stopped): 409 saying to reload the ticket.
 - Keys are kept `KEEP_SECONDS` (24 h), trimmed in the leader's round.
 """
 
@@ -95,7 +95,8 @@ class IdempotentCalls:
                 raise DeskError(422, f"this {HEADER} was used for another request ({earlier.request}): use a new key")
             if earlier.status is None:
                 if earlier.age < self.abandoned_after:
-                    raise DeskError(409, f"the first request with this {HEADER} is in progress, retry")
+                    raise DeskError(409, f"the first request with this {HEADER} is in progress, retry",
+                                    headers={"Retry-After": "1"})
                 raise DeskError(
                     409, f"the first request with this {HEADER} never finished (its desk stopped): reload the ticket "
                     "to see what happened"

@@ -301,7 +301,7 @@ class TicketDesk:
     def set_topic(self, code: str, agent: Agent, body: Any) -> Dict[str, Any]:
         """Set the topic of a ticket the agent owns: what the conversation was about (an intent name).
 
-        The trainer reads it as the agent's label (`Store.topics_by_conversation`). Routing does not change.
+        The trainer reads it as the agent's label (`Store.topic_spans`). Routing does not change.
 
         Raises:
             DeskError: 400 not a known topic (see `topics`); 403 not the owner; 404; 409 unclaimed or closed.

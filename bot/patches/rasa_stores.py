@@ -1,17 +1,17 @@
 """Rasa's SQL tracker store with the private steps of its `save` opened as public hooks.
 
-`HookedSQLTrackerStore` overrides three private methods of Rasa's `SQLTrackerStore` and calls a fourth:
+`HookedSQLTrackerStore` overrides two private methods of Rasa's `SQLTrackerStore` and calls a third:
 
 - `_additional_events` (the tracker's events not stored yet) counts what is stored with `stored_count`, which
   a subclass may answer from memory; by default it is Rasa's own count query (its private `_event_query`);
-- `_stream_new_events` publishes a turn's events in one call to the broker's `publish_many` when the broker
-  has one (`bot.stores.TunedSQLEventBroker`: one transaction), else one `publish` per event as Rasa does;
 - `_retrieve` (behind `retrieve` and `retrieve_full_tracker`, the one reader of the `data` column) decodes each
   stored row with `decode_event`, Rasa's own `json.loads` until a subclass decrypts (`bot.stores`).
 
-`new_events` and `publish_events` call them under names a subclass can use (`bot.stores`).
+`new_events` calls the first under a name a subclass can use (`bot.stores`). Publishing is not patched: our
+`save` (`bot.stores.TunedSQLTrackerStore`) writes an outbox row per event and never calls Rasa's
+`_stream_new_events`.
 
-Why not the public API: how `save` finds and publishes a turn's new events, and how `retrieve` decodes a row,
+Why not the public API: how `save` finds a turn's new events, and how `retrieve` decodes a row,
 are only reachable through these private methods; the public alternative is copying Rasa's `save`,
 `retrieve` and their queries.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from bot.patches.versions import pin
 
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 PIN = pin("rasa", "==3.6.21", __name__, recheck=(
     "rasa/core/tracker_store.py: SQLTrackerStore._additional_events(session, tracker), "
     "SQLTrackerStore._event_query(session, sender_id, fetch_events_from_all_sessions) and "
-    "TrackerStore._stream_new_events(event_broker, new_events, sender_id) and "
     "SQLTrackerStore._retrieve(sender_id, fetch_events_from_all_sessions) (still the only reader of the `data` "
     "column, called by retrieve and retrieve_full_tracker?): names, arguments, who calls them"
 ))
@@ -42,7 +41,7 @@ from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402 - impor
 
 class HookedSQLTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store; its save and read steps as hooks: `stored_count`, `new_events`,
-    `publish_events`, `decode_event`."""
+    `decode_event`."""
 
     def stored_count(self, session: Any, tracker: DialogueStateTracker) -> int:
         """How many of the tracker's events (of its latest session) are stored: Rasa's own count query.
@@ -61,15 +60,6 @@ class HookedSQLTrackerStore(SQLTrackerStore):
             tracker: the conversation being saved.
         """
         return self._additional_events(session, tracker)
-
-    async def publish_events(self, new_events: List[Event], sender_id: str) -> None:
-        """Publishes the events to the configured event broker (see `_stream_new_events`).
-
-        Args:
-            new_events: the events to publish, oldest first.
-            sender_id: the conversation they belong to.
-        """
-        await self._stream_new_events(self.event_broker, new_events, sender_id)
 
     def decode_event(self, data: str) -> Dict[str, Any]:
         """One stored row's `data` column as an event dict: Rasa's own `json.loads` (a subclass decrypts first).
@@ -94,12 +84,3 @@ class HookedSQLTrackerStore(SQLTrackerStore):
         """The tracker's events after the first `stored_count` ones."""
         stored = self.stored_count(session, tracker)
         return itertools.islice(tracker.events, stored, len(tracker.events))
-
-    async def _stream_new_events(self, event_broker: Any, new_events: List[Event], sender_id: str) -> None:
-        """Publishes the events, in one transaction when the broker can."""
-        bodies = [{"sender_id": sender_id, **event.as_dict()} for event in new_events]
-        if hasattr(event_broker, "publish_many"):
-            event_broker.publish_many(bodies)
-        else:
-            for body in bodies:
-                event_broker.publish(body)

@@ -5,7 +5,7 @@ Export reads Rasa's SQL tracker store (`var/rasa.db` by default; any SQLAlchemy 
 customer messages since a date that ended in a fallback (`nlu_fallback`), an `out_of_scope` answer, a
 low-confidence guess (below `compliance.review_min_confidence`) or a handoff (`action_handoff` followed), with
 the predicted intent and its confidence, the text masked (`bot.handoff.masking`), and after a handoff the topic
-of the conversation's latest desk ticket (`agent_topic`, read with the desk's own store from the desk's
+of the desk ticket covering that turn (`agent_topic`, read with the desk's own store from the desk's
 database). Messages written while a human had the conversation (paused) are left out.
 
 Trainers fill the `label` column with an existing intent; import adds those texts as examples of that intent in
@@ -214,10 +214,11 @@ def read_events(url: str, since: float) -> List[Tuple[str, str, float, Optional[
 
 
 def add_agent_topics(rows: List[ReviewRow], desk_url: Optional[str]) -> None:
-    """Fill `agent_topic` of handed-off messages with the topic of their conversation's latest desk ticket.
+    """Fill `agent_topic` of handed-off messages with the topic of the desk ticket that covers their turn
+    (`covering_topic`): a conversation handed off twice gets each ticket's own topic.
 
-    The tickets are read with the desk's own store (`bot.desk.store.Store.topics_by_conversation`); a database
-    without the desk's tables, or one that cannot be reached, leaves the topics empty.
+    The tickets are read with the desk's own store (`bot.desk.store.Store.topic_spans`); a database without the
+    desk's tables, or one that cannot be reached, leaves the topics empty.
     """
     targets = [row for row in rows if "handoff" in row.reasons]
     if not targets or not desk_url:
@@ -228,7 +229,7 @@ def add_agent_topics(rows: List[ReviewRow], desk_url: Optional[str]) -> None:
 
     store = Store(desk_url)
     try:
-        topics = store.topics_by_conversation(row.sender_id for row in targets)
+        spans = store.topic_spans(row.sender_id for row in targets)
     except SQLAlchemyError as error:  # not the desk's database, or it cannot be reached
         logger.info("no desk tickets to read agent topics from (%s)", type(error).__name__)
         logger.debug("desk database", exc_info=True)
@@ -236,7 +237,24 @@ def add_agent_topics(rows: List[ReviewRow], desk_url: Optional[str]) -> None:
     finally:
         store.close()
     for row in targets:
-        row.agent_topic = topics.get(row.sender_id, row.agent_topic)
+        row.agent_topic = covering_topic(spans.get(row.sender_id, []), row.timestamp) or row.agent_topic
+
+
+def covering_topic(tickets: List[Tuple[float, Optional[float], str]], turn_at: float) -> str:
+    """The topic of the ticket that covers a handed-off turn: the one open at that moment (created before it,
+    not closed before it), else the first one created after it (the handoff that turn caused). "" when none.
+
+    Args:
+        tickets: the conversation's tickets as (created_at, closed_at or None, topic), oldest first.
+        turn_at: the turn's time (Rasa's event timestamp).
+    """
+    for created_at, closed_at, topic in tickets:
+        if created_at <= turn_at and (closed_at is None or closed_at >= turn_at):
+            return topic
+    for created_at, _closed_at, topic in tickets:
+        if created_at >= turn_at:
+            return topic
+    return ""
 
 
 def default_desk_url() -> Optional[str]:

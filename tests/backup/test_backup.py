@@ -322,7 +322,7 @@ async def test_postgresql_backup_restores_into_a_fresh_database(tmp_path: pathli
     desk_tables = set(manifest["parts"][0]["tables"])
     assert {"desk_agents", "desk_conversations", "desk_messages", "desk_state", "desk_tickets", "desk_tokens"} <= desk_tables
     assert all(name.startswith("desk_") for name in desk_tables)  # the desk's tables only
-    # the outbox (bot/outbox.py) is part of the tracker store's database, empty here: nothing waits to be published
+    # the tracker store's database whole: its events and its outbox (empty: every event was published)
     assert manifest["parts"][1]["tables"] == {"events": sum(len(e) for e in saved.values()), "frontline_outbox": 0}
 
     restored = cli(production_env(tmp_path, fresh), "restore", "--from", str(backup))

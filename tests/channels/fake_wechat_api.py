@@ -8,7 +8,8 @@ Endpoints (same paths, parameters and JSON as the real hosts):
 
 Tokens are issued as `TOKEN-<n>` with `expires_in`; a token the server did not issue gets 40001, an expired or
 revoked one 42001. Errors can be scripted per endpoint: `fail_next("send", 45015)` makes the next send answer
-45015 (also -1, 40001, 42001, 45047, or `"http500"` / `"drop"` for transport failures).
+45015 (also -1, 40001, 42001, 45047, or `"http500"` / `"drop"` for transport failures); `"ok"` lets that call
+through as usual, so `fail_next("send", "ok", 45015)` refuses the second send.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ class FakeWeChatApi:
     def _scripted_error(self, endpoint: str) -> Optional[Union[int, str]]:
         with self._cond:
             queue = self._scripted[endpoint]
-            return queue.pop(0) if queue else None
+            scripted = queue.pop(0) if queue else None
+            return None if scripted == "ok" else scripted
 
     def _issue_token(self) -> Dict[str, Any]:
         with self._cond:

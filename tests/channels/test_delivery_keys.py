@@ -226,3 +226,41 @@ async def test_the_file_forgets_keys_and_missed_replies_after_seven_days(tmp_pat
     rows = store._conn().execute("SELECT count(*) FROM delivery_keys").fetchone()[0]
     missed = store._conn().execute("SELECT count(*) FROM missed_replies").fetchone()[0]
     assert (rows, missed) == (1, 0)
+
+
+@pytest.mark.parametrize("channel", ["wechat", "wecom"])
+async def test_a_long_reply_whose_later_part_was_refused_sends_only_the_missing_parts_on_retry(
+    pair: List[DeliveryKeys], fake_api: Any, channel: str
+) -> None:
+    """The real API client against the fake WeChat / WeCom API: a reply in three parts, the second refused
+    (45015) once; the desk's retry with the same key sends parts two and three, and a third post nothing."""
+    from wechat_helpers import AGENT_ID, APP_ID, APP_SECRET, CORP_ID, CORP_SECRET
+
+    from bot.channels.wechat_api import OutOfResponseWindow, WeChatApiClient, WeComApiClient
+    from bot.channels.wechat_delivery import WeChatOutput
+    from bot.channels.wecom import WeComOutput
+
+    def no_sleep(seconds: float) -> None:
+        pass
+
+    if channel == "wechat":
+        client = WeChatApiClient(APP_ID, APP_SECRET, base_url=fake_api.base_url, max_reply_bytes=60, sleep=no_sleep)
+        output: WeChatOutput = WeChatOutput(client, keys=pair[0])
+    else:
+        client = WeComApiClient(CORP_ID, CORP_SECRET, AGENT_ID, base_url=fake_api.base_url, max_reply_bytes=60,
+                                sleep=no_sleep)
+        output = WeComOutput(client, keys=pair[0])
+    retrying = type(output)(client, keys=pair[1])  # the retry may reach another replica (or a restarted one)
+    text = "您好，退款已经为您加急处理。预计三个工作日内到账，请留意。如有疑问请随时联系我们，谢谢您！"
+    parts = client.reply_parts(text)
+    assert len(parts) == 3
+    conversation = f"{channel}:oLongReply{uuid.uuid4().hex[:8]}"
+    key = f"desk-T-{uuid.uuid4().hex[:6]}-7"
+
+    fake_api.fail_next("send", "ok", 45015)
+    with pytest.raises(OutOfResponseWindow):
+        await output.send_response(conversation, {"text": text, "delivery_key": key})
+    assert fake_api.texts() == parts[:1]
+    await retrying.send_response(conversation, {"text": text, "delivery_key": key})
+    await output.send_response(conversation, {"text": text, "delivery_key": key})
+    assert fake_api.texts() == parts  # each part once, in order

@@ -92,7 +92,7 @@ class DeskNode:
             FRONTLINE_DESK_SECRET=SECRET, FRONTLINE_DESK_PORT=str(self.port), FRONTLINE_BROKER="none",
             FRONTLINE_VAR=str(log_dir / "var"), PYTHONPATH=str(repo_root()), FRONTLINE_DATA_KEYS=DATA_KEY,
         )
-        self.env.update(extra_env or {})
+        self.env.update(extra_env or {})  # a caller's value wins (e.g. its own FRONTLINE_DATA_KEYS)
         self.process: Optional[subprocess.Popen] = None
         self.starts = 0
 

@@ -9,7 +9,8 @@ from typing import Any, Dict
 import pytest
 
 from bot.desk import config
-from bot.settings import SettingsError
+from bot.desk.events import drain_queues_of, split_amqp_url
+from bot.settings import SettingsError, repo_root
 
 
 def test_real_settings_validate(settings: Dict[str, Any]) -> None:
@@ -91,6 +92,16 @@ def test_broker_url_sources(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RMQ_PW", "pw")
     monkeypatch.setenv("FRONTLINE_ENDPOINTS", write(tmp_path, pika))
     assert config.broker_url() == "amqp://guest:pw@rabbit.local:5672/?queue=frontline_events"
+
+    # The production file: the single-active-consumer queue, and the earlier version's queue to drain.
+    monkeypatch.setenv("FRONTLINE_ENDPOINTS", str(repo_root() / "endpoints.prod.yml"))
+    for name, value in (("FRONTLINE_RABBITMQ_HOST", "rabbit.local"), ("FRONTLINE_RABBITMQ_USER", "guest"),
+                        ("FRONTLINE_RABBITMQ_PASSWORD", "pw")):
+        monkeypatch.setenv(name, value)
+    url = config.broker_url()
+    assert url == "amqp://guest:pw@rabbit.local:5672/?queue=frontline_events_ordered&drain=frontline_events"
+    assert split_amqp_url(url) == ("amqp://guest:pw@rabbit.local:5672/", "frontline_events_ordered")
+    assert drain_queues_of(url) == ["frontline_events"]
 
     monkeypatch.setenv("FRONTLINE_ENDPOINTS", str(tmp_path / "missing.yml"))
     assert config.broker_url() == f"sqlite:///{tmp_path / 'run' / 'events.db'}"

@@ -230,8 +230,9 @@ async def test_a_repeat_while_the_first_is_running_is_409(desk, fake_rasa, make_
     path = f"/api/tickets/{code}/messages"
     first = asyncio.ensure_future(desk.call("POST", path, key="slow", json={"text": "one moment"}))
     await asyncio.sleep(0.4)
-    status, body, _ = await desk.call("POST", path, key="slow", json={"text": "one moment"})
+    status, body, headers = await desk.call("POST", path, key="slow", json={"text": "one moment"})
     assert status == 409 and "in progress, retry" in body["error"]
+    assert headers.get("Retry-After") == "1"  # what tells the console to repeat it (bot/desk/static/console.js)
     assert (await first)[0] == 201
     status, _, headers = await desk.call("POST", path, key="slow", json={"text": "one moment"})
     assert status == 201 and headers.get("Idempotent-Replayed") == "true"

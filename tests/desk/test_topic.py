@@ -32,7 +32,7 @@ async def test_the_owner_sets_a_known_topic(app, internal, make_packet, agents, 
     _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
     assert detail.json["topic"] == "faq_refund_status"
     assert detail.json["context"]["topic"] == "faq_order_status"  # the packet stays as the assistant sent it
-    assert sqlite_store.topics_by_conversation(["socketio:topic-1"]) == {"socketio:topic-1": "faq_refund_status"}
+    assert [span[2] for span in sqlite_store.topic_spans(["socketio:topic-1"])["socketio:topic-1"]] == ["faq_refund_status"]
 
 
 async def test_only_the_assignee_of_an_open_ticket_may_set_it(app, internal, make_packet, agents) -> None:
@@ -100,7 +100,7 @@ async def test_setting_the_topic_is_pushed_to_the_consoles(app, internal, make_p
     assert [(e["type"], e["data"]["id"], e["data"]["topic"]) for e in events] == [("ticket", code, "faq_exchange")]
 
 
-async def test_topics_by_conversation_on_the_desks_own_database(settings, store: Store, internal, make_packet,
+async def test_topic_spans_on_the_desks_own_database(settings, store: Store, internal, make_packet,
                                                                 calendar, fake_rasa) -> None:
     """SQLite and PostgreSQL: tables the desk created, tickets made through its API, topics set by agents."""
     from bot.desk import auth
@@ -114,18 +114,24 @@ async def test_topics_by_conversation_on_the_desks_own_database(settings, store:
     assert (await set_topic(app, first, headers, {"topic": "faq_refund_status"})).status == 200
     _, closed = await app.asgi_client.post(f"/api/tickets/{first}/handback", headers=headers)
     assert closed.status == 200
-    # The same conversation escalates again: its newest ticket with a topic counts.
+    # The same conversation escalates again: both tickets, each with its topic.
     second = await create(app, internal, make_packet("socketio:conv-a", topic="faq_lost_card"))
     assert second != first
-    await create(app, internal, make_packet("socketio:conv-b", topic=None))  # no topic: not listed
+    await create(app, internal, make_packet("socketio:conv-b", topic=None))  # no topic: ""
     await create(app, internal, make_packet("socketio:conv-c", topic="faq_delivery_time"))
-    assert store.topics_by_conversation(["socketio:conv-a", "socketio:conv-b", "socketio:conv-c", "socketio:nobody"]) == {
-        "socketio:conv-a": "faq_lost_card", "socketio:conv-c": "faq_delivery_time",
+
+    def topics(ids):
+        return {conversation: [span[2] for span in spans] for conversation, spans in store.topic_spans(ids).items()}
+
+    assert topics(["socketio:conv-a", "socketio:conv-b", "socketio:conv-c", "socketio:nobody"]) == {
+        "socketio:conv-a": ["faq_refund_status", "faq_lost_card"], "socketio:conv-b": [""],
+        "socketio:conv-c": ["faq_delivery_time"],
     }
+    assert store.topic_spans(["socketio:conv-a"])["socketio:conv-a"][0][1] is not None  # the first one closed
     await app.asgi_client.post(f"/api/tickets/{second}/claim", headers=headers)
     assert (await set_topic(app, second, headers, {"topic": "faq_fraud"})).status == 200
-    assert store.topics_by_conversation(iter(["socketio:conv-a"])) == {"socketio:conv-a": "faq_fraud"}
-    assert store.topics_by_conversation([]) == {}
+    assert topics(iter(["socketio:conv-a"])) == {"socketio:conv-a": ["faq_refund_status", "faq_fraud"]}
+    assert store.topic_spans([]) == {}
     # More ids than one query binds.
     many = [f"socketio:none-{i}" for i in range(1200)] + ["socketio:conv-c"]
-    assert store.topics_by_conversation(many) == {"socketio:conv-c": "faq_delivery_time"}
+    assert topics(many) == {"socketio:conv-c": ["faq_delivery_time"]}

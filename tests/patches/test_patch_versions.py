@@ -128,7 +128,7 @@ def test_socketio_manager_swap_is_idempotent() -> None:
 
 # Names of library internals that only the door may use, override or import.
 PRIVATE_NAMES = {
-    "_additional_events", "_stream_new_events", "_event_query", "resolve_by_type", "_extract_sender",
+    "_additional_events", "_stream_new_events", "_retrieve", "_event_query", "resolve_by_type", "_extract_sender",
     "_extract_message", "_extract_input_channel", "_encrypt", "get_random_string", "http1_request_header",
     "_publish", "_listen", "_redis_connect",
 }

@@ -24,6 +24,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto as PeerCrypto
 from wechatpy.utils import WeChatSigner
 
+from bot.amqp import QUEUE_ARGUMENTS
 from bot.data_keys import generate_key
 from bot.devtools import free_port
 from bot.run import Ports, Stack, latest_model, process_env, rasa_command, start, wait_http
@@ -34,7 +35,7 @@ from tests.conftest import STACK_NOW, TEST_CHANNEL_ENV
 pytestmark = [pytest.mark.stack, pytest.mark.postgres]
 
 ROOT = repo_root()
-QUEUE = "frontline_events"
+QUEUE = "frontline_events_ordered"
 
 
 def psql(sql: str, database: str = "test") -> None:
@@ -56,7 +57,7 @@ def purge_queue() -> None:
         connection = await aio_pika.connect_robust("amqp://guest:guest@127.0.0.1:5672/")
         async with connection:
             channel = await connection.channel()
-            queue = await channel.declare_queue(QUEUE, durable=True)
+            queue = await channel.declare_queue(QUEUE, durable=True, arguments=QUEUE_ARGUMENTS)
             await queue.purge()
 
     asyncio.run(purge())

@@ -147,8 +147,8 @@ def stores(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Iterator[S
         desk = Store(PG_URL, schema=f"purge_{uuid.uuid4().hex[:10]}")
     desk.migrate()
     broker = TunedSQLEventBroker.from_url(urls[1])
-    found = Stores(TunedSQLTrackerStore.from_url(urls[0], event_broker=broker), broker, desk, None)
-    found.tracker.domain = Domain.empty()
+    # The tracker store with its broker from the start, as Rasa builds it: its outbox relay publishes each save.
+    found = Stores(TunedSQLTrackerStore(Domain.empty(), host=urls[0], event_broker=broker), broker, desk, None)
     try:
         yield found
     finally:
@@ -237,3 +237,52 @@ def test_retention_settings_are_validated() -> None:
                      ({"desk_text_days": -1}, "desk_text_days"), ({"forever": True}, "forever")):
         with pytest.raises(SettingsError, match=f"retention.{key}"):
             RetentionPolicy.from_settings({"retention": bad})
+
+
+def test_purge_deletes_delivery_keys_recorded_before_the_cutoff(tmp_path: pathlib.Path) -> None:
+    """The one-machine key file holds conversation ids for 7 days; with a retention of 2 days, purge deletes
+    the keys and missed replies recorded before the cutoff (and their bytes), and keeps the newer ones."""
+    from bot.channels.delivery_keys import DB_FILE, SENT, SqliteKeyStore
+
+    now = NOW
+    clock = [now - 3 * DAY]
+    path = tmp_path / DB_FILE
+    keys = SqliteKeyStore(path, clock=lambda: clock[0])
+    keys.claim("socketio:old-13812345678", "desk-T-1-1")
+    keys.confirm("socketio:old-13812345678", "desk-T-1-1")  # sent 3 days ago: still known for 4 more days
+    keys.add_missed("socketio:old-13812345678", "desk-T-1-2")
+    clock[0] = now - DAY
+    keys.claim("socketio:recent", "desk-T-2-1")
+    keys.confirm("socketio:recent", "desk-T-2-1")
+    keys.add_missed("socketio:recent", "desk-T-2-2")
+    clock[0] = now
+
+    report = purge(Stores(None, None, None, None, channel_keys=keys), RetentionPolicy(transcripts_days=2), now)
+
+    assert report.delivery_keys == 2 and "2 channel delivery keys deleted" in report.summary(RetentionPolicy(2), now)
+    assert keys.claim("socketio:recent", "desk-T-2-1") == SENT and keys.missed("socketio:recent") == ["desk-T-2-2"]
+    assert keys.missed("socketio:old-13812345678") == []
+    keys.close()
+    for copy in (path, path.parent / f"{DB_FILE}-wal"):  # the log is gone once the last connection closed
+        assert not copy.exists() or b"old-13812345678" not in copy.read_bytes(), copy
+    again = SqliteKeyStore(path, clock=lambda: now)
+    assert purge(Stores(None, None, None, None, channel_keys=again), RetentionPolicy(transcripts_days=2), now).changed == 0
+    again.close()
+
+
+def test_maintenance_opens_the_key_file_only_where_the_channels_use_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.delivery_keys import DB_FILE, SqliteKeyStore
+    from bot.maintenance import _channel_key_file
+
+    monkeypatch.setenv("FRONTLINE_VAR", str(tmp_path))
+    for name in ("FRONTLINE_REDIS_URL", "FRONTLINE_REDIS_HOST", "FRONTLINE_ENDPOINTS", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert _channel_key_file() is None  # no file: nothing ran here
+    SqliteKeyStore(tmp_path / DB_FILE).add_missed("socketio:x", "desk-T-1-1")
+    found = _channel_key_file()
+    assert found is not None and found.path == tmp_path / DB_FILE
+    found.close()
+    monkeypatch.setenv("FRONTLINE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert _channel_key_file() is None  # the keys live in Redis and expire there

@@ -7,6 +7,8 @@ import json
 import pathlib
 import sqlite3
 
+import pytest
+
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -74,6 +76,29 @@ async def test_second_save_publishes_only_the_new_events(tmp_path: pathlib.Path)
     await store.save(tracker)
     assert [p["event"] for p in published_events(tmp_path / "events.db")] == ["action", "user", "bot"]
     assert [e.as_dict()["event"] for e in (await store.retrieve("c-2")).events] == ["action", "user", "bot"]
+
+
+async def test_save_publishes_through_the_outbox_and_the_door_patches_no_publishing_step(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.core.tracker_store import TrackerStore
+
+    from bot.patches.rasa_stores import HookedSQLTrackerStore
+
+    # The door overrides only what our save and retrieve go through; Rasa's publishing step is not one of them.
+    overridden = {name for name in vars(HookedSQLTrackerStore) if name.startswith("_") and not name.startswith("__")}
+    assert overridden == {"_additional_events", "_retrieve"}
+
+    def rasa_publishing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("save must publish through the outbox, not Rasa's _stream_new_events")
+
+    monkeypatch.setattr(TrackerStore, "_stream_new_events", rasa_publishing)
+    broker = TunedSQLEventBroker(dialect="sqlite", db=str(tmp_path / "events.db"))
+    store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"), event_broker=broker)
+    tracker = DialogueStateTracker.from_events("c-9", [ActionExecuted("action_listen")], slots=DOMAIN.slots)
+    tracker.update(UserUttered("hello", {"name": "greet", "confidence": 1.0}))
+    await store.save(tracker)
+    assert [p["event"] for p in published_events(tmp_path / "events.db")] == ["action", "user"]
 
 
 async def test_remembered_conversation_is_reread_when_another_process_wrote_to_it(tmp_path: pathlib.Path) -> None:

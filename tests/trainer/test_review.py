@@ -349,3 +349,25 @@ def test_import_refuses_a_data_file_not_in_utf8(
     assert cli(["review", "import", str(labelled), "--root", str(project_root)]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == "error: data/nlu/faq/delivery_time.yml:5: not UTF-8: save it as UTF-8"
     assert (path.read_bytes(), (project_root / "data" / "nlu" / "faq" / "refund_status.yml").read_bytes()) == before
+
+
+def test_each_handoff_of_a_conversation_gets_the_topic_of_the_ticket_covering_its_turn(tmp_path: pathlib.Path) -> None:
+    """Two tickets on one conversation: the first handoff's turn is labelled with the first ticket's topic,
+    the second's with the second's (not both with the latest ticket's)."""
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    store = Store(url)
+    store.migrate()
+    first, _ = store.create_ticket(ticket("web-twice", "faq_fees", DAY + 101))
+    assert store.close_ticket(first.id, "resolved", DAY + 900, None)
+    store.create_ticket(ticket("web-twice", "faq_lost_card", DAY + 2001))
+    store.close()
+
+    def handed_off(at: float) -> review.ReviewRow:
+        return review.ReviewRow(
+            conversation=conversation_key("web-twice"), sender_id="web-twice", timestamp=at, text="a person please",
+            reasons=["handoff"], predicted_intent="request_human", confidence=0.9,
+        )
+
+    rows = [handed_off(DAY + 100), handed_off(DAY + 500), handed_off(DAY + 2000), handed_off(DAY + 3000)]
+    review.add_agent_topics(rows, url)
+    assert [row.agent_topic for row in rows] == ["faq_fees", "faq_fees", "faq_lost_card", "faq_lost_card"]

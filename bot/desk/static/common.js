@@ -9,9 +9,10 @@ const Desk = (() => {
   let clockOffset = 0; // server time - browser time, in ms (the server clock may be pinned with FRONTLINE_NOW)
 
   class ApiError extends Error {
-    constructor(status, message) {
+    constructor(status, message, retryAfter) {
       super(message);
       this.status = status;
+      this.retryAfter = retryAfter || null; // the Retry-After header: repeating the same request later will do
     }
   }
 
@@ -24,8 +25,35 @@ const Desk = (() => {
     else sessionStorage.removeItem(TOKEN_KEY);
   }
 
-  async function api(method, path, body) {
-    return (await request(method, path, body)).data;
+  async function api(method, path, body, extraHeaders) {
+    return (await request(method, path, body, extraHeaders)).data;
+  }
+
+  /* A state-changing call with an Idempotency-Key: one random key per user action, the same on each of the
+   * console's own repeats of that action, so a repeat after a lost answer (the desk unreachable: status 0) or
+   * while the first attempt still runs (409 with Retry-After) gets the first answer and nothing happens twice. */
+  const CHANGE_ATTEMPTS = 4;
+  async function change(path, body, key) {
+    const headers = { "Idempotency-Key": key || newIdempotencyKey() };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await api("POST", path, body, headers);
+      } catch (err) {
+        const repeatable = err.status === 0 || (err.status === 409 && err.retryAfter !== null);
+        if (!repeatable || attempt >= CHANGE_ATTEMPTS) throw err;
+        const seconds = err.retryAfter !== null ? Number(err.retryAfter) || 1 : 0.5 * 2 ** (attempt - 1);
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      }
+    }
+  }
+
+  /* A random (version 4) UUID; crypto.getRandomValues works on plain http too, unlike crypto.randomUUID. */
+  function newIdempotencyKey() {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
   /* A GET of one page of a paged list: {data, next} (next: the X-Next-Cursor of the following page, or null). */
@@ -34,8 +62,8 @@ const Desk = (() => {
     return { data, next: response.headers.get("X-Next-Cursor") };
   }
 
-  async function request(method, path, body) {
-    const headers = { Accept: "application/json" };
+  async function request(method, path, body, extraHeaders) {
+    const headers = Object.assign({ Accept: "application/json" }, extraHeaders || {});
     const t = token();
     if (t) headers.Authorization = "Bearer " + t;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -60,7 +88,7 @@ const Desk = (() => {
         setToken(null);
         listeners.unauthorized.forEach((fn) => fn(message));
       }
-      throw new ApiError(response.status, message);
+      throw new ApiError(response.status, message, response.headers.get("Retry-After"));
     }
     return { data, response };
   }
@@ -189,5 +217,5 @@ const Desk = (() => {
     name.focus();
   }
 
-  return { api, apiPage, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
+  return { api, change, newIdempotencyKey, apiPage, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
 })();

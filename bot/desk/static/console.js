@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { api, h, svg, clear, duration, time, light } = Desk;
+  const { api, change, h, svg, clear, duration, time, light } = Desk;
   const root = document.getElementById("root");
   const liveEl = document.getElementById("live");
   const meEl = document.getElementById("me");
@@ -431,7 +431,7 @@
     showError("");
     const t = state.current;
     try {
-      const updated = await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/" + name);
+      const updated = await change("/api/tickets/" + encodeURIComponent(t.id) + "/" + name);
       if (state.current && state.current.id === t.id) {
         Object.assign(state.current, updated);
         renderTicketHead();
@@ -475,7 +475,7 @@
       const body = { [kind.value]: target.value };
       if (note.value.trim()) body.note = note.value.trim();
       try {
-        const updated = await api("POST", "/api/tickets/" + encodeURIComponent(state.current.id) + "/transfer", body);
+        const updated = await change("/api/tickets/" + encodeURIComponent(state.current.id) + "/transfer", body);
         form.hidden = true;
         Object.assign(state.current, updated);
         upsertTicket(updated);
@@ -549,7 +549,7 @@
     showError("");
     const t = state.current;
     try {
-      const updated = await api("POST", "/api/tickets/" + encodeURIComponent(t.id) + "/topic", { topic });
+      const updated = await change("/api/tickets/" + encodeURIComponent(t.id) + "/topic", { topic });
       if (state.current && state.current.id === t.id) Object.assign(state.current, updated);
       upsertTicket(updated);
     } catch (err) {
@@ -701,7 +701,7 @@
   async function retry(id) {
     showError("");
     try {
-      const message = await api("POST", "/api/tickets/" + encodeURIComponent(state.current.id) + "/messages/" + id + "/retry");
+      const message = await change("/api/tickets/" + encodeURIComponent(state.current.id) + "/messages/" + id + "/retry");
       upsertMessage(message);
     } catch (err) {
       if (err.status !== 401) showError(err.message);
@@ -744,16 +744,25 @@
       } }, c.title))]);
   }
 
+  /* The reply whose outcome is unknown (the desk could not be reached, even on the repeats): sending the same
+   * text on the same ticket again is the same action, with the same key, so it is stored and sent once. */
+  let unansweredReply = null;
+
   async function send() {
     const text = els.replyText.value.trim();
     if (!text || els.replySend.disabled) return;
     showError("");
     els.replySend.disabled = true;
+    const ticketId = state.current.id;
+    const same = unansweredReply && unansweredReply.ticketId === ticketId && unansweredReply.text === text;
+    const key = same ? unansweredReply.key : Desk.newIdempotencyKey();
     try {
-      const message = await api("POST", "/api/tickets/" + encodeURIComponent(state.current.id) + "/messages", { text });
+      const message = await change("/api/tickets/" + encodeURIComponent(ticketId) + "/messages", { text }, key);
+      unansweredReply = null;
       els.replyText.value = "";
       if (message && message.id !== undefined) upsertMessage(message);
     } catch (err) {
+      unansweredReply = err.status === 0 ? { ticketId, text, key } : null;
       if (err.status !== 401) showError(err.message);
       refreshCurrent();
     } finally {

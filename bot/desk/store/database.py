@@ -21,6 +21,9 @@ from bot.desk.store.tables import metadata
 logger = logging.getLogger(__name__)
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# pg_advisory_xact_lock key of the desk's schema changes (any fixed 64-bit number; "DESKMIGR" in ASCII): desks
+# starting at once on an empty database create its schema, tables, types and indexes one after the other.
+MIGRATION_LOCK_KEY = 0x4445534B4D494752
 
 
 class Database:
@@ -78,7 +81,8 @@ class Database:
                 raise ValueError(f"not a valid schema name: {self.schema!r}")
             connect_args["options"] = f"-csearch_path={self.schema}"
             bootstrap = sa.create_engine(url, future=True)
-            with bootstrap.begin() as conn:
+            with bootstrap.begin() as conn:  # IF NOT EXISTS alone races: two creators both find it missing
+                _lock_migrations(conn)
                 conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             bootstrap.dispose()
         return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, future=True)
@@ -92,14 +96,19 @@ class Database:
     def migrate(self) -> None:
         """Create the tables and indexes that are missing (the desk's only kind of migration).
 
+        One transaction; on PostgreSQL it holds an advisory lock first (`MIGRATION_LOCK_KEY`), so desks starting
+        at once on an empty database wait for each other instead of failing on a catalogue unique constraint
+        (`pg_type_typname_nsp_index`: `CREATE TABLE` checks for the table, then creates it and its row type).
+
         Raises:
             DataKeyError: no data key (production mode without `FRONTLINE_DATA_KEYS`): the desk does not start.
         """
         self.cipher  # noqa: B018 - fail at start-up, not at the first message
-        metadata.create_all(self.engine)
-        add_missing_columns(self.engine)
-        with self.engine.begin() as conn:  # indexes added to a table that already existed
-            for table in metadata.sorted_tables:
+        with self.engine.begin() as conn:
+            _lock_migrations(conn)
+            metadata.create_all(conn)
+            add_missing_columns(conn)
+            for table in metadata.sorted_tables:  # indexes added to a table that already existed
                 for index in table.indexes:
                     conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
@@ -125,10 +134,20 @@ class Database:
         self.close()
 
 
-def add_missing_columns(engine: Engine) -> List[str]:
+def _lock_migrations(conn: sa.engine.Connection) -> None:
+    """On PostgreSQL, wait for the desk's migration lock; it is released when the transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
+def add_missing_columns(conn: sa.engine.Connection) -> List[str]:
     """Add the nullable columns a newer version declares to tables an older version created; return them
-    (`table.column`). Tables are never changed otherwise."""
-    inspector = sa.inspect(engine)
+    (`table.column`). Tables are never changed otherwise.
+
+    Args:
+        conn: a connection in the migration's transaction.
+    """
+    inspector = sa.inspect(conn)
     added: List[str] = []
     for table in metadata.sorted_tables:
         if not inspector.has_table(table.name):
@@ -137,9 +156,8 @@ def add_missing_columns(engine: Engine) -> List[str]:
         for column in table.columns:
             if column.name in present or not column.nullable:
                 continue
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
             added.append(f"{table.name}.{column.name}")
             logger.info("added column %s.%s", table.name, column.name)
     return added

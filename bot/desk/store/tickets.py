@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 _OPEN = [s.value for s in OPEN_STATUSES]
 # The columns the queue's routing reads (`bot.desk.queue.QueuedTicket`).
 ROUTING_COLUMNS = ("id", "skill", "grade", "vip", "anger", "requires_senior", "created_at", "skill_since")
-# Conversation ids per query of `topics_by_conversation` (SQLite allows 999 bound values in older builds).
+# Conversation ids per query of `topic_spans` (SQLite allows 999 bound values in older builds).
 _IDS_PER_QUERY = 500
 
 
@@ -241,34 +241,33 @@ class TicketRows(Database):
         with self.engine.connect() as conn:
             return [_ticket(r) for r in conn.execute(query)]
 
-    def topics_by_conversation(self, conversation_ids: Iterable[str]) -> Dict[str, str]:
-        """Return the topic of each conversation's newest ticket that has one.
+    def topic_spans(self, conversation_ids: Iterable[str]) -> Dict[str, List[Tuple[float, Optional[float], str]]]:
+        """Return each conversation's tickets as (created_at, closed_at, topic), oldest first.
 
-        The topic is what the handoff sent (the latest FAQ intent), or what the agent set
-        (`POST /api/tickets/{id}/topic`); the trainer reads it as the agent's label for the conversation.
+        The trainer's review picks the ticket whose time covers a reviewed turn (`bot.trainer.review`); a ticket
+        without a topic has topic "" (it still covers its turns).
 
         Args:
             conversation_ids: Rasa sender ids.
 
         Returns:
-            conversation id -> topic, for the conversations with a ticket that has a topic.
+            conversation id -> its tickets, for the conversations that have any.
         """
         wanted = sorted({str(c) for c in conversation_ids})
-        found: Dict[str, Tuple[float, int, str]] = {}
+        found: Dict[str, List[Tuple[float, Optional[float], str]]] = {}
         query = (
-            sa.select(tickets.c.conversation_id, tickets.c.created_at, tickets.c.id, tickets.c.topic)
-            .where(tickets.c.topic.is_not(None))
+            sa.select(tickets.c.conversation_id, tickets.c.created_at, tickets.c.closed_at, tickets.c.topic)
             .where(tickets.c.conversation_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(tickets.c.created_at, tickets.c.id)
         )
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), _IDS_PER_QUERY):
-                for conversation_id, created_at, ticket_id, topic in conn.execute(
+                for conversation_id, created_at, closed_at, topic in conn.execute(
                     query, {"ids": wanted[start:start + _IDS_PER_QUERY]}
                 ):
-                    key = (float(created_at), int(ticket_id), str(topic))
-                    if conversation_id not in found or key > found[conversation_id]:
-                        found[conversation_id] = key
-        return {conversation_id: key[2] for conversation_id, key in found.items()}
+                    closed = None if closed_at is None else float(closed_at)
+                    found.setdefault(conversation_id, []).append((float(created_at), closed, topic or ""))
+        return found
 
     def claim(self, ticket_id: int, agent: str, capacity: int, now: float) -> bool:
         """Assign a queued, unowned ticket to `agent` if the agent is below capacity, atomically.
