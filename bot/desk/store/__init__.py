@@ -7,7 +7,8 @@ PostgreSQL database with Rasa's tracker store. Rows come back typed (`bot.desk.r
 The store is synchronous: each call is one short transaction, and every status change is one conditional
 UPDATE whose row count says whether it happened (see `bot.desk.store.tickets`).
 
-One module per table group: `tables` (the schema), `database` (engine, creation, the data cipher), `tickets`,
+One module per table group: `tables` (the schema), `database` (engine, creation, the data cipher), `tickets`
+(with `closes`, the close steps),
 `messages`, `agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's
 aggregates), `feed` (the console events all desk processes push), `processes` (live desk processes, who has a
 console open, leases), `idempotency` (the answers kept for `Idempotency-Key`), and `maintenance` (the retention steps and the key rotation). Message texts, context
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from bot.desk.store.agents import AgentRows
+from bot.desk.store.closes import CloseRows
 from bot.desk.store.feed import FeedRows
 from bot.desk.store.figures import FigureRows
 from bot.desk.store.idempotency import IdempotencyRows
@@ -34,7 +36,7 @@ __all__ = ["Store"]
 
 
 class Store(
-    TicketRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows, IdempotencyRows
+    TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows, IdempotencyRows
 ):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).

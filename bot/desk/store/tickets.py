@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import data_keys
 from bot.desk.records import (
-    CLOSED_STATUSES, CLOSING_STATUS, CLOSING_STATUSES, OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code,
+    OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code,
 )
 from bot.desk.store.database import Database
 from bot.desk.store.tables import tickets
@@ -46,7 +46,7 @@ def _ticket_from(data: Dict[str, Any]) -> Ticket:
     return Ticket.from_row(data)
 
 
-def _ticket(row: Any) -> Ticket:
+def ticket_of_row(row: Any) -> Ticket:
     return _ticket_from(dict(row._mapping))
 
 
@@ -90,7 +90,7 @@ class QueueOrder:
         return grade + vip + anger - columns.created_at * number(self.per_waiting_minute / 60.0)
 
 
-def _owned_by(stmt: Any, expect_assignee: Optional[str]) -> Any:
+def owned_by(stmt: Any, expect_assignee: Optional[str]) -> Any:
     """Narrow an UPDATE of an open ticket to the owner the caller saw (None: still unowned)."""
     stmt = stmt.where(tickets.c.status.in_(_OPEN))
     return stmt.where(
@@ -130,7 +130,7 @@ class TicketRows(Database):
         """Return a ticket by numeric id, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).first()
-        return _ticket(row) if row else None
+        return ticket_of_row(row) if row else None
 
     def ticket_by_code(self, code: str) -> Optional[Ticket]:
         """Return the ticket with public id `code` (`T-000123`, or `123`), or None."""
@@ -141,7 +141,7 @@ class TicketRows(Database):
         """Return the open (queued or assigned) ticket of a conversation, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(tickets).where(tickets.c.open_key == conversation_id)).first()
-        return _ticket(row) if row else None
+        return ticket_of_row(row) if row else None
 
     def mark_start(self, ticket_id: int, conversation_id: str, sequence: int) -> bool:
         """Record Rasa's sequence of the handoff event that opened a ticket, once; True when recorded.
@@ -168,7 +168,7 @@ class TicketRows(Database):
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_ticket(r) for r in conn.execute(query)]
+            return [ticket_of_row(r) for r in conn.execute(query)]
 
     def list_page(
         self,
@@ -239,7 +239,7 @@ class TicketRows(Database):
             .order_by(tickets.c.created_at, tickets.c.id)
         )
         with self.engine.connect() as conn:
-            return [_ticket(r) for r in conn.execute(query)]
+            return [ticket_of_row(r) for r in conn.execute(query)]
 
     def topic_spans(self, conversation_ids: Iterable[str]) -> Dict[str, List[Tuple[float, Optional[float], str]]]:
         """Return each conversation's tickets as (created_at, closed_at, topic), oldest first.
@@ -298,7 +298,7 @@ class TicketRows(Database):
 
     def assign(self, ticket_id: int, agent: str, now: float, expect_assignee: Optional[str]) -> bool:
         """Give an open ticket to `agent` (a transfer), if it is still owned by `expect_assignee`."""
-        stmt = _owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
+        stmt = owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
         with self.engine.begin() as conn:
             result = conn.execute(stmt.values(assignee=agent, status=TicketStatus.ASSIGNED.value, claimed_at=now))
             return result.rowcount == 1
@@ -307,7 +307,7 @@ class TicketRows(Database):
         self, ticket_id: int, skill: str, requires_senior: bool, now: float, expect_assignee: Optional[str]
     ) -> bool:
         """Put an open ticket back in the queue of `skill` (a transfer to a skill)."""
-        stmt = _owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
+        stmt = owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
         values = dict(
             skill=skill, requires_senior=requires_senior, assignee=None, status=TicketStatus.QUEUED.value,
             skill_since=now, claimed_at=None,
@@ -315,67 +315,9 @@ class TicketRows(Database):
         with self.engine.begin() as conn:
             return conn.execute(stmt.values(**values)).rowcount == 1
 
-    def close_ticket(
-        self, ticket_id: int, status: TicketStatus | str, now: float, expect_assignee: Optional[str]
-    ) -> bool:
-        """Mark an open ticket resolved or handed back at once (frees its conversation for a new ticket); the
-        agents' resolve and hand-back go through `begin_close` and `finish_close`, with Rasa in between."""
-        closing = TicketStatus(status)
-        if closing not in CLOSED_STATUSES:
-            raise ValueError(f"not a closing status: {closing}")
-        stmt = _owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
-        with self.engine.begin() as conn:
-            return conn.execute(stmt.values(status=closing.value, closed_at=now, open_key=None)).rowcount == 1
-
-    def begin_close(
-        self, ticket_id: int, closing: TicketStatus, now: float, expect_assignee: Optional[str]
-    ) -> bool:
-        """Claim the close of an open ticket still owned by `expect_assignee`: it becomes `closing` (resolving or
-        handing back), stamped `closed_at=now` (when the close began), its conversation still held. One
-        conditional UPDATE: of two closes, or a close and a claim, one wins.
-
-        Returns:
-            True when this call claimed the close.
-        """
-        if closing not in CLOSING_STATUSES:
-            raise ValueError(f"not a closing status: {closing}")
-        stmt = _owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
-        with self.engine.begin() as conn:
-            return conn.execute(stmt.values(status=closing.value, closed_at=now)).rowcount == 1
-
-    def finish_close(self, ticket_id: int, closing: TicketStatus, now: float) -> bool:
-        """Close a ticket whose close this desk claimed (`begin_close`): resolved or handed back, its conversation
-        freed for a new ticket.
-
-        Returns:
-            True when it was still `closing` (False: another process finished or undid it).
-        """
-        closed = next(final for final, status in CLOSING_STATUS.items() if status is closing)
-        stmt = tickets.update().where(tickets.c.id == ticket_id, tickets.c.status == closing.value)
-        with self.engine.begin() as conn:
-            return conn.execute(stmt.values(status=closed.value, closed_at=now, open_key=None)).rowcount == 1
-
-    def undo_close(self, ticket_id: int, closing: TicketStatus, previous: TicketStatus) -> bool:
-        """Give a ticket whose close failed its open status back (`previous`: queued or assigned, as it was)."""
-        if previous not in OPEN_STATUSES:
-            raise ValueError(f"not an open status: {previous}")
-        stmt = tickets.update().where(tickets.c.id == ticket_id, tickets.c.status == closing.value)
-        with self.engine.begin() as conn:
-            return conn.execute(stmt.values(status=previous.value, closed_at=None)).rowcount == 1
-
-    def stale_closes(self, began_before: float) -> List[Ticket]:
-        """Tickets whose close began before `began_before` and never finished (the desk stopped meanwhile)."""
-        query = (
-            sa.select(tickets)
-            .where(tickets.c.status.in_([s.value for s in CLOSING_STATUSES]), tickets.c.closed_at < began_before)
-            .order_by(tickets.c.id)
-        )
-        with self.engine.connect() as conn:
-            return [_ticket(r) for r in conn.execute(query)]
-
     def set_topic(self, ticket_id: int, topic: str, expect_assignee: str) -> bool:
         """Set the topic of an open ticket, if it is still owned by `expect_assignee`."""
-        stmt = _owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
+        stmt = owned_by(tickets.update().where(tickets.c.id == ticket_id), expect_assignee)
         with self.engine.begin() as conn:
             return conn.execute(stmt.values(topic=topic)).rowcount == 1
 
