@@ -43,7 +43,8 @@ from bot.bench.replicas import counts, load_average
 
 TARGET_P99_MS = 1000.0
 STEP_TIMEOUT = 60.0
-SEED_CONCURRENCY = 16
+SEED_CONCURRENCY = 4
+SEED_RETRIES = 30
 WARMUP_CONVERSATIONS = 6
 
 
@@ -79,22 +80,34 @@ def seed_packet(conversation_id: str) -> Dict[str, Any]:
     )
 
 
-async def seed_tickets(session: aiohttp.ClientSession, run: ProductionRun, count: int) -> None:
-    """Open `count` queued tickets through `POST /internal/tickets`.
+async def seed_tickets(session: aiohttp.ClientSession, run: ProductionRun, count: int) -> int:
+    """Open `count` queued tickets through `POST /internal/tickets`; the number of answers HAProxy gave while it
+    had no desk to send to (502/503/504), each sent again a second later: the same packet again is harmless, the
+    desk answers 200 with the conversation's open ticket.
 
     Raises:
-        RuntimeError: the desk refused one.
+        RuntimeError: the desk refused one, or HAProxy had no desk for it `SEED_RETRIES` times.
     """
     url = f"{run.layout.desk_url}/internal/tickets"
     headers = {"X-Frontline-Secret": run.desk_secret}
     gate = asyncio.Semaphore(SEED_CONCURRENCY)
+    unavailable = 0
 
     async def one(index: int) -> None:
-        async with gate, session.post(url, json=seed_packet(f"rest:bench-seed-{index}"), headers=headers) as answer:
-            if answer.status not in (200, 201):
-                raise RuntimeError(f"seeding: POST /internal/tickets answered {answer.status}: {await answer.text()}")
+        nonlocal unavailable
+        packet = seed_packet(f"rest:bench-seed-{index}")
+        for _ in range(SEED_RETRIES):
+            async with gate, session.post(url, json=packet, headers=headers) as answer:
+                if answer.status in (200, 201):
+                    return
+                if answer.status not in (502, 503, 504):
+                    raise RuntimeError(f"seeding: POST /internal/tickets answered {answer.status}: {await answer.text()}")
+            unavailable += 1
+            await asyncio.sleep(1)
+        raise RuntimeError(f"seeding: HAProxy found no desk up {SEED_RETRIES} times in a row")
 
     await asyncio.gather(*(one(index) for index in range(count)))
+    return unavailable
 
 
 def cpu_seconds(pids: List[int]) -> float:
@@ -255,7 +268,7 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
         await warm_up(session, run)
         _progress(f"seeding {open_tickets} queued tickets…")
         began = time.perf_counter()
-        await seed_tickets(session, run, open_tickets)
+        seed_unavailable = await seed_tickets(session, run, open_tickets)
         seed_seconds = time.perf_counter() - began
         _progress(f"opening {len(tokens)} consoles (SSE)…")
         consoles = Consoles(run.layout.desk_url, tokens)
@@ -284,6 +297,7 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
         "desk_cpu_seconds_per_1000_pushes": round(cpu / pushes * 1000, 3) if pushes else None,
         "desk_cpu_seconds_per_1000_feed_events": round(cpu / feed_events * 1000, 3) if feed_events else None,
         "seed_seconds": round(seed_seconds, 1),
+        "seed_answers_no_desk_up": seed_unavailable,
         "drive_seconds": round(drive_seconds, 1),
         "customers_completed": len(drive.reply_ms),
         "failures": len(drive.failures),
