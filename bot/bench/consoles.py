@@ -74,7 +74,7 @@ class Consoles:
         deadline = time.perf_counter() + timeout
         while ticket_id not in self.first_seen:
             if time.perf_counter() > deadline:
-                raise asyncio.TimeoutError(f"ticket {ticket_id} did not reach a console in {timeout:.0f} s")
+                raise asyncio.TimeoutError(f"the ticket did not reach a console in {timeout:.0f} s")
             await asyncio.sleep(0.01)
         return self.first_seen[ticket_id]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime as dt
 import json
 import os
@@ -153,7 +154,9 @@ class Customer:
 
     async def connect(self) -> None:
         """Connect and get a signed session from the server."""
-        await self.client.connect(self.assistant_url, socketio_path="/socket.io")
+        # python-socketio gives the namespace 1 s to connect by default: too short for a server that 200 widgets
+        # reach at once (rasa-webchat waits and retries)
+        await self.client.connect(self.assistant_url, socketio_path="/socket.io", wait_timeout=STEP_TIMEOUT)
         await self.client.emit("session_request", {"session_id": None})
         confirmed = await asyncio.wait_for(self._confirmed.get(), STEP_TIMEOUT)
         self.session_id = confirmed if isinstance(confirmed, str) else confirmed.get("session_id")
@@ -198,7 +201,7 @@ class Drive:
                 if answer.status == 200:
                     return (await answer.json())["id"]
             await asyncio.sleep(0.05)
-        raise asyncio.TimeoutError(f"no ticket for {conversation_id} after {STEP_TIMEOUT:.0f} s")
+        raise asyncio.TimeoutError(f"no ticket for the conversation after {STEP_TIMEOUT:.0f} s")
 
     async def agent_call(self, method: str, path: str, token: str, **kwargs: Any) -> Any:
         """One desk API call as an agent; its JSON.
@@ -209,28 +212,33 @@ class Drive:
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
         async with self.session.request(method, f"{self.run.layout.desk_url}{path}", headers=headers, **kwargs) as answer:
             if answer.status not in (200, 201):
-                raise RuntimeError(f"{method} {path} answered {answer.status}: {(await answer.text())[:200]}")
+                raise RuntimeError(f"{method} answered {answer.status}: {(await answer.text())[:200]}")
             return await answer.json()
 
     async def customer(self, index: int) -> None:
         """One customer's handoff and one agent's reply to it."""
         customer = Customer(self.run.layout.assistant_url)
+        stage = "connect"
         try:
             await customer.connect()
+            stage = "handoff"
             sent = await customer.say("/request_human")
             ticket = await self.ticket_of(f"socketio:{customer.session_id}")
             self.handoff_ms.append((await self.consoles.wait_for(ticket, STEP_TIMEOUT) - sent) * 1000)
             token = self.tokens[index % len(self.tokens)]
+            stage = "list"
             began = time.perf_counter()
             await self.agent_call("GET", "/api/tickets", token)  # the console reloads its list
             self.list_ms.append((time.perf_counter() - began) * 1000)
+            stage = "claim"
             await self.agent_call("POST", f"/api/tickets/{ticket}/claim", token)
+            stage = "reply"
             text = f"bench reply {uuid.uuid4().hex[:10]}"
             began = time.perf_counter()
             await self.agent_call("POST", f"/api/tickets/{ticket}/messages", token, json={"text": text})
             self.reply_ms.append((await customer.heard(text) - began) * 1000)
         except Exception as error:  # noqa: BLE001 - boundary: a customer that fails is counted, the others go on
-            self.failures.append(f"customer {index}: {type(error).__name__}: {error}")
+            self.failures.append(f"{stage}: {type(error).__name__}: {error}")
         finally:
             await customer.close()
 
@@ -301,7 +309,7 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
         "drive_seconds": round(drive_seconds, 1),
         "customers_completed": len(drive.reply_ms),
         "failures": len(drive.failures),
-        "first_failures": drive.failures[:5],
+        "failures_by_kind": dict(collections.Counter(drive.failures).most_common(5)),
         "console_errors": consoles.errors[:5],
         "load_average_before": load_before,
         "load_average_after": load_average(),
