@@ -142,7 +142,8 @@ class Customer:
         import socketio
 
         self.assistant_url = assistant_url
-        self.client = socketio.AsyncClient(reconnection=False)
+        # engine.io gives each HTTP request 5 s by default; a widget reaching a loaded server waits longer
+        self.client = socketio.AsyncClient(reconnection=False, request_timeout=STEP_TIMEOUT)
         self.session_id: Optional[str] = None
         self.utterances: asyncio.Queue = asyncio.Queue()
         self._confirmed: asyncio.Queue = asyncio.Queue()
