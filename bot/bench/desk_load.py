@@ -244,6 +244,17 @@ class Drive:
             await customer.close()
 
 
+def servers_marked_down(run: ProductionRun) -> Dict[str, int]:
+    """How often HAProxy has marked each server DOWN (failed health checks) since the layout started."""
+    from bot.topology.haproxy import server_states
+
+    try:
+        states = server_states(run.layout.stats_url)
+    except OSError:
+        return {}
+    return {name: int(row.get("chkdown") or 0) for name, row in states.items() if int(row.get("chkdown") or 0)}
+
+
 def _quantiles(values: List[float]) -> Dict[str, Optional[float]]:
     if not values:
         return {"p50": None, "p99": None, "count": 0}
@@ -286,7 +297,7 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
             drive = Drive(run, session, consoles, tokens)
             desks = run.pids("desk")
             consoles.reset_counts()
-            load_before, cpu_before = load_average(), cpu_seconds(desks)
+            load_before, cpu_before, down_before = load_average(), cpu_seconds(desks), servers_marked_down(run)
             _progress(f"driving {customers} widget customers at once…")
             began = time.perf_counter()
             await asyncio.gather(*(drive.customer(index) for index in range(customers)))
@@ -312,6 +323,10 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
         "failures": len(drive.failures),
         "failures_by_kind": dict(collections.Counter(drive.failures).most_common(5)),
         "console_errors": consoles.errors[:5],
+        "haproxy_marked_down_during_drive": {
+            name: count - down_before.get(name, 0)
+            for name, count in servers_marked_down(run).items() if count > down_before.get(name, 0)
+        },
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
