@@ -17,7 +17,9 @@ Figures per desk count (JSON, last stdout line; milliseconds):
 - `list_tickets_ms`: `GET /api/tickets` (first page, 100 tickets) with the seeded tickets open, during the load;
 - `desk_cpu_seconds_per_1000_pushes`: the desk processes' CPU seconds (`/proc/<pid>/stat`, the processes and their
   children) over the drive, per 1,000 events handed to consoles (one change reaches every console: one push each);
-  also per 1,000 distinct feed events.
+  also per 1,000 distinct feed events;
+- `failures_by_kind` (customers that did not complete, by stage and error) and `haproxy_marked_down_during_drive`
+  (servers whose health checks failed under the load: HAProxy answers 503 while none of a kind is up).
 The issue's targets: p99 handoff and reply under 1 s, and N = 2 not slower than N = 1. The load average is
 recorded with each run: the machine may be shared.
 """
@@ -244,17 +246,6 @@ class Drive:
             await customer.close()
 
 
-def servers_marked_down(run: ProductionRun) -> Dict[str, int]:
-    """How often HAProxy has marked each server DOWN (failed health checks) since the layout started."""
-    from bot.topology.haproxy import server_states
-
-    try:
-        states = server_states(run.layout.stats_url)
-    except OSError:
-        return {}
-    return {name: int(row.get("chkdown") or 0) for name, row in states.items() if int(row.get("chkdown") or 0)}
-
-
 def _quantiles(values: List[float]) -> Dict[str, Optional[float]]:
     if not values:
         return {"p50": None, "p99": None, "count": 0}
@@ -297,7 +288,7 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
             drive = Drive(run, session, consoles, tokens)
             desks = run.pids("desk")
             consoles.reset_counts()
-            load_before, cpu_before, down_before = load_average(), cpu_seconds(desks), servers_marked_down(run)
+            load_before, cpu_before, down_before = load_average(), cpu_seconds(desks), run.servers_marked_down()
             _progress(f"driving {customers} widget customers at once…")
             began = time.perf_counter()
             await asyncio.gather(*(drive.customer(index) for index in range(customers)))
@@ -323,10 +314,7 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
         "failures": len(drive.failures),
         "failures_by_kind": dict(collections.Counter(drive.failures).most_common(5)),
         "console_errors": consoles.errors[:5],
-        "haproxy_marked_down_during_drive": {
-            name: count - down_before.get(name, 0)
-            for name, count in servers_marked_down(run).items() if count > down_before.get(name, 0)
-        },
+        "haproxy_marked_down_during_drive": run.marked_down_since(down_before),
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }

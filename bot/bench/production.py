@@ -74,6 +74,25 @@ class ProductionRun:
         return found
 
 
+    def servers_marked_down(self) -> Dict[str, int]:
+        """How often HAProxy has marked each server DOWN (health checks failed) since it started; a server counts
+        once for its start."""
+        from bot.topology.haproxy import server_states
+
+        try:
+            states = server_states(self.layout.stats_url)
+        except OSError:
+            return {}
+        return {name: int(row.get("chkdown") or 0) for name, row in states.items() if int(row.get("chkdown") or 0)}
+
+    def marked_down_since(self, before: Dict[str, int]) -> Dict[str, int]:
+        """The servers HAProxy marked DOWN since `before` (a `servers_marked_down()`), and how often."""
+        return {
+            name: count - before.get(name, 0)
+            for name, count in self.servers_marked_down().items() if count > before.get(name, 0)
+        }
+
+
 def free_layout(replicas: int) -> Plan:
     """A layout of `replicas` processes of each kind on ports nobody uses."""
     for _ in range(50):

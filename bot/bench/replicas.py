@@ -4,7 +4,8 @@ For each replica count N it starts the production layout (`bot/bench/production.
 servers and N desks behind HAProxy, on PostgreSQL, Redis and RabbitMQ), warms every replica up, then lets
 `--customers` customers ask `--per-customer` FAQ questions each, all at once, through HAProxy's assistant port.
 
-Figures (JSON, last stdout line): per replica count, turns/s and turn latency p50/p99 (ms); and the speed-up of
+Figures (JSON, last stdout line): per replica count, turns/s, turn latency p50/p99 (ms) and the servers HAProxy
+marked DOWN meanwhile (failed health checks); and the speed-up of
 the largest count over the smallest, with the issue's target (2 replicas ≥ 1.6× one on this 2-core machine).
 The machine's load average is recorded at the start and end of each measurement: other work on it shows there.
 """
@@ -23,7 +24,7 @@ from typing import Any, Dict, List, Optional
 import aiohttp
 
 from bot.bench.assistant import QUESTIONS, _customer, _turn, percentile
-from bot.bench.production import LayoutError, production_layout
+from bot.bench.production import LayoutError, ProductionRun, production_layout
 
 TARGET_SPEEDUP = 1.6
 WARMUP_CUSTOMERS = 8
@@ -50,9 +51,9 @@ def counts(text: str) -> List[int]:
     return values
 
 
-async def measure(assistant_url: str, customers: int, per_customer: int) -> Dict[str, Any]:
+async def measure(production: ProductionRun, customers: int, per_customer: int) -> Dict[str, Any]:
     """Warm up, then `customers` concurrent customers × `per_customer` FAQ turns; the figures."""
-    rest = f"{assistant_url}/webhooks/rest/webhook"
+    rest = f"{production.layout.assistant_url}/webhooks/rest/webhook"
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=customers * 2)) as session:
         # several warm-up customers at once: HAProxy's round robin reaches every replica
@@ -61,7 +62,7 @@ async def measure(assistant_url: str, customers: int, per_customer: int) -> Dict
               for i in range(WARMUP_CUSTOMERS) for _ in range(WARMUP_TURNS))
         )
         latencies: List[float] = []
-        load_before = load_average()
+        load_before, down_before = load_average(), production.servers_marked_down()
         started = time.perf_counter()
         await asyncio.gather(*(_customer(session, rest, per_customer, i, latencies) for i in range(customers)))
         seconds = time.perf_counter() - started
@@ -71,6 +72,7 @@ async def measure(assistant_url: str, customers: int, per_customer: int) -> Dict
         "turns_per_s": round(len(latencies) / seconds, 1),
         "turn_ms_p50": round(percentile(latencies, 0.5), 1),
         "turn_ms_p99": round(percentile(latencies, 0.99), 1),
+        "haproxy_marked_down": production.marked_down_since(down_before),
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
@@ -83,7 +85,7 @@ def run(replica_counts: List[int], customers: int, per_customer: int) -> Dict[st
         with production_layout(replicas, _progress) as production:
             _progress(f"{replicas} replica(s): {customers} customers × {per_customer} FAQ turns through HAProxy…")
             by_count[str(replicas)] = asyncio.run(
-                measure(production.layout.assistant_url, customers, per_customer)
+                measure(production, customers, per_customer)
             )
             _progress(f"{replicas} replica(s): {by_count[str(replicas)]['turns_per_s']} turns/s")
     low, high = str(min(replica_counts)), str(max(replica_counts))
