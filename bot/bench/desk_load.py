@@ -151,15 +151,22 @@ class Customer:
         self._confirmed: asyncio.Queue = asyncio.Queue()
         self.client.on("bot_uttered", self._on_utterance)
         self.client.on("session_confirm", self._confirmed.put_nowait)
+        self.refusals: List[Any] = []  # what the server said when it refused the connection
+        self.client.on("connect_error", self.refusals.append)
 
     async def _on_utterance(self, data: Dict[str, Any]) -> None:
         await self.utterances.put((time.perf_counter(), data))
 
     async def connect(self) -> None:
         """Connect and get a signed session from the server."""
+        import socketio
+
         # python-socketio gives the namespace 1 s to connect by default: too short for a server that 200 widgets
         # reach at once (rasa-webchat waits and retries)
-        await self.client.connect(self.assistant_url, socketio_path="/socket.io", wait_timeout=STEP_TIMEOUT)
+        try:
+            await self.client.connect(self.assistant_url, socketio_path="/socket.io", wait_timeout=STEP_TIMEOUT)
+        except socketio.exceptions.ConnectionError as error:
+            raise socketio.exceptions.ConnectionError(f"{error} (the server said: {self.refusals or 'nothing'})") from None
         await self.client.emit("session_request", {"session_id": None})
         confirmed = await asyncio.wait_for(self._confirmed.get(), STEP_TIMEOUT)
         self.session_id = confirmed if isinstance(confirmed, str) else confirmed.get("session_id")
