@@ -17,7 +17,7 @@ CHANNEL_VARS := WECHAT_TOKEN WECHAT_ENCODING_AES_KEY WECHAT_APP_ID WECHAT_APP_SE
 	FRONTLINE_IDENTITY_SECRET FRONTLINE_REST_TOKEN
 $(foreach v,$(CHANNEL_VARS),$(eval export $(v) ?=))
 
-.PHONY: help install install-browser install-haproxy lint validate train run run-production test test-unit test-faults test-stories bench evaluate lock clean
+.PHONY: help install install-browser install-haproxy lint validate train run run-production test test-unit test-faults test-stories bench bench-scale evaluate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -74,7 +74,7 @@ run-production: train install-haproxy ## REPLICAS=2 Rasa servers, action servers
 test: install install-browser install-haproxy train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
 
 test-unit: install train
-	$(PY) -m pytest -q -p no:cacheprovider -m "not faults"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not faults and not bench"
 
 test-faults: install train ## Fault runs: processes killed (kill -9) and services cut during live traffic (PostgreSQL, Redis, RabbitMQ)
 	$(PY) -m pytest -q -p no:cacheprovider -m faults
@@ -84,6 +84,11 @@ test-stories: install train ## Rasa end-to-end test stories (tests/test_*.yml), 
 
 bench: install train ## Print benchmark figures as JSON (REST latency/throughput, NLU, anger)
 	$(PY) -m bot bench all
+
+bench-scale: install train install-haproxy ## Load at scale on the production layout (about 20 minutes): the desk (200 widgets, 50 consoles, 1,000 tickets; 1 and 2 desks) and 1 vs 2 Rasa replicas
+	$(PY) -m pytest -q -p no:cacheprovider -m bench tests/bench/test_scale_benches.py
+	$(PY) -m bot bench desk
+	$(PY) -m bot bench replicas
 
 evaluate: install ## Cross-check the NLU on the project's own data; HTML report under var/reports/
 	$(PY) -m bot evaluate
