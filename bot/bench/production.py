@@ -24,7 +24,6 @@ import os
 import pathlib
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,10 +34,9 @@ from typing import Dict, Iterator, List
 import yaml
 
 from bot.data_keys import generate_key
-from bot.devtools import free_port
 from bot.run import latest_model
 from bot.settings import repo_root
-from bot.topology.layout import LayoutPorts, Plan, plan
+from bot.topology.layout import Plan, free_plan
 
 BENCH_NOW = "2025-12-01T10:00:00+08:00"  # a Monday, 10:00 in Shanghai: business hours
 UNLIMITED = "1000000 per minute"
@@ -95,24 +93,10 @@ class ProductionRun:
 
 def free_layout(replicas: int) -> Plan:
     """A layout of `replicas` processes of each kind on ports nobody uses."""
-    for _ in range(50):
-        base = free_port() - 1
-        try:
-            candidate = plan(replicas, LayoutPorts(free_port(), free_port(), free_port(), free_port(), base))
-        except ValueError:  # two of the ports drawn coincide
-            continue
-        if all(_port_free(port) for _host, port in candidate.listening().values()):
-            return candidate
-    raise LayoutError("no free ports for the layout")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    try:
+        return free_plan(replicas)
+    except RuntimeError as error:
+        raise LayoutError(str(error)) from None
 
 
 def _pg_admin(sql: str) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import data_keys, redis_config, run
 from bot.settings import SettingsError, repo_root
 from bot.topology import haproxy
-from bot.topology.layout import LOOPBACK, LayoutPorts, Plan, plan
+from bot.topology.layout import LOOPBACK, LayoutPorts, Plan, plan, port_free
 from bot.topology.supervisor import AlreadyRunning, Program, Supervisor
 
 logger = logging.getLogger(__name__)
@@ -124,16 +124,6 @@ def _services(
     return found
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is free
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def preflight(root: pathlib.Path, layout: Plan, env: Mapping[str, str]) -> List[str]:
     """Everything that would stop the layout from starting, each as one sentence; empty when all is well."""
     import yaml
@@ -186,7 +176,7 @@ def preflight(root: pathlib.Path, layout: Plan, env: Mapping[str, str]) -> List[
         if not _reachable(host, port):
             problems.append(f"cannot reach {label} at {host}:{port}")
     for what, (host, port) in layout.listening().items():
-        if not _port_free(host if host not in ("", "*") else "0.0.0.0", port):
+        if not port_free(host if host not in ("", "*") else "0.0.0.0", port):
             problems.append(f"port {port} ({what}) is already in use: is Frontline, or another server, still running?")
     return problems
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 from typing import Dict, List, Tuple
 
 logger = logging.getLogger(__name__)
@@ -138,3 +139,35 @@ def plan(replicas: int, ports: LayoutPorts = LayoutPorts(), listen_host: str = L
             raise ValueError(f"{name} and {seen[port]} would both listen on port {port}")
         seen[port] = name
     return layout
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when a server could listen on (host, port) now (a port in TIME_WAIT counts as free, as it does for
+    the servers, which set SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_plan(replicas: int, tries: int = 50) -> Plan:
+    """A plan of `replicas` processes of each kind on loopback ports nobody uses (tests and benchmarks run the
+    layout beside whatever else listens).
+
+    Raises:
+        RuntimeError: no free set of ports found in `tries` draws.
+    """
+    from bot.devtools import free_port
+
+    for _ in range(tries):
+        base = free_port() - 1
+        try:
+            candidate = plan(replicas, LayoutPorts(free_port(), free_port(), free_port(), free_port(), base))
+        except ValueError:  # two of the ports drawn coincide
+            continue
+        if all(port_free(LOOPBACK, port) for _host, port in candidate.listening().values()):
+            return candidate
+    raise RuntimeError(f"no free ports for a layout of {replicas} replicas")

@@ -1,30 +1,10 @@
-"""Free ports for a whole production layout, for the tests that start one or check it."""
+"""Free ports for the production layout in tests."""
 
 from __future__ import annotations
 
-import socket
-
-from bot.devtools import free_port
-from bot.topology.layout import LayoutPorts, Plan, plan
+from bot.topology.layout import Plan, free_plan
 
 
 def free_layout() -> Plan:
-    """A layout on ports nobody uses (replicas on a base whose ports are free)."""
-    for _ in range(50):
-        base = free_port() - 1
-        try:
-            candidate = plan(2, LayoutPorts(free_port(), free_port(), free_port(), free_port(), base))
-        except ValueError:  # two of the ports drawn coincide
-            continue
-        if all(_free(port) for _host, port in candidate.listening().values()):
-            return candidate
-    raise AssertionError("no free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    """A layout of 2 replicas on ports nobody uses."""
+    return free_plan(2)
