@@ -58,15 +58,17 @@ StoredEvent = Tuple[str, str, Optional[float], Optional[str], Optional[str], Dic
 
 
 def tuned_engine(engine: Any) -> Any:
-    """A SQLite engine like `engine`, with the pragmas and one connection kept open; others are returned as is.
+    """A SQLite engine like `engine`, with the pragmas and one connection kept open; others with their pooled
+    connections tested before use (`_pinged`).
 
     Rasa opens and closes a connection for every operation; closing the last connection to a WAL database
     checkpoints and deletes the log, waiting for the disk each time. One shared connection (Rasa's stores run
     their SQL synchronously on the event loop's thread) keeps the log open and every operation cheap.
     """
-    if engine.dialect.name != "sqlite":
-        return engine
     from sqlalchemy import create_engine, event
+
+    if engine.dialect.name != "sqlite":
+        return _pinged(engine)
     from sqlalchemy.pool import StaticPool
 
     tuned = create_engine(engine.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -80,6 +82,22 @@ def tuned_engine(engine: Any) -> Any:
     event.listen(tuned, "connect", on_connect)
     engine.dispose()
     return tuned
+
+
+def _pinged(engine: Any) -> Any:
+    """`engine` again, its pooled connections tested before each use (`pool_pre_ping`), with Rasa's arguments.
+
+    A connection PostgreSQL closed (`pg_terminate_backend`, a restart, a failover) stays in the pool; the next
+    turn's `retrieve` fails on it, and Rasa's `FailSafeTrackerStore` then answers that turn from an empty
+    in-memory tracker: a paused conversation is not paused, and its message is not stored where the desk reads
+    it. A tested connection is replaced instead.
+    """
+    from rasa.core.tracker_store import create_engine_kwargs
+    from sqlalchemy import create_engine
+
+    pinged = create_engine(engine.url, pool_pre_ping=True, **create_engine_kwargs(engine.url))
+    engine.dispose()
+    return pinged
 
 
 def _delete_ids(engine: Any, table: sa.Table, ids: List[int]) -> int:
