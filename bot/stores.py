@@ -100,6 +100,12 @@ def _pinged(engine: Any) -> Any:
     return pinged
 
 
+def lost_connection(error: BaseException) -> bool:
+    """True when a database error means the connection was lost (PostgreSQL restarted, `pg_terminate_backend`,
+    a network cut): SQLAlchemy has dropped that connection, and the same statements may be run again."""
+    return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
+
+
 def _delete_ids(engine: Any, table: sa.Table, ids: List[int]) -> int:
     deleted = 0
     for start in range(0, len(ids), BATCH):
@@ -148,7 +154,20 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             return session.execute(query).scalar()
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        """The conversation's tracker: rebuilt from memory when nothing was stored since it was remembered."""
+        """The conversation's tracker: rebuilt from memory when nothing was stored since it was remembered.
+
+        Read once more when the database connection was lost meanwhile (`lost_connection`): Rasa's
+        `FailSafeTrackerStore` would answer the turn from an empty in-memory tracker instead.
+        """
+        try:
+            return await self._read(sender_id)
+        except sa.exc.DBAPIError as error:
+            if not lost_connection(error):
+                raise
+            logger.warning("the tracker store's database connection was lost; reading the conversation again")
+            return await self._read(sender_id)
+
+    async def _read(self, sender_id: str) -> Optional[DialogueStateTracker]:
         remembered = self._recent.get(sender_id)
         newest = self._newest_id(sender_id)
         if remembered and self.domain and newest == remembered[0]:
@@ -167,7 +186,20 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         broker is away), this stores the events and what is to be published together (`bot.outbox`): the desk
         never reads an event the tracker store does not have, and a crash after the commit publishes at the next
         start.
+
+        Saved once more when the database connection was lost meanwhile (`lost_connection`), as Rasa's
+        `FailSafeTrackerStore` would keep the turn in memory only. The second attempt counts what is stored from
+        the database, so events the first one committed are not written twice.
         """
+        try:
+            await self._save(tracker)
+        except sa.exc.DBAPIError as error:
+            if not lost_connection(error):
+                raise
+            logger.warning("the tracker store's database connection was lost; saving the turn again")
+            await self._save(tracker)
+
+    async def _save(self, tracker: DialogueStateTracker) -> None:
         remembered = self._recent.get(tracker.sender_id)
         self._save_hint = None
         if remembered and self._newest_id(tracker.sender_id) == remembered[0]:
