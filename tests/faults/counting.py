@@ -34,6 +34,7 @@ class Tally:
     replies_doubled: int = 0
     replies_reordered: int = 0
     replies_pending: int = 0
+    handed_off_again: int = 0  # conversations handed off twice: the assistant answered while an agent held it
     claims_broken: int = 0  # tickets with two claims answered 200, or replies accepted from another agent
     rest_resent: int = 0  # REST attempts sent again after an unknown outcome
     rest_doubled: int = 0  # of those, messages Rasa stored twice (the REST caller's at-least-once)
@@ -43,21 +44,26 @@ class Tally:
     @property
     def clean(self) -> bool:
         return not (self.lost or self.doubled or self.reordered or self.replies_lost or self.replies_doubled
-                    or self.replies_reordered or self.replies_pending or self.claims_broken or self.rest_missing)
+                    or self.replies_reordered or self.replies_pending or self.claims_broken or self.rest_missing or self.handed_off_again)
 
     def row(self) -> str:
         return (f"{self.fault}: {self.conversations} conversations / {self.messages} messages / {self.replies} "
                 f"replies; lost {self.lost}, doubled {self.doubled}, reordered {self.reordered}; replies lost "
                 f"{self.replies_lost}, doubled {self.replies_doubled}, reordered {self.replies_reordered}, pending "
-                f"{self.replies_pending}; claims broken {self.claims_broken}; REST resent {self.rest_resent}, "
+                f"{self.replies_pending}; claims broken {self.claims_broken}; handed off again {self.handed_off_again}; REST resent {self.rest_resent}, "
                 f"stored twice {self.rest_doubled}, answered but not stored {self.rest_missing}")
 
 
+def handoffs(events: Sequence[Dict[str, Any]]) -> List[int]:
+    """Indexes of the tracker's `action_handoff` events."""
+    return [i for i, e in enumerate(events) if e.get("event") == "action" and e.get("name") == "action_handoff"]
+
+
 def after_handoff(events: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The tracker's events after its one `action_handoff`."""
-    handoffs = [i for i, e in enumerate(events) if e.get("event") == "action" and e.get("name") == "action_handoff"]
-    assert len(handoffs) == 1, f"expected one handoff, found {len(handoffs)}"
-    return list(events[handoffs[0] + 1:])
+    """The tracker's events after its first `action_handoff` (the ticket's start)."""
+    found = handoffs(events)
+    assert found, "the conversation was never handed off"
+    return list(events[found[0] + 1:])
 
 
 def user_texts(events: Sequence[Dict[str, Any]]) -> List[str]:
@@ -91,6 +97,9 @@ def count_customer(tally: Tally, customer: Customer, events: Sequence[Dict[str, 
     stored = user_texts(after_handoff(events))
     shown = [m["text"] for m in ticket["messages"] if m["role"] == "customer"]
     tally.conversations += 1
+    if len(handoffs(events)) > 1:
+        tally.handed_off_again += 1
+        tally.problems.append(f"{customer.conversation}: {len(handoffs(events))} handoffs (the pause was lost)")
     tally.messages += len(stored)
     tally.rest_resent += customer.resent
     everything = collections.Counter(user_texts(events))

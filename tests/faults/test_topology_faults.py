@@ -4,7 +4,8 @@
 behind HAProxy, on PostgreSQL, Redis and RabbitMQ; `tests/faults/layout_harness.py`). One phase per fault: fresh
 REST customers ask for a human and write numbered messages while agents claim their tickets and reply through
 the desk API (`tests/faults/live_handoffs.py`), and the fault strikes twice at random moments (seeded: the seed is
-printed; `FRONTLINE_FAULT_SEED` repeats a run). After each phase, once the outbox is empty and no reply is
+printed; `FRONTLINE_FAULT_SEED` repeats a run); a last phase with more customers takes every fault once, each at
+its own random moment. After each phase, once the outbox is empty and no reply is
 pending, Rasa's trackers are compared with the tickets (`tests/faults/counting.py`); the figures are printed as
 the rows of docs/reliability.md's table, and every one of lost, doubled, reordered, pending and broken claims
 must be 0.
@@ -34,6 +35,8 @@ pytestmark = [
 ]
 
 CUSTOMERS_PER_PHASE = 8
+STORM_CUSTOMERS = 20  # the last phase: every fault once, at random moments
+STORM = "all six, once each, at random moments"
 MESSAGES_PER_CUSTOMER = 6
 REPLIES_PER_TICKET = 3
 AGENTS = 4
@@ -93,6 +96,20 @@ async def _strike(fault: str, layout: Layout, rng: random.Random) -> List[float]
     return moments
 
 
+async def _storm(layout: Layout, rng: random.Random) -> List[float]:
+    """Every fault once, each at its own random moment of the phase (they may overlap)."""
+    started = time.monotonic()
+    moments: List[float] = []
+
+    async def one(fault: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        moments.append(round(time.monotonic() - started, 1))
+        await FAULTS[fault](layout, rng)
+
+    await asyncio.gather(*(one(fault, rng.uniform(0.5, 15.0)) for fault in FAULTS))
+    return sorted(moments)
+
+
 async def _quiet(layout: Layout) -> None:
     """Wait until the outbox is empty and no reply is pending."""
     deadline = time.monotonic() + QUIET_SECONDS
@@ -138,10 +155,10 @@ async def _phase(fault: str, index: int, http: aiohttp.ClientSession, layout: La
                  rng: random.Random) -> Tally:
     customers_client = CustomerClient(http, layout.plan.assistant_url, layout.plan.desk_url,
                                       layout.env["FRONTLINE_DESK_SECRET"], rng)
-    customers = [Customer(f"p{index}c{n}", f"fault-{layout.queue[-8:]}-p{index}c{n}")
-                 for n in range(CUSTOMERS_PER_PHASE)]
+    count = STORM_CUSTOMERS if fault == STORM else CUSTOMERS_PER_PHASE
+    customers = [Customer(f"p{index}c{n}", f"fault-{layout.queue[-8:]}-p{index}c{n}") for n in range(count)]
     registry: Dict[str, Customer] = {}
-    strike = asyncio.create_task(_strike(fault, layout, rng))
+    strike = asyncio.create_task(_storm(layout, rng) if fault == STORM else _strike(fault, layout, rng))
     agents_done = asyncio.create_task(work_tickets(agents, registry, len(customers), REPLIES_PER_TICKET, rng))
     await asyncio.gather(*(customers_client.live(c, MESSAGES_PER_CUSTOMER, registry) for c in customers))
     work: AgentWork = await agents_done
@@ -178,7 +195,7 @@ async def test_live_handoffs_through_every_fault_lose_double_and_reorder_nothing
     tallies: List[Tally] = []
     async with aiohttp.ClientSession() as http:
         agents = [AgentClient(http, layout.plan.desk_url, name, token, rng) for name, token in tokens.items()]
-        for index, fault in enumerate(FAULTS, 1):
+        for index, fault in enumerate([*FAULTS, STORM], 1):
             tallies.append(await _phase(fault, index, http, layout, agents, rng))
     print("\n".join(t.row() for t in tallies))
     assert [t.fault for t in tallies if not t.clean] == [], "\n".join(t.row() for t in tallies)
