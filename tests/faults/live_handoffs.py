@@ -166,10 +166,17 @@ class AgentClient:
         """`answered` when the desk answered this agent's claim with 200 (first answer or its replay),
         `reloaded` when the client gave up on an answer and the reloaded ticket shows it as this agent's."""
         answer = await self.call("POST", f"/api/tickets/{code}/claim", key=f"claim-{uuid.uuid4().hex}")
-        if answer is not None:
-            return "answered" if answer[0] == 200 else None
-        ticket = await self.ticket(code)
-        return "reloaded" if ticket is not None and ticket.get("assignee") == self.name else None
+        if answer is not None and answer[0] == 200:
+            return "answered"
+        # another agent's (409 claimed), or unknown: the desk died before answering ("reload the ticket"), a
+        # replayed 5xx, no answer at all. The console shows the ticket as it is.
+        deadline = time.monotonic() + GIVE_UP_SECONDS
+        while time.monotonic() < deadline:
+            ticket = await self.ticket(code)
+            if ticket is not None:
+                return "reloaded" if ticket.get("assignee") == self.name else None
+            await asyncio.sleep(0.5)
+        return None
 
     async def reply(self, reply: Reply) -> None:
         """Send one reply until the desk has it `sent` (`reply.message_id` set) or the client gives up."""
