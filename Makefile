@@ -76,7 +76,7 @@ test: install install-browser install-haproxy train lint validate test-unit test
 test-unit: install train
 	$(PY) -m pytest -q -p no:cacheprovider -m "not faults and not bench"
 
-test-faults: install train ## Fault runs: processes killed (kill -9) and services cut during live traffic (PostgreSQL, Redis, RabbitMQ)
+test-faults: install install-haproxy train ## Fault runs: processes killed (kill -9) and services cut during live handoffs, across the production layout too (PostgreSQL, Redis, RabbitMQ, HAProxy)
 	$(PY) -m pytest -q -p no:cacheprovider -m faults
 
 test-stories: install train ## Rasa end-to-end test stories (tests/test_*.yml), prediction errors fail

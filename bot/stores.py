@@ -58,15 +58,17 @@ StoredEvent = Tuple[str, str, Optional[float], Optional[str], Optional[str], Dic
 
 
 def tuned_engine(engine: Any) -> Any:
-    """A SQLite engine like `engine`, with the pragmas and one connection kept open; others are returned as is.
+    """A SQLite engine like `engine`, with the pragmas and one connection kept open; others with their pooled
+    connections tested before use (`_pinged`).
 
     Rasa opens and closes a connection for every operation; closing the last connection to a WAL database
     checkpoints and deletes the log, waiting for the disk each time. One shared connection (Rasa's stores run
     their SQL synchronously on the event loop's thread) keeps the log open and every operation cheap.
     """
-    if engine.dialect.name != "sqlite":
-        return engine
     from sqlalchemy import create_engine, event
+
+    if engine.dialect.name != "sqlite":
+        return _pinged(engine)
     from sqlalchemy.pool import StaticPool
 
     tuned = create_engine(engine.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -80,6 +82,28 @@ def tuned_engine(engine: Any) -> Any:
     event.listen(tuned, "connect", on_connect)
     engine.dispose()
     return tuned
+
+
+def _pinged(engine: Any) -> Any:
+    """`engine` again, its pooled connections tested before each use (`pool_pre_ping`), with Rasa's arguments.
+
+    A connection PostgreSQL closed (`pg_terminate_backend`, a restart, a failover) stays in the pool; the next
+    turn's `retrieve` fails on it, and Rasa's `FailSafeTrackerStore` then answers that turn from an empty
+    in-memory tracker: a paused conversation is not paused, and its message is not stored where the desk reads
+    it. A tested connection is replaced instead.
+    """
+    from rasa.core.tracker_store import create_engine_kwargs
+    from sqlalchemy import create_engine
+
+    pinged = create_engine(engine.url, pool_pre_ping=True, **create_engine_kwargs(engine.url))
+    engine.dispose()
+    return pinged
+
+
+def lost_connection(error: BaseException) -> bool:
+    """True when a database error means the connection was lost (PostgreSQL restarted, `pg_terminate_backend`,
+    a network cut): SQLAlchemy has dropped that connection, and the same statements may be run again."""
+    return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
 
 
 def _delete_ids(engine: Any, table: sa.Table, ids: List[int]) -> int:
@@ -131,7 +155,20 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             return session.execute(query).scalar()
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        """The conversation's tracker: rebuilt from memory when nothing was stored since it was remembered."""
+        """The conversation's tracker: rebuilt from memory when nothing was stored since it was remembered.
+
+        Read once more when the database connection was lost meanwhile (`lost_connection`): Rasa's
+        `FailSafeTrackerStore` would answer the turn from an empty in-memory tracker instead.
+        """
+        try:
+            return await self._read(sender_id)
+        except sa.exc.DBAPIError as error:
+            if not lost_connection(error):
+                raise
+            logger.warning("the tracker store's database connection was lost; reading the conversation again")
+            return await self._read(sender_id)
+
+    async def _read(self, sender_id: str) -> Optional[DialogueStateTracker]:
         remembered = self._recent.get(sender_id)
         newest = self._newest_id(sender_id)
         if remembered and self.domain and newest == remembered[0]:
@@ -150,7 +187,20 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         broker is away), this stores the events and what is to be published together (`bot.outbox`): the desk
         never reads an event the tracker store does not have, and a crash after the commit publishes at the next
         start.
+
+        Saved once more when the database connection was lost meanwhile (`lost_connection`), as Rasa's
+        `FailSafeTrackerStore` would keep the turn in memory only. The second attempt counts what is stored from
+        the database, so events the first one committed are not written twice.
         """
+        try:
+            await self._save(tracker)
+        except sa.exc.DBAPIError as error:
+            if not lost_connection(error):
+                raise
+            logger.warning("the tracker store's database connection was lost; saving the turn again")
+            await self._save(tracker)
+
+    async def _save(self, tracker: DialogueStateTracker) -> None:
         remembered = self._recent.get(tracker.sender_id)
         self._save_hint = None
         if remembered and self._newest_id(tracker.sender_id) == remembered[0]:

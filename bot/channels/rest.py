@@ -16,6 +16,12 @@ what is wrong, in sanic's JSON error shape (`{"description", "status", "message"
 
 Nothing is stored for a refused request, so nothing is half-handled: the caller still has its message.
 
+- 500 (`{"description", "status", "message"}`): the turn failed (Redis's lock store or the tracker store
+  unreachable, a conversation lock not acquired…). Rasa's own route logs the failure and answers 200 with
+  whatever was collected, so a caller took a message that was never stored for delivered (a fault run, Redis
+  cut: 47 of 48 messages). Here the caller learns it and sends again; a turn that failed after storing the
+  message may then store it twice (at least once, never lost).
+
 Rasa's channel lets the caller name the conversation's channel (`input_channel`). The desk delivers an agent's
 reply on the channel a ticket was opened from, so a REST caller naming `wechat` would have made the desk send
 WeChat customer-service messages to whatever `sender` it gave, and put the ticket on WeChat's response time.
@@ -39,14 +45,16 @@ Register it in `credentials.yml` instead of the built-in `rest:` key (the name s
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage, PayloadTooLarge, Unauthorized
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot import conversations, logsafe, ratelimit
 from bot.channels.options import int_option
@@ -58,6 +66,10 @@ CHANNEL = "rest"
 DEFAULT_MAX_MESSAGE_CHARS = 10_000
 # Rasa's SQL tracker store keeps the sender id in a VARCHAR(255); the conversation id is `rest:<sender>`.
 MAX_SENDER_CHARS = 255 - len(CHANNEL) - len(conversations.SEPARATOR)
+# The request whose turn runs in this task (sanic serves each request in its own task; the route reads the
+# sender, through `sender_of`, before it starts the turn in the same task).
+_REQUEST: "contextvars.ContextVar[Optional[Request]]" = contextvars.ContextVar("rest_request", default=None)
+TURN_FAILED = "the message was not handled (a service is unavailable): send it again"
 
 
 def check_sender(body: Any) -> str:
@@ -188,20 +200,36 @@ class RestInput(rasa_rest.HookedRestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         """Rasa's REST blueprint, with sanic's request framing guarded (see `bot.patches.sanic_framing`), the
-        answers addressed to the caller's own sender, and its 429s answered with `Retry-After`."""
+        answers addressed to the caller's own sender, its 429s answered with `Retry-After`, and a failed turn
+        answered 500 (Rasa's route answers it 200)."""
         sanic_framing.install()
 
         async def addressed_to_the_caller(message: UserMessage) -> None:
             message.output_channel = CallerRecipients(message.output_channel)
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except BaseException:  # Rasa's route logs it and answers 200: mark the request, answered 500 below
+                request = _REQUEST.get()
+                if request is not None:
+                    request.ctx.turn_failed = True
+                raise
+
+        async def failed_turn_is_500(request: Request, answer: HTTPResponse) -> Optional[HTTPResponse]:
+            if getattr(request.ctx, "turn_failed", False):
+                return response.json(
+                    {"description": "Internal Server Error", "status": 500, "message": TURN_FAILED}, status=500
+                )
+            return None
 
         blueprint = super().blueprint(addressed_to_the_caller)
         blueprint.exception(ratelimit.TooManyRequests)(ratelimit.too_many_requests_response)  # with Retry-After
+        blueprint.middleware("response")(failed_turn_is_500)
         return blueprint
 
     async def sender_of(self, req: Request) -> Optional[Text]:
         """The request's conversation id, `rest:<sender>`, the sender checked after the token (Rasa's route reads
         the sender first, the message next, and starts the turn only after both)."""
+        _REQUEST.set(req)
         check_token(req, self.token)
         return conversations.conversation_id(CHANNEL, check_sender(req.json))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any, List
 
@@ -10,7 +11,14 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 
-from bot.channels.rest import DEFAULT_MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, RestInput, check_message, check_sender
+from bot.channels.rest import (
+    DEFAULT_MAX_MESSAGE_CHARS,
+    MAX_SENDER_CHARS,
+    TURN_FAILED,
+    RestInput,
+    check_message,
+    check_sender,
+)
 from bot.settings import SettingsError
 
 
@@ -190,3 +198,24 @@ async def test_the_health_check_needs_no_token() -> None:
     app = mounted(RestInput(token="s3cret"), [])
     _, response = await app.asgi_client.get("/webhooks/rest/")
     assert (response.status, response.json) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize("failure", [ConnectionError("Redis is unreachable"), asyncio.CancelledError()])
+async def test_a_turn_that_failed_is_a_500_the_caller_sends_again(failure: BaseException) -> None:
+    # Rasa's own route logs the failure and answers 200: the caller would take an unstored message for sent
+    calls: List[str] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        calls.append(message.text)
+        if len(calls) == 1:
+            raise failure
+        await message.output_channel.send_response(message.sender_id, {"text": f"echo: {message.text}"})
+
+    app = Sanic(f"rest_test_{uuid.uuid4().hex[:12]}", configure_logging=False)
+    app.blueprint(RestInput().blueprint(on_new_message), url_prefix="/webhooks/rest")
+    _, first = await app.asgi_client.post("/webhooks/rest/webhook", json={"sender": "c-1", "message": "m-1"})
+    assert first.status == 500
+    assert first.json["message"] == TURN_FAILED
+    _, again = await app.asgi_client.post("/webhooks/rest/webhook", json={"sender": "c-1", "message": "m-1"})
+    assert again.status == 200 and again.json == [{"recipient_id": "c-1", "text": "echo: m-1"}]
+    assert calls == ["m-1", "m-1"]

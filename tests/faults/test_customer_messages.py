@@ -8,14 +8,12 @@ and a desk process (`python -m bot desk`) on PostgreSQL consuming the queue thro
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from typing import Any, Dict, List
 
 import aiohttp
 import pytest
-from cryptography.fernet import Fernet
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -23,7 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.desk.store import Store
 from bot.pika_broker import ConfirmedPikaBroker
 from bot.stores import TunedSQLTrackerStore
-from tests.desk.cluster_helpers import PG_URL, SECRET, DeskNode, new_schema, schema_url
+from tests.desk.cluster_helpers import DATA_KEY, PG_URL, SECRET, DeskNode, new_schema, schema_url
 from tests.desk.conftest import build_packet, pg_available
 from tests.desk.test_events import rabbit_available
 from tests.faults.proxy import CuttableProxy
@@ -63,7 +61,7 @@ async def wait_until(predicate: Any, seconds: float, what: str) -> None:
 
 
 async def test_customers_write_through_rabbitmq_outages(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FRONTLINE_DATA_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("FRONTLINE_DATA_KEYS", DATA_KEY)  # the key DeskNode gives the desk: both read the tickets
     proxy = CuttableProxy(("127.0.0.1", 5672)).start()
     queue = f"frontline_fault_{uuid.uuid4().hex[:10]}"
     tracker_db = f"outbox_fault_{uuid.uuid4().hex[:10]}"
@@ -74,8 +72,7 @@ async def test_customers_write_through_rabbitmq_outages(tmp_path: Any, monkeypat
     broker = ConfirmedPikaBroker("127.0.0.1", proxy.port, "guest", "guest", queues=[queue])
     store = TunedSQLTrackerStore(DOMAIN, dialect="postgresql", host="127.0.0.1", port=5432, db=tracker_db,
                                  username="postgres", event_broker=broker)
-    node = DeskNode("desk-1", schema_url(schema), "http://127.0.0.1:9", tmp_path,
-                    extra_env={"FRONTLINE_DATA_KEYS": os.environ["FRONTLINE_DATA_KEYS"]})
+    node = DeskNode("desk-1", schema_url(schema), "http://127.0.0.1:9", tmp_path)
     node.env["FRONTLINE_BROKER"] = f"amqp://guest:guest@127.0.0.1:{proxy.port}/?queue={queue}"
     conversations = [f"socketio:fault-{n}" for n in range(CONVERSATIONS)]
     trackers = {c: DialogueStateTracker.from_events(c, [ActionExecuted("action_listen")]) for c in conversations}
