@@ -4,7 +4,9 @@
 database transaction, so "stored" and "to be published" can never disagree: a crash (kill -9) right after the
 commit leaves the rows here, and the next start publishes them. The `OutboxRelay` (an asyncio task in the Rasa
 process) reads the rows in id order, hands them to the configured broker, and deletes them only after the
-broker confirmed them:
+broker confirmed them. A row names its event (the tracker row's id) and holds no copy of it: the relay reads the
+event from the tracker's own row (decrypted), or, for the rows this process just wrote, from memory (the common
+case: no second encryption at save time, no decryption at publish time):
 
 - `bot.stores.TunedSQLEventBroker` (default, SQLite `var/events.db`): the broker's own committed INSERT is the
   confirmation (the broker lives in another file, so the outbox cannot simply be the broker table);
@@ -24,6 +26,7 @@ the lock store's lock) in the conversation's order.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -41,6 +44,9 @@ FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 15.0
 # pg_try_advisory_lock key of the relay (any constant shared by the replicas).
 ADVISORY_LOCK_KEY = 0x46524F4E54  # "FRONT"
+# Event bodies kept in memory for the rows this process wrote and has not published yet (beyond that, e.g.
+# during a long broker outage, the relay reads them from the tracker rows).
+MAX_FRESH = 10_000
 
 # (row id, event body) pairs, oldest first.
 OutboxRows = List[Tuple[int, Dict[str, Any]]]
@@ -49,8 +55,8 @@ OutboxRows = List[Tuple[int, Dict[str, Any]]]
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
     """The outbox table, on the tracker store's metadata (created with Rasa's `events` table).
 
-    Columns: `id` (publishing order), `sender_id`, `sequence` (the tracker row id of the event), `data` (the event
-    body as published, encrypted like the tracker's `data`).
+    Columns: `id` (publishing order), `sender_id`, `sequence` (the tracker row id of the event: where its body
+    is, encrypted, and the key the desk orders and de-duplicates by).
     """
     return sa.Table(
         TABLE_NAME,
@@ -58,8 +64,12 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("sender_id", sa.String(255), nullable=False),
         sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column("data", sa.Text, nullable=False),
     )
+
+
+def published_body(sender_id: str, sequence: int, event: Dict[str, Any]) -> Dict[str, Any]:
+    """What the broker gets for one event: the event as Rasa publishes it, with its conversation and sequence."""
+    return {"sender_id": sender_id, **event, "sequence": int(sequence)}
 
 
 async def publish_confirmed(broker: Any, bodies: List[Dict[str, Any]]) -> None:
@@ -89,15 +99,20 @@ class OutboxRelay:
     Args:
         engine: the tracker store's engine (the outbox lives in its database).
         table: the outbox table (`outbox_table`).
-        decode: turns a row's `data` back into the event body (decrypts).
+        events: the tracker store's `events` table (an outbox row's `sequence` is its `id`).
+        decode: turns an events row's `data` back into the event (decrypts).
         broker: the event broker.
     """
 
-    def __init__(self, engine: Any, table: sa.Table, decode: Callable[[str], Dict[str, Any]], broker: Any) -> None:
+    def __init__(
+        self, engine: Any, table: sa.Table, events: sa.Table, decode: Callable[[str], Dict[str, Any]], broker: Any
+    ) -> None:
         self.engine = engine
         self.table = table
+        self.events = events
         self.decode = decode
         self.broker = broker
+        self._fresh: "collections.OrderedDict[int, Dict[str, Any]]" = collections.OrderedDict()
         self.healthy = True  # False after a failed publish, until one succeeds
         self._lock: Optional[asyncio.Lock] = None
         self._wake: Optional[asyncio.Event] = None
@@ -130,6 +145,12 @@ class OutboxRelay:
         """Ask the background task for a round now."""
         if self._wake is not None:
             self._wake.set()
+
+    def remember(self, bodies: Dict[int, Dict[str, Any]]) -> None:
+        """Keep the bodies of rows just committed (by sequence), so publishing them needs no read of the event."""
+        self._fresh.update(bodies)
+        while len(self._fresh) > MAX_FRESH:
+            self._fresh.popitem(last=False)
 
     def pending(self) -> int:
         """How many rows wait in the outbox."""
@@ -198,18 +219,32 @@ class OutboxRelay:
         self.healthy = True
         with self.engine.begin() as conn:
             conn.execute(self.table.delete().where(self.table.c.id.in_([row_id for row_id, _ in rows])))
+        for _, body in rows:
+            self._fresh.pop(body["sequence"], None)
         return len(rows)
 
     def _read(self) -> OutboxRows:
-        query = sa.select(self.table.c.id, self.table.c.data).order_by(self.table.c.id).limit(BATCH)
+        outbox, events = self.table, self.events
+        query = (
+            sa.select(outbox.c.id, outbox.c.sender_id, outbox.c.sequence, events.c.data)
+            .select_from(outbox.outerjoin(events, events.c.id == outbox.c.sequence))
+            .order_by(outbox.c.id)
+            .limit(BATCH)
+        )
         with self.engine.connect() as conn:
             found = conn.execute(query).all()
         rows: OutboxRows = []
-        for row_id, data in found:
-            try:
-                rows.append((row_id, self.decode(data)))
-            except ValueError:  # cannot happen for rows this store wrote; never block the ones behind it
-                logger.error("outbox row %s cannot be read; dropped", row_id)
-                with self.engine.begin() as conn:
-                    conn.execute(self.table.delete().where(self.table.c.id == row_id))
+        for row_id, sender_id, sequence, data in found:
+            body = self._fresh.get(sequence)
+            if body is None:
+                try:
+                    if data is None:
+                        raise ValueError("its event is no longer stored")
+                    body = published_body(sender_id, sequence, self.decode(data))
+                except ValueError as error:  # never block the rows behind it
+                    logger.error("outbox row %s cannot be published (%s); dropped", row_id, error)
+                    with self.engine.begin() as conn:
+                        conn.execute(self.table.delete().where(self.table.c.id == row_id))
+                    continue
+            rows.append((row_id, body))
         return rows

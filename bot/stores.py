@@ -139,7 +139,9 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         self.outbox.metadata.create_all(self.engine)
         self.relay: Optional[outbox.OutboxRelay] = None
         if self.event_broker is not None:
-            self.relay = outbox.OutboxRelay(self.engine, self.outbox, self.cipher.loads, self.event_broker)
+            self.relay = outbox.OutboxRelay(
+                self.engine, self.outbox, self.SQLEvent.__table__, self.cipher.loads, self.event_broker
+            )
             self.relay.start()  # Rasa creates the store on its running loop: what a crash left is published now
 
     @classmethod
@@ -209,11 +211,12 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         try:
             with self.session_scope() as session:
                 new_events = list(self.new_events(session, tracker))
-                self._insert(session, tracker.sender_id, new_events)
+                bodies = self._insert(session, tracker.sender_id, new_events)
                 session.commit()
         finally:
             self._save_hint = None
-        if self.relay is not None and new_events:
+        if self.relay is not None and bodies:
+            self.relay.remember(bodies)
             await self._publish_now()
         events = list(tracker.events)
         newest = self._newest_id(tracker.sender_id)
@@ -223,20 +226,25 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             return
         self._remember(tracker.sender_id, newest, events)
 
-    def _insert(self, session: Any, sender_id: str, new_events: List[Event]) -> None:
-        """Insert the events' rows and, with a broker, their outbox rows (sequence: the event row's id)."""
-        table = self.SQLEvent.__table__
-        outbox_rows = []
+    def _insert(self, session: Any, sender_id: str, new_events: List[Event]) -> Dict[int, Dict[str, Any]]:
+        """Insert the events' rows and, with a broker, their outbox rows (sequence: the event row's id); return
+        the bodies to publish by sequence (empty without a broker)."""
+        insert = self.SQLEvent.__table__.insert()
+        bodies: Dict[int, Dict[str, Any]] = {}
         for event in new_events:
-            row = self._row(sender_id, event)
+            data = event.as_dict()
+            row = self._row(sender_id, event, data)
             if self.relay is None:
-                session.execute(table.insert(), [row])
+                session.execute(insert, [row])
                 continue
-            sequence = session.execute(table.insert().values(**row)).inserted_primary_key[0]
-            body = {"sender_id": sender_id, **event.as_dict(), "sequence": int(sequence)}
-            outbox_rows.append({"sender_id": sender_id, "sequence": int(sequence), "data": self.cipher.dumps(body)})
-        if outbox_rows:
-            session.execute(self.outbox.insert(), outbox_rows)
+            # one parameter set (not a list): SQLAlchemy hands back the new row's id, with no statement built per row
+            sequence = int(session.execute(insert, row).inserted_primary_key[0])
+            bodies[sequence] = outbox.published_body(sender_id, sequence, data)
+        if bodies:
+            session.execute(
+                self.outbox.insert(), [{"sender_id": sender_id, "sequence": sequence} for sequence in bodies]
+            )
+        return bodies
 
     async def _publish_now(self) -> None:
         """Publish the outbox at once while the broker answers; else leave it to the relay's retries."""
@@ -252,9 +260,10 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
             logger.debug("outbox publish failure", exc_info=True)
             self.relay.wake()
 
-    def _row(self, sender_id: str, event: Event) -> Dict[str, Any]:
-        """One `events` table row, with the same columns Rasa's own `save` writes, `data` encrypted."""
-        data = event.as_dict()
+    def _row(self, sender_id: str, event: Event, data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """One `events` table row, with the same columns Rasa's own `save` writes, `data` (the event's dict, given
+        or made here) encrypted."""
+        data = event.as_dict() if data is None else data
         return {
             "sender_id": sender_id,
             "type_name": event.type_name,
@@ -310,10 +319,9 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
         return deleted
 
     def rekey(self) -> int:
-        """Re-encrypt every stored event (and every event waiting in the outbox) under the first data key; return
-        how many rows changed."""
-        changed = data_keys.rekey_column(self.engine, self.SQLEvent.__table__, "data", self.cipher, BATCH)
-        return changed + data_keys.rekey_column(self.engine, self.outbox, "data", self.cipher, BATCH)
+        """Re-encrypt every stored event under the first data key (the outbox holds no copy); return how many rows
+        changed."""
+        return data_keys.rekey_column(self.engine, self.SQLEvent.__table__, "data", self.cipher, BATCH)
 
     def _remember(self, sender_id: str, newest_id: int, events: List[Event]) -> None:
         self._recent[sender_id] = (newest_id, events)
