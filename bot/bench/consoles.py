@@ -44,7 +44,7 @@ class Consoles:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
             connector=aiohttp.TCPConnector(limit=len(self.tokens) + 10),
         )
-        self._tasks = [asyncio.create_task(self._listen(token)) for token in self.tokens]
+        self._tasks = [asyncio.create_task(self._follow(token)) for token in self.tokens]
         try:
             await asyncio.wait_for(self._all_ready.wait(), timeout)
         except asyncio.TimeoutError:
@@ -78,7 +78,7 @@ class Consoles:
             await asyncio.sleep(0.01)
         return self.first_seen[ticket_id]
 
-    async def _listen(self, token: str) -> None:
+    async def _follow(self, token: str) -> None:
         assert self._session is not None
         try:
             async with self._session.get(f"{self.desk_url}/api/stream", params={"token": token}) as response:
