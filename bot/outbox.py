@@ -32,6 +32,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
 
+from bot.tasks import cancel_and_wait
+
 logger = logging.getLogger(__name__)
 
 TABLE_NAME = "frontline_outbox"
@@ -133,13 +135,8 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         """Stop the background task (what is left stays in the outbox for the next start)."""
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def wake(self) -> None:
         """Ask the background task for a round now."""

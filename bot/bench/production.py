@@ -33,6 +33,7 @@ from typing import Dict, Iterator, List
 
 import yaml
 
+from bot.devtools.postgres import LOCAL, run_sql
 from bot.data_keys import generate_key
 from bot.run import latest_model
 from bot.settings import repo_root
@@ -100,15 +101,7 @@ def free_layout(replicas: int) -> Plan:
 
 
 def _pg_admin(sql: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(os.environ.get("FRONTLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432") + "/postgres")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        connection.close()
+    run_sql(sql, "postgres", os.environ.get("FRONTLINE_BENCH_PG", LOCAL))
 
 
 def _write_settings(root: pathlib.Path, var: pathlib.Path) -> pathlib.Path:

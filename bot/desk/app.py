@@ -26,6 +26,7 @@ from sanic.response import json as json_response
 
 from bot import logsafe
 from bot.patches import sanic_framing
+from bot.tasks import cancel_all
 from bot.desk import api, config
 from bot.desk.console import console_blueprint
 from bot.desk.demo import demo_blueprint
@@ -187,13 +188,7 @@ def create_app(
             app_.ctx.consumer = None
         tasks: List[asyncio.Task] = app_.ctx.background
         app_.ctx.background = []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+        await cancel_all(tasks)
         if tasks:
             lease.release()
             try:

@@ -45,6 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import data_keys
 from bot.amqp import QUEUE_ARGUMENTS, queue_arguments_refused
+from bot.tasks import cancel_and_wait
 from bot.desk.service import Desk
 
 logger = logging.getLogger(__name__)
@@ -89,15 +90,8 @@ class Consumer:
         """Stop consuming and wait for the task to end."""
         if self._stopping is not None:
             self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # boundary: stopping; the task's error was logged when it ended
-                logger.debug("broker consumer ended with an error", exc_info=True)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.close()
 
     @property

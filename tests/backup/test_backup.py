@@ -24,6 +24,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.devtools.postgres import run_sql as psql
 from bot.data_keys import cipher, generate_key
 from bot.desk import auth
 from bot.desk.records import Ticket
@@ -261,18 +262,6 @@ def test_a_sqlite_backup_taken_while_the_desk_writes_is_one_consistent_snapshot(
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------------
-
-
-def psql(sql: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        connection.close()
 
 
 @pytest.fixture()

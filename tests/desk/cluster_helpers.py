@@ -26,6 +26,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.tasks import cancel_and_wait
 from bot.data_keys import generate_key
 from bot.settings import repo_root
 
@@ -220,12 +221,7 @@ class Console:
         """Close the stream from the console's side."""
         if self._response is not None:
             self._response.close()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def wait_for_id(self, target: int, seconds: float = 10.0) -> None:
         """Wait until the console has seen event id `target` (or later)."""

@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from tests.desk.conftest import PlainCalendar
 from bot.desk.config import load
 from bot.desk.events import AMQPConsumer, SQLBrokerTail, consumer_for, split_amqp_url
 from bot.desk.rasa_client import RasaClient
@@ -18,20 +19,9 @@ from bot.desk.service import Desk
 from bot.desk.store import Store
 
 
-class _Plain:
-    def add_business_time(self, start: Any, delta: Any, team: Any = None) -> Any:
-        return start + delta
-
-    def is_open(self, at: Any, team: Any = None) -> bool:
-        return True
-
-    def next_opening(self, at: Any, team: Any = None) -> Any:
-        return at, at
-
-
 @pytest.fixture
 def desk(settings: Dict[str, Any], sqlite_store: Store) -> Desk:
-    return Desk(sqlite_store, load(settings), RasaClient("http://127.0.0.1:9"), calendar=_Plain())
+    return Desk(sqlite_store, load(settings), RasaClient("http://127.0.0.1:9"), calendar=PlainCalendar())
 
 
 SEQUENCE = itertools.count(100)

@@ -69,9 +69,10 @@ async def test_the_consumer_started_while_rabbitmq_is_down_connects_when_it_is_b
     settings: Dict[str, Any], sqlite_store: Store, make_packet: Any
 ) -> None:
     from bot.pika_broker import ConfirmedPikaBroker
-    from tests.desk.test_events import _Plain, customer_texts
+    from tests.desk.conftest import PlainCalendar
+    from tests.desk.test_events import customer_texts
 
-    desk = Desk(sqlite_store, load(settings), RasaClient("http://127.0.0.1:9"), calendar=_Plain())
+    desk = Desk(sqlite_store, load(settings), RasaClient("http://127.0.0.1:9"), calendar=PlainCalendar())
     proxy = CuttableProxy(("127.0.0.1", 5672)).start()
     queue = f"frontline_health_{uuid.uuid4().hex[:10]}"
     publisher = ConfirmedPikaBroker("127.0.0.1", 5672, "guest", "guest", queues=[queue])

@@ -18,6 +18,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.devtools.postgres import run_sql as pg_admin
 from bot.desk.store import Store
 from bot.pika_broker import ConfirmedPikaBroker
 from bot.stores import TunedSQLTrackerStore
@@ -34,16 +35,6 @@ pytestmark = [
 DOMAIN = Domain.from_yaml('version: "3.1"\n')
 CONVERSATIONS = 6
 MESSAGES_PER_ROUND = 10
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect("postgres://postgres@127.0.0.1:5432/test")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-    connection.close()
 
 
 async def health(http: aiohttp.ClientSession, node: DeskNode) -> tuple[int, Dict[str, Any]]:

@@ -24,6 +24,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto as PeerCrypto
 from wechatpy.utils import WeChatSigner
 
+from bot.devtools.postgres import run_sql as psql
 from bot.amqp import QUEUE_ARGUMENTS
 from bot.data_keys import generate_key
 from bot.devtools import free_port
@@ -36,18 +37,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.postgres]
 
 ROOT = repo_root()
 QUEUE = "frontline_events_ordered"
-
-
-def psql(sql: str, database: str = "test") -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=database)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        connection.close()
 
 
 def purge_queue() -> None:

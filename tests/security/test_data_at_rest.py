@@ -23,6 +23,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.devtools.postgres import run_sql as psql
 from bot import data_keys
 from bot.desk.records import MessageRole, MessageStatus
 from bot.desk.store import Store
@@ -111,18 +112,6 @@ def test_production_mode_refuses_to_start_without_a_data_key(
 
 
 # --- key rotation, on SQLite and PostgreSQL ------------------------------------------------------------------
-
-
-def psql(sql: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        connection.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -13,25 +13,15 @@ from bot.desk.store import Store
 from bot.settings import load_settings
 
 
-class _AlwaysOpen:
-    def add_business_time(self, start: Any, delta: Any, team: Any = None) -> Any:
-        return start + delta
-
-    def is_open(self, at: Any, team: Any = None) -> bool:
-        return True
-
-    def next_opening(self, at: Any, team: Any = None) -> Any:
-        return at, at
-
-
 @pytest.fixture
 def desk_with_ticket(tmp_path: Any) -> Callable[[str], Tuple[Desk, str]]:
     """A desk on SQLite; calling it opens a ticket for the conversation and returns (desk, ticket code)."""
+    from tests.desk.conftest import PlainCalendar
     from tests.desk.conftest import build_packet as packet_for
 
     store = Store(f"sqlite:///{tmp_path / 'desk.db'}")
     store.migrate()
-    desk = Desk(store, load(load_settings()), RasaClient("http://127.0.0.1:9"), calendar=_AlwaysOpen())
+    desk = Desk(store, load(load_settings()), RasaClient("http://127.0.0.1:9"), calendar=PlainCalendar())
 
     def open_ticket(conversation_id: str) -> Tuple[Desk, str]:
         answer, created = desk.intake.create_ticket(packet_for(conversation_id))
