@@ -211,8 +211,10 @@ _HK_ID_RE = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{1,2})([0-9]{6})( ?\([0-9Aa]\)
 _LETTERED_RE = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{1,2})([0-9]{6,10})(?![0-9A-Za-z])")
 _PASSPORT_RE = re.compile(r"[EGKHMCL][0-9]{8}|(?:[EC][A-HJ-NP-Z]|MA)[0-9]{7}|[HM][0-9]{10}", re.IGNORECASE)
 _GLUED_WORDS = ("tel", "phone", "mobile", "mob", "cell", "fax", "id", "card")
-_GROUP = r"[0-9]+[Xx]?(?![0-9A-Za-z*])"  # not glued to a letter or to a masked item
 _SEPARATOR = r"(?:\) ?[-.]? ?| ?\(| ?[-.] ?| {1,2})"
+# Not glued to a letter or to a masked item, nor joined to one by a separator (`0755-****5678` is one masked
+# number: its `0755` must not start another, or masking a masked text would change it).
+_GROUP = rf"[0-9]+[Xx]?(?![0-9A-Za-z*])(?!{_SEPARATOR}\*)"
 # The first lookahead rejects most positions quickly; the second skips numbers of fewer than 7 digits (every kind
 # has at least 7), allowing for the separators between them.
 _CHAIN_RE = re.compile(

@@ -15,7 +15,7 @@ import unicodedata
 from typing import Callable, List, Sequence
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from bot.handoff import masking
@@ -540,6 +540,9 @@ PIECES = st.sampled_from(
 
 @settings(max_examples=500, deadline=None)
 @given(text=st.lists(PIECES, max_size=30).map("".join))
+# found by this test in CI: the masked landline's area code (`0755-****5678`) was read again as a number after
+# the `+5678` before it
+@example(text="+5678 075556785678")
 def test_masking_masked_text_changes_nothing(text: str) -> None:
     once = masking.mask(text)
     assert masking.mask(once) == once
