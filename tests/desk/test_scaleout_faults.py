@@ -234,11 +234,11 @@ async def test_the_leader_moves_when_it_is_killed(schema: Any, tmp_path: pathlib
             leader.start()  # back, as a follower: the lease stays where it is
             await leader.wait_healthy(http)
             deadline = time.monotonic() + 10
-            while ("lead-1", 1) not in slow.queue_updates():
+            while ("socketio:lead-1", 1) not in slow.queue_updates():
                 assert time.monotonic() < deadline, slow.queue_updates()
                 await asyncio.sleep(0.1)
             await asyncio.sleep(1.5)
-            assert slow.queue_updates() == [("lead-1", 1)]
+            assert slow.queue_updates() == [("socketio:lead-1", 1)]
             assert await leaders() == [other]
             await console.close()
     finally:
