@@ -284,3 +284,19 @@ async def create_ticket(http: aiohttp.ClientSession, base: str, packet: Dict[str
     async with http.post(f"{base}/internal/tickets", json=packet, headers={"X-Frontline-Secret": SECRET}) as response:
         assert response.status == 201, await response.text()
         return await response.json()
+
+
+def schema_with_tables() -> Iterator[Tuple[str, Any]]:
+    """A fresh PostgreSQL schema with the desk's tables, and a store on it; dropped afterwards (a fixture body)."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.desk.store import Store
+
+    schema = new_schema()
+    store = Store(PG_URL, schema=schema)
+    try:
+        store.migrate()
+    except OperationalError:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    yield schema, store
+    store.drop_schema()

@@ -16,7 +16,6 @@ from typing import Any, AsyncIterator, Dict, List
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 
 from bot.desk import auth, records
 from bot.desk.leader import Lease
@@ -25,15 +24,14 @@ from bot.desk.store import Store
 from bot.desk.store.feed import feed
 from bot.desk.stream import RESET, Hub
 from cluster_helpers import (
-    PG_URL,
     PINNED_NOW,
     Console,
     DeskNode,
     RecordingRasa,
     cluster_data_key,  # noqa: F401 - autouse: this process shares the desks' data key
     create_ticket,
-    new_schema,
     schema_url,
+    schema_with_tables,
 )
 
 
@@ -162,18 +160,6 @@ def test_one_lease_holder_at_a_time_and_it_moves_when_the_holder_stops(store: St
 
 
 # ---------------------------------------------------------------- two real desk processes on PostgreSQL
-
-
-def schema_with_tables() -> Any:
-    """A fresh PostgreSQL schema with the desk's tables, and a store on it; dropped afterwards."""
-    schema = new_schema()
-    store = Store(PG_URL, schema=schema)
-    try:
-        store.migrate()
-    except OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    yield schema, store
-    store.drop_schema()
 
 
 pg_schema = pytest.fixture(scope="module")(schema_with_tables)

@@ -18,13 +18,10 @@ from typing import Any, Dict, List, Optional
 
 import aiohttp
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from bot.desk import auth
 from bot.desk.presence import Presence
-from bot.desk.store import Store
 from cluster_helpers import (
-    PG_URL,
     PINNED_NOW,
     SECRET,
     Console,
@@ -32,24 +29,14 @@ from cluster_helpers import (
     RecordingRasa,
     cluster_data_key,  # noqa: F401 - autouse: this process shares the desks' data key
     create_ticket,
-    new_schema,
     schema_url,
+    schema_with_tables,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
 
-@pytest.fixture
-def schema() -> Any:
-    """A fresh PostgreSQL schema with the desk's tables, and a store on it; dropped afterwards."""
-    name = new_schema()
-    store = Store(PG_URL, schema=name)
-    try:
-        store.migrate()
-    except OperationalError:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    yield name, store
-    store.drop_schema()
+schema = pytest.fixture(scope="function")(schema_with_tables)
 
 
 @pytest.fixture

@@ -132,3 +132,13 @@ async def test_kill_9_between_commit_and_publish_loses_nothing(tmp_path: pathlib
     ticket = desk.tickets.find(code)
     assert [m.text for m in desk.store.messages(ticket.id)] == ["first", "second"]
     await store.relay.stop()
+
+
+async def test_bodies_another_relay_published_are_not_kept_in_memory(tmp_path: pathlib.Path) -> None:
+    """With several replicas, a row this process wrote may be published (and deleted) by another one's relay: the
+    body it kept in memory for it must go once the outbox no longer holds the row."""
+    store = TunedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"), event_broker=FlakyBroker())
+    store.relay.remember({987654: {"sender_id": "rest:gone", "event": "user", "text": "秘密", "sequence": 987654}})
+    assert await store.relay.flush() == 0  # nothing waits in the outbox
+    assert 987654 not in store.relay._fresh
+    await store.relay.stop()
