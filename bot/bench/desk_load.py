@@ -9,7 +9,9 @@ conversations ask a question, then for a human), then:
 2. opens one console per agent: `GET /api/stream` (Server-Sent Events) through HAProxy;
 3. drives `--customers` widget customers at once (socket.io through HAProxy, as the widget): each opens a
    session, asks for a human (`/request_human`), and an agent (round robin) reloads the first page of
-   `GET /api/tickets`, claims the customer's ticket and replies.
+   `GET /api/tickets`, claims the customer's ticket and replies. With `--spread S` every customer connects
+   first, then they ask one after another, evenly over S seconds (customers/S handoffs a second, all of them
+   connected meanwhile); by default all ask in the same instant.
 
 Figures per desk count (JSON, last stdout line; milliseconds):
 - `handoff_ms`: the customer's message sent → its ticket's first event on any console (p50/p99);
@@ -225,12 +227,19 @@ class Drive:
                 raise RuntimeError(f"{method} answered {answer.status}: {(await answer.text())[:200]}")
             return await answer.json()
 
-    async def customer(self, index: int) -> None:
-        """One customer's handoff and one agent's reply to it."""
+    async def customer(self, index: int, start: Optional["Start"] = None) -> None:
+        """One customer's handoff and one agent's reply to it (`start`: connect with the others first, then ask
+        at this customer's moment of the spread)."""
         customer = Customer(self.run.layout.assistant_url)
         stage = "connect"
         try:
-            await customer.connect()
+            try:
+                await customer.connect()
+            finally:
+                if start is not None:
+                    await start.connected()
+            if start is not None:
+                await start.my_turn(index)
             stage = "handoff"
             sent = await customer.say("/request_human")
             ticket = await self.ticket_of(f"socketio:{customer.session_id}")
@@ -251,6 +260,38 @@ class Drive:
             self.failures.append(f"{stage}: {type(error).__name__}: {error}")
         finally:
             await customer.close()
+
+
+class Start:
+    """Customers who all connect first, then ask for a human one after another, evenly over `spread` seconds: 200
+    widgets open at once, their handoffs arriving at a steady rate (customers do not all write in the same
+    instant); `spread` 0 is every customer at once.
+
+    Args:
+        customers: how many customers connect.
+        spread: seconds over which their handoffs are spread.
+    """
+
+    def __init__(self, customers: int, spread: float) -> None:
+        self.customers = customers
+        self.spread = spread
+        self.waiting = customers
+        self.all_connected = asyncio.Event()
+        self.began = 0.0
+
+    async def connected(self) -> None:
+        """One customer connected (or failed to): wait for the others."""
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.began = time.perf_counter()
+            self.all_connected.set()
+        await self.all_connected.wait()
+
+    async def my_turn(self, index: int) -> None:
+        """Sleep until customer `index`'s moment."""
+        delay = self.began + index * self.spread / self.customers - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 def _quantiles(values: List[float]) -> Dict[str, Optional[float]]:
@@ -278,7 +319,9 @@ async def warm_up(session: aiohttp.ClientSession, run: ProductionRun) -> None:
     await asyncio.gather(*(one(index) for index in range(WARMUP_CONVERSATIONS)))
 
 
-async def measure(run: ProductionRun, customers: int, tokens: List[str], open_tickets: int) -> Dict[str, Any]:
+async def measure(
+    run: ProductionRun, customers: int, tokens: List[str], open_tickets: int, spread: float = 0.0
+) -> Dict[str, Any]:
     """Seed, open the consoles, drive the customers; the figures of one desk count."""
     timeout = aiohttp.ClientTimeout(total=STEP_TIMEOUT * 2)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=customers + 50)) as session:
@@ -297,9 +340,13 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
             consoles.reset_counts()
             load_before, cpu_before, down_before = load_average(), cpu_seconds(desks), run.servers_marked_down()
             own_before = time.process_time()
-            _progress(f"driving {customers} widget customers at once…")
+            start = Start(customers, spread) if spread > 0 else None
+            _progress(
+                f"driving {customers} widget customers at once…" if start is None
+                else f"connecting {customers} widget customers, then their handoffs over {spread:g} s…"
+            )
             began = time.perf_counter()
-            await asyncio.gather(*(drive.customer(index) for index in range(customers)))
+            await asyncio.gather(*(drive.customer(index, start) for index in range(customers)))
             drive_seconds = time.perf_counter() - began
             await asyncio.sleep(1)  # the last pushes reach every console
             cpu = cpu_seconds(desks) - cpu_before
@@ -308,6 +355,8 @@ async def measure(run: ProductionRun, customers: int, tokens: List[str], open_ti
         finally:
             await consoles.close()
     return {
+        "spread_seconds": spread,
+        "handoffs_per_second": round(customers / spread, 2) if spread > 0 else None,
         "handoff_ms": _quantiles(drive.handoff_ms),
         "reply_ms": _quantiles(drive.reply_ms),
         "list_tickets_ms": _quantiles(drive.list_ms),
@@ -353,22 +402,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--customers", type=int, default=200, help="concurrent widget customers (default 200)")
     parser.add_argument("--agents", type=int, default=50, help="agents with a console open (default 50)")
     parser.add_argument("--open-tickets", type=int, default=1000, help="queued tickets seeded first (default 1000)")
+    parser.add_argument(
+        "--spread", type=float, default=0.0,
+        help="seconds over which the connected customers' handoffs are spread evenly (default 0: all at once)",
+    )
     args = parser.parse_args(argv)
-    if min(args.customers, args.agents) < 1 or args.open_tickets < 0:
-        parser.error("--customers and --agents must be at least 1, --open-tickets at least 0")
+    if min(args.customers, args.agents) < 1 or args.open_tickets < 0 or args.spread < 0:
+        parser.error("--customers and --agents must be at least 1, --open-tickets and --spread at least 0")
     capacity = -(-args.customers // args.agents)  # every customer's ticket can be claimed
     by_count: Dict[str, Any] = {}
     try:
         for desks in args.desks:
             with production_layout(desks, _progress) as run:
                 tokens = create_agents(run, args.agents, capacity)
-                by_count[str(desks)] = asyncio.run(measure(run, args.customers, tokens, args.open_tickets))
+                by_count[str(desks)] = asyncio.run(
+                    measure(run, args.customers, tokens, args.open_tickets, args.spread)
+                )
                 _progress(f"{desks} desk(s): {json.dumps(by_count[str(desks)])}")
     except (LayoutError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     figures = {
-        "customers": args.customers, "agents": args.agents, "open_tickets": args.open_tickets,
+        "customers": args.customers, "agents": args.agents, "open_tickets": args.open_tickets, "spread_seconds": args.spread,
         "cores": os.cpu_count(), "desks": by_count, "targets": targets(by_count),
     }
     print(json.dumps(figures))

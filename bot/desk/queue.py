@@ -23,8 +23,9 @@ the rows it read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-from typing import Any, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.desk.config import DeskSettings
 
@@ -106,13 +107,23 @@ class QueueRules:
         Returns:
             The priority, rounded to two decimals.
         """
-        weights = self.weights
-        score = float((weights.get("grade") or {}).get(grade, 0))
+        by_grade, vip_weight, anger_weight, per_minute = self._weights
+        score = by_grade.get(grade, 0.0)
         if vip:
-            score += float(weights.get("vip", 0))
-        score += max(0.0, min(1.0, float(anger or 0))) * float(weights.get("anger", 0))
-        score += max(0.0, waiting_seconds) / 60.0 * float(weights.get("per_waiting_minute", 0))
+            score += vip_weight
+        score += max(0.0, min(1.0, float(anger or 0))) * anger_weight
+        score += max(0.0, waiting_seconds) / 60.0 * per_minute
         return round(score, 2)
+
+    @functools.cached_property
+    def _weights(self) -> Tuple[Dict[str, float], float, float, float]:
+        # read once: the queue ranks every queued ticket on each change (1,000 tickets: 1,000 calls)
+        weights = self.weights
+        by_grade = {str(k): float(v) for k, v in (weights.get("grade") or {}).items()}
+        return (
+            by_grade, float(weights.get("vip", 0)), float(weights.get("anger", 0)),
+            float(weights.get("per_waiting_minute", 0)),
+        )
 
     def is_overflowing(self, ticket: QueuedTicket, now: float) -> bool:
         """True when a ticket has waited too long in its skill queue and also goes to the general group."""

@@ -34,6 +34,7 @@ from bot.desk.records import Message, ticket_code
 from bot.desk.store import Store
 from bot.desk.store.feed import FeedListener, FeedRow
 from bot.desk.views import TicketViews, public_message
+from bot.desk.waiting import Round
 
 logger = logging.getLogger(__name__)
 
@@ -248,11 +249,20 @@ class ConsoleFeed:
         self.store = store
         self.views = views
 
-    def ticket(self, ticket_id: int) -> Dict[str, Any]:
-        """Publish a ticket as it is now; return its JSON."""
+    def ticket(self, ticket_id: int, shared: Optional[Round] = None) -> Dict[str, Any]:
+        """Publish a ticket as it is now; return its JSON.
+
+        Args:
+            ticket_id: the ticket.
+            shared: the queue read once for this moment (`WaitingLine.round`), when the caller has it: a queued
+                ticket's position then costs no second read and ranking of the whole queue.
+        """
         ticket = self.store.get_ticket(ticket_id)
         assert ticket is not None
-        data = self.views.ticket_json(ticket, records.now())
+        if shared is None:
+            data = self.views.ticket_json(ticket, records.now())
+        else:
+            data = self.views.ticket_json(ticket, shared.now, ranking=shared.ranking)
         self.hub.publish("ticket", data)
         return data
 

@@ -142,10 +142,10 @@ class WaitingLine:
         return [self.profile(agent, loads) for agent in online]
 
     def online_servers(
-        self, ticket_id: int, queued: List[QueuedTicket], online: Optional[List[AgentProfile]] = None
+        self, ticket_id: int, ranking: Ranking, online: Optional[List[AgentProfile]] = None
     ) -> List[AgentProfile]:
         """The agents online now who could serve the queued ticket, with their load (`online`: read when None)."""
-        target = next((t for t in queued if t.id == ticket_id), None)
+        target = ranking.tickets.get(ticket_id)
         if target is None:
             return []
         online = online if online is not None else self.online_profiles(records.now())
