@@ -82,7 +82,7 @@ test-faults: install install-haproxy train ## Fault runs: processes killed (kill
 test-stories: install train ## Rasa end-to-end test stories (tests/test_*.yml), prediction errors fail
 	$(PY) -m bot test-stories
 
-bench: install train ## Print benchmark figures as JSON (REST latency/throughput, NLU, anger)
+bench: install train ## Print benchmark figures as JSON (REST latency/throughput, forecast backtest WAPE, NLU, anger)
 	$(PY) -m bot bench all
 
 bench-scale: install train install-haproxy ## Load at scale on the production layout (about 20 minutes): the desk (200 widgets, 50 consoles, 1,000 tickets; 1 and 2 desks) and 1 vs 2 Rasa replicas

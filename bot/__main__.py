@@ -28,6 +28,8 @@ COMMANDS = {
     "desk": ("bot.desk.cli", "the human handoff desk: run it, add agents"),
     "backup": ("bot.backup.backup_cli", "back up the desk and the tracker store: --out DIR"),
     "restore": ("bot.backup.restore_cli", "restore a backup into fresh databases: --from DIR"),
+    # planning (docs/kpis.md, "Forecast and staffing")
+    "staffing": ("bot.staffing.cli", "agents needed by Erlang C: --volume --interval --aht --target-seconds …"),
     # data kept at rest (docs/security/data.md)
     "purge": ("bot.retention", "apply the retention policy (settings.yml: retention), e.g. daily from cron"),
     "rekey": ("bot.rekey", "re-encrypt stored conversations under the first key of FRONTLINE_DATA_KEYS"),

@@ -1,6 +1,7 @@
 """`make bench`: every benchmark on the data at hand, printed as one JSON object.
 
 - `assistant`: REST latency and throughput, parse latency, training time (always).
+- `forecast`: the forecast's backtest error (WAPE per hour) on simulated history (always; `bot.bench.forecast`).
 - `nlu` and `anger`: on the development data in `../shared/datasets/` when that folder is present; otherwise
   they are skipped with a clear message (the data is evaluation data and is never copied into the repo).
 """
@@ -27,7 +28,7 @@ def datasets_dir() -> pathlib.Path:
 
 def runs(data: pathlib.Path) -> Dict[str, List[str]]:
     """The benchmark runs: name -> arguments of `python -m bot bench`."""
-    plan: Dict[str, List[str]] = {"assistant": ["assistant"]}
+    plan: Dict[str, List[str]] = {"assistant": ["assistant"], "forecast": ["forecast"]}
     if not data.is_dir():
         return plan
     plan.update(

@@ -28,6 +28,7 @@ from bot.desk.errors import DeskError
 from bot.desk.idempotency import REPLAYED_HEADER
 from bot.desk.records import CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, AgentSession, TicketStatus
 from bot.desk.service import Desk
+from bot.desk.staffing import parse_days
 from bot.desk.stream import sse_frame
 from bot.desk.tickets import DEFAULT_PAGE
 
@@ -259,6 +260,13 @@ def api_blueprint(name: str) -> Blueprint:
     async def dashboard(request: Request) -> HTTPResponse:
         _session(request)
         return _json(_desk(request).reports.dashboard())
+
+    @bp.get("/staffing")
+    async def staffing(request: Request) -> HTTPResponse:
+        _session(request)
+        report = _desk(request).staffing
+        days = parse_days(request.args.get("days"), report.settings.forecast_days)
+        return _json(await asyncio.get_running_loop().run_in_executor(None, report.plan, days))
 
     @bp.get("/stream")
     async def stream(request: Request) -> HTTPResponse:

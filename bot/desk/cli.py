@@ -4,11 +4,14 @@
     python -m bot desk run
     python -m bot desk add-agent NAME --skills a,b [--senior] [--capacity N]
     python -m bot desk agents          # list agents
+    python -m bot desk simulate --days 28 [--per-day 120] [--handoff-share 0.3] [--seed 1]
+                                       # fill a fresh desk with simulated traffic (bot/desk/simulate.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from typing import List, Optional
@@ -27,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--capacity", type=int, default=None, help="concurrent tickets (desk.default_capacity)")
     add.add_argument("--password", default=None, help="initial password (random when omitted)")
     commands.add_parser("agents", help="list agents")
+    simulate = commands.add_parser("simulate", help="fill a fresh desk with marked simulated traffic")
+    simulate.add_argument("--days", type=int, default=28, help="days of history up to now (default 28)")
+    simulate.add_argument("--per-day", type=float, default=120.0, help="conversations on an average day (120)")
+    simulate.add_argument("--handoff-share", type=float, default=0.3, help="share handed to a human (0.3)")
+    simulate.add_argument("--seed", type=int, default=1, help="the same seed gives the same traffic")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -64,6 +72,17 @@ def main(args: argparse.Namespace) -> int:
             print(f"capacity: {agent.capacity}")
             print(f"token: {token}")
             print(f"password: {password}")
+            return 0
+        if command == "simulate":
+            from bot.desk import simulate
+
+            plan = simulate.Plan(days=args.days, per_day=args.per_day, handoff_share=args.handoff_share, seed=args.seed)
+            try:
+                stored = simulate.run(store, settings, plan)
+            except simulate.SimulationError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
+            print(json.dumps({"simulated": stored}, ensure_ascii=False))
             return 0
         if command == "agents":
             for agent in store.list_agents():

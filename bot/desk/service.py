@@ -6,6 +6,7 @@ Each part has one responsibility and its own module:
 - `tickets` (`bot.desk.tickets`): what agents do with tickets: claim, reply, transfer, topic, resolve, hand back;
 - `accounts` (`bot.desk.accounts`): sign-in, sessions, the agents list;
 - `reports` (`bot.desk.metrics`): the supervisor dashboard;
+- `staffing` (`bot.desk.staffing`): the forecast and the agents needed (`GET /api/staffing`);
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
@@ -33,6 +34,7 @@ from bot.desk.presence import Presence
 from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
 from bot.desk.sla import BusinessHours
+from bot.desk.staffing import StaffingReport
 from bot.desk.store import Store
 from bot.desk.sweeper import MARGIN_SECONDS, Sweeper
 from bot.desk.stream import ConsoleFeed, Hub
@@ -82,6 +84,7 @@ class Desk:
         self.inbox = Inbox(store, self.feed)
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)
+        self.staffing = StaffingReport(store, settings.raw, self.presence)
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)

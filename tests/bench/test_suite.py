@@ -11,15 +11,15 @@ from bot.bench.suite import last_json, runs
 from bot.settings import repo_root
 
 
-def test_without_public_data_only_the_assistant_is_measured(tmp_path: pathlib.Path) -> None:
-    assert list(runs(tmp_path / "absent")) == ["assistant"]
+def test_without_public_data_only_the_assistant_and_the_forecast_are_measured(tmp_path: pathlib.Path) -> None:
+    assert list(runs(tmp_path / "absent")) == ["assistant", "forecast"]
 
 
 def test_with_public_data_every_run_reads_from_it(tmp_path: pathlib.Path) -> None:
     plan = runs(tmp_path)
     assert {"assistant", "nlu_banking77", "nlu_clinc150", "anger_shipped_waimai_false_alarms"} <= set(plan)
     for name, args in plan.items():
-        if name != "assistant":
+        if name not in ("assistant", "forecast"):
             assert str(tmp_path) in " ".join(args), name
 
 
@@ -35,6 +35,18 @@ def test_percentile_nearest_rank() -> None:
     assert percentile(values, 0.5) == 50
     assert percentile(values, 0.99) == 99
     assert percentile([7.0], 0.99) == 7.0
+
+
+def test_the_forecast_bench_prints_its_backtest_error_on_simulated_history() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "bench", "forecast", "--weeks", "4", "--per-day", "300"],
+        cwd=repo_root(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = last_json(result.stdout)
+    assert figures is not None and figures["hours_tested"] == 2 * 168
+    # better than a flat mean, and no better than the noise of the draws allows
+    assert figures["noise_floor_wape"] < figures["forecast_wape"] < figures["flat_mean_wape"]
 
 
 def test_unknown_tool_prints_usage_and_fails() -> None:

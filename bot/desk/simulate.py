@@ -1,0 +1,303 @@
+"""`python -m bot desk simulate --days 28`: fill a fresh desk with simulated traffic, so a new user sees the
+dashboard, the forecast and the staffing plan with data.
+
+The traffic comes from `bot.staffing.traffic` (daily and weekly seasons, growth, one peak day). Each
+conversation goes through the desk's own ingest path: the `user` event the broker consumer hands to the inbox
+(`Inbox.ingest`, counted for the containment rate); a share of them are handed over and then live a ticket's
+whole life through the same service calls the HTTP API makes: created from a context packet
+(`Intake.create_ticket`), claimed, answered, resolved (`TicketDesk`), rated (`Intake.rate`). The desk's clock is
+pinned (`FRONTLINE_NOW`) to each simulated moment, so every stored time, due time and SLA is computed by the
+desk itself, in business time. Angry customers wait on grade A, calm ones ask for a human or were not
+understood; angry customers rate lower.
+
+The desk's replies and surveys go to the simulated customers: a loopback HTTP server that speaks the part of
+Rasa's API the desk uses (`POST /conversations/{id}/tracker/events`) and keeps nothing, so no real conversation
+is touched. Everything is marked: conversation ids `<channel>:sim-…`, customers `sim-customer-…` named
+`[simulated] …`, agents `sim-agent-N`, every text starts with `[simulated]`, and `desk_state` holds `simulated`
+(what was run), which `GET /api/staffing` reports. A desk that holds tickets or conversations already is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import random
+import secrets
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+
+from aiohttp import web
+
+from bot import clock
+from bot.desk import auth
+from bot.desk.config import DeskSettings
+from bot.desk.rasa_client import RasaClient
+from bot.desk.records import Agent
+from bot.desk.service import Desk
+from bot.desk.staffing import SIMULATED_STATE
+from bot.desk.store import Store
+from bot.staffing import traffic
+
+logger = logging.getLogger(__name__)
+
+MARK = "[simulated]"
+AGENTS = 4  # sim-agent-1 is senior (repeat complaints need one); all have every skill
+CHANNELS = [("socketio", 0.6), ("wechat", 0.3), ("rest", 0.1)]
+# reason, grade, share of handoffs, angry
+REASONS = [
+    ("anger", "A", 0.22, True),
+    ("asked_for_human", "B", 0.40, False),
+    ("not_understood", "C", 0.20, False),
+    ("repeat_complaint", "B", 0.08, True),
+    ("emergency", "A", 0.10, False),
+]
+CALM_RATINGS = [1, 2, 10, 35, 52]  # weights of 1..5
+ANGRY_RATINGS = [18, 20, 25, 22, 15]
+RATED_SHARE = 0.6
+
+
+class SimulationError(ValueError):
+    """The desk cannot take a simulation (it holds data already, or an argument is out of range)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What to simulate.
+
+    Attributes:
+        days: days of history, ending at the current hour.
+        per_day: conversations with the assistant on an average day at the start.
+        handoff_share: the share of conversations handed to a human.
+        seed: the random seed (the same seed, the same traffic).
+        peak_day: the day with 2.5 times its usual traffic (default: 10 days before the end, when it fits).
+    """
+
+    days: int = 28
+    per_day: float = 120.0
+    handoff_share: float = 0.3
+    seed: int = 1
+    peak_day: Optional[int] = None
+
+    def check(self) -> None:
+        """Raise `SimulationError` naming the argument out of range."""
+        if not 1 <= self.days <= 365:
+            raise SimulationError(f"--days must be from 1 to 365, got {self.days}")
+        if not 0 < self.per_day <= 5000:
+            raise SimulationError(f"--per-day must be more than 0 and at most 5000, got {self.per_day}")
+        if not 0 <= self.handoff_share <= 1:
+            raise SimulationError(f"--handoff-share must be from 0 to 1, got {self.handoff_share}")
+
+
+class CustomerSink:
+    """Where the desk's replies to simulated customers go: Rasa's events endpoint on loopback, keeping nothing
+    but a count."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.url = ""
+        self._runner: Optional[web.AppRunner] = None
+
+    async def _events(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.received += 1
+        return web.json_response({"sender_id": request.match_info["cid"], "events": body})
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_post("/conversations/{cid}/tracker/events", self._events)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+@contextlib.contextmanager
+def _pinned_clock() -> Any:
+    """Let the simulation move the desk's clock (`FRONTLINE_NOW`), and give the old value back afterwards."""
+    before = os.environ.get(clock.ENV_VAR)
+    try:
+        yield lambda at: os.environ.__setitem__(clock.ENV_VAR, at.isoformat())
+    finally:
+        if before is None:
+            os.environ.pop(clock.ENV_VAR, None)
+        else:
+            os.environ[clock.ENV_VAR] = before
+
+
+def _choice(rng: random.Random, weighted: List[Tuple[Any, float]]) -> Any:
+    return rng.choices([item for item, _ in weighted], weights=[w for _, w in weighted])[0]
+
+
+def _packet(conversation_id: str, channel: str, customer: int, reason: str, grade: str, angry: bool,
+            topic: str, at: dt.datetime, rng: random.Random) -> Dict[str, Any]:
+    """A context packet as the handoff action sends it, every text marked."""
+    anger = round(rng.uniform(0.75, 0.98), 2) if angry else round(rng.uniform(0.0, 0.3), 2)
+    stamp = at.isoformat()
+    return {
+        "version": 1,
+        "conversation_id": conversation_id,
+        "channel": channel,
+        "created_at": stamp,
+        "customer": {
+            "id": f"sim-customer-{customer}", "display_name": f"{MARK} customer {customer}",
+            "tier": "vip" if rng.random() < 0.05 else "regular", "vip": False, "language": rng.choice(["zh", "zh", "en"]),
+            "earlier_tickets": [],
+        },
+        "reason": reason,
+        "grade": grade,
+        "topic": topic,
+        "anger_history": [round(anger / 2, 2), anger],
+        "intents": [{"turn": 1, "at": stamp, "name": topic, "confidence": 0.9, "anger": anger}],
+        "transcript": [{"role": "customer", "text": f"{MARK} a question about {topic}", "at": stamp}],
+        "slots": {"simulated": True},
+    }
+
+
+class Simulator:
+    """Runs a `Plan` against a desk whose Rasa client points at a `CustomerSink`.
+
+    Args:
+        desk: the desk's parts (its store fresh).
+        plan: what to simulate.
+        end: the end of the simulated history (default: the current hour, local time).
+    """
+
+    def __init__(self, desk: Desk, plan: Plan, end: Optional[dt.datetime] = None) -> None:
+        self.desk = desk
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        tz = _timezone(desk.settings)
+        now = (end or clock.now()).astimezone(tz)
+        self.end = now.replace(minute=0, second=0, microsecond=0)
+        self.start = self.end - dt.timedelta(days=plan.days)
+        self.agents: List[Agent] = []
+        self.topics = sorted(desk.settings.skills) + ["faq_general"]
+        self.counts = {"conversations": 0, "tickets": 0, "resolved": 0, "rated": 0}
+
+    def _ensure_agents(self) -> None:
+        skills = sorted({*self.desk.settings.skills.values(), self.desk.settings.general_skill, "emergency"})
+        for n in range(1, AGENTS + 1):
+            name = f"sim-agent-{n}"
+            agent = self.desk.store.get_agent(name)
+            if agent is None:
+                agent, _token, _password = auth.create_agent(
+                    self.desk.store, name, skills, n == 1, 3, self.start.timestamp(), secrets.token_urlsafe(16)
+                )
+            self.agents.append(agent)
+
+    async def run(self) -> Dict[str, Any]:
+        """Simulate every hour from `start` to `end`; return what was stored."""
+        self.plan.check()
+        store = self.desk.store
+        if store.ticket_count() or store.containment_counts()[0]:
+            raise SimulationError(
+                "the desk already holds tickets or conversations: simulate fills a fresh desk only "
+                "(point DATABASE_URL at an empty database, or use a new FRONTLINE_VAR)"
+            )
+        self._ensure_agents()
+        hours = self.plan.days * 24
+        peak = self.plan.peak_day if self.plan.peak_day is not None else (self.plan.days - 10 if self.plan.days > 10 else None)
+        model = traffic.TrafficModel(per_day=self.plan.per_day, peak_day=peak)
+        counts = traffic.hourly_counts(model, self.start, hours, seed=self.plan.seed)
+        busiest = max(counts) or 1
+        sequence = 0
+        with _pinned_clock() as set_clock:
+            for hour, count in enumerate(counts):
+                hour_start = self.start + dt.timedelta(hours=hour)
+                for at in sorted(hour_start + dt.timedelta(seconds=self.rng.uniform(0, 3599)) for _ in range(count)):
+                    sequence += 1
+                    await self._conversation(sequence, at, count / busiest, set_clock)
+        store.set_state(SIMULATED_STATE, json.dumps({
+            **dataclasses.asdict(self.plan), "peak_day": peak, "from": self.start.isoformat(),
+            "to": self.end.isoformat(), **self.counts,
+        }))
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "peak_day": peak, **self.counts}
+
+    async def _conversation(self, n: int, at: dt.datetime, load: float, set_clock: Any) -> None:
+        channel = _choice(self.rng, CHANNELS)
+        conversation_id = f"{channel}:sim-{self.plan.seed}-{n}"
+        set_clock(at)
+        self.desk.inbox.ingest({
+            "event": "user", "sender_id": conversation_id, "timestamp": at.timestamp(), "sequence": 1,
+            "input_channel": channel, "text": f"{MARK} hello",
+        })
+        self.counts["conversations"] += 1
+        if self.rng.random() >= self.plan.handoff_share:
+            return
+        reason, grade, _share, angry = _choice(self.rng, [(r, r[2]) for r in REASONS])
+        topic = "faq_lost_card" if reason == "emergency" else self.rng.choice(self.topics)
+        customer = self.rng.randrange(1, max(2, int(self.plan.per_day * self.plan.days / 3)))
+        packet = _packet(conversation_id, channel, customer, reason, grade, angry, topic,
+                         at + dt.timedelta(seconds=20), self.rng)
+        set_clock(at + dt.timedelta(seconds=20))
+        answer, _created = self.desk.intake.create_ticket(packet)
+        self.counts["tickets"] += 1
+        code = answer["id"]
+        ticket = self.desk.store.ticket_by_code(code)
+        team = ticket.team if ticket is not None else None
+        created = at + dt.timedelta(seconds=20)
+        opens = created if self.desk.calendar.is_open(created, team) else self.desk.calendar.next_opening(created, team)[0]
+        claimed = max(created, opens) + dt.timedelta(seconds=self.rng.expovariate(1 / (30 + 150 * load)))
+        agent = self.agents[0] if reason == "repeat_complaint" else self.rng.choice(self.agents)
+        set_clock(claimed)
+        await self.desk.tickets.claim(code, agent)
+        set_clock(claimed + dt.timedelta(seconds=self.rng.uniform(15, 60)))
+        await self.desk.tickets.reply(code, agent, {"text": f"{MARK} thank you, I am looking into it"})
+        resolved = claimed + dt.timedelta(seconds=60 + self.rng.expovariate(1 / 200))
+        set_clock(resolved)
+        await self.desk.tickets.resolve(code, agent)
+        self.counts["resolved"] += 1
+        if self.rng.random() < RATED_SHARE:
+            set_clock(resolved + dt.timedelta(seconds=self.rng.uniform(10, 120)))
+            rating = self.rng.choices(range(1, 6), weights=ANGRY_RATINGS if angry else CALM_RATINGS)[0]
+            self.desk.intake.rate(code, {"rating": rating})
+            self.counts["rated"] += 1
+
+
+def _timezone(settings: DeskSettings) -> dt.tzinfo:
+    import zoneinfo
+
+    name = ((settings.raw.get("calendar") or {}).get("timezone")) or "UTC"
+    return zoneinfo.ZoneInfo(str(name))
+
+
+@contextlib.asynccontextmanager
+async def simulated_desk(store: Store, settings: DeskSettings) -> AsyncIterator[Desk]:
+    """A desk over `store` whose replies go to a `CustomerSink` (started and stopped around the block)."""
+    sink = CustomerSink()
+    await sink.start()
+    rasa = RasaClient(sink.url, token="simulated", timeout=10)
+    try:
+        yield Desk(store, settings, rasa)
+    finally:
+        await rasa.close()
+        await sink.stop()
+
+
+async def simulate(store: Store, settings: DeskSettings, plan: Plan, end: Optional[dt.datetime] = None) -> Dict[str, Any]:
+    """Fill the fresh desk `store` with `plan`'s simulated traffic; return the counts stored.
+
+    Raises:
+        SimulationError: the store holds data already, or the plan is out of range.
+    """
+    plan.check()
+    async with simulated_desk(store, settings) as desk:
+        return await Simulator(desk, plan, end).run()
+
+
+def run(store: Store, settings: DeskSettings, plan: Plan) -> Dict[str, Any]:
+    """`simulate` from synchronous code (the command line)."""
+    return asyncio.run(simulate(store, settings, plan))

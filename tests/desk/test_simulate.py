@@ -1,0 +1,72 @@
+"""`python -m bot desk simulate`: a fresh desk filled through its own ingest path with marked, seasonal traffic;
+`GET /api/staffing` plans from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import zoneinfo
+from typing import Any, Dict
+
+import pytest
+
+from bot.desk import config
+from bot.desk.records import TicketStatus
+from bot.desk.simulate import Plan, SimulationError, simulate
+from bot.desk.store import Store
+from bot.settings import repo_root
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+END = dt.datetime(2026, 3, 16, 0, 0, tzinfo=SHANGHAI)  # a Monday midnight: 8 whole days before it
+
+
+@pytest.fixture
+async def simulated(settings: Dict[str, Any], sqlite_store: Store) -> Dict[str, Any]:
+    stored = await simulate(sqlite_store, config.load(settings), Plan(days=8, per_day=25, seed=5), end=END)
+    return stored
+
+
+async def test_every_simulated_ticket_lived_its_life_through_the_desk(simulated: Dict[str, Any], sqlite_store: Store) -> None:
+    assert os.environ.get("FRONTLINE_NOW") is None  # the desk's clock is given back
+    tickets = [sqlite_store.ticket_by_code(f"T-{n:06d}") for n in range(1, simulated["tickets"] + 1)]
+    tickets = [t for t in tickets if t is not None] or [
+        sqlite_store.get_ticket(n) for n in range(1, simulated["tickets"] + 1)
+    ]
+    assert len(tickets) == simulated["tickets"] > 10
+    assert simulated["conversations"] > simulated["tickets"]
+    start, end = (END - dt.timedelta(days=8)).timestamp(), END.timestamp()
+    for ticket in tickets:
+        assert ticket.status is TicketStatus.RESOLVED
+        assert ":sim-5-" in ticket.conversation_id and ticket.customer_name.startswith("[simulated]")
+        assert start <= ticket.created_at < end + 86400
+        assert ticket.created_at <= ticket.claimed_at <= ticket.first_response_at <= ticket.closed_at
+        assert ticket.assignee.startswith("sim-agent-")
+    rated = [t.rating for t in tickets if t.rating is not None]
+    assert len(rated) == simulated["rated"] and set(rated) <= {1, 2, 3, 4, 5}
+    angry = [t.rating for t in tickets if t.reason == "anger" and t.rating is not None]
+    calm = [t.rating for t in tickets if t.reason == "asked_for_human" and t.rating is not None]
+    assert sum(angry) / len(angry) < sum(calm) / len(calm)
+    # seasons: office hours are busier than the night
+    local_hours = [dt.datetime.fromtimestamp(t.created_at, SHANGHAI).hour for t in tickets]
+    assert sum(9 <= h < 18 for h in local_hours) > 5 * sum(0 <= h < 6 for h in local_hours)
+    assert json.loads(sqlite_store.get_state("simulated"))["tickets"] == simulated["tickets"]
+
+
+async def test_a_desk_with_data_is_refused_and_left_as_it_was(
+    simulated: Dict[str, Any], settings: Dict[str, Any], sqlite_store: Store
+) -> None:
+    before = sqlite_store.ticket_count()
+    with pytest.raises(SimulationError, match="fresh desk"):
+        await simulate(sqlite_store, config.load(settings), Plan(days=1, per_day=10), end=END)
+    assert sqlite_store.ticket_count() == before
+
+
+def test_the_command_refuses_bad_arguments_with_status_2(tmp_path: Any) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}", "FRONTLINE_VAR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "bot", "desk", "simulate", "--days", "0"], cwd=repo_root(),
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--days must be from 1 to 365" in result.stderr
+    assert "Traceback" not in result.stderr
