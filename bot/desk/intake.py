@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Tuple
 
 from bot import clock
 from bot.desk import records
+from bot.desk.complaints import DAY_SECONDS, customer_key, is_complaint
 from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.errors import DeskError, find_ticket
 from bot.desk.packet import PacketValidator
@@ -72,6 +73,10 @@ class Intake:
         """
         values = self.ticket_values(self.packets.check(packet))
         ticket, created = self.store.create_ticket(values)
+        if not created and ticket.status is TicketStatus.ABANDONED and self.store.requeue_abandoned(ticket.id):
+            logger.info("ticket %s is queued again: its customer asked for a human again", ticket.code)
+            ticket = self.store.get_ticket(ticket.id) or ticket
+            self.feed.ticket(ticket.id)
         if created:
             logger.info(
                 "ticket %s created: grade %s, reason %s, skill %s", ticket.code, ticket.grade, ticket.reason,
@@ -99,6 +104,7 @@ class Intake:
         due = due_times(self.calendar, self.settings, packet["channel"], packet["grade"], team, now_dt)
         tier = customer["tier"] or None
         history = packet["anger_history"]
+        complaint = is_complaint(reason, packet)
         return {
             "conversation_id": packet["conversation_id"],
             "channel": packet["channel"],
@@ -108,7 +114,8 @@ class Intake:
             "topic": topic,
             "skill": skill,
             "team": team,
-            "requires_senior": needs_senior(reason),
+            "requires_senior": needs_senior(reason) or (complaint and self.second_complaint(customer["id"], packet)),
+            "complaint": complaint,
             "customer_id": customer["id"],
             "customer_name": customer["display_name"] or None,
             "tier": tier,
@@ -125,6 +132,15 @@ class Intake:
             "due_resolution": due.due_resolution,
             "warn_resolution": due.warn_resolution,
         }
+
+    def second_complaint(self, customer_id: Any, packet: Dict[str, Any]) -> bool:
+        """True when the customer had another complaint ticket within `desk.repeat_complaint_days`."""
+        who = customer_key(customer_id, packet["conversation_id"])
+        since = clock.now().timestamp() - self.settings.repeat_complaint_days * DAY_SECONDS
+        earlier = self.store.complaints_since([who], since).get(who, 0)
+        if earlier:
+            logger.info("a second complaint within %g days: only senior agents take it", self.settings.repeat_complaint_days)
+        return earlier > 0
 
     def creation_answer(self, ticket: Ticket, now: float) -> Dict[str, Any]:
         """The answer the action server gets for a ticket: id, queue position, wait, opening, due times."""
