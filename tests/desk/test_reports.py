@@ -190,3 +190,10 @@ def test_the_report_reads_closed_tickets_of_the_store(store: Store, settings: Di
     assert report["first_response"]["within_target_percent"] == 100.0  # WeChat: 180 s
     assert report["csat"]["share_4_5"] == 1.0 and report["sla"]["met_percent"] == 100.0
     assert report["agents"][0]["agent"] == "alice" and report["handle_time"]["average_seconds"] == 350.0
+
+
+def test_the_retention_policy_deletes_the_turns_before_its_cutoff(store: Store) -> None:
+    store.record_turn("wechat:openid-old", 1, "wechat", 100.0, "faq_coupon")
+    store.record_turn("wechat:openid-new", 1, "wechat", 300.0, "faq_coupon")
+    store.forget_conversations(closed_before=0.0, seen_before=200.0)
+    assert store.turns_between(0, 1000) == [("wechat:openid-new", "wechat", 300.0, "faq_coupon")]
