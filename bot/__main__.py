@@ -26,6 +26,7 @@ COMMANDS = {
     "test-stories": ("bot.devtools.stories", "run tests/test_*.yml end to end (make test-stories)"),
     "bench": ("bot.bench.cli", "benchmarks: assistant | nlu | anger | all (make bench)"),
     "desk": ("bot.desk.cli", "the human handoff desk: run it, add agents"),
+    "report": ("bot.desk.report_sheet", "the service figures of a period as a spreadsheet: --from D --to D --out F.xlsx"),
     "backup": ("bot.backup.backup_cli", "back up the desk and the tracker store: --out DIR"),
     "restore": ("bot.backup.restore_cli", "restore a backup into fresh databases: --from DIR"),
     # planning (docs/kpis.md, "Forecast and staffing")

@@ -26,6 +26,7 @@ from bot.desk import auth
 from bot.desk.config import desk_secret
 from bot.desk.errors import DeskError
 from bot.desk.idempotency import REPLAYED_HEADER
+from bot.desk.reports import parse_period
 from bot.desk.records import CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, AgentSession, TicketStatus
 from bot.desk.service import Desk
 from bot.desk.staffing import parse_days
@@ -267,6 +268,14 @@ def api_blueprint(name: str) -> Blueprint:
         report = _desk(request).staffing
         days = parse_days(request.args.get("days"), report.settings.forecast_days)
         return _json(await asyncio.get_running_loop().run_in_executor(None, report.plan, days))
+    @bp.get("/reports")
+    async def reports(request: Request) -> HTTPResponse:
+        _session(request)
+        first, last = parse_period(request.args.get("from"), request.args.get("to"))
+        group_by = request.args.get("group_by") or None
+        period_reports = _desk(request).period_reports
+        report = await asyncio.get_running_loop().run_in_executor(None, period_reports.report, first, last, group_by)
+        return _json(report)
 
     @bp.get("/stream")
     async def stream(request: Request) -> HTTPResponse:

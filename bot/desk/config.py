@@ -27,6 +27,9 @@ DEFAULT_SESSION_HOURS = 12
 # Longer than a channel's worst case for one send: WeChat's customer-service API, 3 tries of 5 s plus backoff.
 DEFAULT_RASA_TIMEOUT_SECONDS = 30.0
 MAX_TEXT = 4000
+DEFAULT_ABANDON_AFTER_MINUTES = 10
+DEFAULT_REPEAT_COMPLAINT_DAYS = 30
+REPORT_LANGUAGES = ("zh", "en")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +49,11 @@ class DeskSettings:
     default_capacity: int = DEFAULT_CAPACITY
     session_hours: float = DEFAULT_SESSION_HOURS
     rasa_timeout_seconds: float = DEFAULT_RASA_TIMEOUT_SECONDS
+    abandon_after_minutes: float = DEFAULT_ABANDON_AFTER_MINUTES
+    repeat_complaint_days: float = DEFAULT_REPEAT_COMPLAINT_DAYS
+    report_language: str = "zh"
+    # figure -> {green, yellow, higher_is_better} (`reports.lights`): the dashboard's lights
+    lights: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def skill_for(self, topic: Optional[str]) -> str:
@@ -146,8 +154,40 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         rasa_timeout_seconds=_number(
             desk.get("rasa_timeout_seconds", DEFAULT_RASA_TIMEOUT_SECONDS), "desk.rasa_timeout_seconds", 1
         ),
+        abandon_after_minutes=_number(
+            desk.get("abandon_after_minutes", DEFAULT_ABANDON_AFTER_MINUTES), "desk.abandon_after_minutes", 1
+        ),
+        repeat_complaint_days=_number(
+            desk.get("repeat_complaint_days", DEFAULT_REPEAT_COMPLAINT_DAYS), "desk.repeat_complaint_days", 1
+        ),
+        **_reports(settings.get("reports") or {}),
         raw=settings,
     )
+
+
+def _reports(section: Any) -> Dict[str, Any]:
+    """The `reports` section: the spreadsheet's language and the dashboard's lights."""
+    if not isinstance(section, Mapping):
+        raise SettingsError("settings: section 'reports' must be a mapping")
+    language = section.get("language", "zh")
+    if language not in REPORT_LANGUAGES:
+        raise SettingsError(f"settings: 'reports.language' must be one of {', '.join(REPORT_LANGUAGES)}, got {language!r}")
+    lights = section.get("lights") or {}
+    if not isinstance(lights, Mapping):
+        raise SettingsError("settings: 'reports.lights' must map figure -> {green, yellow}")
+    checked: Dict[str, Dict[str, Any]] = {}
+    for name, light in lights.items():
+        key = f"reports.lights.{name}"
+        if not isinstance(light, Mapping):
+            raise SettingsError(f"settings: '{key}' must be a mapping {{green, yellow}}")
+        higher = light.get("higher_is_better", True)
+        if not isinstance(higher, bool):
+            raise SettingsError(f"settings: '{key}.higher_is_better' must be true or false")
+        green, yellow = _number(light.get("green"), f"{key}.green"), _number(light.get("yellow"), f"{key}.yellow")
+        if (green < yellow) if higher else (green > yellow):
+            raise SettingsError(f"settings: '{key}': green must be {'above' if higher else 'below'} yellow")
+        checked[str(name)] = {"green": green, "yellow": yellow, "higher_is_better": higher}
+    return {"report_language": language, "lights": checked}
 
 
 def load(settings: Optional[Mapping[str, Any]] = None) -> DeskSettings:

@@ -11,6 +11,10 @@ its conversation (`sender_id`) and Rasa's `sequence` (`bot.outbox`), and the des
   with that turn, after the ticket was created) and anything older are not. Messages that arrive before the
   handoff event are kept and appear once it is seen (the consoles are told to reload the ticket).
 
+Every customer message the assistant read (no open ticket, or before the ticket's handoff event) is kept as a
+turn (`desk_turns`: conversation, channel, time, intent; no text) for the reports. A customer message after the
+handoff on an `abandoned` ticket queues it again (the customer is still there).
+
 Events without a sequence come from a broker the outbox does not feed; they are not appended (logged once).
 """
 
@@ -20,7 +24,7 @@ import logging
 import time
 from typing import Any, Dict, Optional
 
-from bot.desk.records import Message, MessageRole, MessageStatus
+from bot.desk.records import Message, MessageRole, MessageStatus, TicketStatus
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
 from bot.handoff.masking import mask
@@ -85,9 +89,18 @@ class Inbox:
                 self._warned_unsequenced = True
             return None
         ticket = self.store.open_ticket_for(sender)
+        if ticket is None or ticket.start_sequence is None or sequence <= ticket.start_sequence:
+            # a message the assistant read (not one to an agent): a turn for the reports
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            self.store.record_turn(sender, sequence, event.get("input_channel"), timestamp,
+                                   intent if isinstance(intent, str) else None)
         text = event.get("text")
         if ticket is None or not isinstance(text, str) or not text:
             return None
+        if ticket.status is TicketStatus.ABANDONED and ticket.start_sequence is not None \
+                and sequence > ticket.start_sequence and self.store.requeue_abandoned(ticket.id):
+            logger.info("ticket %s is queued again: its customer wrote", ticket.code)
+            self.feed.ticket(ticket.id)
         anger = ((event.get("parse_data") or {}).get("anger") or {}).get("score")
         message = self.store.add_message(
             ticket.id, MessageRole.CUSTOMER, mask(text), timestamp, MessageStatus.RECEIVED,

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from bot import clock
 from bot.desk import records
+from bot.desk.complaints import DAY_SECONDS, customer_key, is_complaint
 from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.errors import DeskError, find_ticket
 from bot.desk.packet import PacketValidator
@@ -72,14 +73,21 @@ class Intake:
         """
         values = self.ticket_values(self.packets.check(packet))
         ticket, created = self.store.create_ticket(values)
-        # the whole queue read and ranked once, for the answer and the consoles' push alike (with 1,000 tickets
-        # queued each read and ranking costs about 10 ms of CPU: three of each made a handoff cost 80 ms)
-        shared = self.line.round(records.now()) if ticket.status is TicketStatus.QUEUED else None
+        requeued = (
+            not created and ticket.status is TicketStatus.ABANDONED and self.store.requeue_abandoned(ticket.id)
+        )
+        if requeued:
+            logger.info("ticket %s is queued again: its customer asked for a human again", ticket.code)
+            ticket = self.store.get_ticket(ticket.id) or ticket
         if created:
             logger.info(
                 "ticket %s created: grade %s, reason %s, skill %s", ticket.code, ticket.grade, ticket.reason,
                 ticket.skill,
             )
+        # the whole queue read and ranked once, for the answer and the consoles' push alike (with 1,000 tickets
+        # queued each read and ranking costs about 10 ms of CPU: three of each made a handoff cost 80 ms)
+        shared = self.line.round(records.now()) if ticket.status is TicketStatus.QUEUED else None
+        if created or requeued:
             self.feed.ticket(ticket.id, shared)
         return self.creation_answer(ticket, records.now(), shared), created
 
@@ -102,6 +110,7 @@ class Intake:
         due = due_times(self.calendar, self.settings, packet["channel"], packet["grade"], team, now_dt)
         tier = customer["tier"] or None
         history = packet["anger_history"]
+        complaint = is_complaint(reason, packet)
         return {
             "conversation_id": packet["conversation_id"],
             "channel": packet["channel"],
@@ -111,7 +120,8 @@ class Intake:
             "topic": topic,
             "skill": skill,
             "team": team,
-            "requires_senior": needs_senior(reason),
+            "requires_senior": needs_senior(reason) or (complaint and self.second_complaint(customer["id"], packet)),
+            "complaint": complaint,
             "customer_id": customer["id"],
             "customer_name": customer["display_name"] or None,
             "tier": tier,
@@ -128,6 +138,15 @@ class Intake:
             "due_resolution": due.due_resolution,
             "warn_resolution": due.warn_resolution,
         }
+
+    def second_complaint(self, customer_id: Any, packet: Dict[str, Any]) -> bool:
+        """True when the customer had another complaint ticket within `desk.repeat_complaint_days`."""
+        who = customer_key(customer_id, packet["conversation_id"])
+        since = clock.now().timestamp() - self.settings.repeat_complaint_days * DAY_SECONDS
+        earlier = self.store.complaints_since([who], since).get(who, 0)
+        if earlier:
+            logger.info("a second complaint within %g days: only senior agents take it", self.settings.repeat_complaint_days)
+        return earlier > 0
 
     def creation_answer(self, ticket: Ticket, now: float, shared: Optional[Round] = None) -> Dict[str, Any]:
         """The answer the action server gets for a ticket: id, queue position, wait, opening, due times

@@ -38,6 +38,9 @@ class TicketStatus(_Text):
     # (Rasa did not take them) back to queued / assigned. No agent action is accepted meanwhile.
     RESOLVING = "resolving"
     HANDING_BACK = "handing_back"
+    # The customer stopped waiting before an agent answered (`bot.desk.abandonment`): out of the queue, the
+    # conversation still the desk's; a new message from the customer queues it again.
+    ABANDONED = "abandoned"
 
     @property
     def is_open(self) -> bool:
@@ -141,6 +144,8 @@ class Ticket:
     rated_at: Optional[float] = None
     notified_position: Optional[int] = None
     start_sequence: Optional[int] = None  # Rasa's sequence of the handoff event, once the event stream showed it
+    abandoned_at: Optional[float] = None  # when the customer was taken to have stopped waiting (None: never)
+    complaint: Optional[bool] = None  # a complaint (`bot.desk.complaints`); None on tickets older than the column
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:

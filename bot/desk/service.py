@@ -7,10 +7,13 @@ Each part has one responsibility and its own module:
 - `accounts` (`bot.desk.accounts`): sign-in, sessions, the agents list;
 - `reports` (`bot.desk.metrics`): the supervisor dashboard;
 - `staffing` (`bot.desk.staffing`): the forecast and the agents needed (`GET /api/staffing`);
+- `reports` (`bot.desk.metrics`): the supervisor dashboard; `period_reports` (`bot.desk.reports`): the figures
+  of a range of dates (`GET /api/reports`, `python -m bot report`);
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
 - `sweeper` (`bot.desk.sweeper`): the leader's sweep of stale pending replies and unfinished closes;
+- `abandonment` (`bot.desk.abandonment`): the leader's marking of queued customers who stopped waiting;
 - `line` (`bot.desk.waiting`), `rules` (`bot.desk.queue`), `presence` (`bot.desk.presence`), `views`
   (`bot.desk.views`), `feed` (`bot.desk.stream`): the queue, who is online, the JSON forms, the console push.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
+from bot.desk.abandonment import Abandonment
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
@@ -33,6 +37,7 @@ from bot.desk.metrics import Reports
 from bot.desk.presence import Presence
 from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
+from bot.desk.reports import PeriodReports
 from bot.desk.sla import BusinessHours
 from bot.desk.staffing import StaffingReport
 from bot.desk.store import Store
@@ -85,6 +90,8 @@ class Desk:
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)
         self.staffing = StaffingReport(store, settings.raw, self.presence)
+        self.period_reports = PeriodReports(store, settings, calendar)
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)
+        self.abandonment = Abandonment(store, calendar, settings.abandon_after_minutes, self.feed)

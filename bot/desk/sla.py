@@ -41,6 +41,13 @@ class BusinessHours(Protocol):
     ) -> Tuple[dt.datetime, dt.datetime]:
         """(start, end) of the open period containing `at`, or else of the next one."""
 
+    def business_seconds_between(self, a: dt.datetime, b: dt.datetime, team: Optional[str] = None) -> float:
+        """Seconds of the team's business time from `a` to `b` (the reports, abandonment)."""
+
+    @property
+    def timezone(self) -> dt.tzinfo:
+        """The main schedule's time zone (the reports' days and hours)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class DueTimes:

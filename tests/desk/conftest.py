@@ -83,6 +83,11 @@ class PlainCalendar:
         start = self.opening or at
         return start, start + dt.timedelta(hours=3)
 
+    def business_seconds_between(self, a: dt.datetime, b: dt.datetime, team: Optional[str] = None) -> float:
+        return (b - a).total_seconds()
+
+    timezone = dt.timezone.utc
+
 
 class FakeRasa:
     """A real HTTP server on loopback that speaks the part of Rasa's API the desk uses and records calls."""

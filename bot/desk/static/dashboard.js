@@ -1,5 +1,7 @@
-/* The supervisor dashboard: the figures of GET /api/dashboard with bars and red/yellow/green lights,
- * refreshed every 5 seconds while the page is visible (the desk computes them with SQL aggregates). */
+/* The supervisor dashboard: the live figures of GET /api/dashboard (refreshed every 5 seconds while the page is
+ * visible), and the figures of a date range from GET /api/reports: lights whose thresholds and colours come from
+ * the desk (settings.yml: reports.lights, computed in business time; none are written here), and charts
+ * (volume by hour, first response and CSAT over the days, handoff reasons). */
 "use strict";
 
 (() => {
@@ -11,15 +13,13 @@
   const REFRESH_MS = 5000;
   let timer = null;
 
-  /* Thresholds of the lights: [green when …, yellow when …], otherwise red. */
-  const RULES = {
-    sla_met: (v) => (v === null ? null : v >= 90 ? "green" : v >= 75 ? "yellow" : "red"),
-    oldest_wait: (v) => (v === null ? "green" : v < 120 ? "green" : v < 300 ? "yellow" : "red"),
-    first_response_p90: (v) => (v === null ? null : v <= 120 ? "green" : v <= 180 ? "yellow" : "red"),
-    containment: (v) => (v === null ? null : v >= 0.7 ? "green" : v >= 0.5 ? "yellow" : "red"),
-    csat: (v) => (v === null ? null : v >= 4 ? "green" : v >= 3 ? "yellow" : "red"),
-    breaches: (lights) => (lights.red ? "red" : lights.yellow ? "yellow" : "green"),
-  };
+  /* The only colour decided here: the open tickets' worst SLA light, as the desk computed each. */
+  const breaches = (lights) => (lights.red ? "red" : lights.yellow ? "yellow" : "green");
+  const DAY_MS = 86400000;
+  let live = null;
+  const period = { from: null, to: null, data: null, error: null };
+  // re-drawn only when a period is loaded: the 5-second refresh of the live part keeps the dates being typed
+  const periodEl = h("div", { id: "period-root" });
 
   function boot() {
     Desk.onUnauthorized(() => signedOut());
@@ -51,6 +51,7 @@
       return;
     }
     await refresh();
+    await loadPeriod();
     clearInterval(timer);
     timer = setInterval(refresh, REFRESH_MS);
   }
@@ -64,7 +65,8 @@
       if (err.status !== 401) updatedEl.textContent = "not updated: " + err.message;
       return;
     }
-    render(data);
+    live = data;
+    render();
     updatedEl.textContent = "updated " + Desk.time(data.generated_at);
   }
 
@@ -93,7 +95,83 @@
     return v === null || v === undefined ? "–" : v.toFixed(digits === undefined ? 1 : digits) + "%";
   }
 
-  function render(d) {
+  function isoDay(date) {
+    return date.toISOString().slice(0, 10);
+  }
+
+  async function loadPeriod() {
+    if (!period.to) {
+      const today = new Date();
+      period.to = isoDay(today);
+      period.from = isoDay(new Date(today.getTime() - 6 * DAY_MS));
+    }
+    try {
+      const query = "from=" + encodeURIComponent(period.from) + "&to=" + encodeURIComponent(period.to) + "&group_by=day";
+      period.data = await api("GET", "/api/reports?" + query);
+      period.error = null;
+    } catch (err) {
+      period.data = null;
+      period.error = err.message;
+    }
+    clear(periodEl).append(periodSection());
+    if (!periodEl.isConnected) render();
+  }
+
+  const LIGHT_TITLES = {
+    first_response_within_target_percent: "First response within target",
+    sla_met_percent: "SLA met",
+    csat_share_4_5_percent: "CSAT (4–5)",
+    abandonment_percent: "Abandonment",
+    assistant_resolution_percent: "Resolved by the assistant",
+    one_contact_resolution_percent: "One-contact resolution",
+  };
+
+  function series(key, title, points, format) {
+    const values = points.map((p) => p[1]).filter((v) => v !== null && v !== undefined);
+    const max = Math.max(1, ...values);
+    return h("div", { class: "chart", "data-testid": "chart-" + key },
+      h("h3", {}, title),
+      h("ul", { class: "bars" }, points.map(([label, v]) =>
+        h("li", { dataset: { label } },
+          h("span", { class: "bar-name" }, label),
+          h("span", { class: "bar" }, h("span", { class: "bar-fill", style: { width: v === null || v === undefined ? "0%" : (100 * v) / max + "%" } })),
+          h("span", { class: "bar-value" }, v === null || v === undefined ? "–" : format(v))))));
+  }
+
+  function periodSection() {
+    const fromInput = h("input", { type: "date", id: "period-from", "data-testid": "period-from", value: period.from || "" });
+    const toInput = h("input", { type: "date", id: "period-to", "data-testid": "period-to", value: period.to || "" });
+    const apply = h("button", { type: "button", "data-testid": "period-apply" }, "Show");
+    apply.addEventListener("click", () => {
+      period.from = fromInput.value;
+      period.to = toInput.value;
+      loadPeriod();
+    });
+    const form = h("div", { class: "period-form" }, h("h2", {}, "Period"), fromInput, " – ", toInput, apply);
+    if (period.error) return h("section", { class: "period", "data-testid": "period" }, form,
+      h("p", { class: "error", "data-testid": "period-error" }, period.error));
+    const d = period.data;
+    if (!d) return h("section", { class: "period", "data-testid": "period" }, form);
+    const lights = Object.entries(d.lights || {}).map(([key, l]) =>
+      tile("light-" + key, LIGHT_TITLES[key] || key, pct(l.value), l.color,
+        "green " + (l.higher_is_better ? "≥ " : "≤ ") + l.green + "% · yellow " + (l.higher_is_better ? "≥ " : "≤ ") + l.yellow + "%"));
+    const days = Object.entries(d.groups || {});
+    const hours = Object.entries((d.volume || {}).tickets_by_hour || {});
+    return h("section", { class: "period", "data-testid": "period" }, form,
+      h("p", { class: "muted", "data-testid": "period-summary" },
+        d.tickets.created + " tickets · first response p50 " + (d.first_response.p50_seconds === null ? "–" : duration(d.first_response.p50_seconds)) +
+        " (business time) · " + d.period.from + " – " + d.period.to + " " + d.period.timezone),
+      h("section", { class: "tiles" }, lights),
+      h("section", { class: "charts" },
+        series("volume-hour", "Tickets by hour", hours, String),
+        series("first-response-days", "First response p50 by day (business time)", days.map(([day, g]) => [day, g.first_response_p50_seconds]), duration),
+        series("csat-days", "CSAT (4–5) by day", days.map(([day, g]) => [day, g.csat_share_4_5 === null ? null : 100 * g.csat_share_4_5]), (v) => v.toFixed(0) + "%"),
+        bars("period-reason", "Handoffs by reason", d.handoffs_by_reason || {}),
+      ));
+  }
+
+  function render() {
+    const d = live || {};
     const queue = d.queue || {};
     const first = d.first_response_seconds || {};
     const containment = d.containment || {};
@@ -102,16 +180,16 @@
     const containmentPct = containment.rate === null || containment.rate === undefined ? null : containment.rate * 100;
     clear(root).append(
       h("section", { class: "tiles" },
-        tile("queue", "Queue", String(queue.length || 0), RULES.breaches(lights),
+        tile("queue", "Queue", String(queue.length || 0), breaches(lights),
           lights.green + " green · " + lights.yellow + " yellow · " + lights.red + " red"),
-        tile("oldest", "Oldest wait", d.oldest_wait_seconds === null ? "–" : duration(d.oldest_wait_seconds), RULES.oldest_wait(d.oldest_wait_seconds)),
-        tile("sla", "SLA met", pct(d.sla_met_percent), RULES.sla_met(d.sla_met_percent)),
+        tile("oldest", "Oldest wait", d.oldest_wait_seconds === null ? "–" : duration(d.oldest_wait_seconds), null),
+        tile("sla", "SLA met (all time)", pct(d.sla_met_percent), null),
         tile("first-response", "First response p50 / p90",
           (first.p50 === null || first.p50 === undefined ? "–" : duration(first.p50)) + " / " + (first.p90 === null || first.p90 === undefined ? "–" : duration(first.p90)),
-          RULES.first_response_p90(first.p90 === undefined ? null : first.p90), (first.count || 0) + " answered"),
-        tile("containment", "Self-service (containment)", pct(containmentPct), RULES.containment(containment.rate === undefined ? null : containment.rate),
+          null, (first.count || 0) + " answered, all time, wall clock"),
+        tile("containment", "Self-service (containment)", pct(containmentPct), null,
           (containment.conversations || 0) + " conversations, " + (containment.with_ticket || 0) + " handed over"),
-        tile("csat", "CSAT average", csat.average === null || csat.average === undefined ? "–" : csat.average.toFixed(2) + " / 5", RULES.csat(csat.average === undefined ? null : csat.average),
+        tile("csat", "CSAT average", csat.average === null || csat.average === undefined ? "–" : csat.average.toFixed(2) + " / 5", null,
           (csat.count || 0) + " ratings"),
       ),
       h("section", { class: "charts" },
@@ -122,6 +200,7 @@
         bars("csat", "CSAT ratings", csat.distribution || {}, ["5", "4", "3", "2", "1"]),
         bars("status", "Tickets by status", d.tickets || {}),
       ),
+      periodEl,
     );
   }
 

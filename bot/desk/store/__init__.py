@@ -10,8 +10,10 @@ UPDATE whose row count says whether it happened (see `bot.desk.store.tickets`).
 One module per table group: `tables` (the schema), `database` (engine, creation, the data cipher), `tickets`
 (with `closes`, the close steps),
 `messages`, `agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's
-aggregates), `history` (ticket and conversation times, for the forecast), `feed` (the console events all desk processes push), `processes` (live desk processes, who has a
-console open, leases), `idempotency` (the answers kept for `Idempotency-Key`), and `maintenance` (the retention steps and the key rotation). Message texts, context
+aggregates), `history` (ticket and conversation times, for the forecast), `feed` (the console events all desk
+processes push), `processes` (live desk processes, who has a console open, leases), `idempotency` (the answers
+kept for `Idempotency-Key`), `reports` (the period reports' rows, the assistant's turns, abandonment), and
+`maintenance` (the retention steps and the key rotation). Message texts, context
 packets and survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
 
@@ -28,6 +30,7 @@ from bot.desk.store.idempotency import IdempotencyRows
 from bot.desk.store.maintenance import MaintenanceRows
 from bot.desk.store.messages import MessageRows
 from bot.desk.store.processes import ProcessRows
+from bot.desk.store.reports import ReportRows
 from bot.desk.store.state import StateRows
 from bot.desk.store.tickets import TicketRows
 
@@ -38,7 +41,7 @@ __all__ = ["Store"]
 
 class Store(
     TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows, IdempotencyRows,
-    HistoryRows,
+    HistoryRows, ReportRows,
 ):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).

@@ -4,7 +4,7 @@ What the retention policy does to the desk (`settings.yml: retention`, applied b
 - `forget_conversations`: a ticket closed before the transcripts cutoff loses its conversation id (the Rasa
   sender id, which may be a phone number or a WeChat openid): it becomes `forgotten:T-000123`, in its column
   and in its context packet; the conversations seen before the cutoff (`desk_conversations`, counted for the
-  containment rate) are deleted.
+  containment rate) are deleted, and so are the assistant's turns sent before it (`desk_turns`, for the reports).
 - `purge_texts`: a ticket closed before the desk-texts cutoff loses its masked texts: its messages, the
   transcript, slots, display name and earlier tickets of its context packet, its survey comment and customer
   name. Its figures stay: times, grade, reason, topic, skill, SLA, rating.
@@ -25,7 +25,7 @@ from bot import data_keys
 from bot.desk.records import CLOSED_STATUSES, Message, MessageRole, MessageStatus, ticket_code
 from bot.desk.store.database import Database
 from bot.desk.store.feed import feed
-from bot.desk.store.tables import conversations, messages, tickets
+from bot.desk.store.tables import conversations, messages, tickets, turns
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class MaintenanceRows(Database):
                     )
         with self.engine.begin() as conn:
             seen = conn.execute(conversations.delete().where(conversations.c.first_seen < seen_before)).rowcount
+            conn.execute(turns.delete().where(turns.c.at < seen_before))  # the reports' turns name the conversation
         return len(rows), int(seen or 0)
 
     def purge_texts(self, closed_before: float) -> int:

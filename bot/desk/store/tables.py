@@ -54,6 +54,11 @@ tickets = sa.Table(
     sa.Column("rating_comment", sa.Text),
     sa.Column("rated_at", sa.Float),
     sa.Column("notified_position", sa.Integer),
+    # When the customer was taken to have stopped waiting (`bot.desk.abandonment`); NULL when they did not, or
+    # came back (the ticket was queued again).
+    sa.Column("abandoned_at", sa.Float),
+    # A complaint (`bot.desk.complaints`: the reason or an intent of the packet); NULL on tickets older than it.
+    sa.Column("complaint", sa.Boolean),
 )
 
 messages = sa.Table(
@@ -114,6 +119,18 @@ conversations = sa.Table(
     sa.Column("sender_id", sa.String(255), primary_key=True),
     sa.Column("channel", sa.String(64)),
     sa.Column("first_seen", sa.Float, nullable=False),
+)
+
+turns = sa.Table(
+    "desk_turns",
+    metadata,
+    # One customer message the assistant read (from the event stream), for the reports: when, on which channel,
+    # and the intent NLU gave it (`nlu_fallback`: not understood). No text is kept.
+    sa.Column("conversation_id", sa.String(255), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),  # Rasa's sequence: a redelivered event is one turn
+    sa.Column("channel", sa.String(64)),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("intent", sa.String(128)),
 )
 
 idempotency = sa.Table(

@@ -1,0 +1,60 @@
+"""The dashboard's period view in a real headless Chromium against the real desk process: the date range, the
+lights as the desk computed them from `reports.lights` (nothing hard-coded in dashboard.js), the charts, and a
+bad range refused with the desk's reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Dict
+
+import pytest
+import requests
+
+from bot.desk.config import load
+from test_console_reconnect import CHROMIUM, PASSWORD, TIMEOUT, desk  # noqa: F401 - the desk fixture
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_period_view_shows_lights_and_charts_for_a_date_range(desk: Dict[str, Any]) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    for n in range(3):
+        desk["create"](f"socketio:dash-{n}")
+    token = requests.post(f"{desk['url']}/api/login", json={"name": "alice", "password": PASSWORD}, timeout=5).json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    today = dt.datetime.now(dt.timezone.utc).date()
+    week = f"from={(today - dt.timedelta(days=6)).isoformat()}&to={today.isoformat()}&group_by=day"
+    expected = requests.get(f"{desk['url']}/api/reports?{week}", headers=headers, timeout=10).json()
+    assert expected["tickets"]["created"] == 3
+    lights = load().lights
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{desk['url']}/dashboard")
+            page.fill("#login-name", "alice")
+            page.fill("#login-password", PASSWORD)
+            page.click("[data-testid=login-submit]")
+            expect(page.locator("[data-testid=period-summary]")).to_contain_text("3 tickets", timeout=TIMEOUT)
+            for key, light in expected["lights"].items():
+                tile = page.locator(f"[data-testid=tile-light-{key}]")
+                expect(tile).to_have_attribute("data-light", light["color"] or "grey")
+                assert f"{lights[key]['green']:g}%" in tile.inner_text()  # the thresholds of settings.yml
+            expect(page.locator("[data-testid=chart-volume-hour] li")).to_have_count(24)
+            expect(page.locator("[data-testid=chart-first-response-days] li")).to_have_count(7)
+            expect(page.locator("[data-testid=chart-csat-days] li")).to_have_count(7)
+            expect(page.locator("[data-testid=chart-period-reason] li[data-label=anger] .bar-value")).to_have_text("3")
+            # another range: nothing in it
+            page.fill("[data-testid=period-from]", "2020-01-01")
+            page.fill("[data-testid=period-to]", "2020-01-02")
+            page.click("[data-testid=period-apply]")
+            expect(page.locator("[data-testid=period-summary]")).to_contain_text("0 tickets", timeout=TIMEOUT)
+            expect(page.locator("[data-testid=chart-first-response-days] li")).to_have_count(2)
+            # a reversed range: the desk's reason, shown
+            page.fill("[data-testid=period-from]", "2020-01-05")
+            page.click("[data-testid=period-apply]")
+            expect(page.locator("[data-testid=period-error]")).to_contain_text("is before", timeout=TIMEOUT)
+        finally:
+            browser.close()
