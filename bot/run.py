@@ -356,6 +356,7 @@ def check_settings() -> None:
     from bot.escalation import escalation_settings
     from bot.handoff.context import TranscriptLimits
     from bot.i18n import EN, ZH, traditional_standard
+    from bot.reply_window import WindowRule
     from bot.retention import RetentionPolicy
     from bot.servers import request_limits
     from bot.settings import load_settings
@@ -369,6 +370,7 @@ def check_settings() -> None:
     traditional_standard(settings)
     TranscriptLimits.from_settings(settings)
     RetentionPolicy.from_settings(settings)
+    WindowRule.from_settings(settings)
     for language in (ZH, EN):
         emergency_contact(language, settings)
 
