@@ -141,6 +141,7 @@ class Ticket:
     rated_at: Optional[float] = None
     notified_position: Optional[int] = None
     start_sequence: Optional[int] = None  # Rasa's sequence of the handoff event, once the event stream showed it
+    last_customer_at: Optional[float] = None  # the customer's latest message on the ticket (reply windows)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:

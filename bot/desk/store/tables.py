@@ -54,6 +54,9 @@ tickets = sa.Table(
     sa.Column("rating_comment", sa.Text),
     sa.Column("rated_at", sa.Float),
     sa.Column("notified_position", sa.Integer),
+    # When the customer last wrote (Rasa's timestamp of their latest message on the ticket): the channel's reply
+    # window (`bot.reply_window`, WeChat's 48 hours) is counted from it, or from `created_at` before any.
+    sa.Column("last_customer_at", sa.Float),
 )
 
 messages = sa.Table(
