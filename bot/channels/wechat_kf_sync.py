@@ -35,8 +35,6 @@ logger = logging.getLogger(__name__)
 CUSTOMER, SYSTEM, SERVICER = 3, 4, 5  # `origin`: the customer, an event, a WeCom servicer in the WeCom client
 # `session_status_change.change_type`: 1 taken from the pool, 2 transferred, 3 ended, 4 taken up again
 _STATE_AFTER_CHANGE = {1: ServiceState.HUMAN, 2: ServiceState.HUMAN, 3: ServiceState.ENDED, 4: ServiceState.HUMAN}
-# A customer the menu entry of this id was clicked for: the payload the assistant receives instead of the text.
-MENU_PAYLOADS = {"emergency": "/emergency_entry"}
 
 
 class KfChannel(Protocol):
@@ -174,9 +172,8 @@ class KfSync:
         if msgtype == "text" and isinstance(item.get("text"), dict):
             content = str(item["text"].get("content") or "").strip()
             menu_id = str(item["text"].get("menu_id") or "")
-            if menu_id:
+            if menu_id:  # a click on a menu message: its item's text, the item kept in the metadata
                 metadata["menu_id"] = menu_id
-                content = MENU_PAYLOADS.get(menu_id, content)
             else:
                 chosen = channel.buttons.resolve(customer, content)
                 if chosen is not None:

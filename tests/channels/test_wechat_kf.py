@@ -246,10 +246,10 @@ async def test_non_text_and_menu_messages(kf_api: FakeWeChatApi, serve: Any, htt
     kf_api.kf.customer_text(CUSTOMER, "紧急情况请点击此处", menu_id="emergency")
     await announce(http, server, kf_api)
     await channel.idle()
-    assert [m.text for m in assistant.calls] == ["[image]", "/emergency_entry"]
+    assert [m.text for m in assistant.calls] == ["[image]", "紧急情况请点击此处"]
     assert assistant.calls[1].metadata["menu_id"] == "emergency"
     texts = kf_api.texts()
-    assert texts[0].startswith("抱歉，我目前只能看懂文字消息") and texts[1] == "答复：/emergency_entry"
+    assert texts[0].startswith("抱歉，我目前只能看懂文字消息") and texts[1] == "答复：紧急情况请点击此处"
 
 
 def test_redis_cursor_store_survives_a_new_client() -> None:
