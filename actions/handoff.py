@@ -17,11 +17,12 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import clock, texts
+from bot import clock, conversations, texts
 from bot.calendar.messages import emergency_reply, offhours_reply
 from bot.escalation import apology
 from bot.handoff import context
 from bot.handoff.client import DeskClient, DeskError, parse_time
+from bot.reply_window import WindowRule
 from bot.settings import SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -36,13 +37,14 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
 
 def customer_replies(
     reason: str, lang: Optional[str], topic: Optional[str], ticket: Dict[str, Any], at: dt.datetime,
-    settings: Dict[str, Any],
+    settings: Dict[str, Any], channel: Optional[str] = None,
 ) -> List[str]:
     """What the customer is told once the ticket exists, in order.
 
     Anger: an apology first. Emergency: the emergency contact first (any hour). Then, open now: the place in
     the queue and the expected wait, or, when no agent who could serve it is online (`agents_online` 0), that
-    nobody is online yet; closed: the off-hours reply with the ticket number.
+    nobody is online yet; closed: the off-hours reply with the ticket number, which on a channel with a reply
+    window (WeChat) also says when the window closes before the agents are back (`bot.reply_window`).
 
     Raises:
         SettingsError: the emergency contact is missing (an emergency) or the calendar's settings are wrong.
@@ -58,7 +60,9 @@ def customer_replies(
         replies.append(texts.queue_joined(lang, ticket.get("position") or 1, ticket.get("expected_wait_seconds")))
     else:
         first_response = parse_time((ticket.get("due") or {}).get("first_response"))
-        replies.append(offhours_reply(lang, at, ticket_id=ticket["id"], first_response=first_response))
+        rule = WindowRule.from_settings(settings)
+        window = rule if rule.applies(channel) else None
+        replies.append(offhours_reply(lang, at, ticket_id=ticket["id"], first_response=first_response, reply_window=window))
     return replies
 
 
@@ -126,7 +130,8 @@ class ActionHandoff(Action):
             "handoff: conversation %s -> ticket %s (reason %s, grade %s, position %s)",
             tracker.sender_id, ticket["id"], reason, grade, ticket.get("position"),
         )
-        for text in customer_replies(reason, lang, packet["topic"], ticket, at, settings):
+        channel = conversations.channel_of(tracker.sender_id)
+        for text in customer_replies(reason, lang, packet["topic"], ticket, at, settings, channel):
             dispatcher.utter_message(text=text)
         if not ticket.get("open_now", True) and reason != EMERGENCY:
             # Off hours the message is left for the morning and the assistant keeps answering common questions

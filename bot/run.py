@@ -46,6 +46,12 @@ CHANNEL_VARIABLES = (
     "WECOM_CORP_SECRET",
     "WECOM_AGENT_ID",
     "WECOM_API_BASE",
+    "WECHAT_KF_TOKEN",
+    "WECHAT_KF_ENCODING_AES_KEY",
+    "WECHAT_KF_CORP_ID",
+    "WECHAT_KF_SECRET",
+    "WECHAT_KF_OPEN_KFID",
+    "WECHAT_KF_API_BASE",
     "FRONTLINE_IDENTITY_SECRET",
     "FRONTLINE_REST_TOKEN",
 )
@@ -350,6 +356,7 @@ def check_settings() -> None:
     from bot.escalation import escalation_settings
     from bot.handoff.context import TranscriptLimits
     from bot.i18n import EN, ZH, traditional_standard
+    from bot.reply_window import WindowRule
     from bot.retention import RetentionPolicy
     from bot.servers import request_limits
     from bot.settings import load_settings
@@ -363,6 +370,7 @@ def check_settings() -> None:
     traditional_standard(settings)
     TranscriptLimits.from_settings(settings)
     RetentionPolicy.from_settings(settings)
+    WindowRule.from_settings(settings)
     for language in (ZH, EN):
         emergency_contact(language, settings)
 

@@ -207,6 +207,27 @@ def offhours(lang: Optional[str], back_from: str, expected_by: str, ticket_id: O
     )
 
 
+def reply_window_closes(lang: Optional[str], hours: int, closes_at: str, back_from: str) -> str:
+    """Added to the off-hours reply on WeChat when the agents are back only after WeChat's reply window closes.
+
+    "请注意：微信只允许我们在您最后一条消息后的 48 小时内回复您（至 10月2日（周四）20:00），届时人工客服尚未上班。…"
+
+    Args:
+        lang: the customer's language.
+        hours: the window's length in hours (`settings.yml: reply_window.hours`).
+        closes_at: the formatted moment the window closes.
+        back_from: the formatted moment agents reply from.
+    """
+    return localise(
+        lang,
+        zh=f"请注意：微信只允许我们在您最后一条消息后的 {hours} 小时内回复您（至 {closes_at}），届时人工客服尚未上班。"
+        f"请在 {back_from} 后再给我们发一条消息，或现在留下您的手机号或邮箱，我们会打电话或发邮件联系您。",
+        en=f"Please note: WeChat lets us reply only within {hours} hours of your last message (until {closes_at}), "
+        f"before our agents are back. Please write to us again after {back_from}, or leave your phone number or "
+        "e-mail now and we will call or e-mail you.",
+    )
+
+
 def emergency(lang: Optional[str], contact: str) -> str:
     """The reply to an urgent matter (lost card, fraud, account taken over): call the 24/7 line now, never wait.
 

@@ -39,6 +39,11 @@ TEST_CHANNEL_ENV: Dict[str, str] = {
     "WECOM_CORP_ID": "ww0123456789abcdef",
     "WECOM_CORP_SECRET": "frontline-wecom-secret",
     "WECOM_AGENT_ID": "1000002",
+    "WECHAT_KF_TOKEN": "frontline-kf-token",
+    "WECHAT_KF_ENCODING_AES_KEY": "kfabcdefghijklmnopqrstuvwxyz0123456789ABCDE",
+    "WECHAT_KF_CORP_ID": "ww0123456789abcdef",
+    "WECHAT_KF_SECRET": "frontline-kf-secret",
+    "WECHAT_KF_OPEN_KFID": "wkTESTKF0001",
     "FRONTLINE_IDENTITY_SECRET": "frontline-test-identity-secret-0123456789abcdef",
     # read as an option by `rasa run --auth-token …` (a leading `-` and no space), expanded by a shell, split by a
     # careless command line

@@ -16,6 +16,7 @@ from bot import texts
 from bot.calendar.calendar import BusinessCalendar, HolidayPeriod, get_calendar
 from bot.calendar.schedule import DayHours
 from bot.i18n import EN
+from bot.reply_window import WindowRule
 from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def offhours_reply(
     first_response: Union[dt.timedelta, dt.datetime, None] = DEFAULT_FIRST_RESPONSE,
     team: Optional[str] = None,
     calendar: Optional[BusinessCalendar] = None,
+    reply_window: Optional[WindowRule] = None,
 ) -> str:
     """The off-hours reply naming the next opening and the expected reply time.
 
@@ -165,6 +167,8 @@ def offhours_reply(
             expected-by moment itself (a timezone-aware datetime, e.g. the desk's due time); None: 1 hour.
         team: the team that will answer (its hours count).
         calendar: the calendar to use (default `get_calendar()`).
+        reply_window: the channel's reply window (WeChat: 48 h after the customer's message at `at`), or None
+            (no window): when the expected reply time is after it closes, the reply says so and what works.
 
     Returns:
         The reply text. Meant for closed moments; when the team is open at `at`, it names `at` itself.
@@ -180,7 +184,12 @@ def offhours_reply(
         budget = DEFAULT_FIRST_RESPONSE if first_response is None else first_response
         due = calendar.add_business_time(start, budget, team)
     when = format_moment(lang, start, at.astimezone(tz))
-    return texts.offhours(lang, when, _due_text(lang, due, start), ticket_id)
+    reply = texts.offhours(lang, when, _due_text(lang, due, start), ticket_id)
+    if reply_window is None or due <= reply_window.closes_at(at):
+        return reply
+    closes = format_moment(lang, reply_window.closes_at(at).astimezone(tz), at.astimezone(tz))
+    notice = texts.reply_window_closes(lang, round(reply_window.hours), closes, when)
+    return f"{reply} {notice}" if _english(lang) else reply + notice
 
 
 def weekly_hours_text(

@@ -20,7 +20,7 @@ import asyncio
 import dataclasses
 import logging
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
 from sanic import Blueprint, response
@@ -67,6 +67,7 @@ class WeChatInput(InputChannel):
     env_prefix = "WECHAT"
     default_api_base = WECHAT_API_BASE
     always_encrypted = False
+    required_fields: Tuple[str, ...] = ("FromUserName", "MsgType")  # of every opened callback message
 
     @classmethod
     def name(cls) -> str:
@@ -112,7 +113,9 @@ class WeChatInput(InputChannel):
         self.shared_state: SharedState = shared_state if shared_state is not None else LocalState()
         self.buttons = ButtonMemory(self.shared_state, self.name())
         self.limiter = limiter or ratelimit.Limiter.from_settings()
-        self.envelope = Envelope(self.settings, receive_id=app_id, always_encrypted=self.always_encrypted)
+        self.envelope = Envelope(
+            self.settings, receive_id=app_id, always_encrypted=self.always_encrypted, required_fields=self.required_fields
+        )
         self.turns = TurnRunner(self)
         self._client: Any = None
         self._warned_unconfigured = False

@@ -31,12 +31,18 @@ class Envelope:
         settings: the channel's token, EncodingAESKey, replay window and body limit (read at each request).
         receive_id: the AppID or CorpID, the trailer of every encrypted message.
         always_encrypted: every callback is encrypted, the URL check too (WeCom).
+        required_fields: the fields every opened message must have (微信客服's callback names no sender: its
+            messages are fetched afterwards).
     """
 
-    def __init__(self, settings: ChannelSettings, receive_id: str, always_encrypted: bool = False) -> None:
+    def __init__(
+        self, settings: ChannelSettings, receive_id: str, always_encrypted: bool = False,
+        required_fields: Tuple[str, ...] = ("FromUserName", "MsgType"),
+    ) -> None:
         self.settings = settings
         self.receive_id = receive_id
         self.always_encrypted = always_encrypted
+        self.required_fields = required_fields
         self._crypto: Optional[sec.MessageCrypto] = None
 
     def crypto(self) -> Optional[sec.MessageCrypto]:
@@ -130,8 +136,9 @@ class Envelope:
             if self.settings.encoding_aes_key:
                 raise sec.ForbiddenRequest("plaintext message while safe mode is configured")
             message = sec.parse_xml(body)
-        if not text(message.get("FromUserName")) or not text(message.get("MsgType")):
-            raise sec.MalformedXml("FromUserName or MsgType missing")
+        missing = [field for field in self.required_fields if not text(message.get(field))]
+        if missing:
+            raise sec.MalformedXml(f"{' and '.join(missing)} missing")
         return message, encrypted
 
     def seal_reply(self, reply: str, message: Dict[str, Any], encrypted: bool) -> str:

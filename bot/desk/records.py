@@ -146,6 +146,7 @@ class Ticket:
     start_sequence: Optional[int] = None  # Rasa's sequence of the handoff event, once the event stream showed it
     abandoned_at: Optional[float] = None  # when the customer was taken to have stopped waiting (None: never)
     complaint: Optional[bool] = None  # a complaint (`bot.desk.complaints`); None on tickets older than the column
+    last_customer_at: Optional[float] = None  # the customer's latest message on the ticket (reply windows)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:

@@ -19,6 +19,7 @@ from bot.desk.records import Agent, Message, Ticket, TicketStatus
 from bot.desk.sla import ticket_sla
 from bot.desk.waiting import Ranking, WaitingLine, queued_ticket
 from bot.handoff.masking import mask
+from bot.reply_window import WindowRule
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,19 @@ class TicketViews:
         line: the waiting line (queued tickets, agent load).
     """
 
-    def __init__(self, rules: QueueRules, line: WaitingLine) -> None:
+    def __init__(self, rules: QueueRules, line: WaitingLine, window: Optional[WindowRule] = None) -> None:
         self.rules = rules
         self.line = line
+        self.window = window if window is not None else WindowRule.from_settings()
+
+    def reply_window(self, ticket: Ticket, now: float) -> Optional[Dict[str, Any]]:
+        """`{closes_at, state}` of a ticket on a channel with a reply window (WeChat), else None: counted from the
+        customer's latest message (the handoff before any); `state` is `open`, `closing` (the agent is warned) or
+        `closed` (the customer must write again)."""
+        if not self.window.applies(ticket.channel):
+            return None
+        closes = self.window.closes_at_ts(max(ticket.created_at, ticket.last_customer_at or 0.0))
+        return {"closes_at": iso(closes), "state": self.window.state(closes, now)}
 
     def ticket_json(
         self,
@@ -139,6 +150,7 @@ class TicketViews:
             "waiting_seconds": int(waiting) if waiting is not None else None,
             "rating": ticket.rating,
             "rating_comment": ticket.rating_comment,
+            "reply_window": self.reply_window(ticket, now) if ticket.is_open else None,
         }
         if ticket.status is TicketStatus.QUEUED and ranking is not None:
             data["position"] = ranking.position(ticket.id)

@@ -5,6 +5,12 @@ Endpoints (same paths, parameters and JSON as the real hosts):
 - `POST /cgi-bin/message/custom/send?access_token=…` (Official Account customer-service message)
 - `GET /cgi-bin/gettoken?corpid=…&corpsecret=…` (WeCom)
 - `POST /cgi-bin/message/send?access_token=…` (WeCom application message)
+- 微信客服 (`FakeKf`, the same WeCom token): `POST /cgi-bin/kf/sync_msg`, `kf/send_msg`, `kf/send_msg_on_event`,
+  `kf/service_state/get`, `kf/service_state/trans`. Customers and events are queued with `kf.customer_text(…)`,
+  `kf.enter_session(…)` and `kf.push(…)`; `sync_msg` pages them by an opaque cursor (`limit`, `has_more`); a
+  callback `Token` it issued is accepted, any other is refused; `send_msg` works only while the session is new or
+  with the assistant (0, 1; else 95018), a `welcome_code` only once, and an ended session (4) changes state
+  only when the customer writes again.
 
 Tokens are issued as `TOKEN-<n>` with `expires_in`; a token the server did not issue gets 40001, an expired or
 revoked one 42001. Errors can be scripted per endpoint: `fail_next("send", 45015)` makes the next send answer
@@ -56,12 +62,15 @@ class FakeWeChatApi:
         corp_id: str = "wwtestcorp",
         corp_secret: str = "corpsecret",
         expires_in: int = 7200,
+        kf_secret: str = "kfsecret",
     ) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.corp_id = corp_id
         self.corp_secret = corp_secret
         self.expires_in = expires_in
+        self.kf_secret = kf_secret
+        self.kf = FakeKf(self)
         self.sent: List[Dict[str, Any]] = []  # accepted messages: {"api", "token", "body"}
         self.requests: List[Dict[str, Any]] = []  # every request: {"path", "query", "body"}
         self.token_requests = 0
@@ -143,6 +152,27 @@ class FakeWeChatApi:
             self._tokens[token] = time.time() + self.expires_in
         return {"access_token": token, "expires_in": self.expires_in}
 
+    def _check_token(self, method: str, query: Dict[str, str]) -> Optional[Dict[str, Any]]:
+        """The error of a POST without a valid access token, or None."""
+        if method != "POST":
+            return {"errcode": 43002, "errmsg": "require POST method"}
+        token = query.get("access_token")
+        if not token:
+            return {"errcode": 41001, "errmsg": ERRMSG[41001]}
+        with self._cond:
+            expiry = self._tokens.get(token)
+        if expiry is None:
+            return {"errcode": 40001, "errmsg": ERRMSG[40001]}
+        if expiry < time.time():
+            return {"errcode": 42001, "errmsg": ERRMSG[42001]}
+        return None
+
+    def record_sent(self, api: str, token: str, payload: Dict[str, Any]) -> None:
+        """Count an accepted message (and wake `wait_for_sent`)."""
+        with self._cond:
+            self.sent.append({"api": api, "token": token, "body": payload})
+            self._cond.notify_all()
+
     def handle(self, method: str, path: str, query: Dict[str, str], body: bytes) -> Union[Dict[str, Any], str]:
         with self._cond:
             self.requests.append({"path": path, "query": dict(query), "body": body})
@@ -162,24 +192,26 @@ class FakeWeChatApi:
             else:
                 if query.get("corpid") != self.corp_id:
                     return {"errcode": 40013, "errmsg": "invalid corpid"}
-                if query.get("corpsecret") != self.corp_secret:
+                if query.get("corpsecret") not in (self.corp_secret, self.kf_secret):
                     return {"errcode": 40001, "errmsg": "invalid secret"}
             data = self._issue_token()
             if path == "/cgi-bin/gettoken":
                 data = {"errcode": 0, "errmsg": "ok", **data}
             return data
+        if path.startswith("/cgi-bin/kf/"):
+            refused = self._check_token(method, query)
+            if refused is not None:
+                return refused
+            if path == "/cgi-bin/kf/send_msg":
+                scripted = self._scripted_error("send")
+                if scripted is not None:
+                    return scripted if isinstance(scripted, str) else {"errcode": scripted, "errmsg": ERRMSG.get(scripted, "")}
+            return self.kf.handle(path, body)
         if path in ("/cgi-bin/message/custom/send", "/cgi-bin/message/send"):
-            if method != "POST":
-                return {"errcode": 43002, "errmsg": "require POST method"}
-            token = query.get("access_token")
-            if not token:
-                return {"errcode": 41001, "errmsg": ERRMSG[41001]}
-            with self._cond:
-                expiry = self._tokens.get(token)
-            if expiry is None:
-                return {"errcode": 40001, "errmsg": ERRMSG[40001]}
-            if expiry < time.time():
-                return {"errcode": 42001, "errmsg": ERRMSG[42001]}
+            refused = self._check_token(method, query)
+            if refused is not None:
+                return refused
+            token = query["access_token"]
             scripted = self._scripted_error("send")
             if scripted is not None:
                 return scripted if isinstance(scripted, str) else {"errcode": scripted, "errmsg": ERRMSG.get(scripted, "")}
@@ -201,6 +233,142 @@ class FakeWeChatApi:
                 self._cond.notify_all()
             return {"errcode": 0, "errmsg": "ok"}
         return "404"
+
+class FakeKf:
+    """The 微信客服 side of the fake: the message log `sync_msg` pages through, session states, welcome codes.
+
+    Args:
+        api: the fake it belongs to (tokens, `sent`).
+        open_kfid: the service account.
+    """
+
+    def __init__(self, api: FakeWeChatApi, open_kfid: str = "wkTESTKF0001") -> None:
+        self.api = api
+        self.open_kfid = open_kfid
+        self.log: List[Dict[str, Any]] = []  # every message and event, in order: the cursor is a position in it
+        self.states: Dict[str, int] = {}  # external_userid -> service_state
+        self.servicers: Dict[str, str] = {}
+        self.transitions: List[Dict[str, Any]] = []
+        self.greetings: List[Dict[str, Any]] = []
+        self.sync_calls: List[Dict[str, Any]] = []
+        self._tokens: set = set()
+        self._codes: Dict[str, float] = {}  # welcome_code -> expiry
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    # -- test control -------------------------------------------------------------------------------------------
+    def _next(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter:06d}"
+
+    def callback_token(self) -> str:
+        """A callback `Token`, as a `kf_msg_or_event` callback carries."""
+        with self._lock:
+            token = self._next("ENCKFTOKEN")
+            self._tokens.add(token)
+            return token
+
+    def push(self, entry: Dict[str, Any]) -> str:
+        """Append a `msg_list` entry (msgid, open_kfid and send_time filled in); return its msgid."""
+        with self._lock:
+            msgid = entry.get("msgid") or self._next("MSG")
+            self.log.append({"msgid": msgid, "open_kfid": self.open_kfid, "send_time": int(time.time()), **entry})
+            return msgid
+
+    def customer_text(self, user: str, content: str, menu_id: Optional[str] = None) -> str:
+        """The customer writes; an ended session (4) opens again as new (0)."""
+        text: Dict[str, Any] = {"content": content}
+        if menu_id:
+            text["menu_id"] = menu_id
+        with self._lock:
+            if self.states.get(user, 0) == 4:
+                self.states[user] = 0
+        return self.push({"external_userid": user, "origin": 3, "msgtype": "text", "text": text})
+
+    def enter_session(self, user: str) -> str:
+        """The customer opens the chat: an `enter_session` event with a fresh welcome_code (20 s); returns the code."""
+        with self._lock:
+            code = self._next("WELCOME")
+            self._codes[code] = time.time() + 20
+        self.push({"external_userid": user, "origin": 4, "msgtype": "event", "event": {
+            "event_type": "enter_session", "open_kfid": self.open_kfid, "external_userid": user, "scene": "",
+            "welcome_code": code,
+        }})
+        return code
+
+    # -- protocol -----------------------------------------------------------------------------------------------
+    def handle(self, path: str, body: bytes) -> Dict[str, Any]:
+        try:
+            payload = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, ValueError):
+            payload = None
+        if not isinstance(payload, dict):
+            return {"errcode": 47001, "errmsg": ERRMSG[47001]}
+        if path != "/cgi-bin/kf/send_msg_on_event" and payload.get("open_kfid") != self.open_kfid:
+            return {"errcode": 95000, "errmsg": "invalid open_kfid"}
+        handler = {
+            "/cgi-bin/kf/sync_msg": self._sync,
+            "/cgi-bin/kf/send_msg": self._send,
+            "/cgi-bin/kf/send_msg_on_event": self._greet,
+            "/cgi-bin/kf/service_state/get": self._state,
+            "/cgi-bin/kf/service_state/trans": self._trans,
+        }.get(path)
+        if handler is None:
+            return {"errcode": 404, "errmsg": "no such kf API"}
+        with self._lock:
+            return handler(payload)
+
+    def _sync(self, payload: Dict[str, Any]) -> Dict[str, Any]:
+        self.sync_calls.append(dict(payload))
+        token = payload.get("token")
+        if token and token not in self._tokens:
+            return {"errcode": 95007, "errmsg": "invalid msg token"}
+        cursor = str(payload.get("cursor") or "")
+        if cursor and not (cursor.startswith("CUR") and cursor[3:].isdigit() and int(cursor[3:]) <= len(self.log)):
+            return {"errcode": 95001, "errmsg": "invalid cursor"}
+        start = int(cursor[3:]) if cursor else 0
+        limit = payload.get("limit") or 1000
+        if not isinstance(limit, int) or not 1 <= limit <= 1000:
+            return {"errcode": 95002, "errmsg": "invalid limit"}
+        page = self.log[start : start + limit]
+        end = start + len(page)
+        return {"errcode": 0, "errmsg": "ok", "next_cursor": f"CUR{end}", "has_more": int(end < len(self.log)), "msg_list": page}
+
+    def _send(self, payload: Dict[str, Any]) -> Dict[str, Any]:
+        user = payload.get("touser")
+        content = (payload.get("text") or {}).get("content") if payload.get("msgtype") == "text" else None
+        if not user or not isinstance(content, str) or not content:
+            return {"errcode": 47001, "errmsg": ERRMSG[47001]}
+        if self.states.get(user, 0) not in (0, 1):
+            return {"errcode": 95018, "errmsg": "send msg session status invalid"}
+        self.states[user] = 1
+        self.api.record_sent("wechat_kf", "", payload)
+        return {"errcode": 0, "errmsg": "ok", "msgid": self._next("SENT")}
+
+    def _greet(self, payload: Dict[str, Any]) -> Dict[str, Any]:
+        code = payload.get("code")
+        expiry = self._codes.pop(code, None) if isinstance(code, str) else None
+        if expiry is None or expiry < time.time():
+            return {"errcode": 95011, "errmsg": "invalid welcome code (used or expired)"}  # the fake's code
+        self.greetings.append(payload)
+        self.api.record_sent("wechat_kf_event", "", payload)
+        return {"errcode": 0, "errmsg": "ok", "msgid": self._next("SENT")}
+
+    def _state(self, payload: Dict[str, Any]) -> Dict[str, Any]:
+        user = payload.get("external_userid")
+        return {"errcode": 0, "errmsg": "ok", "service_state": self.states.get(user, 0), "servicer_userid": self.servicers.get(user, "")}
+
+    def _trans(self, payload: Dict[str, Any]) -> Dict[str, Any]:
+        user, state = payload.get("external_userid"), payload.get("service_state")
+        if not user or state not in (0, 1, 2, 3, 4):
+            return {"errcode": 47001, "errmsg": ERRMSG[47001]}
+        if self.states.get(user, 0) == 4 or (state == 3 and not payload.get("servicer_userid")):
+            return {"errcode": 95016, "errmsg": "service state transition not allowed"}
+        self.states[user] = state
+        if payload.get("servicer_userid"):
+            self.servicers[user] = payload["servicer_userid"]
+        self.transitions.append(dict(payload))
+        return {"errcode": 0, "errmsg": "ok", "msg_code": self._next("MSGCODE")}
 
 
 def _make_handler(api: FakeWeChatApi) -> type:

@@ -82,4 +82,6 @@ def test_wechat_health_reports_configured(stack: Any) -> None:
     wecom = requests.get(f"{stack.rasa_url}/webhooks/wecom/", timeout=10).json()
     assert health == {"status": "ok", "configured": True, "can_send": True}
     assert wecom == {"status": "ok", "configured": True, "can_send": True}
+    kf = requests.get(f"{stack.rasa_url}/webhooks/wechat_kf/", timeout=10).json()
+    assert kf == {"status": "ok", "configured": True, "can_send": True}
 

@@ -391,3 +391,64 @@ async def test_broken_settings_still_tell_the_customer(
         "非常抱歉，人工客服系统暂时无法接入。您可以稍后再试，或拨打客服热线联系我们；在此期间我会继续为您解答问题。"
     ]
     assert not any(r["path"] == "/internal/tickets" for r in fake_desk.requests)
+
+
+# The eve of National Day 2025: closed from 1 to 8 October, back on Thursday 9 October; WeChat's 48-hour window
+# after this message closes on Thursday 2 October at 20:00, a week before the agents are back.
+NATIONAL_DAY_EVE = "2025-09-30T20:00:00+08:00"
+AFTER_NATIONAL_DAY: Dict[str, Any] = {
+    "open_now": False, "next_opening": "2025-10-09T09:00:00+08:00",
+    "due": {"first_response": "2025-10-09T09:30:00+08:00", "resolution": "2025-10-09T11:00:00+08:00"},
+}
+
+
+def on_channel(state: Dict[str, Any], conversation: str, **slots: Any) -> Tracker:
+    state = copy.deepcopy(state)
+    state["sender_id"] = conversation
+    return with_slots(state, **slots)
+
+
+@pytest.mark.parametrize("channel", ["wechat", "wecom", "wechat_kf"])
+async def test_on_wechat_a_reply_promised_after_the_window_closes_says_so_in_the_same_message(
+    channel: str, hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = on_channel(angry_state, f"{channel}:oCustomer1", handoff_reason="asked_for_human")
+    await hand_off(tracker, ticket_answer(id="T-000130", **AFTER_NATIONAL_DAY), now=NATIONAL_DAY_EVE)
+
+    assert texts(dispatcher) == [
+        "我们的人工客服已下班。您的留言已记录（工单号 T-000130），人工客服将于 10月9日（周四）09:00 起回复，预计 09:30 前。"
+        "您现在仍可以向我咨询常见问题。"
+        "请注意：微信只允许我们在您最后一条消息后的 48 小时内回复您（至 10月2日（周四）20:00），届时人工客服尚未上班。"
+        "请在 10月9日（周四）09:00 后再给我们发一条消息，或现在留下您的手机号或邮箱，我们会打电话或发邮件联系您。"
+    ]
+
+
+@pytest.mark.parametrize(("language", "notice"), [
+    ("en", "Please note: WeChat lets us reply only within 48 hours of your last message (until Thu 2 Oct, 20:00), "
+     "before our agents are back. Please write to us again after Thu 9 Oct, 09:00, or leave your phone number or "
+     "e-mail now and we will call or e-mail you."),
+    ("zh_hant", "請注意：微信只允許我們在您最後一條訊息後的 48 小時內回覆您（至 10月2日（週四）20:00），屆時人工客服尚未上班。"),
+])
+async def test_the_window_notice_in_every_language(
+    language: str, notice: str, hand_off: HandOff, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher
+) -> None:
+    tracker = on_channel(angry_state, "wechat:oCustomer1", handoff_reason="asked_for_human", language=language)
+    await hand_off(tracker, ticket_answer(id="T-000131", **AFTER_NATIONAL_DAY), now=NATIONAL_DAY_EVE)
+
+    [reply] = texts(dispatcher)
+    assert notice in reply and reply.index(notice) > 0
+
+
+@pytest.mark.parametrize(("conversation", "now", "answer"), [
+    ("socketio:conv-1", NATIONAL_DAY_EVE, AFTER_NATIONAL_DAY),  # the widget has no window
+    ("rest:alice", NATIONAL_DAY_EVE, AFTER_NATIONAL_DAY),
+    ("wechat:oCustomer1", CLOSED_NOW, MONDAY_OPENING),  # Saturday 20:00: the window lasts until Monday 20:00
+])
+async def test_no_window_notice_when_the_promise_can_be_kept(
+    conversation: str, now: str, answer: Dict[str, Any], hand_off: HandOff, angry_state: Dict[str, Any],
+    dispatcher: CollectingDispatcher,
+) -> None:
+    await hand_off(on_channel(angry_state, conversation, handoff_reason="asked_for_human"), ticket_answer(**answer), now=now)
+
+    [reply] = texts(dispatcher)
+    assert reply.startswith("我们的人工客服已下班。") and "微信" not in reply

@@ -35,6 +35,8 @@ def test_queue_position(lang: str, position: int, expected: str) -> None:
 SAMPLE_ARGUMENTS = {
     "back_from": "12-01 09:00",
     "expected_by": "10:00",
+    "closes_at": "10-02 20:00",
+    "hours": 48,
     "ticket_id": "T-000123",
     "zone": "UTC+8",
     "open_parts": ["1-5 09:00-18:00"],

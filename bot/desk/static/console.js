@@ -234,6 +234,9 @@
           h("span", { class: "grade grade-" + t.grade, title: "grade" }, t.grade),
           customer.tier === "vip" ? h("span", { class: "vip" }, "VIP") : null,
           state.unread.has(t.id) ? h("span", { class: "unread", "data-testid": "unread" }, "new") : null,
+          t.reply_window && t.reply_window.state !== "open"
+            ? h("span", { class: "reply-window-badge reply-window-" + t.reply_window.state, title: "WeChat reply window", "data-testid": "reply-window-badge" }, "window " + t.reply_window.state)
+            : null,
           h("span", { class: "spacer" }),
           h("span", { class: "wait", dataset: { since: String(waitingSince) }, title: "since created" }, duration((Desk.serverNow() - waitingSince) / 1000))),
         h("div", { class: "row small" },
@@ -573,7 +576,24 @@
     return card("SLA", "sla",
       h("div", { class: "sla-overall" }, light(t.sla, "overall SLA"), " overall: ", h("strong", { "data-testid": "sla-overall" }, t.sla || "–")),
       clockRow("First response", "first_response", t.first_response_at),
-      clockRow("Resolution", "resolution", t.closed_at));
+      clockRow("Resolution", "resolution", t.closed_at),
+      replyWindowRow(t));
+  }
+
+  /* WeChat lets the business write only 48 h after the customer's last message: when it closes, and a warning. */
+  const WINDOW_WORDS = {
+    open: "",
+    closing: "closes soon: reply now, or ask for a phone number or e-mail",
+    closed: "closed: WeChat will refuse replies until the customer writes again",
+  };
+  function replyWindowRow(t) {
+    const w = t.reply_window;
+    if (!w) return null;
+    return h("div", { class: "sla-row reply-window reply-window-" + w.state, "data-testid": "reply-window", dataset: { state: w.state } },
+      h("span", { class: "sla-label" }, "Reply window"),
+      h("span", { class: "countdown", dataset: { due: w.closes_at, done: "", key: "reply_window" } }),
+      h("span", { class: "muted" }, "closes " + time(w.closes_at)),
+      WINDOW_WORDS[w.state] ? h("strong", { class: "reply-window-warning", "data-testid": "reply-window-warning" }, WINDOW_WORDS[w.state]) : null);
   }
 
   /* Update the countdowns and the waiting times once a second. */

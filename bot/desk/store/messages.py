@@ -49,6 +49,13 @@ class MessageRows(Database):
         try:
             with self.engine.begin() as conn:
                 new_id = conn.execute(messages.insert().values(**values)).inserted_primary_key[0]
+                if values["role"] == MessageRole.CUSTOMER.value:  # the reply window counts from the latest
+                    conn.execute(
+                        tickets.update()
+                        .where(tickets.c.id == ticket_id)
+                        .where(sa.or_(tickets.c.last_customer_at.is_(None), tickets.c.last_customer_at < at))
+                        .values(last_customer_at=at)
+                    )
         except IntegrityError:
             return None
         return Message.from_row({**values, "id": int(new_id), "text": text})

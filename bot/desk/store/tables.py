@@ -59,6 +59,9 @@ tickets = sa.Table(
     sa.Column("abandoned_at", sa.Float),
     # A complaint (`bot.desk.complaints`: the reason or an intent of the packet); NULL on tickets older than it.
     sa.Column("complaint", sa.Boolean),
+    # When the customer last wrote (Rasa's timestamp of their latest message on the ticket): the channel's reply
+    # window (`bot.reply_window`, WeChat's 48 hours) is counted from it, or from `created_at` before any.
+    sa.Column("last_customer_at", sa.Float),
 )
 
 messages = sa.Table(
