@@ -8,6 +8,7 @@ A conversation id (Rasa's sender id, the desk's `conversation_id`) is `<channel>
 | REST (`rest`) | `rest:<sender>` | the caller's `sender` |
 | WeChat (`wechat`) | `wechat:<OpenID>` | the follower's OpenID |
 | WeCom (`wecom`) | `wecom:<UserID>` | the member's UserID |
+| e-mail (`email`) | `email:<thread>` | the thread id made from its first mail's Message-ID |
 
 Before, every channel used its own id as the conversation id, so a widget visitor who picked a WeChat follower's
 OpenID as session id wrote into that follower's conversation (and its ticket), and a REST caller could do the
