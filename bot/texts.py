@@ -440,7 +440,7 @@ def email_acknowledgement(lang: Optional[str], ticket_id: Optional[str], expecte
     ticket_en = f" (ticket {ticket_id})" if ticket_id else ""
     return localise(
         lang,
-        zh=f"您好，我们已收到您的邮件{ticket_zh}。客服人员预计在 {expected_by} 前回复您，回复本邮件即可补充信息，无需重复发送。",
+        zh=f"您好，我们已收到您的邮件{ticket_zh}。客服人员预计在 {expected_by} 前回复您，直接回复此邮件即可补充信息，无需重复发送。",
         en=f"Hello, we have received your e-mail{ticket_en}. An agent is expected to reply by {expected_by}; reply to "
         "this e-mail to add anything, there is no need to write again.",
     )
@@ -450,7 +450,7 @@ def email_reach_person(lang: Optional[str]) -> str:
     """The line under an automatic e-mail answer: how to reach a person."""
     return localise(
         lang,
-        zh="这是自动回复。如需人工客服，请直接回复本邮件并写明“人工”，我们会转给客服人员处理。",
+        zh="这是自动回复。如需人工客服，请直接回复此邮件并写明“人工”，我们会转给客服人员处理。",
         en="This is an automatic answer. To reach a person, reply to this e-mail and write \"agent\"; a member of our "
         "team will take it from there.",
     )
