@@ -15,10 +15,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 CHANNEL_VARS := WECHAT_TOKEN WECHAT_ENCODING_AES_KEY WECHAT_APP_ID WECHAT_APP_SECRET WECHAT_API_BASE \
 	WECOM_TOKEN WECOM_ENCODING_AES_KEY WECOM_CORP_ID WECOM_CORP_SECRET WECOM_AGENT_ID WECOM_API_BASE \
 	WECHAT_KF_TOKEN WECHAT_KF_ENCODING_AES_KEY WECHAT_KF_CORP_ID WECHAT_KF_SECRET WECHAT_KF_OPEN_KFID WECHAT_KF_API_BASE \
-	FRONTLINE_IDENTITY_SECRET FRONTLINE_REST_TOKEN
+	FRONTLINE_IDENTITY_SECRET FRONTLINE_REST_TOKEN \
+	FRONTLINE_EMAIL_ADDRESS FRONTLINE_IMAP_URL FRONTLINE_EMAIL_SMTP_LISTEN FRONTLINE_SMTP_URL
 $(foreach v,$(CHANNEL_VARS),$(eval export $(v) ?=))
 
-.PHONY: help install install-browser install-haproxy lint validate train run run-production test test-unit test-faults test-stories bench bench-scale evaluate lock clean
+.PHONY: help install install-browser install-haproxy install-dovecot lint validate train run run-production test test-unit test-faults test-stories bench bench-scale evaluate lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +51,11 @@ install-haproxy: ## Install Debian's HAProxy for the production layout (needs ro
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
 	  else echo "error: the production layout needs Debian's haproxy: sudo apt-get install haproxy"; exit 1; fi; }
 
+install-dovecot: ## Install Debian's Dovecot IMAP server for the e-mail channel's mailbox tests (needs root)
+	@command -v dovecot >/dev/null || test -x /usr/sbin/dovecot || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	  else echo "error: the e-mail tests need Debian's dovecot-imapd: sudo apt-get install dovecot-imapd"; exit 1; fi; }
+
 lint: install ## Check code style (ruff)
 	$(VENV)/bin/ruff check bot actions tests
 
@@ -72,7 +78,7 @@ REPLICAS ?= 2
 run-production: train install-haproxy ## REPLICAS=2 Rasa servers, action servers and desks behind HAProxy (5005, 5006) on PostgreSQL, Redis, RabbitMQ (deploy/README.md)
 	$(PY) -m bot run --production --replicas $(REPLICAS)
 
-test: install install-browser install-haproxy train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
+test: install install-browser install-haproxy install-dovecot train lint validate test-unit test-stories ## Everything: lint, data checks, pytest, test stories
 
 test-unit: install train
 	$(PY) -m pytest -q -p no:cacheprovider -m "not faults and not bench"

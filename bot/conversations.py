@@ -9,6 +9,7 @@ A conversation id (Rasa's sender id, the desk's `conversation_id`) is `<channel>
 | WeChat (`wechat`) | `wechat:<OpenID>` | the follower's OpenID |
 | WeCom (`wecom`) | `wecom:<UserID>` | the member's UserID |
 | 微信客服 (`wechat_kf`) | `wechat_kf:<external_userid>` | the WeChat customer's external_userid |
+| e-mail (`email`) | `email:<thread>` | the thread id made from its first mail's Message-ID |
 
 Before, every channel used its own id as the conversation id, so a widget visitor who picked a WeChat follower's
 OpenID as session id wrote into that follower's conversation (and its ticket), and a REST caller could do the

@@ -54,6 +54,10 @@ CHANNEL_VARIABLES = (
     "WECHAT_KF_API_BASE",
     "FRONTLINE_IDENTITY_SECRET",
     "FRONTLINE_REST_TOKEN",
+    "FRONTLINE_EMAIL_ADDRESS",
+    "FRONTLINE_IMAP_URL",
+    "FRONTLINE_EMAIL_SMTP_LISTEN",
+    "FRONTLINE_SMTP_URL",
 )
 
 
@@ -352,6 +356,7 @@ def check_settings() -> None:
     from bot import ratelimit
     from bot.calendar import get_calendar
     from bot.calendar.messages import emergency_contact
+    from bot.channels import email_settings
     from bot.desk import config as desk_config
     from bot.escalation import escalation_settings
     from bot.handoff.context import TranscriptLimits
@@ -371,6 +376,7 @@ def check_settings() -> None:
     TranscriptLimits.from_settings(settings)
     RetentionPolicy.from_settings(settings)
     WindowRule.from_settings(settings)
+    email_settings.load(settings=settings)  # the e-mail channel's variables and `email` section
     for language in (ZH, EN):
         emergency_contact(language, settings)
 

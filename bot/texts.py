@@ -444,3 +444,34 @@ WECHAT_BUSY = "抱歉，系统暂时繁忙，请稍后再试。"
 WECHAT_TEXT_ONLY = "抱歉，我目前只能看懂文字消息。请用文字描述您的问题，我们会尽快为您处理。"
 WECHAT_ASK_QUESTION = "请输入您的问题。"
 
+
+
+# --- e-mail (`bot/channels/email_turns.py`) -----------------------------------------------------------------------
+
+
+def email_acknowledgement(lang: Optional[str], ticket_id: Optional[str], expected_by: str) -> str:
+    """The acknowledgement of a mail an agent will answer: its ticket number and the expected reply time.
+
+    Args:
+        lang: the customer's language.
+        ticket_id: the ticket of the mail (None when the desk could not make one).
+        expected_by: the formatted expected reply time (from the calendar and the e-mail SLA).
+    """
+    ticket_zh = f"（工单号 {ticket_id}）" if ticket_id else ""
+    ticket_en = f" (ticket {ticket_id})" if ticket_id else ""
+    return localise(
+        lang,
+        zh=f"您好，我们已收到您的邮件{ticket_zh}。客服人员预计在 {expected_by} 前回复您，直接回复此邮件即可补充信息，无需重复发送。",
+        en=f"Hello, we have received your e-mail{ticket_en}. An agent is expected to reply by {expected_by}; reply to "
+        "this e-mail to add anything, there is no need to write again.",
+    )
+
+
+def email_reach_person(lang: Optional[str]) -> str:
+    """The line under an automatic e-mail answer: how to reach a person."""
+    return localise(
+        lang,
+        zh="这是自动回复。如需人工客服，请直接回复此邮件并写明“人工”，我们会转给客服人员处理。",
+        en="This is an automatic answer. To reach a person, reply to this e-mail and write \"agent\"; a member of our "
+        "team will take it from there.",
+    )

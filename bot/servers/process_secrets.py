@@ -41,6 +41,9 @@ HOLDERS: Dict[str, FrozenSet[str]] = {
     "WECHAT_KF_TOKEN": frozenset({RASA}),
     "WECHAT_KF_ENCODING_AES_KEY": frozenset({RASA}),
     "WECHAT_KF_SECRET": frozenset({RASA}),
+    # the e-mail channel's mailbox and relay (their URLs may hold passwords)
+    "FRONTLINE_IMAP_URL": frozenset({RASA}),
+    "FRONTLINE_SMTP_URL": frozenset({RASA}),
     # the stores: Rasa's tracker store and broker (endpoints.prod.yml), which the desk consumes too; the desk's
     # database (its URL may hold a password)
     "FRONTLINE_PG_PASSWORD": frozenset({RASA, DESK}),

@@ -1,0 +1,257 @@
+"""One inbound mail, start to end: read it, thread it, give it to the assistant as a channel message, and answer
+the way mail is answered.
+
+The mail's subject and body are one user message of the conversation `email:<thread>`, so the same NLU, anger
+detector, escalation policy, handoff, calendar and desk apply as on the other channels. What the assistant says
+in that turn is collected, not sent; then `decide` picks what the customer gets by mail:
+- the turn handed the mail over (anger, an emergency topic, a request for a person), or its subject carries an
+  urgent word ("紧急", "urgent", "emergency": the 24/7 lane, grade A), or nothing confident matched: a desk ticket
+  and an acknowledgement with its number and the expected reply time from the calendar;
+- a confident FAQ answer: sent at once with how to reach a person (`email.answer_faq: automatic`), or only
+  suggested to an agent on a ticket (`suggest`: the customer gets the acknowledgement);
+- a mail in a thread an agent already has: nothing (the mail reached the ticket).
+
+Never answered (RFC 3834): auto-replies, bounces, mailing lists, no-reply senders; at most
+`acknowledgements_per_thread_per_day` acknowledgements a thread a day. What could not be read is logged in one
+line, and the raw mail is kept (size-limited) for an agent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+
+from bot import clock, conversations, texts
+from bot.channels.email_parse import InboundMail, read_mail
+from bot.channels.email_settings import EmailSettings
+from bot.channels.email_threads import Thread, ThreadStore
+from bot.language import detect
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "email"
+HANDOFF_ACTION = "action_handoff"
+FAQ_PREFIX = "faq_"
+EMERGENCY_REASON = "emergency"
+EMAIL_REASON = "email"  # a mail the assistant could not answer (settings `escalation.grades.email`)
+EMPTY_MAIL_TEXT = "(e-mail without text)"
+
+# outcomes of one mail (logged, and what the tests look at)
+DUPLICATE, NOT_ANSWERED, NO_SENDER, ANSWERED, ACKNOWLEDGED, TO_TICKET, LIMITED = (
+    "duplicate", "not_answered", "no_sender", "answered", "acknowledged", "to_ticket", "limited",
+)
+
+SendMail = Callable[[Thread, str, bool], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnFacts:
+    """What the assistant made of one mail (read from the tracker after the turn)."""
+
+    intent: Optional[str]
+    confidence: float
+    handed_off: bool  # `action_handoff` ran in this turn
+    paused: bool  # an agent has the conversation (before this mail)
+    answers: List[str]  # the texts the assistant said in the turn
+    ticket: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What to do after the turn: `answer`, `handoff` (with a reason), `acknowledge` (a ticket exists) or `nothing`."""
+
+    action: str
+    reason: Optional[str] = None
+
+
+def urgent_subject(subject: str, words: tuple) -> bool:
+    """True when the subject holds one of the urgent words (case-insensitive)."""
+    lowered = (subject or "").lower()
+    return any(word in lowered for word in words)
+
+
+def decide(facts: TurnFacts, urgent: bool, settings: EmailSettings) -> Plan:
+    """What the customer gets by mail (see the module docstring). Pure."""
+    if facts.handed_off:
+        return Plan("acknowledge")
+    if facts.paused:
+        return Plan("nothing")
+    if urgent:
+        return Plan("handoff", EMERGENCY_REASON)
+    confident = (
+        (facts.intent or "").startswith(FAQ_PREFIX)
+        and facts.confidence >= settings.faq_min_confidence
+        and bool(facts.answers)
+    )
+    if confident and settings.answer_faq == "automatic":
+        return Plan("answer")
+    return Plan("handoff", EMAIL_REASON)
+
+
+def turn_facts(tracker: Any, paused_before: bool) -> TurnFacts:
+    """Read a Rasa tracker after the mail's turn: the latest user message's intent, whether `action_handoff` ran
+    after it, the ticket slot."""
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if isinstance(e, UserUttered)), default=-1)
+    after = events[last_user + 1:]
+    intent = (tracker.latest_message.intent or {}) if tracker.latest_message else {}
+    return TurnFacts(
+        intent=intent.get("name"),
+        confidence=float(intent.get("confidence") or 0.0),
+        handed_off=any(isinstance(e, ActionExecuted) and e.action_name == HANDOFF_ACTION for e in after),
+        paused=paused_before,
+        answers=[],
+        ticket=tracker.get_slot("ticket_id"),
+    )
+
+
+def expected_reply_time(at: dt.datetime, urgent: bool, settings: Optional[Dict[str, Any]] = None) -> dt.datetime:
+    """When an agent is expected to answer a mail received at `at`: an urgent mail within its grade-A budget on
+    the 24/7 team's calendar, any other within the desk's first-response budget for e-mail
+    (`desk.first_response_seconds.email`), both in business time."""
+    from bot.calendar import get_calendar
+    from bot.desk.sla import DEFAULT_FIRST_RESPONSE
+    from bot.settings import load_settings
+
+    settings = load_settings() if settings is None else settings
+    calendar = get_calendar()
+    if urgent:
+        hours = ((settings.get("escalation") or {}).get("grade_hours") or {}).get("A", 1)
+        teams = ((settings.get("calendar") or {}).get("teams") or {})
+        team = "emergency" if "emergency" in teams else None
+        return calendar.add_business_time(at, dt.timedelta(hours=float(hours)), team=team)
+    budget = ((settings.get("desk") or {}).get("first_response_seconds") or {}).get(CHANNEL, DEFAULT_FIRST_RESPONSE)
+    return calendar.add_business_time(at, dt.timedelta(seconds=float(budget)))
+
+
+class MailTurns:
+    """Handles inbound mails for the Rasa server (the SMTP listener and the IMAP reader both call `receive`).
+
+    Args:
+        settings: the channel's settings.
+        store: the thread store.
+        agent: returns Rasa's agent (`app.ctx.agent`): its tracker store, lock store and actions.
+        on_new_message: Rasa's handler of a user message (what every input channel is given).
+        send_mail: sends a reply in a thread (text, automatic or not).
+    """
+
+    def __init__(
+        self,
+        settings: EmailSettings,
+        store: ThreadStore,
+        agent: Callable[[], Any],
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        send_mail: SendMail,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.agent = agent
+        self.on_new_message = on_new_message
+        self.send_mail = send_mail
+
+    async def receive(self, raw: bytes, envelope_sender: Optional[str] = None, source: str = "smtp") -> str:
+        """Take one mail as it arrived; return what happened to it (one of the outcome names). Never raises for
+        what is in the mail; a failure of Rasa or the relay is logged and the mail stays kept."""
+        mail = read_mail(raw, self.settings.limits, envelope_sender)
+        if mail.problems:
+            logger.warning(
+                "email: mail %s from %s (%d bytes, via %s) partly unreadable: %s; kept raw for an agent",
+                mail.message_id or "-", mail.sender or "-", mail.raw_size, source, "; ".join(mail.problems),
+            )
+        if not mail.sender:
+            self.store.keep_inbound(None, mail)
+            logger.warning("email: mail %s has no usable sender: kept, not answered", mail.message_id or "-")
+            return NO_SENDER
+        placement = self.store.place(mail)
+        if placement.duplicate:
+            logger.info("email: mail %s seen before: not handled again", mail.message_id or "-")
+            return DUPLICATE
+        if placement.note:
+            logger.warning("email: mail %s: %s", mail.message_id or "-", placement.note)
+        listed = self.store.keep_inbound(placement.thread.thread, mail)
+        if mail.auto_reason:
+            logger.info("email: mail %s not answered: %s", mail.message_id or "-", mail.auto_reason)
+            return NOT_ANSWERED
+        try:
+            return await self._converse(mail, placement.thread, listed)
+        except Exception:
+            # Rasa or the relay failed, not the mail: forget its id, so the sender's retry is handled anew
+            if mail.message_id:
+                self.store.forget_message(mail.message_id)
+            raise
+
+    async def _converse(self, mail: InboundMail, thread: Thread, attachments: List[dict]) -> str:
+        sender_id = conversations.conversation_id(CHANNEL, thread.thread)
+        text = mail.text or EMPTY_MAIL_TEXT
+        language = detect(text)
+        self.store.set_language(thread.thread, language)
+        agent = self.agent()
+        before = await agent.tracker_store.retrieve(sender_id)
+        paused_before = bool(before is not None and before.is_paused())
+        metadata = {
+            "email": {
+                "message_id": mail.message_id, "subject": mail.subject[:300], "attachments": attachments,
+                "problems": mail.problems[:10],
+            }
+        }
+        collector = CollectingOutputChannel()
+        await self.on_new_message(UserMessage(text, collector, sender_id, input_channel=CHANNEL, metadata=metadata))
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        facts = dataclasses.replace(
+            turn_facts(tracker, paused_before), answers=[m.get("text") for m in collector.messages if m.get("text")]
+        )
+        urgent = urgent_subject(mail.subject, self.settings.urgent_subject_words)
+        plan = decide(facts, urgent, self.settings)
+        logger.info(
+            "email: thread %s: intent %s (%.2f), urgent %s, plan %s %s",
+            thread.thread, facts.intent, facts.confidence, urgent, plan.action, plan.reason or "",
+        )
+        ticket = facts.ticket
+        if plan.action == "handoff":
+            ticket = await self._hand_over(sender_id, plan.reason or EMAIL_REASON)
+        if plan.action == "nothing":
+            return TO_TICKET
+        if ticket:
+            self.store.set_ticket(thread.thread, ticket)
+        thread = self.store.thread(thread.thread) or thread
+        today = clock.now().date().isoformat()
+        if plan.action == "answer":
+            if not self.store.take_auto_reply(thread.thread, today, "answer", self.settings.answers_per_thread_per_day):
+                logger.info("email: thread %s had its automatic answers for today: not answered", thread.thread)
+                return LIMITED
+            await self.send_mail(thread, "\n\n".join(facts.answers + [texts.email_reach_person(language)]), True)
+            return ANSWERED
+        if not self.store.take_auto_reply(thread.thread, today, "ack", self.settings.acknowledgements_per_thread_per_day):
+            logger.info("email: thread %s was acknowledged today: no second acknowledgement", thread.thread)
+            return LIMITED
+        from bot.calendar.messages import emergency_reply, format_moment
+
+        now = clock.now()
+        lines = []
+        if urgent or plan.reason == EMERGENCY_REASON:
+            lines.append(emergency_reply(language))
+        expected = expected_reply_time(now, urgent or plan.reason == EMERGENCY_REASON)
+        lines.append(texts.email_acknowledgement(language, ticket, format_moment(language, expected, now)))
+        await self.send_mail(thread, "\n\n".join(lines), True)
+        return ACKNOWLEDGED
+
+    async def _hand_over(self, sender_id: str, reason: str) -> Optional[str]:
+        """Run `action_handoff` for the conversation with `reason` (its grade from `escalation.grades`); return the
+        ticket number, or None when the desk made none (the action logged why)."""
+        agent = self.agent()
+        collector = CollectingOutputChannel()
+        async with agent.lock_store.lock(sender_id):
+            tracker = await agent.processor.fetch_tracker_and_update_session(sender_id, collector)
+            tracker.update(SlotSet("handoff_reason", reason))
+            tracker.update(SlotSet("handoff_grade", None))
+            await agent.processor.save_tracker(tracker)
+            tracker = await agent.execute_action(sender_id, HANDOFF_ACTION, collector, None, None)
+            if tracker is not None and not tracker.is_paused():
+                tracker.update(ActionExecuted("action_listen"))
+                await agent.processor.save_tracker(tracker)
+        return tracker.get_slot("ticket_id") if tracker is not None else None

@@ -1,0 +1,108 @@
+"""The mailbox path against a real IMAP server (a private Dovecot on loopback): unseen mails are read once and
+marked seen, a mail arriving while the reader waits is pushed by IDLE (the poll interval is an hour), and a wrong
+password is a logged, retried failure, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import pathlib
+import tempfile
+import time
+from typing import Iterator, List, Optional
+
+import pytest
+
+from bot.channels import email_inbound
+from bot.channels.email_settings import load
+from tests.channels.email import dovecot
+from tests.channels.email.mail_helpers import customer_mail
+
+pytestmark = pytest.mark.skipif(not dovecot.available(), reason="needs Debian's dovecot-imapd: make install-dovecot")
+
+
+@pytest.fixture()
+def server() -> Iterator[dovecot.Dovecot]:
+    # not pytest's tmp_path: Dovecot's own users must reach the mail folder, and tmp_path's parents are private
+    with tempfile.TemporaryDirectory(prefix="frontline-dovecot-") as folder:
+        started = dovecot.Dovecot(pathlib.Path(folder)).start()
+        try:
+            yield started
+        finally:
+            started.stop()
+
+
+class Recorder:
+    """Stands in for `MailTurns`: keeps what the reader hands over."""
+
+    def __init__(self) -> None:
+        self.mails: List[bytes] = []
+
+    async def receive(self, raw: bytes, envelope_sender: Optional[str] = None, source: str = "smtp") -> str:
+        self.mails.append(raw)
+        return "recorded"
+
+
+def append(server: dovecot.Dovecot, subject: str) -> None:
+    with imaplib.IMAP4("127.0.0.1", server.port) as client:
+        client.login(server.user, server.password)
+        message = customer_mail("alice@example.com", subject, "body of " + subject, f"<{subject}@example.com>")
+        client.append("INBOX", "", imaplib.Time2Internaldate(time.time()), message.as_bytes())
+
+
+def unseen(server: dovecot.Dovecot) -> List[bytes]:
+    with imaplib.IMAP4("127.0.0.1", server.port) as client:
+        client.login(server.user, server.password)
+        client.select("INBOX")
+        return client.search(None, "UNSEEN")[1][0].split()
+
+
+async def wait_until(test, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+async def test_unseen_mails_read_once_then_idle_pushes_a_new_one(server: dovecot.Dovecot) -> None:
+    append(server, "first")
+    append(server, "second")
+    settings = load(
+        {"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test",
+         "FRONTLINE_IMAP_URL": f"imap://{server.user}:{server.password}@127.0.0.1:{server.port}/INBOX"},
+        settings={"email": {"imap_poll_seconds": 3600}},
+    )
+    turns = Recorder()
+    reader = email_inbound.ImapReader(settings, turns)
+    task = asyncio.create_task(reader.run())
+    try:
+        await wait_until(lambda: reader.rounds >= 1, 20)
+        assert [b"Subject: first" in m for m in turns.mails] == [True, False]
+        assert b"Subject: second" in turns.mails[1]
+        assert unseen(server) == []
+        await asyncio.sleep(0.5)  # the reader is idling now
+        started = time.monotonic()
+        append(server, "third")
+        await wait_until(lambda: len(turns.mails) == 3, 10)
+        assert time.monotonic() - started < 10 and b"Subject: third" in turns.mails[2]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(turns.mails) == 3  # nothing read twice
+
+
+async def test_wrong_password_is_logged_and_retried(server: dovecot.Dovecot, caplog: pytest.LogCaptureFixture) -> None:
+    settings = load(
+        {"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test",
+         "FRONTLINE_IMAP_URL": f"imap://{server.user}:wrong@127.0.0.1:{server.port}/INBOX"},
+        settings={},
+    )
+    reader = email_inbound.ImapReader(settings, Recorder())
+    task = asyncio.create_task(reader.run())
+    try:
+        await wait_until(lambda: "IMAP reading" in caplog.text, 20)
+        assert not task.done() and "wrong" not in caplog.text
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
