@@ -6,6 +6,8 @@ Each part has one responsibility and its own module:
 - `tickets` (`bot.desk.tickets`): what agents do with tickets: claim, reply, transfer, topic, resolve, hand back;
 - `accounts` (`bot.desk.accounts`): sign-in, sessions, the agents list;
 - `reports` (`bot.desk.metrics`): the supervisor dashboard;
+- `followups` (`bot.desk.followups`): follow-ups (回访), automatic (low ratings, complaints, VIPs) and by hand;
+- `meters` (`bot.desk.prometheus`): this process's counters for `GET /metrics`;
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
@@ -25,11 +27,13 @@ from typing import Optional
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
+from bot.desk.followups import FollowUps, FollowUpSettings
 from bot.desk.idempotency import IdempotentCalls
 from bot.desk.inbox import Inbox
 from bot.desk.intake import Intake
 from bot.desk.metrics import Reports
 from bot.desk.presence import Presence
+from bot.desk.prometheus import DeskMeters
 from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
 from bot.desk.sla import BusinessHours
@@ -76,12 +80,16 @@ class Desk:
         self.line = WaitingLine(store, self.rules, self.presence, calendar)
         self.views = TicketViews(self.rules, self.line)
         self.feed = ConsoleFeed(self.hub, store, self.views)
-        self.delivery = Delivery(store, rasa, self.feed, self.line)
+        self.meters = DeskMeters()
+        self.delivery = Delivery(store, rasa, self.feed, self.line, self.meters)
         self.intake = Intake(store, settings, calendar, self.line, self.views, self.feed)
         self.tickets = TicketDesk(store, settings, self.rules, self.line, self.views, self.feed, self.delivery)
-        self.inbox = Inbox(store, self.feed)
+        self.inbox = Inbox(store, self.feed, self.meters)
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)
+        self.followups = FollowUps(store, FollowUpSettings.from_settings(settings.raw), calendar)
+        self.tickets.closer.on_closed = self.followups.ticket_closed
+        self.intake.on_rated = self.followups.rated
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)
