@@ -42,6 +42,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import data_keys, logsafe, outbox
 from bot.patches import rasa_events, rasa_stores
+from bot.servers.rasa_metrics import rasa_meters
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
                 self.engine, self.outbox, self.SQLEvent.__table__, self.cipher.loads, self.event_broker
             )
             self.relay.start()  # Rasa creates the store on its running loop: what a crash left is published now
+            rasa_meters().watch_outbox(self.relay)
 
     @classmethod
     def from_url(cls, url: str, event_broker: Any = None) -> "TunedSQLTrackerStore":
@@ -215,6 +217,7 @@ class TunedSQLTrackerStore(rasa_stores.HookedSQLTrackerStore):
                 session.commit()
         finally:
             self._save_hint = None
+        rasa_meters().observe_turn(tracker.sender_id, new_events)
         if self.relay is not None and bodies:
             self.relay.remember(bodies)
             await self._publish_now()

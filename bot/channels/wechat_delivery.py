@@ -22,6 +22,7 @@ from bot.channels.delivery_keys import DeliveryKeys, delivery_key
 from bot.channels.shared_state import LocalState, SharedState
 from bot.channels.wechat_api import WeChatApiError
 from bot.language import detect
+from bot.servers.rasa_metrics import rasa_meters
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class WeChatOutput(OutputChannel):
             await self.client.send_text_async(recipient_id, text)
         except WeChatApiError as error:
             logger.error("%s: message to %s not delivered: %s", self.name(), recipient_id, error)
+            rasa_meters().delivery_failed(self.channel)
             raise
 
     async def send_text_with_buttons(
@@ -299,6 +301,7 @@ class ReplyCollector(WeChatOutput):
         """Record a failed send, drop the rest of the turn's queue and log whose answer was lost."""
         dropped, self._pending = len(self._pending), []
         self.failures.append(DeliveryFailure(recipient_id, self.msg_id, error, 1 + dropped))
+        rasa_meters().delivery_failed(self.channel)
         logger.error(
             "%s: late answer to %s not delivered: %s; %d later message(s) of this turn not sent",
             self.name(),

@@ -257,6 +257,22 @@ def api_blueprint(name: str) -> Blueprint:
         agent = _session(request).agent
         return await _once(request, agent, lambda: _desk(request).tickets.handback(code, agent))
 
+    @bp.get("/followups")
+    async def list_followups(request: Request) -> HTTPResponse:
+        agent = _session(request).agent
+        args = {key: request.args.get(key) for key in request.args}
+        return _json(_desk(request).followups.list_for(agent, args))
+
+    @bp.post("/followups")
+    async def create_followup(request: Request) -> HTTPResponse:
+        agent = _session(request).agent
+        return await _once(request, agent, lambda: _desk(request).followups.create(agent, _body(request)), 201)
+
+    @bp.post("/followups/<code>/outcome")
+    async def followup_outcome(request: Request, code: str) -> HTTPResponse:
+        agent = _session(request).agent
+        return await _once(request, agent, lambda: _desk(request).followups.finish(agent, code, _body(request)))
+
     @bp.get("/dashboard")
     async def dashboard(request: Request) -> HTTPResponse:
         _session(request)

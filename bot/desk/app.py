@@ -6,7 +6,8 @@ work: reading the console feed (`bot.desk.stream.Hub.run`), the presence heartbe
 the leader's rounds (queue-position updates, feed trimming, forgetting dead processes and old idempotency keys,
 the sweep of stale pending replies and unfinished closes, abandoned waits (`bot.desk.abandonment`): on one desk process at a time, `bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
 the same database. `run()` (behind `python -m bot desk`) serves it on `FRONTLINE_LISTEN_HOST` (127.0.0.1) and
-`FRONTLINE_DESK_PORT` (5006). Request bodies over `servers.request_max_bytes.desk` get 413 before they are read
+`FRONTLINE_DESK_PORT` (5006). `GET /metrics` answers in Prometheus' text format (`bot.desk.prometheus`, token:
+`bot.metrics_http`). Request bodies over `servers.request_max_bytes.desk` get 413 before they are read
 (`bot.servers.request_limits`); the demo page exists only in development (`bot.settings.production_mode`).
 """
 
@@ -24,10 +25,10 @@ from sanic import Sanic
 from sanic.exceptions import SanicException
 from sanic.response import json as json_response
 
-from bot import logsafe
+from bot import logsafe, metrics_http
 from bot.patches import sanic_framing
 from bot.tasks import cancel_all
-from bot.desk import api, config
+from bot.desk import api, config, prometheus
 from bot.desk.console import console_blueprint
 from bot.desk.demo import demo_blueprint
 from bot.desk.errors import DeskError
@@ -151,6 +152,13 @@ def create_app(
              "process": desk.presence.process_id},
             status=503 if problems else 200,
         )
+
+    registry = prometheus.registry_for(desk)
+
+    @app.get(metrics_http.PATH)
+    async def metrics(request: Any) -> Any:
+        """Prometheus' text format (`bot.desk.prometheus`; who may scrape: `bot.metrics_http`)."""
+        return metrics_http.sanic_response(request, registry)
 
     if console:
         app.blueprint(console_blueprint(f"desk_console_{suffix}"))

@@ -1,6 +1,6 @@
 """The agent console and the supervisor dashboard: static pages served by the desk.
 
-`/` redirects to `/console`; `/console` and `/dashboard` are plain HTML pages; `/static/…` serves
+`/` redirects to `/console`; `/console`, `/followups` and `/dashboard` are plain HTML pages; `/static/…` serves
 `bot/desk/static/` (HTML, CSS, JS; no build step, nothing from a CDN). The pages talk only to the desk's public
 API (`/api/…`) with the agent's bearer token, which they keep in `sessionStorage`.
 """
@@ -38,7 +38,7 @@ def console_blueprint(name: str | None = None) -> Blueprint:
         name: the blueprint name; unique by default, so several desk apps can live in one process (tests).
 
     Returns:
-        A sanic Blueprint with `/`, `/console`, `/dashboard` and `/static/…`.
+        A sanic Blueprint with `/`, `/console`, `/followups`, `/dashboard` and `/static/…`.
     """
     bp = Blueprint(name or f"frontline_console_{next(_COUNTER)}")
 
@@ -56,6 +56,10 @@ def console_blueprint(name: str | None = None) -> Blueprint:
     @bp.get("/dashboard")
     async def dashboard(_request: Request) -> HTTPResponse:
         return await page("dashboard.html")
+
+    @bp.get("/followups")
+    async def followups(_request: Request) -> HTTPResponse:
+        return await page("followups.html")
 
     bp.static("/static", str(STATIC_DIR), name="static")
     return bp

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from bot import texts
 from bot.desk import records
 from bot.desk.errors import DeskError
+from bot.desk.prometheus import DeskMeters
 from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
 from bot.desk.records import Message, MessageRole, MessageStatus, Ticket, TicketStatus
 from bot.desk.store import Store
@@ -62,11 +63,14 @@ class Delivery:
         line: the waiting line (for position updates).
     """
 
-    def __init__(self, store: Store, rasa: RasaClient, feed: ConsoleFeed, line: WaitingLine) -> None:
+    def __init__(
+        self, store: Store, rasa: RasaClient, feed: ConsoleFeed, line: WaitingLine, meters: Optional[DeskMeters] = None
+    ) -> None:
         self.store = store
         self.rasa = rasa
         self.feed = feed
         self.line = line
+        self.meters = meters or DeskMeters()
 
     async def pause(self, ticket: Ticket) -> None:
         """Pause the assistant for a claimed ticket's conversation: from now on only the agent answers.
@@ -93,6 +97,7 @@ class Delivery:
         try:
             await self.rasa.append_events(ticket.conversation_id, [reply_event(ticket, message)], ticket.channel)
         except RasaUnavailable as error:
+            self.meters.delivery_failed()
             self.store.set_message_status(message.id, MessageStatus.FAILED)
             self.feed.message(ticket.id, dataclasses.replace(message, status=MessageStatus.FAILED))
             known = channel_error(getattr(error, "detail", ""))

@@ -24,6 +24,7 @@ import logging
 import time
 from typing import Any, Dict, Optional
 
+from bot.desk.prometheus import DeskMeters
 from bot.desk.records import Message, MessageRole, MessageStatus, TicketStatus
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
@@ -50,9 +51,10 @@ class Inbox:
         feed: the console push.
     """
 
-    def __init__(self, store: Store, feed: ConsoleFeed) -> None:
+    def __init__(self, store: Store, feed: ConsoleFeed, meters: Optional[DeskMeters] = None) -> None:
         self.store = store
         self.feed = feed
+        self.meters = meters or DeskMeters()
         self._warned_unsequenced = False
 
     def ingest(self, event: Dict[str, Any]) -> Optional[Message]:
@@ -81,6 +83,7 @@ class Inbox:
             return None
         stamp = event.get("timestamp")
         timestamp = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else time.time()
+        self.meters.event_taken(stamp)
         self.store.seen_conversation(sender, event.get("input_channel"), timestamp)
         if sequence is None:
             if not self._warned_unsequenced:

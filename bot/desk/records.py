@@ -18,6 +18,7 @@ from bot import clock
 logger = logging.getLogger(__name__)
 
 TICKET_PREFIX = "T-"
+FOLLOWUP_PREFIX = "F-"
 
 
 class _Text(str, enum.Enum):
@@ -83,6 +84,31 @@ class TokenKind(_Text):
 
     API = "api"  # printed once by `python -m bot desk add-agent`; never expires
     SESSION = "session"  # from `POST /api/login`; expires after `desk.session_hours`
+
+
+class FollowUpTrigger(_Text):
+    """Why a follow-up (回访) exists."""
+
+    LOW_RATING = "low_rating"  # a survey rating of 1 or 2
+    COMPLAINT = "complaint"  # a complaint ticket, once closed
+    VIP = "vip"  # a VIP customer's ticket, once closed
+    MANUAL = "manual"  # an agent asked for it
+
+
+class FollowUpStatus(_Text):
+    """Whether a follow-up is still to do."""
+
+    OPEN = "open"
+    DONE = "done"
+
+
+class FollowUpOutcome(_Text):
+    """How a follow-up ended (each one closes it)."""
+
+    REACHED = "reached"
+    NOT_REACHED = "not_reached"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
 
 
 def ticket_code(ticket_id: int) -> str:
@@ -246,3 +272,41 @@ class IdempotentCall:
     status: Optional[int]
     response: Any
     age: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowUp:
+    """A row of `desk_followups`: a call back to a customer after a ticket (see `bot.desk.followups`)."""
+
+    id: int
+    ticket_id: int
+    trigger: FollowUpTrigger
+    status: FollowUpStatus
+    owner: Optional[str]
+    due_at: float
+    outcome: Optional[FollowUpOutcome]
+    note: Optional[str]
+    created_by: str
+    created_at: float
+    done_at: Optional[float] = None
+    done_by: Optional[str] = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> FollowUp:
+        """Build a follow-up from a database row (`note` already decrypted)."""
+        values = _own_columns(cls, row)
+        values["trigger"] = FollowUpTrigger(row["trigger"])
+        values["status"] = FollowUpStatus(row["status"])
+        values["outcome"] = FollowUpOutcome(row["outcome"]) if row.get("outcome") else None
+        return cls(**values)
+
+    @property
+    def code(self) -> str:
+        """The public id, `F-000123`."""
+        return f"{FOLLOWUP_PREFIX}{self.id:06d}"
+
+
+def parse_followup_code(code: str) -> Optional[int]:
+    """Return the numeric id of `F-000123` (or `123`), or None when it is not a follow-up id."""
+    raw = code[len(FOLLOWUP_PREFIX):] if code.upper().startswith(FOLLOWUP_PREFIX) else code
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None

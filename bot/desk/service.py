@@ -9,6 +9,8 @@ Each part has one responsibility and its own module:
 - `staffing` (`bot.desk.staffing`): the forecast and the agents needed (`GET /api/staffing`);
 - `reports` (`bot.desk.metrics`): the supervisor dashboard; `period_reports` (`bot.desk.reports`): the figures
   of a range of dates (`GET /api/reports`, `python -m bot report`);
+- `followups` (`bot.desk.followups`): follow-ups (回访), automatic (low ratings, complaints, VIPs) and by hand;
+- `meters` (`bot.desk.prometheus`): this process's counters for `GET /metrics`;
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
@@ -30,11 +32,13 @@ from bot.desk.abandonment import Abandonment
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
+from bot.desk.followups import FollowUps, FollowUpSettings
 from bot.desk.idempotency import IdempotentCalls
 from bot.desk.inbox import Inbox
 from bot.desk.intake import Intake
 from bot.desk.metrics import Reports
 from bot.desk.presence import Presence
+from bot.desk.prometheus import DeskMeters
 from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
 from bot.desk.reports import PeriodReports
@@ -46,6 +50,7 @@ from bot.desk.stream import ConsoleFeed, Hub
 from bot.desk.tickets import TicketDesk
 from bot.desk.views import TicketViews
 from bot.desk.waiting import WaitingLine
+from bot.reply_window import WindowRule
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +88,20 @@ class Desk:
         self.line = WaitingLine(store, self.rules, self.presence, calendar)
         self.views = TicketViews(self.rules, self.line)
         self.feed = ConsoleFeed(self.hub, store, self.views)
-        self.delivery = Delivery(store, rasa, self.feed, self.line)
+        self.meters = DeskMeters()
+        self.delivery = Delivery(store, rasa, self.feed, self.line, self.meters)
         self.intake = Intake(store, settings, calendar, self.line, self.views, self.feed)
         self.tickets = TicketDesk(store, settings, self.rules, self.line, self.views, self.feed, self.delivery)
-        self.inbox = Inbox(store, self.feed)
+        self.inbox = Inbox(store, self.feed, self.meters)
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)
         self.staffing = StaffingReport(store, settings.raw, self.presence)
         self.period_reports = PeriodReports(store, settings, calendar)
+        self.followups = FollowUps(
+            store, FollowUpSettings.from_settings(settings.raw), calendar, WindowRule.from_settings(settings.raw)
+        )
+        self.tickets.closer.on_closed = self.followups.ticket_closed
+        self.intake.on_rated = self.followups.rated
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)

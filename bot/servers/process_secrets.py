@@ -57,6 +57,8 @@ HOLDERS: Dict[str, FrozenSet[str]] = {
     # the Rasa server and the desk (login)
     "FRONTLINE_REDIS_URL": frozenset({RASA, DESK}),
     "FRONTLINE_REDIS_PASSWORD": frozenset({RASA, DESK}),
+    # GET /metrics on the Rasa server and the desk (bot/metrics_http.py): both check it, Prometheus sends it
+    "FRONTLINE_METRICS_TOKEN": frozenset({RASA, DESK}),
 }
 
 

@@ -8,7 +8,8 @@ telemetry, plugins) and calls Rasa's public serving function, `rasa.api.run`. It
 
 - binds `FRONTLINE_LISTEN_HOST` (127.0.0.1 by default), not every interface;
 - caps request bodies, websocket frames and socket.io messages at `servers.request_max_bytes.rasa`
-  (`bot.servers.request_limits`), before the server takes its first connection.
+  (`bot.servers.request_limits`), before the server takes its first connection;
+- serves `GET /metrics` (Prometheus, `bot.servers.rasa_metrics`; token `FRONTLINE_METRICS_TOKEN`).
 
 `make run` (`bot/run.py`) starts it; in production start one per replica the same way, with the environment
 of `docs/security/perimeter.md`.
@@ -23,7 +24,7 @@ import pathlib
 import sys
 from typing import Any, List
 
-from bot.servers import listen, request_limits
+from bot.servers import listen, rasa_metrics, request_limits
 
 logger = logging.getLogger(__name__)
 
@@ -141,5 +142,6 @@ def main(args: argparse.Namespace) -> int:
     _prepare_rasa(namespace)
     import rasa.api
 
-    rasa.api.run(**vars(namespace), server_listeners=[(cap_requests(limits.rasa), "main_process_start")])
+    listeners = [(cap_requests(limits.rasa), "main_process_start"), (rasa_metrics.metrics_route(), "main_process_start")]
+    rasa.api.run(**vars(namespace), server_listeners=listeners)
     return 0

@@ -148,3 +148,22 @@ idempotency = sa.Table(
     sa.Column("response", sa.Text),  # the first answer's JSON body, encrypted (it may hold a reply's words)
     sa.Column("created_at", sa.Float, nullable=False, index=True),  # the database's clock
 )
+
+followups = sa.Table(
+    "desk_followups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, nullable=False, index=True),
+    sa.Column("trigger", sa.String(16), nullable=False),  # FollowUpTrigger: low_rating | complaint | vip | manual
+    # `<ticket id>:<trigger>` for the automatic ones: one per ticket and trigger, however often it is asked for.
+    sa.Column("auto_key", sa.String(64), unique=True, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # FollowUpStatus: open | done
+    sa.Column("owner", sa.String(128), index=True),  # the agent who does it; NULL: anyone
+    sa.Column("due_at", sa.Float, nullable=False),  # in business time from its creation (bot.calendar)
+    sa.Column("outcome", sa.String(16)),  # FollowUpOutcome, once done
+    sa.Column("note", sa.Text),  # encrypted (it may hold what the customer said)
+    sa.Column("created_by", sa.String(128), nullable=False),  # an agent's name, or `desk` for the automatic ones
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float),
+    sa.Column("done_by", sa.String(128)),
+)

@@ -1,0 +1,235 @@
+"""Follow-ups (回访): created automatically for low ratings, complaints and VIP tickets, by hand by an agent;
+an owner, a due time in business time, an outcome and a note; the channel only within WeChat's 48 hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Dict
+
+import pytest
+
+from bot.calendar import get_calendar
+from bot.desk.app import create_app
+from bot.desk.followups import FollowUps, FollowUpSettings
+from bot.desk.rasa_client import RasaClient
+from bot.desk.records import FollowUpOutcome, FollowUpStatus, FollowUpTrigger
+from bot.desk.store import Store
+from bot.desk.store.tables import followups as followups_table
+from bot.settings import SettingsError
+
+START = dt.datetime(2025, 12, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # a Monday, open
+
+
+def at(monkeypatch: pytest.MonkeyPatch, moment: dt.datetime) -> None:
+    monkeypatch.setenv("FRONTLINE_NOW", moment.isoformat())
+
+
+async def closed_ticket(app: Any, internal: Dict[str, str], agents: Dict[str, Any], packet: Dict[str, Any],
+                        close: str = "resolve", agent: str = "alice") -> str:
+    """A ticket claimed and closed by `agent`; its code."""
+    _, created = await app.asgi_client.post("/internal/tickets", headers=internal, json=packet)
+    assert created.status == 201, created.json
+    code = created.json["id"]
+    headers = agents[agent]["headers"]
+    _, claimed = await app.asgi_client.post(f"/api/tickets/{code}/claim", headers=headers)
+    assert claimed.status == 200, claimed.json
+    _, closed = await app.asgi_client.post(f"/api/tickets/{code}/{close}", headers=headers)
+    assert closed.status == 200, closed.json
+    return code
+
+
+async def listed(app: Any, agents: Dict[str, Any], query: str = "status=all", agent: str = "alice") -> list:
+    _, response = await app.asgi_client.get(f"/api/followups?{query}", headers=agents[agent]["headers"])
+    assert response.status == 200, response.json
+    return response.json
+
+
+async def test_a_low_rating_makes_one_follow_up_for_the_agent_due_in_business_time(
+    app, internal, make_packet, agents, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    calm = dict(reason="asked_for_human", topic=None, anger_history=[0.1])  # not a complaint, not a VIP
+    low = await closed_ticket(app, internal, agents, make_packet("low-1", **calm))
+    fine = await closed_ticket(app, internal, agents, make_packet("fine-1", **calm))
+    assert await listed(app, agents) == []  # closing a calm ticket makes none
+    for code, rating in ((low, 2), (fine, 4)):
+        _, rated = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal,
+                                              json={"rating": rating})
+        assert rated.status == 200
+    found = await listed(app, agents)
+    assert [(f["ticket"], f["trigger"], f["owner"], f["status"], f["rating"]) for f in found] == [
+        (low, "low_rating", "alice", "open", 2)
+    ]
+    # 8 hours of business time from the rating (the test calendar counts plain time)
+    assert dt.datetime.fromisoformat(found[0]["due_at"]) == START + dt.timedelta(hours=8)
+    assert found[0]["contact"] == {"by": "channel", "channel": "socketio", "channel_open_until": None}
+    assert found[0]["created_by"] == "desk" and found[0]["overdue"] is False
+
+
+async def test_complaints_and_vips_get_one_when_closed_and_settings_switch_each_off(
+    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    desk_section = {**settings["desk"], "followups": {"vip": False}}
+    app = create_app({**settings, "desk": desk_section}, store=sqlite_store, broker=None, secret="test-secret",
+                     rasa=RasaClient(fake_rasa.url, token="t", timeout=3), calendar=calendar,
+                     notify_positions=False, console=False)
+    vip = {"id": "cust-v", "display_name": "李*", "tier": "vip", "vip": True, "language": "zh", "earlier_tickets": []}
+    angry = await closed_ticket(app, internal, agents, make_packet("angry-1", reason="anger"), close="handback")
+    complaint_topic = await closed_ticket(app, internal, agents, make_packet(
+        "topic-1", reason="asked_for_human", topic="faq_complaint_process", anger_history=[0.1]), agent="bob")
+    await closed_ticket(app, internal, agents, make_packet(
+        "vip-1", reason="asked_for_human", topic=None, anger_history=[0.1], customer=vip))
+    found = await listed(app, agents)
+    assert sorted((f["ticket"], f["trigger"], f["owner"]) for f in found) == [
+        (angry, "complaint", "alice"), (complaint_topic, "complaint", "bob")
+    ]
+    # A low rating on a ticket with an open follow-up adds none.
+    _, rated = await app.asgi_client.post(f"/internal/tickets/{complaint_topic}/survey", headers=internal,
+                                          json={"rating": 1})
+    assert rated.status == 200 and len(await listed(app, agents)) == 2
+
+
+async def test_vip_tickets_get_one_by_default(app, internal, make_packet, agents, monkeypatch) -> None:
+    at(monkeypatch, START)
+    vip = {"id": "cust-v", "display_name": "李*", "tier": "vip", "vip": True, "language": "zh", "earlier_tickets": []}
+    code = await closed_ticket(app, internal, agents, make_packet(
+        "vip-2", reason="asked_for_human", topic=None, anger_history=[0.1], customer=vip))
+    assert [(f["ticket"], f["trigger"]) for f in await listed(app, agents)] == [(code, "vip")]
+
+
+async def test_an_agent_creates_lists_and_closes_a_follow_up(app, internal, make_packet, agents, monkeypatch) -> None:
+    at(monkeypatch, START)
+    _, created = await app.asgi_client.post("/internal/tickets", headers=internal, json=make_packet("manual-1"))
+    code = created.json["id"]
+    alice, bob, carol = (agents[name]["headers"] for name in ("alice", "bob", "carol"))
+    due = (START + dt.timedelta(days=1)).isoformat()
+    body = {"ticket": code, "owner": "bob", "due_at": due, "note": "客户要求明天回电"}
+    _, made = await app.asgi_client.post("/api/followups", headers={**alice, "Idempotency-Key": "k-1"}, json=body)
+    assert made.status == 201, made.json
+    followup = made.json
+    assert (followup["trigger"], followup["owner"], followup["created_by"], followup["note"]) == (
+        "manual", "bob", "alice", "客户要求明天回电")
+    assert dt.datetime.fromisoformat(followup["due_at"]) == START + dt.timedelta(days=1)
+    _, again = await app.asgi_client.post("/api/followups", headers={**alice, "Idempotency-Key": "k-1"}, json=body)
+    assert again.status == 201 and again.json["id"] == followup["id"]  # a repeat makes no second one
+    assert [f["id"] for f in await listed(app, agents, "mine=1", agent="bob")] == [followup["id"]]
+    assert await listed(app, agents, "mine=1") == []
+    assert await listed(app, agents, "overdue=1") == []
+    at(monkeypatch, START + dt.timedelta(days=2))
+    assert [f["id"] for f in await listed(app, agents, "overdue=1")] == [followup["id"]]
+    path = f"/api/followups/{followup['id']}/outcome"
+    _, refused = await app.asgi_client.post(path, headers=alice, json={"outcome": "reached"})
+    assert refused.status == 403 and "bob" in refused.json["error"]
+    _, done = await app.asgi_client.post(path, headers=bob, json={"outcome": "not_reached", "note": "无人接听"})
+    assert done.status == 200, done.json
+    assert (done.json["status"], done.json["outcome"], done.json["done_by"], done.json["note"], done.json["overdue"]) \
+        == ("done", "not_reached", "bob", "无人接听", False)
+    _, twice = await app.asgi_client.post(path, headers=carol, json={"outcome": "resolved"})  # carol is senior
+    assert twice.status == 409
+    assert await listed(app, agents, "status=open") == [] and len(await listed(app, agents)) == 1
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (None, 400, "JSON object"),
+    ({"ticket": 5}, 400, "'ticket'"),
+    ({"ticket": "T-999999"}, 404, "T-999999"),
+    ({"ticket": "{code}", "owner": "nobody"}, 404, "nobody"),
+    ({"ticket": "{code}", "due_at": "tomorrow"}, 400, "ISO 8601"),
+    ({"ticket": "{code}", "due_at": "2025-12-02T10:00:00"}, 400, "offset"),
+    ({"ticket": "{code}", "due_at": "2025-11-30T10:00:00+08:00"}, 400, "future"),
+    ({"ticket": "{code}", "note": "x" * 4001}, 400, "'note'"),
+])
+async def test_bad_follow_ups_are_refused_with_the_reason(
+    app, internal, make_packet, agents, monkeypatch, body, status, words
+) -> None:
+    at(monkeypatch, START)
+    _, created = await app.asgi_client.post("/internal/tickets", headers=internal, json=make_packet("bad-1"))
+    if isinstance(body, dict) and body.get("ticket") == "{code}":
+        body = {**body, "ticket": created.json["id"]}
+    _, response = await app.asgi_client.post("/api/followups", headers=agents["alice"]["headers"], json=body)
+    assert response.status == status and words in response.json["error"], response.json
+    assert await listed(app, agents) == []
+
+
+async def test_bad_outcomes_and_filters_are_refused(app, internal, make_packet, agents, monkeypatch) -> None:
+    at(monkeypatch, START)
+    _, created = await app.asgi_client.post("/internal/tickets", headers=internal, json=make_packet("bad-2"))
+    headers = agents["alice"]["headers"]
+    _, made = await app.asgi_client.post("/api/followups", headers=headers, json={"ticket": created.json["id"]})
+    path = f"/api/followups/{made.json['id']}/outcome"
+    for bad in (None, {"outcome": "done"}, {"outcome": "reached", "note": 3}):
+        _, response = await app.asgi_client.post(path, headers=headers, json=bad)
+        assert response.status == 400, response.json
+    _, missing = await app.asgi_client.post("/api/followups/F-999999/outcome", headers=headers,
+                                            json={"outcome": "reached"})
+    assert missing.status == 404
+    for query in ("status=later", "limit=0", "limit=x"):
+        _, response = await app.asgi_client.get(f"/api/followups?{query}", headers=headers)
+        assert response.status == 400, query
+    _, anonymous = await app.asgi_client.get("/api/followups")
+    assert anonymous.status == 401
+    assert [f["status"] for f in await listed(app, agents)] == ["open"]  # nothing changed (status=all)
+
+
+@pytest.mark.parametrize("hours_after, contact", [(47, "channel"), (49, "phone")])
+async def test_wechat_customers_are_phoned_after_48_hours(
+    app, internal, make_packet, agents, monkeypatch, hours_after, contact
+) -> None:
+    at(monkeypatch, START)
+    _, created = await app.asgi_client.post("/internal/tickets", headers=internal,
+                                            json=make_packet("oWeChat-1", channel="wechat"))
+    code = created.json["id"]
+    store = app.ctx.store
+    ticket_id = store.get_ticket(int(code[2:])).id
+    last = START + dt.timedelta(hours=2)  # the customer wrote again two hours after the handoff
+    store.add_message(ticket_id, "customer", "还在吗", last.timestamp(), "received", external_id="rasa:9", sequence=9)
+    _, made = await app.asgi_client.post("/api/followups", headers=agents["alice"]["headers"], json={"ticket": code})
+    at(monkeypatch, last + dt.timedelta(hours=hours_after))
+    found = await listed(app, agents)
+    assert found[0]["id"] == made.json["id"]
+    assert found[0]["contact"] == {"by": contact, "channel": "wechat",
+                                   "channel_open_until": (last + dt.timedelta(hours=48)).astimezone(dt.timezone.utc).isoformat()}
+
+
+def test_the_due_time_counts_business_hours_across_a_weekend_and_a_holiday(sqlite_store: Store) -> None:
+    followups = FollowUps(sqlite_store, FollowUpSettings(due_business_hours=8), get_calendar())
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    # Friday 17:00: 1 h left that day; Monday 09:00–12:00 (3 h), 13:30–17:30 (4 h)
+    friday = dt.datetime(2025, 12, 5, 17, 0, tzinfo=shanghai)
+    assert followups.due_time(None, friday) == dt.datetime(2025, 12, 8, 17, 30, tzinfo=shanghai).timestamp()
+    # Tuesday 30 Sep 2025, 17:00: 1 h; then the National Day holiday (1–8 Oct) and the make-up working day
+    # Saturday 11 Oct: 7.5 h from Thursday 9 Oct 09:00 ends at 17:30 of the 9th.
+    before_holiday = dt.datetime(2025, 9, 30, 17, 0, tzinfo=shanghai)
+    assert followups.due_time(None, before_holiday) == dt.datetime(2025, 10, 9, 17, 30, tzinfo=shanghai).timestamp()
+    # the emergency team is always open: plain hours
+    assert followups.due_time("emergency", friday) == (friday + dt.timedelta(hours=8)).timestamp()
+
+
+def test_follow_up_settings_are_checked() -> None:
+    assert FollowUpSettings.from_settings({"desk": {}}) == FollowUpSettings()
+    for bad in ({"vip": "yes"}, {"low_rating_max": 6}, {"complaint_reasons": "anger"}, {"due_business_hours": 0},
+                ["x"]):
+        with pytest.raises(SettingsError, match="desk.followups"):
+            FollowUpSettings.from_settings({"desk": {"followups": bad}})
+
+
+def test_the_store_keeps_one_automatic_follow_up_per_trigger_and_closes_once(store: Store) -> None:
+    first, created = store.add_followup(7, FollowUpTrigger.LOW_RATING, "alice", 500.0, "desk", 100.0,
+                                        note="客户 13812345678", automatic=True)
+    again, created_again = store.add_followup(7, FollowUpTrigger.LOW_RATING, "alice", 900.0, "desk", 200.0,
+                                              automatic=True)
+    assert created and not created_again and again == first
+    other, _ = store.add_followup(7, FollowUpTrigger.MANUAL, None, 400.0, "bob", 150.0)
+    assert [f.id for f in store.list_followups()] == [other.id, first.id]  # soonest due first
+    assert [f.id for f in store.list_followups(owner="")] == [other.id]
+    assert store.count_overdue_followups(450.0) == 1 and store.count_overdue_followups(600.0) == 2
+    with store.engine.connect() as conn:  # the note is encrypted at rest
+        stored = conn.execute(followups_table.select().where(followups_table.c.id == first.id)).first()
+    assert "13812345678" not in str(stored.note)
+    assert store.finish_followup(first.id, FollowUpOutcome.REACHED, None, "alice", 300.0)
+    assert not store.finish_followup(first.id, FollowUpOutcome.ESCALATED, "again", "bob", 310.0)
+    done = store.get_followup(first.id)
+    assert (done.status, done.outcome, done.done_by, done.note) == (
+        FollowUpStatus.DONE, FollowUpOutcome.REACHED, "alice", "客户 13812345678")
+    assert store.count_overdue_followups(600.0) == 1
