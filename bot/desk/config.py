@@ -11,10 +11,11 @@ import dataclasses
 import logging
 import os
 import pathlib
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode
 
 from bot.amqp import amqp_url
+from bot.compliance import BannedPhrases
 from bot.i18n import ZH
 from bot.settings import SettingsError, load_settings, repo_root, var_dir
 
@@ -27,6 +28,10 @@ DEFAULT_SESSION_HOURS = 12
 # Longer than a channel's worst case for one send: WeChat's customer-service API, 3 tries of 5 s plus backoff.
 DEFAULT_RASA_TIMEOUT_SECONDS = 30.0
 MAX_TEXT = 4000
+# What the desk does with an agent's reply, note or canned reply holding a banned phrase
+# (`compliance.live_replies`): refuse it (422, nothing sent) or send it with a warning recorded for QA.
+LIVE_REPLIES_REFUSE = "refuse"
+LIVE_REPLIES_WARN = "warn"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +51,8 @@ class DeskSettings:
     default_capacity: int = DEFAULT_CAPACITY
     session_hours: float = DEFAULT_SESSION_HOURS
     rasa_timeout_seconds: float = DEFAULT_RASA_TIMEOUT_SECONDS
+    banned_phrases: Tuple[str, ...] = ()
+    live_replies: str = LIVE_REPLIES_REFUSE
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def skill_for(self, topic: Optional[str]) -> str:
@@ -127,6 +134,12 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         for i, c in enumerate(canned)
     ]
 
+    banned, live_replies = _live_compliance(settings)
+    for item in canned_list:
+        found = BannedPhrases(banned).found_in(item["text"])
+        if found:
+            raise SettingsError(f"settings: desk.canned {item['id']} contains the banned phrase '{found[0]}'")
+
     teams = ((settings.get("calendar") or {}).get("teams") or {}) if isinstance(settings.get("calendar"), Mapping) else {}
     return DeskSettings(
         first_response_seconds=first,
@@ -146,8 +159,27 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         rasa_timeout_seconds=_number(
             desk.get("rasa_timeout_seconds", DEFAULT_RASA_TIMEOUT_SECONDS), "desk.rasa_timeout_seconds", 1
         ),
+        banned_phrases=banned,
+        live_replies=live_replies,
         raw=settings,
     )
+
+
+def _live_compliance(settings: Mapping[str, Any]) -> Tuple[Tuple[str, ...], str]:
+    """The banned phrases (`compliance.banned_phrases`) and what to do with a live reply holding one
+    (`compliance.live_replies`: refuse or warn)."""
+    section = settings.get("compliance") or {}
+    if not isinstance(section, Mapping):
+        raise SettingsError("settings: section 'compliance' must be a mapping")
+    phrases = section.get("banned_phrases") or []
+    if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
+        raise SettingsError("settings: 'compliance.banned_phrases' must be a list of non-empty strings")
+    mode = section.get("live_replies", LIVE_REPLIES_REFUSE)
+    if mode not in (LIVE_REPLIES_REFUSE, LIVE_REPLIES_WARN):
+        raise SettingsError(
+            f"settings: 'compliance.live_replies' must be {LIVE_REPLIES_REFUSE} or {LIVE_REPLIES_WARN}, got {mode!r}"
+        )
+    return tuple(phrases), str(mode)
 
 
 def load(settings: Optional[Mapping[str, Any]] = None) -> DeskSettings:

@@ -4,6 +4,9 @@ Each part has one responsibility and its own module:
 
 - `intake` (`bot.desk.intake`): tickets from the action server: create, where they stand, the survey answer;
 - `tickets` (`bot.desk.tickets`): what agents do with tickets: claim, reply, transfer, topic, resolve, hand back;
+- `compliance` (`bot.desk.compliance`): the banned-phrase check of agents' replies and notes;
+- `customers` (`bot.desk.customers`): notes and tags that follow a customer across tickets;
+- `answers` (`bot.desk.suggestions`): suggested FAQ answers for a ticket, FAQ search;
 - `accounts` (`bot.desk.accounts`): sign-in, sessions, the agents list;
 - `reports` (`bot.desk.metrics`): the supervisor dashboard;
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
@@ -23,7 +26,9 @@ import logging
 from typing import Optional
 
 from bot.desk.accounts import Accounts
+from bot.desk.compliance import LiveCompliance
 from bot.desk.config import DeskSettings
+from bot.desk.customers import CustomerNotes
 from bot.desk.delivery import Delivery
 from bot.desk.idempotency import IdempotentCalls
 from bot.desk.inbox import Inbox
@@ -34,6 +39,7 @@ from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
+from bot.desk.suggestions import AnswerHelp
 from bot.desk.sweeper import MARGIN_SECONDS, Sweeper
 from bot.desk.stream import ConsoleFeed, Hub
 from bot.desk.tickets import TicketDesk
@@ -78,7 +84,12 @@ class Desk:
         self.feed = ConsoleFeed(self.hub, store, self.views)
         self.delivery = Delivery(store, rasa, self.feed, self.line)
         self.intake = Intake(store, settings, calendar, self.line, self.views, self.feed)
-        self.tickets = TicketDesk(store, settings, self.rules, self.line, self.views, self.feed, self.delivery)
+        self.compliance = LiveCompliance(store, settings)
+        self.tickets = TicketDesk(
+            store, settings, self.rules, self.line, self.views, self.feed, self.delivery, self.compliance
+        )
+        self.customers = CustomerNotes(store)
+        self.answers = AnswerHelp(store, rasa)
         self.inbox = Inbox(store, self.feed)
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)

@@ -25,7 +25,7 @@ from bot import data_keys
 from bot.desk.records import CLOSED_STATUSES, Message, MessageRole, MessageStatus, ticket_code
 from bot.desk.store.database import Database
 from bot.desk.store.feed import feed
-from bot.desk.store.tables import conversations, messages, tickets
+from bot.desk.store.tables import conversations, customer_notes, messages, tickets
 
 logger = logging.getLogger(__name__)
 
@@ -129,5 +129,6 @@ class MaintenanceRows(Database):
             data_keys.rekey_column(self.engine, table, column, cipher, _BATCH)
             for table, column in (
                 (messages, "text"), (tickets, "context"), (tickets, "rating_comment"), (feed, "data"),
+                (customer_notes, "text"),
             )
         )
