@@ -26,6 +26,8 @@ from bot.language import detect
 logger = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 3
+# Topics the model gives less than this are no suggestion (the rest of a ranking is often exactly 0).
+MIN_CONFIDENCE = 0.01
 MAX_SEARCH_RESULTS = 20
 MAX_QUERY = 200
 
@@ -95,8 +97,9 @@ class AnswerHelp:
             if topic is None or topic.answer(language) is None:
                 continue  # not an FAQ intent (greet, nlu_fallback, …), or answered by code
             confidence = ranked.get("confidence")
-            items.append({**answer_json(topic, language),
-                          "confidence": round(float(confidence), 4) if isinstance(confidence, (int, float)) else None})
+            if not isinstance(confidence, (int, float)) or confidence < MIN_CONFIDENCE:
+                continue
+            items.append({**answer_json(topic, language), "confidence": round(float(confidence), 4)})
             if len(items) == MAX_SUGGESTIONS:
                 break
         return SuggestedAnswers(items=items, reason=None if items else "the model found no FAQ topic for it")
