@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
-from bot.i18n import EN
+from bot.i18n import EN, localise
 from bot.language import detect
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,20 @@ class Topic:
     def response(self) -> str:
         """The name of the answer response, `utter_faq_<topic>`."""
         return RESPONSE_PREFIX + self.intent
+
+    def answer(self, language: Optional[str]) -> Optional[str]:
+        """The answer in the customer's language (`zh`, `zh_hant` or `en`), as the assistant sends it: the
+        English variation, or the Chinese one (converted to Traditional for `zh_hant`, `bot.i18n.localise`);
+        None when the topic is answered by code."""
+        if self.answer_zh is None or self.answer_en is None:
+            return None
+        return localise(language, zh=self.answer_zh, en=self.answer_en)
+
+    def name(self, language: Optional[str]) -> Optional[str]:
+        """The topic's short name in the customer's language, or None when the data file gives none."""
+        if self.name_zh is None or self.name_en is None:
+            return None
+        return localise(language, zh=self.name_zh, en=self.name_en)
 
     def canonical(self, language: str) -> Optional[str]:
         """The canonical question in the customer's language (`zh`, `zh_hant` or `en`)."""

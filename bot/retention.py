@@ -6,7 +6,8 @@ the desk forgets the conversation id of tickets closed before the cutoff and the
 keeps its texts, which are masked (and encrypted), for reports, until `desk_text_days` when set; agent replies
 of closed tickets that were never delivered are masked at once. The channels' delivery-key file
 (`var/channel-keys.db`, one machine) forgets the keys and missed replies recorded before the cutoff: they hold
-conversation ids, and are otherwise kept 7 days, longer than a retention of less than a week. RabbitMQ is not touched: a consumed message is
+conversation ids, and are otherwise kept 7 days, longer than a retention of less than a week. The notes and tags
+agents keep about a customer (`bot.desk.customers`) go when the customer has had no ticket since the cutoff. RabbitMQ is not touched: a consumed message is
 gone, and a backlog holds only the events the desk has not consumed yet.
 
 Safe from cron: one run at a time (`bot.maintenance.maintenance_lock`; a second one exits 0 saying so), each
@@ -81,6 +82,7 @@ class PurgeReport:
     replies_masked: int = 0
     feed_events: int = 0
     delivery_keys: int = 0
+    customer_notes: int = 0
 
     @property
     def changed(self) -> int:
@@ -96,7 +98,8 @@ class PurgeReport:
             f"{self.tracker_events} tracker store events and {self.broker_events} broker events; the desk forgot "
             f"{self.tickets_forgotten} tickets' conversation ids and {self.conversations_forgotten} conversations"
             f"{texts}; {self.replies_masked} undelivered replies masked; {self.feed_events} console feed events deleted"
-            f"; {self.delivery_keys} channel delivery keys deleted"
+            f"; {self.delivery_keys} channel delivery keys deleted; {self.customer_notes} customer notes and tags of "
+            "customers with no ticket since deleted"
         )
 
 
@@ -116,6 +119,7 @@ def purge(stores: Any, policy: RetentionPolicy, now: float) -> PurgeReport:
         desk = stores.desk
         report.tickets_forgotten, report.conversations_forgotten = desk.forget_conversations(cutoff, cutoff)
         report.feed_events = desk.trim_feed_before(cutoff)  # kept an hour as a rule; never past retention
+        report.customer_notes = desk.purge_customer_notes(cutoff)  # notes of customers with no ticket since
         if policy.desk_text_days is not None:
             report.tickets_texts_purged = desk.purge_texts(now - policy.desk_text_days * DAY)
         for message in desk.undelivered_replies():

@@ -32,6 +32,7 @@ from bot.desk.service import Desk
 from bot.desk.staffing import parse_days
 from bot.desk.stream import sse_frame
 from bot.desk.tickets import DEFAULT_PAGE
+from bot.i18n import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ STATUS_FILTERS: Dict[str, List[TicketStatus]] = {
     "all": list(TicketStatus),
 }
 SSE_PING_SECONDS = 15.0
+# Why a ticket has no suggested answers (Rasa down, no customer message yet), in plain English.
+SUGGESTIONS_REASON_HEADER = "X-Suggestions-Reason"
 
 
 def _json(data: Any, status: int = 200) -> HTTPResponse:
@@ -220,7 +223,44 @@ def api_blueprint(name: str) -> Blueprint:
     @bp.get("/tickets/<code>")
     async def get_ticket(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
-        return _json(_desk(request).tickets.detail(code, agent))
+        desk = _desk(request)
+        detail = desk.tickets.detail(code, agent)
+        detail["customer"].update(desk.customers.list(code))  # the profile card's notes and tags
+        return _json(detail)
+
+    @bp.get("/tickets/<code>/suggestions")
+    async def suggestions(request: Request, code: str) -> HTTPResponse:
+        """Up to 3 FAQ answers for the customer's last message; when there are none, `X-Suggestions-Reason`."""
+        _session(request)
+        found = await _desk(request).answers.suggestions(code)
+        response = _json(found.items)
+        if found.reason:
+            response.headers[SUGGESTIONS_REASON_HEADER] = found.reason.encode("ascii", "replace").decode("ascii")
+        return response
+
+    @bp.get("/faq")
+    async def faq_search(request: Request) -> HTTPResponse:
+        _session(request)
+        language = request.args.get("language") or None
+        if language is not None and language not in LANGUAGES:
+            raise DeskError(400, f"'language' must be one of {', '.join(LANGUAGES)}")
+        return _json(_desk(request).answers.search(request.args.get("q", ""), language))
+
+    @bp.get("/tickets/<code>/customer/notes")
+    async def customer_notes(request: Request, code: str) -> HTTPResponse:
+        _session(request)
+        return _json(_desk(request).customers.list(code))
+
+    @bp.post("/tickets/<code>/customer/notes")
+    async def add_customer_note(request: Request, code: str) -> HTTPResponse:
+        agent = _session(request).agent
+        return await _once(request, agent, lambda: _desk(request).customers.add(code, agent, _body(request)), 201)
+
+    @bp.delete("/tickets/<code>/customer/notes/<note_id:int>")
+    async def remove_customer_note(request: Request, code: str, note_id: int) -> HTTPResponse:
+        agent = _session(request).agent
+        _desk(request).customers.remove(code, agent, note_id)
+        return empty()
 
     @bp.post("/tickets/<code>/claim")
     async def claim(request: Request, code: str) -> HTTPResponse:
@@ -343,7 +383,7 @@ def api_blueprint(name: str) -> Blueprint:
 def error_handler(request: Request, exception: Exception) -> HTTPResponse:
     """Answer desk errors (and sanic's own, on API paths) as JSON `{"error": …}`."""
     if isinstance(exception, DeskError):
-        refused = _json({"error": exception.message}, status=exception.status)
+        refused = _json({**exception.details, "error": exception.message}, status=exception.status)
         refused.headers.update(exception.headers)
         return refused
     status = getattr(exception, "status_code", 500) or 500

@@ -11,10 +11,11 @@ import dataclasses
 import logging
 import os
 import pathlib
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode
 
 from bot.amqp import amqp_url
+from bot.compliance import BannedPhrases
 from bot.i18n import ZH
 from bot.settings import SettingsError, load_settings, repo_root, var_dir
 
@@ -30,6 +31,10 @@ MAX_TEXT = 4000
 DEFAULT_ABANDON_AFTER_MINUTES = 10
 DEFAULT_REPEAT_COMPLAINT_DAYS = 30
 REPORT_LANGUAGES = ("zh", "en")
+# What the desk does with an agent's reply, note or canned reply holding a banned phrase
+# (`compliance.live_replies`): refuse it (422, nothing sent) or send it with a warning recorded for QA.
+LIVE_REPLIES_REFUSE = "refuse"
+LIVE_REPLIES_WARN = "warn"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,8 @@ class DeskSettings:
     report_language: str = "zh"
     # figure -> {green, yellow, higher_is_better} (`reports.lights`): the dashboard's lights
     lights: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
+    banned_phrases: Tuple[str, ...] = ()
+    live_replies: str = LIVE_REPLIES_REFUSE
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def skill_for(self, topic: Optional[str]) -> str:
@@ -135,6 +142,12 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         for i, c in enumerate(canned)
     ]
 
+    banned, live_replies = _live_compliance(settings)
+    for item in canned_list:
+        found = BannedPhrases(banned).found_in(item["text"])
+        if found:
+            raise SettingsError(f"settings: desk.canned {item['id']} contains the banned phrase '{found[0]}'")
+
     teams = ((settings.get("calendar") or {}).get("teams") or {}) if isinstance(settings.get("calendar"), Mapping) else {}
     return DeskSettings(
         first_response_seconds=first,
@@ -161,6 +174,8 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
             desk.get("repeat_complaint_days", DEFAULT_REPEAT_COMPLAINT_DAYS), "desk.repeat_complaint_days", 1
         ),
         **_reports(settings.get("reports") or {}),
+        banned_phrases=banned,
+        live_replies=live_replies,
         raw=settings,
     )
 
@@ -188,6 +203,21 @@ def _reports(section: Any) -> Dict[str, Any]:
             raise SettingsError(f"settings: '{key}': green must be {'above' if higher else 'below'} yellow")
         checked[str(name)] = {"green": green, "yellow": yellow, "higher_is_better": higher}
     return {"report_language": language, "lights": checked}
+def _live_compliance(settings: Mapping[str, Any]) -> Tuple[Tuple[str, ...], str]:
+    """The banned phrases (`compliance.banned_phrases`) and what to do with a live reply holding one
+    (`compliance.live_replies`: refuse or warn)."""
+    section = settings.get("compliance") or {}
+    if not isinstance(section, Mapping):
+        raise SettingsError("settings: section 'compliance' must be a mapping")
+    phrases = section.get("banned_phrases") or []
+    if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
+        raise SettingsError("settings: 'compliance.banned_phrases' must be a list of non-empty strings")
+    mode = section.get("live_replies", LIVE_REPLIES_REFUSE)
+    if mode not in (LIVE_REPLIES_REFUSE, LIVE_REPLIES_WARN):
+        raise SettingsError(
+            f"settings: 'compliance.live_replies' must be {LIVE_REPLIES_REFUSE} or {LIVE_REPLIES_WARN}, got {mode!r}"
+        )
+    return tuple(phrases), str(mode)
 
 
 def load(settings: Optional[Mapping[str, Any]] = None) -> DeskSettings:

@@ -18,6 +18,7 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from bot import texts
+from bot.responses import CLOSING_LINE, response_text
 from bot.desk import records
 from bot.desk.errors import DeskError
 from bot.desk.prometheus import DeskMeters
@@ -45,6 +46,11 @@ def close_key(ticket: Ticket, closed: TicketStatus) -> str:
     """The delivery key of the line that closes a ticket (the survey when resolved, the hand-back line):
     `desk-<ticket code>-resolve` or `desk-<ticket code>-handback`; a ticket closes once."""
     return f"desk-{ticket.code}-{'resolve' if closed is TicketStatus.RESOLVED else 'handback'}"
+
+
+def closing_key(ticket: Ticket) -> str:
+    """The delivery key of the closing line sent before the survey: `desk-<ticket code>-closing`."""
+    return f"desk-{ticket.code}-closing"
 
 
 def reply_event(ticket: Ticket, message: Message) -> Dict[str, Any]:
@@ -118,12 +124,17 @@ class Delivery:
         return sent
 
     def survey_events(self, ticket: Ticket) -> List[Dict[str, Any]]:
-        """The events that close a ticket by resolving it: the survey, its slots, resume and action_listen."""
+        """The events that close a ticket by resolving it: the closing line naming the other ways to reach the
+        service (response `utter_closing_line` of `domain.yml`, left out when the domain lacks it), the survey,
+        its slots, resume and action_listen."""
         language = ticket.language
         buttons = [
             {"title": title, "payload": '/survey_rating{"rating": %d}' % n} for n, title in texts.survey_buttons(language)
         ]
+        closing = response_text(CLOSING_LINE, language)
+        line = [{"event": "bot", "text": closing, "metadata": {DELIVERY_KEY: closing_key(ticket)}}] if closing else []
         return [
+            *line,
             {"event": "bot", "text": texts.survey_prompt(language), "data": {"buttons": buttons},
              "metadata": {"survey": True, DELIVERY_KEY: close_key(ticket, TicketStatus.RESOLVED)}},
             {"event": "slot", "name": "survey_pending", "value": True},

@@ -5,8 +5,9 @@ Created automatically (each by `settings.yml: desk.followups`, all on by default
 trigger:
 
 - `low_rating`: a survey rating of `low_rating_max` (2) or less, unless the ticket has an open follow-up already;
-- `complaint`: a ticket whose reason is one of `complaint_reasons` or whose topic is one of `complaint_topics`,
-  when it is closed (resolved or handed back);
+- `complaint`: a complaint as the desk counts it (`bot.desk.complaints`, the ticket's `complaint`), or a ticket
+  whose reason is one of `complaint_reasons` or whose topic is one of `complaint_topics`, when it is closed
+  (resolved or handed back);
 - `vip`: a VIP customer's ticket, when it is closed (a VIP complaint gets the complaint one);
 
 and by hand by an agent (`POST /api/followups`). The owner of an automatic one is the agent who had the ticket.
@@ -135,7 +136,8 @@ class FollowUps:
     def ticket_closed(self, ticket: Ticket) -> Optional[FollowUp]:
         """A ticket was resolved or handed back: a complaint's or a VIP's follow-up, when the settings ask."""
         if self.settings.complaints and (
-            ticket.reason in self.settings.complaint_reasons or (ticket.topic or "") in self.settings.complaint_topics
+            ticket.complaint or ticket.reason in self.settings.complaint_reasons
+            or (ticket.topic or "") in self.settings.complaint_topics
         ):
             return self._automatic(ticket, FollowUpTrigger.COMPLAINT)
         if self.settings.vip and ticket.vip:

@@ -55,7 +55,7 @@ async def answer_of(work: Callable[[], Awaitable[Answer]]) -> Answer:
     try:
         return await work()
     except DeskError as error:
-        return error.status, {"error": error.message}
+        return error.status, {**error.details, "error": error.message}
 
 
 class IdempotentCalls:

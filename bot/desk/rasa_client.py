@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 # Channels whose output cannot be pushed: the events are stored in the tracker (visible there) only.
 NO_PUSH_CHANNELS = frozenset({"rest", "cmdline", "unknown", ""})
+# Longest wait for a parse (suggested answers): the console shows none rather than wait on a stuck Rasa.
+PARSE_TIMEOUT_SECONDS = 5.0
 
 
 class RasaUnavailable(RuntimeError):
@@ -130,4 +132,25 @@ class RasaClient:
                     raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            raise RasaUnavailable(f"Rasa is unreachable at {self.base_url}: {type(error).__name__}") from error
+
+    async def parse(self, text: str) -> Dict[str, Any]:
+        """Parse a text with the loaded model, as the assistant would (`POST /model/parse`): intent,
+        `intent_ranking`, entities. Nothing is added to any conversation.
+
+        Raises:
+            RasaUnavailable: Rasa is down, has no model, or answered with an error status.
+        """
+        params = {"token": self.token} if self.token else {}
+        timeout = aiohttp.ClientTimeout(total=min(self.timeout, PARSE_TIMEOUT_SECONDS))  # an agent is waiting
+        url = f"{self.base_url}/model/parse"
+        try:
+            async with self._client().post(url, params=params, json={"text": text}, timeout=timeout) as response:
+                if response.status >= 300:
+                    logger.error("Rasa refused to parse a message: HTTP %s", response.status)
+                    raise RasaUnavailable(f"Rasa answered HTTP {response.status}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            logger.error("Rasa is unreachable at %s", self.base_url)
+            logger.debug("Rasa parse failed", exc_info=True)
             raise RasaUnavailable(f"Rasa is unreachable at {self.base_url}: {type(error).__name__}") from error

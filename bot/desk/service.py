@@ -4,6 +4,9 @@ Each part has one responsibility and its own module:
 
 - `intake` (`bot.desk.intake`): tickets from the action server: create, where they stand, the survey answer;
 - `tickets` (`bot.desk.tickets`): what agents do with tickets: claim, reply, transfer, topic, resolve, hand back;
+- `compliance` (`bot.desk.compliance`): the banned-phrase check of agents' replies and notes;
+- `customers` (`bot.desk.customers`): notes and tags that follow a customer across tickets;
+- `answers` (`bot.desk.suggestions`): suggested FAQ answers for a ticket, FAQ search;
 - `accounts` (`bot.desk.accounts`): sign-in, sessions, the agents list;
 - `reports` (`bot.desk.metrics`): the supervisor dashboard;
 - `staffing` (`bot.desk.staffing`): the forecast and the agents needed (`GET /api/staffing`);
@@ -30,7 +33,9 @@ from typing import Optional
 
 from bot.desk.abandonment import Abandonment
 from bot.desk.accounts import Accounts
+from bot.desk.compliance import LiveCompliance
 from bot.desk.config import DeskSettings
+from bot.desk.customers import CustomerNotes
 from bot.desk.delivery import Delivery
 from bot.desk.followups import FollowUps, FollowUpSettings
 from bot.desk.idempotency import IdempotentCalls
@@ -45,6 +50,7 @@ from bot.desk.reports import PeriodReports
 from bot.desk.sla import BusinessHours
 from bot.desk.staffing import StaffingReport
 from bot.desk.store import Store
+from bot.desk.suggestions import AnswerHelp
 from bot.desk.sweeper import MARGIN_SECONDS, Sweeper
 from bot.desk.stream import ConsoleFeed, Hub
 from bot.desk.tickets import TicketDesk
@@ -91,7 +97,12 @@ class Desk:
         self.meters = DeskMeters()
         self.delivery = Delivery(store, rasa, self.feed, self.line, self.meters)
         self.intake = Intake(store, settings, calendar, self.line, self.views, self.feed)
-        self.tickets = TicketDesk(store, settings, self.rules, self.line, self.views, self.feed, self.delivery)
+        self.compliance = LiveCompliance(store, settings)
+        self.tickets = TicketDesk(
+            store, settings, self.rules, self.line, self.views, self.feed, self.delivery, self.compliance
+        )
+        self.customers = CustomerNotes(store)
+        self.answers = AnswerHelp(store, rasa)
         self.inbox = Inbox(store, self.feed, self.meters)
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)

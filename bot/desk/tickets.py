@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from bot import faq
 from bot.desk import records
 from bot.desk.closing import Closer
+from bot.desk.compliance import NOTE, LiveCompliance
 from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.errors import DeskError, find_ticket
@@ -30,7 +31,7 @@ from bot.desk.records import Agent, MessageRole, MessageStatus, Ticket, TicketSt
 from bot.desk.store import Store
 from bot.desk.store.tickets import PageKey, QueueOrder
 from bot.desk.stream import ConsoleFeed
-from bot.desk.views import TicketViews, public_message
+from bot.desk.views import TicketViews, iso, public_message
 from bot.desk.waiting import WaitingLine, queued_ticket
 from bot.handoff.masking import mask
 
@@ -87,11 +88,12 @@ class TicketDesk:
         views: the JSON forms.
         feed: the console push.
         delivery: what goes to the customer.
+        compliance: the banned-phrase check of replies and notes.
     """
 
     def __init__(
         self, store: Store, settings: DeskSettings, rules: QueueRules, line: WaitingLine, views: TicketViews,
-        feed: ConsoleFeed, delivery: Delivery,
+        feed: ConsoleFeed, delivery: Delivery, compliance: LiveCompliance,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -100,6 +102,7 @@ class TicketDesk:
         self.views = views
         self.feed = feed
         self.delivery = delivery
+        self.compliance = compliance
         self.closer = Closer(store, delivery, feed)
         self.order = QueueOrder.from_weights(rules.weights)
 
@@ -169,9 +172,14 @@ class TicketDesk:
         return items, encode_cursor(rows[-1][1]) if more else None
 
     def detail(self, code: str, agent: Agent) -> Dict[str, Any]:
-        """A ticket with its context packet and messages."""
+        """A ticket with its context packet, messages and compliance warnings."""
         ticket = self.find(code)
-        return self.views.ticket_detail(ticket, self.store.messages(ticket.id), records.now(), agent)
+        data = self.views.ticket_detail(ticket, self.store.messages(ticket.id), records.now(), agent)
+        data["compliance_flags"] = [
+            {key: flag[key] for key in ("message_id", "agent", "kind", "phrases")} | {"at": iso(flag["at"])}
+            for flag in self.store.compliance_flags(ticket.id)
+        ]
+        return data
 
     # ---- acting -----------------------------------------------------------------------------------------
 
@@ -221,19 +229,25 @@ class TicketDesk:
     async def reply(self, code: str, agent: Agent, body: Any) -> Dict[str, Any]:
         """Store an agent's reply, then deliver it on the customer's channel through Rasa.
 
+        A banned phrase (`bot.desk.compliance`) is refused before anything is stored, or (setting `warn`) sent
+        with a warning recorded for QA and answered as `compliance_warning`.
+
         Raises:
-            DeskError: 400 bad body; 403 not the owner; 404; 409 not claimed or closed; 502 Rasa down (the
-                message is kept with status `failed`).
+            DeskError: 400 bad body; 403 not the owner; 404; 409 not claimed or closed; 422 a banned phrase;
+                502 Rasa down (the message is kept with status `failed`).
         """
         ticket = self.find(code)
         text = validate_text(body)
         assert text is not None
         self._owned(ticket, agent, require_claim=True)
+        found = self.compliance.check(ticket, agent, text)
         message = self.store.add_message(
             ticket.id, MessageRole.AGENT, text, records.now(), MessageStatus.PENDING, author=agent.name
         )
         assert message is not None
-        return public_message(await self.delivery.send_reply(ticket, message))
+        self.compliance.record(ticket, agent, found, message.id)
+        sent = public_message(await self.delivery.send_reply(ticket, message))
+        return {**sent, "compliance_warning": found} if found else sent
 
     async def retry(self, code: str, agent: Agent, message_id: int) -> Dict[str, Any]:
         """Send a failed agent message again, under the same delivery key (a channel that did send it skips it).
@@ -260,7 +274,7 @@ class TicketDesk:
 
         Raises:
             DeskError: 400 neither or both of skill/agent, unknown agent; 403 not the owner; 404; 409 closed or
-                the target agent is at capacity.
+                the target agent is at capacity; 422 a banned phrase in the note (`bot.desk.compliance`).
         """
         ticket = self.find(code)
         if not isinstance(body, dict):
@@ -270,6 +284,7 @@ class TicketDesk:
             raise DeskError(400, "give exactly one of 'skill' or 'agent'")
         note = validate_text(body, "note", required=False)
         self._owned(ticket, agent, require_claim=False)
+        found = self.compliance.check(ticket, agent, note, NOTE) if note else []
         now = records.now()
         if skill:
             known = self.known_skills()
@@ -294,6 +309,7 @@ class TicketDesk:
             ticket.id, MessageRole.NOTE, text, now, MessageStatus.INTERNAL, author=agent.name
         )
         if message:
+            self.compliance.record(ticket, agent, found, message.id, NOTE)
             self.feed.message(ticket.id, message)
         logger.info("ticket %s transferred to %s", code, where)
         return self.feed.ticket(ticket.id)

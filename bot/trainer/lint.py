@@ -28,8 +28,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
+from bot.compliance import BannedPhrases, fold, has_phrase, phrase_form
 from bot.faq import RESPONSE_PREFIX, answer_variations, is_english
-from bot.i18n import to_simplified
 from bot.language import is_traditional
 from bot.settings import SettingsError
 from bot.trainer import yamlio
@@ -69,52 +69,8 @@ class LintResult:
 
 
 # --- text folding ------------------------------------------------------------------------------------------
-
-
-def fold(text: str) -> str:
-    """Fold text for phrase matching: NFKC, Simplified Chinese, case-folded, single spaces.
-
-    A lone surrogate (in a regex character class of the code, say) becomes `?`: it is no word, and the Chinese
-    converter cannot encode it.
-    """
-    text = unicodedata.normalize("NFKC", (text or "").encode("utf-8", "replace").decode("utf-8"))
-    return _SPACES.sub(" ", to_simplified(text).casefold()).strip()
-
-
-def _spacing_free(char: str) -> bool:
-    """A character next to which a space carries no meaning: Han, kana, punctuation or a symbol."""
-    return unicodedata.category(char)[0] in "PS" or "\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
-
-
-def phrase_form(text: str) -> str:
-    """Fold text for banned-phrase matching: `fold`, then no space next to a Chinese character, punctuation or
-    a symbol, so that `绝对 保证` and `100 % guaranteed` match `绝对保证` and `100% guaranteed` (spaces between
-    two Latin words stay: `no risk` must not match `casino risk`)."""
-    folded = fold(text)
-    kept = [
-        char
-        for index, char in enumerate(folded)
-        if char != " " or not (_spacing_free(folded[index - 1]) or _spacing_free(folded[index + 1]))
-    ]
-    return "".join(kept)
-
-
-def _latin(char: str) -> bool:
-    return char.isascii() and char.isalnum()
-
-
-def has_phrase(form: str, needle: str) -> bool:
-    """Whether a banned phrase occurs in a text, both in `phrase_form`; a phrase that starts or ends with a
-    Latin letter or digit must do so at a word boundary (`no risk` is not in `casino risk`)."""
-    start = form.find(needle)
-    while needle and start != -1:
-        end = start + len(needle)
-        before = form[start - 1] if start else ""
-        after = form[end] if end < len(form) else ""
-        if not (_latin(needle[0]) and _latin(before)) and not (_latin(needle[-1]) and _latin(after)):
-            return True
-        start = form.find(needle, start + 1)
-    return False
+# `fold`, `phrase_form` and `has_phrase` live in `bot.compliance` (the desk checks live replies with them); they
+# are imported here for the lint's callers.
 
 
 def normalize_example(text: str) -> str:
@@ -204,17 +160,9 @@ class Linter:
 
     # --- compliance -----------------------------------------------------------------------------------------
 
-    def _phrases(self, compliance: Compliance) -> List[Tuple[str, str]]:
-        needles = [(phrase, phrase_form(phrase)) for phrase in compliance.banned_phrases]
-        return [(phrase, needle) for phrase, needle in needles if needle]
-
-    def _banned_in(self, text: str, phrases: Sequence[Tuple[str, str]]) -> List[str]:
-        folded = phrase_form(text)
-        return [phrase for phrase, needle in phrases if has_phrase(folded, needle)]
-
     def check_banned_phrases(self, compliance: Compliance) -> None:
         """Banned phrases in domain responses, the settings file and Python-held texts."""
-        phrases = self._phrases(compliance)
+        phrases = BannedPhrases(compliance.banned_phrases)
         if not phrases:
             return
         domain = self.project.domain_path
@@ -222,7 +170,7 @@ class Linter:
             for text, line, path in yamlio.walk_strings(variations, yamlio.key_line(self.project.responses, name)):
                 if path and path[-1] in ("type", "name") and "condition" in path:
                     continue
-                for phrase in self._banned_in(text, phrases):
+                for phrase in phrases.found_in(text):
                     self.add(domain, line, f"response {name} contains the banned phrase '{phrase}'")
         settings = self.project.settings
         for key, value in settings.items():
@@ -230,13 +178,13 @@ class Linter:
                 continue
             for text, line, path in yamlio.walk_strings(value, yamlio.value_line(settings, key)):
                 where = _settings_path(key, value, path)
-                for phrase in self._banned_in(text, phrases):
+                for phrase in phrases.found_in(text):
                     self.add(self.project.settings_path, line, f"{where} contains the banned phrase '{phrase}'")
         for path in self.python_files():
             for text, line in python_strings(path):
-                for phrase in self._banned_in(text, phrases):
+                for phrase in phrases.found_in(text):
                     # the line within a multi-line string: the first of its lines that holds the phrase
-                    needle = dict(phrases)[phrase]
+                    needle = phrases.needle(phrase)
                     extra = next((i for i, part in enumerate(text.split("\n")) if has_phrase(phrase_form(part), needle)), 0)
                     self.add(path, line + extra, f"text contains the banned phrase '{phrase}'")
 

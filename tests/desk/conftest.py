@@ -99,6 +99,9 @@ class FakeRasa:
         self.delay = 0.0  # seconds each answer takes (after the request is recorded), to make calls overlap
         self.runner: Optional[web.AppRunner] = None
         self.url = ""
+        # `/model/parse`: the texts asked (with the token given), and the intent ranking answered
+        self.parsed: List[Dict[str, Any]] = []
+        self.intent_ranking: List[Dict[str, Any]] = []
 
     @property
     def deliveries(self) -> List[Dict[str, Any]]:
@@ -116,10 +119,20 @@ class FakeRasa:
             return web.json_response(self.fail_body, status=self.fail_status)
         return web.json_response({"sender_id": request.match_info["cid"], "events": body})
 
+    async def _parse(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.parsed.append({"text": body.get("text"), "token": request.query.get("token")})
+        if self.fail_status:
+            return web.json_response(self.fail_body, status=self.fail_status)
+        top = self.intent_ranking[0] if self.intent_ranking else {"name": None, "confidence": 0.0}
+        return web.json_response({"text": body.get("text"), "intent": top, "entities": [],
+                                  "intent_ranking": self.intent_ranking})
+
     async def start(self, port: int = 0) -> None:
         """Listen on `port` (a free one when 0)."""
         app = web.Application()
         app.router.add_post("/conversations/{cid}/tracker/events", self._events)
+        app.router.add_post("/model/parse", self._parse)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", port)

@@ -7,6 +7,8 @@ from typing import Any, Dict, List
 
 import pytest
 
+from bot.responses import response_text
+
 pytestmark = pytest.mark.filterwarnings("ignore:You have set a listener")
 
 
@@ -113,12 +115,14 @@ async def test_rasa_down_is_502_and_nothing_is_lost(app, internal, make_packet, 
 
 
 @pytest.mark.parametrize(
-    "language, words, button",
-    [("zh", "请为本次服务打分（1–5）", "5 ⭐ 非常满意"), ("en", "How did we do? Rate 1–5", "5 ⭐ Great"),
-     ("zh_hant", "請", "5 ⭐ 非常滿意")],
+    "language, words, button, closing",
+    [("zh", "请为本次服务打分（1–5）", "5 ⭐ 非常满意", "官方微信公众号"),
+     ("en", "How did we do? Rate 1–5", "5 ⭐ Great", "official WeChat account"),
+     ("zh_hant", "請", "5 ⭐ 非常滿意", "官方微信公眾號")],
 )
-async def test_resolve_sends_the_survey_then_resumes(app, internal, make_packet, agents, fake_rasa, language, words,
-                                                     button) -> None:
+async def test_resolve_sends_the_closing_line_and_the_survey_then_resumes(
+    app, internal, make_packet, agents, fake_rasa, language, words, button, closing
+) -> None:
     alice = agents["alice"]["headers"]
     customer = {"id": "cust-1", "display_name": "W", "tier": "vip", "vip": True, "language": language,
                 "earlier_tickets": []}
@@ -127,7 +131,11 @@ async def test_resolve_sends_the_survey_then_resumes(app, internal, make_packet,
     assert response.status == 200 and response.json["status"] == "resolved"
     [request] = fake_rasa.deliveries
     assert request["query"]["execute_side_effects"] == "true" and request["query"]["output_channel"] == "socketio"
-    survey, pending, ticket_slot, resume, listen = request["body"]
+    line, survey, pending, ticket_slot, resume, listen = request["body"]
+    # The closing line, before the survey: the other ways to reach the service, from domain.yml, keyed once.
+    assert line["event"] == "bot" and closing in line["text"], line
+    assert line["metadata"] == {"delivery_key": f"desk-{code}-closing"}
+    assert line["text"] == response_text("utter_closing_line", language)
     assert survey["event"] == "bot" and survey["text"].startswith(words)
     assert survey["metadata"] == {"survey": True, "delivery_key": f"desk-{code}-resolve"}
     if language == "zh_hant":

@@ -56,6 +56,11 @@ const Desk = (() => {
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
+  /* A GET with the answer's headers: {data, response}. */
+  async function apiWithHeaders(path) {
+    return request("GET", path);
+  }
+
   /* A GET of one page of a paged list: {data, next} (next: the X-Next-Cursor of the following page, or null). */
   async function apiPage(path) {
     const { data, response } = await request("GET", path);
@@ -217,5 +222,5 @@ const Desk = (() => {
     name.focus();
   }
 
-  return { api, change, newIdempotencyKey, apiPage, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
+  return { api, apiWithHeaders, change, newIdempotencyKey, apiPage, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
 })();

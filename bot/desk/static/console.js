@@ -399,6 +399,7 @@
     renderTicketHead();
     renderCards();
     renderConversation();
+    loadSuggestions();
   }
 
   function showError(message) {
@@ -516,7 +517,8 @@
         h("h4", {}, "Earlier tickets (" + earlier.length + ")"),
         earlier.length
           ? h("ul", { class: "earlier" }, earlier.slice(0, 8).map((e) => h("li", {}, e.id + " · " + (e.status || "") + " · " + (e.reason || "") + (e.created_at ? " · " + time(e.created_at) : ""))))
-          : h("p", { class: "muted" }, "None.")),
+          : h("p", { class: "muted" }, "None."),
+        customerNotes(t)),
       card("Reason", "reason",
         h("div", { class: "reason-line" }, h("span", { class: "grade grade-" + t.grade, "data-testid": "grade" }, "Grade " + t.grade), " ",
           h("strong", { "data-testid": "reason-code" }, t.reason)),
@@ -529,6 +531,40 @@
       slotsCard(ctx),
     );
     tick();
+  }
+
+  /* Notes and tags that follow the customer across tickets (signed customer id or WeChat OpenID). */
+  function customerNotes(t) {
+    const customer = t.customer || {};
+    const notes = customer.notes || [];
+    const tags = customer.tags || [];
+    const path = "/api/tickets/" + encodeURIComponent(t.id) + "/customer/notes";
+    const remove = (item) => h("button", { type: "button", class: "link", title: "Remove", "aria-label": "Remove",
+      "data-testid": "customer-note-remove", onclick: () => changeNotes(() => api("DELETE", path + "/" + item.id)) }, "×");
+    const input = h("input", { type: "text", maxlength: 1000, "data-testid": "customer-note-text",
+      placeholder: "A note or a tag about this customer" });
+    const add = (kind) => h("button", { type: "button", "data-testid": "customer-" + kind + "-add", onclick: () => {
+      const text = input.value.trim();
+      if (text) changeNotes(() => change(path, { [kind]: text }));
+    } }, kind === "tag" ? "Add tag" : "Add note");
+    return h("div", { class: "customer-notes", "data-testid": "customer-notes" },
+      h("h4", {}, "Tags"),
+      tags.length ? h("div", { class: "canned" }, tags.map((tag) => h("span", { class: "chip", "data-testid": "customer-tag" }, tag.text, remove(tag))))
+        : h("p", { class: "muted" }, "None."),
+      h("h4", {}, "Notes"),
+      notes.length ? h("ul", {}, notes.map((n) => h("li", { "data-testid": "customer-note" }, n.text, h("span", { class: "muted" }, " · " + n.author + " · " + time(n.created_at)), remove(n))))
+        : h("p", { class: "muted" }, "None."),
+      h("div", { class: "customer-note-form" }, input, add("note"), add("tag")));
+  }
+
+  async function changeNotes(call) {
+    showError("");
+    try {
+      await call();
+    } catch (err) {
+      if (err.status !== 401) showError(err.message);
+    }
+    refreshCurrent();
   }
 
   /* The topic the conversation was really about (the trainer's label): only the assignee of an open ticket sets it. */
@@ -716,6 +752,7 @@
     else t.messages.push(message);
     renderConversation();
     if (message.role === "customer" && typeof message.anger === "number") renderCards();
+    if (message.role === "customer") loadSuggestions();
   }
 
   async function retry(id) {
@@ -734,7 +771,16 @@
     els.replyText = h("textarea", { rows: 3, name: "reply", "data-testid": "reply-text", placeholder: "Reply to the customer…" });
     els.replySend = h("button", { type: "submit", "data-testid": "reply-send" }, "Send");
     els.canned = h("div", { class: "canned", "data-testid": "canned" });
-    const form = h("form", { class: "reply" }, els.canned, els.replyText, h("div", { class: "reply-actions" }, h("span", { class: "muted" }, "Ctrl+Enter sends"), els.replySend));
+    els.suggestions = h("div", { class: "suggestions", "data-testid": "suggestions" });
+    els.faqQuery = h("input", { type: "search", "data-testid": "faq-search", placeholder: "Search FAQ answers (中文 / English)" });
+    els.faqResults = h("ul", { class: "faq-results", "data-testid": "faq-results" });
+    let searchTimer = null;
+    els.faqQuery.addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(searchFaq, 250);
+    });
+    const form = h("form", { class: "reply" }, els.suggestions, h("div", { class: "faq-search" }, els.faqQuery, els.faqResults),
+      els.canned, els.replyText, h("div", { class: "reply-actions" }, h("span", { class: "muted" }, "Ctrl+Enter sends"), els.replySend));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       send();
@@ -762,6 +808,55 @@
         text.value = text.value ? text.value.replace(/\s*$/, " ") + c.text : c.text;
         text.focus();
       } }, c.title))]);
+  }
+
+  /* Puts a text into the reply box for editing (after what is there). */
+  function insertReply(text) {
+    const box = els.replyText;
+    box.value = box.value ? box.value.replace(/\s*$/, " ") + text : text;
+    box.focus();
+  }
+
+  /* Suggested answers: the best FAQ answers for the customer's last message, from the assistant's model. */
+  async function loadSuggestions() {
+    const t = state.current;
+    if (!t || !els.suggestions) return;
+    let items = [];
+    let reason = null;
+    try {
+      const { data, response } = await Desk.apiWithHeaders("/api/tickets/" + encodeURIComponent(t.id) + "/suggestions");
+      items = data || [];
+      reason = response.headers.get("X-Suggestions-Reason");
+    } catch (err) {
+      reason = err.message;
+    }
+    if (!state.current || state.current.id !== t.id) return;
+    clear(els.suggestions).append(h("span", { class: "muted" }, "Suggested answers: "));
+    if (!items.length) {
+      els.suggestions.append(h("span", { class: "muted", "data-testid": "suggestions-empty" }, reason || "none"));
+      return;
+    }
+    items.forEach((s) => els.suggestions.append(h("button", { type: "button", class: "suggestion", "data-testid": "suggestion",
+      title: s.text, dataset: { topic: s.topic }, onclick: () => insertReply(s.text) },
+      h("strong", {}, s.name || s.topic), " " + Math.round((s.confidence || 0) * 100) + "% · ",
+      h("span", { class: "suggestion-text" }, s.text.length > 80 ? s.text.slice(0, 80) + "…" : s.text))));
+  }
+
+  async function searchFaq() {
+    const q = els.faqQuery.value.trim();
+    clear(els.faqResults);
+    if (!q || !state.current) return;
+    const language = ((state.current.customer || {}).language) || "zh";
+    try {
+      const found = await api("GET", "/api/faq?q=" + encodeURIComponent(q) + "&language=" + encodeURIComponent(language));
+      if (els.faqQuery.value.trim() !== q) return;
+      if (!found.length) els.faqResults.append(h("li", { class: "muted" }, "No FAQ answer matches."));
+      found.slice(0, 8).forEach((item) => els.faqResults.append(h("li", {},
+        h("button", { type: "button", class: "link", "data-testid": "faq-result", dataset: { topic: item.topic }, title: item.text,
+          onclick: () => insertReply(item.text) }, (item.name || item.topic) + " — " + (item.question_zh || "") + " / " + (item.question_en || "")))));
+    } catch (err) {
+      if (err.status !== 401) els.faqResults.append(h("li", { class: "error" }, err.message));
+    }
   }
 
   /* The reply whose outcome is unknown (the desk could not be reached, even on the repeats): sending the same

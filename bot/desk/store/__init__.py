@@ -12,7 +12,8 @@ One module per table group: `tables` (the schema), `database` (engine, creation,
 `messages`, `agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's
 aggregates), `history` (ticket and conversation times, for the forecast), `feed` (the console events all desk
 processes push), `processes` (live desk processes, who has a console open, leases), `idempotency` (the answers
-kept for `Idempotency-Key`), `reports` (the period reports' rows, the assistant's turns, abandonment), `followups` (回访), and
+kept for `Idempotency-Key`), `reports` (the period reports' rows, the assistant's turns, abandonment), `followups` (回访), `customers` (customer notes and tags,
+compliance warnings), and
 `maintenance` (the retention steps and the key rotation). Message texts, context
 packets and survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
@@ -23,6 +24,7 @@ import logging
 
 from bot.desk.store.agents import AgentRows
 from bot.desk.store.closes import CloseRows
+from bot.desk.store.customers import CustomerRows
 from bot.desk.store.feed import FeedRows
 from bot.desk.store.figures import FigureRows
 from bot.desk.store.followups import FollowUpRows
@@ -41,8 +43,8 @@ __all__ = ["Store"]
 
 
 class Store(
-    TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows, IdempotencyRows,
-    HistoryRows, ReportRows, FollowUpRows,
+    TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows,
+    IdempotencyRows, HistoryRows, ReportRows, FollowUpRows, CustomerRows,
 ):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).

@@ -25,7 +25,7 @@ from bot import data_keys
 from bot.desk.records import CLOSED_STATUSES, Message, MessageRole, MessageStatus, ticket_code
 from bot.desk.store.database import Database
 from bot.desk.store.feed import feed
-from bot.desk.store.tables import conversations, followups, messages, tickets, turns
+from bot.desk.store.tables import conversations, customer_notes, followups, messages, tickets, turns
 
 logger = logging.getLogger(__name__)
 
@@ -132,5 +132,6 @@ class MaintenanceRows(Database):
             for table, column in (
                 (messages, "text"), (tickets, "context"), (tickets, "rating_comment"), (feed, "data"),
                 (followups, "note"),
+                (customer_notes, "text"),
             )
         )

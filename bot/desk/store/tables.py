@@ -167,3 +167,29 @@ followups = sa.Table(
     sa.Column("done_at", sa.Float),
     sa.Column("done_by", sa.String(128)),
 )
+
+compliance_flags = sa.Table(
+    "desk_compliance_flags",
+    metadata,
+    # An agent's reply or note sent with a banned phrase (`compliance.live_replies: warn`), for QA to review.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, nullable=False, index=True),
+    sa.Column("message_id", sa.Integer),  # the reply or note that carried it
+    sa.Column("agent", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # reply | note
+    sa.Column("phrases", sa.Text, nullable=False),  # the banned phrases found, as the settings write them (JSON)
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+customer_notes = sa.Table(
+    "desk_customer_notes",
+    metadata,
+    # Notes and tags agents keep about a customer, across the customer's tickets (`bot.desk.customers`).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # Who: `customer:<signed customer id>` or `wechat:<OpenID>` (`bot.desk.customers.customer_key`).
+    sa.Column("customer_key", sa.String(255), nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # note | tag
+    sa.Column("text", sa.Text, nullable=False),  # encrypted (bot.data_keys): a note may hold personal data
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
