@@ -7,7 +7,9 @@ conversations ask a question, then for a human), then:
 1. creates `--agents` agents (skills `*`) and seeds `--open-tickets` queued tickets through the desk's internal
    API (`POST /internal/tickets`, the call the action server makes);
 2. opens one console per agent: `GET /api/stream` (Server-Sent Events) through HAProxy;
-3. drives `--customers` widget customers at once (socket.io through HAProxy, as the widget): each opens a
+3. drives `--customers` widget customers at once (socket.io through HAProxy, as the widget, each from a loopback
+   address of its own, 127.1.x.y, so HAProxy's stickiness by source address spreads them as it spreads customers
+   on the internet): each opens a
    session, asks for a human (`/request_human`), and an agent (round robin) reloads the first page of
    `GET /api/tickets`, claims the customer's ticket and replies. With `--spread S` every customer connects
    first, then they ask one after another, evenly over S seconds (customers/S handoffs a second, all of them
@@ -43,7 +45,7 @@ import aiohttp
 
 from bot.bench.assistant import percentile
 from bot.bench.consoles import Consoles
-from bot.bench.production import BENCH_NOW, LayoutError, ProductionRun, production_layout
+from bot.bench.production import BENCH_NOW, LayoutError, ProductionRun, cpu_seconds, production_layout
 from bot.bench.replicas import counts, load_average
 
 TARGET_P99_MS = 1000.0
@@ -115,39 +117,22 @@ async def seed_tickets(session: aiohttp.ClientSession, run: ProductionRun, count
     return unavailable
 
 
-def cpu_seconds(pids: List[int]) -> float:
-    """CPU seconds (user + system) used so far by these processes and their descendants."""
-    parents: Dict[int, int] = {}
-    times: Dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    wanted = set(pids)
-    grew = True
-    while grew:
-        found = {pid for pid, parent in parents.items() if parent in wanted} - wanted
-        grew = bool(found)
-        wanted |= found
-    return sum(times.get(pid, 0.0) for pid in wanted)
-
-
 class Customer:
     """One widget customer on socket.io: asks for a human, then waits for an agent's reply."""
 
-    def __init__(self, assistant_url: str) -> None:
+    def __init__(self, assistant_url: str, source_address: Optional[str] = None) -> None:
         import socketio
 
         self.assistant_url = assistant_url
+        # Each customer from an address of its own (127.x.y.z: all of 127.0.0.0/8 is this machine), as customers
+        # on the internet are: HAProxy keeps socket.io on a replica by source address (`balance source`), so
+        # widgets that all came from 127.0.0.1 would all reach one Rasa replica.
+        self.http = (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source_address, 0)))
+            if source_address else None
+        )
         # engine.io gives each HTTP request 5 s by default; a widget reaching a loaded server waits longer
-        self.client = socketio.AsyncClient(reconnection=False, request_timeout=STEP_TIMEOUT)
+        self.client = socketio.AsyncClient(reconnection=False, request_timeout=STEP_TIMEOUT, http_session=self.http)
         self.session_id: Optional[str] = None
         self.utterances: asyncio.Queue = asyncio.Queue()
         self._confirmed: asyncio.Queue = asyncio.Queue()
@@ -189,6 +174,8 @@ class Customer:
     async def close(self) -> None:
         """Disconnect."""
         await self.client.disconnect()
+        if self.http is not None:
+            await self.http.close()
 
 
 class Drive:
@@ -230,7 +217,7 @@ class Drive:
     async def customer(self, index: int, start: Optional["Start"] = None) -> None:
         """One customer's handoff and one agent's reply to it (`start`: connect with the others first, then ask
         at this customer's moment of the spread)."""
-        customer = Customer(self.run.layout.assistant_url)
+        customer = Customer(self.run.layout.assistant_url, source_address(index))
         stage = "connect"
         try:
             try:
@@ -260,6 +247,11 @@ class Drive:
             self.failures.append(f"{stage}: {type(error).__name__}: {error}")
         finally:
             await customer.close()
+
+
+def source_address(index: int) -> str:
+    """The loopback address customer `index` connects from: 127.1.0.1 … 127.1.0.250, 127.1.1.1, … (62,500)."""
+    return f"127.1.{index // 250 % 250}.{1 + index % 250}"
 
 
 class Start:

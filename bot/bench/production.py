@@ -2,9 +2,9 @@
 it, on free ports, a temporary var folder and a fresh PostgreSQL database, on Redis and RabbitMQ.
 
 What differs from a real deployment, and why:
-- a settings file of the run's own (`FRONTLINE_SETTINGS`) raises the abuse limits: every simulated widget comes
-  from 127.0.0.1, which `limits.widget_connections_per_address` would refuse after 60
-  (docs/security/limits.md, "Load tests");
+- a settings file of the run's own (`FRONTLINE_SETTINGS`) raises the abuse limits: the REST customers all come
+  from 127.0.0.1, and `limits.conversation_messages` / `widget_connections_per_address` would refuse a bench's
+  pace (docs/security/limits.md, "Load tests");
 - the clock is pinned to a Monday morning (`FRONTLINE_NOW`): handoffs happen in business hours, whenever the
   bench runs;
 - Rasa publishes to a fanout exchange and queue of the run's own (deleted afterwards), and the desks' broker
@@ -42,6 +42,31 @@ from bot.topology.layout import Plan, free_plan
 BENCH_NOW = "2025-12-01T10:00:00+08:00"  # a Monday, 10:00 in Shanghai: business hours
 UNLIMITED = "1000000 per minute"
 START_TIMEOUT = 600.0
+PROCESS_KINDS = ("rasa", "actions", "desk", "haproxy")
+
+
+def cpu_seconds(pids: List[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes and their descendants."""
+    parents: Dict[int, int] = {}
+    times: Dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    wanted = set(pids)
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in wanted} - wanted
+        grew = bool(found)
+        wanted |= found
+    return sum(times.get(pid, 0.0) for pid in wanted)
 
 
 class LayoutError(RuntimeError):
@@ -65,13 +90,19 @@ class ProductionRun:
     def pids(self, kind: str) -> List[int]:
         """The pids of the running processes of one kind (`desk`, `rasa`…), from their pid files."""
         found = []
-        for path in sorted((self.var / "run").glob(f"{kind}-*.pid")):
+        paths = sorted((self.var / "run").glob(f"{kind}-*.pid")) + sorted((self.var / "run").glob(f"{kind}.pid"))
+        for path in paths:
             try:
                 found.append(int(path.read_text().strip()))
             except (OSError, ValueError):
                 continue
         return found
 
+
+    def cpu_by_kind(self) -> Dict[str, float]:
+        """CPU seconds used so far by each kind of process of the layout (with their children): `rasa`,
+        `actions`, `desk`, `haproxy`."""
+        return {kind: cpu_seconds(self.pids(kind)) for kind in PROCESS_KINDS}
 
     def servers_marked_down(self) -> Dict[str, int]:
         """How often HAProxy has marked each server DOWN (health checks failed) since it started; a server counts

@@ -4,8 +4,9 @@ For each replica count N it starts the production layout (`bot/bench/production.
 servers and N desks behind HAProxy, on PostgreSQL, Redis and RabbitMQ), warms every replica up, then lets
 `--customers` customers ask `--per-customer` FAQ questions each, all at once, through HAProxy's assistant port.
 
-Figures (JSON, last stdout line): per replica count, turns/s, turn latency p50/p99 (ms) and the servers HAProxy
-marked DOWN meanwhile (failed health checks); and the speed-up of
+Figures (JSON, last stdout line): per replica count, turns/s, turn latency p50/p99 (ms), the servers HAProxy
+marked DOWN meanwhile (failed health checks) and the CPU milliseconds per turn of each kind of process (Rasa,
+actions, desks, HAProxy, the bench's own customers); and the speed-up of
 the largest count over the smallest, with the issue's target (2 replicas ≥ 1.6× one on this 2-core machine).
 The machine's load average is recorded at the start and end of each measurement: other work on it shows there.
 """
@@ -63,9 +64,12 @@ async def measure(production: ProductionRun, customers: int, per_customer: int) 
         )
         latencies: List[float] = []
         load_before, down_before = load_average(), production.servers_marked_down()
+        cpu_before, own_before = production.cpu_by_kind(), time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(_customer(session, rest, per_customer, i, latencies) for i in range(customers)))
         seconds = time.perf_counter() - started
+        cpu = {kind: used - cpu_before[kind] for kind, used in production.cpu_by_kind().items()}
+        cpu["bench"] = time.process_time() - own_before
     return {
         "turns": len(latencies),
         "seconds": round(seconds, 2),
@@ -73,6 +77,10 @@ async def measure(production: ProductionRun, customers: int, per_customer: int) 
         "turn_ms_p50": round(percentile(latencies, 0.5), 1),
         "turn_ms_p99": round(percentile(latencies, 0.99), 1),
         "haproxy_marked_down": production.marked_down_since(down_before),
+        # where the CPU went, per turn: the layout's processes and the bench's own customers (PostgreSQL, Redis
+        # and RabbitMQ serve the whole machine and are not counted)
+        "cpu_ms_per_turn": {kind: round(used / len(latencies) * 1000, 2) for kind, used in cpu.items()}
+        if latencies else None,
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
