@@ -1,7 +1,9 @@
 """The desk's HTTP API: `/internal/…` for the action server (shared secret) and `/api/…` for agents (bearer).
 
-Every error answer is JSON `{"error": "…"}`: 400 bad body, 401 no valid token/secret, 403 a ticket another
-agent owns (or a skill the agent lacks), 404 unknown ticket, 409 claimed/closed/at capacity, 502 Rasa down.
+Every error answer is JSON `{"error": "…"}`: 400 bad body, 401 no valid token/secret, 403 a role the route needs
+(`bot.desk.roles.require_role`), a ticket outside the agent's reach, another agent owns, or a skill the agent
+lacks, 404 unknown ticket, 409 claimed/closed/at capacity, 502 Rasa down. Every action and every view of a
+ticket's context is recorded in the audit log (`bot.desk.audit`).
 The agents' state-changing calls take an `Idempotency-Key` header (`bot.desk.idempotency`: 422 a key reused for
 another request, 409 its first request still in progress). The full reference is `docs/desk-api.md`.
 """
@@ -13,23 +15,28 @@ import hmac
 import inspect
 import json
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from sanic import Blueprint, Request
 from sanic.exceptions import InvalidUsage
-from sanic.response import HTTPResponse, empty
+from sanic.response import HTTPResponse, empty, text
 from sanic.response import json as json_response
 
 from bot import ratelimit
-from bot.desk import auth
+from bot.desk import auth, records, roles
+from bot.desk.audit import Action, entries_csv, entry_json
 from bot.desk.config import desk_secret
 from bot.desk.errors import DeskError
 from bot.desk.idempotency import REPLAYED_HEADER
-from bot.desk.records import CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, AgentSession, TicketStatus
+from bot.desk.records import (
+    CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, Role, TicketStatus, parse_ticket_code, ticket_code,
+)
+from bot.desk.roles import require_role
 from bot.desk.service import Desk
 from bot.desk.stream import sse_frame
 from bot.desk.tickets import DEFAULT_PAGE
+from bot.desk.views import iso
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +92,6 @@ def _check_secret(request: Request) -> None:
         raise DeskError(401, "the desk has no FRONTLINE_DESK_SECRET configured")
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise DeskError(401, "missing or wrong X-Frontline-Secret")
-
-
-def _session(request: Request, allow_query_token: bool = False) -> AgentSession:
-    token = auth.bearer_token(request.headers, request.args if allow_query_token else None)
-    return _desk(request).accounts.authenticate(token)
 
 
 def _last_event_id(request: Request) -> Optional[int]:
@@ -152,62 +154,152 @@ def internal_blueprint(name: str) -> Blueprint:
     return bp
 
 
+def _agent(request: Request) -> Agent:
+    """The agent of the session `require_role` found."""
+    return request.ctx.session.agent
+
+
+def _address(request: Request) -> str:
+    return ratelimit.request_address(request, _desk(request).accounts.limiter.trusted_proxies)
+
+
+def _audit(request: Request, action: Action, ticket: Optional[str] = None, target: Optional[str] = None,
+           **detail: Any) -> None:
+    """Record an action of the signed-in agent in the audit log (`bot.desk.audit`)."""
+    _desk(request).audit.record(_agent(request).name, action, _address(request), ticket, target, **detail)
+
+
+def _audited(
+    request: Request, action: Action, code: Optional[str], work: Callable[[], Any], target: Optional[str] = None,
+    **detail: Any,
+) -> Callable[[], Awaitable[Any]]:
+    """`work`, recorded in the audit log once it succeeded (inside `_once`: a replayed answer is not recorded)."""
+
+    async def run() -> Any:
+        result = work()
+        result = await result if inspect.isawaitable(result) else result
+        _audit(request, action, _code(code) if code else None, target, **detail)
+        return result
+
+    return run
+
+
+def _code(code: str) -> str:
+    """A ticket id as the audit log keeps it (`T-000123`, whichever form the path had)."""
+    number = parse_ticket_code(code)
+    return ticket_code(number) if number is not None else code[:32]
+
+
 def api_blueprint(name: str) -> Blueprint:
-    """The `/api` blueprint, for agents and the console (`Authorization: Bearer <token>`)."""
+    """The `/api` blueprint, for agents and the console (`Authorization: Bearer <token>`); each route names the
+    least role it needs (`bot.desk.roles.require_role`)."""
     bp = Blueprint(name, url_prefix="/api")
+    desk_of = _desk
 
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
-        accounts = _desk(request).accounts
-        address = ratelimit.request_address(request, accounts.limiter.trusted_proxies)
-        return _json(await accounts.login(_body(request), address))
+        accounts = desk_of(request).accounts
+        address = _address(request)
+        body = _body(request)
+        name = str(body.get("name"))[:128] if isinstance(body, dict) else ""
+        try:
+            answer = await accounts.login(body, address)
+        except DeskError as error:
+            if error.status == 401:
+                desk_of(request).audit.record(name, Action.LOGIN_FAILED, address)
+            raise
+        desk_of(request).audit.record(name, Action.LOGIN, address)
+        return _json(answer)
 
     @bp.post("/logout")
+    @require_role(Role.AGENT, before_password_change=True)
     async def logout(request: Request) -> HTTPResponse:
-        _session(request)
-        _desk(request).accounts.logout(auth.bearer_token(request.headers))
+        desk_of(request).accounts.logout(auth.bearer_token(request.headers))
+        _audit(request, Action.LOGOUT)
         return empty()
 
     @bp.get("/me")
+    @require_role(Role.AGENT, before_password_change=True)
     async def me(request: Request) -> HTTPResponse:
-        return _json(_desk(request).accounts.me(_session(request)))
+        return _json({**desk_of(request).accounts.me(request.ctx.session), "now": iso(records.now())})
 
     @bp.post("/me/password")
+    @require_role(Role.AGENT, before_password_change=True)
     async def change_password(request: Request) -> HTTPResponse:
-        agent = _session(request).agent
-        await _desk(request).accounts.change_password(agent, _body(request))
+        await desk_of(request).accounts.change_password(request.ctx.session, _body(request))
+        _audit(request, Action.CHANGE_PASSWORD)
         return empty()
 
     @bp.get("/agents")
+    @require_role(Role.AGENT)
     async def agents(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).accounts.agents())
+        return _json(desk_of(request).accounts.agents())
+
+    @bp.post("/agents/<name>/disable")
+    @require_role(Role.SUPERVISOR)
+    async def disable_agent(request: Request, name: str) -> HTTPResponse:
+        work = _audited(request, Action.DISABLE, None, lambda: desk_of(request).supervision.disable(name, _agent(request)),
+                        target=name)
+        return await _once(request, _agent(request), work)
+
+    @bp.post("/agents/<name>/enable")
+    @require_role(Role.SUPERVISOR)
+    async def enable_agent(request: Request, name: str) -> HTTPResponse:
+        work = _audited(request, Action.ENABLE, None, lambda: desk_of(request).supervision.enable(name, _agent(request)),
+                        target=name)
+        return await _once(request, _agent(request), work)
+
+    @bp.post("/agents/<name>/password-reset")
+    @require_role(Role.SUPERVISOR)
+    async def reset_password(request: Request, name: str) -> HTTPResponse:
+        desk = desk_of(request)
+
+        def work() -> Any:
+            return asyncio.get_running_loop().run_in_executor(
+                desk.accounts.hashing, desk.supervision.reset_password, name, _agent(request)
+            )
+
+        return await _once(request, _agent(request), _audited(request, Action.RESET_PASSWORD, None, work, target=name))
+
+    @bp.post("/agents/<name>/role")
+    @require_role(Role.ADMIN)
+    async def set_role(request: Request, name: str) -> HTTPResponse:
+        body = _body(request)
+        try:
+            role = roles.parse_role(body.get("role") if isinstance(body, dict) else None)
+        except auth.AuthError as error:
+            raise DeskError(400, str(error)) from error
+        work = _audited(request, Action.SET_ROLE, None,
+                        lambda: desk_of(request).supervision.set_role(name, role, _agent(request)),
+                        target=name, role=role.value)
+        return await _once(request, _agent(request), work)
 
     @bp.get("/skills")
+    @require_role(Role.AGENT)
     async def skills(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).tickets.skills())
+        return _json(desk_of(request).tickets.skills())
 
     @bp.get("/topics")
+    @require_role(Role.AGENT)
     async def topics(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).tickets.topics())
+        return _json(desk_of(request).tickets.topics())
 
     @bp.get("/canned")
+    @require_role(Role.AGENT)
     async def canned(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).tickets.canned(request.args.get("language")))
+        return _json(desk_of(request).tickets.canned(request.args.get("language")))
 
     @bp.get("/tickets")
+    @require_role(Role.AGENT)
     async def list_tickets(request: Request) -> HTTPResponse:
-        agent = _session(request).agent
+        agent = _agent(request)
         statuses = _statuses(request.args.get("status", "open"))
         mine = request.args.get("mine", "") in ("1", "true", "yes")
         skill = request.args.get("skill") or None
         limit = request.args.get("limit", str(DEFAULT_PAGE))
         if not limit.isdigit():
             raise DeskError(400, "'limit' must be a whole number")
-        items, cursor = _desk(request).tickets.list_for(
+        items, cursor = desk_of(request).tickets.list_for(
             agent, statuses, mine=mine, skill=skill, cursor=request.args.get("cursor") or None, limit=int(limit)
         )
         response = _json(items)
@@ -216,64 +308,135 @@ def api_blueprint(name: str) -> Blueprint:
         return response
 
     @bp.get("/tickets/<code>")
+    @require_role(Role.AGENT)
     async def get_ticket(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return _json(_desk(request).tickets.detail(code, agent))
+        detail = desk_of(request).tickets.detail(code, _agent(request))
+        _audit(request, Action.VIEW, detail["id"])
+        return _json(detail)
 
     @bp.post("/tickets/<code>/claim")
+    @require_role(Role.AGENT)
     async def claim(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.claim(code, agent))
+        agent = _agent(request)
+        work = _audited(request, Action.CLAIM, code, lambda: desk_of(request).tickets.claim(code, agent))
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/messages")
+    @require_role(Role.AGENT)
     async def reply(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.reply(code, agent, _body(request)), 201)
+        agent = _agent(request)
+        work = _audited(request, Action.REPLY, code, lambda: desk_of(request).tickets.reply(code, agent, _body(request)))
+        return await _once(request, agent, work, 201)
 
     @bp.post("/tickets/<code>/messages/<message_id:int>/retry")
+    @require_role(Role.AGENT)
     async def retry(request: Request, code: str, message_id: int) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.retry(code, agent, message_id))
+        agent = _agent(request)
+        work = _audited(request, Action.RETRY, code, lambda: desk_of(request).tickets.retry(code, agent, message_id),
+                        message=message_id)
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/transfer")
+    @require_role(Role.AGENT)
     async def transfer(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.transfer(code, agent, _body(request)))
+        agent = _agent(request)
+        body = _body(request)
+        to = body if isinstance(body, dict) else {}
+        work = _audited(request, Action.TRANSFER, code, lambda: desk_of(request).tickets.transfer(code, agent, body),
+                        target=to.get("agent") if isinstance(to.get("agent"), str) else None,
+                        skill=to.get("skill") if isinstance(to.get("skill"), str) else None)
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/topic")
+    @require_role(Role.AGENT)
     async def topic(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.set_topic(code, agent, _body(request)))
+        agent = _agent(request)
+        work = _audited(request, Action.TOPIC, code,
+                        lambda: desk_of(request).tickets.set_topic(code, agent, _body(request)))
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/resolve")
+    @require_role(Role.AGENT)
     async def resolve(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.resolve(code, agent))
+        agent = _agent(request)
+        work = _audited(request, Action.RESOLVE, code, lambda: desk_of(request).tickets.resolve(code, agent))
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/handback")
+    @require_role(Role.AGENT)
     async def handback(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.handback(code, agent))
+        agent = _agent(request)
+        work = _audited(request, Action.HANDBACK, code, lambda: desk_of(request).tickets.handback(code, agent))
+        return await _once(request, agent, work)
+
+    @bp.post("/tickets/<code>/reassign")
+    @require_role(Role.SUPERVISOR)
+    async def reassign(request: Request, code: str) -> HTTPResponse:
+        agent = _agent(request)
+        body = _body(request)
+        to = body.get("agent") if isinstance(body, dict) and isinstance(body.get("agent"), str) else None
+        work = _audited(request, Action.REASSIGN, code,
+                        lambda: desk_of(request).supervision.reassign(code, agent, body), target=to,
+                        queue=to is None)
+        return await _once(request, agent, work)
+
+    @bp.post("/tickets/<code>/grade")
+    @require_role(Role.SUPERVISOR)
+    async def grade(request: Request, code: str) -> HTTPResponse:
+        agent = _agent(request)
+        body = _body(request)
+        work = _audited(request, Action.GRADE, code, lambda: desk_of(request).supervision.set_grade(code, agent, body),
+                        grade=body.get("grade") if isinstance(body, dict) else None)
+        return await _once(request, agent, work)
 
     @bp.get("/dashboard")
+    @require_role(Role.SUPERVISOR)
     async def dashboard(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).reports.dashboard())
+        return _json(desk_of(request).reports.dashboard())
+
+    @bp.get("/audit")
+    @require_role(Role.SUPERVISOR)
+    async def audit_log(request: Request) -> HTTPResponse:
+        return _json([entry_json(e) for e in desk_of(request).audit.entries(request.args)])
+
+    @bp.get("/audit/export")
+    @require_role(Role.SUPERVISOR)
+    async def audit_export(request: Request) -> HTTPResponse:
+        entries = desk_of(request).audit.entries(request.args)
+        _audit(request, Action.EXPORT, count=len(entries),
+               query={k: request.args.get(k) for k in ("ticket", "agent", "from", "to") if request.args.get(k)})
+        return text(entries_csv(entries), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="desk-audit.csv"'})
+
+    @bp.post("/stream-tickets")
+    @require_role(Role.AGENT)
+    async def stream_ticket(request: Request) -> HTTPResponse:
+        return _json(desk_of(request).accounts.stream_ticket(request.ctx.session), status=201)
 
     @bp.get("/stream")
     async def stream(request: Request) -> HTTPResponse:
         """Server-Sent Events: `ticket` and `message` events as they happen (see `bot.desk.stream`).
 
-        Event ids are global across desk processes: with `Last-Event-ID: n` (or `?last_event_id=n`) the stream
-        starts with every event after n, from whichever desk process. While the stream is open its agent counts
-        as online (the customers' wait estimates use it)."""
-        agent = _session(request, allow_query_token=True).agent
+        Opened with `Authorization: Bearer <token>` or with `?ticket=<stream ticket>` (`POST /api/stream-tickets`,
+        one use, a minute): a long-lived token is never taken from a URL. Event ids are global across desk
+        processes: with `Last-Event-ID: n` (or `?last_event_id=n`) the stream starts with every event after n,
+        from whichever desk process. While the stream is open its agent counts as online (the customers' wait
+        estimates use it)."""
+        desk = desk_of(request)
+        if request.args.get("token"):
+            raise DeskError(401, "a token is never taken from a URL: open the stream with a stream ticket "
+                                 "(POST /api/stream-tickets, then ?ticket=…) or an Authorization header")
+        if request.args.get("ticket"):
+            session = desk.accounts.stream_session(request.args.get("ticket"))
+        else:
+            session = desk.accounts.authenticate(auth.bearer_token(request.headers))
+        roles.refuse_until_password_changed(session)
+        agent = session.agent
         try:
             max_seconds = float(request.args.get("max_seconds", "0"))
         except ValueError as error:
             raise DeskError(400, "'max_seconds' must be a number") from error
         after = _last_event_id(request)
-        desk = _desk(request)
         hub = desk.hub
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds if max_seconds > 0 else None

@@ -6,6 +6,9 @@ Each part has one responsibility and its own module:
 - `tickets` (`bot.desk.tickets`): what agents do with tickets: claim, reply, transfer, topic, resolve, hand back;
 - `accounts` (`bot.desk.accounts`): sign-in, sessions, the agents list;
 - `reports` (`bot.desk.metrics`): the supervisor dashboard;
+- `supervision` (`bot.desk.supervision`): what supervisors do: reassign, grades, disable and enable agents, reset
+  passwords, roles (who may: `bot.desk.roles`);
+- `audit` (`bot.desk.audit`): the append-only audit log;
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
@@ -23,6 +26,7 @@ import logging
 from typing import Optional
 
 from bot.desk.accounts import Accounts
+from bot.desk.audit import AuditLog
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.idempotency import IdempotentCalls
@@ -34,6 +38,7 @@ from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
+from bot.desk.supervision import Supervision
 from bot.desk.sweeper import MARGIN_SECONDS, Sweeper
 from bot.desk.stream import ConsoleFeed, Hub
 from bot.desk.tickets import TicketDesk
@@ -82,6 +87,8 @@ class Desk:
         self.inbox = Inbox(store, self.feed)
         self.accounts = Accounts(store, settings, self.presence)
         self.reports = Reports(store)
+        self.supervision = Supervision(store, settings, calendar, self.feed, self.delivery)
+        self.audit = AuditLog(store)
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)
