@@ -437,6 +437,7 @@ def api_blueprint(name: str) -> Blueprint:
         except ValueError as error:
             raise DeskError(400, "'max_seconds' must be a number") from error
         after = _last_event_id(request)
+        scope = desk.tickets.stream_scope(agent)
         hub = desk.hub
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds if max_seconds > 0 else None
@@ -456,7 +457,7 @@ def api_blueprint(name: str) -> Blueprint:
                     timeout = min(timeout, deadline - loop.time())
                     if timeout <= 0:
                         break
-                events = await hub.next(subscription, timeout)
+                events = scope.filter(await hub.next(subscription, timeout))
                 if not events:
                     await response.send(": ping\n\n")
                     continue

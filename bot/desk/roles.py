@@ -30,13 +30,14 @@ from typing import Any, Awaitable, Callable, Optional
 
 from bot.desk import auth
 from bot.desk.errors import DeskError
-from bot.desk.queue import QueueRules
+from bot.desk.queue import ANY_SKILL, QueueRules
 from bot.desk.records import Agent, AgentSession, Role, Ticket, TokenKind
 from bot.desk.store.tickets import AgentReach
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[Any]]
+__all__ = ["ANY_SKILL", "has_role", "may_manage", "outside_reach", "parse_role", "reach_of", "require_role"]
 ROLE_NAMES = ", ".join(r.value for r in Role)
 
 

@@ -19,7 +19,7 @@ from bot.desk import auth, records, roles
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.errors import DeskError, find_ticket
-from bot.desk.records import Agent, MessageRole, MessageStatus, Role, Ticket, TicketStatus, TokenKind
+from bot.desk.records import Agent, Message, MessageRole, MessageStatus, Role, Ticket, TicketStatus, TokenKind
 from bot.desk.sla import BusinessHours, due_times
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
@@ -82,11 +82,11 @@ class Supervision:
             where = f"agent {target.name}"
         if not ok:
             raise DeskError(409, f"ticket {ticket.code} changed meanwhile; reload it")
-        self._note(ticket, f"Reassigned by {_name(actor)} to {where}", actor)
+        note = self._note(ticket, f"Reassigned by {_name(actor)} to {where}", actor)
         if ticket.status is TicketStatus.QUEUED:  # an agent owns it now: only the agent answers
             await self.delivery.pause(ticket)
         logger.info("ticket %s reassigned to %s", ticket.code, where)
-        return self.feed.ticket(ticket.id)
+        return self._publish(ticket, note)
 
     def set_grade(self, code: str, actor: Optional[Agent], body: Any) -> Dict[str, Any]:
         """Change an open ticket's grade (`{"grade": "A"}`); its resolution due time follows the new grade's
@@ -107,8 +107,8 @@ class Supervision:
         values = {"due_resolution": due.due_resolution, "warn_resolution": due.warn_resolution}
         if not self.store.set_grade(ticket.id, grade, values, expect_grade=ticket.grade):
             raise DeskError(409, f"ticket {ticket.code} changed meanwhile; reload it")
-        self._note(ticket, f"Grade changed by {_name(actor)} from {ticket.grade} to {grade}", actor)
-        return self.feed.ticket(ticket.id)
+        note = self._note(ticket, f"Grade changed by {_name(actor)} from {ticket.grade} to {grade}", actor)
+        return self._publish(ticket, note)
 
     # ---- agents -------------------------------------------------------------------------------------------
 
@@ -132,8 +132,7 @@ class Supervision:
         returned = []
         for ticket in self.store.assigned_to(name):
             if self.store.requeue(ticket.id, ticket.skill, ticket.requires_senior, records.now(), name):
-                self._note(ticket, f"Back in the {ticket.skill} queue: {why}", actor)
-                self.feed.ticket(ticket.id)
+                self._publish(ticket, self._note(ticket, f"Back in the {ticket.skill} queue: {why}", actor))
                 returned.append(ticket.code)
         return returned
 
@@ -184,12 +183,18 @@ class Supervision:
             raise DeskError(403, f"{target.name} ({target.role.value}) is not yours to manage")
         return target
 
-    def _note(self, ticket: Ticket, text: str, actor: Optional[Agent]) -> None:
+    def _note(self, ticket: Ticket, text: str, actor: Optional[Agent]) -> Optional[Message]:
         author = actor.name if actor is not None else None
-        message = self.store.add_message(ticket.id, MessageRole.NOTE, text, records.now(), MessageStatus.INTERNAL,
-                                         author=author)
-        if message:
-            self.feed.message(ticket.id, message)
+        return self.store.add_message(ticket.id, MessageRole.NOTE, text, records.now(), MessageStatus.INTERNAL,
+                                      author=author)
+
+    def _publish(self, ticket: Ticket, note: Optional[Message]) -> Dict[str, Any]:
+        """Push the ticket as it is now, then the note about the change: the ticket's event first, so a console
+        whose agent no longer reaches it drops it before any word of it (`bot.desk.visibility`)."""
+        data = self.feed.ticket(ticket.id)
+        if note is not None:
+            self.feed.message(ticket.id, note)
+        return data
 
 
 def _name(actor: Optional[Agent]) -> str:

@@ -34,6 +34,7 @@ from bot.desk.store import Store
 from bot.desk.store.tickets import PageKey, QueueOrder
 from bot.desk.stream import ConsoleFeed
 from bot.desk.views import TicketViews, public_message
+from bot.desk.visibility import StreamScope
 from bot.desk.waiting import WaitingLine, queued_ticket
 from bot.handoff.masking import mask
 
@@ -183,6 +184,14 @@ class TicketDesk:
         profile = self.line.profile(agent)
         items = [self.views.ticket_json(t, now, agent=agent, profile=profile, ranking=ranking) for t, _ in rows]
         return items, encode_cursor(rows[-1][1]) if more else None
+
+    def stream_scope(self, agent: Agent) -> StreamScope:
+        """The filter of the agent's console stream: the events of the tickets in its reach."""
+        reach = roles.reach_of(agent, self.rules, records.now())
+        if reach is None:
+            return StreamScope(agent, None, set(), set())
+        shown, took_part = self.store.ids_in_reach(reach)
+        return StreamScope(agent, reach, set(shown), set(took_part))
 
     def detail(self, code: str, agent: Agent) -> Dict[str, Any]:
         """A ticket with its context packet and messages.

@@ -270,3 +270,39 @@ async def test_roles_on_both_stores(settings, store, fake_rasa, make_packet, int
     assert response.status == 200
     _, response = await app.asgi_client.get(f"/api/audit?ticket={code}", headers=headers["sue"])
     assert [e["action"] for e in response.json] == ["claim", "reassign", "view"]
+
+
+async def test_an_agents_stream_carries_only_the_tickets_in_its_reach(app, internal, make_packet, agents, staff) -> None:
+    import asyncio
+    import json
+
+    async def changes() -> None:
+        await asyncio.sleep(0.4)
+        orders = await create(app, internal, make_packet("stream-1", topic="faq_order_status"))  # not bob's queue
+        general = await create(app, internal, make_packet("stream-2", topic=None))  # bob's queue
+        await app.asgi_client.post(f"/api/tickets/{orders}/claim", headers=agents["alice"]["headers"])
+        await app.asgi_client.post(f"/api/tickets/{orders}/messages", headers=agents["alice"]["headers"],
+                                   json={"text": "secret order words"})
+        await app.asgi_client.post(f"/api/tickets/{general}/reassign", headers=staff["sam"]["headers"],
+                                   json={"agent": "alice"})
+        codes.extend([orders, general])
+
+    async def frames(headers: Dict[str, str]) -> list:
+        _, response = await app.asgi_client.get("/api/stream?max_seconds=2.5", headers=headers)
+        assert response.status == 200
+        result = []
+        for block in response.text.split("\n\n"):
+            lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+            if lines.get("event") in ("ticket", "message", "gone"):
+                data = json.loads(lines["data"])
+                result.append((lines["event"], data.get("id") or data.get("ticket_id"), data.get("assignee")))
+        return result
+
+    codes: list = []
+    task = asyncio.ensure_future(changes())
+    bob_frames, sam_frames = await asyncio.gather(frames(agents["bob"]["headers"]), frames(staff["sam"]["headers"]))
+    await task
+    orders, general = codes
+    assert bob_frames == [("ticket", general, None), ("gone", general, None)]
+    assert {code for _, code, _ in sam_frames} == {orders, general}  # a supervisor's stream carries everything
+    assert ("message", orders, None) in sam_frames

@@ -353,6 +353,9 @@
         renderTicketHead();
         renderCards();
       }
+    } else if (type === "gone" && data && data.id) {
+      // The ticket left this agent's reach (reassigned, transferred away): drop it.
+      lostTicket(data.id);
     } else if (type === "message" && data && data.ticket_id && data.message) {
       if (state.current && state.current.id === data.ticket_id) {
         upsertMessage(data.message);
@@ -382,8 +385,9 @@
 
   async function refreshCurrent() {
     if (!state.current) return;
+    const id = state.current.id;
     try {
-      const fresh = await api("GET", "/api/tickets/" + encodeURIComponent(state.current.id));
+      const fresh = await api("GET", "/api/tickets/" + encodeURIComponent(id));
       if (state.current && state.current.id === fresh.id) {
         state.current = fresh;
         renderTicketHead();
@@ -391,8 +395,20 @@
         renderConversation();
       }
     } catch (err) {
-      /* shown on the next action */
+      if (err.status === 403) lostTicket(id); // outside this agent's reach now; other errors show on the next action
     }
+  }
+
+  /* A ticket left this agent's reach (another agent claimed it, a supervisor moved it): drop it from the queue; if
+   * it is open here, say so and switch its controls off (any error shown stays). */
+  function lostTicket(id) {
+    state.tickets.delete(id);
+    state.unread.delete(id);
+    renderQueue();
+    if (!state.current || state.current.id !== id) return;
+    state.current = null;
+    els.ticket.querySelectorAll("button, textarea, select").forEach((el) => { el.disabled = true; });
+    els.ticket.prepend(h("p", { class: "placeholder", "data-testid": "ticket-gone" }, "Ticket " + id + " is no longer in your reach: another agent or a supervisor has it."));
   }
 
   function renderTicket() {
@@ -423,6 +439,7 @@
 
   function renderTicketHead() {
     const t = state.current;
+    if (!t) return; // the ticket left this agent's reach (lostTicket)
     const open = t.status === "queued" || t.status === "assigned";
     const mine = t.assignee && state.me && t.assignee === state.me.name;
     const supervising = isSupervisor();
@@ -558,6 +575,7 @@
 
   function renderCards() {
     const t = state.current;
+    if (!t) return; // the ticket left this agent's reach (lostTicket)
     const ctx = t.context || {};
     const customer = Object.assign({}, t.customer || {}, ctx.customer || {});
     const earlier = customer.earlier_tickets || [];
@@ -728,6 +746,7 @@
 
   function renderConversation() {
     const t = state.current;
+    if (!t) return; // the ticket left this agent's reach (lostTicket)
     const ctx = t.context || {};
     const list = els.conversation;
     clear(list);

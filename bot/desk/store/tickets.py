@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import data_keys
 from bot.desk.records import (
-    OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code,
+    CLOSING_STATUSES, OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code, ticket_code,
 )
 from bot.desk.store.database import Database
 from bot.desk.store.tables import messages, tickets
@@ -261,6 +261,17 @@ class TicketRows(Database):
         query = sa.select(tickets.c.id).where(tickets.c.id == ticket_id, reach.clause())
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
+
+    def ids_in_reach(self, reach: AgentReach) -> Tuple[List[str], List[str]]:
+        """The public ids of the open tickets in an agent's reach, and of every ticket it took part in (a
+        console stream's filter starts from these: `bot.desk.visibility`)."""
+        query = sa.select(tickets.c.id).where(tickets.c.status.in_(_OPEN + [s.value for s in CLOSING_STATUSES]),
+                                              reach.clause())
+        took_part = sa.select(sa.distinct(messages.c.ticket_id)).where(messages.c.author == reach.agent)
+        with self.engine.connect() as conn:
+            shown = [ticket_code(int(i)) for i in conn.execute(query).scalars()]
+            mine = [ticket_code(int(i)) for i in conn.execute(took_part).scalars()]
+        return shown, mine
 
     def assigned_to(self, agent: str) -> List[Ticket]:
         """The tickets `agent` owns now (status assigned), oldest first."""
