@@ -142,6 +142,11 @@ class Accounts:
         self.store.set_password_hash(agent.name, new_hash, must_change_password=False)
         self.store.delete_tokens(agent.id, [TokenKind.SESSION, TokenKind.STREAM], keep=session.token_hash)
 
+    def still_enabled(self, name: str) -> bool:
+        """True while the agent exists and is enabled (an open stream asks every few seconds)."""
+        agent = self.store.get_agent(name)
+        return agent is not None and agent.enabled
+
     def stream_ticket(self, session: AgentSession) -> Dict[str, Any]:
         """A stream ticket for the signed-in agent (`POST /api/stream-tickets`): `GET /api/stream?ticket=…` opens
         the stream once, within a minute."""

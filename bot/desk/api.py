@@ -46,6 +46,8 @@ STATUS_FILTERS: Dict[str, List[TicketStatus]] = {
     "all": list(TicketStatus),
 }
 SSE_PING_SECONDS = 15.0
+# An open stream checks this often that its agent is still enabled (a disabled agent's stream ends within it).
+STREAM_RECHECK_SECONDS = 5.0
 
 
 def _json(data: Any, status: int = 200) -> HTTPResponse:
@@ -451,8 +453,13 @@ def api_blueprint(name: str) -> Blueprint:
             # `hello` carries the position the stream starts from: a console that reconnects before any event
             # came still resumes from it.
             await response.send(f"retry: 2000\nid: {subscription.after}\nevent: hello\ndata: {{}}\n\n")
+            checked = loop.time()
             while True:
-                timeout = SSE_PING_SECONDS
+                if loop.time() - checked >= STREAM_RECHECK_SECONDS:
+                    checked = loop.time()
+                    if not desk.accounts.still_enabled(agent.name):
+                        break  # disabled meanwhile: its open stream ends too
+                timeout = min(SSE_PING_SECONDS, STREAM_RECHECK_SECONDS)
                 if deadline is not None:
                     timeout = min(timeout, deadline - loop.time())
                     if timeout <= 0:

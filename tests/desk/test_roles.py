@@ -306,3 +306,20 @@ async def test_an_agents_stream_carries_only_the_tickets_in_its_reach(app, inter
     assert bob_frames == [("ticket", general, None), ("gone", general, None)]
     assert {code for _, code, _ in sam_frames} == {orders, general}  # a supervisor's stream carries everything
     assert ("message", orders, None) in sam_frames
+
+
+async def test_an_open_stream_of_an_agent_ends_once_it_is_disabled(app, agents, staff) -> None:
+    import asyncio
+    import time
+
+    async def disable() -> None:
+        await asyncio.sleep(0.5)
+        _, response = await app.asgi_client.post("/api/agents/bob/disable", headers=staff["sam"]["headers"])
+        assert response.status == 200
+
+    task = asyncio.ensure_future(disable())
+    started = time.monotonic()
+    _, response = await app.asgi_client.get("/api/stream?max_seconds=20", headers=agents["bob"]["headers"])
+    await task
+    assert response.status == 200
+    assert time.monotonic() - started < 12  # within STREAM_RECHECK_SECONDS of the disable, not at max_seconds

@@ -21,11 +21,12 @@ from bot.desk.store.tables import audit
 logger = logging.getLogger(__name__)
 
 # PostgreSQL: refuse UPDATE and DELETE of audit rows (created, or replaced, by every migration).
-AUDIT_TRIGGER = [
-    """CREATE OR REPLACE FUNCTION desk_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+AUDIT_FUNCTION = """CREATE OR REPLACE FUNCTION desk_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION 'desk_audit is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
-END $$""",
+END $$"""
+AUDIT_TRIGGER = [
+    AUDIT_FUNCTION,
     "DROP TRIGGER IF EXISTS desk_audit_append_only ON desk_audit",
     """CREATE TRIGGER desk_audit_append_only BEFORE UPDATE OR DELETE ON desk_audit
 FOR EACH ROW EXECUTE FUNCTION desk_audit_append_only()""",
