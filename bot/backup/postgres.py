@@ -132,6 +132,19 @@ def has_rows(part: Part, names: Sequence[str]) -> Optional[str]:
     return None
 
 
+def _audit_function(part: Part) -> None:
+    """Create the function the desk's audit trigger calls, in the part's schema: a dump of the desk's tables holds
+    the trigger (`bot.desk.store.audit`) but not the function, and a fresh database has none."""
+    from bot.desk.store.audit import AUDIT_FUNCTION
+
+    engine = _engine(part)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(AUDIT_FUNCTION))
+    finally:
+        engine.dispose()
+
+
 def restore(part: Part, source: pathlib.Path) -> None:
     """Restore a dump into the part's database, replacing the tables it holds (`--clean --if-exists`).
 
@@ -140,6 +153,8 @@ def restore(part: Part, source: pathlib.Path) -> None:
     """
     tool = _tool("pg_restore")
     env = libpq_env(part)
+    if part.name == "desk":
+        _audit_function(part)
     argv = [tool, "--no-owner", "--no-privileges", "--clean", "--if-exists", "--single-transaction",
             "--exit-on-error", f"--dbname={env['PGDATABASE']}", str(source)]
     result = subprocess.run(argv, env=env, capture_output=True, text=True)

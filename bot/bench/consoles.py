@@ -81,7 +81,8 @@ class Consoles:
     async def _follow(self, token: str) -> None:
         assert self._session is not None
         try:
-            async with self._session.get(f"{self.desk_url}/api/stream", params={"token": token}) as response:
+            headers = {"Authorization": f"Bearer {token}"}  # a token never goes in a URL (bot.desk.api: /api/stream)
+            async with self._session.get(f"{self.desk_url}/api/stream", headers=headers) as response:
                 if response.status != 200:
                     self.errors.append(f"GET /api/stream answered HTTP {response.status}")
                     return

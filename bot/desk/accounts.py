@@ -20,7 +20,7 @@ from bot.desk import auth, records
 from bot.desk.config import DeskSettings
 from bot.desk.errors import DeskError
 from bot.desk.presence import Presence
-from bot.desk.records import Agent, AgentSession
+from bot.desk.records import AgentSession, TokenKind
 from bot.desk.store import Store
 from bot.desk.views import agent_json, iso
 
@@ -99,6 +99,7 @@ class Accounts:
             "token": token,
             "expires_at": iso(expires),
             "must_change_password": bool(agent and agent.must_change_password),
+            "role": agent.role.value if agent else None,
         }
 
     def logout(self, token: str) -> None:
@@ -115,16 +116,19 @@ class Accounts:
             "capacity": agent.capacity,
             "active_tickets": self.store.active_count(agent.name),
             "must_change_password": agent.must_change_password,
+            "role": agent.role.value,
             "token_kind": session.kind.value,
             "expires_at": iso(session.expires_at),
         }
 
-    async def change_password(self, agent: Agent, body: Any) -> None:
-        """Replace the agent's password (`POST /api/me/password`); both hashes run in an executor.
+    async def change_password(self, session: AgentSession, body: Any) -> None:
+        """Replace the agent's password (`POST /api/me/password`); both hashes run in an executor. The agent's
+        other sign-in sessions (and unspent stream tickets) end; the session that changed it goes on.
 
         Raises:
             DeskError: 400 bad body or a password under `MIN_PASSWORD_LENGTH` characters; 403 wrong old password.
         """
+        agent = session.agent
         if not isinstance(body, dict):
             raise DeskError(400, "send {\"old_password\": …, \"password\": …}")
         loop = asyncio.get_running_loop()
@@ -136,6 +140,30 @@ class Accounts:
             raise DeskError(400, f"'password' must have at least {MIN_PASSWORD_LENGTH} characters")
         new_hash = await loop.run_in_executor(self.hashing, auth.hash_password, new)
         self.store.set_password_hash(agent.name, new_hash, must_change_password=False)
+        self.store.delete_tokens(agent.id, [TokenKind.SESSION, TokenKind.STREAM], keep=session.token_hash)
+
+    def still_enabled(self, name: str) -> bool:
+        """True while the agent exists and is enabled (an open stream asks every few seconds)."""
+        agent = self.store.get_agent(name)
+        return agent is not None and agent.enabled
+
+    def stream_ticket(self, session: AgentSession) -> Dict[str, Any]:
+        """A stream ticket for the signed-in agent (`POST /api/stream-tickets`): `GET /api/stream?ticket=…` opens
+        the stream once, within a minute."""
+        ticket, expires = auth.issue_stream_ticket(self.store, session.agent, records.now())
+        return {"ticket": ticket, "expires_at": iso(expires)}
+
+    def stream_session(self, ticket: str) -> AgentSession:
+        """Spend a stream ticket (`GET /api/stream?ticket=…`) and return its agent's session.
+
+        Raises:
+            DeskError: 401 when it is unknown, expired or spent.
+        """
+        session = auth.use_stream_ticket(self.store, ticket, records.now())
+        if session is None:
+            raise DeskError(401, "a valid stream ticket is required (POST /api/stream-tickets; each opens one stream)")
+        self.presence.seen(session.agent.name)
+        return session
 
     def agents(self) -> List[Dict[str, Any]]:
         """Every agent with their current load (`GET /api/agents`)."""

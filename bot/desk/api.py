@@ -1,7 +1,9 @@
 """The desk's HTTP API: `/internal/…` for the action server (shared secret) and `/api/…` for agents (bearer).
 
-Every error answer is JSON `{"error": "…"}`: 400 bad body, 401 no valid token/secret, 403 a ticket another
-agent owns (or a skill the agent lacks), 404 unknown ticket, 409 claimed/closed/at capacity, 502 Rasa down.
+Every error answer is JSON `{"error": "…"}`: 400 bad body, 401 no valid token/secret, 403 a role the route needs
+(`bot.desk.roles.require_role`), a ticket outside the agent's reach, another agent owns, or a skill the agent
+lacks, 404 unknown ticket, 409 claimed/closed/at capacity, 502 Rasa down. Every action and every view of a
+ticket's context is recorded in the audit log (`bot.desk.audit`).
 The agents' state-changing calls take an `Idempotency-Key` header (`bot.desk.idempotency`: 422 a key reused for
 another request, 409 its first request still in progress). The full reference is `docs/desk-api.md`.
 """
@@ -13,25 +15,30 @@ import hmac
 import inspect
 import json
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from sanic import Blueprint, Request
 from sanic.exceptions import InvalidUsage
-from sanic.response import HTTPResponse, empty
+from sanic.response import HTTPResponse, empty, text
 from sanic.response import json as json_response
 
 from bot import ratelimit
-from bot.desk import auth
+from bot.desk import auth, records, roles
+from bot.desk.audit import Action, entries_csv, entry_json
 from bot.desk.config import desk_secret
 from bot.desk.errors import DeskError
 from bot.desk.idempotency import REPLAYED_HEADER
+from bot.desk.records import (
+    CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, Role, TicketStatus, parse_ticket_code, ticket_code,
+)
 from bot.desk.reports import parse_period
-from bot.desk.records import CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, AgentSession, TicketStatus
+from bot.desk.roles import require_role
 from bot.desk.service import Desk
 from bot.desk.staffing import parse_days
 from bot.desk.stream import sse_frame
 from bot.desk.tickets import DEFAULT_PAGE
+from bot.desk.views import iso
 from bot.i18n import LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -42,6 +49,8 @@ STATUS_FILTERS: Dict[str, List[TicketStatus]] = {
     "all": list(TicketStatus),
 }
 SSE_PING_SECONDS = 15.0
+# An open stream checks this often that its agent is still enabled (a disabled agent's stream ends within it).
+STREAM_RECHECK_SECONDS = 5.0
 # Why a ticket has no suggested answers (Rasa down, no customer message yet), in plain English.
 SUGGESTIONS_REASON_HEADER = "X-Suggestions-Reason"
 
@@ -90,11 +99,6 @@ def _check_secret(request: Request) -> None:
         raise DeskError(401, "the desk has no FRONTLINE_DESK_SECRET configured")
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise DeskError(401, "missing or wrong X-Frontline-Secret")
-
-
-def _session(request: Request, allow_query_token: bool = False) -> AgentSession:
-    token = auth.bearer_token(request.headers, request.args if allow_query_token else None)
-    return _desk(request).accounts.authenticate(token)
 
 
 def _last_event_id(request: Request) -> Optional[int]:
@@ -157,62 +161,152 @@ def internal_blueprint(name: str) -> Blueprint:
     return bp
 
 
+def _agent(request: Request) -> Agent:
+    """The agent of the session `require_role` found."""
+    return request.ctx.session.agent
+
+
+def _address(request: Request) -> str:
+    return ratelimit.request_address(request, _desk(request).accounts.limiter.trusted_proxies)
+
+
+def _audit(request: Request, action: Action, ticket: Optional[str] = None, target: Optional[str] = None,
+           **detail: Any) -> None:
+    """Record an action of the signed-in agent in the audit log (`bot.desk.audit`)."""
+    _desk(request).audit.record(_agent(request).name, action, _address(request), ticket, target, **detail)
+
+
+def _audited(
+    request: Request, action: Action, code: Optional[str], work: Callable[[], Any], target: Optional[str] = None,
+    **detail: Any,
+) -> Callable[[], Awaitable[Any]]:
+    """`work`, recorded in the audit log once it succeeded (inside `_once`: a replayed answer is not recorded)."""
+
+    async def run() -> Any:
+        result = work()
+        result = await result if inspect.isawaitable(result) else result
+        _audit(request, action, _code(code) if code else None, target, **detail)
+        return result
+
+    return run
+
+
+def _code(code: str) -> str:
+    """A ticket id as the audit log keeps it (`T-000123`, whichever form the path had)."""
+    number = parse_ticket_code(code)
+    return ticket_code(number) if number is not None else code[:32]
+
+
 def api_blueprint(name: str) -> Blueprint:
-    """The `/api` blueprint, for agents and the console (`Authorization: Bearer <token>`)."""
+    """The `/api` blueprint, for agents and the console (`Authorization: Bearer <token>`); each route names the
+    least role it needs (`bot.desk.roles.require_role`)."""
     bp = Blueprint(name, url_prefix="/api")
+    desk_of = _desk
 
     @bp.post("/login")
     async def login(request: Request) -> HTTPResponse:
-        accounts = _desk(request).accounts
-        address = ratelimit.request_address(request, accounts.limiter.trusted_proxies)
-        return _json(await accounts.login(_body(request), address))
+        accounts = desk_of(request).accounts
+        address = _address(request)
+        body = _body(request)
+        name = str(body.get("name"))[:128] if isinstance(body, dict) else ""
+        try:
+            answer = await accounts.login(body, address)
+        except DeskError as error:
+            if error.status == 401:
+                desk_of(request).audit.record(name, Action.LOGIN_FAILED, address)
+            raise
+        desk_of(request).audit.record(name, Action.LOGIN, address)
+        return _json(answer)
 
     @bp.post("/logout")
+    @require_role(Role.AGENT, before_password_change=True)
     async def logout(request: Request) -> HTTPResponse:
-        _session(request)
-        _desk(request).accounts.logout(auth.bearer_token(request.headers))
+        desk_of(request).accounts.logout(auth.bearer_token(request.headers))
+        _audit(request, Action.LOGOUT)
         return empty()
 
     @bp.get("/me")
+    @require_role(Role.AGENT, before_password_change=True)
     async def me(request: Request) -> HTTPResponse:
-        return _json(_desk(request).accounts.me(_session(request)))
+        return _json({**desk_of(request).accounts.me(request.ctx.session), "now": iso(records.now())})
 
     @bp.post("/me/password")
+    @require_role(Role.AGENT, before_password_change=True)
     async def change_password(request: Request) -> HTTPResponse:
-        agent = _session(request).agent
-        await _desk(request).accounts.change_password(agent, _body(request))
+        await desk_of(request).accounts.change_password(request.ctx.session, _body(request))
+        _audit(request, Action.CHANGE_PASSWORD)
         return empty()
 
     @bp.get("/agents")
+    @require_role(Role.AGENT)
     async def agents(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).accounts.agents())
+        return _json(desk_of(request).accounts.agents())
+
+    @bp.post("/agents/<name>/disable")
+    @require_role(Role.SUPERVISOR)
+    async def disable_agent(request: Request, name: str) -> HTTPResponse:
+        work = _audited(request, Action.DISABLE, None, lambda: desk_of(request).supervision.disable(name, _agent(request)),
+                        target=name)
+        return await _once(request, _agent(request), work)
+
+    @bp.post("/agents/<name>/enable")
+    @require_role(Role.SUPERVISOR)
+    async def enable_agent(request: Request, name: str) -> HTTPResponse:
+        work = _audited(request, Action.ENABLE, None, lambda: desk_of(request).supervision.enable(name, _agent(request)),
+                        target=name)
+        return await _once(request, _agent(request), work)
+
+    @bp.post("/agents/<name>/password-reset")
+    @require_role(Role.SUPERVISOR)
+    async def reset_password(request: Request, name: str) -> HTTPResponse:
+        desk = desk_of(request)
+
+        def work() -> Any:
+            return asyncio.get_running_loop().run_in_executor(
+                desk.accounts.hashing, desk.supervision.reset_password, name, _agent(request)
+            )
+
+        return await _once(request, _agent(request), _audited(request, Action.RESET_PASSWORD, None, work, target=name))
+
+    @bp.post("/agents/<name>/role")
+    @require_role(Role.ADMIN)
+    async def set_role(request: Request, name: str) -> HTTPResponse:
+        body = _body(request)
+        try:
+            role = roles.parse_role(body.get("role") if isinstance(body, dict) else None)
+        except auth.AuthError as error:
+            raise DeskError(400, str(error)) from error
+        work = _audited(request, Action.SET_ROLE, None,
+                        lambda: desk_of(request).supervision.set_role(name, role, _agent(request)),
+                        target=name, role=role.value)
+        return await _once(request, _agent(request), work)
 
     @bp.get("/skills")
+    @require_role(Role.AGENT)
     async def skills(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).tickets.skills())
+        return _json(desk_of(request).tickets.skills())
 
     @bp.get("/topics")
+    @require_role(Role.AGENT)
     async def topics(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).tickets.topics())
+        return _json(desk_of(request).tickets.topics())
 
     @bp.get("/canned")
+    @require_role(Role.AGENT)
     async def canned(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).tickets.canned(request.args.get("language")))
+        return _json(desk_of(request).tickets.canned(request.args.get("language")))
 
     @bp.get("/tickets")
+    @require_role(Role.AGENT)
     async def list_tickets(request: Request) -> HTTPResponse:
-        agent = _session(request).agent
+        agent = _agent(request)
         statuses = _statuses(request.args.get("status", "open"))
         mine = request.args.get("mine", "") in ("1", "true", "yes")
         skill = request.args.get("skill") or None
         limit = request.args.get("limit", str(DEFAULT_PAGE))
         if not limit.isdigit():
             raise DeskError(400, "'limit' must be a whole number")
-        items, cursor = _desk(request).tickets.list_for(
+        items, cursor = desk_of(request).tickets.list_for(
             agent, statuses, mine=mine, skill=skill, cursor=request.args.get("cursor") or None, limit=int(limit)
         )
         response = _json(items)
@@ -221,132 +315,218 @@ def api_blueprint(name: str) -> Blueprint:
         return response
 
     @bp.get("/tickets/<code>")
+    @require_role(Role.AGENT)
     async def get_ticket(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        desk = _desk(request)
-        detail = desk.tickets.detail(code, agent)
+        desk = desk_of(request)
+        detail = desk.tickets.detail(code, _agent(request))
+        _audit(request, Action.VIEW, detail["id"])
         detail["customer"].update(desk.customers.list(code))  # the profile card's notes and tags
         return _json(detail)
 
     @bp.get("/tickets/<code>/suggestions")
+    @require_role(Role.AGENT)
     async def suggestions(request: Request, code: str) -> HTTPResponse:
         """Up to 3 FAQ answers for the customer's last message; when there are none, `X-Suggestions-Reason`."""
-        _session(request)
-        found = await _desk(request).answers.suggestions(code)
+        desk = desk_of(request)
+        desk.tickets.find_for(code, _agent(request))  # 403 outside the agent's reach
+        found = await desk.answers.suggestions(code)
         response = _json(found.items)
         if found.reason:
             response.headers[SUGGESTIONS_REASON_HEADER] = found.reason.encode("ascii", "replace").decode("ascii")
         return response
 
     @bp.get("/faq")
+    @require_role(Role.AGENT)
     async def faq_search(request: Request) -> HTTPResponse:
-        _session(request)
         language = request.args.get("language") or None
         if language is not None and language not in LANGUAGES:
             raise DeskError(400, f"'language' must be one of {', '.join(LANGUAGES)}")
-        return _json(_desk(request).answers.search(request.args.get("q", ""), language))
+        return _json(desk_of(request).answers.search(request.args.get("q", ""), language))
 
     @bp.get("/tickets/<code>/customer/notes")
+    @require_role(Role.AGENT)
     async def customer_notes(request: Request, code: str) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).customers.list(code))
+        desk = desk_of(request)
+        desk.tickets.find_for(code, _agent(request))
+        return _json(desk.customers.list(code))
 
     @bp.post("/tickets/<code>/customer/notes")
+    @require_role(Role.AGENT)
     async def add_customer_note(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).customers.add(code, agent, _body(request)), 201)
+        agent = _agent(request)
+        desk = desk_of(request)
+        desk.tickets.find_for(code, agent)
+        work = _audited(request, Action.CUSTOMER_NOTE, code, lambda: desk.customers.add(code, agent, _body(request)))
+        return await _once(request, agent, work, 201)
 
     @bp.delete("/tickets/<code>/customer/notes/<note_id:int>")
+    @require_role(Role.AGENT)
     async def remove_customer_note(request: Request, code: str, note_id: int) -> HTTPResponse:
-        agent = _session(request).agent
-        _desk(request).customers.remove(code, agent, note_id)
+        agent = _agent(request)
+        desk = desk_of(request)
+        desk.tickets.find_for(code, agent)
+        desk.customers.remove(code, agent, note_id)
+        _audit(request, Action.CUSTOMER_NOTE, _code(code), removed=note_id)
         return empty()
 
     @bp.post("/tickets/<code>/claim")
+    @require_role(Role.AGENT)
     async def claim(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.claim(code, agent))
+        agent = _agent(request)
+        work = _audited(request, Action.CLAIM, code, lambda: desk_of(request).tickets.claim(code, agent))
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/messages")
+    @require_role(Role.AGENT)
     async def reply(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.reply(code, agent, _body(request)), 201)
+        agent = _agent(request)
+        work = _audited(request, Action.REPLY, code, lambda: desk_of(request).tickets.reply(code, agent, _body(request)))
+        return await _once(request, agent, work, 201)
 
     @bp.post("/tickets/<code>/messages/<message_id:int>/retry")
+    @require_role(Role.AGENT)
     async def retry(request: Request, code: str, message_id: int) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.retry(code, agent, message_id))
+        agent = _agent(request)
+        work = _audited(request, Action.RETRY, code, lambda: desk_of(request).tickets.retry(code, agent, message_id),
+                        message=message_id)
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/transfer")
+    @require_role(Role.AGENT)
     async def transfer(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.transfer(code, agent, _body(request)))
+        agent = _agent(request)
+        body = _body(request)
+        to = body if isinstance(body, dict) else {}
+        work = _audited(request, Action.TRANSFER, code, lambda: desk_of(request).tickets.transfer(code, agent, body),
+                        target=to.get("agent") if isinstance(to.get("agent"), str) else None,
+                        skill=to.get("skill") if isinstance(to.get("skill"), str) else None)
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/topic")
+    @require_role(Role.AGENT)
     async def topic(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.set_topic(code, agent, _body(request)))
+        agent = _agent(request)
+        work = _audited(request, Action.TOPIC, code,
+                        lambda: desk_of(request).tickets.set_topic(code, agent, _body(request)))
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/resolve")
+    @require_role(Role.AGENT)
     async def resolve(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.resolve(code, agent))
+        agent = _agent(request)
+        work = _audited(request, Action.RESOLVE, code, lambda: desk_of(request).tickets.resolve(code, agent))
+        return await _once(request, agent, work)
 
     @bp.post("/tickets/<code>/handback")
+    @require_role(Role.AGENT)
     async def handback(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).tickets.handback(code, agent))
+        agent = _agent(request)
+        work = _audited(request, Action.HANDBACK, code, lambda: desk_of(request).tickets.handback(code, agent))
+        return await _once(request, agent, work)
+
+    @bp.post("/tickets/<code>/reassign")
+    @require_role(Role.SUPERVISOR)
+    async def reassign(request: Request, code: str) -> HTTPResponse:
+        agent = _agent(request)
+        body = _body(request)
+        to = body.get("agent") if isinstance(body, dict) and isinstance(body.get("agent"), str) else None
+        work = _audited(request, Action.REASSIGN, code,
+                        lambda: desk_of(request).supervision.reassign(code, agent, body), target=to,
+                        queue=to is None)
+        return await _once(request, agent, work)
+
+    @bp.post("/tickets/<code>/grade")
+    @require_role(Role.SUPERVISOR)
+    async def grade(request: Request, code: str) -> HTTPResponse:
+        agent = _agent(request)
+        body = _body(request)
+        work = _audited(request, Action.GRADE, code, lambda: desk_of(request).supervision.set_grade(code, agent, body),
+                        grade=body.get("grade") if isinstance(body, dict) else None)
+        return await _once(request, agent, work)
 
     @bp.get("/followups")
+    @require_role(Role.AGENT)
     async def list_followups(request: Request) -> HTTPResponse:
-        agent = _session(request).agent
         args = {key: request.args.get(key) for key in request.args}
-        return _json(_desk(request).followups.list_for(agent, args))
+        return _json(desk_of(request).followups.list_for(_agent(request), args))
 
     @bp.post("/followups")
+    @require_role(Role.AGENT)
     async def create_followup(request: Request) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).followups.create(agent, _body(request)), 201)
+        agent = _agent(request)
+        return await _once(request, agent, lambda: desk_of(request).followups.create(agent, _body(request)), 201)
 
     @bp.post("/followups/<code>/outcome")
+    @require_role(Role.AGENT)
     async def followup_outcome(request: Request, code: str) -> HTTPResponse:
-        agent = _session(request).agent
-        return await _once(request, agent, lambda: _desk(request).followups.finish(agent, code, _body(request)))
-
-    @bp.get("/dashboard")
-    async def dashboard(request: Request) -> HTTPResponse:
-        _session(request)
-        return _json(_desk(request).reports.dashboard())
+        agent = _agent(request)
+        return await _once(request, agent, lambda: desk_of(request).followups.finish(agent, code, _body(request)))
 
     @bp.get("/staffing")
+    @require_role(Role.SUPERVISOR)
     async def staffing(request: Request) -> HTTPResponse:
-        _session(request)
-        report = _desk(request).staffing
+        report = desk_of(request).staffing
         days = parse_days(request.args.get("days"), report.settings.forecast_days)
         return _json(await asyncio.get_running_loop().run_in_executor(None, report.plan, days))
+
     @bp.get("/reports")
+    @require_role(Role.SUPERVISOR)
     async def reports(request: Request) -> HTTPResponse:
-        _session(request)
         first, last = parse_period(request.args.get("from"), request.args.get("to"))
         group_by = request.args.get("group_by") or None
-        period_reports = _desk(request).period_reports
+        period_reports = desk_of(request).period_reports
         report = await asyncio.get_running_loop().run_in_executor(None, period_reports.report, first, last, group_by)
         return _json(report)
+
+    @bp.get("/dashboard")
+    @require_role(Role.SUPERVISOR)
+    async def dashboard(request: Request) -> HTTPResponse:
+        return _json(desk_of(request).reports.dashboard())
+
+    @bp.get("/audit")
+    @require_role(Role.SUPERVISOR)
+    async def audit_log(request: Request) -> HTTPResponse:
+        return _json([entry_json(e) for e in desk_of(request).audit.entries(request.args)])
+
+    @bp.get("/audit/export")
+    @require_role(Role.SUPERVISOR)
+    async def audit_export(request: Request) -> HTTPResponse:
+        entries = desk_of(request).audit.entries(request.args)
+        _audit(request, Action.EXPORT, count=len(entries),
+               query={k: request.args.get(k) for k in ("ticket", "agent", "from", "to") if request.args.get(k)})
+        return text(entries_csv(entries), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="desk-audit.csv"'})
+
+    @bp.post("/stream-tickets")
+    @require_role(Role.AGENT)
+    async def stream_ticket(request: Request) -> HTTPResponse:
+        return _json(desk_of(request).accounts.stream_ticket(request.ctx.session), status=201)
 
     @bp.get("/stream")
     async def stream(request: Request) -> HTTPResponse:
         """Server-Sent Events: `ticket` and `message` events as they happen (see `bot.desk.stream`).
 
-        Event ids are global across desk processes: with `Last-Event-ID: n` (or `?last_event_id=n`) the stream
-        starts with every event after n, from whichever desk process. While the stream is open its agent counts
-        as online (the customers' wait estimates use it)."""
-        agent = _session(request, allow_query_token=True).agent
+        Opened with `Authorization: Bearer <token>` or with `?ticket=<stream ticket>` (`POST /api/stream-tickets`,
+        one use, a minute): a long-lived token is never taken from a URL. Event ids are global across desk
+        processes: with `Last-Event-ID: n` (or `?last_event_id=n`) the stream starts with every event after n,
+        from whichever desk process. While the stream is open its agent counts as online (the customers' wait
+        estimates use it)."""
+        desk = desk_of(request)
+        if request.args.get("token"):
+            raise DeskError(401, "a token is never taken from a URL: open the stream with a stream ticket "
+                                 "(POST /api/stream-tickets, then ?ticket=…) or an Authorization header")
+        if request.args.get("ticket"):
+            session = desk.accounts.stream_session(request.args.get("ticket"))
+        else:
+            session = desk.accounts.authenticate(auth.bearer_token(request.headers))
+        roles.refuse_until_password_changed(session)
+        agent = session.agent
         try:
             max_seconds = float(request.args.get("max_seconds", "0"))
         except ValueError as error:
             raise DeskError(400, "'max_seconds' must be a number") from error
         after = _last_event_id(request)
-        desk = _desk(request)
+        scope = desk.tickets.stream_scope(agent)
         hub = desk.hub
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds if max_seconds > 0 else None
@@ -360,13 +540,18 @@ def api_blueprint(name: str) -> Blueprint:
             # `hello` carries the position the stream starts from: a console that reconnects before any event
             # came still resumes from it.
             await response.send(f"retry: 2000\nid: {subscription.after}\nevent: hello\ndata: {{}}\n\n")
+            checked = loop.time()
             while True:
-                timeout = SSE_PING_SECONDS
+                if loop.time() - checked >= STREAM_RECHECK_SECONDS:
+                    checked = loop.time()
+                    if not desk.accounts.still_enabled(agent.name):
+                        break  # disabled meanwhile: its open stream ends too
+                timeout = min(SSE_PING_SECONDS, STREAM_RECHECK_SECONDS)
                 if deadline is not None:
                     timeout = min(timeout, deadline - loop.time())
                     if timeout <= 0:
                         break
-                events = await hub.next(subscription, timeout)
+                events = scope.filter(await hub.next(subscription, timeout))
                 if not events:
                     await response.send(": ping\n\n")
                     continue

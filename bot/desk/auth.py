@@ -1,7 +1,10 @@
 """Agents and their credentials: scrypt password hashes, bearer tokens stored as SHA-256 hashes.
 
-Two kinds of bearer token: `api` tokens, printed once by `python -m bot desk add-agent` (no expiry, for scripts
-and tests), and `session` tokens from `POST /api/login`, which expire after `desk.session_hours` (12 h).
+Three kinds of token: `api` tokens, printed once by `python -m bot desk add-agent` (for scripts and tests), which
+expire after `desk.api_token_days` (90); `session` tokens from `POST /api/login`, which expire after
+`desk.session_hours` (12 h); and `stream` tickets (`POST /api/stream-tickets`), good for one `GET /api/stream`
+within `STREAM_TICKET_SECONDS`, so the long-lived token never goes in a URL. A disabled agent's tokens are
+deleted and none of its kind works while it is disabled; it cannot sign in.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ import logging
 import secrets
 from typing import Any, List, Optional, Tuple
 
-from bot.desk.records import Agent, AgentSession, TokenKind
+from bot import clock
+from bot.desk.records import Agent, AgentSession, Role, TokenKind
 from bot.desk.store import Store
 
 logger = logging.getLogger(__name__)
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _SKILL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-*")
+# A stream ticket opens one stream within this many seconds.
+STREAM_TICKET_SECONDS = 60.0
+DEFAULT_API_TOKEN_DAYS = 90.0
 
 
 class AuthError(ValueError):
@@ -79,8 +86,10 @@ def create_agent(
     capacity: int,
     now: float,
     password: Optional[str] = None,
+    role: Role = Role.AGENT,
+    token_days: float = DEFAULT_API_TOKEN_DAYS,
 ) -> Tuple[Agent, str, str]:
-    """Create an agent with a one-time password and a non-expiring API token.
+    """Create an agent with a one-time password and an API token.
 
     Args:
         store: the desk store.
@@ -88,8 +97,11 @@ def create_agent(
         skills: skill names.
         senior: whether the agent may take repeat complaints.
         capacity: concurrent tickets the agent can own.
-        now: the current time (epoch seconds).
+        now: the agent's creation time (epoch seconds).
         password: the initial password; a random one when None.
+        role: the agent's role.
+        token_days: the API token expires this many days after it is issued (`desk.api_token_days`), counted from
+            the desk's clock (`bot.clock`), whatever `now` says.
 
     Returns:
         (the agent, the API token, the password) — the only time token and password are shown.
@@ -102,11 +114,12 @@ def create_agent(
         raise AuthError("an agent name must be 1–64 characters without spaces")
     password = password or secrets.token_urlsafe(12)
     try:
-        agent = store.add_agent(name, hash_password(password), skills, senior, capacity, now)
+        agent = store.add_agent(name, hash_password(password), skills, senior, capacity, now, role)
     except ValueError as error:
         raise AuthError(str(error)) from error
     token = secrets.token_urlsafe(32)
-    store.add_token(hash_token(token), agent.id, TokenKind.API, now, None)
+    issued = clock.now().timestamp()
+    store.add_token(hash_token(token), agent.id, TokenKind.API, issued, issued + token_days * 86400)
     return agent, token, password
 
 
@@ -128,7 +141,7 @@ def login(store: Store, name: str, password: str, now: float, hours: float) -> T
     stored = store.password_hash(name)
     matches = verify_password(password, stored or _dummy_hash())
     agent = store.get_agent(name) if stored is not None and matches else None
-    if agent is None:
+    if agent is None or not agent.enabled:  # a disabled agent is told nothing more than a wrong password
         raise AuthError("wrong name or password")
     token = secrets.token_urlsafe(32)
     expires_at = now + hours * 3600
@@ -137,20 +150,32 @@ def login(store: Store, name: str, password: str, now: float, hours: float) -> T
 
 
 def authenticate(store: Store, token: str, now: float) -> Optional[AgentSession]:
-    """Return the agent a bearer token belongs to (with the token's kind and expiry), or None when it is
-    unknown or expired."""
+    """Return the agent a bearer token (an API or session token) belongs to, with the token's kind and expiry, or
+    None when it is unknown, expired, a stream ticket, or its agent is disabled."""
     if not token:
         return None
-    return store.agent_for_token(hash_token(token), now)
+    session = store.agent_for_token(hash_token(token), now)
+    return session if session is not None and session.kind is not TokenKind.STREAM else None
 
 
-def bearer_token(headers: Any, args: Any = None) -> str:
-    """Extract the bearer token from an `Authorization` header (or a `token` query argument, for SSE)."""
+def issue_stream_ticket(store: Store, agent: Agent, now: float) -> Tuple[str, float]:
+    """Issue a stream ticket for `agent`; return it and its expiry (epoch seconds)."""
+    ticket = secrets.token_urlsafe(24)
+    expires_at = now + STREAM_TICKET_SECONDS
+    store.add_token(hash_token(ticket), agent.id, TokenKind.STREAM, now, expires_at)
+    return ticket, expires_at
+
+
+def use_stream_ticket(store: Store, ticket: str, now: float) -> Optional[AgentSession]:
+    """Spend a stream ticket; return its agent's session, or None when it is unknown, expired or spent."""
+    if not ticket:
+        return None
+    return store.use_token(hash_token(ticket), TokenKind.STREAM, now)
+
+
+def bearer_token(headers: Any) -> str:
+    """Extract the bearer token from an `Authorization` header (tokens are never read from a URL)."""
     header = headers.get("authorization", "") if headers else ""
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    if args is not None:
-        value = args.get("token")
-        if value:
-            return str(value)
     return ""

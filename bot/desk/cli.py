@@ -1,20 +1,30 @@
-"""`python -m bot desk …`: run the desk, create agents.
+"""`python -m bot desk …`: run the desk, create and manage agents, reassign a ticket.
 
     python -m bot desk                 # = run: serve on FRONTLINE_DESK_PORT (5006)
     python -m bot desk run
-    python -m bot desk add-agent NAME --skills a,b [--senior] [--capacity N]
+    python -m bot desk add-agent NAME --skills a,b [--senior] [--capacity N] [--role agent|supervisor|admin]
     python -m bot desk agents          # list agents
     python -m bot desk simulate --days 28 [--per-day 120] [--handoff-share 0.3] [--seed 1]
                                        # fill a fresh desk with simulated traffic (bot/desk/simulate.py)
+    python -m bot desk disable-agent NAME     # its tokens stop at once, its open tickets go back to the queue
+    python -m bot desk enable-agent NAME
+    python -m bot desk reset-password NAME    # prints a new one-time password; its sessions end
+    python -m bot desk set-role NAME ROLE
+    python -m bot desk reassign TICKET (--agent NAME | --queue)
+
+Whoever may run these on the desk's database may do what a supervisor and an admin may; each is recorded in the
+audit log as `cli:<user>` from address `cli` (`bot.desk.audit`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import json
 import logging
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +39,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--senior", action="store_true", help="may take repeat complaints")
     add.add_argument("--capacity", type=int, default=None, help="concurrent tickets (desk.default_capacity)")
     add.add_argument("--password", default=None, help="initial password (random when omitted)")
+    add.add_argument("--role", default="agent", help="agent (the default), supervisor or admin")
     commands.add_parser("agents", help="list agents")
     simulate = commands.add_parser("simulate", help="fill a fresh desk with marked simulated traffic")
     simulate.add_argument("--days", type=int, default=28, help="days of history up to now (default 28)")
     simulate.add_argument("--per-day", type=float, default=120.0, help="conversations on an average day (120)")
     simulate.add_argument("--handoff-share", type=float, default=0.3, help="share handed to a human (0.3)")
     simulate.add_argument("--seed", type=int, default=1, help="the same seed gives the same traffic")
+    for command, text in (("disable-agent", "disable an agent: tokens stop at once, open tickets back to the queue"),
+                          ("enable-agent", "enable a disabled agent"),
+                          ("reset-password", "give an agent a new one-time password and end its sessions")):
+        commands.add_parser(command, help=text).add_argument("name")
+    role = commands.add_parser("set-role", help="give an agent a role")
+    role.add_argument("name")
+    role.add_argument("role", help="agent, supervisor or admin")
+    reassign = commands.add_parser("reassign", help="give a ticket to an agent or back to its queue")
+    reassign.add_argument("ticket", help="the ticket's id, e.g. T-000123")
+    target = reassign.add_mutually_exclusive_group(required=True)
+    target.add_argument("--agent", help="the agent who gets it")
+    target.add_argument("--queue", action="store_true", help="back to its skill queue")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -46,39 +69,20 @@ def main(args: argparse.Namespace) -> int:
         run()
         return 0
 
-    from bot import clock
-    from bot.desk import auth, config
+    from bot.desk import config
     from bot.desk.store import Store
 
-    settings = config.load()
     store = Store(config.database_url())
     store.migrate()
     try:
         if command == "add-agent":
-            try:
-                skills = auth.parse_skills(args.skills)
-                capacity = args.capacity or settings.default_capacity
-                if capacity < 1:
-                    raise auth.AuthError("--capacity must be at least 1")
-                agent, token, password = auth.create_agent(
-                    store, args.name, skills, args.senior, capacity, clock.now().timestamp(), args.password
-                )
-            except auth.AuthError as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 1
-            print(f"agent: {agent.name}")
-            print(f"skills: {','.join(agent.skills)}")
-            print(f"senior: {'yes' if agent.senior else 'no'}")
-            print(f"capacity: {agent.capacity}")
-            print(f"token: {token}")
-            print(f"password: {password}")
-            return 0
+            return _add_agent(store, args)
         if command == "simulate":
             from bot.desk import simulate
 
             plan = simulate.Plan(days=args.days, per_day=args.per_day, handoff_share=args.handoff_share, seed=args.seed)
             try:
-                stored = simulate.run(store, settings, plan)
+                stored = simulate.run(store, config.load(), plan)
             except simulate.SimulationError as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 2
@@ -87,11 +91,108 @@ def main(args: argparse.Namespace) -> int:
         if command == "agents":
             for agent in store.list_agents():
                 senior = " senior" if agent.senior else ""
-                print(f"{agent.name}\tskills={','.join(agent.skills)}\tcapacity={agent.capacity}{senior}")
+                disabled = " disabled" if not agent.enabled else ""
+                print(f"{agent.name}\trole={agent.role.value}\tskills={','.join(agent.skills)}"
+                      f"\tcapacity={agent.capacity}{senior}{disabled}")
             return 0
+        return _supervise(store, command, args)
     finally:
         store.close()
-    return 2
+
+
+def _add_agent(store: Any, args: argparse.Namespace) -> int:
+    from bot import clock
+    from bot.desk import auth, config, roles
+    from bot.desk.audit import Action, AuditLog
+
+    settings = config.load()
+    try:
+        skills = auth.parse_skills(args.skills)
+        role = roles.parse_role(args.role)
+        capacity = args.capacity or settings.default_capacity
+        if capacity < 1:
+            raise auth.AuthError("--capacity must be at least 1")
+        agent, token, password = auth.create_agent(
+            store, args.name, skills, args.senior, capacity, clock.now().timestamp(), args.password, role=role,
+            token_days=settings.api_token_days,
+        )
+    except auth.AuthError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    AuditLog(store).record(_actor(), Action.CREATE_AGENT, "cli", target=agent.name, role=agent.role.value)
+    print(f"agent: {agent.name}")
+    print(f"role: {agent.role.value}")
+    print(f"skills: {','.join(agent.skills)}")
+    print(f"senior: {'yes' if agent.senior else 'no'}")
+    print(f"capacity: {agent.capacity}")
+    print(f"token: {token}")
+    print(f"password: {password}")
+    return 0
+
+
+def _supervise(store: Any, command: str, args: argparse.Namespace) -> int:
+    """The supervisors' commands, through the same `bot.desk.supervision` the API calls."""
+    from bot.desk import config, roles
+    from bot.desk.audit import Action
+    from bot.desk.errors import DeskError
+    from bot.desk.rasa_client import RasaClient
+    from bot.desk.service import Desk
+
+    settings = config.load()
+    rasa = RasaClient(config.rasa_url(), config.rasa_token(), timeout=settings.rasa_timeout_seconds)
+    desk = Desk(store, settings, rasa)
+    supervision = desk.supervision
+    try:
+        if command == "disable-agent":
+            answer: Dict[str, Any] = supervision.disable(args.name, None)
+            action, ticket, target, detail = Action.DISABLE, None, args.name, {}
+        elif command == "enable-agent":
+            answer = supervision.enable(args.name, None)
+            action, ticket, target, detail = Action.ENABLE, None, args.name, {}
+        elif command == "reset-password":
+            answer = supervision.reset_password(args.name, None)
+            action, ticket, target, detail = Action.RESET_PASSWORD, None, args.name, {}
+        elif command == "set-role":
+            role = roles.parse_role(args.role)
+            answer = supervision.set_role(args.name, role, None)
+            action, ticket, target, detail = Action.SET_ROLE, None, args.name, {"role": role.value}
+        elif command == "reassign":
+            body = {"queue": True} if args.queue else {"agent": args.agent}
+            answer = asyncio.run(_reassign(desk, args.ticket, body))
+            action, ticket, target, detail = Action.REASSIGN, answer["id"], args.agent, {"queue": bool(args.queue)}
+        else:
+            return 2
+    except (DeskError, ValueError) as error:
+        print(f"error: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 1
+    desk.audit.record(_actor(), action, "cli", ticket, target, **detail)
+    _print(command, answer)
+    return 0
+
+
+async def _reassign(desk: Any, code: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    try:
+        return await desk.supervision.reassign(code, None, body)
+    finally:
+        await desk.rasa.close()
+
+
+def _print(command: str, answer: Dict[str, Any]) -> None:
+    if command == "reassign":
+        print(f"ticket: {answer['id']}")
+        print(f"status: {answer['status']}")
+        print(f"assignee: {answer['assignee'] or '-'}")
+        return
+    for key, value in answer.items():
+        shown = ",".join(value) if isinstance(value, list) else ("yes" if value is True else "no" if value is False else value)
+        print(f"{key}: {shown}")
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in this environment (a container without one)
+        return "cli"
 
 
 def cli(argv: Optional[List[str]] = None) -> int:

@@ -25,6 +25,7 @@ DEFAULT_PRIORITY = {"grade": {"A": 300, "B": 200, "C": 100}, "vip": 150, "anger"
 DEFAULT_AVERAGE_HANDLE_SECONDS = 240
 DEFAULT_CAPACITY = 3
 DEFAULT_SESSION_HOURS = 12
+DEFAULT_API_TOKEN_DAYS = 90
 # Longer than a channel's worst case for one send: WeChat's customer-service API, 3 tries of 5 s plus backoff.
 DEFAULT_RASA_TIMEOUT_SECONDS = 30.0
 MAX_TEXT = 4000
@@ -53,6 +54,7 @@ class DeskSettings:
     average_handle_seconds: float = DEFAULT_AVERAGE_HANDLE_SECONDS
     default_capacity: int = DEFAULT_CAPACITY
     session_hours: float = DEFAULT_SESSION_HOURS
+    api_token_days: float = DEFAULT_API_TOKEN_DAYS
     rasa_timeout_seconds: float = DEFAULT_RASA_TIMEOUT_SECONDS
     abandon_after_minutes: float = DEFAULT_ABANDON_AFTER_MINUTES
     repeat_complaint_days: float = DEFAULT_REPEAT_COMPLAINT_DAYS
@@ -164,6 +166,7 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         ),
         default_capacity=int(_number(desk.get("default_capacity", DEFAULT_CAPACITY), "desk.default_capacity", 1)),
         session_hours=_number(desk.get("session_hours", DEFAULT_SESSION_HOURS), "desk.session_hours", 0.01),
+        api_token_days=_number(desk.get("api_token_days", DEFAULT_API_TOKEN_DAYS), "desk.api_token_days", 0.001),
         rasa_timeout_seconds=_number(
             desk.get("rasa_timeout_seconds", DEFAULT_RASA_TIMEOUT_SECONDS), "desk.rasa_timeout_seconds", 1
         ),

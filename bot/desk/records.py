@@ -1,4 +1,5 @@
-"""The desk's rows and states: typed tickets, messages and agents, the status and role enums, ticket codes.
+"""The desk's rows and states: typed tickets, messages and agents, the status, message-role and agent-role enums,
+ticket codes, audit entries.
 
 The `Store` returns these frozen dataclasses; everything above it reads attributes, never dict keys. The
 enums are `str` enums whose values are exactly the strings kept in the database and shown in JSON
@@ -82,8 +83,22 @@ class MessageStatus(_Text):
 class TokenKind(_Text):
     """Where a bearer token came from."""
 
-    API = "api"  # printed once by `python -m bot desk add-agent`; never expires
+    API = "api"  # printed once by `python -m bot desk add-agent`; expires after `desk.api_token_days`
     SESSION = "session"  # from `POST /api/login`; expires after `desk.session_hours`
+    STREAM = "stream"  # from `POST /api/stream-tickets`: opens one `GET /api/stream?ticket=…`, within a minute
+
+
+class Role(_Text):
+    """What an agent may do (`bot.desk.roles`): each role may do all the one before it may, and more."""
+
+    AGENT = "agent"  # the queues of its skills, its own tickets and those it took part in
+    SUPERVISOR = "supervisor"  # every ticket; reassign, close any, change grades; disable agents; the dashboard
+    ADMIN = "admin"  # a supervisor who also manages supervisors and admins
+
+    @property
+    def rank(self) -> int:
+        """0 for agents, 1 for supervisors, 2 for admins."""
+        return list(Role).index(self)
 
 
 class FollowUpTrigger(_Text):
@@ -231,10 +246,12 @@ class Agent:
     capacity: int
     must_change_password: bool
     created_at: float
+    role: Role = Role.AGENT
+    disabled_at: Optional[float] = None  # set while the agent is disabled: no token works, no sign-in
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Agent:
-        """Build an agent from a database row (skills stored comma-separated)."""
+        """Build an agent from a database row (skills stored comma-separated; no role stored: an agent)."""
         return cls(
             id=int(row["id"]),
             name=row["name"],
@@ -243,7 +260,14 @@ class Agent:
             capacity=int(row["capacity"]),
             must_change_password=bool(row["must_change_password"]),
             created_at=float(row["created_at"]),
+            role=Role(row.get("role") or Role.AGENT.value),
+            disabled_at=row.get("disabled_at"),
         )
+
+    @property
+    def enabled(self) -> bool:
+        """False while the agent is disabled."""
+        return self.disabled_at is None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +277,7 @@ class AgentSession:
     agent: Agent
     kind: TokenKind
     expires_at: Optional[float]
+    token_hash: str = ""  # the token's stored hash: a password change keeps this session and ends the others
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,3 +335,28 @@ def parse_followup_code(code: str) -> Optional[int]:
     """Return the numeric id of `F-000123` (or `123`), or None when it is not a follow-up id."""
     raw = code[len(FOLLOWUP_PREFIX):] if code.upper().startswith(FOLLOWUP_PREFIX) else code
     return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEntry:
+    """A row of `desk_audit`: one thing a person did at the desk (append-only: `bot.desk.audit`).
+
+    Attributes:
+        id: the entry's number (in the order written).
+        at: when (epoch seconds).
+        actor: the agent who did it (or `cli:<user>` for the command line).
+        action: what (`bot.desk.audit.Action`: `view`, `claim`, `reply`, …).
+        ticket: the ticket's public id, when it concerned one.
+        target: whom it concerned (the agent a ticket went to, the agent disabled), when anyone.
+        detail: a short machine-readable detail (`{"grade": "A"}`, `{"queue": true}`), never customer text.
+        address: the caller's address (`bot.ratelimit.request_address`), `cli` for the command line.
+    """
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    ticket: Optional[str]
+    target: Optional[str]
+    detail: Dict[str, Any]
+    address: str

@@ -14,6 +14,9 @@ Each part has one responsibility and its own module:
   of a range of dates (`GET /api/reports`, `python -m bot report`);
 - `followups` (`bot.desk.followups`): follow-ups (回访), automatic (low ratings, complaints, VIPs) and by hand;
 - `meters` (`bot.desk.prometheus`): this process's counters for `GET /metrics`;
+- `supervision` (`bot.desk.supervision`): what supervisors do: reassign, grades, disable and enable agents, reset
+  passwords, roles (who may: `bot.desk.roles`);
+- `audit` (`bot.desk.audit`): the append-only audit log;
 - `inbox` (`bot.desk.inbox`): customer messages from Rasa's event broker;
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
@@ -34,6 +37,7 @@ from typing import Optional
 from bot.desk.abandonment import Abandonment
 from bot.desk.accounts import Accounts
 from bot.desk.compliance import LiveCompliance
+from bot.desk.audit import AuditLog
 from bot.desk.config import DeskSettings
 from bot.desk.customers import CustomerNotes
 from bot.desk.delivery import Delivery
@@ -51,6 +55,7 @@ from bot.desk.sla import BusinessHours
 from bot.desk.staffing import StaffingReport
 from bot.desk.store import Store
 from bot.desk.suggestions import AnswerHelp
+from bot.desk.supervision import Supervision
 from bot.desk.sweeper import MARGIN_SECONDS, Sweeper
 from bot.desk.stream import ConsoleFeed, Hub
 from bot.desk.tickets import TicketDesk
@@ -113,6 +118,8 @@ class Desk:
         )
         self.tickets.closer.on_closed = self.followups.ticket_closed
         self.intake.on_rated = self.followups.rated
+        self.supervision = Supervision(store, settings, calendar, self.feed, self.delivery)
+        self.audit = AuditLog(store)
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)

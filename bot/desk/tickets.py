@@ -1,8 +1,11 @@
 """What agents do with tickets (the `/api/tickets…` calls): list, open, claim, reply, retry, transfer, set the
 topic, resolve, hand back.
 
-Who may act: the assignee; on an unassigned (queued) ticket any agent may transfer, resolve or hand back, but
-must claim it before replying or setting its topic. Closed tickets refuse every action with 409. Each change
+Who may see: an agent the tickets in its reach (its skills' queues, its own, those it took part in), a supervisor
+every ticket (`bot.desk.roles`); a ticket outside an agent's reach is a 403 for reading and for every action.
+Who may act: the assignee; on an unassigned (queued) ticket any agent who reaches it may transfer, resolve or
+hand back, but must claim it before replying or setting its topic; a supervisor may resolve or hand back any
+open ticket (reassigning: `bot.desk.supervision`). Closed tickets refuse every action with 409. Each change
 is one conditional update in the store; what goes to the customer is sent by `bot.desk.delivery`; resolving and
 handing back close before they act (`bot.desk.closing`).
 
@@ -20,18 +23,19 @@ import logging
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from bot import faq
-from bot.desk import records
+from bot.desk import records, roles
 from bot.desk.closing import Closer
 from bot.desk.compliance import NOTE, LiveCompliance
 from bot.desk.config import MAX_TEXT, DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.errors import DeskError, find_ticket
 from bot.desk.queue import ANY_SKILL, QueueRules
-from bot.desk.records import Agent, MessageRole, MessageStatus, Ticket, TicketStatus
+from bot.desk.records import Agent, MessageRole, MessageStatus, Role, Ticket, TicketStatus
 from bot.desk.store import Store
 from bot.desk.store.tickets import PageKey, QueueOrder
 from bot.desk.stream import ConsoleFeed
 from bot.desk.views import TicketViews, iso, public_message
+from bot.desk.visibility import StreamScope
 from bot.desk.waiting import WaitingLine, queued_ticket
 from bot.handoff.masking import mask
 
@@ -134,6 +138,18 @@ class TicketDesk:
         """Return the ticket with public id `code` (a 404 `DeskError` when there is none)."""
         return find_ticket(self.store, code)
 
+    def find_for(self, code: str, agent: Agent) -> Ticket:
+        """Return the ticket with public id `code` if it is in the agent's reach (`bot.desk.roles`).
+
+        Raises:
+            DeskError: 404 when there is none; 403 when it is outside the agent's reach.
+        """
+        ticket = self.find(code)
+        reach = roles.reach_of(agent, self.rules, records.now())
+        if reach is not None and not self.store.in_reach(ticket.id, reach):
+            raise roles.outside_reach(ticket)
+        return ticket
+
     def list_for(
         self,
         agent: Agent,
@@ -163,6 +179,7 @@ class TicketDesk:
         rows = self.store.list_page(
             self.order, statuses=statuses, assignee=agent.name if mine else None, skill=skill,
             after=decode_cursor(cursor) if cursor else None, limit=limit + 1,
+            reach=roles.reach_of(agent, self.rules, now),
         )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -171,9 +188,21 @@ class TicketDesk:
         items = [self.views.ticket_json(t, now, agent=agent, profile=profile, ranking=ranking) for t, _ in rows]
         return items, encode_cursor(rows[-1][1]) if more else None
 
+    def stream_scope(self, agent: Agent) -> StreamScope:
+        """The filter of the agent's console stream: the events of the tickets in its reach."""
+        reach = roles.reach_of(agent, self.rules, records.now())
+        if reach is None:
+            return StreamScope(agent, None, set(), set())
+        shown, took_part = self.store.ids_in_reach(reach)
+        return StreamScope(agent, reach, set(shown), set(took_part))
+
     def detail(self, code: str, agent: Agent) -> Dict[str, Any]:
-        """A ticket with its context packet, messages and compliance warnings."""
-        ticket = self.find(code)
+        """A ticket with its context packet, messages and compliance warnings.
+
+        Raises:
+            DeskError: 404 unknown; 403 outside the agent's reach.
+        """
+        ticket = self.find_for(code, agent)
         data = self.views.ticket_detail(ticket, self.store.messages(ticket.id), records.now(), agent)
         data["compliance_flags"] = [
             {key: flag[key] for key in ("message_id", "agent", "kind", "phrases")} | {"at": iso(flag["at"])}
@@ -184,9 +213,15 @@ class TicketDesk:
     # ---- acting -----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _owned(ticket: Ticket, agent: Agent, require_claim: bool, before: str = "replying") -> None:
+    def _owned(
+        ticket: Ticket, agent: Agent, require_claim: bool, before: str = "replying", supervised: bool = False
+    ) -> None:
+        """Refuse an action on a closed ticket (409), on another's (403; `supervised`: not for a supervisor), or on
+        an unclaimed one when `require_claim` (409)."""
         if not ticket.is_open:
             raise DeskError(409, f"ticket {ticket.code} is {ticket.status}")
+        if supervised and roles.has_role(agent, Role.SUPERVISOR):
+            return
         if ticket.assignee is not None and ticket.assignee != agent.name:
             raise DeskError(403, f"ticket {ticket.code} belongs to {ticket.assignee}")
         if require_claim and ticket.assignee is None:
@@ -236,7 +271,7 @@ class TicketDesk:
             DeskError: 400 bad body; 403 not the owner; 404; 409 not claimed or closed; 422 a banned phrase;
                 502 Rasa down (the message is kept with status `failed`).
         """
-        ticket = self.find(code)
+        ticket = self.find_for(code, agent)
         text = validate_text(body)
         assert text is not None
         self._owned(ticket, agent, require_claim=True)
@@ -258,7 +293,7 @@ class TicketDesk:
             DeskError: 404 unknown ticket or message; 409 the message is not failed (any more); 403/409 as
                 `reply`; 502.
         """
-        ticket = self.find(code)
+        ticket = self.find_for(code, agent)
         self._owned(ticket, agent, require_claim=True)
         message = self.store.get_message(message_id)
         if message is None or message.ticket_id != ticket.id or message.role is not MessageRole.AGENT:
@@ -276,7 +311,7 @@ class TicketDesk:
             DeskError: 400 neither or both of skill/agent, unknown agent; 403 not the owner; 404; 409 closed or
                 the target agent is at capacity; 422 a banned phrase in the note (`bot.desk.compliance`).
         """
-        ticket = self.find(code)
+        ticket = self.find_for(code, agent)
         if not isinstance(body, dict):
             raise DeskError(400, "the body must be a JSON object {skill | agent, note}")
         skill, target = body.get("skill"), body.get("agent")
@@ -322,7 +357,7 @@ class TicketDesk:
         Raises:
             DeskError: 400 not a known topic (see `topics`); 403 not the owner; 404; 409 unclaimed or closed.
         """
-        ticket = self.find(code)
+        ticket = self.find_for(code, agent)
         if not isinstance(body, dict):
             raise DeskError(400, "the body must be a JSON object {\"topic\": …}")
         topic = body.get("topic")
@@ -343,13 +378,13 @@ class TicketDesk:
             DeskError: 403 not the owner; 404; 409 closed, closing, or changed meanwhile; 502 Rasa did not take
                 the survey (the ticket stays open, as it was).
         """
-        ticket = self.find(code)
-        self._owned(ticket, agent, require_claim=False)
+        ticket = self.find_for(code, agent)
+        self._owned(ticket, agent, require_claim=False, supervised=True)
         return await self.closer.close(ticket, agent.name, TicketStatus.RESOLVED)
 
     async def handback(self, code: str, agent: Agent) -> Dict[str, Any]:
         """Give the conversation back to the assistant without resolving (a short message, then resume); as
         `resolve`."""
-        ticket = self.find(code)
-        self._owned(ticket, agent, require_claim=False)
+        ticket = self.find_for(code, agent)
+        self._owned(ticket, agent, require_claim=False, supervised=True)
         return await self.closer.close(ticket, agent.name, TicketStatus.HANDED_BACK)

@@ -75,6 +75,8 @@ def agent_json(agent: Agent, active_tickets: int) -> Dict[str, Any]:
         "capacity": agent.capacity,
         "created_at": iso(agent.created_at),
         "active_tickets": active_tickets,
+        "role": agent.role.value,
+        "enabled": agent.enabled,
     }
 
 

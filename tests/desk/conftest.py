@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.conversations import channel_of
 from bot.desk import auth
 from bot.desk.app import create_app
+from bot.desk.records import Role
 from bot.desk.rasa_client import RasaClient
 from bot.desk.store import Store
 from bot.settings import load_settings
@@ -200,6 +201,18 @@ def agents(sqlite_store: Store) -> Dict[str, Dict[str, Any]]:
         ("dave", ["payments"], False, 1),
     ]:
         agent, token, password = auth.create_agent(sqlite_store, name, skills, senior, capacity, 0.0, f"pw-{name}-123")
+        result[name] = {"agent": agent, "token": token, "password": password,
+                        "headers": {"Authorization": f"Bearer {token}"}}
+    return result
+
+
+@pytest.fixture
+def staff(sqlite_store: Store) -> Dict[str, Dict[str, Any]]:
+    """A supervisor, sam (general), and an admin, ada (general), beside the `agents` (password changed)."""
+    result = {}
+    for name, role in [("sam", Role.SUPERVISOR), ("ada", Role.ADMIN)]:
+        agent, token, password = auth.create_agent(sqlite_store, name, ["general"], True, 3, 0.0, f"pw-{name}-123",
+                                                   role=role)
         result[name] = {"agent": agent, "token": token, "password": password,
                         "headers": {"Authorization": f"Bearer {token}"}}
     return result

@@ -180,9 +180,11 @@ async def test_list_get_claim_and_conflicts(app, internal, make_packet, agents) 
     assert item["status"] == "queued" and item["skill"] == "orders" and item["sla"] == "green"
     assert item["can_claim"] is True
     _, listed_bob = await app.asgi_client.get("/api/tickets", headers=bob)
-    assert listed_bob.json[0]["can_claim"] is False  # bob has no `orders` skill (and no overflow yet)
+    assert listed_bob.json == []  # bob has no `orders` skill (and no overflow yet): outside his reach (test_roles)
 
     _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=bob)
+    assert detail.status == 403 and "outside your reach" in detail.json["error"] and "context" not in detail.json
+    _, detail = await app.asgi_client.get(f"/api/tickets/{code}", headers=alice)
     assert detail.status == 200 and detail.json["context"]["conversation_id"] == "socketio:conv-1"
     assert detail.json["messages"] == []
     _, missing = await app.asgi_client.get("/api/tickets/T-999999", headers=alice)
@@ -304,7 +306,7 @@ async def test_closed_tickets_refuse_actions(app, internal, make_packet, agents)
     assert again.status == 201 and again.json["id"] != code
 
 
-async def test_canned_skills_agents_dashboard(app, internal, make_packet, agents) -> None:
+async def test_canned_skills_agents_dashboard(app, internal, make_packet, agents, staff) -> None:
     headers = agents["alice"]["headers"]
     _, canned = await app.asgi_client.get("/api/canned", headers=headers)
     assert canned.status == 200 and {c["language"] for c in canned.json} >= {"zh", "en"}
@@ -314,11 +316,13 @@ async def test_canned_skills_agents_dashboard(app, internal, make_packet, agents
     _, skills = await app.asgi_client.get("/api/skills", headers=headers)
     assert "general" in skills.json and "emergency" in skills.json
     _, agents_list = await app.asgi_client.get("/api/agents", headers=headers)
-    assert [a["name"] for a in agents_list.json] == ["alice", "bob", "carol", "dave"]
+    assert [a["name"] for a in agents_list.json] == ["ada", "alice", "bob", "carol", "dave", "sam"]
     assert all("password_hash" not in a for a in agents_list.json)
     await create(app, internal, make_packet("d1", grade="A"))
     await create(app, internal, make_packet("d2", grade="C", reason="asked_for_human", topic="faq_other"))
     _, board = await app.asgi_client.get("/api/dashboard", headers=headers)
+    assert board.status == 403 and "supervisor" in board.json["error"]  # the dashboard is for supervisors
+    _, board = await app.asgi_client.get("/api/dashboard", headers=staff["sam"]["headers"])
     assert board.status == 200
     assert board.json["queue"]["length"] == 2
     assert board.json["queue"]["by_grade"] == {"A": 1, "C": 1}
@@ -329,14 +333,16 @@ async def test_canned_skills_agents_dashboard(app, internal, make_packet, agents
 async def test_stream_pushes_ticket_events(app, internal, make_packet, agents) -> None:
     import asyncio
 
-    token = agents["alice"]["token"]
+    _, issued = await app.asgi_client.post("/api/stream-tickets", headers=agents["alice"]["headers"])
+    assert issued.status == 201
+    ticket = issued.json["ticket"]
 
     async def later() -> None:
         await asyncio.sleep(0.3)
         await create(app, internal, make_packet("s1"))
 
     task = asyncio.ensure_future(later())
-    _, response = await app.asgi_client.get(f"/api/stream?token={token}&max_seconds=1.2")
+    _, response = await app.asgi_client.get(f"/api/stream?ticket={ticket}&max_seconds=1.2")
     await task
     assert response.status == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -358,7 +364,7 @@ async def test_an_open_console_stream_makes_its_agent_online(app, internal, make
         answers.append((await create(app, internal, make_packet("presence-1"))).json)
 
     task = asyncio.ensure_future(later())
-    _, response = await app.asgi_client.get(f"/api/stream?token={agents['alice']['token']}&max_seconds=0.8")
+    _, response = await app.asgi_client.get("/api/stream?max_seconds=0.8", headers=agents["alice"]["headers"])
     await task
     assert response.status == 200
     assert answers[0]["agents_online"] == 1 and answers[0]["expected_wait_seconds"] == 0

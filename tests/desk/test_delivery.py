@@ -168,8 +168,8 @@ async def test_handback_says_the_assistant_is_back(app, internal, make_packet, a
 
 
 async def test_queued_tickets_can_be_handed_back_without_a_claim(app, internal, make_packet, agents) -> None:
-    [code] = await open_queued(app, internal, make_packet("q"))
-    _, response = await app.asgi_client.post(f"/api/tickets/{code}/handback", headers=agents["bob"]["headers"])
+    [code] = await open_queued(app, internal, make_packet("q"))  # skill orders: alice's queue
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/handback", headers=agents["alice"]["headers"])
     assert response.status == 200 and response.json["status"] == "handed_back"
 
 

@@ -94,7 +94,10 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
             async with http.post(f"{base}/api/tickets/{code}/claim", headers=headers) as response:
                 assert response.status == 200
 
-            stream = await http.get(f"{base}/api/stream?token={creds['token']}&max_seconds=5")
+            async with http.post(f"{base}/api/stream-tickets", headers=headers) as response:
+                assert response.status == 201
+                ticket = (await response.json())["ticket"]
+            stream = await http.get(f"{base}/api/stream?ticket={ticket}&max_seconds=5")
             assert stream.status == 200
             first_line = await asyncio.wait_for(stream.content.readline(), 3)
             assert first_line.startswith(b"retry:")

@@ -292,7 +292,7 @@ async def test_a_double_click_closes_once_and_sends_one_line(desk, fake_rasa, ma
 
 
 async def test_a_claim_racing_a_close_cannot_reopen_it(desk, fake_rasa, make_packet) -> None:
-    code = await desk.open_ticket(make_packet("race-claim"), claim_by=None)
+    code = await desk.open_ticket(make_packet("race-claim", topic=None), claim_by=None)  # general: bob's and alice's
     fake_rasa.delay = 0.5
     handback = asyncio.ensure_future(desk.call("POST", f"/api/tickets/{code}/handback", agent="bob"))
     await asyncio.sleep(0.2)  # the close is claimed, Rasa is answering

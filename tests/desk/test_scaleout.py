@@ -220,7 +220,9 @@ async def test_an_event_made_through_one_desk_reaches_the_console_on_the_other(c
 @pytest.mark.postgres
 async def test_a_console_catches_up_on_another_desk_with_last_event_id(cluster: Dict[str, Any], make_packet: Any) -> None:
     http, a, b, store = cluster["http"], cluster["a"], cluster["b"], cluster["store"]
-    console = Console(http, cluster["tokens"]["alice"])
+    # A supervisor's console: its stream carries every event (an agent's only those of the tickets in its reach).
+    watcher = auth.create_agent(store, "sue", ["orders"], False, 10, 0.0, "pw-sue-123", role=records.Role.SUPERVISOR)[1]
+    console = Console(http, watcher)
     await console.connect(a.base)
     start = console.hellos[-1]
     await create_ticket(http, a.base, make_packet("scale-c1"))

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from bot.desk import auth
+from bot.desk.records import Role
 from bot.desk.presence import Presence
 from cluster_helpers import (
     PINNED_NOW,
@@ -108,7 +109,10 @@ async def test_killing_desks_loses_no_push(schema: Any, rasa: RecordingRasa, tmp
     rng = random.Random(seed)
     print(f"seed {seed}")
     nodes = [DeskNode(label, schema_url(name), rasa.url, tmp_path) for label in ("desk-a", "desk-b")]
-    tokens = {agent: auth.create_agent(store, agent, ["*"], False, 10_000, 0.0, f"pw-{agent}-123")[1]
+    # Supervisors: their streams carry every event, so each console must end with every id (an agent's stream
+    # carries only the tickets in its reach: test_roles).
+    tokens = {agent: auth.create_agent(store, agent, ["*"], False, 10_000, 0.0, f"pw-{agent}-123",
+                                       role=Role.SUPERVISOR)[1]
               for agent in ("ann", "ben", "cat", "dan", "eve")}
     async with aiohttp.ClientSession() as http:
         consoles: List[Console] = []

@@ -64,13 +64,19 @@ class RunningDesk:
     def client(self) -> DeskClient:
         return DeskClient(self.url, SECRET, timeout=(2, 10))
 
-    def add_agent(self, name: str, skills: str) -> None:
+    def add_agent(self, name: str, skills: str, role: str = "agent") -> None:
+        """Add an agent and change its one-time password (to the same words): the console opens at once."""
         result = subprocess.run(
-            [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills, "--password", PASSWORD],
+            [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills, "--password", PASSWORD,
+             "--role", role],
             env=self.env, cwd=repo_root(), capture_output=True, text=True, timeout=60,
         )
         assert result.returncode == 0, result.stderr
         assert "token: " in result.stdout
+        token = requests.post(f"{self.url}/api/login", json={"name": name, "password": PASSWORD}, timeout=10).json()
+        changed = requests.post(f"{self.url}/api/me/password", json={"old_password": PASSWORD, "password": PASSWORD},
+                                headers={"Authorization": f"Bearer {token['token']}"}, timeout=10)
+        assert changed.status_code == 204, changed.text
 
     def publish(self, conversation_id: str, event: Dict[str, Any]) -> None:
         """Append an event to the broker table as the tracker store's outbox publishes it (with Rasa's sequence)."""
@@ -137,6 +143,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
             time.sleep(0.2)
         running.add_agent("alice", "general,after_sales,orders,payments")
         running.add_agent("bob", "general,after_sales")
+        running.add_agent("sue", "general", role="supervisor")
         yield running
     finally:
         process.terminate()
@@ -281,7 +288,7 @@ def test_claim_race_shows_the_desk_error(desk: RunningDesk, browser: Any) -> Non
     page = browser.new_page()
     # alice's page gets no pushes (her stream never connects), so her view is stale when bob claims first
     page.add_init_script(
-        "(() => { const orig = window.fetch; window.fetch = (u, o) => String(u).startsWith('/api/stream')"
+        "(() => { const orig = window.fetch; window.fetch = (u, o) => String(u).startsWith('/api/stream?')"
         " ? new Promise(() => {}) : orig(u, o); })()"
     )
     page.goto(f"{desk.url}/console")
@@ -304,10 +311,13 @@ def test_claim_race_shows_the_desk_error(desk: RunningDesk, browser: Any) -> Non
     expect(page.locator("[data-testid=ticket-error]")).to_have_text(
         f"ticket {ticket_id} is already assigned by bob", timeout=TIMEOUT
     )
-    # the view refreshes after the failed action: bob owns it, alice's owner-only buttons are off
-    expect(page.locator("[data-testid=ticket-assignee]")).to_contain_text("bob", timeout=TIMEOUT)
+    # the view refreshes after the failed action: bob's ticket is outside alice's reach now, so it says so and
+    # every control is off (and the queue drops it)
+    expect(page.locator("[data-testid=ticket-gone]")).to_contain_text(ticket_id, timeout=TIMEOUT)
+    expect(page.locator("[data-testid=ticket-error]")).to_have_text(f"ticket {ticket_id} is already assigned by bob")
     expect(page.locator("button[data-action=handback]")).to_be_disabled()
     expect(page.locator("[data-testid=reply-text]")).to_be_disabled()
+    expect(item).to_have_count(0)
     page.close()
 
 
@@ -354,7 +364,7 @@ def test_dashboard_shows_the_figures(desk: RunningDesk, browser: Any) -> None:
     from playwright.sync_api import expect
 
     page = browser.new_page()
-    sign_in(page, desk.url)
+    sign_in(page, desk.url, "sue")  # the dashboard is for supervisors
     page.goto(desk.url + "/dashboard")  # same tab: the token in sessionStorage carries over
     expect(page.locator("[data-testid=tile-queue]")).to_be_visible(timeout=TIMEOUT)
     figures = requests.get(
@@ -399,9 +409,9 @@ def test_agent_sets_the_topic_in_the_console(desk: RunningDesk, browser: Any) ->
     stored = requests.get(f"{desk.url}/internal/tickets/{ticket_id}", headers=internal, timeout=5).json()
     assert stored["topic"] == "faq_exchange"
 
-    # bob sees it and cannot change it
+    # sue (a supervisor: bob no longer reaches alice's ticket) sees it and cannot change it
     other = browser.new_page()
-    sign_in(other, desk.url, name="bob")
+    sign_in(other, desk.url, name="sue")
     other.locator(f"[data-testid=queue-item][data-ticket-id='{ticket_id}'] button").click()
     expect(other.locator("[data-testid=ticket-id]")).to_have_text(ticket_id, timeout=TIMEOUT)
     expect(other.locator("[data-testid=topic-select]")).to_have_value("faq_exchange")

@@ -222,5 +222,39 @@ const Desk = (() => {
     name.focus();
   }
 
-  return { api, apiWithHeaders, change, newIdempotencyKey, apiPage, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
+  /* The one-time password must be changed before anything else works: old and new password inside `container`;
+   * calls onDone() once changed (POST /api/me/password keeps this session and ends the others). */
+  function passwordForm(container, onDone) {
+    const error = h("p", { class: "error", role: "alert", "data-testid": "password-error", hidden: true });
+    const old = h("input", { id: "old-password", type: "password", autocomplete: "current-password", required: true });
+    const fresh = h("input", { id: "new-password", type: "password", autocomplete: "new-password", required: true, minlength: 8 });
+    const form = h(
+      "form",
+      { class: "login", "data-testid": "password-form" },
+      h("h1", {}, "Choose your password"),
+      h("p", {}, "Your password was given to you once. Choose your own before you start."),
+      h("label", { for: "old-password" }, "One-time password"),
+      old,
+      h("label", { for: "new-password" }, "New password (8 characters or more)"),
+      fresh,
+      h("button", { type: "submit", "data-testid": "password-submit" }, "Change password"),
+      error,
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.hidden = true;
+      try {
+        await api("POST", "/api/me/password", { old_password: old.value, password: fresh.value });
+        old.value = fresh.value = "";
+        onDone();
+      } catch (err) {
+        error.textContent = err.message;
+        error.hidden = false;
+      }
+    });
+    clear(container).appendChild(form);
+    old.focus();
+  }
+
+  return { api, apiWithHeaders, change, passwordForm, newIdempotencyKey, apiPage, ApiError, token, setToken, login, logout, onUnauthorized, h, svg, append, clear, duration, time, light, loginForm, setServerNow, serverNow };
 })();

@@ -1,5 +1,8 @@
-/* The agent console: sign in, live queue (pushed over /api/stream), ticket view with the context packet,
- * reply with free text or canned replies, claim / transfer / set the topic / resolve / hand back. */
+/* The agent console: sign in (and change a one-time password first), live queue (pushed over /api/stream,
+ * opened with a one-use stream ticket), ticket view with the context packet, reply with free text or canned
+ * replies, claim / transfer / set the topic / resolve / hand back; supervisors also reassign any ticket and
+ * resolve or hand back any ticket. What the desk refuses (a role, a ticket outside the agent's reach) shows as
+ * its error. */
 "use strict";
 
 (() => {
@@ -66,7 +69,14 @@
       if (err.status !== 401) Desk.loginForm(root, start);
       return;
     }
-    meEl.textContent = state.me.name + (state.me.senior ? " (senior)" : "") + " · " + (state.me.skills || []).join(", ");
+    if (state.me.must_change_password) {
+      Desk.passwordForm(root, start); // nothing else works until the one-time password is changed
+      return;
+    }
+    if (state.me.now) Desk.setServerNow(state.me.now);
+    const supervising = isSupervisor();
+    document.querySelectorAll("[data-supervisor-only]").forEach((el) => { el.hidden = !supervising; });
+    meEl.textContent = state.me.name + (state.me.senior ? " (senior)" : "") + " · " + state.me.role + " · " + (state.me.skills || []).join(", ");
     logoutBtn.hidden = false;
     layout();
     syncClock();
@@ -80,10 +90,14 @@
     if (wanted) openTicket(wanted);
   }
 
+  function isSupervisor() {
+    return !!state.me && (state.me.role === "supervisor" || state.me.role === "admin");
+  }
+
   async function syncClock() {
     try {
-      const data = await api("GET", "/api/dashboard");
-      if (data && data.generated_at) Desk.setServerNow(data.generated_at);
+      const data = await api("GET", "/api/me");
+      if (data && data.now) Desk.setServerNow(data.now);
     } catch (err) {
       /* countdowns fall back to the browser clock */
     }
@@ -268,9 +282,12 @@
     while (state.stream === controller) {
       try {
         setLive("connecting", "connecting…");
-        const headers = { Authorization: "Bearer " + Desk.token(), Accept: "text/event-stream" };
+        // A one-use stream ticket opens the stream: the sign-in token never goes in a URL (EventSource-like
+        // clients can only put it there).
+        const ticket = (await api("POST", "/api/stream-tickets")).ticket;
+        const headers = { Accept: "text/event-stream" };
         if (state.lastEventId !== null) headers["Last-Event-ID"] = state.lastEventId;
-        const response = await fetch("/api/stream", { headers, signal: controller.signal });
+        const response = await fetch("/api/stream?ticket=" + encodeURIComponent(ticket), { headers, signal: controller.signal });
         if (response.status === 401) {
           signedOut("Your session has ended. Please sign in again.");
           return;
@@ -339,6 +356,9 @@
         renderTicketHead();
         renderCards();
       }
+    } else if (type === "gone" && data && data.id) {
+      // The ticket left this agent's reach (reassigned, transferred away): drop it.
+      lostTicket(data.id);
     } else if (type === "message" && data && data.ticket_id && data.message) {
       if (state.current && state.current.id === data.ticket_id) {
         upsertMessage(data.message);
@@ -368,8 +388,9 @@
 
   async function refreshCurrent() {
     if (!state.current) return;
+    const id = state.current.id;
     try {
-      const fresh = await api("GET", "/api/tickets/" + encodeURIComponent(state.current.id));
+      const fresh = await api("GET", "/api/tickets/" + encodeURIComponent(id));
       if (state.current && state.current.id === fresh.id) {
         state.current = fresh;
         renderTicketHead();
@@ -377,8 +398,20 @@
         renderConversation();
       }
     } catch (err) {
-      /* shown on the next action */
+      if (err.status === 403) lostTicket(id); // outside this agent's reach now; other errors show on the next action
     }
+  }
+
+  /* A ticket left this agent's reach (another agent claimed it, a supervisor moved it): drop it from the queue; if
+   * it is open here, say so and switch its controls off (any error shown stays). */
+  function lostTicket(id) {
+    state.tickets.delete(id);
+    state.unread.delete(id);
+    renderQueue();
+    if (!state.current || state.current.id !== id) return;
+    state.current = null;
+    els.ticket.querySelectorAll("button, textarea, select").forEach((el) => { el.disabled = true; });
+    els.ticket.prepend(h("p", { class: "placeholder", "data-testid": "ticket-gone" }, "Ticket " + id + " is no longer in your reach: another agent or a supervisor has it."));
   }
 
   function renderTicket() {
@@ -386,11 +419,12 @@
     els.head = h("div", { class: "ticket-head" });
     els.error = h("p", { class: "error", role: "alert", "data-testid": "ticket-error", hidden: true });
     els.transfer = h("form", { class: "transfer", hidden: true, "data-testid": "transfer-form" });
+    els.reassign = h("form", { class: "transfer", hidden: true, "data-testid": "reassign-form" });
     els.cards = h("div", { class: "cards" });
     els.conversation = h("ol", { class: "conversation", "data-testid": "conversation", "aria-live": "polite" });
     els.reply = replyBox();
     clear(els.ticket).append(
-      els.head, els.error, els.transfer,
+      els.head, els.error, els.transfer, els.reassign,
       h("div", { class: "ticket-body" },
         h("div", { class: "talk" }, h("h3", {}, "Conversation"), els.conversation, els.reply),
         els.cards),
@@ -409,8 +443,10 @@
 
   function renderTicketHead() {
     const t = state.current;
+    if (!t) return; // the ticket left this agent's reach (lostTicket)
     const open = t.status === "queued" || t.status === "assigned";
     const mine = t.assignee && state.me && t.assignee === state.me.name;
+    const supervising = isSupervisor();
     const action = (name, label, enabled, fn) =>
       h("button", { type: "button", "data-action": name, disabled: !enabled, onclick: fn }, label);
     clear(els.head).append(
@@ -420,8 +456,9 @@
       h("div", { class: "actions" },
         action("claim", "Claim", t.status === "queued", () => act("claim")),
         action("transfer", "Transfer…", open && (!t.assignee || mine), toggleTransfer),
-        action("resolve", "Resolve", open && (!t.assignee || mine), () => act("resolve")),
-        action("handback", "Hand back", open && (!t.assignee || mine), () => act("handback"))),
+        action("resolve", "Resolve", open && (!t.assignee || mine || supervising), () => act("resolve")),
+        action("handback", "Hand back", open && (!t.assignee || mine || supervising), () => act("handback")),
+        supervising ? action("reassign", "Reassign…", open, toggleReassign) : null),
     );
     if (els.replyText) {
       const canReply = open && mine;
@@ -493,6 +530,43 @@
     form.hidden = false;
   }
 
+  /* Supervisors: give the ticket to an enabled agent, or back to its queue (POST /api/tickets/{id}/reassign). */
+  function toggleReassign() {
+    const form = els.reassign;
+    if (!form.hidden) {
+      form.hidden = true;
+      return;
+    }
+    const t = state.current;
+    const target = h("select", { name: "target", "data-testid": "reassign-target" },
+      t.status === "assigned" ? h("option", { value: "" }, "back to the " + t.skill + " queue") : null,
+      state.agents.filter((a) => a.enabled !== false && a.name !== t.assignee).map((a) =>
+        h("option", { value: a.name }, a.name + " (" + a.active_tickets + "/" + a.capacity + ")")));
+    clear(form).append(
+      h("label", {}, "Reassign to ", target),
+      h("button", { type: "submit", "data-testid": "reassign-submit" }, "Reassign"),
+      h("button", { type: "button", onclick: () => { form.hidden = true; } }, "Cancel"),
+    );
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      showError("");
+      const body = target.value ? { agent: target.value } : { queue: true };
+      try {
+        const updated = await change("/api/tickets/" + encodeURIComponent(state.current.id) + "/reassign", body);
+        form.hidden = true;
+        Object.assign(state.current, updated);
+        upsertTicket(updated);
+        renderTicketHead();
+        renderCards();
+        refreshCurrent();
+        loadLists(); // the agents' loads changed
+      } catch (err) {
+        if (err.status !== 401) showError(err.message);
+      }
+    };
+    form.hidden = false;
+  }
+
   // ---- the cards: profile, reason, SLA, anger, intents, slots
 
   function card(title, testid, ...body) {
@@ -505,6 +579,7 @@
 
   function renderCards() {
     const t = state.current;
+    if (!t) return; // the ticket left this agent's reach (lostTicket)
     const ctx = t.context || {};
     const customer = Object.assign({}, t.customer || {}, ctx.customer || {});
     const earlier = customer.earlier_tickets || [];
@@ -727,6 +802,7 @@
 
   function renderConversation() {
     const t = state.current;
+    if (!t) return; // the ticket left this agent's reach (lostTicket)
     const ctx = t.context || {};
     const list = els.conversation;
     clear(list);

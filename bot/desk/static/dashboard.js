@@ -45,7 +45,11 @@
   async function start() {
     try {
       const me = await api("GET", "/api/me");
-      meEl.textContent = me.name;
+      if (me.must_change_password) {
+        Desk.passwordForm(root, start);
+        return;
+      }
+      meEl.textContent = me.name + " · " + me.role;
       logoutBtn.hidden = false;
     } catch (err) {
       return;

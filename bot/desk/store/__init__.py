@@ -13,7 +13,7 @@ One module per table group: `tables` (the schema), `database` (engine, creation,
 aggregates), `history` (ticket and conversation times, for the forecast), `feed` (the console events all desk
 processes push), `processes` (live desk processes, who has a console open, leases), `idempotency` (the answers
 kept for `Idempotency-Key`), `reports` (the period reports' rows, the assistant's turns, abandonment), `followups` (回访), `customers` (customer notes and tags,
-compliance warnings), and
+compliance warnings), `audit` (the append-only audit log), and
 `maintenance` (the retention steps and the key rotation). Message texts, context
 packets and survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 
 from bot.desk.store.agents import AgentRows
+from bot.desk.store.audit import AuditRows
 from bot.desk.store.closes import CloseRows
 from bot.desk.store.customers import CustomerRows
 from bot.desk.store.feed import FeedRows
@@ -44,7 +45,7 @@ __all__ = ["Store"]
 
 class Store(
     TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows,
-    IdempotencyRows, HistoryRows, ReportRows, FollowUpRows, CustomerRows,
+    IdempotencyRows, HistoryRows, ReportRows, FollowUpRows, CustomerRows, AuditRows,
 ):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).

@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from bot.desk.records import Agent, AgentSession, TokenKind
+from bot.desk.records import Agent, AgentSession, Role, TokenKind
 from bot.desk.store.database import Database
 from bot.desk.store.tables import agents, tokens
 
@@ -19,7 +19,8 @@ class AgentRows(Database):
     """Reads and writes of `desk_agents` and `desk_tokens`."""
 
     def add_agent(
-        self, name: str, password_hash: str, skills: List[str], senior: bool, capacity: int, now: float
+        self, name: str, password_hash: str, skills: List[str], senior: bool, capacity: int, now: float,
+        role: Role = Role.AGENT,
     ) -> Agent:
         """Create an agent (who must change the password at first sign-in).
 
@@ -28,7 +29,7 @@ class AgentRows(Database):
         """
         values = dict(
             name=name, password_hash=password_hash, skills=",".join(skills), senior=senior, capacity=capacity,
-            created_at=now, must_change_password=True,
+            created_at=now, must_change_password=True, role=Role(role).value,
         )
         try:
             with self.engine.begin() as conn:
@@ -65,6 +66,41 @@ class AgentRows(Database):
                 .values(password_hash=password_hash, must_change_password=must_change_password)
             )
 
+    def set_role(self, name: str, role: Role) -> bool:
+        """Give an agent another role; False when there is no such agent."""
+        with self.engine.begin() as conn:
+            return conn.execute(agents.update().where(agents.c.name == name).values(role=Role(role).value)).rowcount == 1
+
+    def set_disabled(self, name: str, at: Optional[float]) -> bool:
+        """Disable an agent (`at`: since when) or enable it (None), and on disabling forget all its tokens, in one
+        transaction; True when it changed (False: no such agent, or it already was so)."""
+        state = agents.c.disabled_at.is_(None) if at is not None else agents.c.disabled_at.is_not(None)
+        with self.engine.begin() as conn:
+            changed = conn.execute(agents.update().where(agents.c.name == name, state).values(disabled_at=at)).rowcount
+            if changed and at is not None:
+                mine = sa.select(agents.c.id).where(agents.c.name == name).scalar_subquery()
+                conn.execute(tokens.delete().where(tokens.c.agent_id == mine))
+        return changed == 1
+
+    def delete_tokens(self, agent_id: int, kinds: List[TokenKind], keep: Optional[str] = None) -> int:
+        """Forget an agent's tokens of these kinds, except the one whose hash is `keep`; return how many."""
+        stmt = tokens.delete().where(tokens.c.agent_id == agent_id, tokens.c.kind.in_([TokenKind(k).value for k in kinds]))
+        if keep:
+            stmt = stmt.where(tokens.c.token_hash != keep)
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount
+
+    def use_token(self, token_hash: str, kind: TokenKind, now: float) -> Optional[AgentSession]:
+        """Spend a one-use token of `kind` (a stream ticket): delete it and return its agent's session, or None
+        when it is unknown, of another kind, expired, already spent, or its agent is disabled. Of two uses at once,
+        one gets it (the DELETE's row count)."""
+        session = self.agent_for_token(token_hash, now)
+        if session is None or session.kind is not TokenKind(kind):
+            return None
+        with self.engine.begin() as conn:
+            spent = conn.execute(tokens.delete().where(tokens.c.token_hash == token_hash)).rowcount
+        return session if spent == 1 else None
+
     def add_token(
         self, token_hash: str, agent_id: int, kind: TokenKind | str, now: float, expires_at: Optional[float]
     ) -> None:
@@ -78,12 +114,14 @@ class AgentRows(Database):
             )
 
     def agent_for_token(self, token_hash: str, now: float) -> Optional[AgentSession]:
-        """Return the agent a valid (unexpired) token belongs to, with the token's kind and expiry, or None."""
+        """Return the agent a valid (unexpired) token belongs to, with the token's kind and expiry, or None (also
+        when the agent is disabled)."""
         query = (
             sa.select(agents, tokens.c.expires_at.label("token_expires_at"), tokens.c.kind.label("token_kind"))
             .select_from(tokens.join(agents, tokens.c.agent_id == agents.c.id))
             .where(tokens.c.token_hash == token_hash)
             .where(sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now))
+            .where(agents.c.disabled_at.is_(None))
         )
         with self.engine.connect() as conn:
             row: Any = conn.execute(query).first()
@@ -91,7 +129,8 @@ class AgentRows(Database):
             return None
         data = row._mapping
         return AgentSession(
-            agent=Agent.from_row(data), kind=TokenKind(data["token_kind"]), expires_at=data["token_expires_at"]
+            agent=Agent.from_row(data), kind=TokenKind(data["token_kind"]), expires_at=data["token_expires_at"],
+            token_hash=token_hash,
         )
 
     def delete_token(self, token_hash: str) -> None:

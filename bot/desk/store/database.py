@@ -111,6 +111,9 @@ class Database:
             for table in metadata.sorted_tables:  # indexes added to a table that already existed
                 for index in table.indexes:
                     conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+            from bot.desk.store.audit import install_append_only  # the audit table's group builds on this module
+
+            install_append_only(conn)
 
     def ping(self) -> None:
         """One trivial query (raises when the database is unreachable)."""

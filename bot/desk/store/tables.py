@@ -84,6 +84,8 @@ messages = sa.Table(
     sa.UniqueConstraint("ticket_id", "external_id", name="desk_messages_ticket_external"),
     # The leader's sweep looks for stale `pending` replies every round (created on older databases too).
     sa.Index("desk_messages_status", "status"),
+    # An agent reaches the tickets it took part in (`bot.desk.roles`): the tickets it wrote on.
+    sa.Index("desk_messages_author", "author"),
 )
 
 agents = sa.Table(
@@ -97,6 +99,10 @@ agents = sa.Table(
     sa.Column("senior", sa.Boolean, nullable=False, default=False),
     sa.Column("capacity", sa.Integer, nullable=False, default=3),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Role: agent | supervisor | admin (`bot.desk.roles`); NULL (a database from before roles) reads as agent.
+    sa.Column("role", sa.String(16)),
+    # Set while the agent is disabled (no token works, no sign-in); NULL when enabled.
+    sa.Column("disabled_at", sa.Float),
 )
 
 tokens = sa.Table(
@@ -104,7 +110,8 @@ tokens = sa.Table(
     metadata,
     sa.Column("token_hash", sa.String(128), primary_key=True),
     sa.Column("agent_id", sa.Integer, nullable=False, index=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # TokenKind: api (from the CLI) | session (/api/login)
+    # TokenKind: api (from the CLI) | session (/api/login) | stream (/api/stream-tickets, one use)
+    sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float),
 )
@@ -192,4 +199,19 @@ customer_notes = sa.Table(
     sa.Column("text", sa.Text, nullable=False),  # encrypted (bot.data_keys): a note may hold personal data
     sa.Column("author", sa.String(128), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+audit = sa.Table(
+    "desk_audit",
+    metadata,
+    # Append-only (`bot.desk.audit`): the desk has no code path that updates or deletes a row, and on PostgreSQL
+    # a trigger refuses UPDATE and DELETE (`bot.desk.store.audit.AUDIT_TRIGGER`).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("actor", sa.String(128), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("ticket", sa.String(32), index=True),  # the ticket's public id, T-000123
+    sa.Column("target", sa.String(128)),  # the agent it concerned (a reassignment's new owner, the one disabled)
+    sa.Column("detail", sa.Text, nullable=False),  # JSON, never customer text
+    sa.Column("address", sa.String(64), nullable=False),
 )

@@ -18,10 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import data_keys
 from bot.desk.records import (
-    OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code,
+    CLOSING_STATUSES, OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code, ticket_code,
 )
 from bot.desk.store.database import Database
-from bot.desk.store.tables import tickets
+from bot.desk.store.tables import messages, tickets
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,39 @@ _IDS_PER_QUERY = 500
 # A row's place in the console's order (see `TicketRows.list_page`): (0 queued / 1 other, minus the standing
 # priority of a queued ticket / 0, created_at, id).
 PageKey = Tuple[int, float, float, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentReach:
+    """The tickets an agent (the `agent` role) may see (`bot.desk.roles`): its own (assigned to it), those it
+    took part in (wrote a reply or a note on, a transfer included, or closed), and the queued tickets of its
+    skills' queues (a skill queue's ticket also waits in the general queue once it overflows:
+    `skill_since` before `overflow_before`).
+
+    Attributes:
+        agent: the agent's name.
+        skills: its skills (`*`: every queue).
+        general_skill: the general queue's skill.
+        overflow_before: a queued ticket in its skill queue since before this (epoch seconds) overflows.
+    """
+
+    agent: str
+    skills: Tuple[str, ...]
+    general_skill: str
+    overflow_before: float
+
+    def clause(self) -> Any:
+        """The SQL condition of a ticket in reach."""
+        took_part = tickets.c.id.in_(sa.select(messages.c.ticket_id).where(messages.c.author == self.agent))
+        queued = tickets.c.status == TicketStatus.QUEUED.value
+        if "*" in self.skills:
+            in_queue: Any = queued
+        else:
+            queues = [tickets.c.skill.in_(list(self.skills))]
+            if self.general_skill in self.skills:
+                queues.append(tickets.c.skill_since < self.overflow_before)
+            in_queue = sa.and_(queued, sa.or_(*queues))
+        return sa.or_(tickets.c.assignee == self.agent, took_part, in_queue)
 
 
 def _ticket_from(data: Dict[str, Any]) -> Ticket:
@@ -178,6 +211,7 @@ class TicketRows(Database):
         skill: Optional[str] = None,
         after: Optional[PageKey] = None,
         limit: int = 100,
+        reach: Optional[AgentReach] = None,
     ) -> List[Tuple[Ticket, PageKey]]:
         """One page of tickets in the console's order: queued first by priority, then the rest by age.
 
@@ -192,6 +226,7 @@ class TicketRows(Database):
             skill: only tickets of this skill.
             after: the key of the last row of the previous page; None for the first page.
             limit: the most rows to return.
+            reach: only the tickets in this agent's reach (None: every ticket, for supervisors).
 
         Returns:
             (ticket, its page key) pairs, in order.
@@ -207,6 +242,8 @@ class TicketRows(Database):
             query = query.where(tickets.c.assignee == assignee)
         if skill:
             query = query.where(tickets.c.skill == skill)
+        if reach is not None:
+            query = query.where(reach.clause())
         if after is not None:
             query = query.where(sa.tuple_(section, rank, tickets.c.created_at, tickets.c.id) > sa.tuple_(*after))
         query = query.order_by(section, rank, tickets.c.created_at, tickets.c.id).limit(limit)
@@ -218,6 +255,44 @@ class TicketRows(Database):
             key = (int(data.pop("page_section")), float(data.pop("page_rank")), float(data["created_at"]), int(data["id"]))
             result.append((_ticket_from(data), key))
         return result
+
+    def in_reach(self, ticket_id: int, reach: AgentReach) -> bool:
+        """True when the ticket is in the agent's reach (`AgentReach`)."""
+        query = sa.select(tickets.c.id).where(tickets.c.id == ticket_id, reach.clause())
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def ids_in_reach(self, reach: AgentReach) -> Tuple[List[str], List[str]]:
+        """The public ids of the open tickets in an agent's reach, and of every ticket it took part in (a
+        console stream's filter starts from these: `bot.desk.visibility`)."""
+        query = sa.select(tickets.c.id).where(tickets.c.status.in_(_OPEN + [s.value for s in CLOSING_STATUSES]),
+                                              reach.clause())
+        took_part = sa.select(sa.distinct(messages.c.ticket_id)).where(messages.c.author == reach.agent)
+        with self.engine.connect() as conn:
+            shown = [ticket_code(int(i)) for i in conn.execute(query).scalars()]
+            mine = [ticket_code(int(i)) for i in conn.execute(took_part).scalars()]
+        return shown, mine
+
+    def assigned_to(self, agent: str) -> List[Ticket]:
+        """The tickets `agent` owns now (status assigned), oldest first."""
+        query = (
+            sa.select(tickets)
+            .where(tickets.c.assignee == agent, tickets.c.status == TicketStatus.ASSIGNED.value)
+            .order_by(tickets.c.created_at, tickets.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [ticket_of_row(r) for r in conn.execute(query)]
+
+    def set_grade(self, ticket_id: int, grade: str, due: Mapping[str, float], expect_grade: str) -> bool:
+        """Change an open ticket's grade and its due times (`due`: the `bot.desk.sla.DueTimes` fields), if its
+        grade is still `expect_grade`."""
+        stmt = (
+            tickets.update()
+            .where(tickets.c.id == ticket_id, tickets.c.grade == expect_grade, tickets.c.status.in_(_OPEN))
+            .values(grade=grade, **due)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
 
     def queued_routing(self) -> List[Tuple[Any, ...]]:
         """What routing needs of every queued ticket (`ROUTING_COLUMNS`, in that order), oldest first, no cap: a
