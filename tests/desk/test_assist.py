@@ -60,7 +60,7 @@ async def test_suggestions_read_the_transcript_before_any_message_on_the_ticket(
 ) -> None:
     fake_rasa.intent_ranking = RANKING[1:2]
     [code] = await open_queued(app, internal, make_packet("conv-1"))
-    _, response = await app.asgi_client.get(f"/api/tickets/{code}/suggestions", headers=agents["bob"]["headers"])
+    _, response = await app.asgi_client.get(f"/api/tickets/{code}/suggestions", headers=agents["alice"]["headers"])
     assert [s["topic"] for s in response.json] == ["faq_refund_status"]
     assert fake_rasa.parsed[-1]["text"] == "我的订单呢"  # the packet transcript's last customer line
 
@@ -102,9 +102,10 @@ async def test_faq_search_finds_answers_in_either_language_and_script(app, agent
 
 
 async def test_customer_notes_and_tags_follow_the_customer_across_tickets(
-    app, internal, make_packet, agents, sqlite_store
+    app, internal, make_packet, agents, staff, sqlite_store
 ) -> None:
-    alice, bob = agents["alice"]["headers"], agents["bob"]["headers"]
+    # bob (general) cannot reach these orders tickets: the supervisor sam reads the later one
+    alice, bob = agents["alice"]["headers"], staff["sam"]["headers"]
     first = await open_claimed(app, internal, make_packet("conv-1", customer=customer("zh", "cust-42")), alice)
     _, note = await app.asgi_client.post(f"/api/tickets/{first}/customer/notes", headers=alice,
                                          json={"note": "prefers calls after 6pm, phone 13812345678"})
@@ -137,7 +138,7 @@ async def test_customer_notes_and_tags_follow_the_customer_across_tickets(
 async def test_wechat_customers_are_known_by_openid_and_anonymous_ones_get_409(
     app, internal, make_packet, agents
 ) -> None:
-    bob = agents["bob"]["headers"]
+    bob = agents["alice"]["headers"]  # general and orders: these tickets are in her reach
     first, second = await open_queued(
         app, internal, make_packet("o-openid-1", channel="wechat", customer=customer("zh", None)),
     ), None
@@ -177,3 +178,18 @@ def test_purge_and_rekey_cover_customer_notes(sqlite_store, monkeypatch) -> None
     assert store.rekey() >= 1
     monkeypatch.setenv(data_keys.ENV_KEYS, new)
     assert [n["text"] for n in store.customer_notes("wechat:o-active")] == ["kept"]
+
+
+async def test_an_agent_gets_no_suggestions_or_notes_of_a_ticket_outside_its_reach(
+    app, internal, make_packet, agents
+) -> None:
+    [code] = await open_queued(app, internal, make_packet("conv-reach", customer=customer("zh", "cust-9")))
+    carol = agents["carol"]["headers"]  # after_sales only: an orders ticket is not in her reach
+    for method, path, body in (
+        ("get", f"/api/tickets/{code}/suggestions", None),
+        ("get", f"/api/tickets/{code}/customer/notes", None),
+        ("post", f"/api/tickets/{code}/customer/notes", {"note": "seen"}),
+    ):
+        extra = {"json": body} if body is not None else {}
+        _, response = await getattr(app.asgi_client, method)(path, headers=carol, **extra)
+        assert response.status == 403 and "outside your reach" in response.json["error"], path

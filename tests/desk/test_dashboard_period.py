@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from bot.desk.config import load
-from test_console_reconnect import CHROMIUM, PASSWORD, TIMEOUT, desk  # noqa: F401 - the desk fixture
+from bot.desk import auth
+from bot.desk.records import Role
+from test_console_reconnect import CHROMIUM, PASSWORD, TIMEOUT, desk, settle_password  # noqa: F401 - the desk fixture
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +23,10 @@ def test_the_period_view_shows_lights_and_charts_for_a_date_range(desk: Dict[str
 
     for n in range(3):
         desk["create"](f"socketio:dash-{n}")
-    token = requests.post(f"{desk['url']}/api/login", json={"name": "alice", "password": PASSWORD}, timeout=5).json()
+    # the dashboard and the reports are for supervisors
+    auth.create_agent(desk["store"], "sam", ["general"], False, 3, 0.0, PASSWORD, role=Role.SUPERVISOR)
+    settle_password(desk["url"], "sam", PASSWORD)
+    token = requests.post(f"{desk['url']}/api/login", json={"name": "sam", "password": PASSWORD}, timeout=5).json()
     headers = {"Authorization": f"Bearer {token['token']}"}
     today = dt.datetime.now(dt.timezone.utc).date()
     week = f"from={(today - dt.timedelta(days=6)).isoformat()}&to={today.isoformat()}&group_by=day"
@@ -34,7 +39,7 @@ def test_the_period_view_shows_lights_and_charts_for_a_date_range(desk: Dict[str
         try:
             page = browser.new_page()
             page.goto(f"{desk['url']}/dashboard")
-            page.fill("#login-name", "alice")
+            page.fill("#login-name", "sam")
             page.fill("#login-password", PASSWORD)
             page.click("[data-testid=login-submit]")
             expect(page.locator("[data-testid=period-summary]")).to_contain_text("3 tickets", timeout=TIMEOUT)

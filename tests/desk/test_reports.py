@@ -120,8 +120,11 @@ def test_the_inbox_keeps_the_assistants_turns_once_and_not_the_messages_to_an_ag
     ]
 
 
-async def test_reports_api_answers_the_figures_under_stable_keys(app, internal, agents, make_packet) -> None:
-    headers = agents["alice"]["headers"]
+async def test_reports_api_answers_the_figures_under_stable_keys(app, internal, agents, staff, make_packet) -> None:
+    headers = staff["sam"]["headers"]
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    _, refused = await app.asgi_client.get(f"/api/reports?from={today}&to={today}", headers=agents["alice"]["headers"])
+    assert refused.status == 403  # reports are for supervisors
     for n, reason in enumerate(["anger", "asked_for_human", "anger"]):
         _, response = await app.asgi_client.post("/internal/tickets", headers=internal,
                                                  json=make_packet(f"r{n}", reason=reason))
@@ -161,8 +164,8 @@ async def test_reports_api_answers_the_figures_under_stable_keys(app, internal, 
         ("from=2025-09-01&to=2025-09-02&group_by=color", "'group_by' must be one of"),
     ],
 )
-async def test_reports_api_refuses_bad_dates_with_the_reason(app, agents, query, reason) -> None:
-    _, response = await app.asgi_client.get(f"/api/reports?{query}", headers=agents["alice"]["headers"])
+async def test_reports_api_refuses_bad_dates_with_the_reason(app, staff, query, reason) -> None:
+    _, response = await app.asgi_client.get(f"/api/reports?{query}", headers=staff["sam"]["headers"])
     assert response.status == 400 and reason in response.json["error"]
 
 

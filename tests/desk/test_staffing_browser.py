@@ -15,6 +15,7 @@ import requests
 
 from bot.settings import repo_root
 from cluster_helpers import SECRET, free_port
+from test_console_reconnect import settle_password
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +34,7 @@ def desk(tmp_path: pathlib.Path) -> Iterator[Dict[str, Any]]:
            "FRONTLINE_RASA_URL": f"http://127.0.0.1:{free_port()}", "FRONTLINE_LOG_LEVEL": "WARNING"}
     env.pop("FRONTLINE_NOW", None)
     for argv in (["simulate", "--days", "8", "--per-day", "20", "--seed", "4"],
-                 ["add-agent", "alice", "--password", PASSWORD]):
+                 ["add-agent", "alice", "--password", PASSWORD, "--role", "supervisor"]):
         done = subprocess.run([sys.executable, "-m", "bot", "desk", *argv], env=env, cwd=repo_root(),
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
@@ -51,6 +52,7 @@ def desk(tmp_path: pathlib.Path) -> Iterator[Dict[str, Any]]:
                 pass
             assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "desk.log").read_text()
             time.sleep(0.2)
+        settle_password(url, "alice", PASSWORD)  # the console asks for a one-time password's change first
         yield {"url": url}
     finally:
         process.terminate()
