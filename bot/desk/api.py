@@ -255,6 +255,11 @@ def api_blueprint(name: str) -> Blueprint:
         agent = _session(request).agent
         return await _once(request, agent, lambda: _desk(request).tickets.handback(code, agent))
 
+    @bp.get("/at-risk")
+    async def at_risk(request: Request) -> HTTPResponse:
+        _session(request)  # supervisors only, once roles exist
+        return _json(_desk(request).at_risk.listing())
+
     @bp.get("/dashboard")
     async def dashboard(request: Request) -> HTTPResponse:
         _session(request)

@@ -233,6 +233,7 @@ def _leader_round(desk: Desk, notify_positions: bool) -> Callable[[], Awaitable[
         desk.store.forget_dead_processes(FORGET_PROCESSES_SECONDS)
         desk.calls.trim()
         await desk.sweeper.sweep()
+        desk.at_risk.scan()
         if notify_positions:
             await desk.delivery.notify_positions()
 

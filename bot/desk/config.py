@@ -15,12 +15,16 @@ from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlencode
 
 from bot.amqp import amqp_url
+from bot.desk.oversight_config import Oversight, parse as parse_oversight
 from bot.i18n import ZH
 from bot.settings import SettingsError, load_settings, repo_root, var_dir
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PRIORITY = {"grade": {"A": 300, "B": 200, "C": 100}, "vip": 150, "anger": 100, "per_waiting_minute": 5}
+DEFAULT_PRIORITY = {
+    "grade": {"A": 300, "B": 200, "C": 100}, "vip": 150, "anger": 100, "per_waiting_minute": 5,
+    "escalated": 10000,  # a ticket the escalation on red put back "at the top" (`bot.desk.alerts`)
+}
 DEFAULT_AVERAGE_HANDLE_SECONDS = 240
 DEFAULT_CAPACITY = 3
 DEFAULT_SESSION_HOURS = 12
@@ -46,6 +50,7 @@ class DeskSettings:
     default_capacity: int = DEFAULT_CAPACITY
     session_hours: float = DEFAULT_SESSION_HOURS
     rasa_timeout_seconds: float = DEFAULT_RASA_TIMEOUT_SECONDS
+    oversight: Oversight = Oversight()  # desk.on_red, desk.auto_assign, desk.qa (`bot.desk.oversight_config`)
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def skill_for(self, topic: Optional[str]) -> str:
@@ -101,7 +106,7 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
     priority.update(given)
     if not isinstance(priority["grade"], Mapping):
         raise SettingsError("settings: 'desk.priority.grade' must map grade -> weight")
-    for key in ("vip", "anger", "per_waiting_minute"):
+    for key in ("vip", "anger", "per_waiting_minute", "escalated"):
         _number(priority[key], f"desk.priority.{key}")
     for grade, weight in priority["grade"].items():
         _number(weight, f"desk.priority.grade.{grade}")
@@ -127,6 +132,8 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         for i, c in enumerate(canned)
     ]
 
+    skill_names = (general, *(str(v) for v in skills.values()))
+    oversight = parse_oversight(desk, skill_names, tuple(grade_hours))
     teams = ((settings.get("calendar") or {}).get("teams") or {}) if isinstance(settings.get("calendar"), Mapping) else {}
     return DeskSettings(
         first_response_seconds=first,
@@ -146,6 +153,7 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         rasa_timeout_seconds=_number(
             desk.get("rasa_timeout_seconds", DEFAULT_RASA_TIMEOUT_SECONDS), "desk.rasa_timeout_seconds", 1
         ),
+        oversight=oversight,
         raw=settings,
     )
 

@@ -49,6 +49,7 @@ class QueuedTicket:
     requires_senior: bool
     created_at: float
     skill_since: float
+    escalated: bool = False  # put back at the top of its queue by the escalation on red (`bot.desk.alerts`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +95,9 @@ class QueueRules:
             average_handle_seconds=settings.average_handle_seconds,
         )
 
-    def priority(self, grade: str, vip: bool, anger: float, waiting_seconds: float) -> float:
+    def priority(
+        self, grade: str, vip: bool, anger: float, waiting_seconds: float, escalated: bool = False
+    ) -> float:
         """Return the priority of a ticket (higher is served first).
 
         Args:
@@ -102,6 +105,7 @@ class QueueRules:
             vip: whether the customer's tier is VIP.
             anger: the peak anger score (0..1).
             waiting_seconds: how long the ticket has waited.
+            escalated: put back at the top by the escalation on red (adds `desk.priority.escalated`).
 
         Returns:
             The priority, rounded to two decimals.
@@ -112,6 +116,8 @@ class QueueRules:
             score += float(weights.get("vip", 0))
         score += max(0.0, min(1.0, float(anger or 0))) * float(weights.get("anger", 0))
         score += max(0.0, waiting_seconds) / 60.0 * float(weights.get("per_waiting_minute", 0))
+        if escalated:
+            score += float(weights.get("escalated", 0))
         return round(score, 2)
 
     def is_overflowing(self, ticket: QueuedTicket, now: float) -> bool:
@@ -154,7 +160,9 @@ class QueueRules:
         """Return the tickets in serving order: priority (highest first), then the oldest first."""
         return sorted(
             tickets,
-            key=lambda t: (-self.priority(t.grade, t.vip, t.anger, now - t.created_at), t.created_at, t.id),
+            key=lambda t: (
+                -self.priority(t.grade, t.vip, t.anger, now - t.created_at, t.escalated), t.created_at, t.id
+            ),
         )
 
     def position(self, ticket_id: int, queued: Sequence[QueuedTicket], now: float) -> Optional[int]:

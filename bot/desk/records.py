@@ -141,6 +141,11 @@ class Ticket:
     rated_at: Optional[float] = None
     notified_position: Optional[int] = None
     start_sequence: Optional[int] = None  # Rasa's sequence of the handoff event, once the event stream showed it
+    sla_alerted: Optional[str] = None  # the worst SLA light the consoles were told of (`bot.desk.alerts`)
+    escalated_at: Optional[float] = None  # put back at the top of a queue by the escalation on red
+    offered_to: Optional[str] = None  # auto-assignment: the agent it is offered to (`bot.desk.assignment`)
+    offer_expires: Optional[float] = None
+    declined_by: Optional[str] = None  # agents who declined it or let the offer lapse, comma-separated
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:
@@ -199,6 +204,8 @@ class Agent:
     capacity: int
     must_change_password: bool
     created_at: float
+    status: str = "offline"  # online | away | offline, as set in the console (`POST /api/me/status`)
+    status_since: Optional[float] = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Agent:
@@ -211,6 +218,8 @@ class Agent:
             capacity=int(row["capacity"]),
             must_change_password=bool(row["must_change_password"]),
             created_at=float(row["created_at"]),
+            status=row.get("status") or "offline",
+            status_since=row.get("status_since"),
         )
 
 

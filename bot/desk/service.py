@@ -10,6 +10,7 @@ Each part has one responsibility and its own module:
 - `delivery` (`bot.desk.delivery`): what reaches the customer through Rasa, queue-position updates included;
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
 - `sweeper` (`bot.desk.sweeper`): the leader's sweep of stale pending replies and unfinished closes;
+- `at_risk` (`bot.desk.alerts`): the leader's scan for tickets turning yellow or red, the escalation on red;
 - `line` (`bot.desk.waiting`), `rules` (`bot.desk.queue`), `presence` (`bot.desk.presence`), `views`
   (`bot.desk.views`), `feed` (`bot.desk.stream`): the queue, who is online, the JSON forms, the console push.
 
@@ -23,6 +24,7 @@ import logging
 from typing import Optional
 
 from bot.desk.accounts import Accounts
+from bot.desk.alerts import AtRisk
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.idempotency import IdempotentCalls
@@ -85,3 +87,4 @@ class Desk:
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)
+        self.at_risk = AtRisk(store, settings.oversight, self.views, self.feed)

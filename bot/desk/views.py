@@ -120,7 +120,9 @@ class TicketViews:
             "topic": ticket.topic,
             "skill": ticket.skill,
             "requires_senior": ticket.requires_senior,
-            "priority": self.rules.priority(ticket.grade, ticket.vip, ticket.anger, now - ticket.created_at),
+            "priority": self.rules.priority(
+                ticket.grade, ticket.vip, ticket.anger, now - ticket.created_at, ticket.escalated_at is not None
+            ),
             "assignee": ticket.assignee,
             "customer": {
                 "id": ticket.customer_id,
@@ -139,6 +141,10 @@ class TicketViews:
             "waiting_seconds": int(waiting) if waiting is not None else None,
             "rating": ticket.rating,
             "rating_comment": ticket.rating_comment,
+            "sla_alerted": ticket.sla_alerted,
+            "escalated_at": iso(ticket.escalated_at),
+            "offered_to": ticket.offered_to,
+            "offer_expires": iso(ticket.offer_expires),
         }
         if ticket.status is TicketStatus.QUEUED and ranking is not None:
             data["position"] = ranking.position(ticket.id)

@@ -54,6 +54,15 @@ tickets = sa.Table(
     sa.Column("rating_comment", sa.Text),
     sa.Column("rated_at", sa.Float),
     sa.Column("notified_position", sa.Integer),
+    # The worst SLA light the consoles were told of (yellow, red: `bot.desk.alerts`), so a change is told once.
+    sa.Column("sla_alerted", sa.String(8)),
+    # When the escalation on red put it back at the top of a queue (`desk.on_red`); it stays first in its queue.
+    sa.Column("escalated_at", sa.Float),
+    # Auto-assignment (`bot.desk.assignment`): the agent the queued ticket is offered to, until when, and who
+    # declined it or let an offer lapse (comma-separated, the next offer goes to someone else).
+    sa.Column("offered_to", sa.String(128), index=True),
+    sa.Column("offer_expires", sa.Float),
+    sa.Column("declined_by", sa.Text),
 )
 
 messages = sa.Table(
@@ -89,6 +98,9 @@ agents = sa.Table(
     sa.Column("senior", sa.Boolean, nullable=False, default=False),
     sa.Column("capacity", sa.Integer, nullable=False, default=3),
     sa.Column("created_at", sa.Float, nullable=False),
+    # What the agent set in the console (`POST /api/me/status`): online | away | offline (NULL: offline).
+    sa.Column("status", sa.String(16)),
+    sa.Column("status_since", sa.Float),
 )
 
 tokens = sa.Table(
@@ -127,4 +139,18 @@ idempotency = sa.Table(
     sa.Column("status", sa.Integer),  # the first answer's HTTP status; NULL while it is being answered
     sa.Column("response", sa.Text),  # the first answer's JSON body, encrypted (it may hold a reply's words)
     sa.Column("created_at", sa.Float, nullable=False, index=True),  # the database's clock
+)
+
+qa_reviews = sa.Table(
+    "desk_qa",
+    metadata,
+    # One review per closed ticket that entered the QA queue (`bot.desk.qa`).
+    sa.Column("ticket_id", sa.Integer, primary_key=True),
+    sa.Column("agent", sa.String(128), index=True),  # who handled the ticket (its assignee when it closed)
+    sa.Column("reason", sa.String(16), nullable=False),  # sampled | low_rating
+    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("scored_by", sa.String(128)),
+    sa.Column("scored_at", sa.Float, index=True),
+    sa.Column("scores", sa.Text),  # JSON {criterion: score}
+    sa.Column("comment", sa.Text),  # encrypted (it may quote the conversation)
 )

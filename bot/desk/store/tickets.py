@@ -27,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 _OPEN = [s.value for s in OPEN_STATUSES]
 # The columns the queue's routing reads (`bot.desk.queue.QueuedTicket`).
-ROUTING_COLUMNS = ("id", "skill", "grade", "vip", "anger", "requires_senior", "created_at", "skill_since")
+ROUTING_COLUMNS = (
+    "id", "skill", "grade", "vip", "anger", "requires_senior", "created_at", "skill_since", "escalated_at",
+)
 # Conversation ids per query of `topic_spans` (SQLite allows 999 bound values in older builds).
 _IDS_PER_QUERY = 500
 
@@ -64,6 +66,7 @@ class QueueOrder:
     vip: float
     anger: float
     per_waiting_minute: float
+    escalated: float = 0.0
 
     @classmethod
     def from_weights(cls, weights: Mapping[str, Any]) -> QueueOrder:
@@ -73,6 +76,7 @@ class QueueOrder:
             vip=float(weights.get("vip", 0)),
             anger=float(weights.get("anger", 0)),
             per_waiting_minute=float(weights.get("per_waiting_minute", 0)),
+            escalated=float(weights.get("escalated", 0)),
         )
 
     def standing(self, columns: Any) -> Any:
@@ -87,7 +91,8 @@ class QueueOrder:
         anger = sa.case(
             (columns.anger < 0, number(0.0)), (columns.anger > 1, number(1.0)), else_=columns.anger
         ) * number(self.anger)
-        return grade + vip + anger - columns.created_at * number(self.per_waiting_minute / 60.0)
+        escalated = sa.case((columns.escalated_at.is_not(None), number(self.escalated)), else_=number(0.0))
+        return grade + vip + anger + escalated - columns.created_at * number(self.per_waiting_minute / 60.0)
 
 
 def owned_by(stmt: Any, expect_assignee: Optional[str]) -> Any:
