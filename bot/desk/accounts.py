@@ -115,6 +115,7 @@ class Accounts:
             "capacity": agent.capacity,
             "active_tickets": self.store.active_count(agent.name),
             "must_change_password": agent.must_change_password,
+            "status": agent.status,
             "token_kind": session.kind.value,
             "expires_at": iso(session.expires_at),
         }

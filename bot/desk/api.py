@@ -178,6 +178,11 @@ def api_blueprint(name: str) -> Blueprint:
         await _desk(request).accounts.change_password(agent, _body(request))
         return empty()
 
+    @bp.post("/me/status")
+    async def set_status(request: Request) -> HTTPResponse:
+        agent = _session(request).agent
+        return await _once(request, agent, lambda: _desk(request).assigner.set_status(agent, _body(request)))
+
     @bp.get("/agents")
     async def agents(request: Request) -> HTTPResponse:
         _session(request)
@@ -224,6 +229,18 @@ def api_blueprint(name: str) -> Blueprint:
     async def claim(request: Request, code: str) -> HTTPResponse:
         agent = _session(request).agent
         return await _once(request, agent, lambda: _desk(request).tickets.claim(code, agent))
+
+    @bp.post("/tickets/<code>/accept")
+    async def accept(request: Request, code: str) -> HTTPResponse:
+        agent = _session(request).agent
+        desk = _desk(request)
+        return await _once(request, agent, lambda: desk.assigner.accept(desk.tickets.find(code), agent))
+
+    @bp.post("/tickets/<code>/decline")
+    async def decline(request: Request, code: str) -> HTTPResponse:
+        agent = _session(request).agent
+        desk = _desk(request)
+        return await _once(request, agent, lambda: desk.assigner.decline(desk.tickets.find(code), agent))
 
     @bp.post("/tickets/<code>/messages")
     async def reply(request: Request, code: str) -> HTTPResponse:

@@ -234,6 +234,7 @@ def _leader_round(desk: Desk, notify_positions: bool) -> Callable[[], Awaitable[
         desk.calls.trim()
         await desk.sweeper.sweep()
         desk.at_risk.scan()
+        desk.assigner.round()
         if notify_positions:
             await desk.delivery.notify_positions()
 

@@ -11,6 +11,7 @@ Each part has one responsibility and its own module:
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
 - `sweeper` (`bot.desk.sweeper`): the leader's sweep of stale pending replies and unfinished closes;
 - `at_risk` (`bot.desk.alerts`): the leader's scan for tickets turning yellow or red, the escalation on red;
+- `assigner` (`bot.desk.assignment`): the agents' status, offers of the auto-assigned teams' tickets;
 - `line` (`bot.desk.waiting`), `rules` (`bot.desk.queue`), `presence` (`bot.desk.presence`), `views`
   (`bot.desk.views`), `feed` (`bot.desk.stream`): the queue, who is online, the JSON forms, the console push.
 
@@ -25,6 +26,7 @@ from typing import Optional
 
 from bot.desk.accounts import Accounts
 from bot.desk.alerts import AtRisk
+from bot.desk.assignment import AutoAssigner
 from bot.desk.config import DeskSettings
 from bot.desk.delivery import Delivery
 from bot.desk.idempotency import IdempotentCalls
@@ -88,3 +90,6 @@ class Desk:
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)
         self.at_risk = AtRisk(store, settings.oversight, self.views, self.feed)
+        self.assigner = AutoAssigner(
+            store, settings.oversight.auto_assign, self.rules, self.presence, self.feed, self.delivery
+        )

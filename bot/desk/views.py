@@ -74,6 +74,7 @@ def agent_json(agent: Agent, active_tickets: int) -> Dict[str, Any]:
         "capacity": agent.capacity,
         "created_at": iso(agent.created_at),
         "active_tickets": active_tickets,
+        "status": agent.status,
     }
 
 

@@ -11,7 +11,7 @@ One module per table group: `tables` (the schema), `database` (engine, creation,
 (with `closes`, the close steps),
 `messages`, `agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's
 aggregates), `feed` (the console events all desk processes push), `processes` (live desk processes, who has a
-console open, leases), `alerts` (the SLA lights told to the consoles, the escalation on red), `idempotency` (the answers kept for `Idempotency-Key`), and `maintenance` (the retention steps and the key rotation). Message texts, context
+console open, leases), `alerts` (the SLA lights told to the consoles, the escalation on red), `assignment` (agent status, offers), `idempotency` (the answers kept for `Idempotency-Key`), and `maintenance` (the retention steps and the key rotation). Message texts, context
 packets and survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
 
@@ -21,6 +21,7 @@ import logging
 
 from bot.desk.store.agents import AgentRows
 from bot.desk.store.alerts import AlertRows
+from bot.desk.store.assignment import AssignmentRows
 from bot.desk.store.closes import CloseRows
 from bot.desk.store.feed import FeedRows
 from bot.desk.store.figures import FigureRows
@@ -38,7 +39,7 @@ __all__ = ["Store"]
 
 class Store(
     TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows,
-    IdempotencyRows, AlertRows,
+    IdempotencyRows, AlertRows, AssignmentRows,
 ):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).
