@@ -149,5 +149,16 @@ const DeskAlerts = (() => {
     return true;
   }
 
-  return { controls, renderPanel, atRisk, escalation, rank, concerns, soundOn };
+  /* A ticket offered to this agent (auto-assignment): accept or decline it before the offer lapses. */
+  function offer(t, onOpen) {
+    const key = t.id + ":offer:" + t.offer_expires;
+    if (told.has(key)) return false;
+    told.add(key);
+    notify("Ticket " + t.id + " is offered to you", "Grade " + t.grade + " · " + t.reason + " · accept or decline",
+      "offer-" + t.id, () => onOpen(t.id));
+    chime(false);
+    return true;
+  }
+
+  return { offer, controls, renderPanel, atRisk, escalation, rank, concerns, soundOn };
 })();

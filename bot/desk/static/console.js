@@ -69,6 +69,7 @@
       return;
     }
     meEl.textContent = state.me.name + (state.me.senior ? " (senior)" : "") + " · " + (state.me.skills || []).join(", ");
+    meEl.appendChild(statusPicker());
     logoutBtn.hidden = false;
     layout();
     syncClock();
@@ -82,6 +83,20 @@
     state.timers.push(setInterval(syncClock, 60000));
     const wanted = decodeURIComponent(location.hash.slice(1));
     if (wanted) openTicket(wanted);
+  }
+
+  /* The agent's status: only "online" agents are offered tickets of the auto-assigned teams. */
+  function statusPicker() {
+    const select = h("select", { "data-testid": "status-select", title: "Your status", onchange: async () => {
+      try {
+        const answer = await change("/api/me/status", { status: select.value });
+        state.me.status = answer.status;
+      } catch (err) {
+        select.value = state.me.status || "offline";
+      }
+    } }, ["online", "away", "offline"].map((s) => h("option", { value: s }, s)));
+    select.value = state.me.status || "offline";
+    return h("label", { class: "status-picker" }, " · ", select);
   }
 
   async function syncClock() {
@@ -270,6 +285,7 @@
           h("span", { class: "grade grade-" + t.grade, title: "grade" }, t.grade),
           customer.tier === "vip" ? h("span", { class: "vip" }, "VIP") : null,
           state.unread.has(t.id) ? h("span", { class: "unread", "data-testid": "unread" }, "new") : null,
+          t.offered_to && t.offered_to === state.me.name ? h("span", { class: "unread", "data-testid": "offered" }, "offered to you") : null,
           h("span", { class: "spacer" }),
           h("span", { class: "wait", dataset: { since: String(waitingSince) }, title: "since created" }, duration((Desk.serverNow() - waitingSince) / 1000))),
         h("div", { class: "row small" },
@@ -369,6 +385,13 @@
       upsertTicket(data.ticket);
       trackAtRisk(data.ticket);
       DeskAlerts.atRisk(state.me, data, openTicket);
+    } else if (type === "offer" && data && data.ticket) {
+      upsertTicket(data.ticket);
+      if (data.agent === state.me.name) DeskAlerts.offer(data.ticket, openTicket);
+      if (state.current && state.current.id === data.ticket.id) {
+        Object.assign(state.current, data.ticket);
+        renderTicketHead();
+      }
     } else if (type === "escalation" && data && data.ticket) {
       DeskAlerts.escalation(state.me, data, openTicket);
     } else if (type === "ticket" && data && data.id) {
@@ -458,7 +481,9 @@
         h("span", { class: "status status-" + t.status, "data-testid": "ticket-status" }, t.status),
         t.assignee ? h("span", { class: "assignee", "data-testid": "ticket-assignee" }, " → " + t.assignee) : null),
       h("div", { class: "actions" },
-        action("claim", "Claim", t.status === "queued", () => act("claim")),
+        action("claim", "Claim", t.status === "queued" && !(t.offered_to && t.offered_to !== state.me.name), () => act("claim")),
+        t.offered_to === state.me.name ? action("accept", "Accept", true, () => act("accept")) : null,
+        t.offered_to === state.me.name ? action("decline", "Decline", true, () => act("decline")) : null,
         action("transfer", "Transfer…", open && (!t.assignee || mine), toggleTransfer),
         action("resolve", "Resolve", open && (!t.assignee || mine), () => act("resolve")),
         action("handback", "Hand back", open && (!t.assignee || mine), () => act("handback"))),
