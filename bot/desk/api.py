@@ -277,6 +277,21 @@ def api_blueprint(name: str) -> Blueprint:
         _session(request)  # supervisors only, once roles exist
         return _json(_desk(request).at_risk.listing())
 
+    @bp.get("/qa")
+    async def qa_queue(request: Request) -> HTTPResponse:
+        _session(request)  # supervisors only, once roles exist
+        return _json(_desk(request).qa.queue(request.args))
+
+    @bp.post("/qa/<code>/score")
+    async def qa_score(request: Request, code: str) -> HTTPResponse:
+        agent = _session(request).agent  # supervisors only, once roles exist
+        return await _once(request, agent, lambda: _desk(request).qa.score(code, agent, _body(request)))
+
+    @bp.get("/qa/agents")
+    async def qa_agents(request: Request) -> HTTPResponse:
+        _session(request)  # supervisors only, once roles exist
+        return _json(_desk(request).qa.agents(request.args))
+
     @bp.get("/dashboard")
     async def dashboard(request: Request) -> HTTPResponse:
         _session(request)

@@ -17,7 +17,7 @@ the close (`finish_stale`), the line again under its key.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from bot.desk import records
 from bot.desk.delivery import Delivery
@@ -45,6 +45,8 @@ class Closer:
         self.store = store
         self.delivery = delivery
         self.feed = feed
+        # Told of every ticket this closer closed, with the closing agent (the QA sampling, `bot.desk.qa`).
+        self.on_closed: Optional[Callable[[Ticket, str], None]] = None
 
     def events(self, ticket: Ticket, closed: TicketStatus, agent: str) -> List[Dict[str, Any]]:
         """The events that close `ticket` as `closed`: the survey (resolved) or the hand-back line, then resume."""
@@ -97,4 +99,6 @@ class Closer:
             if message:
                 self.feed.message(ticket.id, message)
             logger.info("ticket %s %s by %s", ticket.code, closed, agent)
+            if self.on_closed is not None:
+                self.on_closed(ticket, agent)
         return self.feed.ticket(ticket.id)

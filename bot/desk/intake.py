@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from bot import clock
 from bot.desk import records
@@ -53,6 +53,8 @@ class Intake:
         self.views = views
         self.feed = feed
         self.packets = PacketValidator(settings.grade_hours)
+        # Told of every survey answer recorded (the QA queue takes low ratings, `bot.desk.qa`).
+        self.on_rated: Optional[Callable[[Ticket, int], None]] = None
 
     def find(self, code: str) -> Ticket:
         """Return the ticket with public id `code` (a 404 `DeskError` when there is none)."""
@@ -195,4 +197,6 @@ class Intake:
             raise DeskError(400, f"'comment' must be a string of at most {MAX_TEXT} characters")
         if not self.store.record_rating(ticket.id, rating, (comment or "").strip() or None, records.now()):
             raise DeskError(409, f"ticket {ticket.code} is {ticket.status}: only a resolved ticket takes a rating")
+        if self.on_rated is not None:
+            self.on_rated(ticket, rating)
         return self.feed.ticket(ticket.id)

@@ -12,6 +12,7 @@ Each part has one responsibility and its own module:
 - `sweeper` (`bot.desk.sweeper`): the leader's sweep of stale pending replies and unfinished closes;
 - `at_risk` (`bot.desk.alerts`): the leader's scan for tickets turning yellow or red, the escalation on red;
 - `assigner` (`bot.desk.assignment`): the agents' status, offers of the auto-assigned teams' tickets;
+- `qa` (`bot.desk.qa`): the QA queue (sampled closed tickets, low ratings), scores, the per-agent report;
 - `line` (`bot.desk.waiting`), `rules` (`bot.desk.queue`), `presence` (`bot.desk.presence`), `views`
   (`bot.desk.views`), `feed` (`bot.desk.stream`): the queue, who is online, the JSON forms, the console push.
 
@@ -34,6 +35,7 @@ from bot.desk.inbox import Inbox
 from bot.desk.intake import Intake
 from bot.desk.metrics import Reports
 from bot.desk.presence import Presence
+from bot.desk.qa import QualityReviews
 from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
 from bot.desk.sla import BusinessHours
@@ -90,6 +92,9 @@ class Desk:
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)
         self.at_risk = AtRisk(store, settings.oversight, self.views, self.feed)
+        self.qa = QualityReviews(store, settings.oversight.qa)
+        self.tickets.closer.on_closed = self.qa.closed
+        self.intake.on_rated = self.qa.rated
         self.assigner = AutoAssigner(
             store, settings.oversight.auto_assign, self.rules, self.presence, self.feed, self.delivery
         )

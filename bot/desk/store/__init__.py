@@ -11,7 +11,7 @@ One module per table group: `tables` (the schema), `database` (engine, creation,
 (with `closes`, the close steps),
 `messages`, `agents` (with tokens), `state` (broker position, conversations seen), `figures` (the dashboard's
 aggregates), `feed` (the console events all desk processes push), `processes` (live desk processes, who has a
-console open, leases), `alerts` (the SLA lights told to the consoles, the escalation on red), `assignment` (agent status, offers), `idempotency` (the answers kept for `Idempotency-Key`), and `maintenance` (the retention steps and the key rotation). Message texts, context
+console open, leases), `alerts` (the SLA lights told to the consoles, the escalation on red), `assignment` (agent status, offers), `qa` (the QA queue and scores), `idempotency` (the answers kept for `Idempotency-Key`), and `maintenance` (the retention steps and the key rotation). Message texts, context
 packets and survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
 
@@ -29,6 +29,7 @@ from bot.desk.store.idempotency import IdempotencyRows
 from bot.desk.store.maintenance import MaintenanceRows
 from bot.desk.store.messages import MessageRows
 from bot.desk.store.processes import ProcessRows
+from bot.desk.store.qa import QaRows
 from bot.desk.store.state import StateRows
 from bot.desk.store.tickets import TicketRows
 
@@ -39,7 +40,7 @@ __all__ = ["Store"]
 
 class Store(
     TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows,
-    IdempotencyRows, AlertRows, AssignmentRows,
+    IdempotencyRows, AlertRows, AssignmentRows, QaRows,
 ):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).
