@@ -4,7 +4,9 @@
 tables) before the server starts; after it starts they start the broker consumer and this process's background
 work: reading the console feed (`bot.desk.stream.Hub.run`), the presence heartbeat (`bot.desk.presence`) and
 the leader's rounds (queue-position updates, feed trimming, forgetting dead processes and old idempotency keys,
-the sweep of stale pending replies and unfinished closes: on one desk process at a time, `bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
+the sweep of stale pending replies and unfinished closes, the scan for tickets turning yellow or red
+(`bot.desk.alerts`) and the offers of auto-assignment (`bot.desk.assignment`): on one desk process at a time,
+`bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
 the same database. `run()` (behind `python -m bot desk`) serves it on `FRONTLINE_LISTEN_HOST` (127.0.0.1) and
 `FRONTLINE_DESK_PORT` (5006). Request bodies over `servers.request_max_bytes.desk` get 413 before they are read
 (`bot.servers.request_limits`); the demo page exists only in development (`bot.settings.production_mode`).
@@ -60,7 +62,7 @@ class Cadence:
 
     Attributes:
         leader_round: the leader's round: queue-position updates, feed trimming, forgetting dead processes and
-            old idempotency keys, the sweep (`bot.desk.sweeper`).
+            old idempotency keys, the sweep (`bot.desk.sweeper`), the at-risk scan, auto-assignment offers.
         lease: how long the leader's lease lasts without renewal (another desk takes over this long after the
             leader died).
         heartbeat: how often this process marks itself alive.
