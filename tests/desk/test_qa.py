@@ -123,3 +123,34 @@ def test_qa_settings_are_checked(settings) -> None:
     for key, bad in (("share", 1.5), ("low_ratings", [0]), ("criteria", []), ("scale", 1)):
         with pytest.raises(SettingsError, match=f"desk.qa.{key}"):
             config.validate(with_qa(settings, **{key: bad}))
+
+
+async def test_qa_comments_follow_key_rotation_and_retention(
+    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, monkeypatch
+) -> None:
+    """The QA comment is stored encrypted like the desk's other texts: a rotation re-encrypts it, the retention
+    purge of a ticket's texts deletes it (the scores stay)."""
+    import sqlalchemy as sa
+
+    from bot import data_keys
+    from bot.desk.store.tables import qa_reviews
+
+    old, new = data_keys.generate_key(), data_keys.generate_key()
+    monkeypatch.setenv(data_keys.ENV_KEYS, old)
+    app = qa_app(settings, sqlite_store, fake_rasa, calendar, share=1.0)
+    code = await handled(app, internal, make_packet("qa-keys"), agents["alice"]["headers"])
+    full = {c: 4 for c in ("greeting", "accuracy", "compliance", "empathy", "closing")}
+    _, scored = await app.asgi_client.post(f"/api/qa/{code}/score", headers=agents["carol"]["headers"],
+                                           json={"scores": full, "comment": "quoted: 13812345678"})
+    assert scored.status == 200
+    with sqlite_store.engine.connect() as conn:
+        stored = conn.execute(sa.select(qa_reviews.c.comment)).scalar()
+    assert "quoted" not in stored  # encrypted at rest
+    monkeypatch.setenv(data_keys.ENV_KEYS, f"{new},{old}")
+    assert sqlite_store.rekey() >= 1
+    monkeypatch.setenv(data_keys.ENV_KEYS, new)  # the old key dropped: the comment still reads
+    assert sqlite_store.list_qa(scored=True)[0]["comment"] == "quoted: 13812345678"
+    ticket = sqlite_store.ticket_by_code(code)
+    assert sqlite_store.purge_texts(ticket.closed_at + 1) == 1
+    row = sqlite_store.list_qa(scored=True)[0]
+    assert row["comment"] is None and row["scores"] == full

@@ -144,8 +144,9 @@ idempotency = sa.Table(
 qa_reviews = sa.Table(
     "desk_qa",
     metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     # One review per closed ticket that entered the QA queue (`bot.desk.qa`).
-    sa.Column("ticket_id", sa.Integer, primary_key=True),
+    sa.Column("ticket_id", sa.Integer, nullable=False, unique=True),
     sa.Column("agent", sa.String(128), index=True),  # who handled the ticket (its assignee when it closed)
     sa.Column("reason", sa.String(16), nullable=False),  # sampled | low_rating
     sa.Column("queued_at", sa.Float, nullable=False),
