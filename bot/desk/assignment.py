@@ -84,6 +84,10 @@ class AutoAssigner:
         now = records.now()
         self.store.set_agent_status(agent.name, status, now)
         logger.info("%s is %s", agent.name, status)
+        if status != "online":  # an agent who stepped away answers no offer: the next agent gets it now
+            for ticket_id in self.store.offered_to_agent(agent.name):
+                if self.store.drop_offer(ticket_id, agent.name):
+                    self._next(ticket_id, now)
         return {"name": agent.name, "status": status, "status_since": iso(now)}
 
     # ------------------------------------------------------------------ offers
@@ -160,10 +164,14 @@ class AutoAssigner:
         if not self.store.drop_offer(ticket.id, agent.name):
             raise DeskError(409, f"ticket {ticket.code} changed meanwhile; reload it")
         logger.info("ticket %s declined by %s", ticket.code, agent.name)
-        fresh = self.store.get_ticket(ticket.id)
-        if fresh is not None and fresh.skill in self.settings.teams:
-            self._offer(fresh, records.now())
-        return self.feed.ticket(ticket.id)
+        return self._next(ticket.id, records.now())
+
+    def _next(self, ticket_id: int, now: float) -> Dict[str, Any]:
+        """Offer a ticket whose offer ended to the next candidate at once; return its JSON as it is then."""
+        fresh = self.store.get_ticket(ticket_id)
+        if fresh is not None and fresh.skill in self.settings.teams and self._offer(fresh, now):
+            return self.feed.views.ticket_json(self.store.get_ticket(ticket_id) or fresh, now)  # the offer pushed it
+        return self.feed.ticket(ticket_id)
 
 
 def _live(ticket: Ticket, now: float) -> bool:

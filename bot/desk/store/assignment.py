@@ -106,6 +106,12 @@ class AssignmentRows(Database):
         with self.engine.begin() as conn:
             return conn.execute(stmt.values(offered_to=None, offer_expires=None, declined_by=declined)).rowcount == 1
 
+    def offered_to_agent(self, agent: str) -> List[int]:
+        """The ids of the queued tickets offered to `agent` (live or lapsed)."""
+        query = sa.select(tickets.c.id).where(tickets.c.status == _QUEUED, tickets.c.offered_to == agent)
+        with self.engine.connect() as conn:
+            return [int(ticket_id) for (ticket_id,) in conn.execute(query)]
+
     def lapsed_offers(self, now: float) -> List[Ticket]:
         """The queued tickets whose offer expired before `now` (without their context)."""
         columns = [c for c in tickets.c if c.name != "context"]
