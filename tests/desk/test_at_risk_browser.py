@@ -2,10 +2,11 @@
 could take turns yellow, then red (detected by the desk's leader round, no request involved), the console lists
 it under "At risk", moves it up the queue, creates a browser notification (permission granted to the page) and
 chimes, unless the agent turned the sound off; a ticket the agent could not take (it needs a senior) is listed
-but not notified."""
+but not notified. And auto-assignment's offer: notified, marked, accepted from the console."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -46,10 +47,18 @@ SPY = """(() => {
 
 @pytest.fixture
 def desk(tmp_path: pathlib.Path, make_packet: Any) -> Iterator[Dict[str, Any]]:
+    with running_desk(tmp_path, make_packet, {"first_response_seconds": {"socketio": FIRST_RESPONSE}}) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_desk(tmp_path: pathlib.Path, make_packet: Any, desk_settings: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    """`python -m bot desk` on a temporary SQLite database with these `desk` settings changed, and alice
+    (emergency) added; yields its URL and a ticket factory."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
     settings = load_settings()
-    settings["desk"]["first_response_seconds"] = {"socketio": FIRST_RESPONSE}
+    settings["desk"].update(desk_settings)
     (tmp_path / "settings.yml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
     port = free_port()
     env = {**os.environ, "FRONTLINE_DESK_PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}",
@@ -104,6 +113,15 @@ def wait_until(check: Any, what: str, seconds: float = TIMEOUT / 1000) -> Any:
         time.sleep(0.1)
 
 
+def sign_in(page: Any, url: str) -> None:
+    page.add_init_script(SPY)
+    page.goto(f"{url}/console")
+    page.fill("#login-name", "alice")
+    page.fill("#login-password", PASSWORD)
+    page.click("[data-testid=login-submit]")
+    page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
+
+
 def test_a_ticket_turning_yellow_then_red_is_notified_listed_and_moved_up(desk: Dict[str, Any]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -113,12 +131,7 @@ def test_a_ticket_turning_yellow_then_red_is_notified_listed_and_moved_up(desk: 
         try:
             context = browser.new_context(permissions=["notifications"])
             page = context.new_page()
-            page.add_init_script(SPY)
-            page.goto(f"{desk['url']}/console")
-            page.fill("#login-name", "alice")
-            page.fill("#login-password", PASSWORD)
-            page.click("[data-testid=login-submit]")
-            page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
+            sign_in(page, desk["url"])
             expect(page.locator("[data-testid=notify-state]")).to_have_text("Notifications on")
             mine = desk["create"]("risk-mine")
             other = desk["create"]("risk-other", reason="repeat_complaint")  # needs a senior: alice cannot take it
@@ -159,5 +172,35 @@ def test_a_ticket_turning_yellow_then_red_is_notified_listed_and_moved_up(desk: 
             expect(board.first).to_have_attribute("data-light", "red", timeout=TIMEOUT)
             expect(page.locator(f"[data-testid=dashboard-at-risk] li[data-ticket-id='{mine}']")).to_be_visible()
             expect(page.locator("[data-testid=qa-queue]")).to_contain_text("Nothing to review.")
+        finally:
+            browser.close()
+
+
+def test_an_offered_ticket_is_notified_and_accepted_in_the_console(tmp_path: pathlib.Path, make_packet: Any) -> None:
+    """Auto-assignment in the console: alice sets herself online, the leader offers her a ticket of her team,
+    the console notifies her and marks it; she accepts it and it is hers."""
+    from playwright.sync_api import expect, sync_playwright
+
+    changes = {"auto_assign": {"teams": ["emergency"], "offer_seconds": 60}}
+    with running_desk(tmp_path, make_packet, changes) as desk, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_context(permissions=["notifications"]).new_page()
+            sign_in(page, desk["url"])
+            code = desk["create"]("offer-1")
+            time.sleep(6)  # a leader round passes: alice is offline, nothing is offered
+            item = page.locator(f"[data-testid=queue-item][data-ticket-id='{code}']")
+            expect(item).to_be_visible()
+            assert item.locator("[data-testid=offered]").count() == 0
+            assert page.evaluate("window.__notes") == []
+            page.select_option("[data-testid=status-select]", "online")
+            expect(item.locator("[data-testid=offered]")).to_be_visible(timeout=TIMEOUT)
+            notes = wait_until(lambda: page.evaluate("window.__notes"), "no notification of the offer")
+            assert notes[0]["title"] == f"Ticket {code} is offered to you"
+            item.locator("button").first.click()
+            page.click("[data-action=accept]")
+            expect(page.locator("[data-testid=ticket-status]")).to_have_text("assigned", timeout=TIMEOUT)
+            expect(page.locator("[data-testid=ticket-assignee]")).to_have_text(" → alice")
         finally:
             browser.close()
