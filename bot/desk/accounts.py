@@ -117,6 +117,7 @@ class Accounts:
             "active_tickets": self.store.active_count(agent.name),
             "must_change_password": agent.must_change_password,
             "role": agent.role.value,
+            "status": agent.status,
             "token_kind": session.kind.value,
             "expires_at": iso(session.expires_at),
         }

@@ -237,6 +237,12 @@ def api_blueprint(name: str) -> Blueprint:
         _audit(request, Action.CHANGE_PASSWORD)
         return empty()
 
+    @bp.post("/me/status")
+    @require_role(Role.AGENT)
+    async def set_status(request: Request) -> HTTPResponse:
+        agent = _agent(request)
+        return await _once(request, agent, lambda: desk_of(request).assigner.set_status(agent, _body(request)))
+
     @bp.get("/agents")
     @require_role(Role.AGENT)
     async def agents(request: Request) -> HTTPResponse:
@@ -376,6 +382,22 @@ def api_blueprint(name: str) -> Blueprint:
         work = _audited(request, Action.CLAIM, code, lambda: desk_of(request).tickets.claim(code, agent))
         return await _once(request, agent, work)
 
+    @bp.post("/tickets/<code>/accept")
+    @require_role(Role.AGENT)
+    async def accept(request: Request, code: str) -> HTTPResponse:
+        agent = _agent(request)
+        desk = desk_of(request)
+        work = _audited(request, Action.CLAIM, code, lambda: desk.assigner.accept(desk.tickets.find(code), agent),
+                        offer="accepted")
+        return await _once(request, agent, work)
+
+    @bp.post("/tickets/<code>/decline")
+    @require_role(Role.AGENT)
+    async def decline(request: Request, code: str) -> HTTPResponse:
+        agent = _agent(request)
+        desk = desk_of(request)
+        return await _once(request, agent, lambda: desk.assigner.decline(desk.tickets.find(code), agent))
+
     @bp.post("/tickets/<code>/messages")
     @require_role(Role.AGENT)
     async def reply(request: Request, code: str) -> HTTPResponse:
@@ -477,6 +499,35 @@ def api_blueprint(name: str) -> Blueprint:
         period_reports = desk_of(request).period_reports
         report = await asyncio.get_running_loop().run_in_executor(None, period_reports.report, first, last, group_by)
         return _json(report)
+
+    @bp.get("/at-risk")
+    @require_role(Role.AGENT)
+    async def at_risk(request: Request) -> HTTPResponse:
+        """Supervisors: every ticket at risk; an agent: those in its reach (its own, the queues it could take)."""
+        desk = desk_of(request)
+        items = desk.at_risk.listing()
+        reach = roles.reach_of(_agent(request), desk.rules, records.now())
+        if reach is not None:
+            items = [t for t in items if desk.store.in_reach(parse_ticket_code(t["id"]), reach)]
+        return _json(items)
+
+    @bp.get("/qa")
+    @require_role(Role.SUPERVISOR)
+    async def qa_queue(request: Request) -> HTTPResponse:
+        return _json(desk_of(request).qa.queue(request.args))
+
+    @bp.post("/qa/<code>/score")
+    @require_role(Role.SUPERVISOR)
+    async def qa_score(request: Request, code: str) -> HTTPResponse:
+        agent = _agent(request)
+        work = _audited(request, Action.QA_SCORE, None, lambda: desk_of(request).qa.score(code, agent, _body(request)),
+                        review=code[:32])
+        return await _once(request, agent, work)
+
+    @bp.get("/qa/agents")
+    @require_role(Role.SUPERVISOR)
+    async def qa_agents(request: Request) -> HTTPResponse:
+        return _json(desk_of(request).qa.agents(request.args))
 
     @bp.get("/dashboard")
     @require_role(Role.SUPERVISOR)

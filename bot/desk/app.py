@@ -4,7 +4,9 @@
 tables) before the server starts; after it starts they start the broker consumer and this process's background
 work: reading the console feed (`bot.desk.stream.Hub.run`), the presence heartbeat (`bot.desk.presence`) and
 the leader's rounds (queue-position updates, feed trimming, forgetting dead processes and old idempotency keys,
-the sweep of stale pending replies and unfinished closes, abandoned waits (`bot.desk.abandonment`): on one desk process at a time, `bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
+the sweep of stale pending replies and unfinished closes, abandoned waits (`bot.desk.abandonment`), the scan for tickets turning yellow or red
+(`bot.desk.alerts`) and the offers of auto-assignment (`bot.desk.assignment`): on one desk process at a time,
+`bot.desk.leader`); they stop all of it cleanly before it stops. Any number of desk processes may serve
 the same database. `run()` (behind `python -m bot desk`) serves it on `FRONTLINE_LISTEN_HOST` (127.0.0.1) and
 `FRONTLINE_DESK_PORT` (5006). `GET /metrics` answers in Prometheus' text format (`bot.desk.prometheus`, token:
 `bot.metrics_http`). Request bodies over `servers.request_max_bytes.desk` get 413 before they are read
@@ -61,7 +63,7 @@ class Cadence:
 
     Attributes:
         leader_round: the leader's round: queue-position updates, feed trimming, forgetting dead processes and
-            old idempotency keys, the sweep (`bot.desk.sweeper`).
+            old idempotency keys, the sweep (`bot.desk.sweeper`), the at-risk scan, auto-assignment offers.
         lease: how long the leader's lease lasts without renewal (another desk takes over this long after the
             leader died).
         heartbeat: how often this process marks itself alive.
@@ -241,6 +243,8 @@ def _leader_round(desk: Desk, notify_positions: bool) -> Callable[[], Awaitable[
         desk.store.forget_dead_processes(FORGET_PROCESSES_SECONDS)
         desk.calls.trim()
         await desk.sweeper.sweep()
+        desk.at_risk.scan()
+        desk.assigner.round()
         if notify_positions:
             await desk.delivery.notify_positions()
         desk.abandonment.sweep()

@@ -45,8 +45,9 @@ class Closer:
         self.store = store
         self.delivery = delivery
         self.feed = feed
-        # Called with the ticket as it was before closing, once it is closed (the automatic follow-ups).
-        self.on_closed: Optional[Callable[[Ticket], Any]] = None
+        # Told of every ticket this closer closed (as it was before), with the closing agent: the automatic
+        # follow-ups (`bot.desk.followups`) and the QA sampling (`bot.desk.qa`), wired in `bot.desk.service`.
+        self.on_closed: Optional[Callable[[Ticket, str], None]] = None
 
     def events(self, ticket: Ticket, closed: TicketStatus, agent: str) -> List[Dict[str, Any]]:
         """The events that close `ticket` as `closed`: the survey (resolved) or the hand-back line, then resume."""
@@ -100,5 +101,5 @@ class Closer:
                 self.feed.message(ticket.id, message)
             logger.info("ticket %s %s by %s", ticket.code, closed, agent)
             if self.on_closed is not None:
-                self.on_closed(ticket)
+                self.on_closed(ticket, agent)
         return self.feed.ticket(ticket.id)

@@ -16,12 +16,16 @@ from urllib.parse import urlencode
 
 from bot.amqp import amqp_url
 from bot.compliance import BannedPhrases
+from bot.desk.oversight_config import Oversight, parse as parse_oversight
 from bot.i18n import ZH
 from bot.settings import SettingsError, load_settings, repo_root, var_dir
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PRIORITY = {"grade": {"A": 300, "B": 200, "C": 100}, "vip": 150, "anger": 100, "per_waiting_minute": 5}
+DEFAULT_PRIORITY = {
+    "grade": {"A": 300, "B": 200, "C": 100}, "vip": 150, "anger": 100, "per_waiting_minute": 5,
+    "escalated": 10000,  # a ticket the escalation on red put back "at the top" (`bot.desk.alerts`)
+}
 DEFAULT_AVERAGE_HANDLE_SECONDS = 240
 DEFAULT_CAPACITY = 3
 DEFAULT_SESSION_HOURS = 12
@@ -63,6 +67,7 @@ class DeskSettings:
     lights: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
     banned_phrases: Tuple[str, ...] = ()
     live_replies: str = LIVE_REPLIES_REFUSE
+    oversight: Oversight = Oversight()  # desk.on_red, desk.auto_assign, desk.qa (`bot.desk.oversight_config`)
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def skill_for(self, topic: Optional[str]) -> str:
@@ -118,7 +123,7 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
     priority.update(given)
     if not isinstance(priority["grade"], Mapping):
         raise SettingsError("settings: 'desk.priority.grade' must map grade -> weight")
-    for key in ("vip", "anger", "per_waiting_minute"):
+    for key in ("vip", "anger", "per_waiting_minute", "escalated"):
         _number(priority[key], f"desk.priority.{key}")
     for grade, weight in priority["grade"].items():
         _number(weight, f"desk.priority.grade.{grade}")
@@ -150,6 +155,8 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         if found:
             raise SettingsError(f"settings: desk.canned {item['id']} contains the banned phrase '{found[0]}'")
 
+    skill_names = (general, *(str(v) for v in skills.values()))
+    oversight = parse_oversight(desk, skill_names, tuple(grade_hours))
     teams = ((settings.get("calendar") or {}).get("teams") or {}) if isinstance(settings.get("calendar"), Mapping) else {}
     return DeskSettings(
         first_response_seconds=first,
@@ -179,6 +186,7 @@ def validate(settings: Mapping[str, Any]) -> DeskSettings:
         **_reports(settings.get("reports") or {}),
         banned_phrases=banned,
         live_replies=live_replies,
+        oversight=oversight,
         raw=settings,
     )
 

@@ -54,8 +54,8 @@ class Intake:
         self.views = views
         self.feed = feed
         self.packets = PacketValidator(settings.grade_hours)
-        # Called with the ticket and the rating once a rating is recorded (the automatic follow-ups).
-        self.on_rated: Optional[Callable[[Ticket, int], Any]] = None
+        # Told of every survey answer recorded: the follow-ups and the QA queue take low ratings (`bot.desk.service`).
+        self.on_rated: Optional[Callable[[Ticket, int], None]] = None
 
     def find(self, code: str) -> Ticket:
         """Return the ticket with public id `code` (a 404 `DeskError` when there is none)."""

@@ -50,6 +50,7 @@ class QueuedTicket:
     requires_senior: bool
     created_at: float
     skill_since: float
+    escalated: bool = False  # put back at the top of its queue by the escalation on red (`bot.desk.alerts`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +96,9 @@ class QueueRules:
             average_handle_seconds=settings.average_handle_seconds,
         )
 
-    def priority(self, grade: str, vip: bool, anger: float, waiting_seconds: float) -> float:
+    def priority(
+        self, grade: str, vip: bool, anger: float, waiting_seconds: float, escalated: bool = False
+    ) -> float:
         """Return the priority of a ticket (higher is served first).
 
         Args:
@@ -103,26 +106,29 @@ class QueueRules:
             vip: whether the customer's tier is VIP.
             anger: the peak anger score (0..1).
             waiting_seconds: how long the ticket has waited.
+            escalated: put back at the top by the escalation on red (adds `desk.priority.escalated`).
 
         Returns:
             The priority, rounded to two decimals.
         """
-        by_grade, vip_weight, anger_weight, per_minute = self._weights
+        by_grade, vip_weight, anger_weight, per_minute, escalated_weight = self._weights
         score = by_grade.get(grade, 0.0)
         if vip:
             score += vip_weight
         score += max(0.0, min(1.0, float(anger or 0))) * anger_weight
         score += max(0.0, waiting_seconds) / 60.0 * per_minute
+        if escalated:
+            score += escalated_weight
         return round(score, 2)
 
     @functools.cached_property
-    def _weights(self) -> Tuple[Dict[str, float], float, float, float]:
+    def _weights(self) -> Tuple[Dict[str, float], float, float, float, float]:
         # read once: the queue ranks every queued ticket on each change (1,000 tickets: 1,000 calls)
         weights = self.weights
         by_grade = {str(k): float(v) for k, v in (weights.get("grade") or {}).items()}
         return (
             by_grade, float(weights.get("vip", 0)), float(weights.get("anger", 0)),
-            float(weights.get("per_waiting_minute", 0)),
+            float(weights.get("per_waiting_minute", 0)), float(weights.get("escalated", 0)),
         )
 
     def is_overflowing(self, ticket: QueuedTicket, now: float) -> bool:
@@ -165,7 +171,9 @@ class QueueRules:
         """Return the tickets in serving order: priority (highest first), then the oldest first."""
         return sorted(
             tickets,
-            key=lambda t: (-self.priority(t.grade, t.vip, t.anger, now - t.created_at), t.created_at, t.id),
+            key=lambda t: (
+                -self.priority(t.grade, t.vip, t.anger, now - t.created_at, t.escalated), t.created_at, t.id
+            ),
         )
 
     def position(self, ticket_id: int, queued: Sequence[QueuedTicket], now: float) -> Optional[int]:

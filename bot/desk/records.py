@@ -188,6 +188,11 @@ class Ticket:
     abandoned_at: Optional[float] = None  # when the customer was taken to have stopped waiting (None: never)
     complaint: Optional[bool] = None  # a complaint (`bot.desk.complaints`); None on tickets older than the column
     last_customer_at: Optional[float] = None  # the customer's latest message on the ticket (reply windows)
+    sla_alerted: Optional[str] = None  # the worst SLA light the consoles were told of (`bot.desk.alerts`)
+    escalated_at: Optional[float] = None  # put back at the top of a queue by the escalation on red
+    offered_to: Optional[str] = None  # auto-assignment: the agent it is offered to (`bot.desk.assignment`)
+    offer_expires: Optional[float] = None
+    declined_by: Optional[str] = None  # agents who declined it or let the offer lapse, comma-separated
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:
@@ -248,6 +253,8 @@ class Agent:
     created_at: float
     role: Role = Role.AGENT
     disabled_at: Optional[float] = None  # set while the agent is disabled: no token works, no sign-in
+    status: str = "offline"  # online | away | offline, as set in the console (`POST /api/me/status`)
+    status_since: Optional[float] = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Agent:
@@ -262,6 +269,8 @@ class Agent:
             created_at=float(row["created_at"]),
             role=Role(row.get("role") or Role.AGENT.value),
             disabled_at=row.get("disabled_at"),
+            status=row.get("status") or "offline",
+            status_since=row.get("status_since"),
         )
 
     @property

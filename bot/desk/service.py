@@ -22,6 +22,9 @@ Each part has one responsibility and its own module:
 - `calls` (`bot.desk.idempotency`): the agents' state-changing calls once per `Idempotency-Key`;
 - `sweeper` (`bot.desk.sweeper`): the leader's sweep of stale pending replies and unfinished closes;
 - `abandonment` (`bot.desk.abandonment`): the leader's marking of queued customers who stopped waiting;
+- `at_risk` (`bot.desk.alerts`): the leader's scan for tickets turning yellow or red, the escalation on red;
+- `assigner` (`bot.desk.assignment`): the agents' status, offers of the auto-assigned teams' tickets;
+- `qa` (`bot.desk.qa`): the QA queue (sampled closed tickets, low ratings), scores, the per-agent report;
 - `line` (`bot.desk.waiting`), `rules` (`bot.desk.queue`), `presence` (`bot.desk.presence`), `views`
   (`bot.desk.views`), `feed` (`bot.desk.stream`): the queue, who is online, the JSON forms, the console push.
 
@@ -38,6 +41,8 @@ from bot.desk.abandonment import Abandonment
 from bot.desk.accounts import Accounts
 from bot.desk.compliance import LiveCompliance
 from bot.desk.audit import AuditLog
+from bot.desk.alerts import AtRisk
+from bot.desk.assignment import AutoAssigner
 from bot.desk.config import DeskSettings
 from bot.desk.customers import CustomerNotes
 from bot.desk.delivery import Delivery
@@ -48,8 +53,10 @@ from bot.desk.intake import Intake
 from bot.desk.metrics import Reports
 from bot.desk.presence import Presence
 from bot.desk.prometheus import DeskMeters
+from bot.desk.qa import QualityReviews
 from bot.desk.queue import QueueRules
 from bot.desk.rasa_client import RasaClient
+from bot.desk.records import Ticket
 from bot.desk.reports import PeriodReports
 from bot.desk.sla import BusinessHours
 from bot.desk.staffing import StaffingReport
@@ -116,11 +123,35 @@ class Desk:
         self.followups = FollowUps(
             store, FollowUpSettings.from_settings(settings.raw), calendar, WindowRule.from_settings(settings.raw)
         )
-        self.tickets.closer.on_closed = self.followups.ticket_closed
-        self.intake.on_rated = self.followups.rated
         self.supervision = Supervision(store, settings, calendar, self.feed, self.delivery)
         self.audit = AuditLog(store)
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS
         self.calls = IdempotentCalls(store, abandoned_after=stale_after)
         self.sweeper = Sweeper(store, self.delivery, self.tickets.closer, stale_after)
         self.abandonment = Abandonment(store, calendar, settings.abandon_after_minutes, self.feed)
+        self.at_risk = AtRisk(store, settings.oversight, self.views, self.feed)
+        self.qa = QualityReviews(store, settings.oversight.qa)
+        self.tickets.closer.on_closed = self._ticket_closed
+        self.intake.on_rated = self._ticket_rated
+        self.assigner = AutoAssigner(
+            store, settings.oversight.auto_assign, self.rules, self.presence, self.feed, self.delivery
+        )
+
+    def _ticket_closed(self, ticket: Ticket, agent: str) -> None:
+        """A ticket was resolved or handed back: its automatic follow-up and its QA sampling (a failure of either
+        is logged: the close itself has happened)."""
+        for name, step in (("follow-up", lambda: self.followups.ticket_closed(ticket)),
+                           ("QA sampling", lambda: self.qa.closed(ticket, agent))):
+            try:
+                step()
+            except Exception:
+                logger.exception("ticket %s is closed, but its %s failed", ticket.code, name)
+
+    def _ticket_rated(self, ticket: Ticket, rating: int) -> None:
+        """A survey answer was recorded: a low rating's follow-up and QA review (failures logged, as above)."""
+        for name, step in (("follow-up", lambda: self.followups.rated(ticket, rating)),
+                           ("QA review", lambda: self.qa.rated(ticket, rating))):
+            try:
+                step()
+            except Exception:
+                logger.exception("ticket %s: rating stored, but its %s failed", ticket.code, name)

@@ -229,6 +229,12 @@ def _event(row: FeedRow) -> Dict[str, Any]:
     return {"seq": row.id, "type": row.kind, "data": json.loads(row.data), "json": row.data}
 
 
+# The events a console gets besides `ticket` and `message` (each agent's stream filters them: `bot.desk.visibility`)
+AT_RISK_EVENT = "at_risk"  # a ticket turned yellow or red (`bot.desk.alerts`)
+ESCALATION_EVENT = "escalation"  # a red ticket escalated (`desk.on_red`), for supervisors
+OFFER_EVENT = "offer"  # a ticket offered to an agent (`bot.desk.assignment`)
+
+
 def sse_frame(event: Dict[str, Any]) -> str:
     """An event as a Server-Sent Events frame (`id:`, `event:`, `data:`)."""
     data = event.get("json") or json.dumps(event["data"], ensure_ascii=False)

@@ -256,6 +256,8 @@ class TicketDesk:
             raise DeskError(409, f"{agent.name} is at capacity ({profile.capacity} tickets)")
         if not self.store.claim(ticket.id, agent.name, profile.capacity, now):
             fresh = self.store.get_ticket(ticket.id) or ticket
+            if fresh.assignee is None and fresh.offered_to and fresh.offered_to != agent.name:
+                raise DeskError(409, f"ticket {code} is offered to {fresh.offered_to} until the offer lapses")
             who = f" by {fresh.assignee}" if fresh.assignee else ""
             raise DeskError(409, f"ticket {code} was claimed{who}")
         logger.info("ticket %s claimed by %s", code, agent.name)

@@ -77,6 +77,7 @@ def agent_json(agent: Agent, active_tickets: int) -> Dict[str, Any]:
         "active_tickets": active_tickets,
         "role": agent.role.value,
         "enabled": agent.enabled,
+        "status": agent.status,
     }
 
 
@@ -133,7 +134,9 @@ class TicketViews:
             "topic": ticket.topic,
             "skill": ticket.skill,
             "requires_senior": ticket.requires_senior,
-            "priority": self.rules.priority(ticket.grade, ticket.vip, ticket.anger, now - ticket.created_at),
+            "priority": self.rules.priority(
+                ticket.grade, ticket.vip, ticket.anger, now - ticket.created_at, ticket.escalated_at is not None
+            ),
             "assignee": ticket.assignee,
             "customer": {
                 "id": ticket.customer_id,
@@ -153,6 +156,10 @@ class TicketViews:
             "rating": ticket.rating,
             "rating_comment": ticket.rating_comment,
             "reply_window": self.reply_window(ticket, now) if ticket.is_open else None,
+            "sla_alerted": ticket.sla_alerted,
+            "escalated_at": iso(ticket.escalated_at),
+            "offered_to": ticket.offered_to,
+            "offer_expires": iso(ticket.offer_expires),
         }
         if ticket.status is TicketStatus.QUEUED and ranking is not None:
             data["position"] = ranking.position(ticket.id)

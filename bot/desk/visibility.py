@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from bot.desk import roles
 from bot.desk.records import Agent, TicketStatus
+from bot.desk.stream import AT_RISK_EVENT, ESCALATION_EVENT, OFFER_EVENT
 from bot.desk.store.tickets import AgentReach
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,15 @@ class StreamScope:
                 self.took_part.add(code)
                 self.shown.add(code)
             return event if code in self.shown else None
+        if event["type"] in (AT_RISK_EVENT, OFFER_EVENT):
+            # a ticket turning yellow / red, or offered to an agent: told only where the ticket is in reach
+            # (an offer: to the agent it is offered to)
+            ticket = data.get("ticket") or {}
+            if event["type"] == OFFER_EVENT and data.get("agent") != self.agent.name:
+                return None
+            return event if self._reaches(ticket) or ticket.get("id") in self.shown else None
+        if event["type"] == ESCALATION_EVENT:
+            return None  # for supervisors (`desk.on_red`: alert_supervisors)
         return event  # `reset`: the console reloads through the API, which applies the reach itself
 
     def _reaches(self, ticket: Dict[str, Any]) -> bool:

@@ -28,6 +28,7 @@ def queued_ticket(ticket: Ticket) -> QueuedTicket:
     return QueuedTicket(
         id=ticket.id, skill=ticket.skill, grade=ticket.grade, vip=ticket.vip, anger=ticket.anger,
         requires_senior=ticket.requires_senior, created_at=ticket.created_at, skill_since=ticket.skill_since,
+        escalated=ticket.escalated_at is not None,
     )
 
 
@@ -118,8 +119,10 @@ class WaitingLine:
                 QueuedTicket(
                     id=ticket_id, skill=skill, grade=grade, vip=bool(vip), anger=float(anger or 0),
                     requires_senior=bool(senior), created_at=float(created_at), skill_since=float(skill_since),
+                    escalated=escalated_at is not None,
                 )
-                for ticket_id, skill, grade, vip, anger, senior, created_at, skill_since in self.store.queued_routing()
+                for ticket_id, skill, grade, vip, anger, senior, created_at, skill_since, escalated_at
+                in self.store.queued_routing()
             ]
         return [queued_ticket(r) for r in rows if r.status is TicketStatus.QUEUED]
 

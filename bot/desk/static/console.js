@@ -2,7 +2,7 @@
  * opened with a one-use stream ticket), ticket view with the context packet, reply with free text or canned
  * replies, claim / transfer / set the topic / resolve / hand back; supervisors also reassign any ticket and
  * resolve or hand back any ticket. What the desk refuses (a role, a ticket outside the agent's reach) shows as
- * its error. */
+ * its error; the tickets at risk (alerts.js) and the agent's status for auto-assignment. */
 "use strict";
 
 (() => {
@@ -18,6 +18,7 @@
     me: null,
     filter: "open",
     tickets: new Map(),
+    atRisk: new Map(), // the tickets at risk (GET /api/at-risk, then the stream's events)
     pages: 0, // pages of the list shown
     next: null, // the cursor of the next page, null after the last
     current: null, // the open ticket (detail: with context and messages)
@@ -77,17 +78,34 @@
     const supervising = isSupervisor();
     document.querySelectorAll("[data-supervisor-only]").forEach((el) => { el.hidden = !supervising; });
     meEl.textContent = state.me.name + (state.me.senior ? " (senior)" : "") + " · " + state.me.role + " · " + (state.me.skills || []).join(", ");
+    meEl.appendChild(statusPicker());
     logoutBtn.hidden = false;
     layout();
     syncClock();
     loadLists();
     await loadQueue();
+    loadAtRisk();
     startStream();
     state.timers.push(setInterval(tick, 1000));
     state.timers.push(setInterval(() => loadQueue(), 15000));
+    state.timers.push(setInterval(() => loadAtRisk(), 15000));
     state.timers.push(setInterval(syncClock, 60000));
     const wanted = decodeURIComponent(location.hash.slice(1));
     if (wanted) openTicket(wanted);
+  }
+
+  /* The agent's status: only "online" agents are offered tickets of the auto-assigned teams. */
+  function statusPicker() {
+    const select = h("select", { "data-testid": "status-select", title: "Your status", onchange: async () => {
+      try {
+        const answer = await change("/api/me/status", { status: select.value });
+        state.me.status = answer.status;
+      } catch (err) {
+        select.value = state.me.status || "offline";
+      }
+    } }, ["online", "away", "offline"].map((s) => h("option", { value: s }, s)));
+    select.value = state.me.status || "offline";
+    return h("label", { class: "status-picker" }, " · ", select);
   }
 
   function isSupervisor() {
@@ -134,9 +152,13 @@
     els.queueCount = h("span", { class: "count", "data-testid": "queue-count" }, "0");
     els.queue = h("ul", { class: "queue", id: "queue", "data-testid": "queue", "aria-live": "polite" });
     els.ticket = h("section", { class: "ticket", id: "ticket", "data-testid": "ticket" }, h("p", { class: "placeholder" }, "Select a ticket from the queue."));
+    els.atRiskCount = h("span", { class: "count", "data-testid": "at-risk-count" }, "0");
+    els.atRisk = h("ul", { class: "at-risk-list", "data-testid": "at-risk-list", "aria-live": "polite" });
+    const atRiskPanel = h("section", { class: "at-risk-panel", "data-testid": "at-risk" },
+      h("h2", {}, "At risk ", els.atRiskCount), DeskAlerts.controls(), els.atRisk);
     clear(root).appendChild(
       h("div", { class: "layout" },
-        h("aside", { class: "queue-panel" }, h("h2", {}, "Queue ", els.queueCount), tabs, els.queue),
+        h("aside", { class: "queue-panel" }, atRiskPanel, h("h2", {}, "Queue ", els.queueCount), tabs, els.queue),
         els.ticket),
     );
   }
@@ -186,6 +208,31 @@
     }
   }
 
+  async function loadAtRisk() {
+    try {
+      const items = await api("GET", "/api/at-risk");
+      state.atRisk = new Map((items || []).map((t) => [t.id, t]));
+      renderAtRisk();
+    } catch (err) {
+      /* shown again on the next reload */
+    }
+  }
+
+  function renderAtRisk() {
+    if (!els.atRisk) return;
+    els.atRiskCount.textContent = String(state.atRisk.size);
+    DeskAlerts.renderPanel(els.atRisk, state.atRisk, openTicket);
+  }
+
+  /* A ticket changed: it stays in the at-risk list while it is open and not green. */
+  function trackAtRisk(ticket) {
+    const open = ticket.status === "queued" || ticket.status === "assigned";
+    if (open && DeskAlerts.rank(ticket) > 0) state.atRisk.set(ticket.id, ticket);
+    else if (!state.atRisk.has(ticket.id)) return;
+    else state.atRisk.delete(ticket.id);
+    renderAtRisk();
+  }
+
   function scheduleQueueReload() {
     clearTimeout(queueReload);
     queueReload = setTimeout(() => loadQueue(), 250);
@@ -213,6 +260,8 @@
     if (!els.queue) return;
     const items = Array.from(state.tickets.values());
     items.sort((a, b) => {
+      const risk = DeskAlerts.rank(b) - DeskAlerts.rank(a); // tickets at risk move up: red, then yellow
+      if (risk) return risk;
       const qa = a.status === "queued" ? 0 : 1;
       const qb = b.status === "queued" ? 0 : 1;
       if (qa !== qb) return qa - qb;
@@ -238,7 +287,8 @@
     const waitingSince = Date.parse(t.created_at);
     return h(
       "li",
-      { class: "queue-item" + (selected ? " selected" : "") + (t.status === "queued" ? " queued" : ""), dataset: { ticketId: t.id, testid: "queue-item" } },
+      { class: "queue-item" + (selected ? " selected" : "") + (t.status === "queued" ? " queued" : "") + (DeskAlerts.rank(t) ? " at-risk at-risk-" + t.sla : ""),
+        dataset: { ticketId: t.id, testid: "queue-item", sla: t.sla || "" } },
       h(
         "button",
         { type: "button", onclick: () => openTicket(t.id) },
@@ -251,6 +301,7 @@
           t.reply_window && t.reply_window.state !== "open"
             ? h("span", { class: "reply-window-badge reply-window-" + t.reply_window.state, title: "WeChat reply window", "data-testid": "reply-window-badge" }, "window " + t.reply_window.state)
             : null,
+          t.offered_to && t.offered_to === state.me.name ? h("span", { class: "unread", "data-testid": "offered" }, "offered to you") : null,
           h("span", { class: "spacer" }),
           h("span", { class: "wait", dataset: { since: String(waitingSince) }, title: "since created" }, duration((Desk.serverNow() - waitingSince) / 1000))),
         h("div", { class: "row small" },
@@ -296,6 +347,7 @@
         setLive("live", "live");
         delay = 1000;
         await loadQueue(); // whatever changed while we were not connected
+        loadAtRisk();
         if (state.current) refreshCurrent();
         await readEvents(response.body.getReader(), handleEvent);
       } catch (err) {
@@ -348,8 +400,22 @@
       // The events since we last saw one are no longer kept: reload what we show.
       loadQueue();
       if (state.current) refreshCurrent();
+    } else if (type === "at_risk" && data && data.ticket) {
+      upsertTicket(data.ticket);
+      trackAtRisk(data.ticket);
+      DeskAlerts.atRisk(state.me, data, openTicket);
+    } else if (type === "offer" && data && data.ticket) {
+      upsertTicket(data.ticket);
+      if (data.agent === state.me.name) DeskAlerts.offer(data.ticket, openTicket);
+      if (state.current && state.current.id === data.ticket.id) {
+        Object.assign(state.current, data.ticket);
+        renderTicketHead();
+      }
+    } else if (type === "escalation" && data && data.ticket) {
+      DeskAlerts.escalation(state.me, data, openTicket);
     } else if (type === "ticket" && data && data.id) {
       upsertTicket(data);
+      trackAtRisk(data);
       scheduleQueueReload(); // positions and claimability of the others change too
       if (state.current && state.current.id === data.id) {
         Object.assign(state.current, data);
@@ -454,7 +520,9 @@
         h("span", { class: "status status-" + t.status, "data-testid": "ticket-status" }, t.status),
         t.assignee ? h("span", { class: "assignee", "data-testid": "ticket-assignee" }, " → " + t.assignee) : null),
       h("div", { class: "actions" },
-        action("claim", "Claim", t.status === "queued", () => act("claim")),
+        action("claim", "Claim", t.status === "queued" && !(t.offered_to && t.offered_to !== state.me.name), () => act("claim")),
+        t.offered_to === state.me.name ? action("accept", "Accept", true, () => act("accept")) : null,
+        t.offered_to === state.me.name ? action("decline", "Decline", true, () => act("decline")) : null,
         action("transfer", "Transfer…", open && (!t.assignee || mine), toggleTransfer),
         action("resolve", "Resolve", open && (!t.assignee || mine || supervising), () => act("resolve")),
         action("handback", "Hand back", open && (!t.assignee || mine || supervising), () => act("handback")),

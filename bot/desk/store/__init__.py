@@ -13,7 +13,8 @@ One module per table group: `tables` (the schema), `database` (engine, creation,
 aggregates), `history` (ticket and conversation times, for the forecast), `feed` (the console events all desk
 processes push), `processes` (live desk processes, who has a console open, leases), `idempotency` (the answers
 kept for `Idempotency-Key`), `reports` (the period reports' rows, the assistant's turns, abandonment), `followups` (回访), `customers` (customer notes and tags,
-compliance warnings), `audit` (the append-only audit log), and
+compliance warnings), `audit` (the append-only audit log), `alerts` (the SLA lights told to the consoles, the
+escalation on red), `assignment` (agent status, offers), `qa` (the QA queue and scores), and
 `maintenance` (the retention steps and the key rotation). Message texts, context
 packets and survey comments are stored encrypted (`bot.data_keys`) and come back decrypted.
 """
@@ -24,6 +25,8 @@ import logging
 
 from bot.desk.store.agents import AgentRows
 from bot.desk.store.audit import AuditRows
+from bot.desk.store.alerts import AlertRows
+from bot.desk.store.assignment import AssignmentRows
 from bot.desk.store.closes import CloseRows
 from bot.desk.store.customers import CustomerRows
 from bot.desk.store.feed import FeedRows
@@ -35,6 +38,7 @@ from bot.desk.store.maintenance import MaintenanceRows
 from bot.desk.store.messages import MessageRows
 from bot.desk.store.processes import ProcessRows
 from bot.desk.store.reports import ReportRows
+from bot.desk.store.qa import QaRows
 from bot.desk.store.state import StateRows
 from bot.desk.store.tickets import TicketRows
 
@@ -45,7 +49,8 @@ __all__ = ["Store"]
 
 class Store(
     TicketRows, CloseRows, MessageRows, AgentRows, StateRows, FigureRows, MaintenanceRows, FeedRows, ProcessRows,
-    IdempotencyRows, HistoryRows, ReportRows, FollowUpRows, CustomerRows, AuditRows,
+    IdempotencyRows, HistoryRows, ReportRows, FollowUpRows, CustomerRows, AuditRows, AlertRows, AssignmentRows,
+    QaRows,
 ):
     """Tickets, messages, agents, state, the console feed and the desk processes in one SQL database (the table
     groups joined over one engine).

@@ -7,7 +7,8 @@ What the retention policy does to the desk (`settings.yml: retention`, applied b
   containment rate) are deleted, and so are the assistant's turns sent before it (`desk_turns`, for the reports).
 - `purge_texts`: a ticket closed before the desk-texts cutoff loses its masked texts: its messages, the
   transcript, slots, display name and earlier tickets of its context packet, its survey comment and customer
-  name. Its figures stay: times, grade, reason, topic, skill, SLA, rating.
+  name, and the comment of its QA review. Its figures stay: times, grade, reason, topic, skill, SLA, rating, QA
+  scores.
 - `undelivered_replies`: agent replies of closed tickets that were never delivered (they keep the agent's
   words for a retry), for the caller to mask.
 
@@ -25,7 +26,7 @@ from bot import data_keys
 from bot.desk.records import CLOSED_STATUSES, Message, MessageRole, MessageStatus, ticket_code
 from bot.desk.store.database import Database
 from bot.desk.store.feed import feed
-from bot.desk.store.tables import conversations, customer_notes, followups, messages, tickets, turns
+from bot.desk.store.tables import conversations, customer_notes, followups, messages, qa_reviews, tickets, turns
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class MaintenanceRows(Database):
                         context=cipher.dumps(stripped_context(context)), rating_comment=None, customer_name=None
                     )
                 )
+                conn.execute(qa_reviews.update().where(qa_reviews.c.ticket_id == ticket_id).values(comment=None))
             purged += 1
         return purged
 
@@ -133,5 +135,6 @@ class MaintenanceRows(Database):
                 (messages, "text"), (tickets, "context"), (tickets, "rating_comment"), (feed, "data"),
                 (followups, "note"),
                 (customer_notes, "text"),
+                (qa_reviews, "comment"),
             )
         )

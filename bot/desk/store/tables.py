@@ -62,6 +62,15 @@ tickets = sa.Table(
     # When the customer last wrote (Rasa's timestamp of their latest message on the ticket): the channel's reply
     # window (`bot.reply_window`, WeChat's 48 hours) is counted from it, or from `created_at` before any.
     sa.Column("last_customer_at", sa.Float),
+    # The worst SLA light the consoles were told of (yellow, red: `bot.desk.alerts`), so a change is told once.
+    sa.Column("sla_alerted", sa.String(8)),
+    # When the escalation on red put it back at the top of a queue (`desk.on_red`); it stays first in its queue.
+    sa.Column("escalated_at", sa.Float),
+    # Auto-assignment (`bot.desk.assignment`): the agent the queued ticket is offered to, until when, and who
+    # declined it or let an offer lapse (comma-separated, the next offer goes to someone else).
+    sa.Column("offered_to", sa.String(128), index=True),
+    sa.Column("offer_expires", sa.Float),
+    sa.Column("declined_by", sa.Text),
 )
 
 messages = sa.Table(
@@ -103,6 +112,9 @@ agents = sa.Table(
     sa.Column("role", sa.String(16)),
     # Set while the agent is disabled (no token works, no sign-in); NULL when enabled.
     sa.Column("disabled_at", sa.Float),
+    # What the agent set in the console (`POST /api/me/status`): online | away | offline (NULL: offline).
+    sa.Column("status", sa.String(16)),
+    sa.Column("status_since", sa.Float),
 )
 
 tokens = sa.Table(
@@ -214,4 +226,19 @@ audit = sa.Table(
     sa.Column("target", sa.String(128)),  # the agent it concerned (a reassignment's new owner, the one disabled)
     sa.Column("detail", sa.Text, nullable=False),  # JSON, never customer text
     sa.Column("address", sa.String(64), nullable=False),
+)
+
+qa_reviews = sa.Table(
+    "desk_qa",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # One review per closed ticket that entered the QA queue (`bot.desk.qa`).
+    sa.Column("ticket_id", sa.Integer, nullable=False, unique=True),
+    sa.Column("agent", sa.String(128), index=True),  # who handled the ticket (its assignee when it closed)
+    sa.Column("reason", sa.String(16), nullable=False),  # sampled | low_rating
+    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("scored_by", sa.String(128)),
+    sa.Column("scored_at", sa.Float, index=True),
+    sa.Column("scores", sa.Text),  # JSON {criterion: score}
+    sa.Column("comment", sa.Text),  # encrypted (it may quote the conversation)
 )

@@ -21,13 +21,15 @@ from bot.desk.records import (
     CLOSING_STATUSES, OPEN_STATUSES, Ticket, TicketStatus, parse_ticket_code, ticket_code,
 )
 from bot.desk.store.database import Database
-from bot.desk.store.tables import messages, tickets
+from bot.desk.store.tables import agents, messages, tickets
 
 logger = logging.getLogger(__name__)
 
 _OPEN = [s.value for s in OPEN_STATUSES]
 # The columns the queue's routing reads (`bot.desk.queue.QueuedTicket`).
-ROUTING_COLUMNS = ("id", "skill", "grade", "vip", "anger", "requires_senior", "created_at", "skill_since")
+ROUTING_COLUMNS = (
+    "id", "skill", "grade", "vip", "anger", "requires_senior", "created_at", "skill_since", "escalated_at",
+)
 # Conversation ids per query of `topic_spans` (SQLite allows 999 bound values in older builds).
 _IDS_PER_QUERY = 500
 
@@ -97,6 +99,7 @@ class QueueOrder:
     vip: float
     anger: float
     per_waiting_minute: float
+    escalated: float = 0.0
 
     @classmethod
     def from_weights(cls, weights: Mapping[str, Any]) -> QueueOrder:
@@ -106,6 +109,7 @@ class QueueOrder:
             vip=float(weights.get("vip", 0)),
             anger=float(weights.get("anger", 0)),
             per_waiting_minute=float(weights.get("per_waiting_minute", 0)),
+            escalated=float(weights.get("escalated", 0)),
         )
 
     def standing(self, columns: Any) -> Any:
@@ -120,7 +124,27 @@ class QueueOrder:
         anger = sa.case(
             (columns.anger < 0, number(0.0)), (columns.anger > 1, number(1.0)), else_=columns.anger
         ) * number(self.anger)
-        return grade + vip + anger - columns.created_at * number(self.per_waiting_minute / 60.0)
+        escalated = sa.case((columns.escalated_at.is_not(None), number(self.escalated)), else_=number(0.0))
+        return grade + vip + anger + escalated - columns.created_at * number(self.per_waiting_minute / 60.0)
+
+
+def busy_with(agent: str, now: float, except_ticket: int) -> Any:
+    """SQL: how many tickets the agent holds: assigned ones plus live offers (auto-assignment) of tickets other
+    than `except_ticket` (the one being claimed or offered)."""
+    other = tickets.alias("busy")
+    held = sa.and_(other.c.assignee == agent, other.c.status == TicketStatus.ASSIGNED.value)
+    offered = sa.and_(
+        other.c.offered_to == agent, other.c.status == TicketStatus.QUEUED.value, other.c.offer_expires >= now,
+        other.c.id != except_ticket,
+    )
+    return sa.select(sa.func.count()).select_from(other).where(sa.or_(held, offered)).scalar_subquery()
+
+
+def lock_agent(conn: Any, agent: str) -> None:
+    """PostgreSQL: lock the agent's row for the transaction, so the agent's load is counted by one claim or offer
+    at a time (SQLite: the UPDATE that follows holds the single write lock while it counts)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(agents.c.id).where(agents.c.name == agent).with_for_update())
 
 
 def owned_by(stmt: Any, expect_assignee: Optional[str]) -> Any:
@@ -345,29 +369,29 @@ class TicketRows(Database):
         return found
 
     def claim(self, ticket_id: int, agent: str, capacity: int, now: float) -> bool:
-        """Assign a queued, unowned ticket to `agent` if the agent is below capacity, atomically.
+        """Assign a queued, unowned ticket to `agent` if the agent is below capacity (assigned tickets and live
+        offers of other tickets), atomically.
 
         One conditional UPDATE; the row count tells whether this call won.
 
         Returns:
-            True when this agent now owns the ticket; False when it was not claimable.
+            True when this agent now owns the ticket; False when it was not claimable (owned, closed, at
+            capacity, or offered to another agent until its offer expires).
         """
-        other = tickets.alias("busy")
-        busy = (
-            sa.select(sa.func.count())
-            .select_from(other)
-            .where(other.c.assignee == agent, other.c.status == TicketStatus.ASSIGNED.value)
-            .scalar_subquery()
-        )
+        busy = busy_with(agent, now, ticket_id)
         stmt = (
             tickets.update()
             .where(tickets.c.id == ticket_id)
             .where(tickets.c.assignee.is_(None))
             .where(tickets.c.status == TicketStatus.QUEUED.value)
             .where(busy < capacity)
-            .values(assignee=agent, status=TicketStatus.ASSIGNED.value, claimed_at=now)
+            # not while it is offered to another agent (auto-assignment, `bot.desk.store.assignment`)
+            .where(sa.or_(tickets.c.offered_to.is_(None), tickets.c.offered_to == agent, tickets.c.offer_expires < now))
+            .values(assignee=agent, status=TicketStatus.ASSIGNED.value, claimed_at=now, offered_to=None,
+                    offer_expires=None)
         )
         with self.engine.begin() as conn:
+            lock_agent(conn, agent)
             result = conn.execute(stmt)
             return result.rowcount == 1
 
