@@ -7,11 +7,14 @@ the messages after the handoff (`bot.desk.views`).
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from bot.handoff import masking
 from bot.key_facts import KINDS, ORDER_NUMBER, PHONE, TRACKING_NUMBER
+
+logger = logging.getLogger(__name__)
 
 # A fact is masked as it would be right after this word in a message (`bot.handoff.masking.mask_after`): an order
 # or tracking number stays whole unless it is an ID number, a phone is always masked.
@@ -74,6 +77,11 @@ def _message_facts(text: str) -> Tuple[Tuple[str, str], ...]:
 
 
 def warm_up_key_facts() -> None:
-    """Build both pipelines now (a Chinese and an English message), so no request waits for them."""
-    message_facts("订单 20250101000000")
-    message_facts("order 20250101000000")
+    """Build both pipelines now (a Chinese and an English message), so no request waits for them; a failure is
+    logged (the first message then builds them)."""
+    try:
+        message_facts("订单 20250101000000")
+        message_facts("order 20250101000000")
+    except Exception:  # boundary: a background warm-up must not end in an unretrieved exception
+        logger.error("building the key-fact pipelines failed")
+        logger.debug("building the key-fact pipelines failed", exc_info=True)
