@@ -17,9 +17,10 @@ TOOLS = {
     "assistant": ("bot.bench.assistant", "REST latency and throughput of the assistant"),
     "nlu": ("bot.bench.nlu", "the NLU pipeline trained and tested on TSV files"),
     "anger": ("bot.bench.anger", "the anger detector on a labelled TSV file"),
+    "key_facts": ("bot.bench.key_facts", "precision, recall and time per message of the key-fact extractor"),
     "desk": ("bot.bench.desk_load", "the desk at scale: handoffs, replies, consoles on SSE, 1 and 2 desks (production)"),
     "replicas": ("bot.bench.replicas", "FAQ turns/s through HAProxy with 1 and 2 Rasa replicas (production)"),
-    "all": ("bot.bench.suite", "assistant, nlu and anger on the data at hand (make bench)"),
+    "all": ("bot.bench.suite", "assistant, key_facts, nlu and anger on the data at hand (make bench)"),
 }
 
 
