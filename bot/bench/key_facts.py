@@ -5,7 +5,8 @@
 By default it scores the labelled sets shipped in `data/eval/key_facts/` (one per language; markup in
 `bot.key_facts.evaluation`). Progress goes to stderr; the last stdout line is one JSON object:
 `{<set>: {<kind>: {precision, recall, labelled, predicted}, "messages": n, "ms_per_message": t}}`, where the
-time is the mean over `--rounds` passes, one message at a time, after the pipelines are built (`build_seconds`).
+time is the mean over `--rounds` passes, one message at a time, after the pipelines are built (`build_seconds`);
+`component_ms_per_message`: the same through the Rasa component's `process` (what a turn pays), all sets together.
 Bad input: one line on stderr, exit code 2.
 """
 
@@ -54,5 +55,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         figures["messages"] = len(messages)
         figures["ms_per_message"] = round(milliseconds_per_message(messages, rounds=max(1, args.rounds)), 3)
         results[name] = figures
+    texts = [message.text for path in files.values() for message in read_labelled(path)]
+    results["component_ms_per_message"] = round(component_milliseconds(texts, rounds=max(1, args.rounds)), 3)
     print(json.dumps(results, ensure_ascii=False))
     return 0
+
+
+def component_milliseconds(texts: List[str], rounds: int) -> float:
+    """Mean time of the Rasa component's `process` per message (one message at a time), as a turn pays it."""
+    import tempfile
+
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.key_facts import KeyFactExtractor
+
+    with tempfile.TemporaryDirectory() as folder:
+        component = KeyFactExtractor.create(
+            {}, LocalModelStorage.create(pathlib.Path(folder)), Resource("key_facts"),
+            ExecutionContext(GraphSchema({}), "bench"),
+        )
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for text in texts:
+                component.process([Message(data={"text": text})])
+        return (time.perf_counter() - started) * 1000 / max(1, rounds * len(texts))
