@@ -53,6 +53,8 @@ _NUMBER_RE = re.compile(
     rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?:\.[0-9]+)?(?![0-9])|{_GROUP}(?:{_JOIN}[0-9*][0-9A-Za-z*]*)*)"
 )
 _LATIN_RE = re.compile(r"[A-Za-z]+")
+# The English pipeline's tokens: words, digit runs, runs of other whitespace, any other single character.
+_WORD_RE = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|[0-9]+|\s+|\S")
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -67,6 +69,30 @@ def _merge(doc: Doc, pattern: re.Pattern) -> Doc:
             for span in filter_spans(spans):
                 retokenizer.merge(span)
     return doc
+
+
+class WordTokenizer:
+    """The English pipeline's tokenizer: a word, a run of digits or any other character is a token; a single space
+    after a token is its trailing space, other whitespace a token of its own (so `doc.text` is the text).
+
+    spaCy's own English tokenizer takes time quadratic in the length of a run of punctuation (800 ms for 2,000
+    `*`); this one is linear, and the numbers are merged back by `frontline_number_tokens` anyway.
+    """
+
+    def __init__(self, vocab: Any) -> None:
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        words: List[str] = []
+        spaces: List[bool] = []
+        for match in _WORD_RE.finditer(text):
+            piece = match.group()
+            if piece == " " and words and not spaces[-1] and not words[-1].isspace():
+                spaces[-1] = True
+                continue
+            words.append(piece)
+            spaces.append(False)
+        return Doc(self.vocab, words=words, spaces=spaces)
 
 
 @Language.component("frontline_number_tokens")
@@ -157,6 +183,31 @@ class _Candidate:
         return (self.strength, self.distance, -(self.end - self.start), -self.cue_length)
 
 
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """One language's spaCy pipeline and matchers.
+
+    spaCy's `Matcher` tries every pattern at every token, so a long message without a single number took 130 ms
+    through all of them at once. Only the dates in words are sought over the whole message; the other patterns
+    are run over the tokens around a number (digits, masked digits, number words), cue words only before one.
+
+    Attributes:
+        nlp: the blank pipeline with the merging steps.
+        word_matcher: dates in words (昨天, 上周五, last Friday), over the whole message.
+        number_matcher: amounts, dates and numbers by their shape, around each number (`AROUND` tokens).
+        cue_matcher: a cue word and its number, over the `reach` tokens before each number.
+        reach: how many tokens before a number a cue pattern may start.
+        rules: what each match key means.
+    """
+
+    nlp: Language
+    word_matcher: Matcher
+    number_matcher: Matcher
+    cue_matcher: Matcher
+    reach: int
+    rules: Dict[str, _Rule]
+
+
 class KeyFactMatcher:
     """spaCy pipelines and `Matcher`s of one language each (`zh`, `en`), built once.
 
@@ -166,27 +217,28 @@ class KeyFactMatcher:
 
     def __init__(self, max_gap: int = MAX_GAP) -> None:
         self.max_gap = max_gap
-        self._pipelines: Dict[str, Tuple[Language, Matcher, Dict[str, _Rule]]] = {}
+        self._pipelines: Dict[str, Pipeline] = {}
 
-    def pipeline(self, language: str) -> Tuple[Language, Matcher, Dict[str, _Rule]]:
-        """The pipeline, its matcher and what each match key means, for `zh` or `en` (built on first use)."""
+    def pipeline(self, language: str) -> Pipeline:
+        """The pipeline and its matchers for `zh` or `en` (built on first use)."""
         if language not in self._pipelines:
             self._pipelines[language] = self._build(language)
         return self._pipelines[language]
 
-    def _build(self, language: str) -> Tuple[Language, Matcher, Dict[str, _Rule]]:
+    def _build(self, language: str) -> Pipeline:
         if language == "zh":
             nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
             nlp.add_pipe("frontline_latin_words")
         else:
             nlp = spacy.blank("en")
+            nlp.tokenizer = WordTokenizer(nlp.vocab)
         nlp.add_pipe("frontline_number_tokens")
-        matcher = Matcher(nlp.vocab)
+        word_matcher, number_matcher, cue_matcher = Matcher(nlp.vocab), Matcher(nlp.vocab), Matcher(nlp.vocab)
         rules: Dict[str, _Rule] = {}
 
-        def add(key: str, rule: _Rule, patterns: List[List[Dict[str, Any]]]) -> None:
+        def add(key: str, rule: _Rule, patterns: List[List[Dict[str, Any]]], in_words: bool = False) -> None:
             rules[key] = rule
-            matcher.add(key, patterns)
+            (word_matcher if in_words else cue_matcher if rule.cue_length else number_matcher).add(key, patterns)
 
         def phrase(text: str) -> List[Dict[str, Any]]:
             return [{"LOWER": token.lower_} for token in nlp(text) if not token.is_space]
@@ -205,37 +257,41 @@ class KeyFactMatcher:
         self._add_dates(nlp, add, phrase)
         gap = [{"LOWER": {"REGEX": _FILLER}, "OP": "?"} for _ in range(self.max_gap)]
         targets = {ORDER_NUMBER: IDENTIFIER, TRACKING_NUMBER: IDENTIFIER, PHONE: PHONE_LIKE, AMOUNT: NUMBER}
+        longest_cue = 0
         for kind, cues in words.CUES.items():
             by_length: Dict[int, List[List[Dict[str, Any]]]] = {}
             for cue in dict.fromkeys(cues):
                 tokens = phrase(cue)
+                longest_cue = max(longest_cue, len(tokens))
                 by_length.setdefault(len(tokens), []).append(tokens + gap + [_regex(targets[kind])])
             for length, patterns in by_length.items():
                 add(f"cue:{kind}:{length}", _Rule(kind, _CUE, length), patterns)
         add("shape:phone", _Rule(PHONE, _SURE_SHAPE), [[_regex(MOBILE)], [_regex(LANDLINE)], [_regex(INTERNATIONAL)]])
         add("shape:tracking", _Rule(TRACKING_NUMBER, _SURE_SHAPE), [[_regex(TRACKING)]])
         add("shape:order", _Rule(ORDER_NUMBER, _SHAPE), [[_regex(ORDER_BY_DATE)]])
-        return nlp, matcher, rules
+        return Pipeline(nlp, word_matcher, number_matcher, cue_matcher, longest_cue + self.max_gap, rules)
 
     @staticmethod
     def _add_dates(nlp: Language, add: Any, phrase: Any) -> None:
         day_word = [{"LOWER": {"IN": ["日", "号", "號"]}}]
         zh_date = [_regex(MONTH), {"LOWER": "月"}, _regex(DAY)] + day_word
-        months = {"LOWER": {"IN": list(words.MONTHS)}}
+        months = {"LOWER": {"IN": [month for month in words.MONTHS if not month.endswith(".")]}}
+        dot = {"LOWER": ".", "OP": "?"}  # "Nov. 3"
         year = [{"LOWER": ",", "OP": "?"}, _regex(YEAR)]
         patterns = [
             [_regex(DATE_TOKEN)],
             zh_date,
             [_regex(YEAR), {"LOWER": {"IN": ["年"]}}] + zh_date,
-            [months, _regex(DAY_ORDINAL)],
-            [months, _regex(DAY_ORDINAL)] + year,
+            [months, dot, _regex(DAY_ORDINAL)],
+            [months, dot, _regex(DAY_ORDINAL)] + year,
             [_regex(DAY_ORDINAL), {"LOWER": "of", "OP": "?"}, months],
-            [_regex(DAY_ORDINAL), {"LOWER": "of", "OP": "?"}, months] + year,
-            [{"LOWER": {"IN": list(words.WEEK_WORDS_EN)}, "OP": "?"}, {"LOWER": {"IN": list(words.WEEKDAYS_EN)}}],
+            [_regex(DAY_ORDINAL), {"LOWER": "of", "OP": "?"}, months, dot] + year,
         ]
-        patterns += [phrase(word) for word in words.RELATIVE_DATES]
-        patterns += [phrase(word) + [{"LOWER": {"IN": list(words.WEEKDAYS_ZH)}}] for word in words.WEEK_WORDS_ZH]
         add("date", _Rule(DATE, _DATE_SHAPE), patterns)
+        in_words = [[{"LOWER": {"IN": list(words.WEEK_WORDS_EN)}, "OP": "?"}, {"LOWER": {"IN": list(words.WEEKDAYS_EN)}}]]
+        in_words += [phrase(word) for word in words.RELATIVE_DATES]
+        in_words += [phrase(word) + [{"LOWER": {"IN": list(words.WEEKDAYS_ZH)}}] for word in words.WEEK_WORDS_ZH]
+        add("date:words", _Rule(DATE, _DATE_SHAPE), in_words, in_words=True)
 
     def extract(self, text: str) -> List[KeyFact]:
         """The key facts of one message, in the order they appear.
@@ -250,12 +306,20 @@ class KeyFactMatcher:
             return []
         folded = fold(text)
         language = "zh" if _HAN_RE.search(folded) else "en"
-        nlp, matcher, rules = self.pipeline(language)
-        doc = nlp(folded)
+        pipeline = self.pipeline(language)
+        doc = pipeline.nlp(folded)
+        matches = set(pipeline.word_matcher(doc))
+        numbers = [token.i for token in doc if _DIGIT_OR_MASK.search(token.text) or token.like_num
+                   or _CHINESE_NUMERAL_RE.match(token.text)]
+        for start, end in _runs((max(0, i - AROUND[0]), min(len(doc), i + AROUND[1] + 1)) for i in numbers):
+            matches.update((key, start + s, start + e) for key, s, e in pipeline.number_matcher(doc[start:end]))
+        for start, end in _runs((max(0, i - pipeline.reach), i + 1) for i in numbers):  # a cue word, then its number
+            matches.update((key, start + s, start + e) for key, s, e in pipeline.cue_matcher(doc[start:end]))
+        strings = pipeline.nlp.vocab.strings
         candidates = [
             candidate
-            for key, start, end in matcher(doc)
-            for candidate in [self._candidate(doc, rules[nlp.vocab.strings[key]], start, end)]
+            for key, start, end in matches
+            for candidate in [self._candidate(doc, pipeline.rules[strings[key]], start, end)]
             if candidate is not None
         ]
         chosen: List[_Candidate] = []
@@ -286,6 +350,21 @@ class KeyFactMatcher:
 
 
 _NOT_MONEY_AFTER = frozenset(words.NOT_MONEY_AFTER) | frozenset(words.CURRENCY_AFTER)
+_CHINESE_NUMERAL_RE = re.compile(CHINESE_NUMERAL)
+# How far a number pattern reaches from its number: tokens before (HK $ 300; 2025 年 11 月 3 日 from the 3) and after
+# (300 澳 门 币; November 3rd , 2025 from November's 3rd… from the 2025 back).
+AROUND = (5, 6)
+
+
+def _runs(ranges: Iterable[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """Overlapping or touching (start, end) ranges, sorted, merged into runs."""
+    merged: List[Tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 _LARGE_NUMERALS = frozenset("十百千万拾佰仟萬")
 
 

@@ -71,8 +71,10 @@ def message_facts(text: str) -> List[Dict[str, str]]:
 @functools.lru_cache(maxsize=4096)
 def _message_facts(text: str) -> Tuple[Tuple[str, str], ...]:
     from bot.key_facts.extract import extract
+    from bot.nlu import limits
 
-    listed = gather({"kind": fact.kind, "value": fact.text} for fact in extract(text))
+    # the first 2,000 characters, as the NLU reads a message (bot/nlu/limits.py)
+    listed = gather({"kind": fact.kind, "value": fact.text} for fact in extract(limits.head(text)))
     return tuple((fact["kind"], fact["value"]) for fact in listed)
 
 
