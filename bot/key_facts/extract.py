@@ -3,22 +3,25 @@
 How a message is read:
 - Each character is folded first (`bot.handoff.masking.fold`: full-width digits, dashes; positions stay put).
 - A message with Han characters goes through a blank `zh` pipeline that segments by character (no jieba or
-  pkuseg download), with Latin words merged back into one token each; the others through a blank `en` one.
+  pkuseg download), with Latin words merged back into one token each; the others through a blank `en` one with
+  its own tokenizer (`WordTokenizer`, linear in the text: words, digit runs, single characters).
 - One more pipeline step, in both, merges every number as written into one token: digit groups joined by one
-  `-`, `.`, `/`, `:` or (between groups of 3+ digits) a space, with a leading `+86` or `(0755)`, letters glued
+  `-`, `.`, `/`, `:` or a space (after 2+ digits, before 3+), with a leading `+86` or `(0755)`, letters glued
   in front (`SF1234…`) and masked digits (`138****5678`); `1,299.00` is one number too.
 
 What a number is (the `Matcher`'s patterns; when several fit, the strongest wins, then the longest):
 1. an amount written with its currency: `¥128.50`, `HK$300`, `50块`, `99.9 元`, `100美元`, `20 dollars`;
 2. a date by its shape: `2025-11-03`, `11/3`, `2025年11月3日`, `11月3号`, `Nov 3rd`, `3 November 2025`,
    `昨天`, `上周五`, `last Friday`;
-3. a number after a word that says what it is (`bot.key_facts.words.CUES`; up to `MAX_GAP` tokens between,
+3. a number by a shape that is sure: a mainland mobile (`138-1234-5678`, `+86 …`), a landline with its area
+   code, a number with a `+` country code (all `phone`); a carrier's tracking number (`SF…`, `JD…`, `YT…`,
+   `1Z…`, the postal `EA123456789CN`);
+4. a number after a word that says what it is (`bot.key_facts.words.CUES`; up to `MAX_GAP` tokens between,
    none of them a number or the end of a sentence; the nearest word wins): an order or tracking number (5 or
    more digits), a phone (7 to 15 digits), an amount (not when a unit follows: `付了3次`, `paid 2 times`);
-4. a number by its shape alone: a mainland mobile (`138-1234-5678`, `+86 …`), a landline with its area code,
-   a number with a `+` country code (all `phone`); a carrier's tracking number (`SF…`, `JD…`, `YT…`, `1Z…`,
-   the postal `EA123456789CN`); an order number that starts with a date (`20251103…`, 14 to 22 digits).
-Anything else (times such as `3:30` or `下午3点`, counts, a bare long number) is left alone.
+5. an order number that starts with a date (`20251103…`, 14 to 22 digits), when no word says otherwise.
+Anything else (times such as `3:30` or `下午3点`, counts, a bare long number) is left alone. Only the dates in
+words are sought over the whole message; the other patterns over the tokens around a number (`Pipeline`).
 """
 
 from __future__ import annotations
