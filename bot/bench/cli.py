@@ -17,11 +17,12 @@ TOOLS = {
     "assistant": ("bot.bench.assistant", "REST latency and throughput of the assistant"),
     "nlu": ("bot.bench.nlu", "the NLU pipeline trained and tested on TSV files"),
     "anger": ("bot.bench.anger", "the anger detector on a labelled TSV file"),
+    "key_facts": ("bot.bench.key_facts", "precision, recall and time per message of the key-fact extractor"),
     "desk": ("bot.bench.desk_load", "the desk at scale: handoffs, replies, consoles on SSE, 1 and 2 desks (production)"),
     "intake": ("bot.bench.intake", "the desk's CPU per handoff with many tickets queued (POST /internal/tickets' work)"),
     "forecast": ("bot.bench.forecast", "the forecast's backtest error (WAPE per hour) on simulated history"),
     "replicas": ("bot.bench.replicas", "FAQ turns/s through HAProxy with 1 and 2 Rasa replicas (production)"),
-    "all": ("bot.bench.suite", "assistant, forecast, nlu and anger on the data at hand (make bench)"),
+    "all": ("bot.bench.suite", "assistant, forecast, key_facts, nlu and anger on the data at hand (make bench)"),
 }
 
 

@@ -2,6 +2,8 @@
 
 - `assistant`: REST latency and throughput, parse latency, training time (always).
 - `forecast`: the forecast's backtest error (WAPE per hour) on simulated history (always; `bot.bench.forecast`).
+- `key_facts`: precision and recall per kind of the key-fact extractor on the labelled sets in
+  `data/eval/key_facts/`, and its time per message (always).
 - `nlu` and `anger`: on the development data in `../shared/datasets/` when that folder is present; otherwise
   they are skipped with a clear message (the data is evaluation data and is never copied into the repo).
 """
@@ -28,7 +30,7 @@ def datasets_dir() -> pathlib.Path:
 
 def runs(data: pathlib.Path) -> Dict[str, List[str]]:
     """The benchmark runs: name -> arguments of `python -m bot bench`."""
-    plan: Dict[str, List[str]] = {"assistant": ["assistant"], "forecast": ["forecast"]}
+    plan: Dict[str, List[str]] = {"assistant": ["assistant"], "forecast": ["forecast"], "key_facts": ["key_facts"]}
     if not data.is_dir():
         return plan
     plan.update(

@@ -42,6 +42,7 @@ from bot.desk.service import Desk
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
 from bot.desk.stream import FEED_KEEP_SECONDS, Hub
+from bot.key_facts.shown import warm_up_key_facts
 from bot.servers import listen, request_limits
 from bot.settings import production_mode
 
@@ -172,6 +173,9 @@ def create_app(
         if not app_.ctx.migrated:
             await asyncio.get_running_loop().run_in_executor(None, store.migrate)
             app_.ctx.migrated = True
+        # builds the key-fact pipelines (about a second, once per process) in a thread, not awaited: the first
+        # message then finds them built, and the start-up does not wait for them
+        asyncio.get_running_loop().run_in_executor(None, warm_up_key_facts)
 
     @app.listener("after_server_start")
     async def start_background(app_: Sanic, _loop: Any) -> None:

@@ -5,7 +5,9 @@ Status, role and light values are the enums' strings; times are ISO 8601 UTC (`i
 
 What agents see is masked (`bot.handoff.masking`): the conversation id (a REST sender may be a phone number;
 the desk keeps the real one to deliver replies) and every message text (customer messages and notes are
-stored masked already; a reply is stored as the agent wrote it until it is delivered).
+stored masked already; a reply is stored as the agent wrote it until it is delivered). A customer message carries
+its key facts (order and tracking numbers, amounts, dates, masked phones), which the context card lists with the
+packet's.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from bot.desk.queue import AgentProfile, QueuedTicket, QueueRules
-from bot.desk.records import Agent, Message, Ticket, TicketStatus
+from bot.desk.records import Agent, Message, MessageRole, Ticket, TicketStatus
 from bot.desk.sla import ticket_sla
 from bot.desk.waiting import Ranking, WaitingLine, queued_ticket
 from bot.handoff.masking import mask
 from bot.reply_window import WindowRule
+from bot.key_facts.shown import message_facts
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +40,20 @@ def shown_conversation_id(conversation_id: str) -> str:
 
 
 def public_message(message: Message) -> Dict[str, Any]:
-    """The JSON form of a message (its text masked)."""
-    return {
+    """The JSON form of a message (its text masked; a customer's with its key facts, `bot.key_facts`)."""
+    text = mask(message.text)
+    data = {
         "id": message.id,
         "role": message.role.value,
-        "text": mask(message.text),
+        "text": text,
         "at": iso(message.at),
         "status": message.status.value,
         "author": message.author,
         "anger": message.anger,
     }
+    if message.role is MessageRole.CUSTOMER:
+        data["key_facts"] = message_facts(text)
+    return data
 
 
 def ticket_summary(ticket: Ticket, now: float) -> Dict[str, Any]:

@@ -2,7 +2,8 @@
 
 The packet is built from a rasa_sdk `Tracker` (anything with `sender_id`, `slots`, `events` and
 `get_latest_input_channel()`): who the customer is, why the assistant hands over, how angry the customer has
-been, what the assistant understood on every turn, the transcript and the slots. Every text and slot value goes
+been, what the assistant understood on every turn, the key facts mentioned (order and tracking numbers, amounts,
+dates, phones: `key_facts`), the transcript and the slots. Every text and slot value goes
 through `bot.handoff.masking` first; the packet records how many items of each kind were masked.
 
 The transcript is capped (`settings.yml: handoff`, `TranscriptLimits`): at most `transcript_max_messages`
@@ -166,6 +167,20 @@ def intent_history(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return history
 
 
+def key_facts(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The key facts of the whole conversation (the entities `bot.nlu.key_facts` put on each user turn), each
+    once, first mentioned first, masked (`bot.key_facts.shown.gather`): {kind, value, at, turn, mentions}."""
+    from bot.key_facts.shown import gather
+
+    found = []
+    for turn, event in enumerate(_user_events(events), start=1):
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            if isinstance(entity, dict):
+                found.append({"kind": entity.get("entity"), "value": entity.get("value"),
+                              "at": _iso(event.get("timestamp")), "turn": turn})
+    return gather(found)
+
+
 def said(events: Iterable[Dict[str, Any]]) -> List[Tuple[Dict[str, Any], str]]:
     """The transcript's messages, unmasked: (event, text) of each customer and assistant message, in order
     (an assistant message without text is the titles of its buttons)."""
@@ -293,6 +308,7 @@ def build_packet(
         "transcript": lines,
         "slots": slots,
         "masked": {kind: found.get(kind, 0) for kind in masking.KINDS},
+        "key_facts": key_facts(events),
         "transcript_omitted": len(said(events)) - len(lines),
         "intents_omitted": len(intents) - len(kept_intents),
     }

@@ -524,6 +524,14 @@ def mask(text: str) -> str:
     return mask_with_report(text)[0]
 
 
+def mask_after(word: str, text: str) -> str:
+    """`text` masked as it would be right after `word` in a message: after an order word (`订单号`) an order
+    number stays whole, after a phone word (`电话`) any 7-15 digits are masked as a phone (`电话 9123 4567` ->
+    `****4567`). For a number shown apart from its message, such as a key fact on the context card."""
+    prefix = word + " "
+    return mask(prefix + text)[len(prefix):]  # the word has no digit, so it is never masked itself
+
+
 def mask_value(value: Any) -> Any:
     """Mask every string inside a JSON-like value (dicts, lists, strings); other values are returned as is."""
     if isinstance(value, str):

@@ -1,4 +1,4 @@
-"""The running assistant over its REST channel: FAQ answers in the customer's language, scope, clarifying.
+"""The running assistant over its REST channel: FAQ answers in the customer's language, scope, clarifying, key facts.
 
 Expected answers are read from `domain.yml`, so the tests check the behaviour, not a copy of the content.
 """
@@ -118,3 +118,29 @@ def test_bad_rest_input_gets_a_clear_error_and_stores_nothing(stack, body, statu
     assert response.status_code == status, response.text
     assert says in response.json()["message"]
     assert user_texts(stack, sender) == []
+
+def latest_user_event(stack, sender: str) -> dict:
+    response = requests.get(
+        f"{stack.rasa_url}/conversations/rest:{sender}/tracker", params={"token": stack.token}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return [event for event in response.json()["events"] if event["event"] == "user"][-1]
+
+
+@pytest.mark.parametrize(
+    "text, intent, language, facts",
+    [
+        ("退款多久能到账啊，订单号20251103123456，退款128元，电话13812345678", "faq_refund_status", "zh",
+         [("order_number", "20251103123456"), ("amount", "128元"), ("phone", "13812345678")]),
+        ("How long does it take to get my refund? I paid $49.99 on Nov 3rd", "faq_refund_status", "en",
+         [("amount", "$49.99"), ("date", "Nov 3rd")]),
+    ],
+)
+def test_facts_are_entities_of_the_turn_and_the_answer_is_unchanged(stack, text, intent, language, facts) -> None:
+    sender = f"t-{uuid.uuid4().hex[:10]}"
+    replies = say(stack, text, sender)
+    assert answer(intent, language) in [m.get("text") for m in replies]
+    event = latest_user_event(stack, sender)
+    found = [(e["entity"], e["value"]) for e in event["parse_data"]["entities"] if e.get("extractor") == "KeyFactExtractor"]
+    assert found == facts
+    assert event["parse_data"]["intent"]["name"] == intent

@@ -167,7 +167,8 @@ def closed_ticket(store: Store, conversation_id: str, closed_at: float) -> int:
         conversation_id=conversation_id, channel="rest", grade="B", reason="asked_for_human", topic="faq_fees",
         skill="general", context={"version": 1, "conversation_id": conversation_id,
                                   "transcript": [{"role": "customer", "text": "旧话"}], "slots": {"x": "旧"},
-                                  "customer": {"display_name": "王*"}},
+                                  "customer": {"display_name": "王*"},
+                                  "key_facts": [{"kind": "order_number", "value": "20251103123456"}]},
         created_at=closed_at - 60, created_real=closed_at - 60, skill_since=closed_at - 60,
         due_first_response=closed_at, warn_first_response=closed_at, due_resolution=closed_at,
         warn_resolution=closed_at,
@@ -223,6 +224,7 @@ async def test_purge_rules_and_idempotence(stores: Stores) -> None:
     assert stores.desk.messages(old_ticket) == [] and old.rating_comment is None and old.customer_name is None
     assert old.context["transcript"] == [] and old.context["slots"] == {} and old.rating == 2
     assert old.context["customer"]["display_name"] is None
+    assert old.context["key_facts"] == []  # the order numbers, amounts, dates and phones the customer gave
     assert [m.text for m in stores.desk.messages(recent_ticket)] == ["旧话", "请拨 139****5678"]
     assert purge(stores, texts_policy, NOW).changed == 0
 

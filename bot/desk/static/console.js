@@ -635,7 +635,7 @@
     form.hidden = false;
   }
 
-  // ---- the cards: profile, reason, SLA, anger, intents, slots
+  // ---- the cards: profile, key facts, reason, SLA, anger, intents, slots
 
   function card(title, testid, ...body) {
     return h("div", { class: "card", "data-testid": testid }, h("h3", {}, title), body);
@@ -662,6 +662,7 @@
           ? h("ul", { class: "earlier" }, earlier.slice(0, 8).map((e) => h("li", {}, e.id + " · " + (e.status || "") + " · " + (e.reason || "") + (e.created_at ? " · " + time(e.created_at) : ""))))
           : h("p", { class: "muted" }, "None."),
         customerNotes(t)),
+      keyFactsCard(t, ctx),
       card("Reason", "reason",
         h("div", { class: "reason-line" }, h("span", { class: "grade grade-" + t.grade, "data-testid": "grade" }, "Grade " + t.grade), " ",
           h("strong", { "data-testid": "reason-code" }, t.reason)),
@@ -835,6 +836,33 @@
     return svg("svg", { viewBox: "0 0 " + w + " " + hgt, width: w, height: hgt, class: "sparkline", role: "img", "aria-label": "anger scores " + values.map((v) => v.toFixed(2)).join(", "), "data-testid": "anger-sparkline" }, parts);
   }
 
+  const FACT_LABEL = { order_number: "Order", tracking_number: "Tracking", amount: "Amount", date: "Date", phone: "Phone" };
+
+  /* Key facts of the whole conversation: the packet's (before the handoff) and each customer message's since,
+     each once (as written, phones masked), grouped by kind, first mentioned first. */
+  function keyFactsCard(t, ctx) {
+    const seen = new Map();
+    const add = (fact, at) => {
+      if (!fact || !FACT_LABEL[fact.kind] || typeof fact.value !== "string") return;
+      const key = fact.kind + "|" + fact.value.replace(/[\s\-.()（）]/g, "").toLowerCase();
+      const known = seen.get(key);
+      if (known) known.mentions += fact.mentions || 1;
+      else seen.set(key, { kind: fact.kind, value: fact.value, at: fact.at || at, mentions: fact.mentions || 1 });
+    };
+    (ctx.key_facts || []).forEach((fact) => add(fact, null));
+    (t.messages || []).filter((m) => m.role === "customer").forEach((m) => (m.key_facts || []).forEach((fact) => add(fact, m.at)));
+    const facts = Array.from(seen.values());
+    return card("Key facts", "key-facts",
+      facts.length
+        ? h("dl", { class: "key-facts" }, Object.keys(FACT_LABEL).map((kind) => {
+          const mine = facts.filter((f) => f.kind === kind);
+          return mine.length ? [h("dt", {}, FACT_LABEL[kind]), h("dd", {}, mine.map((f) =>
+            h("span", { class: "fact", dataset: { kind }, "data-testid": "key-fact", title: f.at ? "first mentioned " + time(f.at) : "" },
+              f.value, f.mentions > 1 ? h("span", { class: "muted" }, " ×" + f.mentions) : null)))] : null;
+        }))
+        : h("p", { class: "muted" }, "No order numbers, amounts, dates or phones mentioned."));
+  }
+
   function intentsCard(ctx) {
     const intents = ctx.intents || [];
     return card("Intents", "intents",
@@ -895,7 +923,7 @@
     if (index >= 0) t.messages[index] = message;
     else t.messages.push(message);
     renderConversation();
-    if (message.role === "customer" && typeof message.anger === "number") renderCards();
+    if (message.role === "customer" && (typeof message.anger === "number" || (message.key_facts || []).length)) renderCards();
     if (message.role === "customer") loadSuggestions();
   }
 

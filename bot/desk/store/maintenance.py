@@ -38,11 +38,12 @@ _BATCH = 500
 
 
 def stripped_context(context: Dict[str, Any]) -> Dict[str, Any]:
-    """A context packet without its texts (transcript, slots, display name, earlier tickets), marked purged."""
-    kept = {key: value for key, value in context.items() if key not in ("transcript", "slots")}
+    """A context packet without its texts (transcript, slots, key facts, display name, earlier tickets), marked
+    purged."""
+    kept = {key: value for key, value in context.items() if key not in ("transcript", "slots", "key_facts")}
     customer = dict(context.get("customer") or {})
     customer.update(display_name=None, earlier_tickets=[])
-    kept.update(transcript=[], slots={}, customer=customer)
+    kept.update(transcript=[], slots={}, key_facts=[], customer=customer)
     kept[TEXTS_PURGED] = True
     return kept
 
