@@ -37,7 +37,7 @@ def entry_payload(settings: Optional[Mapping[str, Any]] = None) -> str:
     section = _section(settings)
     payload = section.get("entry_payload", DEFAULT_PAYLOAD)
     intents = section.get("intents") or []
-    if not isinstance(payload, str) or not payload.startswith("/") or payload[1:] not in intents:
+    if not isinstance(intents, list) or not isinstance(payload, str) or not payload.startswith("/") or payload[1:] not in intents:
         raise SettingsError(
             f"emergency.entry_payload: must be '/<intent>' of an intent in emergency.intents, not {payload!r}"
         )
@@ -76,3 +76,13 @@ def menu_payload(key: Any, settings: Optional[Mapping[str, Any]] = None) -> Opti
     except (SettingsError, OSError) as error:
         logger.error("emergency menu: %s", error)
     return None
+
+
+def validate(settings: Optional[Mapping[str, Any]] = None) -> None:
+    """Check `emergency.entry_payload` and `emergency.menu_keys` (`python -m bot run` does, before starting).
+
+    Raises:
+        SettingsError: either is wrong; the message names the key.
+    """
+    entry_payload(settings)
+    menu_keys(settings)

@@ -47,6 +47,30 @@ def test_a_payload_outside_the_emergency_lane_is_refused(payload: Any) -> None:
         emergency_entry.entry_payload(with_emergency(entry_payload=payload))
 
 
+def test_start_up_refuses_a_wrong_entry_naming_the_key() -> None:
+    """`python -m bot run` checks the entry before starting anything (bot/run.py: check_settings)."""
+    emergency_entry.validate(SETTINGS)
+    with pytest.raises(SettingsError, match="emergency.entry_payload"):
+        emergency_entry.validate(with_emergency(intents="faq_emergency"))
+    with pytest.raises(SettingsError, match="emergency.menu_keys"):
+        emergency_entry.validate(with_emergency(menu_keys=[""]))
+
+
+def test_start_up_checks_the_entry(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from bot.run import check_settings
+    from bot.settings import settings_path
+
+    shipped = yaml.safe_load(settings_path().read_text(encoding="utf-8"))
+    shipped["emergency"]["entry_payload"] = "/faq_refund_status"
+    path = tmp_path / "settings.yml"
+    path.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("FRONTLINE_SETTINGS", str(path))
+    with pytest.raises(SettingsError, match="emergency.entry_payload"):
+        check_settings()
+
+
 def test_broken_menu_keys_are_logged_and_the_click_leads_nowhere(caplog: Any) -> None:
     assert emergency_entry.menu_payload("EMERGENCY", with_emergency(menu_keys="EMERGENCY")) is None
     assert any("emergency.menu_keys" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
