@@ -54,14 +54,16 @@ _METADATA_FIELDS = {
 
 
 def welcome_text(lang: str = ZH) -> str:
-    """The reply to a `subscribe` event: a welcome, with the service hours when the calendar can tell them."""
+    """The reply to a `subscribe` event: a welcome, with the service hours when the calendar can tell them, and
+    the emergency keyword (the visible emergency entry: "紧急情况请直接回复“紧急”。")."""
+    hint = texts.emergency_keyword_hint(lang)
     try:
         hours = hours_answer(lang, clock.now())
     except Exception:  # boundary (the subscribe reply): a broken calendar must not break the welcome
         logger.warning("welcome: service hours unavailable")
         logger.debug("hours_answer failed", exc_info=True)
-        return texts.WECHAT_WELCOME
-    return f"{texts.WECHAT_WELCOME}\n{hours}" if hours.strip() else texts.WECHAT_WELCOME
+        hours = ""
+    return "\n".join(line for line in (texts.WECHAT_WELCOME, hours.strip(), hint) if line)
 
 
 def event_reply(message: Dict[str, Any]) -> Optional[str]:
