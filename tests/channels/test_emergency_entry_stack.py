@@ -137,3 +137,26 @@ def test_wechat_menu_click_leads_to_the_line_then_a_grade_a_ticket(night_stack: 
     # the rest of the turn (the apology, where the request stands) follows through the customer-service API
     sent = wechat_api.wait_for_sent(1, 20)
     assert {m["body"]["touser"] for m in sent} == {openid}
+
+
+def test_wechat_greeting_shows_the_entry_as_a_number(night_stack: Stack, wechat_api: FakeWeChatApi) -> None:
+    """On WeChat the greeting's button is a numbered line; replying "1" is the button: the line, then the ticket."""
+    env = night_stack.env
+    token, key, app_id = env["WECHAT_TOKEN"], env["WECHAT_ENCODING_AES_KEY"], env["WECHAT_APP_ID"]
+    openid = f"oHI{uuid.uuid4().hex[:12]}"
+    url = f"{night_stack.rasa_url}/webhooks/wechat/webhook"
+    say(night_stack, "warmup-wechat-hi", "你好")
+
+    def post_text(content: str, msg_id: str) -> str:
+        created = int(time.time())
+        xml = text_message_xml(content, msg_id=msg_id, sender=openid, account=ACCOUNT, create_time=created)
+        query, body = safe_request(xml, token, key, app_id, timestamp=str(created), openid=openid, account=ACCOUNT)
+        response = requests.post(url, params=query, data=body.encode(), timeout=10)
+        assert response.status_code == 200 and response.text != "success", response.text
+        return peer_decrypt_reply(response.text, token, key, app_id)["Content"]
+
+    greeting = post_text("你好", f"{int(time.time())}001")
+    assert "\n1. 紧急情况请点击此处\n请回复数字进行选择。" in greeting, greeting
+    answer = post_text("1", f"{int(time.time())}002")
+    assert load_settings()["emergency"]["contact_zh"] in answer, answer
+    assert_emergency_ticket(ticket_of(night_stack, f"wechat:{openid}"))
