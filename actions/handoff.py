@@ -18,10 +18,11 @@ from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import clock, conversations, texts
-from bot.calendar.messages import emergency_reply, offhours_reply
+from bot.calendar.messages import emergency_contact, emergency_reply, offhours_reply
 from bot.escalation import apology
 from bot.handoff import context
 from bot.handoff.client import DeskClient, DeskError, parse_time
+from bot.i18n import to_traditional
 from bot.reply_window import WindowRule
 from bot.settings import SettingsError, load_settings
 
@@ -35,13 +36,27 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
 
 
+def line_just_said(tracker: Tracker, contact: str) -> bool:
+    """True when a bot message since the customer's latest message already named the emergency contact (the
+    answer of `faq_emergency`, the visible emergency entry, does): the line is then not said twice in a row."""
+    wanted = {contact, to_traditional(contact)}
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            return False
+        text = event.get("text") if event.get("event") == "bot" else None
+        if isinstance(text, str) and any(line in text for line in wanted):
+            return True
+    return False
+
+
 def customer_replies(
     reason: str, lang: Optional[str], topic: Optional[str], ticket: Dict[str, Any], at: dt.datetime,
-    settings: Dict[str, Any], channel: Optional[str] = None,
+    settings: Dict[str, Any], channel: Optional[str] = None, line_said: bool = False,
 ) -> List[str]:
     """What the customer is told once the ticket exists, in order.
 
-    Anger: an apology first. Emergency: the emergency contact first (any hour). Then, open now: the place in
+    Anger: an apology first. Emergency: the emergency contact first (any hour), unless `line_said` (the answer
+    just before named it). Then, open now: the place in
     the queue and the expected wait, or, when no agent who could serve it is online (`agents_online` 0), that
     nobody is online yet; closed: the off-hours reply with the ticket number, which on a channel with a reply
     window (WeChat) also says when the window closes before the agents are back (`bot.reply_window`).
@@ -52,7 +67,7 @@ def customer_replies(
     replies = []
     if reason == ANGER:
         replies.append(apology(lang, topic))
-    if reason == EMERGENCY:
+    if reason == EMERGENCY and not line_said:
         replies.append(emergency_reply(lang, settings))
     if ticket.get("open_now", True) and ticket.get("agents_online", 1) == 0:
         replies.append(texts.nobody_online(lang, ticket["id"]))
@@ -103,6 +118,9 @@ class ActionHandoff(Action):
         lang = customer["language"]
         # the emergency line is read before any ticket exists: a missing contact stops here, not half way
         emergency_line = emergency_reply(lang, settings) if reason == EMERGENCY else None
+        line_said = bool(emergency_line) and line_just_said(tracker, emergency_contact(lang or "zh", settings))
+        if line_said:
+            emergency_line = None
         client = self.client()
 
         earlier: List[Dict[str, Any]] = []
@@ -131,7 +149,7 @@ class ActionHandoff(Action):
             tracker.sender_id, ticket["id"], reason, grade, ticket.get("position"),
         )
         channel = conversations.channel_of(tracker.sender_id)
-        for text in customer_replies(reason, lang, packet["topic"], ticket, at, settings, channel):
+        for text in customer_replies(reason, lang, packet["topic"], ticket, at, settings, channel, line_said):
             dispatcher.utter_message(text=text)
         if not ticket.get("open_now", True) and reason != EMERGENCY:
             # Off hours the message is left for the morning and the assistant keeps answering common questions

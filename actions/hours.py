@@ -1,8 +1,8 @@
 """Actions about opening hours: the greeting (with the off-hours note) and the answer to "what are your hours".
 
 Thin classes: the texts come from `bot.calendar.messages` (sentences in `bot.texts`), the time from `bot.clock.now()`.
-Domain needs: slot `language`; intents `greet`, `faq_service_hours`; actions `action_greet`,
-`action_service_hours`.
+Domain needs: slot `language`; intents `greet`, `faq_service_hours`, `faq_emergency` (the payload of the greeting's
+emergency button, `settings.yml: emergency.entry_payload`); actions `action_greet`, `action_service_hours`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import clock, texts
+from bot import clock, emergency_entry, texts
 from bot.calendar import messages
 from bot.i18n import LANGUAGES, ZH
 from bot.language import detect
@@ -51,6 +51,10 @@ class CalendarTextAction(Action, metaclass=abc.ABCMeta):
     def fallback(self, lang: str) -> str:
         """The plain text for `lang` when the calendar cannot be read."""
 
+    def buttons(self, lang: str) -> List[Dict[Text, Any]]:
+        """Quick replies sent with the text (rasa-webchat shows them as buttons, WeChat as numbered lines)."""
+        return []
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
@@ -62,7 +66,7 @@ class CalendarTextAction(Action, metaclass=abc.ABCMeta):
             logger.error("%s: cannot build its text from the business calendar: %s", self.name(), error)
             logger.debug("calendar text failed", exc_info=True)
             text = self.fallback(lang)
-        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=text, buttons=self.buttons(lang))
         return []
 
 
@@ -83,7 +87,8 @@ class ActionServiceHours(CalendarTextAction):
 
 
 class ActionGreet(CalendarTextAction):
-    """Greet in the customer's language; off hours, add when agents are back and that FAQ still work."""
+    """Greet in the customer's language; off hours, add when agents are back and that FAQ still work. The greeting
+    carries the visible emergency entry: a button "紧急情况请点击此处" leading to the 24/7 lane, at any hour."""
 
     def name(self) -> Text:
         """Name of the action."""
@@ -96,3 +101,12 @@ class ActionGreet(CalendarTextAction):
     def text(self, lang: str, at: Any) -> str:
         """The greeting, with the off-hours note when closed."""
         return messages.greeting(lang, at)
+
+    def buttons(self, lang: str) -> List[Dict[Text, Any]]:
+        """The emergency button; none (logged) when `settings.yml: emergency` is broken."""
+        try:
+            return [emergency_entry.button(lang)]
+        except Exception as error:  # boundary (action): the greeting goes out without the button, whatever failed
+            logger.error("action_greet: no emergency button: %s", error)
+            logger.debug("emergency button failed", exc_info=True)
+            return []

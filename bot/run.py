@@ -353,7 +353,7 @@ def check_settings() -> None:
     Raises:
         SettingsError: a setting is wrong.
     """
-    from bot import ratelimit
+    from bot import emergency_entry, ratelimit
     from bot.calendar import get_calendar
     from bot.calendar.messages import emergency_contact
     from bot.channels import email_settings
@@ -379,6 +379,7 @@ def check_settings() -> None:
     email_settings.load(settings=settings)  # the e-mail channel's variables and `email` section
     for language in (ZH, EN):
         emergency_contact(language, settings)
+    emergency_entry.validate(settings)  # the greeting's emergency button and the WeChat menu keys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -242,6 +242,17 @@ def emergency(lang: Optional[str], contact: str) -> str:
     )
 
 
+def emergency_button(lang: Optional[str]) -> str:
+    """The title of the greeting's emergency button (the service standard's visible mark); on WeChat it is a
+    numbered line ("1. 紧急情况请点击此处", then "请回复数字进行选择。")."""
+    return localise(lang, zh="紧急情况请点击此处", en="Emergency? Tap here")
+
+
+def emergency_keyword_hint(lang: Optional[str]) -> str:
+    """The line under WeChat's welcome (a follow, a 微信客服 session) that shows the emergency entry in words."""
+    return localise(lang, zh="紧急情况请直接回复“紧急”。", en='In an emergency, just reply "emergency".')
+
+
 def desk_down(lang: Optional[str], contact_zh: Optional[str] = None, contact_en: Optional[str] = None) -> str:
     """Apology when the desk cannot take the conversation; gives the contact and keeps helping.
 

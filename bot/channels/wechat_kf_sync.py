@@ -4,7 +4,8 @@ A `kf_msg_or_event` callback asks for a sync (`KfSync.request`). The sync reads 
 with `sync_msg` until `has_more` is 0 and, page by page:
 
 1. skips each message already marked done (a page re-read after a restart in its middle);
-2. handles the others in order: a customer's text is a turn of the assistant (answers through `send_msg`),
+2. handles the others in order: a customer's text is a turn of the assistant (answers through `send_msg`; a
+   click on a menu item whose `menu_id` is an emergency menu key is the emergency payload, `bot.emergency_entry`),
    `enter_session` is greeted with its `welcome_code`, a failed send and a session taken by WeCom's own
    servicers are logged and remembered; then marks the message done;
 3. saves the page's `next_cursor`.
@@ -22,7 +23,7 @@ from typing import Any, Dict, Optional, Protocol
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot import conversations, language, ratelimit, texts
+from bot import conversations, emergency_entry, language, ratelimit, texts
 from bot.channels.wechat_api import WeChatApiError
 from bot.channels.wechat_kf_api import ServiceState
 from bot.channels.wechat_kf_cursor import new_holder
@@ -174,6 +175,8 @@ class KfSync:
             menu_id = str(item["text"].get("menu_id") or "")
             if menu_id:  # a click on a menu message: its item's text, the item kept in the metadata
                 metadata["menu_id"] = menu_id
+                # an emergency item (`settings.yml: emergency.menu_keys`) leads to the 24/7 lane, whatever its text
+                content = emergency_entry.menu_payload(menu_id) or content
             else:
                 chosen = channel.buttons.resolve(customer, content)
                 if chosen is not None:

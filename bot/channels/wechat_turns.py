@@ -6,6 +6,10 @@ Each new message runs as a task with a `ReplyCollector` as its output channel. T
 the rest through the customer-service API; otherwise the request answers `success` and everything is sent
 through the API when the turn finishes. Retries (same `MsgId`, or same sender and `CreateTime` for events) join
 the first delivery and never start a second turn; a message another replica claimed first is left to it.
+
+Events start no turn, except a custom-menu `click` whose `EventKey` is an emergency menu key
+(`settings.yml: emergency.menu_keys`, `bot.emergency_entry`): it is a turn with the emergency payload
+(`/faq_emergency`), answered like a message.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Protocol, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
-from bot import clock, conversations, language, ratelimit, texts
+from bot import clock, conversations, emergency_entry, language, ratelimit, texts
 from bot.calendar.messages import hours_answer
 from bot.channels import wechat_security as sec
 from bot.channels.dedupe import Deduplicator, message_key
@@ -50,14 +54,16 @@ _METADATA_FIELDS = {
 
 
 def welcome_text(lang: str = ZH) -> str:
-    """The reply to a `subscribe` event: a welcome, with the service hours when the calendar can tell them."""
+    """The reply to a `subscribe` event: a welcome, with the service hours when the calendar can tell them, and
+    the emergency keyword (the visible emergency entry: "紧急情况请直接回复“紧急”。")."""
+    hint = texts.emergency_keyword_hint(lang)
     try:
         hours = hours_answer(lang, clock.now())
     except Exception:  # boundary (the subscribe reply): a broken calendar must not break the welcome
         logger.warning("welcome: service hours unavailable")
         logger.debug("hours_answer failed", exc_info=True)
-        return texts.WECHAT_WELCOME
-    return f"{texts.WECHAT_WELCOME}\n{hours}" if hours.strip() else texts.WECHAT_WELCOME
+        hours = ""
+    return "\n".join(line for line in (texts.WECHAT_WELCOME, hours.strip(), hint) if line)
 
 
 def event_reply(message: Dict[str, Any]) -> Optional[str]:
@@ -67,11 +73,20 @@ def event_reply(message: Dict[str, Any]) -> Optional[str]:
     return None
 
 
+def menu_payload(message: Dict[str, Any]) -> Optional[str]:
+    """The payload a custom-menu `click` event leads to (the emergency entry for an emergency menu key), or None
+    for any other message or key."""
+    if text(message.get("MsgType")).lower() != "event" or text(message.get("Event")).lower() != "click":
+        return None
+    return emergency_entry.menu_payload(text(message.get("EventKey")))
+
+
 def user_text(message: Dict[str, Any], channel: str) -> Tuple[str, Dict[str, Any], bool]:
-    """Turn a non-event message into `(text for Rasa, metadata, is_text)`.
+    """Turn a message that starts a turn into `(text for Rasa, metadata, is_text)`.
 
     Text and recognised voice give their text; a text message whose `Content` is empty or blank gives `""`
-    (no turn is started for it); other types give `[type]` and `is_text` False.
+    (no turn is started for it); a menu click with a payload (`menu_payload`) gives the payload, its key kept
+    as `menu_key`; other types give `[type]` and `is_text` False.
 
     Args:
         message: the verified, parsed message.
@@ -93,6 +108,10 @@ def user_text(message: Dict[str, Any], channel: str) -> Tuple[str, Dict[str, Any
     if msg_type == "voice" and text(message.get("Recognition")):
         metadata["recognition"] = True
         return text(message.get("Recognition")), metadata, True
+    payload = menu_payload(message)
+    if payload is not None:
+        metadata["menu_key"] = text(message.get("EventKey"))
+        return payload, metadata, True
     return f"[{msg_type or 'unknown'}]", metadata, False
 
 
@@ -170,7 +189,7 @@ class TurnRunner:
             logger.info("%s: %s is being answered by another replica; acknowledged", name, key)
             return None
         msg_type = text(message.get("MsgType")).lower()
-        if msg_type == "event":
+        if msg_type == "event" and menu_payload(message) is None:
             if not created or entry.settled:
                 return None
             entry.settled = True

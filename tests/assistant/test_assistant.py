@@ -50,6 +50,11 @@ def say(stack, text: str, sender: str | None = None) -> List[Dict[str, Any]]:
         ("I forgot my password, how do I reset it", "faq_password_reset", "en"),
         ("退款多久到帳", "faq_refund_status", "zh_hant"),
         ("我的信用卡不見了怎麼辦", "faq_lost_card", "zh_hant"),
+        # the emergency entry in words reaches the 24/7 lane; an urgent word with an ordinary topic stays that topic
+        ("我这边有紧急情况", "faq_emergency", "zh"),
+        ("it's an emergency", "faq_emergency", "en"),
+        ("我的退款特别急，什么时候能到", "faq_refund_status", "zh"),
+        ("please, it's urgent, my refund hasn't arrived", "faq_refund_status", "en"),
     ],
 )
 def test_faq_question_gets_the_answer_in_the_customers_language(stack, text, intent, language) -> None:

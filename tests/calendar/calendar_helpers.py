@@ -47,6 +47,9 @@ BASE_SETTINGS: Dict[str, Any] = {
     "emergency": {
         "contact_zh": "24小时紧急热线 400-820-0000",
         "contact_en": "our 24/7 emergency line +86 400-820-0000",
+        "intents": ["faq_emergency", "faq_lost_card", "faq_fraud", "faq_account_stolen"],
+        "entry_payload": "/faq_emergency",
+        "menu_keys": ["EMERGENCY"],
     },
 }
 

@@ -141,6 +141,58 @@ async def test_action_service_hours(say: Say, now: str, text: str, language: Opt
     assert await say(ActionServiceHours(), now, text, "faq_service_hours", language) == [expected]
 
 
+@pytest.mark.parametrize(
+    ("now", "language", "title"),
+    [
+        (SUNDAY_EVENING, "zh", "紧急情况请点击此处"),
+        (MONDAY_MORNING, "zh", "紧急情况请点击此处"),
+        (SUNDAY_EVENING, "en", "Emergency? Tap here"),
+        # Taiwan standard (settings.yml: i18n.traditional): 点击 -> 點選.
+        (MONDAY_MORNING, "zh_hant", "緊急情況請點選此處"),
+    ],
+)
+async def test_greeting_carries_the_emergency_button(
+    settings_file: object, pinned_now: Callable[[str], None], dispatcher: CollectingDispatcher,
+    domain: Dict[str, Any], now: str, language: str, title: str,
+) -> None:
+    """The visible emergency mark: one quick reply under the greeting, at any hour, leading to the 24/7 lane."""
+    pinned_now(now)
+    await ActionGreet().run(dispatcher, tracker("你好", "greet", language), domain)
+    [message] = dispatcher.messages
+    assert message["buttons"] == [{"title": title, "payload": "/faq_emergency"}]
+    # the payload is an intent of the domain that the emergency lane answers
+    assert "faq_emergency" in domain["intents"] and "utter_faq_emergency" in domain["responses"]
+
+
+async def test_service_hours_answer_has_no_button(
+    settings_file: object, pinned_now: Callable[[str], None], dispatcher: CollectingDispatcher, domain: Dict[str, Any]
+) -> None:
+    pinned_now(MONDAY_MORNING)
+    await ActionServiceHours().run(dispatcher, tracker("几点上班", "faq_service_hours", "zh"), domain)
+    assert [message["buttons"] for message in dispatcher.messages] == [[]]
+
+
+async def test_greeting_without_a_valid_entry_goes_out_without_the_button(
+    settings_file: object, pinned_now: Callable[[str], None], dispatcher: CollectingDispatcher,
+    domain: Dict[str, Any], caplog: Any,
+) -> None:
+    """A payload that is no emergency intent would send customers nowhere: no button, an error in the log."""
+    import pathlib
+
+    import yaml
+
+    from calendar_helpers import BASE_SETTINGS
+
+    broken = {**BASE_SETTINGS, "emergency": {**BASE_SETTINGS["emergency"], "entry_payload": "/faq_refund_status"}}
+    pathlib.Path(str(settings_file)).write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    pinned_now(MONDAY_MORNING)
+    await ActionGreet().run(dispatcher, tracker("hi", "greet", "en"), domain)
+    assert [(m["text"], m["buttons"]) for m in dispatcher.messages] == [
+        ("Hi! I'm the virtual assistant. How can I help you?", [])
+    ]
+    assert any("emergency.entry_payload" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
 async def test_broken_settings_still_get_a_reply(settings_file: object, say: Say) -> None:
     import pathlib
 

@@ -529,7 +529,8 @@ async def test_subscribe_welcome_has_service_hours(fake_api: FakeWeChatApi, serv
     from bot.calendar.messages import hours_answer
     from bot.clock import now
 
-    assert content == f"{WECHAT_WELCOME}\n{hours_answer('zh', now())}"
+    # the welcome, the hours, and the emergency keyword (the visible emergency entry)
+    assert content == f"{WECHAT_WELCOME}\n{hours_answer('zh', now())}\n紧急情况请直接回复“紧急”。"
     unsubscribe = xml.replace("subscribe", "unsubscribe")
     assert await post(http, server.url, plain_query(), unsubscribe.replace("<CreateTime>", "<CreateTime>1")) == (200, "success")
 

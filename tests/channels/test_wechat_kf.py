@@ -243,13 +243,15 @@ async def test_non_text_and_menu_messages(kf_api: FakeWeChatApi, serve: Any, htt
     channel = make_kf(kf_api, tmp_path)
     server = await serve(channel, assistant)
     kf_api.kf.push({"external_userid": CUSTOMER, "origin": 3, "msgtype": "image", "image": {"media_id": "M1"}})
+    # the emergency item (settings.yml: emergency.menu_keys) is the emergency payload, whatever its text
     kf_api.kf.customer_text(CUSTOMER, "紧急情况请点击此处", menu_id="emergency")
+    kf_api.kf.customer_text(CUSTOMER, "查询订单", menu_id="orders")  # any other item: its text
     await announce(http, server, kf_api)
     await channel.idle()
-    assert [m.text for m in assistant.calls] == ["[image]", "紧急情况请点击此处"]
-    assert assistant.calls[1].metadata["menu_id"] == "emergency"
+    assert [m.text for m in assistant.calls] == ["[image]", "/faq_emergency", "查询订单"]
+    assert [m.metadata.get("menu_id") for m in assistant.calls[1:]] == ["emergency", "orders"]
     texts = kf_api.texts()
-    assert texts[0].startswith("抱歉，我目前只能看懂文字消息") and texts[1] == "答复：紧急情况请点击此处"
+    assert texts[0].startswith("抱歉，我目前只能看懂文字消息") and texts[1:] == ["答复：/faq_emergency", "答复：查询订单"]
 
 
 def test_redis_cursor_store_survives_a_new_client() -> None:

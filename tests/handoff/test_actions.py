@@ -209,6 +209,48 @@ async def test_emergency_contact_at_any_hour(
     assert fake_desk.requests[-1]["json"]["grade"] == "A"  # settings: escalation.grades.emergency
 
 
+def after_emergency_answer(state: Dict[str, Any], answer: str, language: str = "zh") -> Tracker:
+    """The emergency entry's turn: the customer pressed the button, `utter_faq_emergency` answered, the policy
+    set the reason; `answer` is what that bot message said."""
+    state = copy.deepcopy(state)
+    state["slots"].update(language=language, handoff_reason="emergency", handoff_grade="A")
+    state["events"] = [
+        *state["events"][:-4],
+        {"event": "user", "text": "/faq_emergency", "parse_data": {"intent": {"name": "faq_emergency", "confidence": 1.0}}},
+        {"event": "action", "name": "utter_faq_emergency"},
+        {"event": "bot", "text": answer},
+        {"event": "action", "name": "action_handoff"},
+    ]
+    return Tracker.from_dict(state)
+
+
+@pytest.mark.parametrize(("language", "answer", "queue"), [
+    ("zh", f"您的情况很紧急，请立即拨打{EMERGENCY_LINE}。", "您已进入人工客服队列，您是下一位，预计等待约 1 分钟。"),
+    ("zh_hant", "請立即撥打24小時緊急熱線 400-820-0000。", "您已進入人工客服隊列，您是下一位，預計等待約 1 分鐘。"),
+    ("en", "Please call our 24/7 emergency line +86 400-820-0000 right now.", None),
+])
+async def test_the_line_is_not_said_twice_after_the_emergency_answer(
+    language: str, answer: str, queue: Any, hand_off: HandOff, fake_desk: FakeDesk, angry_state: Dict[str, Any],
+    dispatcher: CollectingDispatcher,
+) -> None:
+    """The emergency entry's answer names the line: the handoff then says only where the customer stands."""
+    events = await hand_off(after_emergency_answer(angry_state, answer, language), ticket_answer(position=1, expected_wait_seconds=30))
+    assert events == [SlotSet("ticket_id", "T-000123"), ConversationPaused()]
+    said = texts(dispatcher)
+    assert len(said) == 1 and "400-820-0000" not in said[0], said
+    if queue:
+        assert said == [queue]
+
+
+async def test_a_line_said_before_the_latest_message_is_said_again(
+    hand_off: HandOff, fake_desk: FakeDesk, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
+) -> None:
+    tracker = after_emergency_answer(angry_state, "好的")
+    tracker.events[-4:-4] = [{"event": "bot", "text": f"请拨打{EMERGENCY_LINE}"}]  # an earlier turn named it
+    await hand_off(tracker, ticket_answer(position=1, expected_wait_seconds=30))
+    assert texts(dispatcher)[0] == f"您的情况很紧急，请立即拨打{EMERGENCY_LINE}，我们会马上为您处理。"
+
+
 async def test_desk_down_apologises_and_does_not_pause(
     dead_desk_url: str, angry_state: Dict[str, Any], dispatcher: CollectingDispatcher,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
