@@ -173,6 +173,7 @@ class Ticket:
     abandoned_at: Optional[float] = None  # when the customer was taken to have stopped waiting (None: never)
     complaint: Optional[bool] = None  # a complaint (`bot.desk.complaints`); None on tickets older than the column
     last_customer_at: Optional[float] = None  # the customer's latest message on the ticket (reply windows)
+    nps: Optional[int] = None  # the recommendation answer (0–10) after the rating (settings.yml survey.nps)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:

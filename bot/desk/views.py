@@ -61,6 +61,7 @@ def ticket_summary(ticket: Ticket, now: float) -> Dict[str, Any]:
         "created_at": iso(ticket.created_at),
         "closed_at": iso(ticket.closed_at),
         "rating": ticket.rating,
+        "nps": ticket.nps,
         "sla": ticket_sla(ticket, now)["overall"],
     }
 
@@ -150,6 +151,7 @@ class TicketViews:
             "waiting_seconds": int(waiting) if waiting is not None else None,
             "rating": ticket.rating,
             "rating_comment": ticket.rating_comment,
+            "nps": ticket.nps,
             "reply_window": self.reply_window(ticket, now) if ticket.is_open else None,
         }
         if ticket.status is TicketStatus.QUEUED and ranking is not None:
