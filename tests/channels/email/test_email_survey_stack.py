@@ -115,3 +115,38 @@ async def test_the_survey_and_the_recommendation_answered_by_mail(survey_stack: 
                             params={"from": "2025-12-01", "to": "2025-12-01"}) as r:
             report = await r.json()
         assert r.status == 200 and report["nps"]["count"] >= 1 and report["nps"]["promoters"] >= 1
+
+
+async def test_two_bad_recommendation_answers_end_the_survey_without_a_handoff(survey_stack: Dict[str, Any]) -> None:
+    """On the REST channel: a typed "4" is the rating, "11" is asked again, "不知道" ends the survey politely;
+    nothing is stored for the question, no ticket is opened and the conversation is not handed over."""
+    from tests.desk.test_stack import say, tracker
+
+    stack = survey_stack["stack"]
+    sender = f"nps-{uuid.uuid4().hex[:8]}"
+    internal = {"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]}
+    agent = add_agent(stack, f"nps-{sender[-6:]}", "general,orders,after_sales,payments")
+    headers = {"Authorization": f"Bearer {agent['token']}"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        await say(http, stack, sender, "/request_human")
+        async with http.get(f"{stack.desk_url}/internal/conversations/rest:{sender}/ticket", headers=internal) as r:
+            code = (await r.json())["id"]
+        for step in ("claim", "resolve"):
+            async with http.post(f"{stack.desk_url}/api/tickets/{code}/{step}", headers=headers) as r:
+                assert r.status == 200, await r.text()
+
+        question = await say(http, stack, sender, "4")
+        assert [len(m.get("buttons") or []) for m in question] == [0, 11]
+        again = await say(http, stack, sender, "11")
+        assert again[0]["text"] == "请回复 0 到 10 之间的一个数字（10 表示非常愿意推荐）。" and len(again[1]["buttons"]) == 11
+        ended = await say(http, stack, sender, "不知道")
+        assert [m["text"] for m in ended] == ["没关系，感谢您参与评价！如果还有其他问题，随时可以问我。"]
+
+        state = await tracker(http, stack, sender)
+        assert state["paused"] is False and state["slots"]["nps_pending"] is False
+        assert not any(e["event"] == "action" and e["name"] == "action_handoff" for e in state["events"][-12:])
+        async with http.get(f"{stack.desk_url}/internal/conversations/rest:{sender}/ticket", headers=internal) as r:
+            assert r.status == 404  # no new ticket
+        async with http.get(f"{stack.desk_url}/api/tickets/{code}", headers=headers) as r:
+            detail = await r.json()
+        assert (detail["rating"], detail["nps"]) == (4, None)
