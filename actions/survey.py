@@ -28,6 +28,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import survey, texts
 from bot.handoff.client import DeskClient, DeskError
 from bot.handoff.masking import mask
+from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,16 @@ def typed_answer(tracker: Tracker, entity: str) -> Any:
         return value
     text = (tracker.latest_message or {}).get("text") or ""
     return None if text.startswith("/") else survey.leading_number(text)
+
+
+def nps_on() -> bool:
+    """`survey.nps` of settings.yml; a wrong value (start-up refuses it, but the action server may run on its own)
+    is logged and taken as off: the rating is never lost to a setting."""
+    try:
+        return survey.nps_enabled()
+    except SettingsError as error:
+        logger.error("survey: the recommendation question is off: %s", error)
+        return False
 
 
 def nps_question(dispatcher: CollectingDispatcher, lang: Optional[str]) -> None:
@@ -110,7 +121,7 @@ class ActionSurveyAnswer(SurveyAction):
         await self.record(tracker, rating, None)
         dispatcher.utter_message(text=texts.survey_thanks(lang, rating))
         events = [SlotSet("survey_pending", False), SlotSet("survey_rating", str(rating))]
-        if survey.nps_enabled():
+        if nps_on():
             nps_question(dispatcher, lang)
             return events + [SlotSet("nps_pending", True), SlotSet("nps_misses", 0.0)]
         dispatcher.utter_message(text=texts.survey_comment_invite(lang))

@@ -153,3 +153,14 @@ async def test_with_the_desk_down_the_answer_still_gets_thanks(dead_desk_url: st
 ])
 def test_leading_number(text: str, number: Optional[int]) -> None:
     assert survey.leading_number(text) == number
+
+
+async def test_a_wrong_setting_leaves_the_question_off_and_the_rating_kept(
+    desk: FakeDesk, dispatcher, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (repo_root() / "settings.yml").read_text(encoding="utf-8").replace("  nps: false\n", "  nps: sometimes\n")
+    (tmp_path / "settings.yml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("FRONTLINE_SETTINGS", str(tmp_path / "settings.yml"))
+    events = await ActionSurveyAnswer().run(dispatcher, tracker("3", {"survey_pending": True}), {})
+    assert events == [SlotSet("survey_pending", False), SlotSet("survey_rating", "3")]
+    assert [r["json"] for r in desk.requests] == [{"rating": 3, "comment": None}]
