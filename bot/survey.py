@@ -16,9 +16,10 @@ from bot.settings import SettingsError, load_settings
 
 RATING_RANGE = (1, 5)
 NPS_RANGE = (0, 10)
-# A whole number at the start of the text, not followed by another digit, a decimal point or a letter ("5",
-# "5 非常满意", "5⭐", "10 – very likely"); "5.5", "5th", "52" and "ten" are not one.
-_LEADING = re.compile(r"^\s*(\d{1,3})(?![\d.,]\d|[a-zA-Z\d])")
+# A whole number at the start of the text, then the end, a space, punctuation, a star or 分/星 ("5", "5 非常满意",
+# "5⭐", "5分", "10 – very likely", "5, thanks"). "5.5", "5th" and "ten" have none, nor does a question that
+# starts with a number glued to a word ("3天前的订单"); "52" is 52, out of any survey's range.
+_LEADING = re.compile(r"^\s*(\d{1,3})(?=$|\s|[.,!?;:。，！？、；：~\-–—)）⭐★☆分星](?!\d))")
 
 
 def leading_number(text: Optional[str]) -> Optional[int]:

@@ -149,7 +149,7 @@ async def test_with_the_desk_down_the_answer_still_gets_thanks(dead_desk_url: st
 
 @pytest.mark.parametrize("text, number", [
     ("5", 5), ("5 非常满意", 5), ("5⭐", 5), ("10 – very likely", 10), ("11", 11), ("ten", None), ("", None),
-    ("5.5", None), ("5th", None), ("8分", 8), (json.dumps("x"), None),
+    ("5.5", None), ("5th", None), ("8分", 8), (json.dumps("x"), None), ("3天前的订单还没到", None), ("5★", 5),
 ])
 def test_leading_number(text: str, number: Optional[int]) -> None:
     assert survey.leading_number(text) == number

@@ -124,7 +124,9 @@ def test_a_typed_number_while_the_survey_is_pending_is_the_rating(policies, text
     assert ensemble(policies, DialogueStateTracker.from_events("c", events, DOMAIN.slots)) == "action_survey_answer"
 
 
-@pytest.mark.parametrize("text, pending", [("5", False), ("很好", True), ("/survey_rating", True)])
+@pytest.mark.parametrize("text, pending", [
+    ("5", False), ("很好", True), ("/survey_rating", True), ("3天前下的订单还没到", True),
+])
 def test_no_typed_rating_without_a_survey_or_a_number(policies, text: str, pending: bool) -> None:
     events = survey_sent() + [SlotSet("survey_pending", pending), UserUttered(text, {"name": "greet", "confidence": 0.9})]
     assert ensemble(policies, DialogueStateTracker.from_events("c", events, DOMAIN.slots)) is None
