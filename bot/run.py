@@ -365,6 +365,7 @@ def check_settings() -> None:
     from bot.retention import RetentionPolicy
     from bot.servers import request_limits
     from bot.settings import load_settings
+    from bot.survey import nps_enabled
 
     settings = load_settings()
     request_limits.validate(settings)
@@ -377,6 +378,7 @@ def check_settings() -> None:
     RetentionPolicy.from_settings(settings)
     WindowRule.from_settings(settings)
     email_settings.load(settings=settings)  # the e-mail channel's variables and `email` section
+    nps_enabled(settings)  # survey.nps: true or false
     for language in (ZH, EN):
         emergency_contact(language, settings)
     emergency_entry.validate(settings)  # the greeting's emergency button and the WeChat menu keys

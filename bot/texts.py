@@ -400,6 +400,47 @@ def survey_invalid(lang: Optional[str]) -> str:
     return localise(lang, zh="请选择 1 到 5 分进行评价。", en="Please choose a rating from 1 to 5.")
 
 
+def nps_prompt(lang: Optional[str]) -> str:
+    """The recommendation question (NPS, 0–10) asked after the rating when `survey.nps` is on."""
+    return localise(
+        lang,
+        zh="您有多大可能向朋友或同事推荐我们？请回复 0–10 的数字：10 表示非常愿意，0 表示完全不会。",
+        en="How likely are you to recommend us to a friend or colleague? Reply with a number from 0 to 10 "
+        "(10 = extremely likely, 0 = not at all likely).",
+    )
+
+
+def nps_buttons(lang: Optional[str]) -> List[Tuple[int, str]]:
+    """The recommendation question's buttons, 10 first: (score, title); the title starts with the score, so
+    a customer can type it on a channel that shows buttons as lines."""
+    ends = {
+        10: localise(lang, zh="10 非常愿意", en="10 Extremely likely"),
+        0: localise(lang, zh="0 完全不会", en="0 Not at all likely"),
+    }
+    return [(score, ends.get(score, str(score))) for score in range(10, -1, -1)]
+
+
+def nps_thanks(lang: Optional[str]) -> str:
+    """Thanks for the recommendation answer."""
+    return localise(lang, zh="感谢您的反馈！", en="Thank you for your answer!")
+
+
+def nps_invalid(lang: Optional[str]) -> str:
+    """Asked once more when the recommendation answer is not a whole number from 0 to 10."""
+    return localise(
+        lang, zh="请回复 0 到 10 之间的一个数字（10 表示非常愿意推荐）。", en="Please reply with one number from 0 to 10."
+    )
+
+
+def nps_given_up(lang: Optional[str]) -> str:
+    """The survey ends politely after a second answer that is not a number from 0 to 10."""
+    return localise(
+        lang,
+        zh="没关系，感谢您参与评价！如果还有其他问题，随时可以问我。",
+        en="No problem, thank you for your feedback! If there's anything else, just ask.",
+    )
+
+
 # --- channels ----------------------------------------------------------------------------------------------------
 
 

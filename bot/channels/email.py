@@ -27,6 +27,7 @@ from bot.channels import email_settings as config
 from bot.channels.delivery_keys import DeliveryKeys, delivery_key
 from bot.channels.email_threads import Thread, ThreadStore
 from bot.channels.email_turns import MailTurns
+from bot.channels.numbered import button_lines
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class EmailOutput(OutputChannel):
         text = message.get("text") or ""
         buttons = message.get("buttons") or message.get("quick_replies") or []
         if buttons:
-            text = "\n".join([text] + [f"{i}. {b.get('title') or b.get('payload') or ''}" for i, b in enumerate(buttons, 1)])
+            text = "\n".join([text] + button_lines(buttons))  # the survey's lines carry their own numbers
         if not text.strip():
             return
 

@@ -9,7 +9,9 @@ in that turn is collected, not sent; then `decide` picks what the customer gets 
   and an acknowledgement with its number and the expected reply time from the calendar;
 - a confident FAQ answer: sent at once with how to reach a person (`email.answer_faq: automatic`), or only
   suggested to an agent on a ticket (`suggest`: the customer gets the acknowledgement);
-- a mail in a thread an agent already has: nothing (the mail reached the ticket).
+- a mail in a thread an agent already has: nothing (the mail reached the ticket);
+- an answer to the survey the desk mailed when it resolved the ticket ("5", "5 非常满意", the recommendation
+  score, the comment): the survey's own replies (thanks, the next question as numbered lines), never a ticket.
 
 Never answered (RFC 3834): auto-replies, bounces, mailing lists, no-reply senders; at most
 `acknowledgements_per_thread_per_day` acknowledgements a thread a day. What could not be read is logged in one
@@ -30,6 +32,7 @@ from bot import clock, conversations, texts
 from bot.channels.email_parse import InboundMail, read_mail
 from bot.channels.email_settings import EmailSettings
 from bot.channels.email_threads import Thread, ThreadStore
+from bot.channels.numbered import button_lines
 from bot.language import detect
 
 logger = logging.getLogger(__name__)
@@ -40,11 +43,17 @@ FAQ_PREFIX = "faq_"
 EMERGENCY_REASON = "emergency"
 EMAIL_REASON = "email"  # a mail the assistant could not answer (settings `escalation.grades.email`)
 EMPTY_MAIL_TEXT = "(e-mail without text)"
+# The survey's actions (actions/survey.py): a mail they answered is a survey answer, not a request.
+SURVEY_ACTIONS = frozenset({"action_survey_answer", "action_nps_answer", "action_survey_comment"})
+SURVEY_SLOTS = ("survey_pending", "nps_pending")  # set while the survey waits for an answer
 
 # outcomes of one mail (logged, and what the tests look at)
-DUPLICATE, NOT_ANSWERED, NO_SENDER, ANSWERED, ACKNOWLEDGED, TO_TICKET, LIMITED = (
-    "duplicate", "not_answered", "no_sender", "answered", "acknowledged", "to_ticket", "limited",
+DUPLICATE, NOT_ANSWERED, NO_SENDER, ANSWERED, ACKNOWLEDGED, TO_TICKET, LIMITED, SURVEY = (
+    "duplicate", "not_answered", "no_sender", "answered", "acknowledged", "to_ticket", "limited", "survey",
 )
+# Survey replies a thread gets a day at most (rating, a bad recommendation answer, the answer, the comment): a
+# loop guard, like the other automatic replies' limits.
+SURVEY_MAILS_PER_DAY = 4
 
 SendMail = Callable[[Thread, str, bool], Awaitable[None]]
 
@@ -57,13 +66,15 @@ class TurnFacts:
     confidence: float
     handed_off: bool  # `action_handoff` ran in this turn
     paused: bool  # an agent has the conversation (before this mail)
-    answers: List[str]  # the texts the assistant said in the turn
+    answers: List[str]  # the texts the assistant said in the turn (buttons as numbered lines)
     ticket: Optional[str]
+    survey: bool = False  # a survey action answered the mail (`SURVEY_ACTIONS`)
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """What to do after the turn: `answer`, `handoff` (with a reason), `acknowledge` (a ticket exists) or `nothing`."""
+    """What to do after the turn: `answer`, `survey` (mail the survey's replies), `handoff` (with a reason),
+    `acknowledge` (a ticket exists) or `nothing`."""
 
     action: str
     reason: Optional[str] = None
@@ -81,6 +92,8 @@ def decide(facts: TurnFacts, urgent: bool, settings: EmailSettings) -> Plan:
         return Plan("acknowledge")
     if facts.paused:
         return Plan("nothing")
+    if facts.survey:
+        return Plan("survey")
     if urgent:
         return Plan("handoff", EMERGENCY_REASON)
     confident = (
@@ -107,7 +120,22 @@ def turn_facts(tracker: Any, paused_before: bool) -> TurnFacts:
         paused=paused_before,
         answers=[],
         ticket=tracker.get_slot("ticket_id"),
+        survey=any(isinstance(e, ActionExecuted) and e.action_name in SURVEY_ACTIONS for e in after),
     )
+
+
+def survey_waiting(tracker: Any) -> bool:
+    """True while the survey mailed by the desk waits for its rating or the recommendation answer: then the
+    mail's body alone is the message ("5 非常满意" starts it; the subject is only the thread's "Re: …")."""
+    if tracker is None:
+        return False
+    return any(bool(tracker.get_slot(slot)) for slot in SURVEY_SLOTS if slot in tracker.slots)
+
+
+def answer_text(message: Dict[str, Any]) -> str:
+    """One message the assistant said, as mailed: its text, then its buttons as lines (`bot.channels.numbered`)."""
+    buttons = message.get("buttons") or []
+    return "\n".join([message.get("text") or ""] + button_lines(buttons)) if buttons else message.get("text") or ""
 
 
 def expected_reply_time(at: dt.datetime, urgent: bool, settings: Optional[Dict[str, Any]] = None) -> dt.datetime:
@@ -187,12 +215,12 @@ class MailTurns:
 
     async def _converse(self, mail: InboundMail, thread: Thread, attachments: List[dict]) -> str:
         sender_id = conversations.conversation_id(CHANNEL, thread.thread)
-        text = mail.text or EMPTY_MAIL_TEXT
-        language = detect(text)
-        self.store.set_language(thread.thread, language)
         agent = self.agent()
         before = await agent.tracker_store.retrieve(sender_id)
         paused_before = bool(before is not None and before.is_paused())
+        text = (mail.body.strip() if survey_waiting(before) else "") or mail.text or EMPTY_MAIL_TEXT
+        language = detect(text)
+        self.store.set_language(thread.thread, language)
         metadata = {
             "email": {
                 "message_id": mail.message_id, "subject": mail.subject[:300], "attachments": attachments,
@@ -203,7 +231,7 @@ class MailTurns:
         await self.on_new_message(UserMessage(text, collector, sender_id, input_channel=CHANNEL, metadata=metadata))
         tracker = await agent.tracker_store.retrieve(sender_id)
         facts = dataclasses.replace(
-            turn_facts(tracker, paused_before), answers=[m.get("text") for m in collector.messages if m.get("text")]
+            turn_facts(tracker, paused_before), answers=[answer_text(m) for m in collector.messages if m.get("text")]
         )
         urgent = urgent_subject(mail.subject, self.settings.urgent_subject_words)
         plan = decide(facts, urgent, self.settings)
@@ -216,6 +244,12 @@ class MailTurns:
             ticket = await self._hand_over(sender_id, plan.reason or EMAIL_REASON)
         if plan.action == "nothing":
             return TO_TICKET
+        if plan.action == "survey":
+            if not self.store.take_auto_reply(thread.thread, clock.now().date().isoformat(), "survey", SURVEY_MAILS_PER_DAY):
+                logger.info("email: thread %s had its survey replies for today: not answered", thread.thread)
+                return LIMITED
+            await self.send_mail(thread, "\n\n".join(facts.answers), True)
+            return SURVEY
         if ticket:
             self.store.set_ticket(thread.thread, ticket)
         thread = self.store.thread(thread.thread) or thread

@@ -17,32 +17,14 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import OutputChannel
 
-from bot import conversations, texts
+from bot import conversations
 from bot.channels.delivery_keys import DeliveryKeys, delivery_key
+from bot.channels.numbered import fold_buttons, self_numbered
 from bot.channels.shared_state import LocalState, SharedState
 from bot.channels.wechat_api import WeChatApiError
-from bot.language import detect
 from bot.servers.rasa_metrics import rasa_meters
 
 logger = logging.getLogger(__name__)
-
-
-def fold_buttons(text: str, buttons: List[Dict[str, Any]]) -> str:
-    """Fold a text and its buttons into one message with numbered options (each send counts against quota).
-
-    Args:
-        text: the message text.
-        buttons: Rasa buttons (`title`, `payload`).
-
-    Returns:
-        The text, one numbered line per button, and a hint in the text's language.
-    """
-    lines = [text.strip()] if text and text.strip() else []
-    for index, button in enumerate(buttons, start=1):
-        lines.append(f"{index}. {button.get('title') or button.get('payload') or ''}".rstrip())
-    if buttons:
-        lines.append(texts.choose_by_number(detect(text or "")))
-    return "\n".join(lines)
 
 
 class ButtonMemory:
@@ -63,7 +45,12 @@ class ButtonMemory:
         return conversations.conversation_id(self.channel, customer) if self.channel else customer
 
     def remember(self, recipient_id: str, buttons: List[Dict[str, Any]]) -> None:
-        """Store the payloads (or titles) of the buttons just sent to `recipient_id`."""
+        """Store the payloads (or titles) of the buttons just sent to `recipient_id`; buttons whose titles number
+        themselves (the survey's, `bot.channels.numbered`) are not indexed: the number typed goes to the
+        assistant as text, and the buttons shown before them no longer count."""
+        if self_numbered(buttons):
+            self.state.drop_buttons(self._key(recipient_id))
+            return
         self.state.put_buttons(self._key(recipient_id), [str(b.get("payload") or b.get("title") or "") for b in buttons])
 
     def resolve(self, sender_id: str, text: str) -> Optional[str]:

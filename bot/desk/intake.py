@@ -203,15 +203,15 @@ class Intake:
         return [ticket_summary(t, now) for t in self.store.tickets_for_customer(customer_id)]
 
     def rate(self, code: str, body: Any) -> Dict[str, Any]:
-        """Record the survey answer (1–5 and an optional comment) on a resolved ticket (its closing sent the
-        survey); an open or handed-back ticket has no survey to answer.
+        """Record the survey answer (1–5 and an optional comment, or with `nps`: the recommendation answer 0–10)
+        on a resolved ticket (its closing sent the survey); an open or handed-back ticket has no survey to answer.
 
         Raises:
             DeskError: 404 unknown ticket; 400 bad rating or comment; 409 the ticket is not resolved.
         """
         ticket = self.find(code)
         if not isinstance(body, dict):
-            raise DeskError(400, "the body must be a JSON object {rating, comment}")
+            raise DeskError(400, "the body must be a JSON object {rating, comment, nps}")
         rating = body.get("rating")
         if isinstance(rating, str) and rating.strip().isdigit():
             rating = int(rating.strip())
@@ -220,7 +220,12 @@ class Intake:
         comment = body.get("comment")
         if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_TEXT):
             raise DeskError(400, f"'comment' must be a string of at most {MAX_TEXT} characters")
-        if not self.store.record_rating(ticket.id, rating, (comment or "").strip() or None, records.now()):
+        nps = body.get("nps")
+        if nps is not None and (isinstance(nps, bool) or not isinstance(nps, int) or not 0 <= nps <= 10):
+            raise DeskError(400, "'nps' must be an integer from 0 to 10 (or absent)")
+        if nps is not None and comment is not None:
+            raise DeskError(400, "'nps' and 'comment' come in separate answers")
+        if not self.store.record_rating(ticket.id, rating, (comment or "").strip() or None, records.now(), nps):
             raise DeskError(409, f"ticket {ticket.code} is {ticket.status}: only a resolved ticket takes a rating")
         if self.on_rated is not None:
             self.on_rated(ticket, rating)

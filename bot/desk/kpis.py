@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from bot.desk.complaints import DAY_SECONDS, customer_key
 from bot.desk.records import CLOSED_STATUSES, Ticket, TicketStatus
 from bot.desk.sla import DEFAULT_FIRST_RESPONSE, BusinessHours
+from bot.survey import nps_group
 
 UTC = dt.timezone.utc
 FALLBACK_INTENT = "nlu_fallback"
@@ -206,6 +207,18 @@ class Figures:
             },
         }
 
+    def nps(self, tickets: Sequence[Ticket]) -> Dict[str, Any]:
+        """Net Promoter Score of the recommendation answers (0–10): % promoters (9–10) − % detractors (0–6)."""
+        scores = [t.nps for t in tickets if t.nps is not None]
+        groups = collections.Counter(nps_group(score) for score in scores)
+        promoters, detractors = groups.get("promoter", 0), groups.get("detractor", 0)
+        return {
+            "count": len(scores), "promoters": promoters, "passives": groups.get("passive", 0),
+            "detractors": detractors,
+            "score": round(100 * (promoters - detractors) / len(scores), 1) if scores else None,
+            "distribution": {str(n): sum(1 for s in scores if s == n) for n in range(11)},
+        }
+
     def sla_met(self, ticket: Ticket) -> Optional[bool]:
         """Both clocks met (True), one missed (False), or not judged yet (None: open and not yet late, or
         abandoned before its first-response due time)."""
@@ -373,6 +386,7 @@ class Figures:
             "first_response_p50_seconds": first["p50_seconds"], "first_response_p90_seconds": first["p90_seconds"],
             "first_response_within_target_percent": first["within_target_percent"],
             "sla_met_percent": sla["met_percent"], "csat_count": csat["count"], "csat_share_4_5": csat["share_4_5"],
+            "nps": self.nps(tickets)["score"],
         }
 
     def groups(self, by: str) -> Dict[str, Dict[str, Any]]:
@@ -413,6 +427,7 @@ class Figures:
             "one_contact_resolution": self.one_contact_resolution(tickets),
             "complaints": self.complaints(tickets),
             "csat": self.csat(tickets),
+            "nps": self.nps(tickets),
             "sla": self.sla(tickets),
             "volume": self.volume(tickets),
             "agents": self.agents(tickets),

@@ -193,6 +193,7 @@ class Ticket:
     offered_to: Optional[str] = None  # auto-assignment: the agent it is offered to (`bot.desk.assignment`)
     offer_expires: Optional[float] = None
     declined_by: Optional[str] = None  # agents who declined it or let the offer lapse, comma-separated
+    nps: Optional[int] = None  # the recommendation answer (0–10) after the rating (settings.yml survey.nps)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Ticket:

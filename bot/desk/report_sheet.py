@@ -1,6 +1,6 @@
 """`python -m bot report --from D --to D --out report.xlsx`: the period report as a spreadsheet.
 
-One sheet per view (summary, by day, volume by hour, handoff reasons, topics, CSAT, SLA, agents), charts on the
+One sheet per view (summary, by day, volume by hour, handoff reasons, topics, CSAT with NPS, SLA, agents), charts on the
 views that have a shape (volume by hour, first response and CSAT over the days, handoff reasons, the CSAT
 distribution), headings in Chinese or English (`reports.language`, or `--language`). The figures are those of
 `GET /api/reports` (`bot.desk.reports`); their definitions are in `docs/kpis.md`.
@@ -40,6 +40,9 @@ WORDS: Dict[str, tuple] = {
     "channel": ("渠道", "Channel"), "judged": ("已判定", "Judged"), "met": ("达成", "Met"),
     "agent": ("坐席", "Agent"), "resolved": ("已解决", "Resolved"), "csat_count": ("评价数", "Ratings"),
     "qa": ("质检分", "QA score"),
+    "nps": ("净推荐值 NPS", "NPS"), "nps_count": ("推荐问题回答数", "Recommendation answers"),
+    "promoters": ("推荐者（9–10）", "Promoters (9–10)"), "passives": ("被动者（7–8）", "Passives (7–8)"),
+    "detractors": ("贬损者（0–6）", "Detractors (0–6)"),
 }
 SHEETS = ("summary", "by_day", "by_hour", "reasons", "topics", "csat", "sla", "agents")
 
@@ -91,7 +94,8 @@ def workbook(report: Dict[str, Any], language: str) -> Any:
         [w("containment"), assistant["containment_rate"]], [w("bot_resolution"), assistant["resolution"]["percent"]],
         [w("fallback"), assistant["fallback_rate"]], [w("fcr"), report["one_contact_resolution"]["percent"]],
         [w("complaint_rate"), report["complaints"]["rate"]], [w("second_rate"), report["complaints"]["second_rate"]],
-        [w("csat_share"), report["csat"]["share_4_5_percent"]], [w("sla_met"), report["sla"]["met_percent"]],
+        [w("csat_share"), report["csat"]["share_4_5_percent"]], [w("nps"), report["nps"]["score"]],
+        [w("sla_met"), report["sla"]["met_percent"]],
     ])
     days = report.get("groups") or {}
     ws = sheet("by_day", [w("day"), w("first_p50"), w("csat_share"), w("tickets")], [
@@ -121,6 +125,11 @@ def workbook(report: Dict[str, Any], language: str) -> Any:
     ws.append([w("wait"), w("count"), w("share")])
     for bucket, g in csat["by_wait"].items():
         ws.append([bucket, g["count"], g["share_4_5"]])
+    nps = report["nps"]
+    ws.append([])
+    for key, value in (("nps", nps["score"]), ("nps_count", nps["count"]), ("promoters", nps["promoters"]),
+                       ("passives", nps["passives"]), ("detractors", nps["detractors"])):
+        ws.append([w(key), value])
     sla = report["sla"]
     rows: List[List[Any]] = [[f"{w('grade')} {k}", v["judged"], v["met"], v["met_percent"]] for k, v in sla["by_grade"].items()]
     rows += [[f"{w('channel')} {k}", v["judged"], v["met"], v["met_percent"]] for k, v in sla["by_channel"].items()]

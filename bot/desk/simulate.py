@@ -5,7 +5,8 @@ The traffic comes from `bot.staffing.traffic` (daily and weekly seasons, growth,
 conversation goes through the desk's own ingest path: the `user` event the broker consumer hands to the inbox
 (`Inbox.ingest`, counted for the containment rate); a share of them are handed over and then live a ticket's
 whole life through the same service calls the HTTP API makes: created from a context packet
-(`Intake.create_ticket`), claimed, answered, resolved (`TicketDesk`), rated (`Intake.rate`). The desk's clock is
+(`Intake.create_ticket`), claimed, answered, resolved (`TicketDesk`), rated (`Intake.rate`, most raters also
+answering the recommendation question). The desk's clock is
 pinned (`FRONTLINE_NOW`) to each simulated moment, so every stored time, due time and SLA is computed by the
 desk itself, in business time. Angry customers wait on grade A, calm ones ask for a human or were not
 understood; angry customers rate lower.
@@ -58,6 +59,11 @@ REASONS = [
 CALM_RATINGS = [1, 2, 10, 35, 52]  # weights of 1..5
 ANGRY_RATINGS = [18, 20, 25, 22, 15]
 RATED_SHARE = 0.6
+# The recommendation question (NPS, settings.yml survey.nps): the share of raters who answer it, and the scores
+# (0..10) each rating tends to go with. Drawn from a generator of its own, so the traffic and ratings a seed
+# gives are the same as without it.
+NPS_ANSWERED_SHARE = 0.8
+NPS_BY_RATING = {1: (0, 5), 2: (2, 6), 3: (5, 8), 4: (7, 9), 5: (8, 10)}
 
 
 class SimulationError(ValueError):
@@ -179,13 +185,14 @@ class Simulator:
         self.desk = desk
         self.plan = plan
         self.rng = random.Random(plan.seed)
+        self.nps_rng = random.Random(f"nps-{plan.seed}")
         tz = _timezone(desk.settings)
         now = (end or clock.now()).astimezone(tz)
         self.end = now.replace(minute=0, second=0, microsecond=0)
         self.start = self.end - dt.timedelta(days=plan.days)
         self.agents: List[Agent] = []
         self.topics = sorted(desk.settings.skills) + ["faq_general"]
-        self.counts = {"conversations": 0, "tickets": 0, "resolved": 0, "rated": 0}
+        self.counts = {"conversations": 0, "tickets": 0, "resolved": 0, "rated": 0, "nps_answers": 0}
 
     def _ensure_agents(self) -> None:
         skills = sorted({*self.desk.settings.skills.values(), self.desk.settings.general_skill, "emergency"})
@@ -265,6 +272,9 @@ class Simulator:
             rating = self.rng.choices(range(1, 6), weights=ANGRY_RATINGS if angry else CALM_RATINGS)[0]
             self.desk.intake.rate(code, {"rating": rating})
             self.counts["rated"] += 1
+            if self.nps_rng.random() < NPS_ANSWERED_SHARE:
+                self.desk.intake.rate(code, {"rating": rating, "nps": self.nps_rng.randint(*NPS_BY_RATING[rating])})
+                self.counts["nps_answers"] += 1
 
 
 def _timezone(settings: DeskSettings) -> dt.tzinfo:

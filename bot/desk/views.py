@@ -68,6 +68,7 @@ def ticket_summary(ticket: Ticket, now: float) -> Dict[str, Any]:
         "created_at": iso(ticket.created_at),
         "closed_at": iso(ticket.closed_at),
         "rating": ticket.rating,
+        "nps": ticket.nps,
         "sla": ticket_sla(ticket, now)["overall"],
     }
 
@@ -162,6 +163,7 @@ class TicketViews:
             "waiting_seconds": int(waiting) if waiting is not None else None,
             "rating": ticket.rating,
             "rating_comment": ticket.rating_comment,
+            "nps": ticket.nps,
             "reply_window": self.reply_window(ticket, now) if ticket.is_open else None,
             "sla_alerted": ticket.sla_alerted,
             "escalated_at": iso(ticket.escalated_at),

@@ -133,8 +133,13 @@ class DeskClient:
             raise DeskError("earlier tickets: the desk's answer is not a list")
         return body
 
-    def post_survey(self, ticket_id: str, rating: int, comment: str | None = None) -> Dict[str, Any]:
-        """Record a satisfaction answer (1-5, optional comment) on a ticket."""
+    def post_survey(
+        self, ticket_id: str, rating: int, comment: str | None = None, nps: int | None = None
+    ) -> Dict[str, Any]:
+        """Record a satisfaction answer (1-5, optional comment, optional recommendation score 0-10) on a ticket."""
         path = f"/internal/tickets/{quote(str(ticket_id), safe='')}/survey"
-        _, body = self._request("POST", path, "survey answer", json={"rating": rating, "comment": comment})
+        payload: Dict[str, Any] = {"rating": rating, "comment": comment}
+        if nps is not None:
+            payload["nps"] = nps
+        _, body = self._request("POST", path, "survey answer", json=payload)
         return body if isinstance(body, dict) else {}

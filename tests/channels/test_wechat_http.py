@@ -547,6 +547,35 @@ async def test_buttons_folded_and_numbers_resolved(fake_api: FakeWeChatApi, serv
     assert assistant.calls[2].text == "2"  # a choice is used once
 
 
+async def test_survey_buttons_are_listed_by_their_own_numbers_and_a_typed_number_reaches_the_assistant(
+    fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession
+) -> None:
+    """"1. 5 ⭐ 非常满意" made "5" mean the fifth line (a rating of 1): the survey's lines carry their own numbers."""
+    from bot import texts
+
+    menu = [{"title": "查询订单", "payload": "/faq_order_status"}, {"title": "转人工", "payload": "/ask_human"}]
+    survey = [{"title": t, "payload": '/survey_rating{"rating": %d}' % n} for n, t in texts.survey_buttons("zh")]
+
+    def answer(m: Any) -> List[Dict[str, Any]]:
+        if m.text == "菜单":
+            return [{"text": "请选择：", "buttons": menu}]
+        if m.text == "结束":
+            return [{"text": "请为本次服务打分", "buttons": survey}]
+        return [{"text": f"收到 {m.text}"}]
+
+    assistant = FakeAssistant(answer=answer)
+    server = await serve(make_channel(fake_api), assistant)
+    await post(http, server.url, plain_query(), text_message_xml("菜单", msg_id="1411"))
+    status, body = await post(http, server.url, plain_query(), text_message_xml("结束", msg_id="1412"))
+    assert reply_fields(body)["Content"] == (
+        "请为本次服务打分\n5 ⭐ 非常满意\n4 ⭐ 满意\n3 ⭐ 一般\n2 ⭐ 不满意\n1 ⭐ 非常不满意\n请回复数字进行选择。"
+    )
+    await post(http, server.url, plain_query(), text_message_xml("2", msg_id="1413"))
+    assert assistant.calls[2].text == "2"  # not the menu's second button: the survey replaced it
+    await post(http, server.url, plain_query(), text_message_xml("5 非常满意", msg_id="1414"))
+    assert assistant.calls[3].text == "5 非常满意"
+
+
 async def test_deeply_nested_xml_is_refused_with_a_warning(
     fake_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, caplog: Any
 ) -> None:

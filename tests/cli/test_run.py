@@ -35,6 +35,7 @@ def test_wrong_setting_stops_start_up_with_the_key_named(tmp_path: pathlib.Path,
     [
         ("  traditional: taiwan\n", "  traditional: mainland\n", "i18n.traditional"),
         ('  contact_en: "our 24/7 emergency line +86 400-820-0000"\n', "", "emergency.contact_en"),
+        ("  nps: false\n", "  nps: maybe\n", "survey.nps"),
     ],
 )
 def test_a_wrong_text_setting_stops_start_up(tmp_path: pathlib.Path, monkeypatch, capsys, find, replace, key) -> None:

@@ -113,6 +113,28 @@ async def test_internal_lookups_and_survey(app, internal, make_packet, agents) -
     assert response.status == 404
 
 
+async def test_the_recommendation_answer_is_stored_with_the_rating(app, internal, make_packet, agents) -> None:
+    code = (await create(app, internal, make_packet("conv-nps"))).json["id"]
+    _, response = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal,
+                                             json={"rating": 4, "nps": 9})
+    assert response.status == 409  # open: no survey was sent
+    _, response = await app.asgi_client.post(f"/api/tickets/{code}/resolve", headers=agents["alice"]["headers"])
+    assert response.status == 200
+    _, response = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal,
+                                             json={"rating": 4, "comment": "快"})
+    assert response.status == 200 and response.json["nps"] is None
+    _, response = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal,
+                                             json={"rating": 4, "nps": 0})
+    assert response.status == 200 and response.json["nps"] == 0 and response.json["rating_comment"] == "快"
+    bad_answers = ({"rating": 4, "nps": 11}, {"rating": 4, "nps": -1}, {"rating": 4, "nps": "ten"},
+                   {"rating": 4, "nps": True}, {"rating": 4, "nps": 9.5}, {"rating": 4, "nps": 9, "comment": "x"})
+    for bad in bad_answers:
+        _, response = await app.asgi_client.post(f"/internal/tickets/{code}/survey", headers=internal, json=bad)
+        assert response.status == 400 and "nps" in response.json["error"], bad
+    _, response = await app.asgi_client.get(f"/api/tickets/{code}", headers=agents["alice"]["headers"])
+    assert response.json["nps"] == 0 and response.json["rating"] == 4
+
+
 async def test_every_api_call_needs_a_valid_token(app, internal, make_packet) -> None:
     code = (await create(app, internal, make_packet())).json["id"]
     calls = [

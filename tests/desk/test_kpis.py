@@ -30,7 +30,7 @@ def ticket(created: float, *, status: str = "resolved", first: Optional[float] =
            topic: Optional[str] = None, team: Optional[str] = None, customer: Optional[str] = None,
            conversation: Optional[str] = None, assignee: Optional[str] = None, rating: Optional[int] = None,
            abandoned: Optional[float] = None, complaint: bool = False, due_first: Optional[float] = None,
-           due_resolution: Optional[float] = None) -> Ticket:
+           due_resolution: Optional[float] = None, nps: Optional[int] = None) -> Ticket:
     number = next(_IDS)
     return Ticket(
         id=number, conversation_id=conversation or f"{channel}:c{number}", channel=channel,
@@ -41,7 +41,7 @@ def ticket(created: float, *, status: str = "resolved", first: Optional[float] =
         due_first_response=due_first if due_first is not None else created + 120,
         warn_first_response=created + 90,
         due_resolution=due_resolution if due_resolution is not None else created + 4 * 3600,
-        warn_resolution=created + 3 * 3600, rating=rating, abandoned_at=abandoned, complaint=complaint,
+        warn_resolution=created + 3 * 3600, rating=rating, abandoned_at=abandoned, complaint=complaint, nps=nps,
     )
 
 
@@ -226,6 +226,29 @@ def test_csat_share_distribution_and_by_waiting_time(calendar: BusinessCalendar)
         "0-60": {"count": 2, "share_4_5": 1.0}, "60-180": {"count": 1, "share_4_5": 0.0},
         "180-600": {"count": 1, "share_4_5": 1.0}, "600+": {"count": 1, "share_4_5": 0.0},
     }
+
+
+def test_nps_is_promoters_percent_minus_detractors_percent(calendar: BusinessCalendar) -> None:
+    t0 = at(2025, 9, 22, 10, 0)
+    scores = [10, 9, 9, 8, 7, 6, 0, 3]  # 3 promoters, 2 passives, 3 detractors of 8
+    tickets = [ticket(t0, rating=4, nps=n) for n in scores] + [ticket(t0, rating=5), ticket(t0)]  # no answer: left out
+    tickets.append(ticket(at(2025, 12, 1, 10, 0), rating=5, nps=10))  # created after the period
+    nps = figures(calendar, tickets).report()["nps"]
+    assert nps["count"] == 8 and (nps["promoters"], nps["passives"], nps["detractors"]) == (3, 2, 3)
+    assert nps["score"] == 0.0
+    assert nps["distribution"] == {str(n): scores.count(n) for n in range(11)}
+    # 9 and 10 promote, 7 and 8 do not count either way, 6 and below detract: 2 of 3 promoters = 66.7
+    three = [ticket(t0, nps=9), ticket(t0, nps=7), ticket(t0, nps=10)]
+    assert figures(calendar, three).nps(three)["score"] == 66.7
+    low = [ticket(t0, nps=6), ticket(t0, nps=8)]
+    assert figures(calendar, low).nps(low)["score"] == -50.0
+
+
+def test_nps_without_answers_is_none_not_zero(calendar: BusinessCalendar) -> None:
+    tickets = [ticket(at(2025, 9, 22, 10, 0), rating=5)]
+    report = figures(calendar, tickets).report(group_by="channel")
+    assert report["nps"]["score"] is None and report["nps"]["count"] == 0
+    assert report["groups"]["socketio"]["nps"] is None
 
 
 def test_sla_met_by_grade_and_channel(calendar: BusinessCalendar) -> None:

@@ -67,3 +67,22 @@ def test_bad_dates_are_refused_with_the_reason(database: str, tmp_path: Any) -> 
     done = run(database, "--from", "2025-09-30", "--to", "2025-09-01", "--out", str(tmp_path / "x.xlsx"))
     assert done.returncode == 2 and "is before" in done.stderr
     assert not (tmp_path / "x.xlsx").exists()
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_the_spreadsheet_shows_the_nps_of_the_period(language: str) -> None:
+    from bot.calendar import BusinessCalendar
+    from bot.desk.report_sheet import workbook
+    from tests.desk.test_kpis import at, figures, ticket
+
+    t0 = at(2025, 9, 22, 10, 0)
+    tickets = [ticket(t0, rating=5, nps=10), ticket(t0, rating=5, nps=9), ticket(t0, rating=2, nps=3),
+               ticket(t0, rating=4, nps=8)]
+    report = figures(BusinessCalendar.from_settings(), tickets).report(group_by="day")
+    report["period"] = {"from": "2025-09-01", "to": "2025-10-31", "timezone": "Asia/Shanghai"}
+    book = workbook(report, language)
+    summary = {row[0]: row[1] for row in book[word("summary", language)].iter_rows(min_row=2, values_only=True)}
+    assert summary[word("nps", language)] == 25.0  # 2 promoters, 1 detractor of 4: 50% - 25%
+    csat = {row[0]: row[1] for row in book[word("csat", language)].iter_rows(min_row=2, values_only=True) if row}
+    assert csat[word("promoters", language)] == 2 and csat[word("detractors", language)] == 1
+    assert csat[word("passives", language)] == 1 and csat[word("nps_count", language)] == 4

@@ -186,13 +186,17 @@ def test_the_report_reads_closed_tickets_of_the_store(store: Store, settings: Di
     assert store.stamp_first_response(ticket.id, start + 3600 + 170)
     assert store.begin_close(ticket.id, TicketStatus.RESOLVING, start + 4000, "alice")
     assert store.finish_close(ticket.id, TicketStatus.RESOLVING, start + 4000)
-    assert store.record_rating(ticket.id, 4, None, start + 4100)
+    assert store.record_rating(ticket.id, 4, "fast", start + 4100)
+    assert store.record_rating(ticket.id, 4, None, start + 4120, nps=6)  # the recommendation answer
     store.add_message(ticket.id, MessageRole.SYSTEM, "x", start + 4000, MessageStatus.INTERNAL)
     report = desk.period_reports.report(dt.date(2025, 9, 22), dt.date(2025, 9, 22), now=start + 86400)
     assert report["first_response"]["p50_seconds"] == 170.0
     assert report["first_response"]["within_target_percent"] == 100.0  # WeChat: 180 s
     assert report["csat"]["share_4_5"] == 1.0 and report["sla"]["met_percent"] == 100.0
     assert report["agents"][0]["agent"] == "alice" and report["handle_time"]["average_seconds"] == 350.0
+    assert report["nps"]["detractors"] == 1 and report["nps"]["score"] == -100.0
+    stored = store.ticket_by_code(code)
+    assert (stored.nps, stored.rating_comment) == (6, "fast")  # the answer with nps kept the comment
 
 
 def test_the_retention_policy_deletes_the_turns_before_its_cutoff(store: Store) -> None:
@@ -200,3 +204,30 @@ def test_the_retention_policy_deletes_the_turns_before_its_cutoff(store: Store) 
     store.record_turn("wechat:openid-new", 1, "wechat", 300.0, "faq_coupon")
     store.forget_conversations(closed_before=0.0, seen_before=200.0)
     assert store.turns_between(0, 1000) == [("wechat:openid-new", "wechat", 300.0, "faq_coupon")]
+
+
+def test_a_desk_older_than_the_nps_column_gets_it_and_keeps_its_ratings(store: Store, settings: Dict[str, Any],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desk's only migration adds nullable columns a newer version declares: `desk_tickets.nps` here."""
+    import sqlalchemy as sa
+
+    from bot.desk.store.database import add_missing_columns
+    from bot.desk.store.tables import tickets
+
+    desk = desk_on(store, settings, PlainCalendar())
+    start = dt.datetime(2025, 9, 22, tzinfo=dt.timezone.utc).timestamp()
+    pin(monkeypatch, start + 3600)
+    code = desk.intake.create_ticket(build_packet("old-1", channel="wechat"))[0]["id"]
+    ticket = store.ticket_by_code(code)
+    assert store.begin_close(ticket.id, TicketStatus.RESOLVING, start + 4000, None)
+    assert store.finish_close(ticket.id, TicketStatus.RESOLVING, start + 4000)
+    assert store.record_rating(ticket.id, 5, None, start + 4100)
+    with store.engine.begin() as conn:  # the table as a desk before the NPS question left it
+        conn.execute(sa.text(f"ALTER TABLE {tickets.name} DROP COLUMN nps"))
+        assert "nps" not in {c["name"] for c in sa.inspect(conn).get_columns(tickets.name)}
+    with store.engine.begin() as conn:
+        assert add_missing_columns(conn) == [f"{tickets.name}.nps"]
+    store.migrate()  # again: nothing left to add
+    assert store.ticket_by_code(code).rating == 5 and store.ticket_by_code(code).nps is None
+    assert store.record_rating(ticket.id, 5, None, start + 4200, nps=10)
+    assert store.ticket_by_code(code).nps == 10

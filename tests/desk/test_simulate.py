@@ -46,6 +46,9 @@ async def test_every_simulated_ticket_lived_its_life_through_the_desk(simulated:
         assert ticket.assignee.startswith("sim-agent-")
     rated = [t.rating for t in tickets if t.rating is not None]
     assert len(rated) == simulated["rated"] and set(rated) <= {1, 2, 3, 4, 5}
+    scores = [t.nps for t in tickets if t.nps is not None]
+    assert len(scores) == simulated["nps_answers"] > 0 and set(scores) <= set(range(11))
+    assert all(t.rating is not None for t in tickets if t.nps is not None)
     angry = [t.rating for t in tickets if t.reason == "anger" and t.rating is not None]
     calm = [t.rating for t in tickets if t.reason == "asked_for_human" and t.rating is not None]
     assert sum(angry) / len(angry) < sum(calm) / len(calm)

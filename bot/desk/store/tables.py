@@ -53,6 +53,8 @@ tickets = sa.Table(
     sa.Column("rating", sa.Integer),
     sa.Column("rating_comment", sa.Text),
     sa.Column("rated_at", sa.Float),
+    # The recommendation answer (NPS question, 0–10) after the rating, when settings.yml survey.nps is on.
+    sa.Column("nps", sa.Integer),
     sa.Column("notified_position", sa.Integer),
     # When the customer was taken to have stopped waiting (`bot.desk.abandonment`); NULL when they did not, or
     # came back (the ticket was queued again).

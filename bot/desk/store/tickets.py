@@ -431,17 +431,25 @@ class TicketRows(Database):
         with self.engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
 
-    def record_rating(self, ticket_id: int, rating: int, comment: Optional[str], at: float) -> bool:
+    def record_rating(
+        self, ticket_id: int, rating: int, comment: Optional[str], at: float, nps: Optional[int] = None
+    ) -> bool:
         """Store the customer's satisfaction rating (1–5) and optional comment, only on a resolved ticket (the
-        one kind whose closing sent the survey).
+        one kind whose closing sent the survey). With `nps` (the recommendation answer, 0–10) the score is stored
+        with the rating and the comment is left as it is.
 
         Returns:
             True when stored; False when the ticket is not resolved (open, handed back) or does not exist.
         """
+        values: Dict[str, Any] = {"rating": rating, "rated_at": at}
+        if nps is not None:
+            values["nps"] = nps
+        else:
+            values["rating_comment"] = self.cipher.encrypt(comment) if comment else None
         stmt = (
             tickets.update()
             .where(tickets.c.id == ticket_id, tickets.c.status == TicketStatus.RESOLVED.value)
-            .values(rating=rating, rating_comment=self.cipher.encrypt(comment) if comment else None, rated_at=at)
+            .values(**values)
         )
         with self.engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
