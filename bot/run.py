@@ -336,7 +336,7 @@ def banner(stack: Stack, generated: Iterable[str] = ()) -> str:
     return f"""
 Frontline is running.{demo}
   Agent console:               {stack.desk_url}/console   (create an agent: .venv/bin/python -m bot desk add-agent NAME --skills general)
-  Supervisor dashboard:        {stack.desk_url}/dashboard
+  Supervisor dashboard:        {stack.desk_url}/dashboard   (a supervisor: add-agent NAME --skills general --role supervisor)
   Rasa server (REST, socket.io, HTTP API with the token in RASA_TOKEN): {stack.rasa_url}{unset}
   Talk to the assistant:
     curl -s {stack.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\{auth}

@@ -255,7 +255,7 @@ def banner(layout: Plan, var: pathlib.Path) -> str:
 Frontline is running in production mode: {n} Rasa servers, {n} action servers and {n} desks behind HAProxy.
   Assistant (channels, socket.io, Rasa's HTTP API): {layout.assistant_url}
   Agent console:        {layout.desk_url}/console   (create an agent: python -m bot desk add-agent NAME --skills general)
-  Supervisor dashboard: {layout.desk_url}/dashboard
+  Supervisor dashboard: {layout.desk_url}/dashboard   (a supervisor: add-agent NAME --skills general --role supervisor)
   Action servers (internal):       {layout.actions_url}
   HAProxy's statistics (internal): {layout.stats_url}
 Pid files: {var / 'run'}/. Logs: {var / 'logs'}/. Press Ctrl-C once to stop everything.
