@@ -18,6 +18,8 @@ import yaml
 from bot.settings import load_settings
 from cluster_helpers import SECRET
 from desk_harness import chromium, desk_cli, desk_env, desk_process, open_console, require_chromium
+from desk_harness import sign_in as sign_in_as
+from test_console_reconnect import settle_password
 
 pytestmark = pytest.mark.browser
 
@@ -51,14 +53,17 @@ def desk(tmp_path: pathlib.Path, make_packet: Any) -> Iterator[Dict[str, Any]]:
 @contextlib.contextmanager
 def running_desk(tmp_path: pathlib.Path, make_packet: Any, desk_settings: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
     """`python -m bot desk` on a temporary SQLite database with these `desk` settings changed, and alice
-    (emergency) added; yields its URL and a ticket factory."""
+    (emergency) and sue (a supervisor) added; yields its URL and a ticket factory."""
     require_chromium()
     settings = load_settings()
     settings["desk"].update(desk_settings)
     (tmp_path / "settings.yml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
     env = desk_env(tmp_path, FRONTLINE_DESK_SECRET=SECRET, FRONTLINE_SETTINGS=str(tmp_path / "settings.yml"))
     desk_cli(env, "add-agent", "alice", "--skills", "emergency", "--password", PASSWORD)
+    desk_cli(env, "add-agent", "sue", "--skills", "emergency", "--password", PASSWORD, "--role", "supervisor")
     with desk_process(env, tmp_path / "desk.log") as url:
+        for name in ("alice", "sue"):  # the console asks for a one-time password's change first
+            settle_password(url, name, PASSWORD)
 
         def create(conversation_id: str, **overrides: Any) -> str:
             # faq_lost_card: the emergency team, open around the clock (SLA in plain time whatever the hour).
@@ -128,8 +133,10 @@ def test_a_ticket_turning_yellow_then_red_is_notified_listed_and_moved_up(desk: 
         listed = page.locator("[data-testid=at-risk-item]")
         assert listed.count() >= 2  # `fresh` joins when it turns yellow too
         expect(page.locator("[data-testid=at-risk-count]")).to_have_text(str(listed.count()))
-        # The dashboard's supervisor panel lists them too, red first.
+        # The dashboard's supervisor panel lists them too, red first (the dashboard is for supervisors).
+        page = context.new_page()  # a tab of its own: its own session
         page.goto(f"{desk['url']}/dashboard")
+        sign_in_as(page, "sue", PASSWORD)
         board = page.locator("[data-testid=dashboard-at-risk] li")
         expect(board.first).to_have_attribute("data-light", "red", timeout=TIMEOUT)
         expect(page.locator(f"[data-testid=dashboard-at-risk] li[data-ticket-id='{mine}']")).to_be_visible()
