@@ -26,14 +26,13 @@ blocks a reply: the key is not checked (at worst a duplicate, never a loss) and 
 from __future__ import annotations
 
 import logging
-import pathlib
 import sqlite3
-import threading
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Union
 
 from redis.exceptions import RedisError
 
+from bot.channels.sqlite_file import SqliteFile
 from bot.redis_config import redis_settings
 
 logger = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def delivery_key(message: Mapping[str, Any]) -> Optional[str]:
     return key
 
 
-class SqliteKeyStore:
+class SqliteKeyStore(SqliteFile):
     """Keys, missed replies and (unused on one machine) presence in a SQLite file.
 
     Args:
@@ -75,27 +74,12 @@ class SqliteKeyStore:
         clock: wall-clock seconds (tests inject one).
     """
 
-    def __init__(self, path: pathlib.Path, clock: Callable[[], float] = time.time) -> None:
-        self.path = path
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._db: Optional[sqlite3.Connection] = None
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS delivery_keys (conversation TEXT NOT NULL, key TEXT NOT NULL,"
-                " state TEXT NOT NULL, until REAL NOT NULL, PRIMARY KEY (conversation, key))"
-            )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS missed_replies (conversation TEXT NOT NULL, key TEXT NOT NULL,"
-                " at REAL NOT NULL, PRIMARY KEY (conversation, key))"
-            )
-            self._db = db
-        return self._db
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS delivery_keys (conversation TEXT NOT NULL, key TEXT NOT NULL,"
+        " state TEXT NOT NULL, until REAL NOT NULL, PRIMARY KEY (conversation, key))",
+        "CREATE TABLE IF NOT EXISTS missed_replies (conversation TEXT NOT NULL, key TEXT NOT NULL,"
+        " at REAL NOT NULL, PRIMARY KEY (conversation, key))",
+    )
 
     def claim(self, conversation: str, key: str) -> str:
         """`NEW` (claimed for sending now), `SENDING` (someone else is) or `SENT`."""
@@ -175,13 +159,6 @@ class SqliteKeyStore:
             deleted += db.execute("DELETE FROM missed_replies WHERE at < ?", (cutoff,)).rowcount
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return deleted
-
-    def close(self) -> None:
-        """Release the file."""
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
 
     def join(self, conversation: str, socket_id: str) -> None:
         """One machine: presence is the socket.io server's own rooms (nothing to share)."""

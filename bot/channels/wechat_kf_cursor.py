@@ -12,13 +12,10 @@ behind a lease), else a SQLite file `$FRONTLINE_VAR/wechat-kf.db` (one machine; 
 from __future__ import annotations
 
 import logging
-import pathlib
-import sqlite3
-import threading
-import time
 import uuid
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
+from bot.channels.sqlite_file import SqliteFile
 from bot.redis_config import redis_settings
 
 logger = logging.getLogger(__name__)
@@ -29,7 +26,7 @@ DB_FILE = "wechat-kf.db"
 KEY_PREFIX = "frontline:wechat_kf"
 
 
-class SqliteCursorStore:
+class SqliteCursorStore(SqliteFile):
     """Cursors and handled message ids in a SQLite file (one machine).
 
     Args:
@@ -37,24 +34,11 @@ class SqliteCursorStore:
         clock: wall-clock seconds (tests inject one).
     """
 
-    def __init__(self, path: pathlib.Path, clock: Callable[[], float] = time.time) -> None:
-        self.path = path
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._db: Optional[sqlite3.Connection] = None
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(str(self.path), timeout=5, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS kf_cursor (open_kfid TEXT PRIMARY KEY, cursor TEXT NOT NULL)")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS kf_done (open_kfid TEXT NOT NULL, msgid TEXT NOT NULL, until REAL NOT NULL,"
-                " PRIMARY KEY (open_kfid, msgid))"
-            )
-            self._db = db
-        return self._db
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS kf_cursor (open_kfid TEXT PRIMARY KEY, cursor TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS kf_done (open_kfid TEXT NOT NULL, msgid TEXT NOT NULL, until REAL NOT NULL,"
+        " PRIMARY KEY (open_kfid, msgid))",
+    )
 
     def cursor(self, open_kfid: str) -> str:
         """The saved cursor ("" before the first page)."""
@@ -89,13 +73,6 @@ class SqliteCursorStore:
 
     def release(self, open_kfid: str, holder: str) -> None:
         """Nothing to release on one machine."""
-
-    def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
 
 
 class RedisCursorStore:

@@ -5,14 +5,11 @@
 - a WeChat Official Account menu click with key EMERGENCY (safe mode, built by wechatpy) does the same: the line
   in the passive reply, the rest through the customer-service API (the fake, on loopback), the same ticket.
 
-Real Rasa with the trained model, real action server and desk (`bot.run.start`), as `tests/calendar/
-test_offhours_stack.py` does.
+Real Rasa with the trained model, real action server and desk (`tests/channels/night_stack.py`).
 """
 
 from __future__ import annotations
 
-import pathlib
-import tempfile
 import time
 import uuid
 from typing import Any, Dict, Iterator, List
@@ -20,16 +17,15 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
-from bot.devtools import free_port
-from bot.run import Ports, Stack, latest_model, start
-from bot.settings import load_settings, repo_root
+from bot.run import Stack
+from bot.settings import load_settings
 from fake_wechat_api import FakeWeChatApi
+from tests.channels.night_stack import running_night_stack, ticket_of
 from tests.conftest import TEST_CHANNEL_ENV
 from wechat_helpers import peer_decrypt_reply, safe_request, text_message_xml
 
 pytestmark = pytest.mark.stack
 
-TUESDAY_NIGHT = "2025-12-02T02:00:00+08:00"
 ACCOUNT = "gh_frontline_test"
 
 
@@ -41,40 +37,14 @@ def wechat_api() -> Iterator[FakeWeChatApi]:
 
 @pytest.fixture(scope="module")
 def night_stack(wechat_api: FakeWeChatApi) -> Iterator[Stack]:
-    model = latest_model(repo_root())
-    if model is None:
-        pytest.fail("no trained model under models/: run `python -m bot train` first")
-    with tempfile.TemporaryDirectory(prefix="frontline-emergency-") as tmp:
-        var = pathlib.Path(tmp)
-        env = {**TEST_CHANNEL_ENV, "FRONTLINE_NOW": TUESDAY_NIGHT, "WECHAT_API_BASE": wechat_api.base_url}
-        stack = start(
-            var=var, ports=Ports(rasa=free_port(), actions=free_port(), desk=free_port()), model=model,
-            extra_env=env, log_dir=var / "logs",
-        )
-        try:
-            yield stack
-        finally:
-            stack.stop()
+    with running_night_stack("frontline-emergency-", WECHAT_API_BASE=wechat_api.base_url) as stack:
+        yield stack
 
 
 def say(stack: Stack, sender: str, text: str) -> List[Dict[str, Any]]:
     response = requests.post(
         f"{stack.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
     )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def ticket_of(stack: Stack, conversation: str) -> Dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        response = requests.get(
-            f"{stack.desk_url}/internal/conversations/{conversation}/ticket",
-            headers={"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]}, timeout=10,
-        )
-        if response.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -3,10 +3,7 @@ stream that ends (its desk process died) is reopened with `Last-Event-ID`, and t
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 import time
 from typing import Any, Dict, Iterator
 
@@ -14,12 +11,12 @@ import pytest
 import requests
 
 from bot.desk.store import Store
-from bot.settings import repo_root
-from cluster_helpers import SECRET, free_port
+from cluster_helpers import SECRET
+from desk_harness import CHROMIUM  # noqa: F401 - for the modules that use this module's desk
+from desk_harness import chromium, desk_cli, desk_env, desk_process, open_console, require_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "Console-test-pass-1"
 TIMEOUT = 10_000  # ms
 # Records each stream request's headers; the first stream ends right after its first `ticket` event, as when
@@ -51,49 +48,22 @@ CUT_FIRST_STREAM = """(() => {
 
 @pytest.fixture
 def desk(tmp_path: pathlib.Path, make_packet: Any) -> Iterator[Dict[str, Any]]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    port = free_port()
-    database = f"sqlite:///{tmp_path / 'desk.db'}"
-    env = {**os.environ, "FRONTLINE_DESK_PORT": str(port), "DATABASE_URL": database, "FRONTLINE_BROKER": "none",
-           "FRONTLINE_VAR": str(tmp_path / "var"), "FRONTLINE_DESK_SECRET": SECRET,
-           "FRONTLINE_RASA_URL": f"http://127.0.0.1:{free_port()}", "FRONTLINE_LOG_LEVEL": "WARNING"}
-    env.pop("FRONTLINE_NOW", None)
-    added = subprocess.run([sys.executable, "-m", "bot", "desk", "add-agent", "alice", "--password", PASSWORD,
-                            "--skills", "general,orders"],
-                           env=env, cwd=repo_root(), capture_output=True, text=True, timeout=60)
-    assert added.returncode == 0, added.stderr
-    with open(tmp_path / "desk.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "desk"], env=env, cwd=repo_root(), stdout=log,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    store = Store(database)
+    require_chromium()
+    env = desk_env(tmp_path, FRONTLINE_DESK_SECRET=SECRET)
+    desk_cli(env, "add-agent", "alice", "--password", PASSWORD, "--skills", "general,orders")
+    store = Store(env["DATABASE_URL"])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "desk.log").read_text()
-            time.sleep(0.2)
+        with desk_process(env, tmp_path / "desk.log") as url:
+            settle_password(url, "alice", PASSWORD)
 
-        settle_password(url, "alice", PASSWORD)
+            def create(conversation_id: str) -> str:
+                response = requests.post(f"{url}/internal/tickets", json=make_packet(conversation_id),
+                                         headers={"X-Frontline-Secret": SECRET}, timeout=5)
+                assert response.status_code == 201, response.text
+                return response.json()["id"]
 
-        def create(conversation_id: str) -> str:
-            response = requests.post(f"{url}/internal/tickets", json=make_packet(conversation_id),
-                                     headers={"X-Frontline-Secret": SECRET}, timeout=5)
-            assert response.status_code == 201, response.text
-            return response.json()["id"]
-
-        yield {"url": url, "store": store, "create": create}
+            yield {"url": url, "store": store, "create": create}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
         store.close()
 
 
@@ -107,35 +77,26 @@ def settle_password(url: str, name: str, password: str) -> None:
 
 
 def test_the_console_reconnects_with_last_event_id(desk: Dict[str, Any]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            page.add_init_script(CUT_FIRST_STREAM)
-            page.goto(f"{desk['url']}/console")
-            page.fill("#login-name", "alice")
-            page.fill("#login-password", PASSWORD)
-            page.click("[data-testid=login-submit]")
-            page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
-            assert page.evaluate("window.__streams.length") == 1
-            assert "Last-Event-ID" not in page.evaluate("window.__streams[0]")
-            first = desk["create"]("reconnect-1")
-            first_event = desk["store"].feed_last_id()
-            expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{first}']")).to_be_visible(timeout=TIMEOUT)
-            # The first stream ended after that event; a ticket is made before the console is back.
-            second = desk["create"]("reconnect-2")
-            deadline = time.monotonic() + TIMEOUT / 1000
-            while page.evaluate("window.__streams.length") < 2:  # (wait_for_function would need 'unsafe-eval')
-                assert time.monotonic() < deadline, "the console did not reconnect"
-                time.sleep(0.05)
-            assert page.evaluate("window.__streams[1]['Last-Event-ID']") == str(first_event)
-            expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{second}']")).to_be_visible(timeout=TIMEOUT)
-            page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
-            third = desk["create"]("reconnect-3")  # live again, on the resumed stream
-            expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{third}']")).to_be_visible(timeout=TIMEOUT)
-            assert page.evaluate("window.__streams.length") == 2
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.add_init_script(CUT_FIRST_STREAM)
+        open_console(page, desk["url"], "alice", PASSWORD, TIMEOUT)
+        assert page.evaluate("window.__streams.length") == 1
+        assert "Last-Event-ID" not in page.evaluate("window.__streams[0]")
+        first = desk["create"]("reconnect-1")
+        first_event = desk["store"].feed_last_id()
+        expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{first}']")).to_be_visible(timeout=TIMEOUT)
+        # The first stream ended after that event; a ticket is made before the console is back.
+        second = desk["create"]("reconnect-2")
+        deadline = time.monotonic() + TIMEOUT / 1000
+        while page.evaluate("window.__streams.length") < 2:  # (wait_for_function would need 'unsafe-eval')
+            assert time.monotonic() < deadline, "the console did not reconnect"
+            time.sleep(0.05)
+        assert page.evaluate("window.__streams[1]['Last-Event-ID']") == str(first_event)
+        expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{second}']")).to_be_visible(timeout=TIMEOUT)
+        page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
+        third = desk["create"]("reconnect-3")  # live again, on the resumed stream
+        expect(page.locator(f"[data-testid=queue-item][data-ticket-id='{third}']")).to_be_visible(timeout=TIMEOUT)
+        assert page.evaluate("window.__streams.length") == 2

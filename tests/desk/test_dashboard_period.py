@@ -13,13 +13,14 @@ import requests
 from bot.desk.config import load
 from bot.desk import auth
 from bot.desk.records import Role
-from test_console_reconnect import CHROMIUM, PASSWORD, TIMEOUT, desk, settle_password  # noqa: F401 - the desk fixture
+from desk_harness import chromium, sign_in
+from test_console_reconnect import PASSWORD, TIMEOUT, desk, settle_password  # noqa: F401 - the desk fixture
 
 pytestmark = pytest.mark.browser
 
 
 def test_the_period_view_shows_lights_and_charts_for_a_date_range(desk: Dict[str, Any]) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     for n in range(3):
         desk["create"](f"socketio:dash-{n}")
@@ -33,33 +34,26 @@ def test_the_period_view_shows_lights_and_charts_for_a_date_range(desk: Dict[str
     expected = requests.get(f"{desk['url']}/api/reports?{week}", headers=headers, timeout=10).json()
     assert expected["tickets"]["created"] == 3
     lights = load().lights
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            page.goto(f"{desk['url']}/dashboard")
-            page.fill("#login-name", "sam")
-            page.fill("#login-password", PASSWORD)
-            page.click("[data-testid=login-submit]")
-            expect(page.locator("[data-testid=period-summary]")).to_contain_text("3 tickets", timeout=TIMEOUT)
-            for key, light in expected["lights"].items():
-                tile = page.locator(f"[data-testid=tile-light-{key}]")
-                expect(tile).to_have_attribute("data-light", light["color"] or "grey")
-                assert f"{lights[key]['green']:g}%" in tile.inner_text()  # the thresholds of settings.yml
-            expect(page.locator("[data-testid=chart-volume-hour] li")).to_have_count(24)
-            expect(page.locator("[data-testid=chart-first-response-days] li")).to_have_count(7)
-            expect(page.locator("[data-testid=chart-csat-days] li")).to_have_count(7)
-            expect(page.locator("[data-testid=chart-period-reason] li[data-label=anger] .bar-value")).to_have_text("3")
-            # another range: nothing in it
-            page.fill("[data-testid=period-from]", "2020-01-01")
-            page.fill("[data-testid=period-to]", "2020-01-02")
-            page.click("[data-testid=period-apply]")
-            expect(page.locator("[data-testid=period-summary]")).to_contain_text("0 tickets", timeout=TIMEOUT)
-            expect(page.locator("[data-testid=chart-first-response-days] li")).to_have_count(2)
-            # a reversed range: the desk's reason, shown
-            page.fill("[data-testid=period-from]", "2020-01-05")
-            page.click("[data-testid=period-apply]")
-            expect(page.locator("[data-testid=period-error]")).to_contain_text("is before", timeout=TIMEOUT)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{desk['url']}/dashboard")
+        sign_in(page, "sam", PASSWORD)
+        expect(page.locator("[data-testid=period-summary]")).to_contain_text("3 tickets", timeout=TIMEOUT)
+        for key, light in expected["lights"].items():
+            tile = page.locator(f"[data-testid=tile-light-{key}]")
+            expect(tile).to_have_attribute("data-light", light["color"] or "grey")
+            assert f"{lights[key]['green']:g}%" in tile.inner_text()  # the thresholds of settings.yml
+        expect(page.locator("[data-testid=chart-volume-hour] li")).to_have_count(24)
+        expect(page.locator("[data-testid=chart-first-response-days] li")).to_have_count(7)
+        expect(page.locator("[data-testid=chart-csat-days] li")).to_have_count(7)
+        expect(page.locator("[data-testid=chart-period-reason] li[data-label=anger] .bar-value")).to_have_text("3")
+        # another range: nothing in it
+        page.fill("[data-testid=period-from]", "2020-01-01")
+        page.fill("[data-testid=period-to]", "2020-01-02")
+        page.click("[data-testid=period-apply]")
+        expect(page.locator("[data-testid=period-summary]")).to_contain_text("0 tickets", timeout=TIMEOUT)
+        expect(page.locator("[data-testid=chart-first-response-days] li")).to_have_count(2)
+        # a reversed range: the desk's reason, shown
+        page.fill("[data-testid=period-from]", "2020-01-05")
+        page.click("[data-testid=period-apply]")
+        expect(page.locator("[data-testid=period-error]")).to_contain_text("is before", timeout=TIMEOUT)

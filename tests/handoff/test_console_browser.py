@@ -15,8 +15,6 @@ import pathlib
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from typing import Any, Dict, Iterator
 
@@ -24,20 +22,15 @@ import pytest
 import requests
 from rasa_sdk import Tracker
 
-from bot.devtools import free_port
 from bot.handoff import context
 from bot.handoff.client import DeskClient
-from bot.settings import repo_root
+from desk_harness import chromium, desk_cli, desk_env, desk_process, open_console, require_chromium
 
 from .conftest import FakeDesk, load_state
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 SECRET = "browser-test-desk-secret"
 RASA_TOKEN = "browser-test-rasa-token"
 NOW = "2025-12-01T10:00:00+08:00"  # a Monday morning: the team is open
@@ -66,13 +59,8 @@ class RunningDesk:
 
     def add_agent(self, name: str, skills: str, role: str = "agent") -> None:
         """Add an agent and change its one-time password (to the same words): the console opens at once."""
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills, "--password", PASSWORD,
-             "--role", role],
-            env=self.env, cwd=repo_root(), capture_output=True, text=True, timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "token: " in result.stdout
+        assert "token: " in desk_cli(self.env, "add-agent", name, "--skills", skills, "--password", PASSWORD,
+                                     "--role", role)
         token = requests.post(f"{self.url}/api/login", json={"name": name, "password": PASSWORD}, timeout=10).json()
         changed = requests.post(f"{self.url}/api/me/password", json={"old_password": PASSWORD, "password": PASSWORD},
                                 headers={"Authorization": f"Bearer {token['token']}"}, timeout=10)
@@ -100,8 +88,7 @@ class RunningDesk:
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    require_chromium()
     tmp = tmp_path_factory.mktemp("desk")
     events_db = tmp / "events.db"
     with sqlite3.connect(events_db) as db:
@@ -109,49 +96,17 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
     rasa = FakeDesk()
     rasa.default = (200, {"events": []})
     rasa.start()
-    port = free_port()
-    env = {
-        **os.environ,
-        "FRONTLINE_DESK_PORT": str(port),
-        "FRONTLINE_DESK_HOST": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{tmp / 'desk.db'}",
-        "FRONTLINE_VAR": str(tmp / "var"),
-        "FRONTLINE_BROKER": f"sqlite:///{events_db}",
-        "FRONTLINE_RASA_URL": rasa.url,
-        "RASA_TOKEN": RASA_TOKEN,
-        "FRONTLINE_DESK_SECRET": SECRET,
-        "FRONTLINE_NOW": NOW,
-        "FRONTLINE_LOG_LEVEL": "WARNING",
-    }
-    log = open(tmp / "desk.log", "w")  # closed when the desk process is stopped
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "desk"], env=env, cwd=repo_root(), stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    running = RunningDesk(url, env, events_db, rasa)
+    env = desk_env(tmp, FRONTLINE_DESK_HOST="127.0.0.1", FRONTLINE_BROKER=f"sqlite:///{events_db}",
+                   FRONTLINE_RASA_URL=rasa.url, RASA_TOKEN=RASA_TOKEN, FRONTLINE_DESK_SECRET=SECRET,
+                   FRONTLINE_NOW=NOW)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("the desk did not start:\n" + (tmp / "desk.log").read_text()[-3000:])
-            time.sleep(0.2)
-        running.add_agent("alice", "general,after_sales,orders,payments")
-        running.add_agent("bob", "general,after_sales")
-        running.add_agent("sue", "general", role="supervisor")
-        yield running
+        with desk_process(env, tmp / "desk.log") as url:
+            running = RunningDesk(url, env, events_db, rasa)
+            running.add_agent("alice", "general,after_sales,orders,payments")
+            running.add_agent("bob", "general,after_sales")
+            running.add_agent("sue", "general", role="supervisor")
+            yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
         rasa.stop()
         if os.environ.get("FRONTLINE_KEEP_LOGS"):
             print((tmp / "desk.log").read_text()[-5000:])
@@ -160,14 +115,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium(*CHROMIUM_ARGS) as instance:
+        yield instance
 
 
 def packet_for(conversation_id: str, reason: str = "anger", grade: str = "A") -> Dict[str, Any]:
@@ -182,11 +131,7 @@ def packet_for(conversation_id: str, reason: str = "anger", grade: str = "A") ->
 
 
 def sign_in(page: Any, url: str, name: str = "alice") -> None:
-    page.goto(f"{url}/console")
-    page.fill("#login-name", name)
-    page.fill("#login-password", PASSWORD)
-    page.click("[data-testid=login-submit]")
-    page.wait_for_selector("[data-testid=live][data-state=live]", timeout=TIMEOUT)
+    open_console(page, url, name, PASSWORD, TIMEOUT)
 
 
 def test_agent_handles_a_ticket_in_the_console(desk: RunningDesk, browser: Any) -> None:

@@ -4,20 +4,15 @@ mode the page does not exist."""
 
 from __future__ import annotations
 
-import os
-import pathlib
-import subprocess
-import sys
-import time
 from typing import Dict, Iterator
 
 import pytest
 import requests
 
 from bot.data_keys import generate_key
-from bot.devtools import free_port
 from bot.run import Stack
-from bot.settings import production_mode, repo_root
+from bot.settings import production_mode
+from desk_harness import desk_env, desk_process
 
 VIP = {"customer": "c-vip-1", "tier": "vip", "name": "Mallory"}
 
@@ -52,39 +47,16 @@ def test_demo_refuses_to_mint_vip_identity_through_a_reverse_proxy(stack: Stack,
 def production_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The desk process alone, in production mode (`FRONTLINE_ENDPOINTS=endpoints.prod.yml`)."""
     tmp = tmp_path_factory.mktemp("prod-desk")
-    port = free_port()
-    env = {
-        **os.environ,
-        "FRONTLINE_ENDPOINTS": "endpoints.prod.yml",
-        "DATABASE_URL": f"sqlite:///{tmp / 'desk.db'}",
-        "FRONTLINE_BROKER": "none",
-        "FRONTLINE_VAR": str(tmp / "var"),
-        "FRONTLINE_DESK_PORT": str(port),
-        "FRONTLINE_IDENTITY_SECRET": "production-identity-secret-0123456789abcdef",
-        "FRONTLINE_DESK_SECRET": "production-desk-secret",
-        "RASA_TOKEN": "production-rasa-token",
-        "FRONTLINE_DATA_KEYS": generate_key(),
-    }
-    log = open(tmp / "desk.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "desk"], env=env, cwd=repo_root(), stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the desk did not start:\n" + pathlib.Path(tmp / "desk.log").read_text()[-3000:])
-            time.sleep(0.2)
+    env = desk_env(
+        tmp,
+        FRONTLINE_ENDPOINTS="endpoints.prod.yml",
+        FRONTLINE_IDENTITY_SECRET="production-identity-secret-0123456789abcdef",
+        FRONTLINE_DESK_SECRET="production-desk-secret",
+        RASA_TOKEN="production-rasa-token",
+        FRONTLINE_DATA_KEYS=generate_key(),
+    )
+    with desk_process(env, tmp / "desk.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(15)
-        log.close()
 
 
 @pytest.mark.parametrize("path", ["/demo", "/demo/config.js", "/demo/webchat.js"])

@@ -8,7 +8,7 @@ import smtplib
 import threading
 import time
 from email.message import EmailMessage, Message
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from aiosmtpd.controller import Controller
 
@@ -86,3 +86,12 @@ def deliver(port: int, message: EmailMessage, mail_from: Optional[str] = None) -
 
 def body_of(message: Message) -> str:
     return message.get_body(("plain",)).get_content()
+
+
+def conversation_of(mail_stack: Dict[str, Any], message_id: str) -> str:
+    """The Rasa conversation (`email:<thread>`) of the mail `message_id`, from the stack's mail store."""
+    import sqlite3
+
+    db = sqlite3.connect(str(mail_stack["var"] / "email.db"))
+    (thread,) = db.execute("SELECT thread FROM messages WHERE message_id=?", (message_id,)).fetchone()
+    return f"email:{thread}"

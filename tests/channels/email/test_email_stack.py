@@ -6,55 +6,18 @@ subject takes the 24/7 lane; auto mail is never answered."""
 from __future__ import annotations
 
 import asyncio
-import pathlib
-import tempfile
 import time
 import uuid
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import aiohttp
 import pytest
 
-from bot.devtools import free_port
-from bot.run import Ports, Stack, latest_model, start
-from bot.settings import repo_root
-from tests.channels.email.mail_helpers import SUPPORT, Relay, body_of, customer_mail, deliver
-from tests.conftest import STACK_NOW, TEST_CHANNEL_ENV
+from bot.run import Stack
+from tests.channels.email.mail_helpers import SUPPORT, Relay, body_of, conversation_of, customer_mail, deliver
 from tests.desk.test_stack import add_agent
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def relay() -> Iterator[Relay]:
-    started = Relay().start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def mail_stack(relay: Relay) -> Iterator[Dict[str, Any]]:
-    model = latest_model(repo_root())
-    assert model is not None, "no trained model under models/"
-    listen = free_port()
-    env = {
-        "FRONTLINE_NOW": STACK_NOW, **TEST_CHANNEL_ENV,
-        "FRONTLINE_EMAIL_ADDRESS": SUPPORT,
-        "FRONTLINE_EMAIL_SMTP_LISTEN": f"127.0.0.1:{listen}",
-        "FRONTLINE_SMTP_URL": f"smtp://127.0.0.1:{relay.port}",
-    }
-    with tempfile.TemporaryDirectory(prefix="frontline-email-") as tmp:
-        var = pathlib.Path(tmp)
-        stack: Stack = start(
-            root=repo_root(), var=var, ports=Ports(rasa=free_port(), actions=free_port(), desk=free_port()),
-            model=model, extra_env=env, log_dir=var / "logs",
-        )
-        try:
-            yield {"stack": stack, "listen": listen, "var": var}
-        finally:
-            stack.stop()
-            for log in sorted((var / "logs").glob("*.log")):
-                print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
 
 
 async def ticket_of(http: aiohttp.ClientSession, stack: Stack, conversation: str) -> Dict[str, Any]:
@@ -62,14 +25,6 @@ async def ticket_of(http: aiohttp.ClientSession, stack: Stack, conversation: str
     async with http.get(f"{stack.desk_url}/internal/conversations/{conversation}/ticket", headers=internal) as r:
         assert r.status == 200, await r.text()
         return await r.json()
-
-
-def conversation_of(mail_stack: Dict[str, Any], message_id: str) -> str:
-    import sqlite3
-
-    db = sqlite3.connect(str(mail_stack["var"] / "email.db"))
-    (thread,) = db.execute("SELECT thread FROM messages WHERE message_id=?", (message_id,)).fetchone()
-    return f"email:{thread}"
 
 
 async def test_mail_to_ticket_agent_reply_in_thread_and_customer_answer_on_same_ticket(

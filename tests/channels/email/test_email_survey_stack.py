@@ -6,77 +6,41 @@ again, "9" is the recommendation score; both are stored on the ticket and no sur
 from __future__ import annotations
 
 import asyncio
-import pathlib
-import tempfile
 import time
 import uuid
 from email.message import Message
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import aiohttp
 import pytest
-import yaml
 
-from bot.devtools import free_port
-from bot.run import Ports, Stack, latest_model, start
-from bot.settings import repo_root
-from tests.channels.email.mail_helpers import SUPPORT, Relay, body_of, customer_mail, deliver
-from tests.channels.email.test_email_stack import conversation_of
-from tests.conftest import STACK_NOW, TEST_CHANNEL_ENV
+from tests.channels.email.mail_helpers import Relay, body_of, conversation_of, customer_mail, deliver
 from tests.desk.test_stack import add_agent
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def relay() -> Iterator[Relay]:
-    started = Relay().start()
-    yield started
-    started.stop()
+def mail_settings() -> Dict[str, Any]:
+    """The recommendation question on."""
+    return {"survey": {"nps": True}}
 
 
-@pytest.fixture(scope="module")
-def survey_stack(relay: Relay) -> Iterator[Dict[str, Any]]:
-    model = latest_model(repo_root())
-    assert model is not None, "no trained model under models/"
-    listen = free_port()
-    with tempfile.TemporaryDirectory(prefix="frontline-email-survey-") as tmp:
-        var = pathlib.Path(tmp)
-        settings = yaml.safe_load((repo_root() / "settings.yml").read_text(encoding="utf-8"))
-        settings["survey"] = {"nps": True}
-        (var / "settings.yml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
-        env = {
-            "FRONTLINE_NOW": STACK_NOW, **TEST_CHANNEL_ENV, "FRONTLINE_SETTINGS": str(var / "settings.yml"),
-            "FRONTLINE_EMAIL_ADDRESS": SUPPORT, "FRONTLINE_EMAIL_SMTP_LISTEN": f"127.0.0.1:{listen}",
-            "FRONTLINE_SMTP_URL": f"smtp://127.0.0.1:{relay.port}",
-        }
-        stack: Stack = start(
-            root=repo_root(), var=var, ports=Ports(rasa=free_port(), actions=free_port(), desk=free_port()),
-            model=model, extra_env=env, log_dir=var / "logs",
-        )
-        try:
-            yield {"stack": stack, "listen": listen, "var": var}
-        finally:
-            stack.stop()
-            for log in sorted((var / "logs").glob("*.log")):
-                print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def answer(survey_stack: Dict[str, Any], relay: Relay, customer: str, last: Message, body: str) -> Message:
+def answer(mail_stack: Dict[str, Any], relay: Relay, customer: str, last: Message, body: str) -> Message:
     """The customer replies `body` to the mail `last`; return the next mail the customer gets."""
     before = len(relay.to(customer))
-    deliver(survey_stack["listen"], customer_mail(
+    deliver(mail_stack["listen"], customer_mail(
         customer, "Re: " + last["Subject"], f"{body}\n\nOn Mon, Support wrote:\n> {body_of(last)[:40]}",
         f"<{uuid.uuid4().hex}@example.com>", in_reply_to=last["Message-ID"], references=last["References"]))
     relay.wait_for(lambda m: m["To"] == customer and len(relay.to(customer)) > before)
     return relay.to(customer)[before]
 
 
-async def test_the_survey_and_the_recommendation_answered_by_mail(survey_stack: Dict[str, Any], relay: Relay) -> None:
-    stack = survey_stack["stack"]
+async def test_the_survey_and_the_recommendation_answered_by_mail(mail_stack: Dict[str, Any], relay: Relay) -> None:
+    stack = mail_stack["stack"]
     customer = f"s-{uuid.uuid4().hex[:6]}@example.com"
     first_id = f"<{uuid.uuid4().hex}@example.com>"
-    deliver(survey_stack["listen"], customer_mail(
+    deliver(mail_stack["listen"], customer_mail(
         customer, "关于我上个月的订单", "你好，我上个月买的东西包装上有个奇怪的标签，想问问是怎么回事。", first_id))
     ack = relay.wait_for(lambda m: m["To"] == customer)
     internal = {"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]}
@@ -91,12 +55,12 @@ async def test_the_survey_and_the_recommendation_answered_by_mail(survey_stack: 
         survey = relay.wait_for(lambda m: m["To"] == customer and "5 ⭐ 非常满意" in body_of(m))
         assert "1. 5" not in body_of(survey) and "1 ⭐ 非常不满意" in body_of(survey)
 
-        question = answer(survey_stack, relay, customer, survey, "5 非常满意")
+        question = answer(mail_stack, relay, customer, survey, "5 非常满意")
         assert "感谢您的评价" in body_of(question) and "推荐" in body_of(question), body_of(question)
         assert "10 非常愿意" in body_of(question) and "0 完全不会" in body_of(question)
-        again = answer(survey_stack, relay, customer, question, "ten")  # English: asked again in English
+        again = answer(mail_stack, relay, customer, question, "ten")  # English: asked again in English
         assert "one number from 0 to 10" in body_of(again) and "10 Extremely likely" in body_of(again), body_of(again)
-        thanks = answer(survey_stack, relay, customer, again, "9")
+        thanks = answer(mail_stack, relay, customer, again, "9")
         assert "Thank you for your answer" in body_of(thanks) or "感谢您的反馈" in body_of(thanks), body_of(thanks)
 
         deadline = time.monotonic() + 15
@@ -108,17 +72,17 @@ async def test_the_survey_and_the_recommendation_answered_by_mail(survey_stack: 
             await asyncio.sleep(0.2)
         assert (detail["status"], detail["rating"], detail["nps"]) == ("resolved", 5, 9)
         # no survey answer became a ticket: the thread's conversation has no open ticket
-        conversation = conversation_of(survey_stack, first_id)
+        conversation = conversation_of(mail_stack, first_id)
         async with http.get(f"{stack.desk_url}/internal/conversations/{conversation}/ticket", headers=internal) as r:
             assert r.status == 404, await r.text()
 
 
-async def test_two_bad_recommendation_answers_end_the_survey_without_a_handoff(survey_stack: Dict[str, Any]) -> None:
+async def test_two_bad_recommendation_answers_end_the_survey_without_a_handoff(mail_stack: Dict[str, Any]) -> None:
     """On the REST channel: a typed "4" is the rating, "11" is asked again, "不知道" ends the survey politely;
     nothing is stored for the question, no ticket is opened and the conversation is not handed over."""
     from tests.desk.test_stack import say, tracker
 
-    stack = survey_stack["stack"]
+    stack = mail_stack["stack"]
     sender = f"nps-{uuid.uuid4().hex[:8]}"
     internal = {"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]}
     agent = add_agent(stack, f"nps-{sender[-6:]}", "general,orders,after_sales,payments")
