@@ -86,7 +86,7 @@ class Supervision:
         if ticket.status is TicketStatus.QUEUED:  # an agent owns it now: only the agent answers
             await self.delivery.pause(ticket)
         logger.info("ticket %s reassigned to %s", ticket.code, where)
-        return self._publish(ticket, note)
+        return self._push(ticket, note)
 
     def set_grade(self, code: str, actor: Optional[Agent], body: Any) -> Dict[str, Any]:
         """Change an open ticket's grade (`{"grade": "A"}`); its resolution due time follows the new grade's
@@ -108,7 +108,7 @@ class Supervision:
         if not self.store.set_grade(ticket.id, grade, values, expect_grade=ticket.grade):
             raise DeskError(409, f"ticket {ticket.code} changed meanwhile; reload it")
         note = self._note(ticket, f"Grade changed by {_name(actor)} from {ticket.grade} to {grade}", actor)
-        return self._publish(ticket, note)
+        return self._push(ticket, note)
 
     # ---- agents -------------------------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class Supervision:
         returned = []
         for ticket in self.store.assigned_to(name):
             if self.store.requeue(ticket.id, ticket.skill, ticket.requires_senior, records.now(), name):
-                self._publish(ticket, self._note(ticket, f"Back in the {ticket.skill} queue: {why}", actor))
+                self._push(ticket, self._note(ticket, f"Back in the {ticket.skill} queue: {why}", actor))
                 returned.append(ticket.code)
         return returned
 
@@ -188,7 +188,7 @@ class Supervision:
         return self.store.add_message(ticket.id, MessageRole.NOTE, text, records.now(), MessageStatus.INTERNAL,
                                       author=author)
 
-    def _publish(self, ticket: Ticket, note: Optional[Message]) -> Dict[str, Any]:
+    def _push(self, ticket: Ticket, note: Optional[Message]) -> Dict[str, Any]:
         """Push the ticket as it is now, then the note about the change: the ticket's event first, so a console
         whose agent no longer reaches it drops it before any word of it (`bot.desk.visibility`)."""
         data = self.feed.ticket(ticket.id)

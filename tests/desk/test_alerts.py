@@ -95,9 +95,12 @@ async def test_the_at_risk_list_shows_red_before_yellow_and_leaves_green_out(
     pin(monkeypatch, 100)
     await create(app, internal, make_packet("risk-green"))
     pin(monkeypatch, 125)  # red: 125 s > 120; yellow: 95 s >= 90; green: 25 s
-    _, response = await app.asgi_client.get("/api/at-risk", headers=agents["bob"]["headers"])
+    _, response = await app.asgi_client.get("/api/at-risk", headers=agents["alice"]["headers"])
     assert response.status == 200
     assert [(t["id"], t["sla"]) for t in response.json] == [(red, "red"), (yellow, "yellow")]
+    # an agent is told only of tickets in its reach: carol (after_sales) cannot take these orders tickets
+    _, outside = await app.asgi_client.get("/api/at-risk", headers=agents["carol"]["headers"])
+    assert outside.status == 200 and outside.json == []
     _, refused = await app.asgi_client.get("/api/at-risk")
     assert refused.status == 401
 
@@ -118,10 +121,10 @@ async def test_red_grade_a_goes_back_to_the_top_of_its_queue_and_alerts_supervis
     desk.at_risk.scan(pin(monkeypatch, 125))  # held: red, never answered; waiting: yellow (115 s)
     ticket = desk.store.ticket_by_code(held)
     assert ticket.status == "queued" and ticket.assignee is None and ticket.escalated_at is not None
-    _, listed = await app.asgi_client.get("/api/tickets", headers=agents["bob"]["headers"])
+    _, listed = await app.asgi_client.get("/api/tickets", headers=agents["alice"]["headers"])
     order = [t["id"] for t in listed.json]
     assert order.index(held) < order.index(waiting)  # above a VIP ticket of the same grade
-    _, shown = await app.asgi_client.get(f"/api/tickets/{held}", headers=agents["bob"]["headers"])
+    _, shown = await app.asgi_client.get(f"/api/tickets/{held}", headers=agents["alice"]["headers"])
     assert shown.json["position"] == 1 and shown.json["escalated_at"] is not None
     alerts = feed_events(desk.store, "escalation")
     assert len(alerts) == 1

@@ -52,14 +52,16 @@ def test_the_sample_is_stable_and_near_its_share() -> None:
 
 
 async def test_low_ratings_always_enter_and_the_share_is_sampled(
-    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents
+    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, staff
 ) -> None:
     app = qa_app(settings, sqlite_store, fake_rasa, calendar, share=0.0)
     alice = agents["alice"]["headers"]
     low = await handled(app, internal, make_packet("qa-low"), alice, rating=2)
     await handled(app, internal, make_packet("qa-high"), alice, rating=5)
     await handled(app, internal, make_packet("qa-none"), alice)
-    _, queue = await app.asgi_client.get("/api/qa", headers=agents["bob"]["headers"])
+    _, refused = await app.asgi_client.get("/api/qa", headers=agents["bob"]["headers"])
+    assert refused.status == 403  # the QA queue is for supervisors
+    _, queue = await app.asgi_client.get("/api/qa", headers=staff["sam"]["headers"])
     assert queue.status == 200
     assert queue.json["criteria"] == ["greeting", "accuracy", "compliance", "empathy", "closing"]
     assert [(i["ticket"], i["reason"], i["agent"], i["rating"]) for i in queue.json["items"]] == [
@@ -67,19 +69,22 @@ async def test_low_ratings_always_enter_and_the_share_is_sampled(
 
     sampled_app = qa_app(settings, sqlite_store, fake_rasa, calendar, share=1.0)
     every = await handled(sampled_app, internal, make_packet("qa-every"), alice)
-    _, queue = await sampled_app.asgi_client.get("/api/qa", headers=agents["bob"]["headers"])
+    _, queue = await sampled_app.asgi_client.get("/api/qa", headers=staff["sam"]["headers"])
     assert [i["ticket"] for i in queue.json["items"]] == [low, every]
     assert queue.json["items"][1]["reason"] == "sampled"
 
 
 async def test_scores_are_checked_taken_once_and_reported_per_agent(
-    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, monkeypatch
+    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, staff, monkeypatch
 ) -> None:
     app = qa_app(settings, sqlite_store, fake_rasa, calendar, share=1.0)
     monkeypatch.setenv("FRONTLINE_NOW", DAY1.isoformat())
     first = await handled(app, internal, make_packet("qa-1"), agents["alice"]["headers"])
     second = await handled(app, internal, make_packet("qa-2", topic="faq_greeting"), agents["bob"]["headers"])
-    sup = agents["carol"]["headers"]
+    sup = staff["sam"]["headers"]
+    _, not_yours = await app.asgi_client.post(f"/api/qa/{first}/score", headers=agents["carol"]["headers"],
+                                              json={"scores": {}})
+    assert not_yours.status == 403  # scoring is for supervisors
     full = {"greeting": 5, "accuracy": 4, "compliance": 5, "empathy": 3, "closing": 4}
     for bad in ({"scores": {**full, "greeting": 6}}, {"scores": {"greeting": 5}}, {"scores": {**full, "tone": 3}},
                 {"scores": {**full, "empathy": True}}, {"scores": "5"}, {"scores": full, "comment": 5}):
@@ -90,7 +95,7 @@ async def test_scores_are_checked_taken_once_and_reported_per_agent(
     _, scored = await app.asgi_client.post(f"/api/qa/{first}/score", headers=sup,
                                            json={"scores": full, "comment": "good recovery"})
     assert scored.status == 200, scored.text
-    assert scored.json["scored_by"] == "carol" and scored.json["scores"] == full
+    assert scored.json["scored_by"] == "sam" and scored.json["scores"] == full
     _, twice = await app.asgi_client.post(f"/api/qa/{first}/score", headers=sup, json={"scores": full})
     assert twice.status == 409
     monkeypatch.setenv("FRONTLINE_NOW", (DAY1 + dt.timedelta(days=7)).isoformat())
@@ -126,7 +131,7 @@ def test_qa_settings_are_checked(settings) -> None:
 
 
 async def test_qa_comments_follow_key_rotation_and_retention(
-    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, monkeypatch
+    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, staff, monkeypatch
 ) -> None:
     """The QA comment is stored encrypted like the desk's other texts: a rotation re-encrypts it, the retention
     purge of a ticket's texts deletes it (the scores stay)."""
@@ -140,7 +145,7 @@ async def test_qa_comments_follow_key_rotation_and_retention(
     app = qa_app(settings, sqlite_store, fake_rasa, calendar, share=1.0)
     code = await handled(app, internal, make_packet("qa-keys"), agents["alice"]["headers"])
     full = {c: 4 for c in ("greeting", "accuracy", "compliance", "empathy", "closing")}
-    _, scored = await app.asgi_client.post(f"/api/qa/{code}/score", headers=agents["carol"]["headers"],
+    _, scored = await app.asgi_client.post(f"/api/qa/{code}/score", headers=staff["sam"]["headers"],
                                            json={"scores": full, "comment": "quoted: 13812345678"})
     assert scored.status == 200
     with sqlite_store.engine.connect() as conn:
