@@ -149,6 +149,9 @@ def create_app(
     async def health(_request: Any) -> Any:
         consumer: Optional[Consumer] = app.ctx.consumer
         problems = await _problems(store, consumer)
+        warm_up = getattr(app.ctx, "warm_up", None)
+        if warm_up is not None and not warm_up.done():
+            problems.append("starting: building the key-fact pipelines")
         return json_response(
             {"status": "degraded" if problems else "ok", "problems": problems,
              "broker": bool(consumer and consumer.healthy), "leader": lease.held,
@@ -173,9 +176,9 @@ def create_app(
         if not app_.ctx.migrated:
             await asyncio.get_running_loop().run_in_executor(None, store.migrate)
             app_.ctx.migrated = True
-        # builds the key-fact pipelines (about a second, once per process) in a thread, not awaited: the first
-        # message then finds them built, and the start-up does not wait for them
-        asyncio.get_running_loop().run_in_executor(None, warm_up_key_facts)
+        # builds the key-fact pipelines (about a second, once per process, longer on a busy machine) in a thread,
+        # not awaited: /health says "starting" (503) until they are built, so nothing waits for them unawares
+        app_.ctx.warm_up = asyncio.get_running_loop().run_in_executor(None, warm_up_key_facts)
 
     @app.listener("after_server_start")
     async def start_background(app_: Sanic, _loop: Any) -> None:

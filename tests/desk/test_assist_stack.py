@@ -18,6 +18,7 @@ import pytest
 from bot import faq
 from bot.responses import response_text
 from bot.settings import repo_root
+from test_console_reconnect import settle_password
 from test_stack import say, tracker
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
@@ -33,6 +34,7 @@ def add_agent(stack: Any, name: str) -> None:
          "--password", PASSWORD], env=stack.env, cwd=repo_root(), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    settle_password(stack.desk_url, name, PASSWORD)  # a session on a one-time password can do nothing else
 
 
 async def wait_for_customer_message(http: aiohttp.ClientSession, stack: Any, code: str, headers: Dict[str, str],

@@ -231,12 +231,12 @@ def test_wechat_customer_across_two_replicas(
     for step in ("claim", "resolve"):
         answer = requests.post(f"{stack.desk_url}/api/tickets/{code}/{step}", headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text
-    # The survey went out through replica 1's customer-service API call, its buttons as numbers.
-    survey = [t for t in wechat_api.texts() if "\n5. " in t]
+    # The survey went out through replica 1's customer-service API call, each rating on a line of its own number.
+    survey = [t for t in wechat_api.texts() if "\n4 ⭐" in t]
     assert survey, wechat_api.texts()
 
-    # The customer answers "2" (the second button: rating 4); the callback reaches replica 2.
-    choice = wechat_post(second_replica, env, openid, "2", f"{base}2")
+    # The customer answers "4" (rating 4); the callback reaches replica 2, which reads it as the rating.
+    choice = wechat_post(second_replica, env, openid, "4", f"{base}2")
     assert choice.status_code == 200, choice.text
     deadline = time.monotonic() + 10
     rating = None
