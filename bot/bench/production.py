@@ -69,6 +69,29 @@ def cpu_seconds(pids: List[int]) -> float:
     return sum(times.get(pid, 0.0) for pid in wanted)
 
 
+# The machine's shared services, by process name: their CPU is the whole machine's (other work on it counts too)
+SERVICE_PROCESSES = {"postgres": "postgresql", "redis-server": "redis", "beam.smp": "rabbitmq"}
+
+
+def service_cpu_seconds() -> Dict[str, float]:
+    """CPU seconds used so far by every PostgreSQL, Redis and RabbitMQ process of the machine (`/proc`)."""
+    used = {name: 0.0 for name in SERVICE_PROCESSES.values()}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                head, tail = stat.read().rsplit(")", 1)
+        except OSError:
+            continue
+        service = SERVICE_PROCESSES.get(head.split("(", 1)[1])
+        if service:
+            fields = tail.split()
+            used[service] += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 class LayoutError(RuntimeError):
     """The production layout did not start (the message says why and where its logs are)."""
 
@@ -101,8 +124,8 @@ class ProductionRun:
 
     def cpu_by_kind(self) -> Dict[str, float]:
         """CPU seconds used so far by each kind of process of the layout (with their children): `rasa`,
-        `actions`, `desk`, `haproxy`."""
-        return {kind: cpu_seconds(self.pids(kind)) for kind in PROCESS_KINDS}
+        `actions`, `desk`, `haproxy`; and by the machine's `postgresql`, `redis` and `rabbitmq`."""
+        return {**{kind: cpu_seconds(self.pids(kind)) for kind in PROCESS_KINDS}, **service_cpu_seconds()}
 
     def servers_marked_down(self) -> Dict[str, int]:
         """How often HAProxy has marked each server DOWN (health checks failed) since it started; a server counts

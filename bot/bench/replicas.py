@@ -6,7 +6,7 @@ servers and N desks behind HAProxy, on PostgreSQL, Redis and RabbitMQ), warms ev
 
 Figures (JSON, last stdout line): per replica count, turns/s, turn latency p50/p99 (ms), the servers HAProxy
 marked DOWN meanwhile (failed health checks) and the CPU milliseconds per turn of each kind of process (Rasa,
-actions, desks, HAProxy, the bench's own customers); and the speed-up of
+actions, desks, HAProxy, PostgreSQL, Redis, RabbitMQ, the bench's own customers); and the speed-up of
 the largest count over the smallest, with the issue's target (2 replicas ≥ 1.6× one on this 2-core machine).
 The machine's load average is recorded at the start and end of each measurement: other work on it shows there.
 """
@@ -77,8 +77,8 @@ async def measure(production: ProductionRun, customers: int, per_customer: int) 
         "turn_ms_p50": round(percentile(latencies, 0.5), 1),
         "turn_ms_p99": round(percentile(latencies, 0.99), 1),
         "haproxy_marked_down": production.marked_down_since(down_before),
-        # where the CPU went, per turn: the layout's processes and the bench's own customers (PostgreSQL, Redis
-        # and RabbitMQ serve the whole machine and are not counted)
+        # where the CPU went, per turn: the layout's processes, the machine's PostgreSQL, Redis and RabbitMQ (all
+        # their work, this bench's and any other's) and the bench's own customers
         "cpu_ms_per_turn": {kind: round(used / len(latencies) * 1000, 2) for kind, used in cpu.items()}
         if latencies else None,
         "load_average_before": load_before,

@@ -11,6 +11,9 @@
     python -m bot desk reset-password NAME    # prints a new one-time password; its sessions end
     python -m bot desk set-role NAME ROLE
     python -m bot desk reassign TICKET (--agent NAME | --queue)
+    python -m bot desk set-grade TICKET GRADE
+    python -m bot desk resolve TICKET         # the closing line and the survey, then the assistant resumes
+    python -m bot desk handback TICKET        # the assistant resumes (Rasa must be reachable for both)
 
 Whoever may run these on the desk's database may do what a supervisor and an admin may; each is recorded in the
 audit log as `cli:<user>` from address `cli` (`bot.desk.audit`).
@@ -58,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = reassign.add_mutually_exclusive_group(required=True)
     target.add_argument("--agent", help="the agent who gets it")
     target.add_argument("--queue", action="store_true", help="back to its skill queue")
+    grade = commands.add_parser("set-grade", help="change an open ticket's grade (its resolution due time follows)")
+    grade.add_argument("ticket", help="the ticket's id, e.g. T-000123")
+    grade.add_argument("grade", help="A, B or C")
+    for command, text in (("resolve", "resolve any open ticket (survey, then the assistant resumes)"),
+                          ("handback", "hand any open ticket back to the assistant")):
+        commands.add_parser(command, help=text).add_argument("ticket", help="the ticket's id, e.g. T-000123")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -160,6 +169,13 @@ def _supervise(store: Any, command: str, args: argparse.Namespace) -> int:
             body = {"queue": True} if args.queue else {"agent": args.agent}
             answer = asyncio.run(_reassign(desk, args.ticket, body))
             action, ticket, target, detail = Action.REASSIGN, answer["id"], args.agent, {"queue": bool(args.queue)}
+        elif command == "set-grade":
+            answer = supervision.set_grade(args.ticket, None, {"grade": args.grade})
+            action, ticket, target, detail = Action.GRADE, answer["id"], None, {"grade": args.grade}
+        elif command in ("resolve", "handback"):
+            answer = asyncio.run(_close(desk, command, args.ticket))
+            action = Action.RESOLVE if command == "resolve" else Action.HANDBACK
+            ticket, target, detail = answer["id"], None, {}
         else:
             return 2
     except (DeskError, ValueError) as error:
@@ -177,11 +193,26 @@ async def _reassign(desk: Any, code: str, body: Dict[str, Any]) -> Dict[str, Any
         await desk.rasa.close()
 
 
+async def _close(desk: Any, command: str, code: str) -> Dict[str, Any]:
+    """Resolve or hand back as a supervisor would (any open ticket), as the command line."""
+    from bot.desk.records import Agent, Role
+
+    supervisor = Agent(id=0, name=_actor(), skills=(), senior=True, capacity=0, must_change_password=False,
+                       created_at=0.0, role=Role.SUPERVISOR)
+    try:
+        close = desk.tickets.resolve if command == "resolve" else desk.tickets.handback
+        return await close(code, supervisor)
+    finally:
+        await desk.rasa.close()
+
+
 def _print(command: str, answer: Dict[str, Any]) -> None:
-    if command == "reassign":
+    if command in ("reassign", "set-grade", "resolve", "handback"):
         print(f"ticket: {answer['id']}")
         print(f"status: {answer['status']}")
         print(f"assignee: {answer['assignee'] or '-'}")
+        if command == "set-grade":
+            print(f"grade: {answer['grade']}")
         return
     for key, value in answer.items():
         shown = ",".join(value) if isinstance(value, list) else ("yes" if value is True else "no" if value is False else value)

@@ -74,6 +74,7 @@ class PeriodData:
         turns: the turns from `start - CONTACT_GAP_SECONDS` to `end + 24 h + CONTACT_GAP_SECONDS`.
         first_response_targets: `desk.first_response_seconds` (channel -> seconds; 120 for others).
         repeat_complaint_days: `desk.repeat_complaint_days`.
+        qa_scores: agent -> the average QA score (1..scale, every criterion) of the reviews scored in the period.
     """
 
     start: float
@@ -83,6 +84,7 @@ class PeriodData:
     turns: Sequence[Turn]
     first_response_targets: Mapping[str, int]
     repeat_complaint_days: float
+    qa_scores: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def percentile(values: Sequence[float], share: float) -> Optional[float]:
@@ -370,7 +372,7 @@ class Figures:
                 "first_response_p50_seconds": percentile(waits, 0.5),
                 "handle_average_seconds": handle["average_seconds"],
                 "csat_count": len(rated), "csat_share_4_5": ratio(sum(1 for r in rated if r >= 4), len(rated)),
-                "qa_score": None,  # no QA scores are kept yet
+                "qa_score": self.data.qa_scores.get(name),  # None: no QA review of theirs scored in the period
             })
         return result
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from bot.desk import records
 from bot.desk.complaints import DAY_SECONDS
@@ -94,7 +94,18 @@ class PeriodReports:
             start=start, end=end, now=records.now() if now is None else now, tickets=tickets, turns=turns,
             first_response_targets=self.settings.first_response_seconds,
             repeat_complaint_days=self.settings.repeat_complaint_days,
+            qa_scores=self.qa_scores(start, end),
         )
+
+    def qa_scores(self, start: float, end: float) -> Dict[str, float]:
+        """Agent -> the average QA score of the reviews scored in [start, end) (each review: the mean of its
+        criteria; `bot.desk.qa`)."""
+        per_agent: Dict[str, List[float]] = {}
+        for row in self.store.list_qa(scored=True, since=start, until=end, limit=100_000):
+            scores = list((row["scores"] or {}).values())
+            if row["agent"] and scores:
+                per_agent.setdefault(row["agent"], []).append(sum(scores) / len(scores))
+        return {agent: round(sum(means) / len(means), 2) for agent, means in per_agent.items()}
 
     def report(self, first: dt.date, last: dt.date, group_by: Optional[str] = None,
                now: Optional[float] = None) -> Dict[str, Any]:

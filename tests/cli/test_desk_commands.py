@@ -88,3 +88,18 @@ def test_disable_enable_reset_and_reassign_from_the_command_line(database, capsy
         ("cli", "enable", "ann", "cli"), ("cli", "reset_password", "ann", "cli"), ("cli", "reassign", "ben", "cli"),
         ("cli", "reassign", None, "cli"), ("cli", "set_role", "ben", "cli"),
     ]
+
+
+def test_grade_resolve_and_handback_from_the_command_line(database, capsys) -> None:
+    first = ticket(database, "rest:cli-grade", "orders")
+    shown = run(capsys, "set-grade", first.code, "A")
+    assert shown["grade"] == "A" and database.get_ticket(first.id).grade == "A"
+    assert cli(["set-grade", first.code, "Z"]) == 1 and "'grade' must be one of" in capsys.readouterr().err
+    # Rasa is unreachable here: the close is claimed, Rasa does not take it, the ticket stays as it was (502)
+    for command in ("resolve", "handback"):
+        assert cli([command, first.code]) == 1
+        assert "Rasa" in capsys.readouterr().err
+        assert database.get_ticket(first.id).status is TicketStatus.QUEUED
+    assert cli(["resolve", "T-999999"]) == 1 and "T-999999" in capsys.readouterr().err
+    recorded = [(e.actor.split(":")[0], e.action, e.ticket, e.address) for e in database.audit_entries()]
+    assert ("cli", "grade", first.code, "cli") in recorded

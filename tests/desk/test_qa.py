@@ -112,6 +112,13 @@ async def test_scores_are_checked_taken_once_and_reported_per_agent(
     assert by_agent["alice"]["criteria"]["greeting"] == 4.0  # (5 + 3) / 2
     assert by_agent["alice"]["average"] == round((4.2 + 3) / 2, 2)
     assert [(p["period"], p["average"]) for p in by_agent["alice"]["periods"]] == [("2026-W48", 4.2), ("2026-W49", 3.0)]
+    # the period reports show each agent's QA score: the reviews scored in the period (2026-11-30 .. 12-06:
+    # alice's third ticket, 3 on every criterion; bob's, 2 on every criterion)
+    _, period = await app.asgi_client.get("/api/reports?from=2026-11-30&to=2026-12-06", headers=sup)
+    assert period.status == 200, period.text
+    assert {a["agent"]: a["qa_score"] for a in period.json["agents"]}.get("alice") == 3.0
+    _, whole = await app.asgi_client.get("/api/reports?from=2026-11-20&to=2026-12-06", headers=sup)
+    assert {a["agent"]: a["qa_score"] for a in whole.json["agents"]} == {"alice": round((4.2 + 3) / 2, 2), "bob": 2.0}
     _, bounded = await app.asgi_client.get("/api/qa/agents?from=2026-11-25", headers=sup)
     assert {a["agent"]: a["count"] for a in bounded.json["agents"]} == {"alice": 1, "bob": 1}
     for bad in ("period=month", "from=yesterday"):
