@@ -23,12 +23,13 @@ from sanic.exceptions import InvalidUsage
 from sanic.response import HTTPResponse, empty, text
 from sanic.response import json as json_response
 
-from bot import ratelimit
+from bot import conversations, ratelimit
 from bot.desk import auth, records, roles
 from bot.desk.audit import Action, entries_csv, entry_json
 from bot.desk.config import desk_secret
 from bot.desk.errors import DeskError
 from bot.desk.idempotency import REPLAYED_HEADER
+from bot.desk.mail_files import KeptMails, served
 from bot.desk.records import (
     CLOSED_STATUSES, CLOSING_STATUSES, OPEN_STATUSES, Agent, Role, TicketStatus, parse_ticket_code, ticket_code,
 )
@@ -40,6 +41,7 @@ from bot.desk.stream import sse_frame
 from bot.desk.tickets import DEFAULT_PAGE
 from bot.desk.views import iso
 from bot.i18n import LANGUAGES
+from bot.settings import var_dir
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ STATUS_FILTERS: Dict[str, List[TicketStatus]] = {
     "closed": list(CLOSED_STATUSES),
     "all": list(TicketStatus),
 }
+KEPT_MAIL_CHANNEL = "email"  # tickets of this channel list the mails it kept (`bot.desk.mail_files`)
 SSE_PING_SECONDS = 15.0
 # An open stream checks this often that its agent is still enabled (a disabled agent's stream ends within it).
 STREAM_RECHECK_SECONDS = 5.0
@@ -197,6 +200,18 @@ def _code(code: str) -> str:
     return ticket_code(number) if number is not None else code[:32]
 
 
+def _mail_thread(ticket: Any) -> Optional[str]:
+    """The e-mail thread of a ticket's conversation (`email:<thread>`), or None for another channel's."""
+    if conversations.channel_of(ticket.conversation_id) != KEPT_MAIL_CHANNEL:
+        return None
+    return conversations.raw_id(ticket.conversation_id, KEPT_MAIL_CHANNEL)
+
+
+def _kept_mails(request: Request) -> KeptMails:
+    """The e-mail channel's kept mails: under `app.ctx.mail_folder` when set (tests), else `$FRONTLINE_VAR`."""
+    return KeptMails(getattr(request.app.ctx, "mail_folder", None) or var_dir())
+
+
 def api_blueprint(name: str) -> Blueprint:
     """The `/api` blueprint, for agents and the console (`Authorization: Bearer <token>`); each route names the
     least role it needs (`bot.desk.roles.require_role`)."""
@@ -327,7 +342,37 @@ def api_blueprint(name: str) -> Blueprint:
         detail = desk.tickets.detail(code, _agent(request))
         _audit(request, Action.VIEW, detail["id"])
         detail["customer"].update(desk.customers.list(code))  # the profile card's notes and tags
+        thread = _mail_thread(desk.tickets.find(code))
+        if thread is not None:  # what the customer's mails brought: the raw mails and their attachments
+            try:
+                detail["mails"] = _kept_mails(request).listing(thread, detail["id"])
+            except DeskError as error:  # the ticket still opens; the console says why the mails are missing
+                detail["mails"], detail["mails_error"] = [], error.message
         return _json(detail)
+
+    @bp.get("/tickets/<code>/attachments/<attachment_id>")
+    @require_role(Role.AGENT)
+    async def attachment(request: Request, code: str, attachment_id: str) -> HTTPResponse:
+        """An attachment of one of the ticket's e-mails, as a download (`bot.desk.mail_files`)."""
+        thread = _mail_thread(desk_of(request).tickets.find_for(code, _agent(request)))  # 403 outside the reach
+        if thread is None:
+            raise DeskError(404, f"ticket {_code(code)} is not an e-mail ticket: it has no attachments")
+        attachment_id = unquote(attachment_id)
+        kept = _kept_mails(request).attachment(thread, attachment_id)  # 400 not an id, 404 not this ticket's
+        _audit(request, Action.VIEW, _code(code), attachment=attachment_id)
+        return served(kept)
+
+    @bp.get("/tickets/<code>/mails/<mail_id>/raw")
+    @require_role(Role.AGENT)
+    async def raw_mail(request: Request, code: str, mail_id: str) -> HTTPResponse:
+        """The kept raw mail (size-limited), as a download (`bot.desk.mail_files`)."""
+        thread = _mail_thread(desk_of(request).tickets.find_for(code, _agent(request)))
+        if thread is None:
+            raise DeskError(404, f"ticket {_code(code)} is not an e-mail ticket: it has no kept mails")
+        mail_id = unquote(mail_id)
+        kept = _kept_mails(request).raw_mail(thread, mail_id)
+        _audit(request, Action.VIEW, _code(code), raw_mail=mail_id)
+        return served(kept)
 
     @bp.get("/tickets/<code>/suggestions")
     @require_role(Role.AGENT)

@@ -6,7 +6,7 @@
 "use strict";
 
 (() => {
-  const { api, change, h, svg, clear, duration, time, light } = Desk;
+  const { api, change, h, svg, clear, duration, time, light, token } = Desk;
   const root = document.getElementById("root");
   const liveEl = document.getElementById("live");
   const meEl = document.getElementById("me");
@@ -890,7 +890,7 @@
   const ROLE_LABEL = { customer: "Customer", bot: "Assistant", agent: "Agent", note: "Note", system: "Desk" };
 
   function bubble(role, text, at, extra) {
-    return h("li", { class: "msg msg-" + role, dataset: Object.assign({ role }, extra || {}) },
+    return h("li", { class: "msg msg-" + role, dataset: Object.assign({ role, at: at || "" }, extra || {}) },
       h("div", { class: "msg-meta" }, ROLE_LABEL[role] || role, (extra && extra.author) ? " · " + extra.author : "", at ? " · " + time(at) : "",
         extra && extra.status && extra.status !== "received" && extra.status !== "internal" ? h("span", { class: "msg-status status-" + extra.status }, " · " + extra.status) : null),
       h("div", { class: "msg-text" }, text));
@@ -905,7 +905,76 @@
     (ctx.transcript || []).forEach((line) => list.appendChild(bubble(line.role, line.text, line.at, { source: "transcript" })));
     list.appendChild(h("li", { class: "handoff-mark" }, "— handed over: " + t.reason + " · grade " + t.grade + " —"));
     (t.messages || []).forEach((m) => list.appendChild(messageItem(m)));
+    placeMails(list, t.mails || []);
+    if (t.mails_error) list.appendChild(h("li", { class: "handoff-mark", "data-testid": "mails-error" }, "— " + t.mails_error + " —"));
     list.scrollTop = list.scrollHeight;
+  }
+
+  // ---- what the customer's e-mails brought: attachments and the kept raw mail, as downloads only (no preview)
+
+  const MAIL_NEAR_MS = 5 * 60 * 1000; // a mail goes under the customer message received within this of it
+
+  /* Each kept mail's files go under the customer message (transcript or desk) nearest in time to the mail; a
+   * mail with none near (before the handoff's transcript, say) gets its own line. */
+  function placeMails(list, mails) {
+    const customer = Array.from(list.querySelectorAll("li.msg-customer"));
+    mails.forEach((mail) => {
+      const at = Date.parse(mail.received_at);
+      let best = null;
+      let gap = MAIL_NEAR_MS;
+      customer.forEach((item) => {
+        const d = Math.abs(Date.parse(item.dataset.at) - at);
+        if (d <= gap) { best = item; gap = d; }
+      });
+      if (best) best.appendChild(mailFiles(mail));
+      else list.appendChild(h("li", { class: "msg msg-customer msg-mail" },
+        h("div", { class: "msg-meta" }, "E-mail · " + time(mail.received_at)), mailFiles(mail)));
+    });
+  }
+
+  function mailFiles(mail) {
+    const files = (mail.attachments || []).map((a) => h("li", { class: "mail-file", "data-testid": "mail-attachment" },
+      a.url ? downloadLink(a.url, a.filename, "mail-attachment-link", a.filename) : h("span", {}, a.filename),
+      h("span", { class: "muted" }, " · " + (a.content_type || "unknown type") + " · " + bytes(a.size)),
+      a.refused ? h("span", { class: "muted", "data-testid": "mail-attachment-refused" }, " · not kept: " + a.refused) : null));
+    const cut = mail.kept_bytes < mail.size ? " (first " + bytes(mail.kept_bytes) + " of " + bytes(mail.size) + ")" : "";
+    return h("div", { class: "mail-files", "data-testid": "mail-files", dataset: { mailId: String(mail.id) } },
+      files.length ? h("ul", {}, files) : null,
+      mail.raw_url ? downloadLink(mail.raw_url, "mail-" + mail.id + ".eml", "mail-raw-link", "Raw mail" + cut) : null,
+      (mail.problems || []).length ? h("p", { class: "muted", "data-testid": "mail-problems" }, "Not read: " + mail.problems.join("; ")) : null);
+  }
+
+  function bytes(n) {
+    if (typeof n !== "number") return "? bytes";
+    return n < 1024 ? n + " bytes" : n < 1048576 ? (n / 1024).toFixed(1) + " KB" : (n / 1048576).toFixed(1) + " MB";
+  }
+
+  /* The desk needs the agent's token, which a plain link would not send: fetch the file, then save it from a
+   * blob URL with `download` (the browser saves it; it is never opened in the page). */
+  function downloadLink(url, filename, testid, label) {
+    return h("a", { href: url, class: "download", download: filename, "data-testid": testid, onclick: (event) => {
+      event.preventDefault();
+      download(url, filename);
+    } }, label);
+  }
+
+  async function download(url, filename) {
+    showError("");
+    try {
+      const response = await fetch(url, { headers: { Authorization: "Bearer " + token() } });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        throw new Error(body.error || "download failed (" + response.status + ")");
+      }
+      const blob = new Blob([await response.arrayBuffer()], { type: "application/octet-stream" });
+      const link = h("a", { href: URL.createObjectURL(blob), download: filename, hidden: true });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    } catch (err) {
+      showError(err.message);
+    }
   }
 
   function messageItem(m) {
