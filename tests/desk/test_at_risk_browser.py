@@ -6,6 +6,8 @@ but not notified. And auto-assignment's offer: notified, marked, accepted from t
 
 from __future__ import annotations
 
+import copy
+
 import contextlib
 import pathlib
 import time
@@ -55,7 +57,7 @@ def running_desk(tmp_path: pathlib.Path, make_packet: Any, desk_settings: Dict[s
     """`python -m bot desk` on a temporary SQLite database with these `desk` settings changed, and alice
     (emergency) and sue (a supervisor) added; yields its URL and a ticket factory."""
     require_chromium()
-    settings = load_settings()
+    settings = copy.deepcopy(load_settings())  # the cached settings are shared: never change them in place
     settings["desk"].update(desk_settings)
     (tmp_path / "settings.yml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
     env = desk_env(tmp_path, FRONTLINE_DESK_SECRET=SECRET, FRONTLINE_SETTINGS=str(tmp_path / "settings.yml"))
