@@ -142,12 +142,15 @@ async def _settled(http: aiohttp.ClientSession, layout: Layout, reader: AgentCli
         for customer in customers:
             assert customer.code is not None
             seen[customer.code] = (await _tracker(http, layout, customer.conversation), await reader.ticket(customer.code))
-        if all(ticket is not None for _, ticket in seen.values()):
+        unreadable = [code for code, (_, ticket) in seen.items() if ticket is None]
+        if not unreadable:
             probe = Tally("probe")
             for customer in customers:
                 count_customer(probe, customer, *seen[customer.code])
             if not probe.problems or time.monotonic() > deadline:
                 return seen
+        elif time.monotonic() > deadline:  # a ticket the reader cannot read: fail with it, never wait for ever
+            raise AssertionError(f"the desk never answered {reader.name}'s GET of {unreadable}:\n{layout.log_tail()}")
         await asyncio.sleep(2.0)
 
 
