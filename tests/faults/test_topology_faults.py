@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 
 from bot.desk import auth
+from bot.desk.records import Role
 from bot.desk.store import Store
 from tests.desk.test_events import rabbit_available
 from tests.faults.counting import Tally, count_customer, count_replies
@@ -155,7 +156,7 @@ async def _settled(http: aiohttp.ClientSession, layout: Layout, reader: AgentCli
 
 
 async def _phase(fault: str, index: int, http: aiohttp.ClientSession, layout: Layout, agents: List[AgentClient],
-                 rng: random.Random) -> Tally:
+                 reader: AgentClient, rng: random.Random) -> Tally:
     customers_client = CustomerClient(http, layout.plan.assistant_url, layout.plan.desk_url,
                                       layout.env["FRONTLINE_DESK_SECRET"], rng)
     count = STORM_CUSTOMERS if fault == STORM else CUSTOMERS_PER_PHASE
@@ -167,7 +168,7 @@ async def _phase(fault: str, index: int, http: aiohttp.ClientSession, layout: La
     work: AgentWork = await agents_done
     moments = await strike
     await _quiet(layout)
-    seen = await _settled(http, layout, agents[0], customers)
+    seen = await _settled(http, layout, reader, customers)
     tally = Tally(fault)
     for customer in customers:
         assert customer.code is not None
@@ -193,12 +194,16 @@ async def test_live_handoffs_through_every_fault_lose_double_and_reorder_nothing
     try:
         tokens = {f"fault-agent-{n}": auth.create_agent(store, f"fault-agent-{n}", ["*"], True, 100, time.time(),
                                                         f"pw-fault-agent-{n}")[1] for n in range(AGENTS)}
+        # who reads every ticket back after a phase: a supervisor (an agent reaches only its own and the queue's)
+        supervisor = auth.create_agent(store, "fault-supervisor", ["*"], True, 100, time.time(),
+                                       "pw-fault-supervisor", role=Role.SUPERVISOR)[1]
     finally:
         store.close()
     tallies: List[Tally] = []
     async with aiohttp.ClientSession() as http:
         agents = [AgentClient(http, layout.plan.desk_url, name, token, rng) for name, token in tokens.items()]
+        reader = AgentClient(http, layout.plan.desk_url, "fault-supervisor", supervisor, rng)
         for index, fault in enumerate([*FAULTS, STORM], 1):
-            tallies.append(await _phase(fault, index, http, layout, agents, rng))
+            tallies.append(await _phase(fault, index, http, layout, agents, reader, rng))
     print("\n".join(t.row() for t in tallies))
     assert [t.fault for t in tallies if not t.clean] == [], "\n".join(t.row() for t in tallies)
