@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bot.tasks import cancel_and_wait
 from bot.data_keys import generate_key
+from bot.desk.simulate import CustomerSink
 from bot.settings import repo_root
 
 PG_URL = os.environ.get("FRONTLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -235,18 +236,18 @@ class Console:
         return [event_id for event_id, _, _ in self.events]
 
 
-class RecordingRasa:
-    """Rasa's tracker-events endpoint on loopback, recording each call.
+class RecordingRasa(CustomerSink):
+    """Rasa's tracker-events endpoint on loopback (the simulator's sink, `bot.desk.simulate.CustomerSink`),
+    recording each call.
 
     Args:
         queue_delay: seconds to wait before answering a queue-position update.
     """
 
     def __init__(self, queue_delay: float = 0.0) -> None:
+        super().__init__()
         self.queue_delay = queue_delay
         self.calls: List[Tuple[str, Any]] = []
-        self.url = ""
-        self._runner: Optional[web.AppRunner] = None
 
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -261,22 +262,6 @@ class RecordingRasa:
             (cid, event["metadata"]["queue"]) for cid, body in self.calls for event in body
             if (event.get("metadata") or {}).get("queue")
         ]
-
-    async def start(self) -> None:
-        """Listen on a free port."""
-        app = web.Application()
-        app.router.add_post("/conversations/{cid}/tracker/events", self._events)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 async def create_ticket(http: aiohttp.ClientSession, base: str, packet: Dict[str, Any]) -> Dict[str, Any]:

@@ -586,16 +586,21 @@
       try {
         const updated = await change("/api/tickets/" + encodeURIComponent(state.current.id) + "/transfer", body);
         form.hidden = true;
-        Object.assign(state.current, updated);
-        upsertTicket(updated);
-        renderTicketHead();
-        renderCards();
-        refreshCurrent();
+        showChangedTicket(updated);
       } catch (err) {
         if (err.status !== 401) showError(err.message);
       }
     };
     form.hidden = false;
+  }
+
+  /* The open ticket as the desk answered a change of it (transfer, reassign): list, head, cards, messages. */
+  function showChangedTicket(updated) {
+    Object.assign(state.current, updated);
+    upsertTicket(updated);
+    renderTicketHead();
+    renderCards();
+    refreshCurrent();
   }
 
   /* Supervisors: give the ticket to an enabled agent, or back to its queue (POST /api/tickets/{id}/reassign). */
@@ -622,11 +627,7 @@
       try {
         const updated = await change("/api/tickets/" + encodeURIComponent(state.current.id) + "/reassign", body);
         form.hidden = true;
-        Object.assign(state.current, updated);
-        upsertTicket(updated);
-        renderTicketHead();
-        renderCards();
-        refreshCurrent();
+        showChangedTicket(updated);
         loadLists(); // the agents' loads changed
       } catch (err) {
         if (err.status !== 401) showError(err.message);
