@@ -14,7 +14,8 @@ send only while a session is new (0) or with the assistant (1), so a session the
 assistant's first answer until the desk resolves the ticket, when the survey is sent and the session is ended
 (4: the customer's next message opens a new one). States 2 (WeCom's own waiting pool) and 3 (a WeCom servicer
 in the WeCom client) belong to WeCom's own agents: while the channel has seen a session there
-(`session_status_change`, a servicer's message), the assistant stays silent for it. See `docs/channels.md`.
+(`session_status_change`, a servicer's message; kept with the cursor, `bot.channels.wechat_kf_cursor`), the
+assistant stays silent for it. See `docs/channels.md`.
 """
 
 from __future__ import annotations

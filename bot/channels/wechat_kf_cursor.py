@@ -1,9 +1,12 @@
-"""Where the 微信客服 channel keeps its place: the `sync_msg` cursor and the messages already handled.
+"""Where the 微信客服 channel keeps its place: the `sync_msg` cursor, the messages already handled, and the
+sessions WeCom's own servicers hold.
 
 The cursor is the only bookmark of `sync_msg`: lose it and every message of the last days comes again; keep it
 too early and a message is lost. The channel saves it after each page is handled, and marks each message done
 after its turn, so a restart between two fetches starts exactly after the last page, and a restart in the
 middle of a page re-reads the page and skips the messages already done (`bot.channels.wechat_kf`).
+A session WeCom's own servicers took (`service_state` 2 or 3) is remembered here too, for `HELD_SECONDS`, so the
+assistant stays silent for it whichever replica syncs next, and after a restart.
 
 Where the record lives: Redis in production mode (`bot.redis_config`; one sync at a time across replicas,
 behind a lease), else a SQLite file `$FRONTLINE_VAR/wechat-kf.db` (one machine; it survives a restart).
@@ -21,6 +24,7 @@ from bot.redis_config import redis_settings
 logger = logging.getLogger(__name__)
 
 DONE_SECONDS = 7 * 24 * 3600  # how long a handled message id is remembered (sync_msg serves the last 3 days)
+HELD_SECONDS = 48 * 3600  # a session WeCom's servicers hold is remembered this long (a session lasts 48 h)
 LEASE_SECONDS = 300  # how long one replica may hold the sync of a service account without renewing it
 DB_FILE = "wechat-kf.db"
 KEY_PREFIX = "frontline:wechat_kf"
@@ -38,6 +42,8 @@ class SqliteCursorStore(SqliteFile):
         "CREATE TABLE IF NOT EXISTS kf_cursor (open_kfid TEXT PRIMARY KEY, cursor TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS kf_done (open_kfid TEXT NOT NULL, msgid TEXT NOT NULL, until REAL NOT NULL,"
         " PRIMARY KEY (open_kfid, msgid))",
+        "CREATE TABLE IF NOT EXISTS kf_held (open_kfid TEXT NOT NULL, customer TEXT NOT NULL, state INTEGER NOT NULL,"
+        " until REAL NOT NULL, PRIMARY KEY (open_kfid, customer))",
     )
 
     def cursor(self, open_kfid: str) -> str:
@@ -66,6 +72,27 @@ class SqliteCursorStore(SqliteFile):
             db = self._conn()
             db.execute("INSERT OR REPLACE INTO kf_done VALUES (?, ?, ?)", (open_kfid, msgid, now + DONE_SECONDS))
             db.execute("DELETE FROM kf_done WHERE until<=?", (now,))
+
+    def held_state(self, open_kfid: str, customer: str) -> Optional[int]:
+        """The state (2 or 3) of a session WeCom's own servicers hold, or None."""
+        with self._lock:
+            row = self._conn().execute(
+                "SELECT state FROM kf_held WHERE open_kfid=? AND customer=? AND until>?",
+                (open_kfid, customer, self._clock()),
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def set_held_state(self, open_kfid: str, customer: str, state: Optional[int]) -> None:
+        """Remember that WeCom's servicers hold the session (`state` 2 or 3), or forget it (None)."""
+        now = self._clock()
+        with self._lock:
+            db = self._conn()
+            if state is None:
+                db.execute("DELETE FROM kf_held WHERE open_kfid=? AND customer=?", (open_kfid, customer))
+            else:
+                db.execute("INSERT OR REPLACE INTO kf_held VALUES (?, ?, ?, ?)",
+                           (open_kfid, customer, int(state), now + HELD_SECONDS))
+            db.execute("DELETE FROM kf_held WHERE until<=?", (now,))
 
     def acquire(self, open_kfid: str, holder: str) -> bool:
         """One machine, one process: the channel's own lock serialises the syncs."""
@@ -106,6 +133,19 @@ class RedisCursorStore:
     def mark_done(self, open_kfid: str, msgid: str) -> None:
         """Record a handled message for `DONE_SECONDS`."""
         self.client.set(self._key("done", open_kfid, msgid), "1", ex=DONE_SECONDS)
+
+    def held_state(self, open_kfid: str, customer: str) -> Optional[int]:
+        """The state (2 or 3) of a session WeCom's own servicers hold, or None."""
+        value = self.client.get(self._key("held", open_kfid, customer))
+        return int(value) if value else None
+
+    def set_held_state(self, open_kfid: str, customer: str, state: Optional[int]) -> None:
+        """Remember that WeCom's servicers hold the session (`state` 2 or 3) for `HELD_SECONDS`, or forget it."""
+        name = self._key("held", open_kfid, customer)
+        if state is None:
+            self.client.delete(name)
+        else:
+            self.client.set(name, str(int(state)), ex=HELD_SECONDS)
 
     def acquire(self, open_kfid: str, holder: str) -> bool:
         """Take the sync lease of the service account (False: another replica is syncing it)."""

@@ -11,7 +11,9 @@ with `sync_msg` until `has_more` is 0 and, page by page:
 3. saves the page's `next_cursor`.
 
 A callback arriving during a sync makes the sync run once more when it ends, so no announced message waits for
-the next callback. A failing `sync_msg` stops the sync with the cursor where it was: the next callback (or the
+the next callback. With several replicas one sync runs at a time behind the store's lease: a replica whose
+callback finds the lease taken waits for it (every `LEASE_POLL_SECONDS`, at most `LEASE_SECONDS`) and then syncs
+from the saved cursor, since the holder may have fetched its last page before this callback's message arrived. A failing `sync_msg` stops the sync with the cursor where it was: the next callback (or the
 next message) fetches the same page again.
 """
 
@@ -26,7 +28,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from bot import conversations, emergency_entry, language, ratelimit, texts
 from bot.channels.wechat_api import WeChatApiError
 from bot.channels.wechat_kf_api import ServiceState
-from bot.channels.wechat_kf_cursor import new_holder
+from bot.channels.wechat_kf_cursor import LEASE_SECONDS, new_holder
 from bot.channels.wechat_turns import OnNewMessage, welcome_text
 from bot.i18n import ZH
 from bot.nlu import limits
@@ -35,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 CUSTOMER, SYSTEM, SERVICER = 3, 4, 5  # `origin`: the customer, an event, a WeCom servicer in the WeCom client
 # `session_status_change.change_type`: 1 taken from the pool, 2 transferred, 3 ended, 4 taken up again
+LEASE_POLL_SECONDS = 0.25
+_WITH_WECOM = (ServiceState.QUEUE, ServiceState.HUMAN)
 _STATE_AFTER_CHANGE = {1: ServiceState.HUMAN, 2: ServiceState.HUMAN, 3: ServiceState.ENDED, 4: ServiceState.HUMAN}
 
 
@@ -69,7 +73,7 @@ class KfSync:
         self.channel = channel
         self.holder = new_holder()
         self.task: Optional[asyncio.Task] = None
-        self.states: Dict[str, ServiceState] = {}  # sessions seen with WeCom's own servicers (2, 3) or ended
+        self.lease_wait_seconds = float(LEASE_SECONDS)  # how long a sync waits for another replica's
         self.handled = 0  # messages handled by this process (logs, tests)
         self._again: Optional[str] = None  # the token of a callback that came during a sync
         self._on_new_message: Optional[OnNewMessage] = None
@@ -113,8 +117,11 @@ class KfSync:
             WeChatApiError: `sync_msg` failed (the cursor stays where it was).
         """
         store, kfid, name = self.channel.cursor_store(), self.channel.open_kfid, self.channel.name()
-        if not store.acquire(kfid, self.holder):
-            logger.info("%s: another replica is fetching %s; it will handle this callback's messages", name, kfid)
+        if not await self._acquire(store, kfid):
+            logger.warning(
+                "%s: another replica held the fetch of %s for %.0f s; the next callback fetches again",
+                name, kfid, self.lease_wait_seconds,
+            )
             return 0
         handled = 0
         try:
@@ -152,16 +159,28 @@ class KfSync:
             logger.warning("%s: message %s without external_userid skipped", name, item.get("msgid"))
             return
         origin = item.get("origin")
+        store, kfid = self.channel.cursor_store(), self.channel.open_kfid
         if origin == SERVICER:  # a WeCom servicer wrote from the WeCom client: the session is theirs
-            self.states[customer] = ServiceState.HUMAN
+            store.set_held_state(kfid, customer, int(ServiceState.HUMAN))
             return
         if origin != CUSTOMER:
             return
-        if self.states.get(customer) in (ServiceState.QUEUE, ServiceState.HUMAN):
+        if store.held_state(kfid, customer) in _WITH_WECOM:
             logger.info("%s: %s is with WeCom's own servicers; the assistant stays silent", name, customer)
             return
-        self.states.pop(customer, None)  # an ended session opens again with the customer's message
         await self._customer_message(customer, msgtype, item)
+
+    async def _acquire(self, store: Any, kfid: str) -> bool:
+        """Take the fetch lease, waiting up to `lease_wait_seconds` while another replica holds it."""
+        waited = 0.0
+        while not store.acquire(kfid, self.holder):
+            if waited >= self.lease_wait_seconds:
+                return False
+            if waited == 0.0:
+                logger.info("%s: another replica is fetching %s; waiting to fetch after it", self.channel.name(), kfid)
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+            waited += LEASE_POLL_SECONDS
+        return True
 
     async def _customer_message(self, customer: str, msgtype: str, item: Dict[str, Any]) -> None:
         channel, name = self.channel, self.channel.name()
@@ -220,8 +239,9 @@ class KfSync:
                 logger.warning("%s: greeting of %s not sent: %s", name, customer, error)
         elif kind == "session_status_change" and customer:
             state = _STATE_AFTER_CHANGE.get(int(event.get("change_type") or 0))
-            if state is not None:
-                self.states[customer] = state
+            if state is not None:  # WeCom's servicers hold it (2, 3), or it ended (4: the assistant answers again)
+                held = int(state) if state in _WITH_WECOM else None
+                self.channel.cursor_store().set_held_state(self.channel.open_kfid, customer, held)
                 logger.info("%s: session of %s is now %s (by WeCom)", name, customer, state.name)
         elif kind == "msg_send_fail":
             logger.error(

@@ -238,6 +238,59 @@ async def test_a_session_taken_by_a_wecom_servicer_silences_the_assistant(kf_api
         await channel.get_output_channel().send_response(f"wechat_kf:{CUSTOMER}", {"text": "x", "delivery_key": "desk-T-2-1"})
 
 
+async def test_a_held_session_is_remembered_by_the_next_replica_and_released_when_it_ends(kf_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, tmp_path: pathlib.Path) -> None:
+    # replica A sees WeCom's servicer take the session; replica B (a new channel on the same store, as after a
+    # restart or behind the load balancer) fetches the customer's next message and must stay silent too
+    assistant = FakeAssistant()
+    first = make_kf(kf_api, tmp_path)
+    server = await serve(first, assistant)
+    kf_api.kf.states[CUSTOMER] = 3
+    kf_api.kf.push({"external_userid": CUSTOMER, "origin": 4, "msgtype": "event", "event": {
+        "event_type": "session_status_change", "external_userid": CUSTOMER, "change_type": 1, "new_servicer_userid": "zhangsan",
+    }})
+    await announce(http, server, kf_api)
+    await first.idle()
+
+    second = make_kf(kf_api, tmp_path)
+    other = await serve(second, assistant)
+    kf_api.kf.customer_text(CUSTOMER, "人工客服你好")
+    await announce(http, other, kf_api)
+    await second.idle()
+    assert assistant.calls == []
+    # the servicer ends the session: the customer's next message is the assistant's again
+    kf_api.kf.states[CUSTOMER] = 4
+    kf_api.kf.push({"external_userid": CUSTOMER, "origin": 4, "msgtype": "event", "event": {
+        "event_type": "session_status_change", "external_userid": CUSTOMER, "change_type": 3,
+    }})
+    kf_api.kf.customer_text(CUSTOMER, "还在吗")
+    await announce(http, other, kf_api)
+    await second.idle()
+    assert [m.text for m in assistant.calls] == ["还在吗"]
+
+
+async def test_a_callback_that_finds_another_replica_fetching_fetches_after_it(kf_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, tmp_path: pathlib.Path) -> None:
+    # replica A holds the fetch lease (it may have read its last page before this message came); the callback
+    # reaches replica B, which must fetch once A is done, not leave the message for a later callback
+    prefix = f"frontline:test:kf:{uuid.uuid4().hex}"
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        assistant = FakeAssistant()
+        channel = make_kf(kf_api, tmp_path, store=RedisCursorStore(client, prefix=prefix))
+        server = await serve(channel, assistant)
+        holder = RedisCursorStore(client, prefix=prefix)
+        assert holder.acquire(kf_api.kf.open_kfid, "replica-a")
+        kf_api.kf.customer_text(CUSTOMER, "在吗")
+        assert await announce(http, server, kf_api) == (200, "success")
+        await asyncio.sleep(0.6)
+        assert assistant.calls == []  # A still holds the lease
+        holder.release(kf_api.kf.open_kfid, "replica-a")
+        await asyncio.wait_for(channel.idle(), 5)
+        assert [m.text for m in assistant.calls] == ["在吗"]
+    finally:
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+
+
 async def test_non_text_and_menu_messages(kf_api: FakeWeChatApi, serve: Any, http: aiohttp.ClientSession, tmp_path: pathlib.Path) -> None:
     assistant = FakeAssistant()
     channel = make_kf(kf_api, tmp_path)
@@ -266,8 +319,13 @@ def test_redis_cursor_store_survives_a_new_client() -> None:
         store.release("wk1", "b")  # not b's lease: kept
         assert not store.acquire("wk1", "c")
         store.release("wk1", "a")
+        store.set_held_state("wk1", "wmA", 3)
         again = RedisCursorStore(redis.Redis(host="127.0.0.1", port=6379), prefix=prefix)
         assert again.cursor("wk1") == "CUR7" and again.is_done("wk1", "m1") and again.acquire("wk1", "c")
+        assert again.held_state("wk1", "wmA") == 3 and again.held_state("wk1", "wmB") is None
+        assert 0 < client.ttl(f"{prefix}:held:wk1:wmA") <= 48 * 3600
+        again.set_held_state("wk1", "wmA", None)
+        assert store.held_state("wk1", "wmA") is None
     finally:
         for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
