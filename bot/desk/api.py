@@ -539,9 +539,13 @@ def api_blueprint(name: str) -> Blueprint:
     @bp.get("/reports")
     @require_role(Role.SUPERVISOR)
     async def reports(request: Request) -> HTTPResponse:
-        first, last = parse_period(request.args.get("from"), request.args.get("to"))
-        group_by = request.args.get("group_by") or None
         period_reports = desk_of(request).period_reports
+        start, end = request.args.get("from"), request.args.get("to")
+        if start or end:
+            first, last = parse_period(start, end)
+        else:  # neither date: the desk's last week (the dashboard's first view)
+            first, last = period_reports.default_period()
+        group_by = request.args.get("group_by") or None
         report = await asyncio.get_running_loop().run_in_executor(None, period_reports.report, first, last, group_by)
         return _json(report)
 

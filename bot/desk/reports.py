@@ -2,7 +2,8 @@
 
 `GET /api/reports?from=YYYY-MM-DD&to=YYYY-MM-DD[&group_by=…]` and `python -m bot report` both call
 `PeriodReports.report`. The dates are local dates of the calendar's time zone (`calendar.timezone`), both
-included: from 00:00 of `from` to 24:00 of `to`. The lights compare figures with `reports.lights` of the
+included: from 00:00 of `from` to 24:00 of `to`; a query naming neither is the last week up to the desk's today
+(`PeriodReports.default_period`). The lights compare figures with `reports.lights` of the
 settings (green / yellow / red), so no threshold lives in the dashboard's code.
 """
 
@@ -26,6 +27,7 @@ from bot.desk.views import iso
 logger = logging.getLogger(__name__)
 
 MAX_DAYS = 366
+DEFAULT_DAYS = 7  # a query naming neither date: the last week, today included
 # light name -> where its value is in the report
 LIGHT_FIGURES: Dict[str, Tuple[str, ...]] = {
     "first_response_within_target_percent": ("first_response", "within_target_percent"),
@@ -96,6 +98,12 @@ class PeriodReports:
             repeat_complaint_days=self.settings.repeat_complaint_days,
             qa_scores=self.qa_scores(start, end),
         )
+
+    def default_period(self, now: Optional[float] = None) -> Tuple[dt.date, dt.date]:
+        """The last `DEFAULT_DAYS` days, today included, in the calendar's zone (the desk's today, not the
+        browser's or UTC's: at 20:00 UTC it is already tomorrow in Shanghai)."""
+        moment = dt.datetime.fromtimestamp(records.now() if now is None else now, tz=self.calendar.timezone)
+        return moment.date() - dt.timedelta(days=DEFAULT_DAYS - 1), moment.date()
 
     def qa_scores(self, start: float, end: float) -> Dict[str, float]:
         """Agent -> the average QA score of the reviews scored in [start, end) (each review: the mean of its

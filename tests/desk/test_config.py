@@ -22,6 +22,22 @@ def test_real_settings_validate(settings: Dict[str, Any]) -> None:
     assert {c["language"] for c in desk.canned} == {"zh", "en"}
 
 
+def test_every_channel_in_credentials_has_a_first_response_target(settings: Dict[str, Any]) -> None:
+    # a channel missing here is judged on the 120 s default (the web's), not its own standard
+    import importlib
+
+    import yaml
+
+    credentials = yaml.safe_load((repo_root() / "credentials.yml").read_text(encoding="utf-8"))
+    names = set()
+    for dotted in credentials:
+        module, _, cls = dotted.rpartition(".")
+        names.add(getattr(importlib.import_module(module), cls).name())
+    desk = config.validate(settings)
+    assert names <= set(desk.first_response_seconds), names - set(desk.first_response_seconds)
+    assert desk.first_response_seconds["wechat_kf"] == desk.first_response_seconds["wechat"] == 180
+
+
 @pytest.mark.parametrize(
     "path, value, key",
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Dict
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -13,6 +14,7 @@ import requests
 from bot.desk.config import load
 from bot.desk import auth
 from bot.desk.records import Role
+from bot.settings import load_settings
 from desk_harness import chromium, sign_in
 from test_console_reconnect import PASSWORD, TIMEOUT, desk, settle_password  # noqa: F401 - the desk fixture
 
@@ -29,16 +31,21 @@ def test_the_period_view_shows_lights_and_charts_for_a_date_range(desk: Dict[str
     settle_password(desk["url"], "sam", PASSWORD)
     token = requests.post(f"{desk['url']}/api/login", json={"name": "sam", "password": PASSWORD}, timeout=5).json()
     headers = {"Authorization": f"Bearer {token['token']}"}
-    today = dt.datetime.now(dt.timezone.utc).date()
+    # the desk's today is the calendar's (Asia/Shanghai), not UTC's: from 16:00 UTC they are different days
+    today = dt.datetime.now(ZoneInfo(load_settings()["calendar"]["timezone"])).date()
     week = f"from={(today - dt.timedelta(days=6)).isoformat()}&to={today.isoformat()}&group_by=day"
     expected = requests.get(f"{desk['url']}/api/reports?{week}", headers=headers, timeout=10).json()
     assert expected["tickets"]["created"] == 3
+    # the first view names no dates: the desk's own last week
+    default = requests.get(f"{desk['url']}/api/reports?group_by=day", headers=headers, timeout=10).json()
+    assert default["period"] == expected["period"]
     lights = load().lights
     with chromium() as browser:
         page = browser.new_page()
         page.goto(f"{desk['url']}/dashboard")
         sign_in(page, "sam", PASSWORD)
         expect(page.locator("[data-testid=period-summary]")).to_contain_text("3 tickets", timeout=TIMEOUT)
+        expect(page.locator("[data-testid=period-to]")).to_have_value(today.isoformat())
         for key, light in expected["lights"].items():
             tile = page.locator(f"[data-testid=tile-light-{key}]")
             expect(tile).to_have_attribute("data-light", light["color"] or "grey")

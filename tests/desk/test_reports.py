@@ -154,7 +154,6 @@ async def test_reports_api_answers_the_figures_under_stable_keys(app, internal, 
 @pytest.mark.parametrize(
     "query, reason",
     [
-        ("", "'from' is required"),
         ("from=2025-09-01", "'to' is required"),
         ("from=2025-9-1&to=2025-09-02", "'from' must be a date YYYY-MM-DD"),
         ("from=2025-09-01&to=tomorrow", "'to' must be a date YYYY-MM-DD"),
@@ -167,6 +166,21 @@ async def test_reports_api_answers_the_figures_under_stable_keys(app, internal, 
 async def test_reports_api_refuses_bad_dates_with_the_reason(app, staff, query, reason) -> None:
     _, response = await app.asgi_client.get(f"/api/reports?{query}", headers=staff["sam"]["headers"])
     assert response.status == 400 and reason in response.json["error"]
+
+
+async def test_reports_api_without_dates_is_the_desks_last_week(app, staff, monkeypatch) -> None:
+    # 2025-10-01 20:00 UTC: still 1 October in UTC, already the 2nd in the calendar's zone
+    from bot.desk import records
+
+    monkeypatch.setattr(records, "now", lambda: dt.datetime(2025, 10, 1, 20, tzinfo=dt.timezone.utc).timestamp())
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setattr(app.ctx.desk.period_reports.calendar, "timezone", ZoneInfo("Asia/Shanghai"))
+    local = dt.date(2025, 10, 2)
+    _, response = await app.asgi_client.get("/api/reports", headers=staff["sam"]["headers"])
+    assert response.status == 200
+    period = response.json["period"]
+    assert (period["from"], period["to"]) == ((local - dt.timedelta(days=6)).isoformat(), local.isoformat())
 
 
 async def test_reports_api_needs_an_agent(app) -> None:

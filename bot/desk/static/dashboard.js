@@ -15,7 +15,6 @@
 
   /* The only colour decided here: the open tickets' worst SLA light, as the desk computed each. */
   const breaches = (lights) => (lights.red ? "red" : lights.yellow ? "yellow" : "green");
-  const DAY_MS = 86400000;
   let live = null;
   const period = { from: null, to: null, data: null, error: null };
   // re-drawn only when a period is loaded: the 5-second refresh of the live part keeps the dates being typed
@@ -99,19 +98,14 @@
     return v === null || v === undefined ? "–" : v.toFixed(digits === undefined ? 1 : digits) + "%";
   }
 
-  function isoDay(date) {
-    return date.toISOString().slice(0, 10);
-  }
-
   async function loadPeriod() {
-    if (!period.to) {
-      const today = new Date();
-      period.to = isoDay(today);
-      period.from = isoDay(new Date(today.getTime() - 6 * DAY_MS));
-    }
     try {
-      const query = "from=" + encodeURIComponent(period.from) + "&to=" + encodeURIComponent(period.to) + "&group_by=day";
-      period.data = await api("GET", "/api/reports?" + query);
+      // First view: no dates, so the desk picks its last week in its own time zone (the browser's clock and
+      // zone may be another day); the inputs then show the period the desk chose.
+      const dates = period.to ? "from=" + encodeURIComponent(period.from) + "&to=" + encodeURIComponent(period.to) + "&" : "";
+      period.data = await api("GET", "/api/reports?" + dates + "group_by=day");
+      period.from = period.data.period.from;
+      period.to = period.data.period.to;
       period.error = null;
     } catch (err) {
       period.data = null;
