@@ -83,7 +83,7 @@ class MessageStatus(_Text):
 class TokenKind(_Text):
     """Where a bearer token came from."""
 
-    API = "api"  # printed once by `python -m bot desk add-agent`; expires after `desk.api_token_days`
+    API = "api"  # an agent's scripts (`POST /api/me/api-tokens`); expires after `desk.api_token_days`
     SESSION = "session"  # from `POST /api/login`; expires after `desk.session_hours`
     STREAM = "stream"  # from `POST /api/stream-tickets`: opens one `GET /api/stream?ticket=…`, within a minute
 
