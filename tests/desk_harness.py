@@ -111,3 +111,18 @@ def open_console(page: Any, url: str, name: str, password: str, timeout: float) 
     page.goto(f"{url}/console")
     sign_in(page, name, password)
     page.wait_for_selector("[data-testid=live][data-state=live]", timeout=timeout)
+
+
+def agent_token(url: str, name: str, password: str) -> str:
+    """An API token of an agent `add-agent` just created (it prints a one-time password, never a token): sign in,
+    change the one-time password (to the same words), then ask for a token as the agent's scripts do
+    (`POST /api/me/api-tokens`)."""
+    session = requests.post(f"{url}/api/login", json={"name": name, "password": password}, timeout=30)
+    assert session.status_code == 200, session.text
+    headers = {"Authorization": f"Bearer {session.json()['token']}"}
+    changed = requests.post(f"{url}/api/me/password", json={"old_password": password, "password": password},
+                            headers=headers, timeout=30)
+    assert changed.status_code == 204, changed.text
+    issued = requests.post(f"{url}/api/me/api-tokens", headers=headers, timeout=30)
+    assert issued.status_code == 201, issued.text
+    return issued.json()["token"]

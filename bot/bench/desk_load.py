@@ -69,7 +69,8 @@ def create_agents(run: ProductionRun, count: int, capacity: int) -> List[str]:
     try:
         now = time.time()
         return [
-            auth.create_agent(store, f"bench-agent-{index}", ["*"], True, capacity, now)[1] for index in range(count)
+            auth.create_agent(store, f"bench-agent-{index}", ["*"], True, capacity, now, settled=True)[1]
+            for index in range(count)
         ]
     finally:
         store.close()

@@ -143,15 +143,22 @@ class Accounts:
         self.store.set_password_hash(agent.name, new_hash, must_change_password=False)
         self.store.delete_tokens(agent.id, [TokenKind.SESSION, TokenKind.STREAM], keep=session.token_hash)
 
-    def still_enabled(self, name: str) -> bool:
-        """True while the agent exists and is enabled (an open stream asks every few seconds)."""
-        agent = self.store.get_agent(name)
-        return agent is not None and agent.enabled
+    def stream_still_valid(self, opened: AgentSession) -> bool:
+        """True while a stream opened with `opened` may go on (`auth.stream_still_valid`: an open stream asks
+        every few seconds)."""
+        return auth.stream_still_valid(self.store, opened, records.now())
+
+    def api_token(self, session: AgentSession) -> Dict[str, Any]:
+        """An API token for the signed-in agent's scripts (`POST /api/me/api-tokens`), expiring after
+        `desk.api_token_days`: only an agent whose password is its own gets one (`require_role`), shown once."""
+        token = auth.issue_api_token(self.store, session.agent, self.settings.api_token_days)
+        expires = auth.authenticate(self.store, token, records.now())
+        return {"token": token, "expires_at": iso(expires.expires_at if expires else None)}
 
     def stream_ticket(self, session: AgentSession) -> Dict[str, Any]:
         """A stream ticket for the signed-in agent (`POST /api/stream-tickets`): `GET /api/stream?ticket=…` opens
         the stream once, within a minute."""
-        ticket, expires = auth.issue_stream_ticket(self.store, session.agent, records.now())
+        ticket, expires = auth.issue_stream_ticket(self.store, session, records.now())
         return {"ticket": ticket, "expires_at": iso(expires)}
 
     def stream_session(self, ticket: str) -> AgentSession:

@@ -52,7 +52,8 @@ STATUS_FILTERS: Dict[str, List[TicketStatus]] = {
 }
 KEPT_MAIL_CHANNEL = "email"  # tickets of this channel list the mails it kept (`bot.desk.mail_files`)
 SSE_PING_SECONDS = 15.0
-# An open stream checks this often that its agent is still enabled (a disabled agent's stream ends within it).
+# An open stream checks this often that the token it was opened through still works for the same agent in the same
+# role (`auth.stream_still_valid`): a password change, reset, sign-out, disable or role change ends it within this.
 STREAM_RECHECK_SECONDS = 5.0
 # Why a ticket has no suggested answers (Rasa down, no customer message yet), in plain English.
 SUGGESTIONS_REASON_HEADER = "X-Suggestions-Reason"
@@ -251,6 +252,13 @@ def api_blueprint(name: str) -> Blueprint:
         await desk_of(request).accounts.change_password(request.ctx.session, _body(request))
         _audit(request, Action.CHANGE_PASSWORD)
         return empty()
+
+    @bp.post("/me/api-tokens")
+    @require_role(Role.AGENT)
+    async def api_token(request: Request) -> HTTPResponse:
+        answer = desk_of(request).accounts.api_token(request.ctx.session)
+        _audit(request, Action.API_TOKEN)
+        return _json(answer, status=201)
 
     @bp.post("/me/status")
     @require_role(Role.AGENT)
@@ -644,8 +652,8 @@ def api_blueprint(name: str) -> Blueprint:
             while True:
                 if loop.time() - checked >= STREAM_RECHECK_SECONDS:
                     checked = loop.time()
-                    if not desk.accounts.still_enabled(agent.name):
-                        break  # disabled meanwhile: its open stream ends too
+                    if not desk.accounts.stream_still_valid(session):
+                        break  # its token ended (password changed, reset, signed out, disabled) or its role changed
                 timeout = min(SSE_PING_SECONDS, STREAM_RECHECK_SECONDS)
                 if deadline is not None:
                     timeout = min(timeout, deadline - loop.time())

@@ -51,6 +51,7 @@ class Action(_Text):
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
     CREATE_AGENT = "create_agent"
+    API_TOKEN = "api_token"  # an agent issued itself an API token (`POST /api/me/api-tokens`)
     QA_SCORE = "qa_score"  # a supervisor scored a ticket in the QA queue
     CUSTOMER_NOTE = "customer_note"  # a note or tag about the customer added or removed
     EXPORT = "export"  # the audit log itself was exported

@@ -1,10 +1,11 @@
 """Agents and their credentials: scrypt password hashes, bearer tokens stored as SHA-256 hashes.
 
-Three kinds of token: `api` tokens, printed once by `python -m bot desk add-agent` (for scripts and tests), which
-expire after `desk.api_token_days` (90); `session` tokens from `POST /api/login`, which expire after
+Three kinds of token: `api` tokens, for an agent's scripts, which the agent asks for itself
+(`POST /api/me/api-tokens`, once its password is its own) and which expire after `desk.api_token_days` (90); `session` tokens from `POST /api/login`, which expire after
 `desk.session_hours` (12 h); and `stream` tickets (`POST /api/stream-tickets`), good for one `GET /api/stream`
 within `STREAM_TICKET_SECONDS`, so the long-lived token never goes in a URL. A disabled agent's tokens are
-deleted and none of its kind works while it is disabled; it cannot sign in.
+deleted and none of its kind works while it is disabled; it cannot sign in. While an agent is on a one-time
+password, no token of any kind does more than change it (`bot.desk.roles.refuse_until_password_changed`).
 """
 
 from __future__ import annotations
@@ -88,8 +89,15 @@ def create_agent(
     password: Optional[str] = None,
     role: Role = Role.AGENT,
     token_days: float = DEFAULT_API_TOKEN_DAYS,
+    with_token: bool = True,
+    settled: bool = False,
 ) -> Tuple[Agent, str, str]:
-    """Create an agent with a one-time password and an API token.
+    """Create an agent with a one-time password (and an API token unless `with_token` is False).
+
+    `python -m bot desk add-agent` asks for no token: whoever creates an agent hands over a one-time password
+    only, so once the agent has chosen its own nobody else holds a credential of it (an agent's scripts get
+    API tokens from `POST /api/me/api-tokens`). The token and `settled` serve the load bench and the tests,
+    which write the database themselves.
 
     Args:
         store: the desk store.
@@ -102,9 +110,11 @@ def create_agent(
         role: the agent's role.
         token_days: the API token expires this many days after it is issued (`desk.api_token_days`), counted from
             the desk's clock (`bot.clock`), whatever `now` says.
+        with_token: issue an API token too.
+        settled: the password counts as already changed (no one-time password); never for a person's account.
 
     Returns:
-        (the agent, the API token, the password) — the only time token and password are shown.
+        (the agent, the API token or "", the password) — the only time token and password are shown.
 
     Raises:
         AuthError: the name is empty or taken.
@@ -114,13 +124,20 @@ def create_agent(
         raise AuthError("an agent name must be 1–64 characters without spaces")
     password = password or secrets.token_urlsafe(12)
     try:
-        agent = store.add_agent(name, hash_password(password), skills, senior, capacity, now, role)
+        agent = store.add_agent(name, hash_password(password), skills, senior, capacity, now, role,
+                                must_change_password=not settled)
     except ValueError as error:
         raise AuthError(str(error)) from error
+    token = issue_api_token(store, agent, token_days) if with_token else ""
+    return agent, token, password
+
+
+def issue_api_token(store: Store, agent: Agent, days: float) -> str:
+    """Issue an API token for `agent`, expiring `days` after now (the desk's clock); return it (stored hashed)."""
     token = secrets.token_urlsafe(32)
     issued = clock.now().timestamp()
-    store.add_token(hash_token(token), agent.id, TokenKind.API, issued, issued + token_days * 86400)
-    return agent, token, password
+    store.add_token(hash_token(token), agent.id, TokenKind.API, issued, issued + days * 86400)
+    return token
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,12 +175,37 @@ def authenticate(store: Store, token: str, now: float) -> Optional[AgentSession]
     return session if session is not None and session.kind is not TokenKind.STREAM else None
 
 
-def issue_stream_ticket(store: Store, agent: Agent, now: float) -> Tuple[str, float]:
-    """Issue a stream ticket for `agent`; return it and its expiry (epoch seconds)."""
+def issue_stream_ticket(store: Store, session: AgentSession, now: float) -> Tuple[str, float]:
+    """Issue a stream ticket for the agent of `session`; return it and its expiry (epoch seconds).
+
+    The ticket records the token that asked for it (`parent_hash`): the stream it opens ends when that token
+    stops working (`stream_still_valid`), so signing out, a password change elsewhere, a reset or a disable ends
+    the streams opened through the sessions they end."""
     ticket = secrets.token_urlsafe(24)
     expires_at = now + STREAM_TICKET_SECONDS
-    store.add_token(hash_token(ticket), agent.id, TokenKind.STREAM, now, expires_at)
+    store.add_token(hash_token(ticket), session.agent.id, TokenKind.STREAM, now, expires_at,
+                    parent_hash=session.token_hash)
     return ticket, expires_at
+
+
+def stream_still_valid(store: Store, opened: AgentSession, now: float) -> bool:
+    """True while a stream opened with `opened` may go on: the token it lives by (`AgentSession.holder_hash`)
+    still works, for the same agent, in the same role, with no one-time password to change first.
+
+    A changed role ends the stream too: its filter (`bot.desk.visibility`) was built for the old role, and a
+    supervisor lowered to agent must stop getting every ticket's events. The console reconnects with a fresh
+    stream ticket and gets the new role's filter.
+    """
+    agent = opened.agent
+    if opened.holder_hash:
+        current = store.agent_for_token(opened.holder_hash, now)
+        fresh = current.agent if current is not None else None
+    else:  # a stream ticket issued before tickets recorded their parent: the agent alone is checked
+        fresh = store.get_agent(agent.name)
+        fresh = fresh if fresh is not None and fresh.enabled else None
+    return (
+        fresh is not None and fresh.id == agent.id and fresh.role is agent.role and not fresh.must_change_password
+    )
 
 
 def use_stream_ticket(store: Store, ticket: str, now: float) -> Optional[AgentSession]:

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the desk's subcommands to an argparse parser."""
     commands = parser.add_subparsers(dest="desk_command")
     commands.add_parser("run", help="serve the desk (the default)")
-    add = commands.add_parser("add-agent", help="create an agent; prints its API token and one-time password")
+    add = commands.add_parser("add-agent", help="create an agent; prints its one-time password")
     add.add_argument("name")
     add.add_argument("--skills", default="general", help="comma-separated skills, e.g. orders,general")
     add.add_argument("--senior", action="store_true", help="may take repeat complaints")
@@ -121,9 +121,10 @@ def _add_agent(store: Any, args: argparse.Namespace) -> int:
         capacity = args.capacity or settings.default_capacity
         if capacity < 1:
             raise auth.AuthError("--capacity must be at least 1")
-        agent, token, password = auth.create_agent(
+        # No API token: the one-time password is all the operator hands over (`auth.create_agent`).
+        agent, _token, password = auth.create_agent(
             store, args.name, skills, args.senior, capacity, clock.now().timestamp(), args.password, role=role,
-            token_days=settings.api_token_days,
+            with_token=False,
         )
     except auth.AuthError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -134,7 +135,6 @@ def _add_agent(store: Any, args: argparse.Namespace) -> int:
     print(f"skills: {','.join(agent.skills)}")
     print(f"senior: {'yes' if agent.senior else 'no'}")
     print(f"capacity: {agent.capacity}")
-    print(f"token: {token}")
     print(f"password: {password}")
     return 0
 

@@ -83,7 +83,7 @@ class MessageStatus(_Text):
 class TokenKind(_Text):
     """Where a bearer token came from."""
 
-    API = "api"  # printed once by `python -m bot desk add-agent`; expires after `desk.api_token_days`
+    API = "api"  # an agent's scripts (`POST /api/me/api-tokens`); expires after `desk.api_token_days`
     SESSION = "session"  # from `POST /api/login`; expires after `desk.session_hours`
     STREAM = "stream"  # from `POST /api/stream-tickets`: opens one `GET /api/stream?ticket=…`, within a minute
 
@@ -288,6 +288,13 @@ class AgentSession:
     kind: TokenKind
     expires_at: Optional[float]
     token_hash: str = ""  # the token's stored hash: a password change keeps this session and ends the others
+    parent_hash: str = ""  # a stream ticket's: the hash of the token that asked for it ("" for other kinds)
+
+    @property
+    def holder_hash(self) -> str:
+        """The hash of the token a stream opened with this session lives by: a stream ticket's parent, else the
+        token itself ("" for a stream ticket from before parents were recorded)."""
+        return self.parent_hash if self.kind is TokenKind.STREAM else self.token_hash
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,7 +31,7 @@ from typing import Any, Awaitable, Callable, Optional
 from bot.desk import auth
 from bot.desk.errors import DeskError
 from bot.desk.queue import ANY_SKILL, QueueRules
-from bot.desk.records import Agent, AgentSession, Role, Ticket, TokenKind
+from bot.desk.records import Agent, AgentSession, Role, Ticket
 from bot.desk.store.tickets import AgentReach
 
 logger = logging.getLogger(__name__)
@@ -87,13 +87,14 @@ def require_role(minimum: Role, *, before_password_change: bool = False) -> Call
 
 
 def refuse_until_password_changed(session: AgentSession) -> None:
-    """A session opened with the one-time password may only change it (403 otherwise). API tokens, printed to
-    whoever ran `add-agent` for scripts, are not sessions of a person's password and are not held back.
+    """While an agent is on a one-time password, any token of it (a session, an API token, a stream ticket) may
+    only change it (403 otherwise): whoever handed the password over must not be able to act as the agent. API
+    tokens printed by `add-agent` before it stopped printing them are held back the same way.
 
     Raises:
         DeskError: 403 naming `POST /api/me/password`.
     """
-    if session.kind is TokenKind.SESSION and session.agent.must_change_password:
+    if session.agent.must_change_password:
         raise DeskError(403, "change your one-time password first (POST /api/me/password)")
 
 

@@ -201,7 +201,8 @@ class Simulator:
             agent = self.desk.store.get_agent(name)
             if agent is None:
                 agent, _token, _password = auth.create_agent(
-                    self.desk.store, name, skills, n == 1, 3, self.start.timestamp(), secrets.token_urlsafe(16)
+                    self.desk.store, name, skills, n == 1, 3, self.start.timestamp(), secrets.token_urlsafe(16),
+                    with_token=False,
                 )
             self.agents.append(agent)
 

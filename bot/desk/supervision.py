@@ -148,7 +148,7 @@ class Supervision:
         return {"agent": target.name, "enabled": True}
 
     def reset_password(self, name: str, actor: Optional[Agent]) -> Dict[str, Any]:
-        """Give an agent a new one-time password (to change at the next sign-in) and end its sessions. Blocking
+        """Give an agent a new one-time password (to change at the next sign-in) and end all its tokens. Blocking
         (a scrypt hash): call it in an executor. Answers `{"agent": NAME, "password": …}`, the only time it is
         shown.
 
@@ -158,7 +158,9 @@ class Supervision:
         target = self._manageable(name, actor)
         password = secrets.token_urlsafe(12)
         self.store.set_password_hash(target.name, auth.hash_password(password), must_change_password=True)
-        self.store.delete_tokens(target.id, [TokenKind.SESSION, TokenKind.STREAM])
+        # Every token ends, API tokens too: a reset answers a forgotten or exposed password, and a token issued
+        # under the old one must not outlive it (the agent asks for new ones once its password is its own).
+        self.store.delete_tokens(target.id, list(TokenKind))
         return {"agent": target.name, "password": password}
 
     def set_role(self, name: str, role: Role, actor: Optional[Agent]) -> Dict[str, Any]:

@@ -200,7 +200,8 @@ def agents(sqlite_store: Store) -> Dict[str, Dict[str, Any]]:
         ("carol", ["after_sales"], True, 3),
         ("dave", ["payments"], False, 1),
     ]:
-        agent, token, password = auth.create_agent(sqlite_store, name, skills, senior, capacity, 0.0, f"pw-{name}-123")
+        agent, token, password = auth.create_agent(sqlite_store, name, skills, senior, capacity, 0.0, f"pw-{name}-123",
+                                            settled=True)
         result[name] = {"agent": agent, "token": token, "password": password,
                         "headers": {"Authorization": f"Bearer {token}"}}
     return result
@@ -212,7 +213,7 @@ def staff(sqlite_store: Store) -> Dict[str, Dict[str, Any]]:
     result = {}
     for name, role in [("sam", Role.SUPERVISOR), ("ada", Role.ADMIN)]:
         agent, token, password = auth.create_agent(sqlite_store, name, ["general"], True, 3, 0.0, f"pw-{name}-123",
-                                                   role=role)
+                                                   role=role, settled=True)
         result[name] = {"agent": agent, "token": token, "password": password,
                         "headers": {"Authorization": f"Bearer {token}"}}
     return result

@@ -158,7 +158,7 @@ async def test_login_me_and_session_expiry(app, agents, monkeypatch) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     _, me = await app.asgi_client.get("/api/me", headers=headers)
     assert me.status == 200 and me.json["name"] == "alice" and me.json["skills"] == ["general", "orders"]
-    assert me.json["token_kind"] == "session" and me.json["must_change_password"] is True
+    assert me.json["token_kind"] == "session" and me.json["must_change_password"] is False  # the fixture's: settled
     _, response = await app.asgi_client.post("/api/login", json={"name": "alice", "password": "nope"})
     assert response.status == 401
     _, response = await app.asgi_client.post("/api/login", content=b"][")
@@ -170,7 +170,7 @@ async def test_login_me_and_session_expiry(app, agents, monkeypatch) -> None:
     monkeypatch.setenv("FRONTLINE_NOW", dt.datetime.fromtimestamp(later, dt.timezone.utc).isoformat())
     _, response = await app.asgi_client.get("/api/me", headers=headers)
     assert response.status == 401
-    # The API token from add-agent does not expire.
+    # The API token (`desk.api_token_days`) has not expired.
     _, response = await app.asgi_client.get("/api/me", headers=agents["alice"]["headers"])
     assert response.status == 200
 
@@ -477,7 +477,7 @@ async def test_api_works_on_both_stores(settings, store, fake_rasa, make_packet,
                          "add_business_time": lambda self, s, d, team=None: s + d,
                          "is_open": lambda self, at, team=None: True,
                          "next_opening": lambda self, at, team=None: (at, at)})())
-    tokens = [auth.create_agent(store, f"a{i}", ["general"], False, 3, 0.0, "password-123")[1] for i in range(4)]
+    tokens = [auth.create_agent(store, f"a{i}", ["general"], False, 3, 0.0, "password-123", settled=True)[1] for i in range(4)]
     _, response = await app.asgi_client.post("/internal/tickets", headers=internal,
                                              json=make_packet("both-1", topic="faq_other"))
     assert response.status == 201

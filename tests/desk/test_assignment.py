@@ -49,7 +49,7 @@ def team(sqlite_store: Store) -> Dict[str, Dict[str, str]]:
     result = {}
     for name, skills, senior in [("erin", ["orders"], False), ("frank", ["orders"], False), ("gina", ["orders"], False),
                                  ("hal", ["orders"], True), ("bob", ["general"], False)]:
-        _, token, _ = auth.create_agent(sqlite_store, name, skills, senior, 2, 0.0, f"pw-{name}-123")
+        _, token, _ = auth.create_agent(sqlite_store, name, skills, senior, 2, 0.0, f"pw-{name}-123", settled=True)
         result[name] = {"Authorization": f"Bearer {token}"}
     return result
 

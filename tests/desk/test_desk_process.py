@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from bot.settings import repo_root
+from desk_harness import agent_token
 
 PYTHON = sys.executable
 
@@ -52,9 +53,9 @@ def add_agent(env: Dict[str, str], *args: str) -> Dict[str, str]:
     return dict(line.split(": ", 1) for line in result.stdout.splitlines())
 
 
-def test_add_agent_prints_token_and_password(desk_env: Dict[str, str]) -> None:
+def test_add_agent_prints_a_one_time_password_and_no_token(desk_env: Dict[str, str]) -> None:
     out = add_agent(desk_env, "alice", "--skills", "orders,general", "--senior")
-    assert len(out["token"]) >= 32 and len(out["password"]) >= 12
+    assert "token" not in out and len(out["password"]) >= 12  # nobody but the agent holds a token of it
     assert out["skills"] == "orders,general" and out["senior"] == "yes"
     again = subprocess.run([PYTHON, "-m", "bot", "desk", "add-agent", "alice"], env=desk_env, cwd=repo_root(),
                            capture_output=True, text=True, timeout=60)
@@ -72,7 +73,7 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
     base = f"http://127.0.0.1:{desk_env['FRONTLINE_DESK_PORT']}"
     process = subprocess.Popen([PYTHON, "-m", "bot", "desk"], env=desk_env, cwd=repo_root(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    headers = {"Authorization": f"Bearer {creds['token']}"}
+    headers: Dict[str, str] = {}
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(150):
@@ -85,6 +86,8 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the desk did not start")
+            token = await asyncio.get_running_loop().run_in_executor(None, agent_token, base, "alice", creds["password"])
+            headers["Authorization"] = f"Bearer {token}"
             # Rasa's broker file appears after the desk started: the tail picks it up.
             broker = SQLEventBroker(dialect="sqlite", db=desk_env["FRONTLINE_BROKER"][len("sqlite:///"):])
             async with http.post(f"{base}/internal/tickets", json=make_packet("socketio:conv-e2e"),
@@ -141,5 +144,5 @@ async def test_running_desk_end_to_end(desk_env: Dict[str, str], fake_rasa: Any,
             raise
         output = process.stdout.read().decode() if process.stdout else ""
     assert code_ == 0, output
-    for secret in ("马上处理", "我还在等", creds["token"]):
+    for secret in ("马上处理", "我还在等", creds["password"], headers["Authorization"][7:]):
         assert secret not in output  # never log message texts or tokens

@@ -182,7 +182,7 @@ async def cluster(pg_schema: Any, rasa: RecordingRasa, tmp_path_factory: Any) ->
     pinned = {"FRONTLINE_NOW": PINNED_NOW}  # in business hours: waits are the queue's, not the night's
     nodes = [DeskNode(name, schema_url(schema), rasa.url, logs, extra_env=pinned) for name in ("desk-a", "desk-b")]
     tokens = {
-        name: auth.create_agent(store, name, ["orders"], False, 10, 0.0, f"pw-{name}-123")[1]
+        name: auth.create_agent(store, name, ["orders"], False, 10, 0.0, f"pw-{name}-123", settled=True)[1]
         for name in ("alice", "bob")
     }
     async with aiohttp.ClientSession() as http:
@@ -221,7 +221,8 @@ async def test_an_event_made_through_one_desk_reaches_the_console_on_the_other(c
 async def test_a_console_catches_up_on_another_desk_with_last_event_id(cluster: Dict[str, Any], make_packet: Any) -> None:
     http, a, b, store = cluster["http"], cluster["a"], cluster["b"], cluster["store"]
     # A supervisor's console: its stream carries every event (an agent's only those of the tickets in its reach).
-    watcher = auth.create_agent(store, "sue", ["orders"], False, 10, 0.0, "pw-sue-123", role=records.Role.SUPERVISOR)[1]
+    watcher = auth.create_agent(store, "sue", ["orders"], False, 10, 0.0, "pw-sue-123", role=records.Role.SUPERVISOR,
+                                settled=True)[1]
     console = Console(http, watcher)
     await console.connect(a.base)
     start = console.hellos[-1]
@@ -255,7 +256,7 @@ async def test_a_console_catches_up_on_another_desk_with_last_event_id(cluster: 
 async def test_an_agent_working_on_one_desk_counts_as_online_on_the_other(cluster: Dict[str, Any], make_packet: Any) -> None:
     http, a, b, store = cluster["http"], cluster["a"], cluster["b"], cluster["store"]
     auth.create_agent(store, "carol", ["after_sales"], True, 3, 0.0, "pw-carol-123")
-    token = auth.create_agent(store, "erin", ["payments"], False, 2, 0.0, "pw-erin-123")[1]
+    token = auth.create_agent(store, "erin", ["payments"], False, 2, 0.0, "pw-erin-123", settled=True)[1]
     packet = make_packet("scale-p1", topic="faq_payment_failed")
     first = await create_ticket(http, b.base, packet)
     assert first["skill"] == "payments"  # settings.yml: desk.skills; nobody else could serve it
@@ -297,7 +298,7 @@ async def test_only_one_desk_tells_a_customer_their_place(own_schema: Any, tmp_p
         DeskNode(name, schema_url(schema), slow.url, tmp_path, cadence, {"FRONTLINE_NOW": PINNED_NOW})
         for name in ("notify-a", "notify-b")
     ]
-    token = auth.create_agent(store, "nora", ["*"], False, 10, 0.0, "pw-nora-123")[1]
+    token = auth.create_agent(store, "nora", ["*"], False, 10, 0.0, "pw-nora-123", settled=True)[1]
     headers = {"Authorization": f"Bearer {token}"}
     try:
         async with aiohttp.ClientSession() as http:

@@ -112,7 +112,7 @@ async def test_killing_desks_loses_no_push(schema: Any, rasa: RecordingRasa, tmp
     # Supervisors: their streams carry every event, so each console must end with every id (an agent's stream
     # carries only the tickets in its reach: test_roles).
     tokens = {agent: auth.create_agent(store, agent, ["*"], False, 10_000, 0.0, f"pw-{agent}-123",
-                                       role=Role.SUPERVISOR)[1]
+                                       role=Role.SUPERVISOR, settled=True)[1]
               for agent in ("ann", "ben", "cat", "dan", "eve")}
     async with aiohttp.ClientSession() as http:
         consoles: List[Console] = []
@@ -179,7 +179,7 @@ async def test_the_leader_moves_when_it_is_killed(schema: Any, tmp_path: pathlib
     cadence = {"leader_round": 0.3, "lease": 2.0, "heartbeat": 0.3, "alive": 1.5}
     nodes = [DeskNode(label, schema_url(name), slow.url, tmp_path, cadence, {"FRONTLINE_NOW": PINNED_NOW})
              for label in ("lead-a", "lead-b")]
-    tokens = {agent: auth.create_agent(store, agent, ["*"], False, 100, 0.0, f"pw-{agent}-123")[1]
+    tokens = {agent: auth.create_agent(store, agent, ["*"], False, 100, 0.0, f"pw-{agent}-123", settled=True)[1]
               for agent in ("nora", "bob")}
     observer = Presence(store, "observer", alive_seconds=1.5, refresh_seconds=0.0)
     try:

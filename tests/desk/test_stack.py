@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.settings import repo_root
+from desk_harness import agent_token
 
 pytestmark = pytest.mark.stack
 
@@ -24,7 +25,9 @@ def add_agent(stack: Any, name: str, skills: str) -> Dict[str, str]:
         cwd=repo_root(), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    agent = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    agent["token"] = agent_token(stack.desk_url, name, agent["password"])  # add-agent prints no token
+    return agent
 
 
 async def say(http: aiohttp.ClientSession, stack: Any, sender: str, text: str) -> List[Dict[str, Any]]:

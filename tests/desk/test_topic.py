@@ -76,7 +76,7 @@ async def test_the_topics_are_the_faq_intents_and_the_skill_topics(settings, sql
                                                                     "billing_dispute": "payments"}}}
     app = create_app(custom, store=sqlite_store, rasa=RasaClient("http://127.0.0.1:9"), broker=None,
                      secret=internal["X-Frontline-Secret"], calendar=calendar, notify_positions=False, console=False)
-    token = auth.create_agent(sqlite_store, "erin", ["general", "orders"], False, 3, 0.0, "password-123")[1]
+    token = auth.create_agent(sqlite_store, "erin", ["general", "orders"], False, 3, 0.0, "password-123", settled=True)[1]
     headers = {"Authorization": f"Bearer {token}"}
     _, listed = await app.asgi_client.get("/api/topics", headers=headers)
     assert listed.status == 200
@@ -107,7 +107,7 @@ async def test_topic_spans_on_the_desks_own_database(settings, store: Store, int
 
     app = create_app(settings, store=store, rasa=RasaClient(fake_rasa.url), broker=None,
                      secret=internal["X-Frontline-Secret"], calendar=calendar, notify_positions=False, console=False)
-    token = auth.create_agent(store, "alice", ["*"], True, 5, 0.0, "password-123")[1]
+    token = auth.create_agent(store, "alice", ["*"], True, 5, 0.0, "password-123", settled=True)[1]
     headers = {"Authorization": f"Bearer {token}"}
     first = await create(app, internal, make_packet("socketio:conv-a"))
     await app.asgi_client.post(f"/api/tickets/{first}/claim", headers=headers)

@@ -193,10 +193,10 @@ async def test_live_handoffs_through_every_fault_lose_double_and_reorder_nothing
     store = Store(layout.env["DATABASE_URL"])
     try:
         tokens = {f"fault-agent-{n}": auth.create_agent(store, f"fault-agent-{n}", ["*"], True, 100, time.time(),
-                                                        f"pw-fault-agent-{n}")[1] for n in range(AGENTS)}
+                                                        f"pw-fault-agent-{n}", settled=True)[1] for n in range(AGENTS)}
         # who reads every ticket back after a phase: a supervisor (an agent reaches only its own and the queue's)
         supervisor = auth.create_agent(store, "fault-supervisor", ["*"], True, 100, time.time(),
-                                       "pw-fault-supervisor", role=Role.SUPERVISOR)[1]
+                                       "pw-fault-supervisor", role=Role.SUPERVISOR, settled=True)[1]
     finally:
         store.close()
     tallies: List[Tally] = []

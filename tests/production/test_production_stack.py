@@ -30,6 +30,7 @@ from bot.data_keys import generate_key
 from bot.devtools import free_port
 from bot.run import Ports, Stack, latest_model, process_env, rasa_command, start, wait_http
 from bot.settings import repo_root
+from desk_harness import agent_token
 from tests.channels.fake_wechat_api import FakeWeChatApi
 from tests.conftest import STACK_NOW, TEST_CHANNEL_ENV
 
@@ -134,7 +135,8 @@ async def test_handoff_over_postgresql_redis_and_rabbitmq(prod_stack: Stack) -> 
             env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=60,
         )
         assert result.returncode == 0, result.stderr
-        token = dict(line.split(": ", 1) for line in result.stdout.splitlines())["token"]
+        password = dict(line.split(": ", 1) for line in result.stdout.splitlines())["password"]
+        token = agent_token(stack.desk_url, f"prod-{sender[-4:]}", password)  # add-agent prints no token
         headers = {"Authorization": f"Bearer {token}"}
 
         # Paused: the assistant is silent; the messages travel through RabbitMQ to the desk on PostgreSQL.
@@ -227,7 +229,8 @@ def test_wechat_customer_across_two_replicas(
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    headers = {"Authorization": "Bearer " + dict(line.split(": ", 1) for line in result.stdout.splitlines())["token"]}
+    password = dict(line.split(": ", 1) for line in result.stdout.splitlines())["password"]
+    headers = {"Authorization": "Bearer " + agent_token(stack.desk_url, f"wx-{openid[-4:]}", password)}
     for step in ("claim", "resolve"):
         answer = requests.post(f"{stack.desk_url}/api/tickets/{code}/{step}", headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text

@@ -15,6 +15,7 @@ import aiohttp
 
 from bot.conversations import conversation_id
 from bot.settings import repo_root
+from desk_harness import agent_token
 
 
 def internal(stack: Any) -> Dict[str, str]:
@@ -31,6 +32,7 @@ def add_agent(stack: Any, skills: str = "general,orders,after_sales,payments,eme
     )
     assert result.returncode == 0, result.stderr
     agent = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    agent["token"] = agent_token(stack.desk_url, name, agent["password"])  # add-agent prints no token
     agent["headers"] = {"Authorization": f"Bearer {agent['token']}"}  # type: ignore[assignment]
     return agent
 

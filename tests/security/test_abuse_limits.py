@@ -31,7 +31,7 @@ def add_agent(stack: Any, name: str, skills: str = "general") -> Dict[str, str]:
         cwd=repo_root(), capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    return dict(line.split(": ", 1) for line in result.stdout.splitlines())  # name and one-time password
 
 
 async def user_events(http: aiohttp.ClientSession, stack: Any, sender: str) -> List[Dict[str, Any]]:

@@ -29,6 +29,7 @@ from rasa_sdk import Tracker
 from bot import identity
 from bot.handoff import context
 from bot.settings import repo_root
+from desk_harness import agent_token
 from tests.channels.wechat_helpers import safe_request
 
 pytestmark = pytest.mark.stack
@@ -62,7 +63,8 @@ def agent(stack: Any) -> Dict[str, str]:
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    token = dict(line.split(": ", 1) for line in result.stdout.splitlines())["token"]
+    password = dict(line.split(": ", 1) for line in result.stdout.splitlines())["password"]
+    token = agent_token(stack.desk_url, name, password)  # add-agent prints no token
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -20,16 +20,16 @@ class AgentRows(Database):
 
     def add_agent(
         self, name: str, password_hash: str, skills: List[str], senior: bool, capacity: int, now: float,
-        role: Role = Role.AGENT,
+        role: Role = Role.AGENT, must_change_password: bool = True,
     ) -> Agent:
-        """Create an agent (who must change the password at first sign-in).
+        """Create an agent (who must change the password at first sign-in, unless `must_change_password` is False).
 
         Raises:
             ValueError: an agent with that name exists.
         """
         values = dict(
             name=name, password_hash=password_hash, skills=",".join(skills), senior=senior, capacity=capacity,
-            created_at=now, must_change_password=True, role=Role(role).value,
+            created_at=now, must_change_password=must_change_password, role=Role(role).value,
         )
         try:
             with self.engine.begin() as conn:
@@ -102,14 +102,15 @@ class AgentRows(Database):
         return session if spent == 1 else None
 
     def add_token(
-        self, token_hash: str, agent_id: int, kind: TokenKind | str, now: float, expires_at: Optional[float]
+        self, token_hash: str, agent_id: int, kind: TokenKind | str, now: float, expires_at: Optional[float],
+        parent_hash: Optional[str] = None,
     ) -> None:
-        """Store a token (its hash only)."""
+        """Store a token (its hash only; a stream ticket with the hash of the token that asked for it)."""
         with self.engine.begin() as conn:
             conn.execute(
                 tokens.insert().values(
                     token_hash=token_hash, agent_id=agent_id, kind=TokenKind(kind).value, created_at=now,
-                    expires_at=expires_at,
+                    expires_at=expires_at, parent_hash=parent_hash,
                 )
             )
 
@@ -117,7 +118,8 @@ class AgentRows(Database):
         """Return the agent a valid (unexpired) token belongs to, with the token's kind and expiry, or None (also
         when the agent is disabled)."""
         query = (
-            sa.select(agents, tokens.c.expires_at.label("token_expires_at"), tokens.c.kind.label("token_kind"))
+            sa.select(agents, tokens.c.expires_at.label("token_expires_at"), tokens.c.kind.label("token_kind"),
+                      tokens.c.parent_hash.label("token_parent_hash"))
             .select_from(tokens.join(agents, tokens.c.agent_id == agents.c.id))
             .where(tokens.c.token_hash == token_hash)
             .where(sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now))
@@ -130,7 +132,7 @@ class AgentRows(Database):
         data = row._mapping
         return AgentSession(
             agent=Agent.from_row(data), kind=TokenKind(data["token_kind"]), expires_at=data["token_expires_at"],
-            token_hash=token_hash,
+            token_hash=token_hash, parent_hash=data["token_parent_hash"] or "",
         )
 
     def delete_token(self, token_hash: str) -> None:

@@ -128,6 +128,9 @@ tokens = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float),
+    # A stream ticket: the hash of the session or API token that asked for it. The stream it opens lives only as
+    # long as that token does (a password change, reset, sign-out or disable ends it). NULL for other tokens.
+    sa.Column("parent_hash", sa.String(128)),
 )
 
 state = sa.Table(
