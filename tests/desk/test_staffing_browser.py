@@ -80,6 +80,7 @@ def test_the_dashboard_shows_agents_needed_per_hour_beside_agents_scheduled(desk
             expected_short = str(short_hours[row.get_attribute("data-day")])
             assert row.locator("[data-testid=staffing-short-hours]").inner_text() == expected_short
         expect(page.locator("[data-testid=staffing-legend]")).to_contain_text("fewer scheduled than needed")
+        assert "null" not in page.locator("[data-testid=staffing]").inner_text()  # no part left out shows as "null"
 
         page.select_option("[data-testid=staffing-days]", "14")
         expect(page.locator("[data-testid=staffing-cell]")).to_have_count(14 * 24, timeout=TIMEOUT)

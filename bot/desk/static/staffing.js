@@ -7,7 +7,7 @@
 "use strict";
 
 (() => {
-  const { api, h, clear } = Desk;
+  const { api, h, clear, append } = Desk;
   const section = document.getElementById("staffing");
   const REFRESH_MS = 5 * 60 * 1000;
   const WAIT_FOR_SIGN_IN_MS = 1000;
@@ -98,7 +98,8 @@
         cells, h("td", {}, total.toFixed(0)), h("td", { "data-testid": "staffing-peak" }, String(peak)),
         d.rota ? h("td", { "data-testid": "staffing-short-hours" }, String(info.short_hours || 0)) : null);
     });
-    clear(section).append(
+    // Desk.append skips the parts left out (null); the DOM's own append would print them as "null"
+    append(clear(section), [
       h("h2", {}, "Staffing: agents needed per hour"),
       d.simulated ? h("p", { class: "staff-simulated", "data-testid": "staffing-simulated" },
         "Simulated data (python -m bot desk simulate): " + d.simulated.from.slice(0, 10) + " to " + d.simulated.to.slice(0, 10)) : null,
@@ -115,7 +116,7 @@
       h("p", { class: "muted", "data-testid": "staffing-legend" }, d.rota
         ? "Each cell: agents needed in that hour (shrinkage included) over agents scheduled by the rota (settings.yml: staffing.rota); a red outline: fewer scheduled than needed."
         : "Each cell: agents to schedule in that hour (shrinkage included); a red outline: more than are online now (no rota in settings.yml: staffing.rota)."),
-    );
+    ]);
     section.hidden = false;
   }
 
