@@ -2,7 +2,7 @@
 
 Public API (import from `bot.calendar`):
 - `get_calendar()` / `reset_calendar()`: the calendar built from `settings.yml` (`calendar:` section), cached.
-- `BusinessCalendar`: `is_open`, `next_opening`, `reply_from`, `add_business_time`,
+- `BusinessCalendar`: `is_open`, `next_opening`, `reply_from`, `add_business_time`, `day_kind`,
   `business_seconds_between`, `holiday_name`, `holiday_period`, `holiday_periods_between`.
 - `bot.calendar.messages`: the customer-facing texts (off-hours reply, hours answer, greeting, emergency).
 """

@@ -155,27 +155,39 @@ class BusinessCalendar:
         if schedule.always_open:
             return schedule.weekly[day.weekday()]
         own = schedule.weekly[day.weekday()]
-        if day in schedule.extra_closed:
+        kind = self._day_kind(day, schedule)
+        if kind == HOLIDAY:
             return ()
-        if day in schedule.extra_open:
+        if kind == WORKDAY:
             return own or schedule.workday_hours
-        if schedule.use_china_holidays:
-            if not self.holidays.covered(day.year):
-                if day.year not in self._warned_years:
-                    self._warned_years.add(day.year)
-                    logger.warning(
-                        "no mainland China holiday data for %s: using the weekly hours and settings only",
-                        day.year,
-                    )
-            else:
-                detail = self.holidays.detail(day)
-                if detail is not None:
-                    kind, _names = detail
-                    if kind == HOLIDAY:
-                        return ()
-                    if kind == WORKDAY:
-                        return own or schedule.workday_hours
         return own
+
+    def day_kind(self, day: dt.date, team: Optional[str] = None) -> Optional[str]:
+        """`HOLIDAY` (a public holiday or an `extra_closed` date), `WORKDAY` (a make-up working day or an
+        `extra_open` date) or None (an ordinary day: its weekday's hours), as the opening hours decide it.
+
+        The staffing rota (`bot.staffing.rota`) picks its row with this, so the rota and the opening hours never
+        disagree about what a date is. An always-open team has only ordinary days.
+        """
+        schedule = self.schedule(team)
+        return None if schedule.always_open else self._day_kind(_as_date(day), schedule)
+
+    def _day_kind(self, day: dt.date, schedule: Schedule) -> Optional[str]:
+        if day in schedule.extra_closed:
+            return HOLIDAY
+        if day in schedule.extra_open:
+            return WORKDAY
+        if not schedule.use_china_holidays:
+            return None
+        if not self.holidays.covered(day.year):
+            if day.year not in self._warned_years:
+                self._warned_years.add(day.year)
+                logger.warning(
+                    "no mainland China holiday data for %s: using the weekly hours and settings only", day.year
+                )
+            return None
+        detail = self.holidays.detail(day)
+        return detail[0] if detail is not None else None
 
     def is_working_day(self, day: dt.date, team: Optional[str] = None) -> bool:
         """True when the date has at least one opening period."""

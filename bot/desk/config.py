@@ -36,6 +36,8 @@ MAX_TEXT = 4000
 DEFAULT_ABANDON_AFTER_MINUTES = 10
 DEFAULT_REPEAT_COMPLAINT_DAYS = 30
 REPORT_LANGUAGES = ("zh", "en")
+# The lowest value of each light's figure (`reports.lights`): percents start at 0, the NPS at -100.
+LIGHT_MINIMUM = {"nps": -100.0}
 # What the desk does with an agent's reply, note or canned reply holding a banned phrase
 # (`compliance.live_replies`): refuse it (422, nothing sent) or send it with a warning recorded for QA.
 LIVE_REPLIES_REFUSE = "refuse"
@@ -209,7 +211,8 @@ def _reports(section: Any) -> Dict[str, Any]:
         higher = light.get("higher_is_better", True)
         if not isinstance(higher, bool):
             raise SettingsError(f"settings: '{key}.higher_is_better' must be true or false")
-        green, yellow = _number(light.get("green"), f"{key}.green"), _number(light.get("yellow"), f"{key}.yellow")
+        low = LIGHT_MINIMUM.get(str(name), 0)
+        green, yellow = _number(light.get("green"), f"{key}.green", low), _number(light.get("yellow"), f"{key}.yellow", low)
         if (green < yellow) if higher else (green > yellow):
             raise SettingsError(f"settings: '{key}': green must be {'above' if higher else 'below'} yellow")
         checked[str(name)] = {"green": green, "yellow": yellow, "higher_is_better": higher}

@@ -36,6 +36,7 @@ LIGHT_FIGURES: Dict[str, Tuple[str, ...]] = {
     "abandonment_percent": ("abandonment", "percent"),
     "assistant_resolution_percent": ("assistant", "resolution", "percent"),
     "one_contact_resolution_percent": ("one_contact_resolution", "percent"),
+    "nps": ("nps", "score"),  # -100..100, None without answers (a grey light, not a red 0)
 }
 
 

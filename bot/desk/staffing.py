@@ -3,7 +3,9 @@
 The history is read from the store (tickets created: handoffs; conversations first seen on the event stream:
 the assistant's load) for `staffing.history_weeks` weeks back from the current local hour, starting at the
 first hour the desk saw anything (a young desk is not diluted by empty weeks before it existed). The maths is
-`bot.staffing.plan` (pure); settings `settings.yml: staffing` (`bot.staffing.config`).
+`bot.staffing.plan` (pure); settings `settings.yml: staffing` (`bot.staffing.config`). The agents scheduled
+beside them come from `staffing.rota` (`bot.staffing.rota`), each date's row chosen by the business calendar
+built from the same settings (`calendar`: public holidays, make-up working days, extra dates).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import zoneinfo
 from typing import Any, Dict, Optional
 
+from bot.calendar import BusinessCalendar
 from bot.desk import records
 from bot.desk.errors import DeskError
 from bot.desk.presence import Presence
@@ -22,7 +25,8 @@ from bot.desk.views import iso
 from bot.staffing import config
 from bot.staffing.config import MAX_FORECAST_DAYS, StaffingSettings
 from bot.staffing.forecast import WEEK
-from bot.staffing.plan import bucket, staffing_plan
+from bot.staffing.plan import bucket, plan_hours, staffing_plan
+from bot.staffing.rota import DayKind, scheduled
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +62,13 @@ class StaffingReport:
         timezone = ((raw_settings.get("calendar") or {}).get("timezone")) or "UTC"
         self.timezone = zoneinfo.ZoneInfo(str(timezone))
         self.presence = presence
+        self.day_kind: DayKind = lambda day: None  # without a calendar: every date is its weekday
+        if self.settings.rota is not None and raw_settings.get("calendar"):
+            self.day_kind = BusinessCalendar.from_settings(raw_settings).day_kind
 
     def plan(self, days: int) -> Dict[str, Any]:
-        """The plan for `days` days from the current local hour (see `bot.staffing.plan.staffing_plan`), with
+        """The plan for `days` days from the current local hour (see `bot.staffing.plan.staffing_plan`) beside the
+        rota, with
         `agents_online`, `agents` (known), `simulated` (what `python -m bot desk simulate` stored, or None) and
         `timezone`."""
         now = records.now()
@@ -75,7 +83,9 @@ class StaffingReport:
         since, until = earliest.timestamp(), first_hour.timestamp()
         handoffs = bucket(self.store.ticket_times(since, until), earliest, hours)
         conversations = bucket(self.store.conversation_times(since, until), earliest, hours)
-        result = staffing_plan(handoffs, conversations, first_hour, days, self.settings)
+        rota = self.settings.rota
+        on_rota = scheduled(rota, plan_hours(first_hour, days), self.day_kind) if rota is not None else None
+        result = staffing_plan(handoffs, conversations, first_hour, days, self.settings, on_rota)
         agents = self.store.list_agents()
         simulated = self.store.get_state(SIMULATED_STATE)
         result.update({

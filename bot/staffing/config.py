@@ -8,6 +8,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from bot.settings import SettingsError, load_settings
 from bot.staffing.erlang_c import DEFAULT_EFFICIENCY
+from bot.staffing.rota import Rota, parse_rota
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class StaffingSettings:
         history_weeks: weeks of history the forecast reads.
         backtest_weeks: the last weeks the backtest forecasts again to measure the error.
         forecast_days: days ahead `GET /api/staffing` plans when not asked.
+        rota: the agents scheduled (`bot.staffing.rota`); None: no rota to compare with.
     """
 
     service_level: float = DEFAULT_SERVICE_LEVEL
@@ -45,6 +47,7 @@ class StaffingSettings:
     history_weeks: int = DEFAULT_HISTORY_WEEKS
     backtest_weeks: int = DEFAULT_BACKTEST_WEEKS
     forecast_days: int = DEFAULT_FORECAST_DAYS
+    rota: Optional[Rota] = None
 
 
 def _number(value: Any, key: str, low: float, high: Optional[float] = None, *, strict_high: bool = True) -> float:
@@ -109,6 +112,7 @@ def validate(settings: Mapping[str, Any]) -> StaffingSettings:
         history_weeks=_whole(section.get("history_weeks", DEFAULT_HISTORY_WEEKS), "history_weeks", 1, 104),
         backtest_weeks=_whole(section.get("backtest_weeks", DEFAULT_BACKTEST_WEEKS), "backtest_weeks", 0, 52),
         forecast_days=_whole(section.get("forecast_days", DEFAULT_FORECAST_DAYS), "forecast_days", 1, MAX_FORECAST_DAYS),
+        rota=parse_rota(section.get("rota")),
     )
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from bot.staffing import forecast
 from bot.staffing.config import StaffingSettings
 from bot.staffing.erlang_c import StaffingRequest, required
+from bot.staffing.rota import Scheduled
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,14 @@ def bucket(times: Sequence[float], start: dt.datetime, hours: int) -> List[int]:
     return counts
 
 
+def plan_hours(first_hour: dt.datetime, days: int) -> List[dt.datetime]:
+    """The starts of the hours a plan of `days` days from `first_hour` covers (the rota is laid on the same)."""
+    return [first_hour + step * HOUR for step in range(days * 24)]
+
+
 def staffing_plan(
     handoffs: Sequence[float], conversations: Sequence[float], first_hour: dt.datetime, days: int,
-    settings: StaffingSettings,
+    settings: StaffingSettings, scheduled: Optional[Scheduled] = None,
 ) -> Dict[str, Any]:
     """Forecast `days` days of hours from `first_hour` and staff each hour.
 
@@ -42,18 +48,20 @@ def staffing_plan(
         first_hour: the first hour forecast (aware, local, on the hour).
         days: days ahead.
         settings: the staffing settings.
+        scheduled: the agents the rota schedules in these hours (`bot.staffing.rota.scheduled`), or None.
 
     Returns:
-        `{"settings", "history_hours", "backtest": {"handoffs", "conversations"}, "hours": [...], "days": [...]}`;
-        each hour: `start`, `handoffs`, `conversations` (expected counts), `agents`, `agents_with_shrinkage`,
-        `service_level`, `occupancy`; each day: its date, expected handoffs and the most agents any hour needs.
+        `{"settings", "history_hours", "backtest": {"handoffs", "conversations"}, "rota", "hours": [...],
+        "days": [...]}`; each hour: `start`, `handoffs`, `conversations` (expected counts), `agents`,
+        `agents_with_shrinkage`, `service_level`, `occupancy`, `agents_scheduled` and `gap` (scheduled minus
+        needed with shrinkage: below 0 the hour is short; both None without a rota); each day: its date, expected
+        handoffs, the most agents any hour needs, the rota's row (`rota`), the hours short and the largest shortage.
     """
     hours = days * 24
     expected_handoffs = forecast.forecast(handoffs, hours, settings.history_weeks)
     expected_conversations = forecast.forecast(conversations, hours, settings.history_weeks)
     rows = []
-    for step in range(hours):
-        start = first_hour + step * HOUR
+    for step, start in enumerate(plan_hours(first_hour, days)):
         staffing = required(
             StaffingRequest(
                 volume=expected_handoffs[step], interval_minutes=60, handle_seconds=settings.handle_seconds,
@@ -70,15 +78,22 @@ def staffing_plan(
             "agents_with_shrinkage": staffing.agents_with_shrinkage,
             "service_level": round(staffing.service_level, 4),
             "occupancy": round(staffing.occupancy, 4),
+            "agents_scheduled": scheduled.hours[step] if scheduled else None,
+            "gap": round(scheduled.hours[step] - staffing.agents_with_shrinkage, 2) if scheduled else None,
         })
     by_day: Dict[str, Dict[str, Any]] = {}
     for row in rows:
         day = by_day.setdefault(row["start"][:10], {"date": row["start"][:10], "handoffs": 0.0, "conversations": 0.0,
-                                                     "peak_agents": 0, "peak_agents_with_shrinkage": 0})
+                                                     "peak_agents": 0, "peak_agents_with_shrinkage": 0,
+                                                     "rota": scheduled.rows.get(row["start"][:10]) if scheduled else None,
+                                                     "short_hours": None, "largest_shortage": None})
         day["handoffs"] += row["handoffs"]
         day["conversations"] += row["conversations"]
         day["peak_agents"] = max(day["peak_agents"], row["agents"])
         day["peak_agents_with_shrinkage"] = max(day["peak_agents_with_shrinkage"], row["agents_with_shrinkage"])
+        if row["gap"] is not None:
+            day["short_hours"] = (day["short_hours"] or 0) + (row["gap"] < 0)
+            day["largest_shortage"] = round(max(day["largest_shortage"] or 0, -row["gap"]), 2)
     for day in by_day.values():
         day["handoffs"] = round(day["handoffs"], 1)
         day["conversations"] = round(day["conversations"], 1)
@@ -97,6 +112,7 @@ def staffing_plan(
             "handoffs": forecast.backtest(handoffs, settings.backtest_weeks, settings.history_weeks).as_json(),
             "conversations": forecast.backtest(conversations, settings.backtest_weeks, settings.history_weeks).as_json(),
         },
+        "rota": scheduled is not None,
         "hours": rows,
         "days": list(by_day.values()),
     }

@@ -277,3 +277,20 @@ def test_settings_file_change_rebuilds_the_calendar(
 def test_shanghai_has_no_dst(calendar: BusinessCalendar) -> None:
     offsets = {dt.datetime(2025, month, 1, 12, tzinfo=SHANGHAI).utcoffset() for month in range(1, 13)}
     assert offsets == {dt.timedelta(hours=8)}
+
+
+def test_day_kind_names_holidays_make_up_days_and_extra_dates(make_calendar: Callable[..., BusinessCalendar]) -> None:
+    """What the staffing rota picks its row by: the same decision as the opening hours."""
+    calendar = make_calendar(extra_closed=["2025-12-24"], extra_open=["2025-12-27"])
+    assert calendar.day_kind(dt.date(2025, 10, 1)) == "holiday"  # National Day
+    assert calendar.day_kind(dt.date(2025, 9, 28)) == "workday"  # its make-up Sunday
+    assert calendar.day_kind(dt.date(2025, 10, 11)) == "workday"  # and its make-up Saturday
+    assert calendar.day_kind(dt.date(2025, 10, 9)) is None  # an ordinary Thursday
+    assert calendar.day_kind(dt.date(2025, 10, 12)) is None  # an ordinary Sunday: its weekday decides
+    assert calendar.day_kind(dt.date(2025, 12, 24)) == "holiday"  # extra_closed
+    assert calendar.day_kind(dt.date(2025, 12, 27)) == "workday"  # extra_open (a Saturday)
+    assert calendar.day_kind(dt.date(2025, 10, 1), team="emergency") is None  # always open: no holidays
+    for day, kind in [(dt.date(2025, 10, 1), "holiday"), (dt.date(2025, 9, 28), "workday"), (dt.date(2025, 10, 9), None)]:
+        assert calendar.is_working_day(day) == (kind != "holiday")
+    no_holidays = make_calendar(use_china_holidays=False)
+    assert no_holidays.day_kind(dt.date(2025, 10, 1)) is None and no_holidays.is_working_day(dt.date(2025, 10, 1))

@@ -20,6 +20,14 @@ def test_real_settings_validate(settings: Dict[str, Any]) -> None:
     assert desk.skill_for("faq_lost_card") == "emergency" and desk.skill_for("faq_unknown") == "general"
     assert desk.team_for("emergency") == "emergency" and desk.team_for("orders") is None
     assert {c["language"] for c in desk.canned} == {"zh", "en"}
+    assert desk.lights["nps"] == {"green": 30.0, "yellow": 0.0, "higher_is_better": True}
+
+
+def test_the_nps_light_takes_thresholds_below_zero(settings: Dict[str, Any]) -> None:
+    """The NPS runs from -100 to 100: a yellow threshold below 0 is a real choice, not a typo (a percent's is)."""
+    changed = copy.deepcopy(dict(settings))
+    changed["reports"]["lights"]["nps"] = {"green": 0, "yellow": -20}
+    assert config.validate(changed).lights["nps"] == {"green": 0.0, "yellow": -20.0, "higher_is_better": True}
 
 
 def test_every_channel_in_credentials_has_a_first_response_target(settings: Dict[str, Any]) -> None:
@@ -49,6 +57,9 @@ def test_every_channel_in_credentials_has_a_first_response_target(settings: Dict
         (("desk", "canned"), [{"title": "no text"}], "desk.canned"),
         (("desk", "overflow_after_seconds"), -5, "desk.overflow_after_seconds"),
         (("desk", "rasa_timeout_seconds"), 0, "desk.rasa_timeout_seconds"),
+        (("reports", "lights", "nps"), {"green": 30, "yellow": -101}, "reports.lights.nps.yellow"),  # below -100
+        (("reports", "lights", "nps"), {"green": -10, "yellow": 0}, "reports.lights.nps': green must be above"),
+        (("reports", "lights", "sla_met_percent"), {"green": 90, "yellow": -1}, "reports.lights.sla_met_percent.yellow"),
     ],
 )
 def test_bad_settings_name_the_key(settings: Dict[str, Any], path: tuple, value: Any, key: str) -> None:

@@ -336,6 +336,10 @@ def test_contacts_split_at_an_hour_of_silence() -> None:
         (7.0, {"green": 5, "yellow": 10, "higher_is_better": False}, "yellow"),
         (11.0, {"green": 5, "yellow": 10, "higher_is_better": False}, "red"),
         (None, {"green": 5, "yellow": 10}, None),
+        # the NPS (-100..100, settings.yml: green 30, yellow 0): a score of 0 is yellow, below it red
+        (30.0, {"green": 30, "yellow": 0}, "green"), (0.0, {"green": 30, "yellow": 0}, "yellow"),
+        (-0.1, {"green": 30, "yellow": 0}, "red"), (-100.0, {"green": 30, "yellow": 0}, "red"),
+        (None, {"green": 30, "yellow": 0}, None),
     ],
 )
 def test_lights(value: Any, threshold: Any, color: Any) -> None:

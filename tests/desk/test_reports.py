@@ -145,6 +145,9 @@ async def test_reports_api_answers_the_figures_under_stable_keys(app, internal, 
     assert body["lights"]["abandonment_percent"] == {"value": 0.0, "green": 5.0, "yellow": 10.0,
                                                      "higher_is_better": False, "color": "green"}
     assert body["lights"]["csat_share_4_5_percent"]["color"] is None  # nothing rated
+    # no recommendation answers: the NPS light has no value and no colour (the dashboard's "no answers"), not a red 0
+    assert body["lights"]["nps"] == {"value": None, "green": 30.0, "yellow": 0.0, "higher_is_better": True,
+                                     "color": None}
     # yesterday had none of them
     yesterday = (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)).isoformat()
     _, response = await app.asgi_client.get(f"/api/reports?from={yesterday}&to={yesterday}", headers=headers)
@@ -209,6 +212,8 @@ def test_the_report_reads_closed_tickets_of_the_store(store: Store, settings: Di
     assert report["csat"]["share_4_5"] == 1.0 and report["sla"]["met_percent"] == 100.0
     assert report["agents"][0]["agent"] == "alice" and report["handle_time"]["average_seconds"] == 350.0
     assert report["nps"]["detractors"] == 1 and report["nps"]["score"] == -100.0
+    assert report["lights"]["nps"] == {"value": -100.0, "green": 30.0, "yellow": 0.0, "higher_is_better": True,
+                                       "color": "red"}
     stored = store.ticket_by_code(code)
     assert (stored.nps, stored.rating_comment) == (6, "fast")  # the answer with nps kept the comment
 

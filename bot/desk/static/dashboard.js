@@ -115,13 +115,16 @@
     if (!periodEl.isConnected) render();
   }
 
-  const LIGHT_TITLES = {
-    first_response_within_target_percent: "First response within target",
-    sla_met_percent: "SLA met",
-    csat_share_4_5_percent: "CSAT (4–5)",
-    abandonment_percent: "Abandonment",
-    assistant_resolution_percent: "Resolved by the assistant",
-    one_contact_resolution_percent: "One-contact resolution",
+  /* How each light's figure reads (its colour and thresholds come from the desk): a percent, or the NPS, a score
+   * from -100 to 100 that has no value until someone answers the question (a grey "no answers", not a red 0). */
+  const LIGHTS = {
+    first_response_within_target_percent: { title: "First response within target", unit: "%" },
+    sla_met_percent: { title: "SLA met", unit: "%" },
+    csat_share_4_5_percent: { title: "CSAT (4–5)", unit: "%" },
+    abandonment_percent: { title: "Abandonment", unit: "%" },
+    assistant_resolution_percent: { title: "Resolved by the assistant", unit: "%" },
+    one_contact_resolution_percent: { title: "One-contact resolution", unit: "%" },
+    nps: { title: "NPS (recommend, 0–10)", unit: "", none: "no answers", answers: (d) => (d.nps || {}).count || 0 },
   };
 
   function series(key, title, points, format) {
@@ -150,9 +153,14 @@
       h("p", { class: "error", "data-testid": "period-error" }, period.error));
     const d = period.data;
     if (!d) return h("section", { class: "period", "data-testid": "period" }, form);
-    const lights = Object.entries(d.lights || {}).map(([key, l]) =>
-      tile("light-" + key, LIGHT_TITLES[key] || key, pct(l.value), l.color,
-        "green " + (l.higher_is_better ? "≥ " : "≤ ") + l.green + "% · yellow " + (l.higher_is_better ? "≥ " : "≤ ") + l.yellow + "%"));
+    const lights = Object.entries(d.lights || {}).map(([key, l]) => {
+      const look = LIGHTS[key] || { title: key, unit: "%" };
+      const cmp = l.higher_is_better ? "≥ " : "≤ ";
+      const answers = look.answers ? " · " + look.answers(d) + " answers" : "";
+      const value = l.value === null || l.value === undefined ? (look.none || "–") : l.value.toFixed(1) + look.unit;
+      return tile("light-" + key, look.title, value, l.color,
+        "green " + cmp + l.green + look.unit + " · yellow " + cmp + l.yellow + look.unit + answers);
+    });
     const days = Object.entries(d.groups || {});
     const hours = Object.entries((d.volume || {}).tickets_by_hour || {});
     return h("section", { class: "period", "data-testid": "period" }, form,
