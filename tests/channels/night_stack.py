@@ -1,6 +1,7 @@
 """The running system at 02:00 on a Tuesday night (agents off), for the emergency-entry tests on the REST and
 WeChat channels (`test_emergency_entry_stack.py`) and in the widget (`webchat/test_emergency_button_browser.py`):
-real Rasa with the trained model, real action server and desk (`bot.run.start`)."""
+real Rasa with the trained model, real action server and desk (`bot.run.start`). A module that needs its own
+stack at another moment (the 微信客服 stack test, in business hours) passes `now`."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ TUESDAY_NIGHT = "2025-12-02T02:00:00+08:00"
 
 
 @contextlib.contextmanager
-def running_night_stack(prefix: str, **extra_env: str) -> Iterator[Stack]:
-    """The system with its clock pinned to `TUESDAY_NIGHT` and the test channel credentials (and `extra_env`), in
-    a temporary `var` folder named from `prefix`; stopped when the block ends."""
+def running_night_stack(prefix: str, now: str = TUESDAY_NIGHT, **extra_env: str) -> Iterator[Stack]:
+    """The system with its clock pinned to `now` (`TUESDAY_NIGHT` unless given) and the test channel credentials
+    (and `extra_env`), in a temporary `var` folder named from `prefix`; stopped when the block ends."""
     model = latest_model(repo_root())
     if model is None:
         pytest.fail("no trained model under models/: run `python -m bot train` first")
@@ -32,7 +33,7 @@ def running_night_stack(prefix: str, **extra_env: str) -> Iterator[Stack]:
         var = pathlib.Path(tmp)
         stack = start(
             var=var, ports=Ports(rasa=free_port(), actions=free_port(), desk=free_port()), model=model,
-            extra_env={**TEST_CHANNEL_ENV, "FRONTLINE_NOW": TUESDAY_NIGHT, **extra_env}, log_dir=var / "logs",
+            extra_env={**TEST_CHANNEL_ENV, "FRONTLINE_NOW": now, **extra_env}, log_dir=var / "logs",
         )
         try:
             yield stack

@@ -16,8 +16,6 @@ from typing import Any, Dict, Optional, Tuple
 import aiohttp
 import pytest
 import redis
-import xmltodict
-from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
 
 from bot.channels.delivery_keys import DeliveryKeys, SqliteKeyStore
 from bot.channels.wechat_kf import WeChatKfInput
@@ -27,7 +25,7 @@ from bot.conversations import ForeignConversation
 from bot.channels.wechat_turns import welcome_text
 from bot.i18n import ZH
 from fake_wechat_api import FakeWeChatApi
-from wechat_helpers import CORP_ID, TOKEN, WECOM_AES_KEY, FakeAssistant
+from wechat_helpers import CORP_ID, TOKEN, WECOM_AES_KEY, FakeAssistant, kf_callback as callback
 
 KF_SECRET = "frontline-kf-secret"
 CUSTOMER = "wmCUSTOMER0001"
@@ -51,20 +49,6 @@ def make_kf(api: FakeWeChatApi, folder: pathlib.Path, store: Any = None, **kwarg
     channel = WeChatKfInput(**options)
     channel.delivery_keys = DeliveryKeys(SqliteKeyStore(folder / "channel-keys.db"))
     return channel
-
-
-def callback(token: str, open_kfid: str, timestamp: Optional[str] = None, nonce: str = "1372623149") -> Tuple[Dict[str, str], str]:
-    """A `kf_msg_or_event` callback signed and encrypted by wechatpy's WeCom crypto: (query, body)."""
-    timestamp = timestamp or str(int(time.time()))
-    xml = (
-        f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><CreateTime>{timestamp}</CreateTime>"
-        "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
-        f"<Token><![CDATA[{token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>"
-    )
-    envelope = xmltodict.parse(PeerWorkCrypto(TOKEN, WECOM_AES_KEY, CORP_ID).encrypt_message(xml, nonce, timestamp))["xml"]
-    query = {"msg_signature": envelope["MsgSignature"], "timestamp": timestamp, "nonce": nonce}
-    body = f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
-    return query, body
 
 
 async def announce(http: aiohttp.ClientSession, server: Any, api: FakeWeChatApi, open_kfid: Optional[str] = None) -> Tuple[int, str]:

@@ -57,6 +57,24 @@ def safe_request(
     return query, body
 
 
+def kf_callback(
+    msg_token: str, open_kfid: str, timestamp: Optional[str] = None, nonce: str = "1372623149",
+    token: str = TOKEN, key: str = WECOM_AES_KEY, corp_id: str = CORP_ID,
+) -> Tuple[Dict[str, str], str]:
+    """A 微信客服 `kf_msg_or_event` callback carrying `msg_token` (the Token `sync_msg` takes), signed and encrypted
+    by wechatpy's WeCom crypto with the channel's `token`, `key` and `corp_id`: (query, body)."""
+    timestamp = timestamp or str(int(time.time()))
+    xml = (
+        f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName><CreateTime>{timestamp}</CreateTime>"
+        "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
+        f"<Token><![CDATA[{msg_token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>"
+    )
+    envelope = xmltodict.parse(PeerWorkCrypto(token, key, corp_id).encrypt_message(xml, nonce, timestamp))["xml"]
+    query = {"msg_signature": envelope["MsgSignature"], "timestamp": timestamp, "nonce": nonce}
+    body = f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName><Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"
+    return query, body
+
+
 def peer_decrypt_reply(reply: str, token: str = TOKEN, key: str = AES_KEY, app_id: str = APP_ID, work: bool = False) -> Dict[str, Any]:
     """Verify and decrypt our encrypted passive reply with wechatpy; return the reply's fields."""
     envelope = xmltodict.parse(reply)["xml"]
