@@ -92,7 +92,7 @@ class EmailOutput(OutputChannel):
         """
         thread = self.store.thread(thread_id)
         if thread is None:
-            raise email_smtp.MailNotSent(f"no e-mail thread {thread_id}")
+            raise email_smtp.not_sent(f"no e-mail thread {thread_id}")
         await send_in_thread(self.settings, self.store, thread, text, auto)
 
 
@@ -104,7 +104,7 @@ async def send_in_thread(settings: config.EmailSettings, store: ThreadStore, thr
     """
     if settings.smtp is None:
         logger.error("email: %s is not set: a reply in thread %s cannot be sent", config.SMTP_ENV, thread.thread)
-        raise email_smtp.MailNotSent(f"{config.SMTP_ENV} is not set: e-mail replies cannot be sent")
+        raise email_smtp.not_sent(f"{config.SMTP_ENV} is not set: e-mail replies cannot be sent")
     message = email_smtp.build_reply(thread, text, settings.address, auto)
     await email_smtp.send(settings.smtp, message, settings.address)
     store.record_sent(thread.thread, message["Message-ID"])

@@ -24,8 +24,20 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 20.0
 
 
+CHANNEL = "email"
+
+
 class MailNotSent(RuntimeError):
     """The relay refused the reply or could not be reached; nothing was sent."""
+
+
+def not_sent(why: str) -> MailNotSent:
+    """The error for a mail that could not be sent, counted as the channel's delivery failure (the Rasa server's
+    `frontline_rasa_delivery_failures_total{channel="email"}`, as WeChat's failed sends are)."""
+    from bot.servers.rasa_metrics import rasa_meters
+
+    rasa_meters().delivery_failed(CHANNEL)
+    return MailNotSent(why)
 
 
 def reply_subject(subject: str, ticket: Optional[str]) -> str:
@@ -81,7 +93,7 @@ async def send(server: ServerUrl, message: EmailMessage, envelope_from: str) -> 
     """Send one mail through the relay.
 
     Raises:
-        MailNotSent: the relay refused it, or could not be reached (logged without the login).
+        MailNotSent: the relay refused it, or could not be reached (logged without the login, counted).
     """
     loop = asyncio.get_running_loop()
     try:
@@ -89,4 +101,4 @@ async def send(server: ServerUrl, message: EmailMessage, envelope_from: str) -> 
     except (smtplib.SMTPException, OSError, ssl.SSLError) as error:
         logger.error("email: the relay %s did not take a reply: %s", server.describe(), type(error).__name__)
         logger.debug("smtp error", exc_info=True)
-        raise MailNotSent(f"the mail relay {server.describe()} did not take the reply ({type(error).__name__})") from error
+        raise not_sent(f"the mail relay {server.describe()} did not take the reply ({type(error).__name__})") from error

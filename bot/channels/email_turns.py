@@ -6,7 +6,9 @@ detector, escalation policy, handoff, calendar and desk apply as on the other ch
 in that turn is collected, not sent; then `decide` picks what the customer gets by mail:
 - the turn handed the mail over (anger, an emergency topic, a request for a person), or its subject carries an
   urgent word ("紧急", "urgent", "emergency": the 24/7 lane, grade A), or nothing confident matched: a desk ticket
-  and an acknowledgement with its number and the expected reply time from the calendar;
+  and an acknowledgement that follows the ticket's reason and grade (`acknowledgement`): its number and the
+  expected reply time from the calendar, after the 24/7 line and the assistant's own answer for an emergency, or
+  the apology the other channels give for anger;
 - a confident FAQ answer: sent at once with how to reach a person (`email.answer_faq: automatic`), or only
   suggested to an agent on a ticket (`suggest`: the customer gets the acknowledgement);
 - a mail in a thread an agent already has: nothing (the mail reached the ticket);
@@ -23,16 +25,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
 from bot import clock, conversations, texts
+from bot.calendar.messages import emergency_contact, emergency_reply, format_moment
 from bot.channels.email_parse import InboundMail, read_mail
 from bot.channels.email_settings import EmailSettings
 from bot.channels.email_threads import Thread, ThreadStore
 from bot.channels.numbered import button_lines
+from bot.escalation import apology
+from bot.handoff.context import latest_topic, resolve_reason_and_grade
 from bot.language import detect
 
 logger = logging.getLogger(__name__)
@@ -41,6 +46,9 @@ CHANNEL = "email"
 HANDOFF_ACTION = "action_handoff"
 FAQ_PREFIX = "faq_"
 EMERGENCY_REASON = "emergency"
+ANGER_REASON = "anger"
+EMERGENCY_TEAM = "emergency"  # the 24/7 team of `calendar.teams`, when it is listed
+REASON_SLOT, GRADE_SLOT = "handoff_reason", "handoff_grade"
 EMAIL_REASON = "email"  # a mail the assistant could not answer (settings `escalation.grades.email`)
 EMPTY_MAIL_TEXT = "(e-mail without text)"
 # The survey's actions (actions/survey.py): a mail they answered is a survey answer, not a request.
@@ -69,6 +77,13 @@ class TurnFacts:
     answers: List[str]  # the texts the assistant said in the turn (buttons as numbered lines)
     ticket: Optional[str]
     survey: bool = False  # a survey action answered the mail (`SURVEY_ACTIONS`)
+    # The handoff of this turn (`handed_off`): the reason and grade `action_handoff` read from the slots, the
+    # conversation's latest FAQ topic (the apology names it), and what the assistant said before handing over
+    # (an emergency topic's own answer: what to do right now).
+    reason: Optional[str] = None
+    grade: Optional[str] = None
+    topic: Optional[str] = None
+    said_first: List[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +104,7 @@ def urgent_subject(subject: str, words: tuple) -> bool:
 def decide(facts: TurnFacts, urgent: bool, settings: EmailSettings) -> Plan:
     """What the customer gets by mail (see the module docstring). Pure."""
     if facts.handed_off:
-        return Plan("acknowledge")
+        return Plan("acknowledge", facts.reason)
     if facts.paused:
         return Plan("nothing")
     if facts.survey:
@@ -108,19 +123,31 @@ def decide(facts: TurnFacts, urgent: bool, settings: EmailSettings) -> Plan:
 
 def turn_facts(tracker: Any, paused_before: bool) -> TurnFacts:
     """Read a Rasa tracker after the mail's turn: the latest user message's intent, whether `action_handoff` ran
-    after it, the ticket slot."""
+    after it (then the reason and grade it used, the topic, what was said before it), the ticket slot."""
     events = list(tracker.events)
     last_user = max((i for i, e in enumerate(events) if isinstance(e, UserUttered)), default=-1)
     after = events[last_user + 1:]
     intent = (tracker.latest_message.intent or {}) if tracker.latest_message else {}
+    handoff_at = next(
+        (i for i, e in enumerate(after) if isinstance(e, ActionExecuted) and e.action_name == HANDOFF_ACTION), None
+    )
+    handed_off = handoff_at is not None
+    said_first = [
+        answer_text({"text": e.text, "buttons": (e.data or {}).get("buttons")})
+        for e in after[:handoff_at] if isinstance(e, BotUttered) and e.text
+    ] if handed_off else []
     return TurnFacts(
         intent=intent.get("name"),
         confidence=float(intent.get("confidence") or 0.0),
-        handed_off=any(isinstance(e, ActionExecuted) and e.action_name == HANDOFF_ACTION for e in after),
+        handed_off=handed_off,
         paused=paused_before,
         answers=[],
         ticket=tracker.get_slot("ticket_id"),
         survey=any(isinstance(e, ActionExecuted) and e.action_name in SURVEY_ACTIONS for e in after),
+        reason=tracker.get_slot(REASON_SLOT) if handed_off else None,
+        grade=tracker.get_slot(GRADE_SLOT) if handed_off else None,
+        topic=latest_topic(e.as_dict() for e in events) if handed_off else None,
+        said_first=said_first,
     )
 
 
@@ -138,23 +165,70 @@ def answer_text(message: Dict[str, Any]) -> str:
     return "\n".join([message.get("text") or ""] + button_lines(buttons)) if buttons else message.get("text") or ""
 
 
-def expected_reply_time(at: dt.datetime, urgent: bool, settings: Optional[Dict[str, Any]] = None) -> dt.datetime:
-    """When an agent is expected to answer a mail received at `at`: an urgent mail within its grade-A budget on
-    the 24/7 team's calendar, any other within the desk's first-response budget for e-mail
-    (`desk.first_response_seconds.email`), both in business time."""
+def expected_reply_time(
+    at: dt.datetime, grade: str, emergency: bool, settings: Optional[Dict[str, Any]] = None
+) -> dt.datetime:
+    """When an agent is expected to answer a mail received at `at`, in business time: within the desk's
+    first-response budget for e-mail (`desk.first_response_seconds.email`), or the ticket grade's
+    `escalation.grade_hours` when that is shorter (grade A: 1 hour; C's 24 hours leave the e-mail budget), counted
+    on the 24/7 team's calendar for an emergency and on the main hours otherwise."""
     from bot.calendar import get_calendar
     from bot.desk.sla import DEFAULT_FIRST_RESPONSE
     from bot.settings import load_settings
 
     settings = load_settings() if settings is None else settings
-    calendar = get_calendar()
-    if urgent:
-        hours = ((settings.get("escalation") or {}).get("grade_hours") or {}).get("A", 1)
-        teams = ((settings.get("calendar") or {}).get("teams") or {})
-        team = "emergency" if "emergency" in teams else None
-        return calendar.add_business_time(at, dt.timedelta(hours=float(hours)), team=team)
-    budget = ((settings.get("desk") or {}).get("first_response_seconds") or {}).get(CHANNEL, DEFAULT_FIRST_RESPONSE)
-    return calendar.add_business_time(at, dt.timedelta(seconds=float(budget)))
+    budget = float(((settings.get("desk") or {}).get("first_response_seconds") or {}).get(CHANNEL, DEFAULT_FIRST_RESPONSE))
+    hours = ((settings.get("escalation") or {}).get("grade_hours") or {}).get(grade)
+    if isinstance(hours, (int, float)) and not isinstance(hours, bool):
+        budget = min(budget, float(hours) * 3600)
+    teams = ((settings.get("calendar") or {}).get("teams") or {})
+    team = EMERGENCY_TEAM if emergency and EMERGENCY_TEAM in teams else None
+    return get_calendar().add_business_time(at, dt.timedelta(seconds=budget), team=team)
+
+
+def auto_reply_day(at: dt.datetime) -> str:
+    """The day an automatic mail counts on for the per-day limits: `at`'s date in the calendar's time zone
+    (`calendar.timezone`), not UTC's, so the customer's "today" starts at their midnight, not at 08:00."""
+    from bot.calendar import get_calendar
+
+    return at.astimezone(get_calendar().timezone).date().isoformat()
+
+
+def acknowledgement(
+    lang: str, ticket: Optional[str], reason: str, grade: str, at: dt.datetime, topic: Optional[str] = None,
+    said_first: Optional[List[str]] = None, settings: Optional[Dict[str, Any]] = None,
+) -> str:
+    """The acknowledgement mailed for a ticket, following its reason and grade as the handoff on the other
+    channels does (`actions/handoff.py: customer_replies`): an emergency starts with the 24/7 line (unless the
+    assistant's answer already named it), then that answer (what to do right now); anger starts with the
+    apology; then the ticket number and the expected reply time (`expected_reply_time`).
+
+    Args:
+        lang: the customer's language.
+        ticket: the ticket number (None when the desk made none).
+        reason: the ticket's reason code (`escalation.grades`' keys: `emergency`, `anger`, `email`, …).
+        grade: the ticket's grade (A, B, C).
+        at: when the mail was received.
+        topic: the conversation's latest FAQ intent (the apology names it).
+        said_first: what the assistant answered before handing over (mailed for an emergency only).
+        settings: the settings (`load_settings()` when None).
+    """
+    from bot.settings import load_settings
+
+    settings = load_settings() if settings is None else settings
+    emergency = reason == EMERGENCY_REASON
+    lines: List[str] = []
+    if emergency:
+        answers = [text for text in (said_first or []) if text.strip()]
+        contact = emergency_contact(lang, settings)
+        if not any(contact in text for text in answers):
+            lines.append(emergency_reply(lang, settings))
+        lines.extend(answers)
+    elif reason == ANGER_REASON:
+        lines.append(apology(lang, topic))
+    expected = expected_reply_time(at, grade, emergency, settings)
+    lines.append(texts.email_acknowledgement(lang, ticket, format_moment(lang, expected, at)))
+    return "\n\n".join(lines)
 
 
 class MailTurns:
@@ -239,13 +313,14 @@ class MailTurns:
             "email: thread %s: intent %s (%.2f), urgent %s, plan %s %s",
             thread.thread, facts.intent, facts.confidence, urgent, plan.action, plan.reason or "",
         )
-        ticket = facts.ticket
+        ticket, reason, grade = facts.ticket, facts.reason, facts.grade
         if plan.action == "handoff":
-            ticket = await self._hand_over(sender_id, plan.reason or EMAIL_REASON)
+            ticket, reason, grade = await self._hand_over(sender_id, plan.reason or EMAIL_REASON)
         if plan.action == "nothing":
             return TO_TICKET
+        today = auto_reply_day(clock.now())
         if plan.action == "survey":
-            if not self.store.take_auto_reply(thread.thread, clock.now().date().isoformat(), "survey", SURVEY_MAILS_PER_DAY):
+            if not self.store.take_auto_reply(thread.thread, today, "survey", SURVEY_MAILS_PER_DAY):
                 logger.info("email: thread %s had its survey replies for today: not answered", thread.thread)
                 return LIMITED
             await self.send_mail(thread, "\n\n".join(facts.answers), True)
@@ -253,7 +328,6 @@ class MailTurns:
         if ticket:
             self.store.set_ticket(thread.thread, ticket)
         thread = self.store.thread(thread.thread) or thread
-        today = clock.now().date().isoformat()
         if plan.action == "answer":
             if not self.store.take_auto_reply(thread.thread, today, "answer", self.settings.answers_per_thread_per_day):
                 logger.info("email: thread %s had its automatic answers for today: not answered", thread.thread)
@@ -263,29 +337,30 @@ class MailTurns:
         if not self.store.take_auto_reply(thread.thread, today, "ack", self.settings.acknowledgements_per_thread_per_day):
             logger.info("email: thread %s was acknowledged today: no second acknowledgement", thread.thread)
             return LIMITED
-        from bot.calendar.messages import emergency_reply, format_moment
+        from bot.settings import load_settings
 
-        now = clock.now()
-        lines = []
-        if urgent or plan.reason == EMERGENCY_REASON:
-            lines.append(emergency_reply(language))
-        expected = expected_reply_time(now, urgent or plan.reason == EMERGENCY_REASON)
-        lines.append(texts.email_acknowledgement(language, ticket, format_moment(language, expected, now)))
-        await self.send_mail(thread, "\n\n".join(lines), True)
+        settings = load_settings()
+        grades = (settings.get("escalation") or {}).get("grades") or {}
+        reason, grade = resolve_reason_and_grade(reason, grade, grades)  # what `action_handoff` gave the ticket
+        text = acknowledgement(language, ticket, reason, grade, clock.now(), facts.topic, facts.said_first, settings)
+        await self.send_mail(thread, text, True)
         return ACKNOWLEDGED
 
-    async def _hand_over(self, sender_id: str, reason: str) -> Optional[str]:
+    async def _hand_over(self, sender_id: str, reason: str) -> Tuple[Optional[str], Optional[str], Optional[str]]:
         """Run `action_handoff` for the conversation with `reason` (its grade from `escalation.grades`); return the
-        ticket number, or None when the desk made none (the action logged why)."""
+        ticket number (None when the desk made none: the action logged why) and the reason and grade slots it
+        read."""
         agent = self.agent()
         collector = CollectingOutputChannel()
         async with agent.lock_store.lock(sender_id):
             tracker = await agent.processor.fetch_tracker_and_update_session(sender_id, collector)
-            tracker.update(SlotSet("handoff_reason", reason))
-            tracker.update(SlotSet("handoff_grade", None))
+            tracker.update(SlotSet(REASON_SLOT, reason))
+            tracker.update(SlotSet(GRADE_SLOT, None))
             await agent.processor.save_tracker(tracker)
             tracker = await agent.execute_action(sender_id, HANDOFF_ACTION, collector, None, None)
             if tracker is not None and not tracker.is_paused():
                 tracker.update(ActionExecuted("action_listen"))
                 await agent.processor.save_tracker(tracker)
-        return tracker.get_slot("ticket_id") if tracker is not None else None
+        if tracker is None:
+            return None, reason, None
+        return tracker.get_slot("ticket_id"), tracker.get_slot(REASON_SLOT), tracker.get_slot(GRADE_SLOT)

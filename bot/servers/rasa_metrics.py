@@ -6,7 +6,7 @@
   tracker store (`bot.stores.TunedSQLTrackerStore`), so every channel counts alike.
 - `frontline_rasa_handoffs_total{reason}`: `action_handoff` run, by the `handoff_reason` set in the same turn.
 - `frontline_rasa_delivery_failures_total{channel}`: replies a channel could not send (WeChat / WeCom API
-  refused or unreachable).
+  refused or unreachable; for `email`, the relay refused or unreachable, or none set: `email_smtp.not_sent`).
 - `frontline_rasa_outbox_pending_events`: events stored but not yet confirmed by the event broker (the
   producer's side of the broker lag; `bot.outbox`), read at each scrape.
 

@@ -1,7 +1,8 @@
 """Fixtures of the e-mail stack tests: the SMTP relay the desk sends through, and the running system (Rasa with
 the trained model, action server, desk) with the mail channel's SMTP listener in front of it.
 
-A test module changes settings.yml for its own stack by overriding `mail_settings`."""
+A test module changes settings.yml for its own stack by overriding `mail_settings`, and its pinned clock by
+overriding `mail_now`."""
 
 from __future__ import annotations
 
@@ -34,14 +35,20 @@ def mail_settings() -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def mail_stack(relay: Relay, mail_settings: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    """The running system with the mail channel on, its clock pinned (`STACK_NOW`); yields the `stack`, the SMTP
+def mail_now() -> str:
+    """The moment the module's stack is pinned at (`FRONTLINE_NOW`): `STACK_NOW` (override it in a module)."""
+    return STACK_NOW
+
+
+@pytest.fixture(scope="module")
+def mail_stack(relay: Relay, mail_settings: Dict[str, Any], mail_now: str) -> Iterator[Dict[str, Any]]:
+    """The running system with the mail channel on, its clock pinned (`mail_now`); yields the `stack`, the SMTP
     listener's port (`listen`) and its `var` folder. Its logs' ends are printed when it stops."""
     model = latest_model(repo_root())
     assert model is not None, "no trained model under models/"
     listen = free_port()
     env = {
-        "FRONTLINE_NOW": STACK_NOW, **TEST_CHANNEL_ENV,
+        "FRONTLINE_NOW": mail_now, **TEST_CHANNEL_ENV,
         "FRONTLINE_EMAIL_ADDRESS": SUPPORT,
         "FRONTLINE_EMAIL_SMTP_LISTEN": f"127.0.0.1:{listen}",
         "FRONTLINE_SMTP_URL": f"smtp://127.0.0.1:{relay.port}",

@@ -8,9 +8,10 @@ import pathlib
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 from bot.devtools import free_port
 
@@ -22,12 +23,21 @@ def available() -> bool:
 
 
 class Dovecot:
-    """One user (`user`, `password`) with a Maildir INBOX, IMAP in plaintext on 127.0.0.1 (loopback only)."""
+    """One user (`user`, `password`) with a Maildir INBOX, IMAP on 127.0.0.1 (loopback only): in plaintext, or
+    only over TLS (`imaps`) when given a certificate and its key (`tls`, PEM files).
 
-    def __init__(self, folder: pathlib.Path, user: str = "frontline", password: str = "mail-test-pw") -> None:
+    `capabilities` replaces what the server announces (Dovecot's `imap_capability`, before and after the login):
+    e.g. without IDLE, for a reader that has to poll."""
+
+    def __init__(
+        self, folder: pathlib.Path, user: str = "frontline", password: str = "mail-test-pw",
+        capabilities: Optional[str] = None, tls: Optional[Tuple[pathlib.Path, pathlib.Path]] = None,
+    ) -> None:
         self.folder = folder
         self.user = user
         self.password = password
+        self.capabilities = capabilities
+        self.tls = tls
         self.port = free_port()
         self.process: Optional[subprocess.Popen] = None
 
@@ -47,6 +57,13 @@ class Dovecot:
         root = os.getuid() == 0
         internal = "dovecot" if root else os.environ.get("USER", "root")
         login = "dovenull" if root else internal
+        plain_port, tls_port = (0, self.port) if self.tls else (self.port, 0)
+        if self.tls:
+            cert, key = self.tls
+            ssl_lines = f"ssl = required\nssl_cert = <{cert}\nssl_key = <{key}"
+        else:
+            ssl_lines = "ssl = no"
+        capability_line = f"imap_capability = {self.capabilities}" if self.capabilities else ""
         return f"""
 protocols = imap
 listen = 127.0.0.1
@@ -54,7 +71,8 @@ base_dir = {f}/run
 state_dir = {f}/state
 log_path = {f}/dovecot.log
 info_log_path = {f}/dovecot.log
-ssl = no
+{ssl_lines}
+{capability_line}
 first_valid_uid = {uid}
 first_valid_gid = {gid}
 disable_plaintext_auth = no
@@ -74,10 +92,12 @@ userdb {{
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
-    port = {self.port}
+    port = {plain_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 service auth {{
@@ -116,7 +136,13 @@ service stats {{
                 raise RuntimeError(f"dovecot exited: {self.process.stderr.read().decode(errors='replace')} {self.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
-                    if probe.recv(100).startswith(b"* OK"):
+                    if self.tls:  # the greeting comes inside TLS (the probe does not check the certificate)
+                        unchecked = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                        unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE
+                        with unchecked.wrap_socket(probe) as secured:
+                            if secured.recv(100).startswith(b"* OK"):
+                                return self
+                    elif probe.recv(100).startswith(b"* OK"):
                         return self
             except OSError:
                 time.sleep(0.2)

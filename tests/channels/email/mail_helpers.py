@@ -1,10 +1,14 @@
-"""Real mail servers on loopback for the e-mail tests: an aiosmtpd relay that keeps what it is given."""
+"""Real mail servers on loopback for the e-mail tests: an aiosmtpd relay that keeps what it is given, and the
+self-signed certificate the TLS tests' servers (the relay, Dovecot) present and the client is told to trust."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import pathlib
 import smtplib
+import ssl
+import subprocess
 import threading
 import time
 from email.message import EmailMessage, Message
@@ -57,6 +61,24 @@ class Relay:
     def to(self, address: str) -> List[Message]:
         with self._changed:
             return [m for m in self.mails if m["To"] == address]
+
+
+def self_signed(folder: pathlib.Path) -> pathlib.Path:
+    """Write a certificate for 127.0.0.1 (`cert.pem`) and its key (`key.pem`) into `folder`; return `folder`. A
+    client trusts it with `SSL_CERT_FILE=<folder>/cert.pem`."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+        check=True, capture_output=True,
+    )
+    return folder
+
+
+def tls_context(folder: pathlib.Path) -> ssl.SSLContext:
+    """A server's TLS context with the certificate of `self_signed(folder)`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
 
 
 def customer_mail(

@@ -1,6 +1,7 @@
 """The mailbox path against a real IMAP server (a private Dovecot on loopback): unseen mails are read once and
-marked seen, a mail arriving while the reader waits is pushed by IDLE (the poll interval is an hour), and a wrong
-password is a logged, retried failure, never a crash."""
+marked seen, a mail arriving while the reader waits is pushed by IDLE (the poll interval is an hour); a server
+without IDLE is polled every `email.imap_poll_seconds`; `imaps://` reads over TLS from a server whose certificate
+the reader trusts (and refuses one it does not); a wrong password is a logged, retried failure, never a crash."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from bot.channels import email_inbound
 from bot.channels.email_settings import load
 from tests.channels.email import dovecot
-from tests.channels.email.mail_helpers import customer_mail
+from tests.channels.email.mail_helpers import customer_mail, self_signed
 
 pytestmark = pytest.mark.skipif(not dovecot.available(), reason="needs Debian's dovecot-imapd: make install-dovecot")
 
@@ -43,15 +44,26 @@ class Recorder:
         return "recorded"
 
 
+def connect(server: dovecot.Dovecot) -> imaplib.IMAP4:
+    """A test's own IMAP client (over TLS, unchecked, to a TLS-only server)."""
+    if server.tls:
+        import ssl
+
+        unchecked = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE
+        return imaplib.IMAP4_SSL("127.0.0.1", server.port, ssl_context=unchecked)
+    return imaplib.IMAP4("127.0.0.1", server.port)
+
+
 def append(server: dovecot.Dovecot, subject: str) -> None:
-    with imaplib.IMAP4("127.0.0.1", server.port) as client:
+    with connect(server) as client:
         client.login(server.user, server.password)
         message = customer_mail("alice@example.com", subject, "body of " + subject, f"<{subject}@example.com>")
         client.append("INBOX", "", imaplib.Time2Internaldate(time.time()), message.as_bytes())
 
 
 def unseen(server: dovecot.Dovecot) -> List[bytes]:
-    with imaplib.IMAP4("127.0.0.1", server.port) as client:
+    with connect(server) as client:
         client.login(server.user, server.password)
         client.select("INBOX")
         return client.search(None, "UNSEEN")[1][0].split()
@@ -103,6 +115,89 @@ async def test_wrong_password_is_logged_and_retried(server: dovecot.Dovecot, cap
     try:
         await wait_until(lambda: "IMAP reading" in caplog.text, 20)
         assert not task.done() and "wrong" not in caplog.text
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture()
+def server_without_idle() -> Iterator[dovecot.Dovecot]:
+    with tempfile.TemporaryDirectory(prefix="frontline-dovecot-") as folder:
+        started = dovecot.Dovecot(pathlib.Path(folder), capabilities="IMAP4rev1 LITERAL+ UIDPLUS").start()
+        try:
+            yield started
+        finally:
+            started.stop()
+
+
+async def test_a_server_without_idle_is_polled(server_without_idle: dovecot.Dovecot) -> None:
+    server = server_without_idle
+    settings = load(
+        {"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test",
+         "FRONTLINE_IMAP_URL": f"imap://{server.user}:{server.password}@127.0.0.1:{server.port}/INBOX"},
+        settings={"email": {"imap_poll_seconds": 1}},
+    )
+    turns = Recorder()
+    reader = email_inbound.ImapReader(settings, turns)
+    task = asyncio.create_task(reader.run())
+    try:
+        await wait_until(lambda: reader.rounds >= 1, 20)
+        assert turns.mails == []
+        # each second a round, with nothing to read (IDLE would have held the first round open for ten minutes)
+        await wait_until(lambda: reader.rounds >= 3, 10)
+        append(server, "polled")
+        await wait_until(lambda: len(turns.mails) == 1, 10)
+        assert b"Subject: polled" in turns.mails[0] and unseen(server) == []
+        rounds = reader.rounds
+        await wait_until(lambda: reader.rounds >= rounds + 2, 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(turns.mails) == 1  # nothing read twice
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    return self_signed(tmp_path_factory.mktemp("imap-tls"))
+
+
+@pytest.fixture()
+def tls_server(certificate: pathlib.Path) -> Iterator[dovecot.Dovecot]:
+    with tempfile.TemporaryDirectory(prefix="frontline-dovecot-") as folder:
+        started = dovecot.Dovecot(pathlib.Path(folder), tls=(certificate / "cert.pem", certificate / "key.pem")).start()
+        try:
+            yield started
+        finally:
+            started.stop()
+
+
+async def test_imaps_reads_over_tls_from_a_trusted_server_only(
+    tls_server: dovecot.Dovecot, certificate: pathlib.Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = tls_server
+    append(server, "secret")
+    settings = load(
+        {"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test",
+         "FRONTLINE_IMAP_URL": f"imaps://{server.user}:{server.password}@127.0.0.1:{server.port}/INBOX"},
+        settings={"email": {"imap_poll_seconds": 3600}},
+    )
+    assert settings.imap is not None and settings.imap.security == "tls"
+    # not trusted yet: the handshake fails, logged and retried, nothing read
+    turns = Recorder()
+    task = asyncio.create_task(email_inbound.ImapReader(settings, turns).run())
+    try:
+        await wait_until(lambda: "IMAP reading" in caplog.text, 20)
+        assert turns.mails == [] and server.password not in caplog.text
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate / "cert.pem"))  # now the reader trusts it
+    reader = email_inbound.ImapReader(settings, turns)
+    task = asyncio.create_task(reader.run())
+    try:
+        await wait_until(lambda: reader.rounds >= 1, 20)
+        assert len(turns.mails) == 1 and b"Subject: secret" in turns.mails[0]
+        assert unseen(server) == []
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
