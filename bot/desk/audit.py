@@ -53,6 +53,7 @@ class Action(_Text):
     CREATE_AGENT = "create_agent"
     QA_SCORE = "qa_score"  # a supervisor scored a ticket in the QA queue
     CUSTOMER_NOTE = "customer_note"  # a note or tag about the customer added or removed
+    FOLLOWUP_MESSAGE = "followup_message"  # a follow-up's message sent on the customer's channel
     EXPORT = "export"  # the audit log itself was exported
 
 
