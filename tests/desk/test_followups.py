@@ -12,8 +12,9 @@ from bot.calendar import get_calendar
 from bot.desk.app import create_app
 from bot.desk.followups import FollowUps, FollowUpSettings
 from bot.desk.rasa_client import RasaClient
-from bot.desk.records import FollowUpOutcome, FollowUpStatus, FollowUpTrigger
+from bot.desk.records import FollowUpOutcome, FollowUpStatus, FollowUpTrigger, MessageStatus
 from bot.desk.store import Store
+from bot.desk.store.tables import followup_messages as followup_messages_table
 from bot.desk.store.tables import followups as followups_table
 from bot.settings import SettingsError
 
@@ -402,3 +403,23 @@ async def test_the_phone_advice_names_the_number_and_e_mail_the_packet_has(
     contact = (await shown(app, agents, followup))["contact"]
     assert (contact["by"], contact["phone"], contact["email"]) == ("phone", "+86 138 0013 8000", "zhang@example.com")
     assert followup["contact"]["by"] == "channel"
+
+
+def test_the_store_keeps_follow_up_messages_encrypted_and_moves_their_status_once(store: Store) -> None:
+    followup, _ = store.add_followup(7, FollowUpTrigger.MANUAL, "alice", 500.0, "alice", 100.0)
+    other, _ = store.add_followup(8, FollowUpTrigger.MANUAL, "bob", 500.0, "bob", 100.0)
+    first = store.add_followup_message(followup, "请拨 13812345678", "alice", 110.0)
+    second = store.add_followup_message(followup, "您好", "alice", 120.0)
+    assert (first.status, first.ticket_id, first.text) == (MessageStatus.PENDING, 7, "请拨 13812345678")
+    with store.engine.connect() as conn:  # the text is encrypted at rest
+        stored = conn.execute(followup_messages_table.select().where(followup_messages_table.c.id == first.id)).first()
+    assert "13812345678" not in str(stored.text)
+    assert store.set_followup_message_status(first.id, MessageStatus.SENT, expect=MessageStatus.PENDING,
+                                             text="请拨 138****5678", sent_at=130.0)
+    assert not store.set_followup_message_status(first.id, MessageStatus.FAILED, expect=MessageStatus.PENDING)
+    assert store.set_followup_message_status(second.id, MessageStatus.FAILED, expect=MessageStatus.PENDING)
+    found = store.followup_messages([followup.id, other.id])
+    assert found[other.id] == []
+    assert [(m.id, m.status, m.text, m.sent_at) for m in found[followup.id]] == [
+        (first.id, MessageStatus.SENT, "请拨 138****5678", 130.0), (second.id, MessageStatus.FAILED, "您好", None)
+    ]
