@@ -34,7 +34,7 @@ from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
 
-KIND = "follow-up message"  # what the compliance refusal and QA warning call it
+KIND = "follow-up"  # what the 422 and the QA warning call it (`desk_compliance_flags.kind`: 16 characters)
 REASON_PHONE = "contact_by_phone"
 
 

@@ -3,6 +3,7 @@ an owner, a due time in business time, an outcome and a note; the channel only w
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any, Dict
 
@@ -342,6 +343,26 @@ async def test_a_banned_phrase_is_refused_before_anything_is_stored_or_sent(
                                              headers=agents["alice"]["headers"], json={"text": text})
     assert response.status == 422 and response.json["phrase"] == phrase, response.json
     assert followup_events(fake_rasa) == [] and (await shown(app, agents, followup))["messages"] == []
+
+
+async def test_in_warn_mode_a_banned_phrase_goes_out_with_a_warning_for_qa(
+    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    changed = copy.deepcopy(settings)
+    changed["compliance"]["live_replies"] = "warn"
+    app = create_app(changed, store=sqlite_store, broker=None, secret="test-secret",
+                     rasa=RasaClient(fake_rasa.url, token="t", timeout=3), calendar=calendar,
+                     notify_positions=False, console=False)
+    followup = await a_followup(app, internal, agents, make_packet("warned-1"))
+    _, response = await app.asgi_client.post(f"/api/followups/{followup['id']}/message",
+                                             headers=agents["alice"]["headers"], json={"text": "我們絕對保證三天內到帳"})
+    assert response.status == 201 and response.json["compliance_warning"] == ["绝对保证"], response.json
+    assert [e["text"] for e in followup_events(fake_rasa)] == ["我們絕對保證三天內到帳"]
+    _, detail = await app.asgi_client.get(f"/api/tickets/{followup['ticket']}", headers=agents["alice"]["headers"])
+    assert [(f["kind"], f["agent"], f["phrases"], f["message_id"]) for f in detail.json["compliance_flags"]] == [
+        ("follow-up", "alice", ["绝对保证"], None)
+    ]
 
 
 async def test_rasa_down_is_an_error_and_nothing_is_sent_and_sending_again_keeps_the_delivery_key(
