@@ -16,6 +16,8 @@ The steps, each refusing before anything reaches the customer:
 Exactly once: a repeat with the same `Idempotency-Key` gets the first answer (`bot.desk.idempotency`); sending
 again the text of the follow-up's failed message re-sends that message under its own delivery key, so a send
 whose answer was lost (Rasa timed out after the channel took it) is skipped by the channel instead of doubled.
+The same holds for a message left `pending` by a desk that stopped mid-send, once older than `stale_after` (its
+request is surely over); a younger one with the same text is being sent (two clicks): 409.
 """
 
 from __future__ import annotations
@@ -45,13 +47,18 @@ class FollowUpMessages:
         followups: the follow-ups (finding one, how to reach the customer, the JSON form).
         delivery: what goes to the customer through Rasa.
         compliance: the banned-phrase check.
+        stale_after: seconds after which a `pending` message counts as abandoned (Rasa's timeout plus a margin,
+            as the sweeper's).
     """
 
-    def __init__(self, followups: FollowUps, delivery: Delivery, compliance: LiveCompliance) -> None:
+    def __init__(
+        self, followups: FollowUps, delivery: Delivery, compliance: LiveCompliance, stale_after: float
+    ) -> None:
         self.followups = followups
         self.store = followups.store
         self.delivery = delivery
         self.compliance = compliance
+        self.stale_after = stale_after
 
     async def send(self, agent: Agent, code: str, body: Any) -> Dict[str, Any]:
         """Send `{text}` to the customer of follow-up `code`; the follow-up as the API shows it, with the message
@@ -92,15 +99,30 @@ class FollowUpMessages:
         return {**answer, "compliance_warning": found} if found else answer
 
     def _stored(self, followup: FollowUp, agent: Agent, text: str) -> FollowUpMessage:
-        """The message to send: the follow-up's failed message with this very text, taken back to `pending` (its
-        delivery key again), or a new `pending` one."""
-        earlier = self.store.followup_messages([followup.id])[followup.id]
-        for message in reversed(earlier):
-            if message.status is MessageStatus.FAILED and message.text == text:
-                if self.store.set_followup_message_status(message.id, MessageStatus.PENDING, expect=MessageStatus.FAILED):
-                    return message
-                raise DeskError(409, f"message {message.id} of follow-up {followup.code} is being sent already")
-        return self.store.add_followup_message(followup, text, agent.name, records.now())
+        """The message to send: the follow-up's unsent message with this very text (failed, or pending and
+        abandoned), taken back to `pending` to go under its delivery key again; else a new `pending` one.
+
+        Raises:
+            DeskError: 409 when that message is being sent right now (a second click, another desk).
+        """
+        now = records.now()
+        # no Retry-After: repeated once the first is sent, the same text would go out a second time
+        busy = DeskError(409, f"this message of follow-up {followup.code} is being sent already")
+        for message in reversed(self.store.followup_messages([followup.id])[followup.id]):
+            if message.text != text or message.status is MessageStatus.SENT:
+                continue
+            if message.status is MessageStatus.PENDING:
+                if now - message.at < self.stale_after:
+                    raise busy
+                # abandoned: pending -> failed -> pending, each conditional: of two takers, one goes on
+                if not self.store.set_followup_message_status(
+                    message.id, MessageStatus.FAILED, expect=MessageStatus.PENDING
+                ):
+                    raise busy
+            if self.store.set_followup_message_status(message.id, MessageStatus.PENDING, expect=MessageStatus.FAILED):
+                return message
+            raise busy
+        return self.store.add_followup_message(followup, text, agent.name, now)
 
 
 def _why_not(contact: Dict[str, Optional[str]]) -> str:

@@ -125,7 +125,9 @@ class Desk:
         self.followups = FollowUps(
             store, FollowUpSettings.from_settings(settings.raw), calendar, WindowRule.from_settings(settings.raw)
         )
-        self.followup_messages = FollowUpMessages(self.followups, self.delivery, self.compliance)
+        self.followup_messages = FollowUpMessages(
+            self.followups, self.delivery, self.compliance, settings.rasa_timeout_seconds + MARGIN_SECONDS
+        )
         self.supervision = Supervision(store, settings, calendar, self.feed, self.delivery)
         self.audit = AuditLog(store)
         stale_after = settings.rasa_timeout_seconds + MARGIN_SECONDS

@@ -388,6 +388,28 @@ async def test_rasa_down_is_an_error_and_nothing_is_sent_and_sending_again_keeps
     assert len(await audit_of(app, staff, followup)) == 1
 
 
+async def test_a_message_left_pending_is_sent_again_under_its_key_once_abandoned_and_refused_while_in_flight(
+    app, internal, make_packet, agents, fake_rasa, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("pending-1"))
+    store = app.ctx.store
+    row = store.get_followup(int(followup["id"][2:]))
+    left = store.add_followup_message(row, "您好，回访一下", "alice", START.timestamp())  # a desk stopped mid-send
+    path = f"/api/followups/{followup['id']}/message"
+    alice = agents["alice"]["headers"]
+    _, busy = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert busy.status == 409 and "being sent" in busy.json["error"], busy.json
+    assert "retry-after" not in busy.headers
+    at(monkeypatch, START + dt.timedelta(minutes=5))  # longer than Rasa's timeout and the margin
+    _, sent = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert sent.status == 201, sent.json
+    assert sent.json["message"]["id"] == left.id and [m["status"] for m in sent.json["messages"]] == ["sent"]
+    assert [e["metadata"]["delivery_key"] for e in followup_events(fake_rasa)] == [f"desk-{followup['id']}-{left.id}"]
+    _, another = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert another.status == 201 and another.json["message"]["id"] != left.id  # once sent, the same words are new
+
+
 async def test_only_the_owner_or_a_supervisor_sends_and_never_on_a_done_follow_up(
     app, internal, make_packet, agents, staff, fake_rasa, monkeypatch
 ) -> None:
