@@ -65,9 +65,9 @@ class FollowUpMessages:
         sent as `message` (in `messages` too, where a failed one sent again keeps its place).
 
         Raises:
-            DeskError: 400 bad body; 403 someone else's; 404 unknown; 409 done, or the channel does not take a
-                message now (`reason: contact_by_phone`); 422 a banned phrase; 502 not delivered (Rasa or the
-                channel down: the message is kept as failed, never as sent).
+            DeskError: 400 bad body; 403 someone else's; 404 unknown; 409 done, the same text being sent, or the
+                channel does not take a message now (`reason: contact_by_phone`); 422 a banned phrase; 502 not
+                delivered (Rasa or the channel down: the message is kept as failed, never as sent).
         """
         followup = self.followups.find(code)
         text = validate_text(body)
