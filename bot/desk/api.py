@@ -537,6 +537,21 @@ def api_blueprint(name: str) -> Blueprint:
         agent = _agent(request)
         return await _once(request, agent, lambda: desk_of(request).followups.finish(agent, code, _body(request)))
 
+    @bp.post("/followups/<code>/message")
+    @require_role(Role.AGENT)
+    async def followup_message(request: Request, code: str) -> HTTPResponse:
+        """A message to the follow-up's customer on their channel (`bot.desk.followup_messages`), audited."""
+        agent = _agent(request)
+        desk = desk_of(request)
+
+        async def work() -> Any:
+            sent = await desk.followup_messages.send(agent, code, _body(request))
+            _audit(request, Action.FOLLOWUP_MESSAGE, sent["ticket"], None, followup=sent["id"],
+                   message=sent["message"]["id"])
+            return sent
+
+        return await _once(request, agent, work, 201)
+
     @bp.get("/staffing")
     @require_role(Role.SUPERVISOR)
     async def staffing(request: Request) -> HTTPResponse:

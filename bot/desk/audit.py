@@ -54,6 +54,7 @@ class Action(_Text):
     API_TOKEN = "api_token"  # an agent issued itself an API token (`POST /api/me/api-tokens`)
     QA_SCORE = "qa_score"  # a supervisor scored a ticket in the QA queue
     CUSTOMER_NOTE = "customer_note"  # a note or tag about the customer added or removed
+    FOLLOWUP_MESSAGE = "followup_message"  # a follow-up's message sent on the customer's channel
     EXPORT = "export"  # the audit log itself was exported
 
 

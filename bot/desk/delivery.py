@@ -1,11 +1,11 @@
 """What reaches the customer through Rasa: the pause on claim, agent replies, the survey or the hand-back
-line when a ticket closes, and queue-position updates.
+line when a ticket closes, queue-position updates, and follow-up messages (`bot.desk.followup_messages`).
 
 Everything goes through `RasaClient.append_events` (`bot/desk/rasa_client.py`), which posts events to the
 conversation's tracker with side effects, so `bot` events are sent on the customer's channel. The texts are in
 `bot.texts`.
 
-Exactly once: every agent reply, survey and hand-back line carries `metadata.delivery_key` (`delivery_key`,
+Exactly once: every agent reply, follow-up message, survey and hand-back line carries `metadata.delivery_key` (`delivery_key`,
 `close_key`), the same on every attempt; the output channel skips a key it has already sent. So a reply whose
 first attempt reached the customer but not its answer the desk (a timeout, a crash) may be sent again safely:
 by the agent's retry, or by the leader's sweep of stale `pending` replies (`bot.desk.sweeper`).
@@ -23,7 +23,7 @@ from bot.desk import records
 from bot.desk.errors import DeskError
 from bot.desk.prometheus import DeskMeters
 from bot.desk.rasa_client import RasaClient, RasaUnavailable, channel_error
-from bot.desk.records import Message, MessageRole, MessageStatus, Ticket, TicketStatus
+from bot.desk.records import FollowUp, FollowUpMessage, Message, MessageRole, MessageStatus, Ticket, TicketStatus
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
 from bot.desk.waiting import WaitingLine
@@ -51,6 +51,11 @@ def close_key(ticket: Ticket, closed: TicketStatus) -> str:
 def closing_key(ticket: Ticket) -> str:
     """The delivery key of the closing line sent before the survey: `desk-<ticket code>-closing`."""
     return f"desk-{ticket.code}-closing"
+
+
+def followup_key(followup: FollowUp, message: FollowUpMessage) -> str:
+    """The delivery key of a follow-up message, the same on every attempt: `desk-<follow-up code>-<message id>`."""
+    return f"desk-{followup.code}-{message.id}"
 
 
 def reply_event(ticket: Ticket, message: Message) -> Dict[str, Any]:
@@ -122,6 +127,28 @@ class Delivery:
             self.feed.ticket(ticket.id)
         self.feed.message(ticket.id, sent)
         return sent
+
+    async def send_followup(self, ticket: Ticket, followup: FollowUp, message: FollowUpMessage) -> None:
+        """Deliver a follow-up message on the ticket's channel under its delivery key (`followup_key`).
+
+        The caller records the outcome (`bot.desk.followup_messages`): only a delivery that returns is sent.
+
+        Raises:
+            DeskError: 409 when the channel refused it for a reason the agent should know (WeChat's window has
+                passed: contact by phone); 502 when Rasa is unreachable or refused it.
+        """
+        metadata = {"agent": message.author, "followup": followup.code, DELIVERY_KEY: followup_key(followup, message)}
+        event = {"event": "bot", "text": message.text, "metadata": metadata}
+        try:
+            await self.rasa.append_events(ticket.conversation_id, [event], ticket.channel)
+        except RasaUnavailable as error:
+            self.meters.delivery_failed()
+            known = channel_error(getattr(error, "detail", ""))
+            if known:
+                raise DeskError(409, f"contact by phone: not delivered: {known}",
+                                details={"reason": "contact_by_phone"}) from error
+            raise DeskError(502, f"the message was not delivered ({error}); nothing was sent: send it again",
+                            details={"reason": "not_delivered"}) from error
 
     def survey_events(self, ticket: Ticket) -> List[Dict[str, Any]]:
         """The events that close a ticket by resolving it: the closing line naming the other ways to reach the

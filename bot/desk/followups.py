@@ -15,8 +15,10 @@ Its due time is `due_business_hours` of business time (`bot.calendar`, the ticke
 
 How to reach the customer (`contact` in the JSON): on the customer's channel while the channel accepts a message
 from the business, else by phone. WeChat and WeCom accept customer-service messages only within 48 hours of the
-customer's last message: the one rule of `bot.reply_window` (`settings.yml: reply_window`); other channels have
-no such window.
+customer's last message: the one rule of `bot.reply_window` (`settings.yml: reply_window`), counted from
+`Store.last_customer_contact` (the latest customer message, survey answer or handoff: a survey answer on WeChat
+is the customer writing); other channels have no such window. A message on the channel is sent by
+`bot.desk.followup_messages` (`POST /api/followups/{id}/message`), shown in `messages`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from bot.desk import records
 from bot.desk.config import MAX_TEXT
 from bot.desk.errors import DeskError, find_ticket
 from bot.desk.records import (
-    Agent, FollowUp, FollowUpOutcome, FollowUpStatus, FollowUpTrigger, Ticket, parse_followup_code,
+    Agent, FollowUp, FollowUpMessage, FollowUpOutcome, FollowUpStatus, FollowUpTrigger, Ticket, parse_followup_code,
 )
 from bot.desk.sla import BusinessHours
 from bot.desk.store import Store
@@ -207,7 +209,8 @@ class FollowUps:
             limit=int(limit_raw),
         )
         tickets = {t: self.store.get_ticket(t) for t in {f.ticket_id for f in found}}
-        return [self.followup_json(f, tickets[f.ticket_id], now) for f in found]
+        sent = self.store.followup_messages([f.id for f in found])
+        return [self.followup_json(f, tickets[f.ticket_id], now, sent[f.id]) for f in found]
 
     def finish(self, agent: Agent, code: str, body: Any) -> Dict[str, Any]:
         """Record an outcome (`{outcome: reached|not_reached|resolved|escalated, note?}`); it closes the
@@ -233,19 +236,29 @@ class FollowUps:
         return self.followup_json(done, self.store.get_ticket(done.ticket_id), now)
 
     def contact(self, ticket: Optional[Ticket]) -> Dict[str, Any]:
-        """How to reach the customer now: `{by: channel|phone, channel, channel_open_until}`."""
+        """How to reach the customer now: `{by: channel|phone, channel, channel_open_until, phone, email}`; the
+        customer's `phone` and `email` when the ticket's context packet has them (`customer.phone`,
+        `customer.email`), else None. The one decision the sending (`bot.desk.followup_messages`) obeys."""
         if ticket is None:
-            return {"by": CONTACT_PHONE, "channel": None, "channel_open_until": None}
+            return {"by": CONTACT_PHONE, "channel": None, "channel_open_until": None, "phone": None, "email": None}
+        customer = (ticket.context or {}).get("customer") or {}
+        known = {"phone": _known(customer.get("phone")), "email": _known(customer.get("email"))}
         if not self.window.applies(ticket.channel):
-            return {"by": CONTACT_CHANNEL, "channel": ticket.channel, "channel_open_until": None}
+            return {"by": CONTACT_CHANNEL, "channel": ticket.channel, "channel_open_until": None, **known}
         last = self.store.last_customer_contact(ticket.id)
         until = self.window.closes_at_ts(last) if last is not None else None
         open_now = until is not None and records.now() < until
         return {"by": CONTACT_CHANNEL if open_now else CONTACT_PHONE, "channel": ticket.channel,
-                "channel_open_until": iso(until)}
+                "channel_open_until": iso(until), **known}
 
-    def followup_json(self, followup: FollowUp, ticket: Optional[Ticket], now: float) -> Dict[str, Any]:
-        """A follow-up as the API shows it (the customer's masked name, the ticket's rating and reason)."""
+    def followup_json(
+        self, followup: FollowUp, ticket: Optional[Ticket], now: float,
+        messages: Optional[List[FollowUpMessage]] = None,
+    ) -> Dict[str, Any]:
+        """A follow-up as the API shows it (the customer's masked name, the ticket's rating and reason, what was
+        sent on the customer's channel: `messages`, read here when not given)."""
+        if messages is None:
+            messages = self.store.followup_messages([followup.id])[followup.id]
         return {
             "id": followup.code,
             "ticket": records.ticket_code(followup.ticket_id),
@@ -267,7 +280,19 @@ class FollowUps:
             "rating": ticket.rating if ticket else None,
             "reason": ticket.reason if ticket else None,
             "contact": self.contact(ticket),
+            "messages": [message_json(m) for m in messages],
         }
+
+
+def message_json(message: FollowUpMessage) -> Dict[str, Any]:
+    """A follow-up message as the API shows it (the text masked once sent; `failed`: not delivered)."""
+    return {"id": message.id, "text": message.text, "author": message.author, "status": message.status.value,
+            "at": iso(message.at), "sent_at": iso(message.sent_at)}
+
+
+def _known(value: Any) -> Optional[str]:
+    """A contact detail of the packet's customer, or None (absent, empty, not a string)."""
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def _yes(value: Optional[str]) -> bool:

@@ -348,6 +348,28 @@ class FollowUp:
         return f"{FOLLOWUP_PREFIX}{self.id:06d}"
 
 
+@dataclasses.dataclass(frozen=True)
+class FollowUpMessage:
+    """A row of `desk_followup_messages`: what an agent sent the customer for a follow-up
+    (`bot.desk.followup_messages`); `status` is `pending` while being sent, then `sent` or `failed`."""
+
+    id: int
+    followup_id: int
+    ticket_id: int
+    text: str
+    author: str
+    status: MessageStatus
+    at: float
+    sent_at: Optional[float] = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> FollowUpMessage:
+        """Build one from a database row (`text` already decrypted)."""
+        values = _own_columns(cls, row)
+        values["status"] = MessageStatus(row["status"])
+        return cls(**values)
+
+
 def parse_followup_code(code: str) -> Optional[int]:
     """Return the numeric id of `F-000123` (or `123`), or None when it is not a follow-up id."""
     raw = code[len(FOLLOWUP_PREFIX):] if code.upper().startswith(FOLLOWUP_PREFIX) else code

@@ -13,6 +13,7 @@ Each part has one responsibility and its own module:
 - `reports` (`bot.desk.metrics`): the supervisor dashboard; `period_reports` (`bot.desk.reports`): the figures
   of a range of dates (`GET /api/reports`, `python -m bot report`);
 - `followups` (`bot.desk.followups`): follow-ups (回访), automatic (low ratings, complaints, VIPs) and by hand;
+  `followup_messages` (`bot.desk.followup_messages`): a follow-up's message on the customer's channel;
 - `meters` (`bot.desk.prometheus`): this process's counters for `GET /metrics`;
 - `supervision` (`bot.desk.supervision`): what supervisors do: reassign, grades, disable and enable agents, reset
   passwords, roles (who may: `bot.desk.roles`);
@@ -46,6 +47,7 @@ from bot.desk.assignment import AutoAssigner
 from bot.desk.config import DeskSettings
 from bot.desk.customers import CustomerNotes
 from bot.desk.delivery import Delivery
+from bot.desk.followup_messages import FollowUpMessages
 from bot.desk.followups import FollowUps, FollowUpSettings
 from bot.desk.idempotency import IdempotentCalls
 from bot.desk.inbox import Inbox
@@ -122,6 +124,9 @@ class Desk:
         self.period_reports = PeriodReports(store, settings, calendar)
         self.followups = FollowUps(
             store, FollowUpSettings.from_settings(settings.raw), calendar, WindowRule.from_settings(settings.raw)
+        )
+        self.followup_messages = FollowUpMessages(
+            self.followups, self.delivery, self.compliance, settings.rasa_timeout_seconds + MARGIN_SECONDS
         )
         self.supervision = Supervision(store, settings, calendar, self.feed, self.delivery)
         self.audit = AuditLog(store)

@@ -3,6 +3,7 @@ an owner, a due time in business time, an outcome and a note; the channel only w
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Any, Dict
 
@@ -12,8 +13,9 @@ from bot.calendar import get_calendar
 from bot.desk.app import create_app
 from bot.desk.followups import FollowUps, FollowUpSettings
 from bot.desk.rasa_client import RasaClient
-from bot.desk.records import FollowUpOutcome, FollowUpStatus, FollowUpTrigger
+from bot.desk.records import FollowUpOutcome, FollowUpStatus, FollowUpTrigger, MessageStatus
 from bot.desk.store import Store
+from bot.desk.store.tables import followup_messages as followup_messages_table
 from bot.desk.store.tables import followups as followups_table
 from bot.settings import SettingsError
 
@@ -62,7 +64,9 @@ async def test_a_low_rating_makes_one_follow_up_for_the_agent_due_in_business_ti
     ]
     # 8 hours of business time from the rating (the test calendar counts plain time)
     assert dt.datetime.fromisoformat(found[0]["due_at"]) == START + dt.timedelta(hours=8)
-    assert found[0]["contact"] == {"by": "channel", "channel": "socketio", "channel_open_until": None}
+    assert found[0]["contact"] == {"by": "channel", "channel": "socketio", "channel_open_until": None,
+                                   "phone": None, "email": None}
+    assert found[0]["messages"] == []
     assert found[0]["created_by"] == "desk" and found[0]["overdue"] is False
 
 
@@ -189,7 +193,8 @@ async def test_wechat_customers_are_phoned_after_48_hours(
     found = await listed(app, agents)
     assert found[0]["id"] == made.json["id"]
     assert found[0]["contact"] == {"by": contact, "channel": "wechat",
-                                   "channel_open_until": (last + dt.timedelta(hours=48)).astimezone(dt.timezone.utc).isoformat()}
+                                   "channel_open_until": (last + dt.timedelta(hours=48)).astimezone(dt.timezone.utc).isoformat(),
+                                   "phone": None, "email": None}
 
 
 def test_the_due_time_counts_business_hours_across_a_weekend_and_a_holiday(sqlite_store: Store) -> None:
@@ -233,3 +238,231 @@ def test_the_store_keeps_one_automatic_follow_up_per_trigger_and_closes_once(sto
     assert (done.status, done.outcome, done.done_by, done.note) == (
         FollowUpStatus.DONE, FollowUpOutcome.REACHED, "alice", "客户 13812345678")
     assert store.count_overdue_followups(600.0) == 1
+
+
+# ---- a follow-up's message on the customer's channel (POST /api/followups/{id}/message) -------------------------
+
+
+async def a_followup(app: Any, internal: Dict[str, str], agents: Dict[str, Any], packet: Dict[str, Any],
+                     owner: str = "alice") -> Dict[str, Any]:
+    """A follow-up owned by `owner` of a ticket alice claimed and resolved; its JSON."""
+    code = await closed_ticket(app, internal, agents, packet)
+    _, made = await app.asgi_client.post("/api/followups", headers=agents["alice"]["headers"],
+                                         json={"ticket": code, "owner": owner})
+    assert made.status == 201, made.json
+    return made.json
+
+
+async def shown(app: Any, agents: Dict[str, Any], followup: Dict[str, Any]) -> Dict[str, Any]:
+    """The follow-up as the list shows it now."""
+    return next(f for f in await listed(app, agents) if f["id"] == followup["id"])
+
+
+def followup_events(fake_rasa: Any) -> list:
+    """The `bot` events the desk posted for follow-ups (each attempt, failed ones included)."""
+    return [e for e in fake_rasa.events() if e.get("event") == "bot" and (e.get("metadata") or {}).get("followup")]
+
+
+async def audit_of(app: Any, staff: Dict[str, Any], followup: Dict[str, Any]) -> list:
+    _, response = await app.asgi_client.get(f"/api/audit?ticket={followup['ticket']}", headers=staff["sam"]["headers"])
+    assert response.status == 200, response.json
+    return [e for e in response.json if e["action"] == "followup_message"]
+
+
+async def test_a_widget_customer_gets_the_message_once_however_often_the_send_is_repeated(
+    app, internal, make_packet, agents, staff, fake_rasa, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("widget-1"))
+    assert followup["contact"]["by"] == "channel"  # the web widget has no reply window
+    path = f"/api/followups/{followup['id']}/message"
+    headers = {**agents["alice"]["headers"], "Idempotency-Key": "fu-send-1"}
+    text = "您好，上次的问题解决了吗？有事请拨 电话 9123 4567"
+    _, sent = await app.asgi_client.post(path, headers=headers, json={"text": text})
+    assert sent.status == 201, sent.json
+    _, again = await app.asgi_client.post(path, headers=headers, json={"text": text})
+    assert again.status == 201 and again.headers.get("idempotent-replayed") == "true"
+    assert again.json == sent.json
+    message = sent.json["message"]
+    key = f"desk-{followup['id']}-{message['id']}"
+    delivered = fake_rasa.keyed(key)
+    assert [e["text"] for e in delivered] == [text]  # the customer got the words as written, once
+    assert delivered[0]["metadata"]["agent"] == "alice"
+    request = next(r for r in fake_rasa.requests if r["body"] == delivered)
+    assert request["conversation_id"] == "socketio:widget-1" and request["query"]["output_channel"] == "socketio"
+    assert message["status"] == "sent" and "9123 4567" not in message["text"]  # kept masked
+    assert [m["id"] for m in sent.json["messages"]] == [message["id"]]
+    listed_now = await shown(app, agents, followup)
+    assert [(m["status"], m["author"]) for m in listed_now["messages"]] == [("sent", "alice")]
+    entries = await audit_of(app, staff, followup)
+    assert [(e["actor"], e["detail"]) for e in entries] == [
+        ("alice", {"followup": followup["id"], "message": message["id"]})
+    ]
+
+
+@pytest.mark.parametrize("hours_after, status", [(47, 201), (49, 409)])
+async def test_a_wechat_message_goes_only_within_48_hours_of_the_customers_last_message(
+    app, internal, make_packet, agents, staff, fake_rasa, monkeypatch, hours_after, status
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("oWeChat-2", channel="wechat"))
+    at(monkeypatch, START + dt.timedelta(hours=hours_after))  # the handoff was the customer's last message
+    _, response = await app.asgi_client.post(f"/api/followups/{followup['id']}/message",
+                                             headers=agents["alice"]["headers"], json={"text": "您好，回访一下"})
+    assert response.status == status, response.json
+    sent = followup_events(fake_rasa)
+    if status == 201:
+        assert [e["text"] for e in sent] == ["您好，回访一下"]
+        assert fake_rasa.requests[-1]["query"]["output_channel"] == "wechat"
+        return
+    assert response.json["reason"] == "contact_by_phone" and "contact by phone" in response.json["error"]
+    assert sent == [] and (await shown(app, agents, followup))["messages"] == []  # nothing sent, nothing stored
+    assert await audit_of(app, staff, followup) == []
+
+
+async def test_wechat_refusing_after_all_is_contact_by_phone_and_nothing_counts_as_sent(
+    app, internal, make_packet, agents, fake_rasa, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("oWeChat-3", channel="wechat"))
+    fake_rasa.fail_status, fake_rasa.fail_body = 400, {"error": "wechat errcode 45015: response out of time limit"}
+    _, response = await app.asgi_client.post(f"/api/followups/{followup['id']}/message",
+                                             headers=agents["alice"]["headers"], json={"text": "您好"})
+    assert response.status == 409 and response.json["reason"] == "contact_by_phone", response.json
+    assert "45015" in response.json["error"]
+    assert [m["status"] for m in (await shown(app, agents, followup))["messages"]] == ["failed"]
+
+
+@pytest.mark.parametrize("text, phrase", [("我们绝对 保证三天内到账", "绝对保证"), ("This is 100% GUARANTEED", "100% guaranteed")])
+async def test_a_banned_phrase_is_refused_before_anything_is_stored_or_sent(
+    app, internal, make_packet, agents, fake_rasa, monkeypatch, text, phrase
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("banned-1"))
+    _, response = await app.asgi_client.post(f"/api/followups/{followup['id']}/message",
+                                             headers=agents["alice"]["headers"], json={"text": text})
+    assert response.status == 422 and response.json["phrase"] == phrase, response.json
+    assert followup_events(fake_rasa) == [] and (await shown(app, agents, followup))["messages"] == []
+
+
+async def test_in_warn_mode_a_banned_phrase_goes_out_with_a_warning_for_qa(
+    settings, sqlite_store, fake_rasa, calendar, internal, make_packet, agents, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    changed = copy.deepcopy(settings)
+    changed["compliance"]["live_replies"] = "warn"
+    app = create_app(changed, store=sqlite_store, broker=None, secret="test-secret",
+                     rasa=RasaClient(fake_rasa.url, token="t", timeout=3), calendar=calendar,
+                     notify_positions=False, console=False)
+    followup = await a_followup(app, internal, agents, make_packet("warned-1"))
+    _, response = await app.asgi_client.post(f"/api/followups/{followup['id']}/message",
+                                             headers=agents["alice"]["headers"], json={"text": "我們絕對保證三天內到帳"})
+    assert response.status == 201 and response.json["compliance_warning"] == ["绝对保证"], response.json
+    assert [e["text"] for e in followup_events(fake_rasa)] == ["我們絕對保證三天內到帳"]
+    _, detail = await app.asgi_client.get(f"/api/tickets/{followup['ticket']}", headers=agents["alice"]["headers"])
+    assert [(f["kind"], f["agent"], f["phrases"], f["message_id"]) for f in detail.json["compliance_flags"]] == [
+        ("follow-up", "alice", ["绝对保证"], None)
+    ]
+
+
+async def test_rasa_down_is_an_error_and_nothing_is_sent_and_sending_again_keeps_the_delivery_key(
+    app, internal, make_packet, agents, staff, fake_rasa, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("down-1"))
+    path = f"/api/followups/{followup['id']}/message"
+    alice = agents["alice"]["headers"]
+    fake_rasa.fail_status = 503
+    _, failed = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert failed.status == 502 and failed.json["reason"] == "not_delivered", failed.json
+    assert "not delivered" in failed.json["error"]
+    kept = (await shown(app, agents, followup))["messages"]
+    assert [m["status"] for m in kept] == ["failed"] and await audit_of(app, staff, followup) == []
+    fake_rasa.fail_status = None
+    _, sent = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert sent.status == 201, sent.json
+    assert sent.json["message"]["id"] == kept[0]["id"]  # the same message again, not a second one
+    keys = [e["metadata"]["delivery_key"] for e in followup_events(fake_rasa)]
+    assert keys == [f"desk-{followup['id']}-{kept[0]['id']}"] * 2  # a channel that took the first skips it
+    assert [m["status"] for m in sent.json["messages"]] == ["sent"]
+    assert len(await audit_of(app, staff, followup)) == 1
+
+
+async def test_a_message_left_pending_is_sent_again_under_its_key_once_abandoned_and_refused_while_in_flight(
+    app, internal, make_packet, agents, fake_rasa, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("pending-1"))
+    store = app.ctx.store
+    row = store.get_followup(int(followup["id"][2:]))
+    left = store.add_followup_message(row, "您好，回访一下", "alice", START.timestamp())  # a desk stopped mid-send
+    path = f"/api/followups/{followup['id']}/message"
+    alice = agents["alice"]["headers"]
+    _, busy = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert busy.status == 409 and "being sent" in busy.json["error"], busy.json
+    assert "retry-after" not in busy.headers
+    at(monkeypatch, START + dt.timedelta(minutes=5))  # longer than Rasa's timeout and the margin
+    _, sent = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert sent.status == 201, sent.json
+    assert sent.json["message"]["id"] == left.id and [m["status"] for m in sent.json["messages"]] == ["sent"]
+    assert [e["metadata"]["delivery_key"] for e in followup_events(fake_rasa)] == [f"desk-{followup['id']}-{left.id}"]
+    _, another = await app.asgi_client.post(path, headers=alice, json={"text": "您好，回访一下"})
+    assert another.status == 201 and another.json["message"]["id"] != left.id  # once sent, the same words are new
+
+
+async def test_only_the_owner_or_a_supervisor_sends_and_never_on_a_done_follow_up(
+    app, internal, make_packet, agents, staff, fake_rasa, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    followup = await a_followup(app, internal, agents, make_packet("owner-1"), owner="bob")
+    path = f"/api/followups/{followup['id']}/message"
+    _, refused = await app.asgi_client.post(path, headers=agents["alice"]["headers"], json={"text": "您好"})
+    assert refused.status == 403 and "bob" in refused.json["error"], refused.json
+    assert followup_events(fake_rasa) == []
+    _, by_sam = await app.asgi_client.post(path, headers=staff["sam"]["headers"], json={"text": "您好"})
+    assert by_sam.status == 201 and by_sam.json["message"]["author"] == "sam", by_sam.json
+    for bad in (None, {"text": "  "}, {"text": 3}):
+        _, response = await app.asgi_client.post(path, headers=agents["bob"]["headers"], json=bad)
+        assert response.status == 400, response.json
+    _, missing = await app.asgi_client.post("/api/followups/F-999999/message", headers=agents["bob"]["headers"],
+                                            json={"text": "您好"})
+    assert missing.status == 404
+    _, done = await app.asgi_client.post(f"/api/followups/{followup['id']}/outcome", headers=agents["bob"]["headers"],
+                                         json={"outcome": "reached"})
+    assert done.status == 200
+    _, late = await app.asgi_client.post(path, headers=agents["bob"]["headers"], json={"text": "再见"})
+    assert late.status == 409 and "done" in late.json["error"], late.json
+    assert [e["text"] for e in followup_events(fake_rasa)] == ["您好"]
+
+
+async def test_the_phone_advice_names_the_number_and_e_mail_the_packet_has(
+    app, internal, make_packet, agents, monkeypatch
+) -> None:
+    at(monkeypatch, START)
+    customer = {"id": "cust-p", "display_name": "张*", "tier": "regular", "vip": False, "language": "zh",
+                "earlier_tickets": [], "phone": "+86 138 0013 8000", "email": "zhang@example.com"}
+    followup = await a_followup(app, internal, agents, make_packet("oWeChat-4", channel="wechat", customer=customer))
+    at(monkeypatch, START + dt.timedelta(hours=72))
+    contact = (await shown(app, agents, followup))["contact"]
+    assert (contact["by"], contact["phone"], contact["email"]) == ("phone", "+86 138 0013 8000", "zhang@example.com")
+    assert followup["contact"]["by"] == "channel"
+
+
+def test_the_store_keeps_follow_up_messages_encrypted_and_moves_their_status_once(store: Store) -> None:
+    followup, _ = store.add_followup(7, FollowUpTrigger.MANUAL, "alice", 500.0, "alice", 100.0)
+    other, _ = store.add_followup(8, FollowUpTrigger.MANUAL, "bob", 500.0, "bob", 100.0)
+    first = store.add_followup_message(followup, "请拨 13812345678", "alice", 110.0)
+    second = store.add_followup_message(followup, "您好", "alice", 120.0)
+    assert (first.status, first.ticket_id, first.text) == (MessageStatus.PENDING, 7, "请拨 13812345678")
+    with store.engine.connect() as conn:  # the text is encrypted at rest
+        stored = conn.execute(followup_messages_table.select().where(followup_messages_table.c.id == first.id)).first()
+    assert "13812345678" not in str(stored.text)
+    assert store.set_followup_message_status(first.id, MessageStatus.SENT, expect=MessageStatus.PENDING,
+                                             text="请拨 138****5678", sent_at=130.0)
+    assert not store.set_followup_message_status(first.id, MessageStatus.FAILED, expect=MessageStatus.PENDING)
+    assert store.set_followup_message_status(second.id, MessageStatus.FAILED, expect=MessageStatus.PENDING)
+    found = store.followup_messages([followup.id, other.id])
+    assert found[other.id] == []
+    assert [(m.id, m.status, m.text, m.sent_at) for m in found[followup.id]] == [
+        (first.id, MessageStatus.SENT, "请拨 138****5678", 130.0), (second.id, MessageStatus.FAILED, "您好", None)
+    ]

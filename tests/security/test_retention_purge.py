@@ -26,7 +26,7 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import data_keys
-from bot.desk.records import MessageRole, MessageStatus
+from bot.desk.records import FollowUpTrigger, MessageRole, MessageStatus
 from bot.desk.store import Store
 from bot.maintenance import Stores, maintenance_lock
 from bot.retention import DAY, RetentionPolicy, purge
@@ -177,8 +177,16 @@ def closed_ticket(store: Store, conversation_id: str, closed_at: float) -> int:
     store.add_message(ticket.id, MessageRole.AGENT, "请拨 13912345678", closed_at - 20, MessageStatus.FAILED, author="a")
     assert store.close_ticket(ticket.id, "resolved", closed_at, None)
     store.record_rating(ticket.id, 2, "太慢了", closed_at + 1)
+    followup, _ = store.add_followup(ticket.id, FollowUpTrigger.MANUAL, "a", closed_at + 3600, "a", closed_at + 2)
+    store.add_followup_message(followup, "回访：请拨 13912345678", "a", closed_at + 3)
     store.seen_conversation(conversation_id, "rest", closed_at - 60)
     return ticket.id
+
+
+def followup_texts(store: Store, ticket_id: int) -> list:
+    """The texts of the messages of a ticket's follow-ups."""
+    ids = [f.id for f in store.list_followups(ticket_id=ticket_id)]
+    return [m.text for found in store.followup_messages(ids).values() for m in found]
 
 
 async def test_purge_rules_and_idempotence(stores: Stores) -> None:
@@ -222,6 +230,8 @@ async def test_purge_rules_and_idempotence(stores: Stores) -> None:
     assert purge(stores, texts_policy, NOW).tickets_texts_purged == 1
     old = stores.desk.get_ticket(old_ticket)
     assert stores.desk.messages(old_ticket) == [] and old.rating_comment is None and old.customer_name is None
+    assert followup_texts(stores.desk, old_ticket) == []  # what was sent for its follow-ups too
+    assert followup_texts(stores.desk, recent_ticket) == ["回访：请拨 13912345678"]
     assert old.context["transcript"] == [] and old.context["slots"] == {} and old.rating == 2
     assert old.context["customer"]["display_name"] is None
     assert old.context["key_facts"] == []  # the order numbers, amounts, dates and phones the customer gave

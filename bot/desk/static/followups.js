@@ -1,7 +1,8 @@
 /* Follow-ups (回访) for agents: the list of GET /api/followups (open, mine, overdue, done), a new follow-up for a
  * ticket (POST /api/followups) and the outcome of one (POST /api/followups/{id}/outcome). How to reach the
  * customer comes from the desk: on their channel while it accepts a message (WeChat: 48 h after the customer's
- * last message), else by phone. */
+ * last message), with a text box that sends it (POST /api/followups/{id}/message), else by phone, with the
+ * number and e-mail when the desk knows them. Sending again after a failure re-sends the same message. */
 "use strict";
 
 (() => {
@@ -104,11 +105,41 @@
 
   function contactLine(contact) {
     if (contact.by === "phone") {
+      const known = [contact.phone, contact.email].filter(Boolean).join(" · ");
       return h("span", { class: "contact contact-phone", "data-testid": "contact" },
-        "Contact by phone" + (contact.channel_open_until ? " (" + contact.channel + " closed since " + time(contact.channel_open_until) + ")" : ""));
+        "Contact by phone" + (known ? ": " + known : " (no number on file)") +
+        (contact.channel_open_until ? " (" + contact.channel + " closed since " + time(contact.channel_open_until) + ")" : ""));
     }
     return h("span", { class: "contact contact-channel", "data-testid": "contact" },
       "On " + contact.channel + (contact.channel_open_until ? " until " + time(contact.channel_open_until) : ""));
+  }
+
+  function messageList(f) {
+    if (!f.messages.length) return null;
+    return h("ul", { class: "followup-messages", "data-testid": "followup-messages" },
+      f.messages.map((m) => h("li", { "data-testid": "followup-message", dataset: { status: m.status } },
+        h("span", { class: "muted" }, (m.sent_at ? time(m.sent_at) : time(m.at)) + " · " + m.author + " · " +
+          (m.status === "sent" ? "sent" : m.status === "failed" ? "not delivered" : "sending") + ": "),
+        m.text)));
+  }
+
+  function messageForm(f) {
+    const text = h("textarea", { name: "text", rows: 2, placeholder: "Message on " + f.contact.channel, required: true,
+      "data-testid": "followup-message-text" });
+    const form = h("form", { class: "followup-message-form", "data-testid": "followup-message-form" }, text,
+      h("button", { type: "submit", "data-testid": "followup-message-send" }, "Send"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await change("/api/followups/" + encodeURIComponent(f.id) + "/message", { text: text.value });
+        say(f.id + ": message sent on " + f.contact.channel + ".");
+        await refresh();
+      } catch (err) {
+        say(err.message, true);  // 422 a banned phrase, 502 not delivered: the text stays for another try
+        if (err.status === 409) await refresh();  // the window closed meanwhile: show the phone advice
+      }
+    });
+    return form;
   }
 
   function item(f) {
@@ -122,6 +153,8 @@
         (f.customer.name || "customer") + " · owner " + (f.owner || "anyone") + " · due " + time(f.due_at)),
       contactLine(f.contact),
       f.note ? h("p", { class: "followup-note", "data-testid": "note" }, f.note) : null,
+      messageList(f),
+      f.status === "open" && f.contact.by === "channel" ? messageForm(f) : null,
       f.status === "open" ? outcomeForm(f) : h("p", { "data-testid": "outcome" }, "Outcome: " + f.outcome + " (" + (f.done_by || "") + ")"));
   }
 

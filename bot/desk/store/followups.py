@@ -1,5 +1,6 @@
 """The follow-up rows (`desk_followups`, 回访): created once per ticket and trigger, closed by one conditional
-UPDATE. The `note` column is stored encrypted (`Database.cipher`); rows come back decrypted."""
+UPDATE; and what was sent the customer for one (`desk_followup_messages`). The `note` and message `text`
+columns are stored encrypted (`Database.cipher`); rows come back decrypted."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from bot.desk.records import FollowUp, FollowUpOutcome, FollowUpStatus, FollowUpTrigger, MessageRole, MessageStatus
+from bot.desk.records import (
+    FollowUp, FollowUpMessage, FollowUpOutcome, FollowUpStatus, FollowUpTrigger, MessageRole, MessageStatus,
+)
 from bot.desk.store.database import Database
-from bot.desk.store.tables import followups, messages, tickets
+from bot.desk.store.tables import followup_messages, followups, messages, tickets
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,47 @@ class FollowUpRows(Database):
             values["note"] = self.cipher.encrypt(note)
         stmt = followups.update().where(
             followups.c.id == followup_id, followups.c.status == FollowUpStatus.OPEN.value
+        ).values(**values)
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def add_followup_message(self, followup: FollowUp, text: str, author: str, at: float) -> FollowUpMessage:
+        """Store a follow-up message as `pending` (the text as written, encrypted, until it is sent)."""
+        values: Dict[str, Any] = dict(
+            followup_id=followup.id, ticket_id=followup.ticket_id, text=self.cipher.encrypt(text), author=author,
+            status=MessageStatus.PENDING.value, at=at, sent_at=None,
+        )
+        with self.engine.begin() as conn:
+            new_id = int(conn.execute(followup_messages.insert().values(**values)).inserted_primary_key[0])
+        return FollowUpMessage.from_row({**values, "id": new_id, "text": text})
+
+    def followup_messages(self, followup_ids: List[int]) -> Dict[int, List[FollowUpMessage]]:
+        """The messages of these follow-ups, oldest first, by follow-up id (one query for a whole list)."""
+        found: Dict[int, List[FollowUpMessage]] = {i: [] for i in followup_ids}
+        if not followup_ids:
+            return found
+        query = (sa.select(followup_messages).where(followup_messages.c.followup_id.in_(followup_ids))
+                 .order_by(followup_messages.c.id))
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                data = dict(row._mapping)
+                data["text"] = self.cipher.decrypt(data["text"])
+                found[data["followup_id"]].append(FollowUpMessage.from_row(data))
+        return found
+
+    def set_followup_message_status(
+        self, message_id: int, status: MessageStatus, expect: MessageStatus, text: Optional[str] = None,
+        sent_at: Optional[float] = None,
+    ) -> bool:
+        """Move a follow-up message from `expect` to `status` (one conditional UPDATE), with its stored text
+        (masked once sent) and sent time when given. Returns True when it changed."""
+        values: Dict[str, Any] = {"status": MessageStatus(status).value}
+        if text is not None:
+            values["text"] = self.cipher.encrypt(text)
+        if sent_at is not None:
+            values["sent_at"] = sent_at
+        stmt = followup_messages.update().where(
+            followup_messages.c.id == message_id, followup_messages.c.status == MessageStatus(expect).value
         ).values(**values)
         with self.engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1

@@ -26,7 +26,9 @@ from bot import data_keys
 from bot.desk.records import CLOSED_STATUSES, Message, MessageRole, MessageStatus, ticket_code
 from bot.desk.store.database import Database
 from bot.desk.store.feed import feed
-from bot.desk.store.tables import conversations, customer_notes, followups, messages, qa_reviews, tickets, turns
+from bot.desk.store.tables import (
+    conversations, customer_notes, followup_messages, followups, messages, qa_reviews, tickets, turns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ class MaintenanceRows(Database):
             with self.engine.begin() as conn:
                 conn.execute(messages.delete().where(messages.c.ticket_id == ticket_id))
                 conn.execute(followups.update().where(followups.c.ticket_id == ticket_id).values(note=None))
+                conn.execute(followup_messages.delete().where(followup_messages.c.ticket_id == ticket_id))
                 conn.execute(
                     tickets.update().where(tickets.c.id == ticket_id).values(
                         context=cipher.dumps(stripped_context(context)), rating_comment=None, customer_name=None
@@ -134,7 +137,7 @@ class MaintenanceRows(Database):
             data_keys.rekey_column(self.engine, table, column, cipher, _BATCH)
             for table, column in (
                 (messages, "text"), (tickets, "context"), (tickets, "rating_comment"), (feed, "data"),
-                (followups, "note"),
+                (followups, "note"), (followup_messages, "text"),
                 (customer_notes, "text"),
                 (qa_reviews, "comment"),
             )

@@ -192,6 +192,20 @@ followups = sa.Table(
     sa.Column("done_by", sa.String(128)),
 )
 
+followup_messages = sa.Table(
+    "desk_followup_messages",
+    metadata,
+    # What an agent sent the customer on their channel for a follow-up (`bot.desk.followup_messages`).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("followup_id", sa.Integer, nullable=False, index=True),
+    sa.Column("ticket_id", sa.Integer, nullable=False, index=True),  # the follow-up's ticket (retention purges)
+    sa.Column("text", sa.Text, nullable=False),  # encrypted; masked once sent, as written until then
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # MessageStatus: pending | sent | failed
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float),
+)
+
 compliance_flags = sa.Table(
     "desk_compliance_flags",
     metadata,
