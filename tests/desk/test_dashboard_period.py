@@ -49,6 +49,8 @@ def test_the_period_view_shows_lights_and_charts_for_a_date_range(desk: Dict[str
         sign_in(page, "sam", PASSWORD)
         expect(page.locator("[data-testid=period-summary]")).to_contain_text("3 tickets", timeout=TIMEOUT)
         expect(page.locator("[data-testid=period-to]")).to_have_value(today.isoformat())
+        # first response is shown in business time (the period's light and chart), never as a wall-clock tile
+        expect(page.locator("[data-testid=tile-first-response]")).to_have_count(0)
         assert "nps" in expected["lights"]
         for key, light in expected["lights"].items():
             tile = page.locator(f"[data-testid=tile-light-{key}]")

@@ -179,7 +179,6 @@
   function render() {
     const d = live || {};
     const queue = d.queue || {};
-    const first = d.first_response_seconds || {};
     const containment = d.containment || {};
     const csat = d.csat || {};
     const lights = d.sla_lights || { green: 0, yellow: 0, red: 0 };
@@ -190,9 +189,8 @@
           lights.green + " green · " + lights.yellow + " yellow · " + lights.red + " red"),
         tile("oldest", "Oldest wait", d.oldest_wait_seconds === null ? "–" : duration(d.oldest_wait_seconds), null),
         tile("sla", "SLA met (all time)", pct(d.sla_met_percent), null),
-        tile("first-response", "First response p50 / p90",
-          (first.p50 === null || first.p50 === undefined ? "–" : duration(first.p50)) + " / " + (first.p90 === null || first.p90 === undefined ? "–" : duration(first.p90)),
-          null, (first.count || 0) + " answered, all time, wall clock"),
+        // First response is shown in the period below, in business time against each channel's target: an
+        // all-time wall-clock figure here would count every night and holiday as waiting.
         tile("containment", "Self-service (containment)", pct(containmentPct), null,
           (containment.conversations || 0) + " conversations, " + (containment.with_ticket || 0) + " handed over"),
         tile("csat", "CSAT average", csat.average === null || csat.average === undefined ? "–" : csat.average.toFixed(2) + " / 5", null,
