@@ -6,9 +6,9 @@ The listener accepts mail for the support address only (it relays nothing), up t
 handled, or 451 (try again later) when it could not be: the sending server keeps it and retries, and the retry is
 handled anew.
 
-The reader logs in, selects the mailbox and handles every unseen mail, marking it seen once handled; then it waits
-with IDLE when the server offers it (re-issued every `IDLE_SECONDS`, under the 29 minutes of RFC 2177), or polls
-every `email.imap_poll_seconds`. A lost connection is logged and retried with a growing pause.
+The reader logs in, selects the mailbox and handles every unseen mail, marking it seen once handled, until a search
+finds none; then it waits with IDLE when the server offers it (re-issued every `IDLE_SECONDS`, under the 29 minutes
+of RFC 2177), or polls every `email.imap_poll_seconds`. A lost connection is logged and retried with a growing pause.
 """
 
 from __future__ import annotations
@@ -155,7 +155,10 @@ class ImapReader:
                 logger.info("email: reading %s at %s", self.server.path, self.server.describe())
                 failures = 0
                 while True:
-                    await self.read_unseen(client)
+                    # again until a round finds nothing: a mail arriving during a round is announced in a
+                    # command's answer (aioimaplib drops it), not when IDLE starts, and would wait for IDLE's end
+                    while await self.read_unseen(client):
+                        pass
                     self.rounds += 1
                     await self._wait(client)
             except asyncio.CancelledError:
