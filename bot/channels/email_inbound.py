@@ -98,6 +98,12 @@ class ImapReader:
         self.server = settings.imap
         self.turns = turns
         self.rounds = 0  # finished rounds (tests wait on it)
+        self.turn: Optional[asyncio.Future] = None  # the mail being handled
+
+    async def finish(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) for the turn a stopped reader was in."""
+        if self.turn is not None and not self.turn.done():
+            await asyncio.wait({self.turn}, timeout=timeout)
 
     async def _connect(self) -> Any:
         if self.server.security == "tls":
@@ -126,7 +132,10 @@ class ImapReader:
             if raw is None:
                 logger.warning("email: IMAP mail uid %s could not be fetched", uid.decode())
                 continue
-            outcome = await self.turns.receive(raw, envelope_sender=None, source="imap")
+            # shielded: a reader stopped in the middle of a turn (its lease lost, Rasa stopping) lets the turn end
+            # (`finish`); the mail stays unseen, and the next reader finds its Message-ID recorded
+            self.turn = asyncio.ensure_future(self.turns.receive(raw, envelope_sender=None, source="imap"))
+            outcome = await asyncio.shield(self.turn)
             await client.uid("store", uid.decode(), "+FLAGS", r"(\Seen)")
             logger.info("email: inbound mail over IMAP: %s", outcome)
             handled += 1

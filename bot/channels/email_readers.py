@@ -8,7 +8,8 @@ the lease expires, and the next replica that asks takes the readers over within 
 lease up at once. A replica that cannot reach Redis to renew stops its readers before its lease can have expired,
 so two never read at the same time. Without Redis (one machine, one Rasa server) the one process holds it.
 
-A mail the old holder handled but had not yet marked seen is read again by the new one; the thread store's
+Readers that stop (the lease lost, Rasa stopping) let the mail turn in progress end (`TURN_SECONDS` at most)
+before they go. A mail the old holder handled but had not yet marked seen is read again by the new one; the thread store's
 Message-ID record (`email.db`, shared by the replicas) makes it a duplicate, not a second turn. Every replica
 sends, holder or not: agent replies go out from whichever replica HAProxy gives them to.
 
@@ -35,6 +36,7 @@ from bot.redis_config import redis_settings
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "frontline:email:readers"
+TURN_SECONDS = 60.0  # how long stopping readers waits for the mail turn in progress
 # Take or renew: the lease is ours when it is free or already ours (one round trip, no read-then-write).
 HOLD_SCRIPT = """
 local value = redis.call('GET', KEYS[1])
@@ -145,6 +147,7 @@ class Readers:
         self.held = False
         self._listener: Optional[asyncio.AbstractServer] = None
         self._imap: Optional[asyncio.Task] = None
+        self._reader: Optional[Any] = None  # the `ImapReader` of `_imap`
         self._listen_failures = 0
 
     async def run(self) -> None:
@@ -178,7 +181,8 @@ class Readers:
         from bot.channels import email_inbound
 
         if self.settings.imap and self._imap is None:
-            self._imap = asyncio.get_running_loop().create_task(email_inbound.ImapReader(self.settings, self.turns).run())
+            self._reader = email_inbound.ImapReader(self.settings, self.turns)
+            self._imap = asyncio.get_running_loop().create_task(self._reader.run())
         if self.settings.listen and self._listener is None:
             try:
                 self._listener = await email_inbound.start_listener(self.settings, self.turns)
@@ -201,6 +205,9 @@ class Readers:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._reader is not None:
+            await self._reader.finish(TURN_SECONDS)  # a mail's turn is not cut in the middle
+            self._reader = None
 
     @property
     def listening(self) -> bool:

@@ -135,6 +135,63 @@ async def test_a_listener_port_in_use_is_logged_and_tried_again(caplog: pytest.L
 pytest_dovecot = pytest.mark.skipif(not dovecot.available(), reason="needs Debian's dovecot-imapd: make install-dovecot")
 
 
+@pytest.fixture()
+def mailbox() -> Iterator[dovecot.Dovecot]:
+    with tempfile.TemporaryDirectory(prefix="frontline-dovecot-") as folder:
+        started = dovecot.Dovecot(pathlib.Path(folder)).start()
+        try:
+            yield started
+        finally:
+            started.stop()
+
+
+class SlowTurns:
+    """Stands in for `MailTurns`: a turn that takes a second."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.finished: List[bytes] = []
+
+    async def receive(self, raw: bytes, envelope_sender: Optional[str] = None, source: str = "smtp") -> str:
+        self.started.set()
+        await asyncio.sleep(1.0)
+        self.finished.append(raw)
+        return "recorded"
+
+
+class SwitchedLease(email_readers.LocalLease):
+    def __init__(self) -> None:
+        self.held = True
+
+    def hold(self) -> bool:
+        return self.held
+
+
+@pytest_dovecot
+async def test_readers_losing_the_lease_let_the_turn_in_progress_end(mailbox: dovecot.Dovecot) -> None:
+    append_imap(mailbox, "slow")
+    settings = load(
+        {"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test",
+         "FRONTLINE_IMAP_URL": f"imap://{mailbox.user}:{mailbox.password}@127.0.0.1:{mailbox.port}/INBOX"},
+        settings={"email": {"reader_lease_seconds": 1, "imap_poll_seconds": 3600}},
+    )
+    turns, held = SlowTurns(), SwitchedLease()
+    readers = email_readers.Readers(settings, turns, held)  # type: ignore[arg-type]
+    task = asyncio.create_task(readers.run())
+    try:
+        await asyncio.wait_for(turns.started.wait(), 20)
+        held.held = False  # lost in the middle of the turn
+        deadline = time.monotonic() + 10
+        while readers.held or readers._reader is not None:
+            assert time.monotonic() < deadline, "the readers did not stop"
+            await asyncio.sleep(0.05)
+        assert len(turns.finished) == 1  # the turn ended, not cut
+        assert len(await asyncio.to_thread(unseen, mailbox)) == 1  # not marked seen: the next holder reads it again
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 class Replica:
     """`reader_replica.py` in a process of its own."""
 
