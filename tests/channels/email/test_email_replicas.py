@@ -34,7 +34,7 @@ from bot.channels.email import EmailOutput
 from bot.channels.email_settings import load
 from bot.channels.email_threads import ThreadStore
 from bot.devtools import free_port
-from bot.settings import repo_root
+from bot.settings import SettingsError, repo_root
 from tests.channels.email import dovecot
 from tests.channels.email.mail_helpers import Relay, customer_mail
 from tests.channels.email.reader_replica import DIE_AFTER_TURN
@@ -356,3 +356,35 @@ def test_one_replica_reads_the_mail_and_another_takes_over_when_it_is_killed(cli
                 replica.stop()
             relay.stop()
             server.stop()
+
+
+@pytest.mark.parametrize("seconds", [0, 7200, "30"])
+def test_a_lease_time_frontline_cannot_use_is_refused(seconds: Any) -> None:
+    with pytest.raises(SettingsError, match="reader_lease_seconds"):
+        load({"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test"}, settings={"email": {"reader_lease_seconds": seconds}})
+
+
+def test_every_rasa_replica_of_the_production_layout_shares_the_var_folder_and_the_mail_settings(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the takeover rests on: the launcher gives every Rasa replica the same `$FRONTLINE_VAR` (one
+    `email.db`), Redis (one lease) and mail variables (one listener port: only the holder binds it)."""
+    from bot import run
+    from bot.topology import launcher, layout
+
+    mail = {
+        "FRONTLINE_EMAIL_ADDRESS": "support@frontline.test", "FRONTLINE_EMAIL_SMTP_LISTEN": "127.0.0.1:2525",
+        "FRONTLINE_IMAP_URL": "imap://user:pw@127.0.0.1:143/INBOX", "FRONTLINE_SMTP_URL": "smtp://127.0.0.1:25",
+        "FRONTLINE_REDIS_URL": "redis://127.0.0.1:6379/1",
+    }
+    for name, value in mail.items():
+        monkeypatch.setenv(name, value)
+    plan = layout.plan(3)
+    env = run.build_env(tmp_path, run.Ports(rasa=plan.ports.assistant, actions=plan.ports.actions, desk=plan.ports.desk))
+    found = launcher.programs(
+        repo_root(), plan, env, tmp_path / "endpoints.yml", tmp_path / "model.tar.gz", "haproxy", tmp_path / "haproxy.cfg"
+    )
+    rasa = [p for p in found if p.name.startswith("rasa-")]
+    assert len(rasa) == 3
+    for name, value in {**mail, "FRONTLINE_VAR": str(tmp_path)}.items():
+        assert [p.env.get(name) for p in rasa] == [value] * 3, name
