@@ -3,7 +3,8 @@
 Mail comes in through an SMTP listener (`FRONTLINE_EMAIL_SMTP_LISTEN`, for a mail server that forwards to
 Frontline) and from a mailbox over IMAP (`FRONTLINE_IMAP_URL`, IDLE where the server has it); replies go out
 through a relay (`FRONTLINE_SMTP_URL`). The channel is off when none is set (`GET /webhooks/email/` says so).
-Both readers run inside the Rasa server (started with it, stopped with it) and hand each mail to
+Both readers run inside the Rasa server (started with it, stopped with it; with several replicas, in the one
+holding the readers' lease: `bot.channels.email_readers`) and hand each mail to
 `bot.channels.email_turns.MailTurns`. See `docs/channels.md`.
 
 A thread is a conversation `email:<thread>`; the desk's replies on it (Rasa's HTTP API with
@@ -141,7 +142,7 @@ class EmailInput(InputChannel):
         self._store = store
         self.keys: Optional[DeliveryKeys] = None
         self.turns: Optional[MailTurns] = None
-        self._servers: List[Any] = []
+        self.readers: Optional[Any] = None  # `email_readers.Readers` once started
         self._tasks: List[asyncio.Task] = []
 
     @property
@@ -168,24 +169,21 @@ class EmailInput(InputChannel):
         return MailTurns(self.settings, self.store, agent, on_new_message, send_mail)
 
     async def start_readers(self, app: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        """Start the SMTP listener and the IMAP reader that are configured."""
-        from bot.channels import email_inbound
+        """Run the SMTP listener and the IMAP reader that are configured, while this replica holds the readers'
+        lease (`bot.channels.email_readers`: one replica at a time reads the mail)."""
+        from bot.channels import email_readers
 
         self.turns = self.mail_turns(lambda: app.ctx.agent, on_new_message)
-        if self.settings.listen:
-            self._servers.append(await email_inbound.start_listener(self.settings, self.turns))
-        if self.settings.imap:
-            self._tasks.append(asyncio.create_task(email_inbound.ImapReader(self.settings, self.turns).run()))
+        self.readers = email_readers.Readers(self.settings, self.turns, email_readers.lease_from_env(self.settings))
+        await self.readers.round()  # the first round before the server answers: a lone replica listens at once
+        self._tasks.append(asyncio.get_running_loop().create_task(self.readers.run()))
 
     async def stop_readers(self) -> None:
-        """Stop what `start_readers` started."""
-        for server in self._servers:
-            server.close()
-            await server.wait_closed()
+        """Stop what `start_readers` started (the lease is given up)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._servers, self._tasks = [], []
+        self._tasks = []
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The `email_webhook` blueprint: `GET /` health; the readers start and stop with the server."""
@@ -210,6 +208,7 @@ class EmailInput(InputChannel):
                     "configured": self.settings.enabled,
                     "smtp_listener": bool(self.settings.listen),
                     "imap": bool(self.settings.imap),
+                    "reading": bool(self.readers is not None and self.readers.held),  # this replica holds the readers
                     "can_send": self.settings.smtp is not None,
                 }
             )

@@ -6,9 +6,9 @@ The listener accepts mail for the support address only (it relays nothing), up t
 handled, or 451 (try again later) when it could not be: the sending server keeps it and retries, and the retry is
 handled anew.
 
-The reader logs in, selects the mailbox and handles every unseen mail, marking it seen once handled; then it waits
-with IDLE when the server offers it (re-issued every `IDLE_SECONDS`, under the 29 minutes of RFC 2177), or polls
-every `email.imap_poll_seconds`. A lost connection is logged and retried with a growing pause.
+The reader logs in, selects the mailbox and handles every unseen mail, marking it seen once handled, until a search
+finds none; then it waits with IDLE when the server offers it (re-issued every `IDLE_SECONDS`, under the 29 minutes
+of RFC 2177), or polls every `email.imap_poll_seconds`. A lost connection is logged and retried with a growing pause.
 """
 
 from __future__ import annotations
@@ -98,6 +98,12 @@ class ImapReader:
         self.server = settings.imap
         self.turns = turns
         self.rounds = 0  # finished rounds (tests wait on it)
+        self.turn: Optional[asyncio.Future] = None  # the mail being handled
+
+    async def finish(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) for the turn a stopped reader was in."""
+        if self.turn is not None and not self.turn.done():
+            await asyncio.wait({self.turn}, timeout=timeout)
 
     async def _connect(self) -> Any:
         if self.server.security == "tls":
@@ -126,7 +132,10 @@ class ImapReader:
             if raw is None:
                 logger.warning("email: IMAP mail uid %s could not be fetched", uid.decode())
                 continue
-            outcome = await self.turns.receive(raw, envelope_sender=None, source="imap")
+            # shielded: a reader stopped in the middle of a turn (its lease lost, Rasa stopping) lets the turn end
+            # (`finish`); the mail stays unseen, and the next reader finds its Message-ID recorded
+            self.turn = asyncio.ensure_future(self.turns.receive(raw, envelope_sender=None, source="imap"))
+            outcome = await asyncio.shield(self.turn)
             await client.uid("store", uid.decode(), "+FLAGS", r"(\Seen)")
             logger.info("email: inbound mail over IMAP: %s", outcome)
             handled += 1
@@ -155,7 +164,10 @@ class ImapReader:
                 logger.info("email: reading %s at %s", self.server.path, self.server.describe())
                 failures = 0
                 while True:
-                    await self.read_unseen(client)
+                    # again until a round finds nothing: a mail arriving during a round is announced in a
+                    # command's answer (aioimaplib drops it), not when IDLE starts, and would wait for IDLE's end
+                    while await self.read_unseen(client):
+                        pass
                     self.rounds += 1
                     await self._wait(client)
             except asyncio.CancelledError:

@@ -107,6 +107,7 @@ class EmailSettings:
     acknowledgements_per_thread_per_day: int = 1
     answers_per_thread_per_day: int = 3
     imap_poll_seconds: float = 60.0
+    reader_lease_seconds: float = 30.0
     limits: MailLimits = MailLimits()
 
     @property
@@ -180,5 +181,6 @@ def load(environ: Optional[Mapping[str, str]] = None, settings: Optional[Mapping
         acknowledgements_per_thread_per_day=int(_number(section, "acknowledgements_per_thread_per_day", 1, 0, 100)),
         answers_per_thread_per_day=int(_number(section, "answers_per_thread_per_day", 3, 0, 100)),
         imap_poll_seconds=float(_number(section, "imap_poll_seconds", 60, 1, 86400)),
+        reader_lease_seconds=float(_number(section, "reader_lease_seconds", 30, 1, 3600)),
         limits=_limits(section),
     )

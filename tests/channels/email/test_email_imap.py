@@ -104,6 +104,36 @@ async def test_unseen_mails_read_once_then_idle_pushes_a_new_one(server: dovecot
     assert len(turns.mails) == 3  # nothing read twice
 
 
+class ArrivingRecorder(Recorder):
+    """A recorder during whose first mail another mail arrives (the reader is busy in its round, not idling)."""
+
+    def __init__(self, server: dovecot.Dovecot) -> None:
+        super().__init__()
+        self.server = server
+
+    async def receive(self, raw: bytes, envelope_sender: Optional[str] = None, source: str = "smtp") -> str:
+        if not self.mails:
+            await asyncio.to_thread(append, self.server, "arrived during the round")
+        return await super().receive(raw, envelope_sender, source)
+
+
+async def test_a_mail_arriving_during_a_round_is_read_without_waiting_for_idle_to_end(server: dovecot.Dovecot) -> None:
+    append(server, "first")
+    settings = load(
+        {"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test",
+         "FRONTLINE_IMAP_URL": f"imap://{server.user}:{server.password}@127.0.0.1:{server.port}/INBOX"},
+        settings={"email": {"imap_poll_seconds": 3600}},
+    )
+    turns = ArrivingRecorder(server)
+    task = asyncio.create_task(email_inbound.ImapReader(settings, turns).run())
+    try:
+        await wait_until(lambda: len(turns.mails) == 2, 10)  # not after IDLE's 10 minutes
+        assert b"Subject: arrived during the round" in turns.mails[1]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_wrong_password_is_logged_and_retried(server: dovecot.Dovecot, caplog: pytest.LogCaptureFixture) -> None:
     settings = load(
         {"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test",

@@ -108,3 +108,15 @@ def test_auto_mail_is_never_answered(mail_stack: Dict[str, Any], relay: Relay, h
     deliver(mail_stack["listen"], customer_mail(control, "退款", "退款多久到账？", f"<{uuid.uuid4().hex}@example.com>"))
     relay.wait_for(lambda m: m["To"] == control)
     assert relay.to(customer) == []
+
+
+async def test_the_lone_rasa_server_reads_the_mail(mail_stack: Dict[str, Any]) -> None:
+    """One Rasa server without Redis holds the readers (`bot.channels.email_readers.LocalLease`) and says so."""
+    stack: Stack = mail_stack["stack"]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{stack.rasa_url}/webhooks/email/") as response:
+            assert response.status == 200
+            health = await response.json()
+    assert health == {
+        "status": "ok", "configured": True, "smtp_listener": True, "imap": False, "reading": True, "can_send": True,
+    }
