@@ -48,7 +48,7 @@ def keep_mail(var: pathlib.Path, raw: bytes, at: Optional[float] = None) -> Tupl
     try:
         mail = read_mail(raw, LIMITS)
         thread = store.place(mail).thread.thread
-        return thread, store.keep_inbound(thread, mail)
+        return thread, store.keep_inbound(thread, mail)[1]
     finally:
         store.close()
 
