@@ -33,7 +33,7 @@ from tests.security.data_helpers import env_without
 # attachment's content (base64 in the mail, as it is in the stored file).
 BODY = "Please refund order 20261107-88431, my passport is E12345678"
 BODY_NEEDLE = b"E12345678"
-ATTACHMENT = "scan of the passport page: E99887766 WANG XIAOMING".encode()
+ATTACHMENT = b"scan of the passport page: E99887766 WANG XIAOMING"
 ATTACHMENT_NEEDLE = b"E99887766"
 NOW = 1_800_000_000.0
 
