@@ -42,9 +42,9 @@ def main(args: argparse.Namespace) -> int:
             counts = [store.rekey() if store is not None else 0
                       for store in (stores.tracker, stores.broker, stores.desk, stores.mail)]
         print(
-            f"rekey: {counts[0]} tracker store events, {counts[1]} broker events, {counts[2]} desk values and "
-            f"{counts[3]} kept mails and attachment files re-encrypted under the first of the {cipher.key_count} "
-            f"key(s) of {cipher.source}"
+            f"rekey: {counts[0]} tracker store events, {counts[1]} broker events and {counts[2]} desk values "
+            f"re-encrypted, and {counts[3]} kept e-mails and attachment files, under the first of the "
+            f"{cipher.key_count} key(s) of {cipher.source}"
         )
         return 0
     except data_keys.DataKeyError as error:

@@ -176,7 +176,8 @@ def test_rekey_command_encrypts_mails_kept_before_encryption(tmp_path: pathlib.P
     done = subprocess.run([sys.executable, "-m", "bot", "rekey"], env=env, cwd=repo_root(), capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "2 kept mails and attachment files re-encrypted" in done.stdout, done.stdout
+    assert done.stdout.splitlines() == [done.stdout.strip()], done.stdout  # one line
+    assert "and 2 kept e-mails and attachment files, under" in done.stdout, done.stdout
     assert holding(var, BODY_NEEDLE, ATTACHMENT_NEEDLE) == []
 
 

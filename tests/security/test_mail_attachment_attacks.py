@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterator
 import pytest
 import requests
 
+from bot import data_keys
 from desk_harness import desk_cli, desk_env, desk_process
 from tests.desk.mail_kept import NOTES, PAGE, email_packet, keep_mail, mime_mail
 
@@ -43,13 +44,17 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     """A desk process; alice (orders) and bob (general only), and two e-mail tickets of alice's skill, each with
     a text and an HTML attachment kept in the var folder the desk shares."""
     folder = tmp_path_factory.mktemp("mail-attacks")
-    env = desk_env(folder, FRONTLINE_DESK_SECRET=SECRET)
+    key = data_keys.generate_key()  # the Rasa server's and the desk's data key (the kept mails are encrypted)
+    env = desk_env(folder, FRONTLINE_DESK_SECRET=SECRET, **{data_keys.ENV_KEYS: key})
     var = pathlib.Path(env["FRONTLINE_VAR"])
     var.mkdir(parents=True, exist_ok=True)
     desk_cli(env, "add-agent", "alice", "--skills", "general,orders", "--password", PASSWORD)
     desk_cli(env, "add-agent", "bob", "--skills", "general", "--password", PASSWORD)
-    mine, _ = keep_mail(var, mime_mail("wang@example.com", "<a1@example.com>", [NOTES, PAGE]))
-    other, _ = keep_mail(var, mime_mail("li@example.com", "<b1@example.com>", [("secret.txt", "text/plain", b"li's")]))
+    with pytest.MonkeyPatch.context() as patch:  # the channel's side: the same key
+        patch.setenv(data_keys.ENV_KEYS, key)
+        mine, _ = keep_mail(var, mime_mail("wang@example.com", "<a1@example.com>", [NOTES, PAGE]))
+        other, _ = keep_mail(var, mime_mail("li@example.com", "<b1@example.com>",
+                                            [("secret.txt", "text/plain", b"li's")]))
     with desk_process(env, folder / "desk.log") as url:
         tickets = {}
         for thread in (mine, other):
