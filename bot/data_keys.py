@@ -4,7 +4,8 @@ encrypts and decrypts conversation data with.
 What is encrypted (so a copied database file or backup reveals no conversation): the `data` of every event in
 Rasa's SQL tracker store and in the SQL event broker table (`bot.stores`; the desk reads the broker table
 through this class too), and in the desk's database the message texts, each ticket's context packet and its
-survey comment (`bot.desk.store`). Ids, times, statuses, intent and action names stay readable: the stores
+survey comment (`bot.desk.store`), and the e-mail channel's kept raw mails and attachment files
+(`bot.channels.email_threads`). Ids, times, statuses, intent and action names stay readable: the stores
 query them.
 
 Keys: `FRONTLINE_DATA_KEYS` holds one or more Fernet keys (32 random bytes, url-safe base64), separated by
