@@ -114,8 +114,12 @@ class KeptMails:
             `raw_url` (None when nothing was kept), `attachments` (`filename`, `content_type`, `size`, and `id`
             with `url` when stored, or `refused` saying why not).
         """
+        columns = {row[0] for row in self._query("SELECT name FROM pragma_table_info('inbound')", ())}
+        # `kept`: the kept bytes' length (`raw` is encrypted, longer); a file the channel has not opened since the
+        # upgrade has no such column yet, and only plain rows, whose length is right
+        kept = "coalesce(kept, length(raw))" if "kept" in columns else "length(raw)"
         rows = self._query(
-            "SELECT id, message_id, received_at, raw_size, coalesce(kept, length(raw)), problems, attachments FROM inbound "
+            f"SELECT id, message_id, received_at, raw_size, {kept}, problems, attachments FROM inbound "
             "WHERE thread=? ORDER BY id", (thread,),
         )
         base = f"/api/tickets/{quote(code, safe='')}"

@@ -125,6 +125,21 @@ def plain_mail_of_before(var: pathlib.Path, store: ThreadStore, raw: bytes) -> T
     return thread, kept, listed[0]["stored"]
 
 
+def test_the_desk_lists_a_file_of_before_the_upgrade(tmp_path: pathlib.Path, key: str) -> None:
+    """An `email.db` the channel has not opened since the upgrade (no `kept` column): still listed, still served."""
+    from bot.desk.mail_files import KeptMails
+
+    store = ThreadStore(tmp_path)
+    raw = mail_bytes("li@example.com", "<old-file@example.com>")
+    thread, kept, _ = plain_mail_of_before(tmp_path, store, raw)
+    store.close()
+    with sqlite3.connect(tmp_path / DB_FILE) as connection:
+        connection.execute("ALTER TABLE inbound DROP COLUMN kept")
+    [mail] = KeptMails(tmp_path).listing(thread, "T-1")
+    assert mail["kept_bytes"] == len(raw) and KeptMails(tmp_path).raw_mail(thread, str(kept)).data == raw
+    assert KeptMails(tmp_path).attachment(thread, f"{kept}-0").data == ATTACHMENT
+
+
 def test_rekey_moves_kept_mails_and_files_to_the_new_key(tmp_path: pathlib.Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     old, new, other = (data_keys.generate_key() for _ in range(3))
