@@ -7,9 +7,10 @@ One SQLite file, `$FRONTLINE_VAR/email.db` (the Rasa server holds it; the desk s
 - `inbound`: each received mail, raw and size-limited, with what could not be read, for an agent to see.
 
 Attachments that pass the limits are written under `$FRONTLINE_VAR/email-attachments/<thread>/` with a name
-Frontline makes (never the sender's path), readable only by this user and never executable.
+Frontline makes (never the sender's path or name), readable only by this user and never executable.
 
-At rest, the kept raw mails (`inbound.raw`) and the attachment files are encrypted with the data keys
+At rest, the kept raw mails (`inbound.raw`), what each brought (`inbound.attachments`: the senders' file
+names) and what could not be read (`inbound.problems`), and the attachment files are encrypted with the data keys
 (`bot.data_keys`, the one cipher of every store; bytes in the form `fernet:<token>`): a copied `email.db` or
 attachments folder reveals no mail. Mails and files kept before this version are read as they are until
 `python -m bot rekey` encrypts them (`rekey`). `python -m bot purge` deletes a thread past the retention with its
@@ -270,8 +271,8 @@ class ThreadStore:
             cursor = self._db.execute(
                 "INSERT INTO inbound (thread, message_id, received_at, raw, raw_size, problems, attachments, kept) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (thread, mail.message_id, self.clock(), raw, mail.raw_size, json.dumps(mail.problems, ensure_ascii=False),
-                 json.dumps(listed, ensure_ascii=False), len(mail.raw or b"")),
+                (thread, mail.message_id, self.clock(), raw, mail.raw_size, self.cipher.dumps(mail.problems),
+                 self.cipher.dumps(listed), len(mail.raw or b"")),
             )
         return int(cursor.lastrowid), listed
 
@@ -282,8 +283,8 @@ class ThreadStore:
             return listed
         folder = self.folder / ATTACHMENTS_DIR / _folder_name(thread)
         folder.mkdir(parents=True, exist_ok=True)
-        safe = re.sub(r"[^\w.\-]+", "_", item.filename)[-80:].lstrip(".") or "attachment"
-        path = folder / f"{int(self.clock() * 1000)}-{index}-{secrets.token_hex(4)}-{safe}.bin"
+        # named by Frontline only: the sender's file name (it may name a person) is in the encrypted listing
+        path = folder / f"{int(self.clock() * 1000)}-{index}-{secrets.token_hex(4)}.bin"
         descriptor = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never executable
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(self.cipher.encrypt_bytes(item.data))
@@ -297,8 +298,8 @@ class ThreadStore:
             query = "SELECT id, thread, message_id, raw_size, problems, attachments, raw FROM inbound"
             rows = self._db.execute(query + (" WHERE thread=?" if thread else "") + " ORDER BY id", (thread,) if thread else ())
             return [
-                {"id": r[0], "thread": r[1], "message_id": r[2], "raw_size": r[3], "problems": json.loads(r[4]),
-                 "attachments": json.loads(r[5]), "raw": self.cipher.decrypt_bytes(r[6])}
+                {"id": r[0], "thread": r[1], "message_id": r[2], "raw_size": r[3], "problems": self.cipher.loads(r[4]),
+                 "attachments": self.cipher.loads(r[5]), "raw": self.cipher.decrypt_bytes(r[6])}
                 for r in rows
             ]
 
@@ -313,8 +314,9 @@ class ThreadStore:
 
     # -- maintenance (python -m bot rekey, python -m bot purge) -----------------------------------------------
     def rekey(self) -> int:
-        """Re-encrypt the kept raw mails and the attachment files under the first data key (those kept before
-        encryption are encrypted); return how many changed. A second run changes nothing.
+        """Re-encrypt the kept mails (raw bytes, attachment list, problems) and the attachment files under the first
+        data key (those kept before encryption are encrypted); return how many mails and files changed. A second
+        run changes nothing.
 
         A file is replaced whole (a new private file renamed over it): a reader sees the old or the new one,
         and both decrypt while the old key is still in `FRONTLINE_DATA_KEYS`.
@@ -324,14 +326,19 @@ class ThreadStore:
         """
         changed = 0
         with self._lock:
-            rows = self._db.execute("SELECT id, raw FROM inbound WHERE length(raw) > 0 ORDER BY id").fetchall()
-        for row_id, raw in rows:
-            fresh = self.cipher.refreshed_bytes(raw)
-            if fresh is not None:
-                with self._lock:
-                    self._db.execute("UPDATE inbound SET raw=?, kept=coalesce(kept, ?) WHERE id=?",
-                                     (fresh, len(bytes(raw)), row_id))
-                changed += 1
+            rows = self._db.execute("SELECT id, raw, attachments, problems FROM inbound ORDER BY id").fetchall()
+        for row_id, raw, attachments, problems in rows:
+            fresh = self.cipher.refreshed_bytes(raw) if raw else None
+            listed, trouble = self.cipher.refreshed(attachments), self.cipher.refreshed(problems)
+            if fresh is None and listed is None and trouble is None:
+                continue
+            with self._lock:
+                self._db.execute(
+                    "UPDATE inbound SET raw=coalesce(?, raw), kept=coalesce(kept, ?), attachments=coalesce(?, "
+                    "attachments), problems=coalesce(?, problems) WHERE id=?",
+                    (fresh, len(bytes(raw or b"")), listed, trouble, row_id),
+                )
+            changed += 1
         for path in self._attachment_files():
             fresh = self.cipher.refreshed_bytes(path.read_bytes())
             if fresh is not None:
@@ -400,7 +407,7 @@ class ThreadStore:
         root = (self.folder / ATTACHMENTS_DIR).resolve()
         removed = 0
         for (listing,) in rows:
-            for item in _listed(listing):
+            for item in _listed(self.cipher.decrypt(listing)):
                 path = (self.folder / str(item.get("stored") or "")).resolve()
                 if item.get("stored") and path.is_relative_to(root) and path.is_file():
                     path.unlink()

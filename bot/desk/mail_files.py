@@ -198,7 +198,18 @@ def _clear(stored: bytes) -> bytes:
         raise DeskError(503, "this file cannot be decrypted with the desk's data keys; ask an administrator") from error
 
 
-def _json_list(text: Optional[str]) -> List[Any]:
+def _json_list(stored: Optional[str]) -> List[Any]:
+    """A kept mail's attachment list or problems, decrypted (kept before encryption: as they are) and parsed.
+
+    Raises:
+        DeskError: 503, see `_clear`.
+    """
+    try:
+        text = data_keys.cipher().decrypt(stored)
+    except data_keys.DataKeyError as error:
+        logger.error("desk: a kept mail's listing cannot be decrypted: %s", error)
+        raise DeskError(503, "the kept e-mails cannot be decrypted with the desk's data keys; ask an administrator") \
+            from error
     try:
         value = json.loads(text or "[]")
     except ValueError:

@@ -10,6 +10,7 @@ with its mails and files.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import sqlite3
@@ -29,12 +30,14 @@ from bot.settings import repo_root
 from tests.channels.email.mail_helpers import customer_mail
 from tests.security.data_helpers import env_without
 
-# What the attacker looks for: a mail's words (7-bit, so the raw MIME holds them as they are) and an
-# attachment's content (base64 in the mail, as it is in the stored file).
+# What the attacker looks for: a mail's words (7-bit, so the raw MIME holds them as they are), an attachment's
+# content (base64 in the mail, as it is in the stored file) and its file name (the sender's: it names people).
 BODY = "Please refund order 20261107-88431, my passport is E12345678"
 BODY_NEEDLE = b"E12345678"
 ATTACHMENT = b"scan of the passport page: E99887766 WANG XIAOMING"
 ATTACHMENT_NEEDLE = b"E99887766"
+FILE_NAME = "passport-wang-xiaoming.txt"
+NAME_NEEDLE = b"wang-xiaoming"
 NOW = 1_800_000_000.0
 
 
@@ -49,7 +52,7 @@ def key(monkeypatch: pytest.MonkeyPatch) -> str:
 def mail_bytes(sender: str, message_id: str, body: str = BODY, attachment: Optional[bytes] = ATTACHMENT) -> bytes:
     message = customer_mail(sender, "refund", body, message_id)
     if attachment is not None:
-        message.add_attachment(attachment, maintype="text", subtype="plain", filename="passport.txt")
+        message.add_attachment(attachment, maintype="text", subtype="plain", filename=FILE_NAME)
     return message.as_bytes()
 
 
@@ -67,8 +70,9 @@ def copied_var(var: pathlib.Path) -> Dict[str, bytes]:
 
 
 def holding(var: pathlib.Path, *needles: bytes) -> List[str]:
-    """The files of the var folder (and the lines of a dump of `email.db`) that hold any of the needles."""
-    found = [name for name, data in copied_var(var).items() if any(needle in data for needle in needles)]
+    """The files of the var folder whose name or bytes hold any of the needles (and a dump of `email.db`)."""
+    found = [name for name, data in copied_var(var).items()
+             if any(needle in data or needle in name.encode() for needle in needles)]
     if (var / DB_FILE).exists():
         with sqlite3.connect(var / DB_FILE) as connection:
             dump = "\n".join(connection.iterdump()).encode()
@@ -84,7 +88,7 @@ def test_a_copied_var_folder_reveals_no_kept_mail_or_attachment(tmp_path: pathli
     thread, kept, listed = keep(store, raw)
     store.close()
 
-    assert holding(tmp_path, BODY_NEEDLE, ATTACHMENT_NEEDLE) == []
+    assert holding(tmp_path, BODY_NEEDLE, ATTACHMENT_NEEDLE, NAME_NEEDLE) == []
     assert (tmp_path / listed[0]["stored"]).read_bytes().startswith(b"fernet:")
     # The channel and the desk read them back whole with the key.
     store = ThreadStore(tmp_path)
@@ -97,7 +101,9 @@ def test_a_copied_var_folder_reveals_no_kept_mail_or_attachment(tmp_path: pathli
     kept_mails = KeptMails(tmp_path)
     assert kept_mails.raw_mail(thread, str(kept)).data == raw
     assert kept_mails.attachment(thread, f"{kept}-0").data == ATTACHMENT
-    assert kept_mails.listing(thread, "T-000001")[0]["kept_bytes"] == len(raw)  # not the ciphertext's length
+    [shown] = kept_mails.listing(thread, "T-000001")
+    assert shown["kept_bytes"] == len(raw)  # not the ciphertext's length
+    assert shown["attachments"][0]["filename"] == FILE_NAME
 
 
 def test_a_desk_with_other_keys_serves_no_ciphertext(tmp_path: pathlib.Path, key: str,
@@ -120,7 +126,8 @@ def plain_mail_of_before(var: pathlib.Path, store: ThreadStore, raw: bytes) -> T
     """A mail kept by the version before encryption: its raw bytes and its attachment file in clear."""
     thread, kept, listed = keep(store, raw)
     with sqlite3.connect(var / DB_FILE) as connection:
-        connection.execute("UPDATE inbound SET raw=?, kept=NULL WHERE id=?", (raw, kept))
+        connection.execute("UPDATE inbound SET raw=?, kept=NULL, attachments=?, problems='[]' WHERE id=?",
+                           (raw, json.dumps(listed), kept))
     (var / listed[0]["stored"]).write_bytes(ATTACHMENT)
     return thread, kept, listed[0]["stored"]
 
@@ -148,7 +155,7 @@ def test_rekey_moves_kept_mails_and_files_to_the_new_key(tmp_path: pathlib.Path,
     plain_raw = mail_bytes("li@example.com", "<before@example.com>")
     plain_thread, plain_kept, plain_file = plain_mail_of_before(tmp_path, store, plain_raw)
     store.close()
-    assert holding(tmp_path, BODY_NEEDLE, ATTACHMENT_NEEDLE)  # the installation before this version
+    assert holding(tmp_path, BODY_NEEDLE, ATTACHMENT_NEEDLE, NAME_NEEDLE)  # the installation before this version
     store = ThreadStore(tmp_path)
     old_raw = mail_bytes("wang@example.com", "<old-key@example.com>", body="under the old key E12345678")
     old_thread, old_kept, old_listed = keep(store, old_raw)
@@ -160,7 +167,7 @@ def test_rekey_moves_kept_mails_and_files_to_the_new_key(tmp_path: pathlib.Path,
     assert store.rekey() == 4  # two raw mails, two files
     assert store.rekey() == 0  # a second run changes nothing
     store.close()
-    assert holding(tmp_path, BODY_NEEDLE, ATTACHMENT_NEEDLE) == []  # the plain mail is gone from the file too
+    assert holding(tmp_path, BODY_NEEDLE, ATTACHMENT_NEEDLE, NAME_NEEDLE) == []  # the plain mail is gone too
 
     monkeypatch.setenv(data_keys.ENV_KEYS, new)  # the old key dropped: everything still reads
     store = ThreadStore(tmp_path)
@@ -193,7 +200,7 @@ def test_rekey_command_encrypts_mails_kept_before_encryption(tmp_path: pathlib.P
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [done.stdout.strip()], done.stdout  # one line
     assert "and 2 kept e-mails and attachment files, under" in done.stdout, done.stdout
-    assert holding(var, BODY_NEEDLE, ATTACHMENT_NEEDLE) == []
+    assert holding(var, BODY_NEEDLE, ATTACHMENT_NEEDLE, NAME_NEEDLE) == []
 
 
 def desk_ticket(desk: Store, conversation_id: str, closed_at: Optional[float]) -> int:

@@ -65,7 +65,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
         alice, bob = login(url, "alice"), login(url, "bob")
         mails = {thread: requests.get(f"{url}/api/tickets/{code}", headers=alice, timeout=5).json()["mails"]
                  for thread, code in tickets.items()}
-        yield {"url": url, "var": var, "alice": alice, "bob": bob, "mine": tickets[mine], "other": tickets[other],
+        yield {"url": url, "var": var, "key": key, "alice": alice, "bob": bob, "mine": tickets[mine], "other": tickets[other],
                "my_mails": mails[mine], "other_mails": mails[other], "my_thread": mine}
 
 
@@ -134,12 +134,13 @@ def test_an_agent_without_reach_is_refused(desk: Dict[str, Any]) -> None:
 @pytest.mark.parametrize("stored", ["email.db", "../desk.db", "email-attachments/../email.db", "/etc/passwd"])
 def test_a_listing_pointing_outside_the_attachments_folder_serves_nothing(desk: Dict[str, Any], stored: str) -> None:
     # What if the channel's table were tampered with (or a bug wrote a bad path)? The desk checks the path itself:
-    # each of these files exists, and would be served without that check.
+    # each of these files exists, and would be served without that check. The listing is encrypted, but one in
+    # clear (as kept before encryption) is still read: someone without the key can write one.
     mail = desk["my_mails"][0]
     db = sqlite3.connect(str(desk["var"] / "email.db"))
     try:
         (listed,) = db.execute("SELECT attachments FROM inbound WHERE id=?", (mail["id"],)).fetchone()
-        tampered = json.loads(listed)
+        tampered = data_keys.DataCipher([desk["key"]]).loads(listed)
         tampered[0]["stored"] = stored
         db.execute("UPDATE inbound SET attachments=? WHERE id=?", (json.dumps(tampered), mail["id"]))
         db.commit()
