@@ -272,3 +272,23 @@ def test_purge_without_the_desk_keeps_threads_that_have_a_ticket(tmp_path: pathl
     assert (report.mails, report.mail_threads) == (1, 1)
     assert store.thread(ticketed) is not None and store.thread(plain) is None
     store.close()
+
+
+def test_the_channel_refuses_to_keep_mails_without_a_key_in_production(tmp_path: pathlib.Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production mode without `FRONTLINE_DATA_KEYS`: the e-mail channel's store does not open (no mail kept in
+    clear, no key made next to the mails); in development a key is made once in `var/data.key`, as for every
+    store."""
+    monkeypatch.delenv(data_keys.ENV_KEYS, raising=False)
+    monkeypatch.setenv("FRONTLINE_VAR", str(tmp_path))
+    monkeypatch.setenv("FRONTLINE_ENDPOINTS", "endpoints.prod.yml")
+    with pytest.raises(data_keys.DataKeyError, match="production mode needs FRONTLINE_DATA_KEYS"):
+        ThreadStore(tmp_path / "mail")
+    assert not (tmp_path / "mail" / DB_FILE).exists() and not (tmp_path / data_keys.KEY_FILE).exists()
+    monkeypatch.delenv("FRONTLINE_ENDPOINTS")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    store = ThreadStore(tmp_path / "mail")
+    thread, kept, _ = keep(store, mail_bytes("wang@example.com", "<dev@example.com>"))
+    assert (tmp_path / data_keys.KEY_FILE).exists() and store.inbound(thread)[0]["id"] == kept
+    store.close()
+    assert holding(tmp_path / "mail", BODY_NEEDLE, ATTACHMENT_NEEDLE, NAME_NEEDLE) == []
