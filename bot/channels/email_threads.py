@@ -369,18 +369,19 @@ class ThreadStore:
         from bot import conversations
 
         with self._lock:
-            rows = self._db.execute(
-                "SELECT t.thread, max(t.created_at, coalesce((SELECT max(at) FROM messages m WHERE m.thread = t.thread), 0),"
-                " coalesce((SELECT max(received_at) FROM inbound i WHERE i.thread = t.thread), 0)) FROM threads t"
-            ).fetchall()
+            rows = self._db.execute(f"SELECT t.thread, {_LAST_MAIL} FROM threads t").fetchall()
         expired = [thread for thread, last in rows
                    if last < cutoff and not has_open_ticket(conversations.conversation_id("email", thread))]
         mails = threads = files = 0
         for thread in expired:
             with self._lock:
-                kept = self._db.execute("SELECT attachments FROM inbound WHERE thread=?", (thread,)).fetchall()
-                self._db.execute("BEGIN")
+                self._db.execute("BEGIN IMMEDIATE")  # the channel (another process) waits: no mail slips in
                 try:
+                    last = self._db.execute(f"SELECT {_LAST_MAIL} FROM threads t WHERE thread=?", (thread,)).fetchone()
+                    if last is None or last[0] >= cutoff:  # a mail came in meanwhile: the thread is not old
+                        self._db.execute("ROLLBACK")
+                        continue
+                    kept = self._db.execute("SELECT attachments FROM inbound WHERE thread=?", (thread,)).fetchall()
                     mails += self._db.execute("DELETE FROM inbound WHERE thread=?", (thread,)).rowcount
                     self._db.execute("DELETE FROM messages WHERE thread=?", (thread,))
                     self._db.execute("DELETE FROM auto_replies WHERE thread=?", (thread,))
@@ -429,6 +430,13 @@ class ThreadStore:
             busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         if busy:
             logger.warning("%s: the write-ahead log could not be emptied now (a reader is active)", self.folder / DB_FILE)
+
+
+# The time of a thread's last mail, received or sent (or its start): `t` is the `threads` row.
+_LAST_MAIL = (
+    "max(t.created_at, coalesce((SELECT max(at) FROM messages m WHERE m.thread = t.thread), 0), "
+    "coalesce((SELECT max(received_at) FROM inbound i WHERE i.thread = t.thread), 0))"
+)
 
 
 def _folder_name(thread: str) -> str:

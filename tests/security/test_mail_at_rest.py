@@ -292,3 +292,22 @@ def test_the_channel_refuses_to_keep_mails_without_a_key_in_production(tmp_path:
     assert (tmp_path / data_keys.KEY_FILE).exists() and store.inbound(thread)[0]["id"] == kept
     store.close()
     assert holding(tmp_path / "mail", BODY_NEEDLE, ATTACHMENT_NEEDLE, NAME_NEEDLE) == []
+
+
+def test_a_mail_arriving_during_the_purge_keeps_its_thread(tmp_path: pathlib.Path, key: str) -> None:
+    """The purge lists the old threads, asks the desk about each, then deletes: a mail that joins the thread in
+    between makes it recent again, and the thread stays with all its mails."""
+    clock = [NOW - 40 * DAY]
+    store = ThreadStore(tmp_path, clock=lambda: clock[0])
+    thread, _, _ = keep(store, mail_bytes("a@example.com", "<race-1@x>"))
+    clock[0] = NOW
+
+    def mail_arrives_meanwhile(conversation: str) -> bool:
+        reply = customer_mail("a@example.com", "Re: refund", "still waiting", "<race-2@x>", in_reply_to="<race-1@x>")
+        keep(store, reply.as_bytes())  # threaded by its In-Reply-To, kept now
+        return False
+
+    done = store.purge_before(NOW - 30 * DAY, mail_arrives_meanwhile)
+    assert (done.mails, done.threads, done.files) == (0, 0, 0)
+    assert [m["message_id"] for m in store.inbound(thread)] == ["<race-1@x>", "<race-2@x>"]
+    store.close()
