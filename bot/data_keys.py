@@ -4,7 +4,8 @@ encrypts and decrypts conversation data with.
 What is encrypted (so a copied database file or backup reveals no conversation): the `data` of every event in
 Rasa's SQL tracker store and in the SQL event broker table (`bot.stores`; the desk reads the broker table
 through this class too), and in the desk's database the message texts, each ticket's context packet and its
-survey comment (`bot.desk.store`). Ids, times, statuses, intent and action names stay readable: the stores
+survey comment (`bot.desk.store`), and the e-mail channel's kept raw mails and attachment files
+(`bot.channels.email_threads`). Ids, times, statuses, intent and action names stay readable: the stores
 query them.
 
 Keys: `FRONTLINE_DATA_KEYS` holds one or more Fernet keys (32 random bytes, url-safe base64), separated by
@@ -18,7 +19,8 @@ Without the variable: in development (`make run`, no setting at all) a key is ge
 production mode (`bot.settings.production_mode`) every process that opens a store refuses to start.
 
 Stored form: `fernet:` + the Fernet token. A value without that prefix was written before encryption existed
-and is read as it is, until `python -m bot rekey` encrypts it.
+and is read as it is, until `python -m bot rekey` encrypts it. Bytes (the e-mail channel's kept raw mails and
+attachment files, `bot.channels.email_threads`) are stored the same way, as ASCII bytes (`encrypt_bytes`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 ENV_KEYS = "FRONTLINE_DATA_KEYS"
 KEY_FILE = "data.key"
 PREFIX = "fernet:"
+BYTES_PREFIX = PREFIX.encode("ascii")
 
 _CACHE: Dict[Tuple[str, str], "DataCipher"] = {}
 _LOCK = threading.Lock()
@@ -111,6 +114,47 @@ class DataCipher:
                 f"a stored value cannot be decrypted with any of the {self.key_count} key(s) of {self.source}: "
                 "was a key dropped before `python -m bot rekey` ran?"
             ) from None
+
+    @staticmethod
+    def is_encrypted_bytes(stored: Optional[bytes]) -> bool:
+        """True when stored bytes are in the encrypted form (`fernet:…`)."""
+        return isinstance(stored, (bytes, bytearray, memoryview)) and bytes(stored[:len(BYTES_PREFIX)]) == BYTES_PREFIX
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """The stored form of `data` (a file, a raw mail), encrypted under the first key: `fernet:` + token."""
+        return BYTES_PREFIX + self._primary.encrypt(bytes(data))
+
+    def decrypt_bytes(self, stored: bytes) -> bytes:
+        """The bytes of a stored value (bytes written before encryption come back as they are).
+
+        Raises:
+            DataKeyError: see `decrypt`.
+        """
+        stored = bytes(stored)
+        if not self.is_encrypted_bytes(stored):
+            return stored
+        try:
+            return self._ring.decrypt(stored[len(BYTES_PREFIX):])
+        except InvalidToken:
+            raise DataKeyError(
+                f"stored bytes cannot be decrypted with any of the {self.key_count} key(s) of {self.source}: "
+                "was a key dropped before `python -m bot rekey` ran?"
+            ) from None
+
+    def refreshed_bytes(self, stored: bytes) -> Optional[bytes]:
+        """`stored` encrypted under the first key, or None when it already is: what rekey writes for bytes.
+
+        Raises:
+            DataKeyError: see `decrypt`.
+        """
+        stored = bytes(stored)
+        if self.is_encrypted_bytes(stored):
+            try:
+                self._primary.decrypt(stored[len(BYTES_PREFIX):])
+                return None
+            except InvalidToken:
+                pass
+        return self.encrypt_bytes(self.decrypt_bytes(stored))
 
     def dumps(self, value: Any) -> str:
         """`value` as JSON, encrypted."""

@@ -4,8 +4,9 @@
 endpoints file (`FRONTLINE_ENDPOINTS`, else `endpoints.yml`; a relative SQLite path in `FRONTLINE_VAR`), the SQL
 event broker table as the desk finds it (`FRONTLINE_BROKER`, the endpoints file, `FRONTLINE_EVENTS_DB`; none
 with RabbitMQ, whose consumed messages are gone), and the desk's database (`DATABASE_URL`, else
-`var/desk.db`), and the channels' delivery-key file (`var/channel-keys.db`) when the channels use it (no Redis
-configured). An SQLite file that does not exist yet is skipped: nothing ran there.
+`var/desk.db`), the channels' delivery-key file (`var/channel-keys.db`) when the channels use it (no Redis
+configured), and the e-mail channel's kept mails (`var/email.db` and `var/email-attachments/`). An SQLite file
+that does not exist yet is skipped: nothing ran there.
 
 `maintenance_lock` keeps two runs (two cron jobs, a purge and a rekey) from working at once: a lock file in
 `var/` on this machine, and on PostgreSQL an advisory lock on the desk's database, which every machine shares.
@@ -23,6 +24,7 @@ from bot.settings import var_dir
 
 if TYPE_CHECKING:
     from bot.channels.delivery_keys import SqliteKeyStore
+    from bot.channels.email_threads import ThreadStore
     from bot.desk.store import Store
     from bot.stores import TunedSQLEventBroker, TunedSQLTrackerStore
 
@@ -57,6 +59,8 @@ class Stores:
     desk_url: Optional[str]
     # the channels' delivery keys on one machine (`var/channel-keys.db`); in Redis they expire by themselves
     channel_keys: Optional["SqliteKeyStore"] = None
+    # the e-mail channel's threads, kept mails and attachment files on this machine (`var/email.db`)
+    mail: Optional["ThreadStore"] = None
 
     @classmethod
     def open(cls) -> "Stores":
@@ -88,7 +92,8 @@ class Stores:
         if desk_url and not _missing_sqlite(desk_url):
             desk = Store(desk_url)
             desk.migrate()
-        return cls(tracker=tracker, broker=broker, desk=desk, desk_url=desk_url, channel_keys=_channel_key_file())
+        return cls(tracker=tracker, broker=broker, desk=desk, desk_url=desk_url, channel_keys=_channel_key_file(),
+                   mail=_mail_file())
 
     def close(self) -> None:
         """Empty the write-ahead logs of SQLite files (they still hold the pages as they were before the run),
@@ -106,6 +111,8 @@ class Stores:
             self.desk.close()
         if self.channel_keys is not None:
             self.channel_keys.close()
+        if self.mail is not None:
+            self.mail.close()
 
 
 def _channel_key_file() -> Optional["SqliteKeyStore"]:
@@ -117,6 +124,15 @@ def _channel_key_file() -> Optional["SqliteKeyStore"]:
     if redis_settings() is not None or not path.exists():
         return None
     return SqliteKeyStore(path)
+
+
+def _mail_file() -> Optional["ThreadStore"]:
+    """The e-mail channel's store of this machine (`var/email.db`, with its attachments folder) when it exists."""
+    from bot.channels.email_threads import DB_FILE, ThreadStore
+
+    if not (var_dir() / DB_FILE).exists():
+        return None
+    return ThreadStore(var_dir())
 
 
 def truncate_wal(engine: Any) -> None:

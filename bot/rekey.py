@@ -1,8 +1,9 @@
 """`python -m bot rekey`: re-encrypt every stored conversation value under the first data key.
 
 After a rotation (`FRONTLINE_DATA_KEYS=new,old`, processes restarted), this rewrites the event data of Rasa's
-SQL tracker store and of the SQL event broker table, and the desk's message texts, context packets and survey
-comments, under the new key; values written before encryption existed are encrypted too. Then the old key can
+SQL tracker store and of the SQL event broker table, the desk's message texts, context packets and survey
+comments, and the e-mail channel's kept raw mails and attachment files (`var/email.db`,
+`var/email-attachments/`), under the new key; values written before encryption existed are encrypted too. Then the old key can
 be dropped (`FRONTLINE_DATA_KEYS=new`). Values already under the first key are left alone, so a second run
 changes nothing. One run at a time (the purge's lock); short transactions, so it can run while Frontline does.
 """
@@ -38,10 +39,12 @@ def main(args: argparse.Namespace) -> int:
             if not held:
                 print("rekey: a purge or another rekey is running; nothing done")
                 return 0
-            counts = [store.rekey() if store is not None else 0 for store in (stores.tracker, stores.broker, stores.desk)]
+            counts = [store.rekey() if store is not None else 0
+                      for store in (stores.tracker, stores.broker, stores.desk, stores.mail)]
         print(
             f"rekey: {counts[0]} tracker store events, {counts[1]} broker events and {counts[2]} desk values "
-            f"re-encrypted under the first of the {cipher.key_count} key(s) of {cipher.source}"
+            f"re-encrypted, and {counts[3]} kept e-mails and attachment files, under the first of the "
+            f"{cipher.key_count} key(s) of {cipher.source}"
         )
         return 0
     except data_keys.DataKeyError as error:

@@ -6,7 +6,10 @@ the desk forgets the conversation id of tickets closed before the cutoff and the
 keeps its texts, which are masked (and encrypted), for reports, until `desk_text_days` when set; agent replies
 of closed tickets that were never delivered are masked at once. The channels' delivery-key file
 (`var/channel-keys.db`, one machine) forgets the keys and missed replies recorded before the cutoff: they hold
-conversation ids, and are otherwise kept 7 days, longer than a retention of less than a week. The notes and tags
+conversation ids, and are otherwise kept 7 days, longer than a retention of less than a week. The e-mail
+channel's file (`var/email.db`, one machine) deletes each thread whose last mail, received or sent, is older than
+the cutoff and whose conversation has no open ticket, with its kept raw mails and attachment files (and kept
+mails of no thread received before the cutoff). The notes and tags
 agents keep about a customer (`bot.desk.customers`) go when the customer has had no ticket since the cutoff. RabbitMQ is not touched: a consumed message is
 gone, and a backlog holds only the events the desk has not consumed yet.
 
@@ -83,6 +86,9 @@ class PurgeReport:
     feed_events: int = 0
     delivery_keys: int = 0
     customer_notes: int = 0
+    mails: int = 0
+    mail_threads: int = 0
+    mail_files: int = 0
 
     @property
     def changed(self) -> int:
@@ -99,7 +105,8 @@ class PurgeReport:
             f"{self.tickets_forgotten} tickets' conversation ids and {self.conversations_forgotten} conversations"
             f"{texts}; {self.replies_masked} undelivered replies masked; {self.feed_events} console feed events deleted"
             f"; {self.delivery_keys} channel delivery keys deleted; {self.customer_notes} customer notes and tags of "
-            "customers with no ticket since deleted"
+            f"customers with no ticket since deleted; {self.mails} kept mails, {self.mail_threads} e-mail threads "
+            f"and {self.mail_files} attachment files deleted"
         )
 
 
@@ -115,6 +122,18 @@ def purge(stores: Any, policy: RetentionPolicy, now: float) -> PurgeReport:
         report.broker_events = stores.broker.purge_before(cutoff)
     if stores.channel_keys is not None:
         report.delivery_keys = stores.channel_keys.purge_before(cutoff)
+    if stores.mail is not None:
+        desk = stores.desk
+        # A thread with an open ticket stays; without the desk's database here, so does every thread with a ticket.
+        if desk is not None:
+            def has_open_ticket(conversation: str) -> bool:
+                return desk.open_ticket_for(conversation) is not None
+        else:
+            def has_open_ticket(conversation: str) -> bool:
+                thread = stores.mail.thread(conversation.split(":", 1)[1])
+                return thread is not None and thread.ticket is not None
+        done = stores.mail.purge_before(cutoff, has_open_ticket)
+        report.mails, report.mail_threads, report.mail_files = done.mails, done.threads, done.files
     if stores.desk is not None:
         desk = stores.desk
         report.tickets_forgotten, report.conversations_forgotten = desk.forget_conversations(cutoff, cutoff)

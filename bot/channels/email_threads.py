@@ -7,13 +7,22 @@ One SQLite file, `$FRONTLINE_VAR/email.db` (the Rasa server holds it; the desk s
 - `inbound`: each received mail, raw and size-limited, with what could not be read, for an agent to see.
 
 Attachments that pass the limits are written under `$FRONTLINE_VAR/email-attachments/<thread>/` with a name
-Frontline makes (never the sender's path), readable only by this user and never executable.
+Frontline makes (never the sender's path or name), readable only by this user and never executable.
+
+At rest, the kept raw mails (`inbound.raw`), what each brought (`inbound.attachments`: the senders' file
+names) and what could not be read (`inbound.problems`), and the attachment files are encrypted with the data keys
+(`bot.data_keys`, the one cipher of every store; bytes in the form `fernet:<token>`): a copied `email.db` or
+attachments folder reveals no mail. Mails and files kept before this version are read as they are until
+`python -m bot rekey` encrypts them (`rekey`). `python -m bot purge` deletes a thread past the retention with its
+kept mails and files (`purge_before`). The file runs with `secure_delete`, so a purged or re-encrypted row is
+zeroed in it.
 
 A conversation is `email:<thread>` (`bot.conversations`); the thread id is made from the first mail's Message-ID.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -23,10 +32,13 @@ import pathlib
 import re
 import secrets
 import sqlite3
+import shutil
+import tempfile
 import threading
 import time
-from typing import List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
+from bot import data_keys
 from bot.channels.email_parse import Attachment, InboundMail
 
 logger = logging.getLogger(__name__)
@@ -48,7 +60,21 @@ CREATE TABLE IF NOT EXISTS auto_replies (
 CREATE TABLE IF NOT EXISTS inbound (
     id INTEGER PRIMARY KEY AUTOINCREMENT, thread TEXT, message_id TEXT, received_at REAL NOT NULL,
     raw BLOB NOT NULL, raw_size INTEGER NOT NULL, problems TEXT NOT NULL, attachments TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS inbound_thread ON inbound (thread);
+CREATE INDEX IF NOT EXISTS messages_thread ON messages (thread);
 """
+# Added after the first version: the kept raw bytes' length (`raw` holds them encrypted, longer). NULL on rows
+# kept before it (their `raw` is plain: its length is right).
+KEPT_COLUMN = "ALTER TABLE inbound ADD COLUMN kept INTEGER"
+
+
+@dataclasses.dataclass(frozen=True)
+class MailPurge:
+    """What `ThreadStore.purge_before` deleted: kept mails, threads and attachment files."""
+
+    mails: int = 0
+    threads: int = 0
+    files: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,16 +112,27 @@ class ThreadStore:
     Args:
         folder: where `email.db` and the attachments go (`$FRONTLINE_VAR`).
         clock: seconds since the epoch (tests pin it).
+
+    Raises:
+        DataKeyError: no data key (production mode without `FRONTLINE_DATA_KEYS`): the channel does not start.
     """
 
     def __init__(self, folder: pathlib.Path, clock=time.time) -> None:
         self.folder = pathlib.Path(folder)
+        self.cipher = data_keys.cipher()  # fail at start-up, not at the first mail
         self.folder.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.folder / DB_FILE), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")  # the maintenance commands open the file beside the channel
+        self._db.execute("PRAGMA secure_delete=ON")  # a purged or re-encrypted mail is zeroed, not left in free pages
         self._db.executescript(SCHEMA)
+        if "kept" not in {row[1] for row in self._db.execute("PRAGMA table_info(inbound)")}:
+            try:
+                self._db.execute(KEPT_COLUMN)
+            except sqlite3.OperationalError:  # another process added it first
+                pass
 
     def close(self) -> None:
         """Close the database."""
@@ -220,35 +257,37 @@ class ThreadStore:
             return True
 
     # -- what a mail brought ----------------------------------------------------------------------------------
-    def keep_inbound(self, thread: Optional[str], mail: InboundMail) -> List[dict]:
-        """Keep the raw mail (size-limited) and store the attachments that passed the limits.
+    def keep_inbound(self, thread: Optional[str], mail: InboundMail) -> Tuple[int, List[dict]]:
+        """Keep the raw mail (size-limited) and store the attachments that passed the limits, both encrypted.
 
         Returns:
-            One dict per attachment: `filename`, `content_type`, `size`, and `stored` (its path under the var
-            folder) or `refused` (why it was not kept).
+            The kept mail's id (the desk's mail id: the message it came with carries it, so the console shows
+            its files under that message), and one dict per attachment: `filename`, `content_type`, `size`, and
+            `stored` (its path under the var folder) or `refused` (why it was not kept).
         """
         listed = [self._store_attachment(thread or "unthreaded", index, item) for index, item in enumerate(mail.attachments)]
+        raw = self.cipher.encrypt_bytes(mail.raw) if mail.raw else b""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO inbound (thread, message_id, received_at, raw, raw_size, problems, attachments) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (thread, mail.message_id, self.clock(), mail.raw, mail.raw_size, json.dumps(mail.problems, ensure_ascii=False),
-                 json.dumps(listed, ensure_ascii=False)),
+            cursor = self._db.execute(
+                "INSERT INTO inbound (thread, message_id, received_at, raw, raw_size, problems, attachments, kept) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread, mail.message_id, self.clock(), raw, mail.raw_size, self.cipher.dumps(mail.problems),
+                 self.cipher.dumps(listed), len(mail.raw or b"")),
             )
-        return listed
+        return int(cursor.lastrowid), listed
 
     def _store_attachment(self, thread: str, index: int, item: Attachment) -> dict:
         listed = {"filename": item.filename, "content_type": item.content_type, "size": item.size}
         if item.data is None:
             listed["refused"] = item.refused or "not kept"
             return listed
-        folder = self.folder / ATTACHMENTS_DIR / re.sub(r"[^0-9a-z]", "", thread)[:40]
+        folder = self.folder / ATTACHMENTS_DIR / _folder_name(thread)
         folder.mkdir(parents=True, exist_ok=True)
-        safe = re.sub(r"[^\w.\-]+", "_", item.filename)[-80:].lstrip(".") or "attachment"
-        path = folder / f"{int(self.clock() * 1000)}-{index}-{secrets.token_hex(4)}-{safe}.bin"
+        # named by Frontline only: the sender's file name (it may name a person) is in the encrypted listing
+        path = folder / f"{int(self.clock() * 1000)}-{index}-{secrets.token_hex(4)}.bin"
         descriptor = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never executable
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(item.data)
+            handle.write(self.cipher.encrypt_bytes(item.data))
         listed["stored"] = str(path.relative_to(self.folder))
         return listed
 
@@ -259,7 +298,170 @@ class ThreadStore:
             query = "SELECT id, thread, message_id, raw_size, problems, attachments, raw FROM inbound"
             rows = self._db.execute(query + (" WHERE thread=?" if thread else "") + " ORDER BY id", (thread,) if thread else ())
             return [
-                {"id": r[0], "thread": r[1], "message_id": r[2], "raw_size": r[3], "problems": json.loads(r[4]),
-                 "attachments": json.loads(r[5]), "raw": r[6]}
+                {"id": r[0], "thread": r[1], "message_id": r[2], "raw_size": r[3], "problems": self.cipher.loads(r[4]),
+                 "attachments": self.cipher.loads(r[5]), "raw": self.cipher.decrypt_bytes(r[6])}
                 for r in rows
             ]
+
+    def attachment_bytes(self, stored: str) -> bytes:
+        """The bytes of a stored attachment (`stored`: its path under the var folder, as listed), decrypted.
+
+        Raises:
+            OSError: the file is gone.
+            DataKeyError: no data key decrypts it.
+        """
+        return self.cipher.decrypt_bytes((self.folder / stored).read_bytes())
+
+    # -- maintenance (python -m bot rekey, python -m bot purge) -----------------------------------------------
+    def rekey(self) -> int:
+        """Re-encrypt the kept mails (raw bytes, attachment list, problems) and the attachment files under the first
+        data key (those kept before encryption are encrypted); return how many mails and files changed. A second
+        run changes nothing.
+
+        A file is replaced whole (a new private file renamed over it): a reader sees the old or the new one,
+        and both decrypt while the old key is still in `FRONTLINE_DATA_KEYS`.
+
+        Raises:
+            DataKeyError: a mail or file no key decrypts.
+        """
+        changed = 0
+        with self._lock:
+            rows = self._db.execute("SELECT id, raw, attachments, problems FROM inbound ORDER BY id").fetchall()
+        for row_id, raw, attachments, problems in rows:
+            fresh = self.cipher.refreshed_bytes(raw) if raw else None
+            listed, trouble = self.cipher.refreshed(attachments), self.cipher.refreshed(problems)
+            if fresh is None and listed is None and trouble is None:
+                continue
+            with self._lock:
+                self._db.execute(
+                    "UPDATE inbound SET raw=coalesce(?, raw), kept=coalesce(kept, ?), attachments=coalesce(?, "
+                    "attachments), problems=coalesce(?, problems) WHERE id=?",
+                    (fresh, len(bytes(raw or b"")), listed, trouble, row_id),
+                )
+            changed += 1
+        for path in self._attachment_files():
+            fresh = self.cipher.refreshed_bytes(path.read_bytes())
+            if fresh is not None:
+                _replace_privately(path, fresh)
+                changed += 1
+        self.checkpoint()
+        return changed
+
+    def _attachment_files(self) -> Iterator[pathlib.Path]:
+        root = self.folder / ATTACHMENTS_DIR
+        if not root.is_dir():
+            return
+        for folder in sorted(root.iterdir()):
+            if folder.is_dir() and not folder.is_symlink():
+                for path in sorted(folder.iterdir()):
+                    if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
+                        yield path
+
+    def purge_before(self, cutoff: float, has_open_ticket: Callable[[str], bool]) -> MailPurge:
+        """Delete the threads whose last mail (received or sent) is older than `cutoff` (epoch seconds) and whose
+        conversation has no open ticket, with their kept mails, attachment files, ids and auto-reply counts; and
+        the kept mails of no thread (no usable sender) received before `cutoff`.
+
+        Args:
+            cutoff: the retention's cutoff (`retention.transcripts_days` ago).
+            has_open_ticket: whether a conversation (`email:<thread>`) has an open ticket at the desk.
+        """
+        from bot import conversations
+
+        with self._lock:
+            rows = self._db.execute(f"SELECT t.thread, {_LAST_MAIL} FROM threads t").fetchall()
+        expired = [thread for thread, last in rows
+                   if last < cutoff and not has_open_ticket(conversations.conversation_id("email", thread))]
+        mails = threads = files = 0
+        for thread in expired:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")  # the channel (another process) waits: no mail slips in
+                try:
+                    last = self._db.execute(f"SELECT {_LAST_MAIL} FROM threads t WHERE thread=?", (thread,)).fetchone()
+                    if last is None or last[0] >= cutoff:  # a mail came in meanwhile: the thread is not old
+                        self._db.execute("ROLLBACK")
+                        continue
+                    kept = self._db.execute("SELECT attachments FROM inbound WHERE thread=?", (thread,)).fetchall()
+                    mails += self._db.execute("DELETE FROM inbound WHERE thread=?", (thread,)).rowcount
+                    self._db.execute("DELETE FROM messages WHERE thread=?", (thread,))
+                    self._db.execute("DELETE FROM auto_replies WHERE thread=?", (thread,))
+                    threads += self._db.execute("DELETE FROM threads WHERE thread=?", (thread,)).rowcount
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            files += self._remove_files(kept) + self._remove_folder(thread)
+        with self._lock:  # mails of no thread (no usable sender), or of a thread gone
+            orphans = self._db.execute(
+                "SELECT id, attachments FROM inbound WHERE received_at < ? AND (thread IS NULL OR thread NOT IN "
+                "(SELECT thread FROM threads))", (cutoff,),
+            ).fetchall()
+            if orphans:
+                self._db.executemany("DELETE FROM inbound WHERE id=?", [(row[0],) for row in orphans])
+        mails += len(orphans)
+        files += self._remove_files([(row[1],) for row in orphans])
+        self.checkpoint()
+        return MailPurge(mails=mails, threads=threads, files=files)
+
+    def _remove_files(self, rows: Sequence[tuple]) -> int:
+        """Delete the stored files listed in `inbound.attachments` values; return how many were there."""
+        root = (self.folder / ATTACHMENTS_DIR).resolve()
+        removed = 0
+        for (listing,) in rows:
+            for item in _listed(self.cipher.decrypt(listing)):
+                path = (self.folder / str(item.get("stored") or "")).resolve()
+                if item.get("stored") and path.is_relative_to(root) and path.is_file():
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    def _remove_folder(self, thread: str) -> int:
+        """Delete a purged thread's attachment folder and what is left in it; return the files it still held."""
+        folder = self.folder / ATTACHMENTS_DIR / _folder_name(thread)
+        if not folder.is_dir() or folder.is_symlink():
+            return 0
+        left = sum(1 for path in folder.iterdir() if path.is_file() and not path.name.startswith("."))
+        shutil.rmtree(folder, ignore_errors=True)
+        return left
+
+    def checkpoint(self) -> None:
+        """Empty the write-ahead log (it still holds the pages as they were before a purge or a rekey)."""
+        with self._lock:
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            logger.warning("%s: the write-ahead log could not be emptied now (a reader is active)", self.folder / DB_FILE)
+
+
+# The time of a thread's last mail, received or sent (or its start): `t` is the `threads` row.
+_LAST_MAIL = (
+    "max(t.created_at, coalesce((SELECT max(at) FROM messages m WHERE m.thread = t.thread), 0), "
+    "coalesce((SELECT max(received_at) FROM inbound i WHERE i.thread = t.thread), 0))"
+)
+
+
+def _folder_name(thread: str) -> str:
+    """The attachments folder of a thread (its id, only ever hex digits, cut to 40)."""
+    return re.sub(r"[^0-9a-z]", "", thread)[:40]
+
+
+def _listed(listing: Optional[str]) -> List[dict]:
+    try:
+        value = json.loads(listing or "[]")
+    except ValueError:
+        return []
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _replace_privately(path: pathlib.Path, data: bytes) -> None:
+    """Write `data` to a new private file beside `path` and rename it over `path` (atomic for readers)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".rekey-")  # created 0600
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -275,19 +275,19 @@ class MailTurns:
             return DUPLICATE
         if placement.note:
             logger.warning("email: mail %s: %s", mail.message_id or "-", placement.note)
-        listed = self.store.keep_inbound(placement.thread.thread, mail)
+        kept, listed = self.store.keep_inbound(placement.thread.thread, mail)
         if mail.auto_reason:
             logger.info("email: mail %s not answered: %s", mail.message_id or "-", mail.auto_reason)
             return NOT_ANSWERED
         try:
-            return await self._converse(mail, placement.thread, listed)
+            return await self._converse(mail, placement.thread, kept, listed)
         except Exception:
             # Rasa or the relay failed, not the mail: forget its id, so the sender's retry is handled anew
             if mail.message_id:
                 self.store.forget_message(mail.message_id)
             raise
 
-    async def _converse(self, mail: InboundMail, thread: Thread, attachments: List[dict]) -> str:
+    async def _converse(self, mail: InboundMail, thread: Thread, kept: int, attachments: List[dict]) -> str:
         sender_id = conversations.conversation_id(CHANNEL, thread.thread)
         agent = self.agent()
         before = await agent.tracker_store.retrieve(sender_id)
@@ -299,6 +299,8 @@ class MailTurns:
             "email": {
                 "message_id": mail.message_id, "subject": mail.subject[:300], "attachments": attachments,
                 "problems": mail.problems[:10],
+                # the kept mail's id (`inbound.id`, the desk's mail id): its message shows its attachments
+                "mail": kept,
             }
         }
         collector = CollectingOutputChannel()

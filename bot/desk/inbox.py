@@ -28,6 +28,7 @@ from bot.desk.prometheus import DeskMeters
 from bot.desk.records import Message, MessageRole, MessageStatus, TicketStatus
 from bot.desk.store import Store
 from bot.desk.stream import ConsoleFeed
+from bot.handoff.context import kept_mail_id
 from bot.handoff.masking import mask
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class Inbox:
         message = self.store.add_message(
             ticket.id, MessageRole.CUSTOMER, mask(text), timestamp, MessageStatus.RECEIVED,
             external_id=f"rasa:{sequence}", anger=float(anger) if isinstance(anger, (int, float)) else None,
-            sequence=sequence,
+            sequence=sequence, mail_id=kept_mail_id(event),
         )  # masked: the desk stores customer data masked, like the context packet's transcript
         if message is None or ticket.start_sequence is None or sequence <= ticket.start_sequence:
             return None

@@ -6,6 +6,10 @@ under `$FRONTLINE_VAR/email-attachments/`. The desk reads that same folder (it o
 gives every process the same `FRONTLINE_VAR`). Several machines need that folder on a shared volume (or the files
 moved to an object store): a desk on another machine finds no mails and lists none.
 
+Both are encrypted at rest with the data keys (`bot.data_keys`); the desk decrypts them when it serves them (what
+was kept before encryption is served as it is), so the desk needs the same `FRONTLINE_DATA_KEYS` as the Rasa
+server (it needs them for its own database anyway).
+
 A ticket sees only the mails of its own conversation (`email:<thread>`). Files are named by ids the desk makes
 (`<mail>-<index>`, digits only), never by a path, and served only as downloads: `Content-Disposition:
 attachment`, `X-Content-Type-Options: nosniff`, and a content type from a short allow-list (pictures, PDF, plain
@@ -25,6 +29,7 @@ from urllib.parse import quote
 
 from sanic.response import HTTPResponse, raw
 
+from bot import data_keys
 from bot.channels.email_threads import ATTACHMENTS_DIR, DB_FILE
 from bot.desk.errors import DeskError
 from bot.desk.views import iso
@@ -104,12 +109,17 @@ class KeptMails:
             code: the ticket's public id (in the URLs).
 
         Returns:
-            One dict per mail: `id`, `message_id`, `received_at`, `size` (as received), `kept_bytes`, `problems`,
+            One dict per mail: `id` (the id its message carries, `mail`), `message_id`, `received_at`, `size` (as
+            received), `kept_bytes`, `problems`,
             `raw_url` (None when nothing was kept), `attachments` (`filename`, `content_type`, `size`, and `id`
             with `url` when stored, or `refused` saying why not).
         """
+        columns = {row[0] for row in self._query("SELECT name FROM pragma_table_info('inbound')", ())}
+        # `kept`: the kept bytes' length (`raw` is encrypted, longer); a file the channel has not opened since the
+        # upgrade has no such column yet, and only plain rows, whose length is right
+        kept = "coalesce(kept, length(raw))" if "kept" in columns else "length(raw)"
         rows = self._query(
-            "SELECT id, message_id, received_at, raw_size, length(raw), problems, attachments FROM inbound "
+            f"SELECT id, message_id, received_at, raw_size, {kept}, problems, attachments FROM inbound "
             "WHERE thread=? ORDER BY id", (thread,),
         )
         base = f"/api/tickets/{quote(code, safe='')}"
@@ -158,7 +168,7 @@ class KeptMails:
         except OSError as error:
             logger.warning("desk: attachment %s is listed but its file cannot be read: %s", attachment_id, error)
             raise DeskError(404, f"the file of attachment {attachment_id} is gone (removed or purged)") from error
-        return KeptFile(str(item.get("filename") or "attachment"), str(item.get("content_type") or ""), data)
+        return KeptFile(str(item.get("filename") or "attachment"), str(item.get("content_type") or ""), _clear(data))
 
     def raw_mail(self, thread: str, mail_id: str) -> KeptFile:
         """The kept raw bytes of one of the thread's mails (as received, cut at the channel's `keep_raw_bytes`).
@@ -171,10 +181,35 @@ class KeptMails:
         rows = self._query("SELECT raw FROM inbound WHERE id=? AND thread=?", (int(mail_id), thread))
         if not rows or not rows[0][0]:
             raise DeskError(404, f"this ticket has no kept mail {mail_id}")
-        return KeptFile(f"mail-{mail_id}.eml", FALLBACK_TYPE, bytes(rows[0][0]))
+        return KeptFile(f"mail-{mail_id}.eml", FALLBACK_TYPE, _clear(rows[0][0]))
 
 
-def _json_list(text: Optional[str]) -> List[Any]:
+def _clear(stored: bytes) -> bytes:
+    """Kept bytes decrypted (`bot.data_keys`; kept before encryption: as they are).
+
+    Raises:
+        DeskError: 503 when no data key decrypts them (a key dropped before `python -m bot rekey`, or a desk
+            configured with other keys than the Rasa server).
+    """
+    try:
+        return data_keys.cipher().decrypt_bytes(stored)
+    except data_keys.DataKeyError as error:
+        logger.error("desk: a kept mail or attachment cannot be decrypted: %s", error)
+        raise DeskError(503, "this file cannot be decrypted with the desk's data keys; ask an administrator") from error
+
+
+def _json_list(stored: Optional[str]) -> List[Any]:
+    """A kept mail's attachment list or problems, decrypted (kept before encryption: as they are) and parsed.
+
+    Raises:
+        DeskError: 503, see `_clear`.
+    """
+    try:
+        text = data_keys.cipher().decrypt(stored)
+    except data_keys.DataKeyError as error:
+        logger.error("desk: a kept mail's listing cannot be decrypted: %s", error)
+        raise DeskError(503, "the kept e-mails cannot be decrypted with the desk's data keys; ask an administrator") \
+            from error
     try:
         value = json.loads(text or "[]")
     except ValueError:

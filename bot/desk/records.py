@@ -231,6 +231,7 @@ class Message:
     external_id: Optional[str] = None  # customer messages: `rasa:<sequence>` (de-duplication)
     anger: Optional[float] = None
     sequence: Optional[int] = None  # customer messages: Rasa's sequence, their order
+    mail_id: Optional[int] = None  # customer e-mails: the kept mail it came as (its attachments go under it)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Message:

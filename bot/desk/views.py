@@ -53,6 +53,8 @@ def public_message(message: Message) -> Dict[str, Any]:
     }
     if message.role is MessageRole.CUSTOMER:
         data["key_facts"] = message_facts(text)
+    if message.mail_id is not None:  # an e-mail: the console puts its kept mail's attachments under it
+        data["mail"] = message.mail_id
     return data
 
 

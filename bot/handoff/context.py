@@ -199,6 +199,16 @@ def said(events: Iterable[Dict[str, Any]]) -> List[Tuple[Dict[str, Any], str]]:
     return found
 
 
+def kept_mail_id(event: Dict[str, Any]) -> Optional[int]:
+    """The id of the kept mail a customer e-mail came as (`metadata.email.mail`, set by
+    `bot.channels.email_turns`), or None (another channel, a bot message, or a mail from before the id was
+    carried). The transcript line and the desk's message (`bot.desk.inbox`) carry it: the console shows that
+    mail's attachments under its own message."""
+    metadata = event.get("metadata") if event.get("event") == "user" else None
+    found = ((metadata.get("email") or {}) if isinstance(metadata, dict) else {}).get("mail")
+    return found if isinstance(found, int) and not isinstance(found, bool) and found > 0 else None
+
+
 def transcript(
     events: Iterable[Dict[str, Any]], found: Counter | None = None, limits: Optional[TranscriptLimits] = None
 ) -> List[Dict[str, Any]]:
@@ -227,6 +237,9 @@ def transcript(
                                 "at": _iso(event.get("timestamp"))}
         if event.get("event") == "user" and _intent(event).get("name"):
             line["intent"] = _intent(event)["name"]
+        mail = kept_mail_id(event)
+        if mail is not None:  # an e-mail: the desk shows its kept mail's attachments under this line
+            line["mail"] = mail
         lines.append(line)
         if cut:
             break

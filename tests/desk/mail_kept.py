@@ -27,13 +27,16 @@ TRANSCRIPT_AT = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc).timesta
 File = Tuple[str, str, bytes]
 
 
-def mime_mail(sender: str, message_id: str, files: Sequence[File], text: str = "我的订单呢") -> bytes:
-    """A customer's mail with these attachments (name, content type, bytes)."""
+def mime_mail(sender: str, message_id: str, files: Sequence[File], text: str = "我的订单呢",
+              in_reply_to: Optional[str] = None) -> bytes:
+    """A customer's mail with these attachments (name, content type, bytes); `in_reply_to`: a mail of the thread."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = SUPPORT
     message["Subject"] = "订单问题"
     message["Message-ID"] = message_id
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
     message.set_content(text)
     for filename, content_type, data in files:
         maintype, subtype = content_type.split("/")
@@ -48,7 +51,16 @@ def keep_mail(var: pathlib.Path, raw: bytes, at: Optional[float] = None) -> Tupl
     try:
         mail = read_mail(raw, LIMITS)
         thread = store.place(mail).thread.thread
-        return thread, store.keep_inbound(thread, mail)
+        return thread, store.keep_inbound(thread, mail)[1]
+    finally:
+        store.close()
+
+
+def kept_ids(var: pathlib.Path, thread: str) -> List[int]:
+    """The ids of the thread's kept mails, oldest first (what the channel puts in each message's metadata)."""
+    store = ThreadStore(var)
+    try:
+        return [mail["id"] for mail in store.inbound(thread)]
     finally:
         store.close()
 

@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterator
 import pytest
 import requests
 
+from bot import data_keys
 from desk_harness import desk_cli, desk_env, desk_process
 from tests.desk.mail_kept import NOTES, PAGE, email_packet, keep_mail, mime_mail
 
@@ -43,13 +44,17 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     """A desk process; alice (orders) and bob (general only), and two e-mail tickets of alice's skill, each with
     a text and an HTML attachment kept in the var folder the desk shares."""
     folder = tmp_path_factory.mktemp("mail-attacks")
-    env = desk_env(folder, FRONTLINE_DESK_SECRET=SECRET)
+    key = data_keys.generate_key()  # the Rasa server's and the desk's data key (the kept mails are encrypted)
+    env = desk_env(folder, FRONTLINE_DESK_SECRET=SECRET, **{data_keys.ENV_KEYS: key})
     var = pathlib.Path(env["FRONTLINE_VAR"])
     var.mkdir(parents=True, exist_ok=True)
     desk_cli(env, "add-agent", "alice", "--skills", "general,orders", "--password", PASSWORD)
     desk_cli(env, "add-agent", "bob", "--skills", "general", "--password", PASSWORD)
-    mine, _ = keep_mail(var, mime_mail("wang@example.com", "<a1@example.com>", [NOTES, PAGE]))
-    other, _ = keep_mail(var, mime_mail("li@example.com", "<b1@example.com>", [("secret.txt", "text/plain", b"li's")]))
+    with pytest.MonkeyPatch.context() as patch:  # the channel's side: the same key
+        patch.setenv(data_keys.ENV_KEYS, key)
+        mine, _ = keep_mail(var, mime_mail("wang@example.com", "<a1@example.com>", [NOTES, PAGE]))
+        other, _ = keep_mail(var, mime_mail("li@example.com", "<b1@example.com>",
+                                            [("secret.txt", "text/plain", b"li's")]))
     with desk_process(env, folder / "desk.log") as url:
         tickets = {}
         for thread in (mine, other):
@@ -60,7 +65,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
         alice, bob = login(url, "alice"), login(url, "bob")
         mails = {thread: requests.get(f"{url}/api/tickets/{code}", headers=alice, timeout=5).json()["mails"]
                  for thread, code in tickets.items()}
-        yield {"url": url, "var": var, "alice": alice, "bob": bob, "mine": tickets[mine], "other": tickets[other],
+        yield {"url": url, "var": var, "key": key, "alice": alice, "bob": bob, "mine": tickets[mine], "other": tickets[other],
                "my_mails": mails[mine], "other_mails": mails[other], "my_thread": mine}
 
 
@@ -129,12 +134,13 @@ def test_an_agent_without_reach_is_refused(desk: Dict[str, Any]) -> None:
 @pytest.mark.parametrize("stored", ["email.db", "../desk.db", "email-attachments/../email.db", "/etc/passwd"])
 def test_a_listing_pointing_outside_the_attachments_folder_serves_nothing(desk: Dict[str, Any], stored: str) -> None:
     # What if the channel's table were tampered with (or a bug wrote a bad path)? The desk checks the path itself:
-    # each of these files exists, and would be served without that check.
+    # each of these files exists, and would be served without that check. The listing is encrypted, but one in
+    # clear (as kept before encryption) is still read: someone without the key can write one.
     mail = desk["my_mails"][0]
     db = sqlite3.connect(str(desk["var"] / "email.db"))
     try:
         (listed,) = db.execute("SELECT attachments FROM inbound WHERE id=?", (mail["id"],)).fetchone()
-        tampered = json.loads(listed)
+        tampered = data_keys.DataCipher([desk["key"]]).loads(listed)
         tampered[0]["stored"] = stored
         db.execute("UPDATE inbound SET attachments=? WHERE id=?", (json.dumps(tampered), mail["id"]))
         db.commit()

@@ -903,7 +903,8 @@
     const ctx = t.context || {};
     const list = els.conversation;
     clear(list);
-    (ctx.transcript || []).forEach((line) => list.appendChild(bubble(line.role, line.text, line.at, { source: "transcript" })));
+    (ctx.transcript || []).forEach((line) => list.appendChild(bubble(line.role, line.text, line.at,
+      Object.assign({ source: "transcript" }, mailOf(line)))));
     list.appendChild(h("li", { class: "handoff-mark" }, "— handed over: " + t.reason + " · grade " + t.grade + " —"));
     (t.messages || []).forEach((m) => list.appendChild(messageItem(m)));
     placeMails(list, t.mails || []);
@@ -915,15 +916,24 @@
 
   const MAIL_NEAR_MS = 5 * 60 * 1000; // a mail goes under the customer message received within this of it
 
-  /* Each kept mail's files go under the customer message (transcript or desk) nearest in time to the mail; a
-   * mail with none near (before the handoff's transcript, say) gets its own line. */
+  /* The kept mail a customer message came as (`mail` of a transcript line or a desk message), as a dataset. */
+  function mailOf(message) {
+    return typeof message.mail === "number" ? { mail: String(message.mail) } : {};
+  }
+
+  /* Each kept mail's files go under the customer message it came as (transcript or desk: `data-mail`, the
+   * mail's id), even when two mails arrived within the same second. A message from before messages carried
+   * the id: under the customer message nearest in time without one, within MAIL_NEAR_MS; a mail with neither
+   * (before the handoff's transcript, say) gets its own line. */
   function placeMails(list, mails) {
     const customer = Array.from(list.querySelectorAll("li.msg-customer"));
     mails.forEach((mail) => {
+      const own = customer.find((item) => item.dataset.mail === String(mail.id));
+      if (own) { own.appendChild(mailFiles(mail)); return; }
       const at = Date.parse(mail.received_at);
       let best = null;
       let gap = MAIL_NEAR_MS;
-      customer.forEach((item) => {
+      customer.filter((item) => !item.dataset.mail).forEach((item) => {
         const d = Math.abs(Date.parse(item.dataset.at) - at);
         if (d <= gap) { best = item; gap = d; }
       });
@@ -979,7 +989,8 @@
   }
 
   function messageItem(m) {
-    const item = bubble(m.role, m.text, m.at, { messageId: String(m.id), status: m.status, author: m.author, source: "desk" });
+    const item = bubble(m.role, m.text, m.at,
+      Object.assign({ messageId: String(m.id), status: m.status, author: m.author, source: "desk" }, mailOf(m)));
     if (m.role === "agent" && m.status === "failed") {
       item.appendChild(h("button", { type: "button", class: "retry", onclick: () => retry(m.id) }, "Retry"));
     }

@@ -35,8 +35,10 @@ class MessageRows(Database):
         external_id: Optional[str] = None,
         anger: Optional[float] = None,
         sequence: Optional[int] = None,
+        mail_id: Optional[int] = None,
     ) -> Optional[Message]:
-        """Append a message to a ticket (`sequence`: Rasa's, for a customer message).
+        """Append a message to a ticket (`sequence`: Rasa's, for a customer message; `mail_id`: the kept mail a
+        customer e-mail came as).
 
         Returns:
             The stored message, or None when a message with the same `external_id` is already there.
@@ -44,7 +46,7 @@ class MessageRows(Database):
         values = dict(
             ticket_id=ticket_id, role=MessageRole(role).value, text=self.cipher.encrypt(text), at=at,
             status=MessageStatus(status).value, author=author, external_id=external_id, anger=anger,
-            sequence=sequence,
+            sequence=sequence, mail_id=mail_id,
         )
         try:
             with self.engine.begin() as conn:

@@ -92,6 +92,9 @@ messages = sa.Table(
     sa.Column("anger", sa.Float),
     # Customer messages: Rasa's sequence of the event (bot.outbox), their order in the ticket.
     sa.Column("sequence", sa.BigInteger),
+    # Customer e-mails: the id of the kept mail it came as (`inbound.id` of `bot.channels.email_threads`), so the
+    # console shows that mail's attachments under it.
+    sa.Column("mail_id", sa.BigInteger),
     sa.UniqueConstraint("ticket_id", "external_id", name="desk_messages_ticket_external"),
     # The leader's sweep looks for stale `pending` replies every round (created on older databases too).
     sa.Index("desk_messages_status", "status"),

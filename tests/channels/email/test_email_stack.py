@@ -72,6 +72,11 @@ async def test_mail_to_ticket_agent_reply_in_thread_and_customer_answer_on_same_
             await asyncio.sleep(0.2)
         assert any("明白了，谢谢" in t and "您好" not in t for t in said), said
         assert len(relay.to(customer)) == 2  # the acknowledgement and the agent's reply: nothing automatic again
+        # Each message carries the kept mail it came as (its attachments go under it in the console).
+        first_mail, answer_mail = [mail["id"] for mail in detail["mails"]]
+        assert [line.get("mail") for line in detail["context"]["transcript"] if line["role"] == "customer"] == \
+            [first_mail]
+        assert [m.get("mail") for m in detail["messages"] if m["role"] == "customer"] == [answer_mail]
 
 
 async def test_confident_faq_is_answered_at_once_with_a_way_to_a_person(mail_stack: Dict[str, Any], relay: Relay) -> None:

@@ -61,11 +61,12 @@ def test_attachments_stored_private_and_not_executable_raw_kept(tmp_path: pathli
     message.add_attachment(b"\x89PNG...", maintype="image", subtype="png", filename="../../../etc/cron.d/x.png")
     message.add_attachment(b"#!/bin/sh\nrm -rf /", maintype="application", subtype="x-sh", filename="run.sh")
     mail = read_mail(message.as_bytes())
-    listed = store.keep_inbound("t1", mail)
+    kept, listed = store.keep_inbound("t1", mail)
     stored = tmp_path / listed[0]["stored"]
-    assert stored.parent.parent == tmp_path / "email-attachments" and stored.read_bytes() == b"\x89PNG..."
+    assert stored.parent.parent == tmp_path / "email-attachments" and stored.read_bytes().startswith(b"fernet:")
+    assert store.attachment_bytes(listed[0]["stored"]) == b"\x89PNG..."  # encrypted at rest, read back whole
     mode = stat.S_IMODE(os.stat(stored).st_mode)
     assert mode == 0o600 and not mode & 0o111
     assert "refused" in listed[1] and "stored" not in listed[1]
-    kept = store.inbound("t1")
-    assert kept[0]["raw"] == mail.raw and kept[0]["attachments"] == listed
+    assert kept == [found["id"] for found in store.inbound("t1")][0]
+    assert store.inbound("t1")[0]["raw"] == mail.raw and store.inbound("t1")[0]["attachments"] == listed
