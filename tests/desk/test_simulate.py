@@ -15,7 +15,7 @@ from typing import Any, Dict
 import pytest
 from aiohttp import web
 
-from bot.desk import config
+from bot.desk import auth, config
 from bot.desk.records import TicketStatus
 from bot.desk.sim_client import DeskRefused, workstation
 from bot.desk.simulate import CustomerSink, Plan, SimulationError, simulate
@@ -96,6 +96,21 @@ def test_the_agents_worked_every_ticket_over_http_from_their_workstations(
         assert mine.count("login") > 4 and "login_failed" not in mine
 
 
+async def test_agents_left_by_an_earlier_run_get_a_new_one_time_password_and_work(
+    settings: Dict[str, Any], sqlite_store: Store
+) -> None:
+    """A run that stopped before its first ticket leaves its agents: the next run resets their passwords, as
+    `python -m bot desk reset-password` would, and signs them in with the new ones."""
+    desk_settings = config.load(settings)
+    skills = sorted({*desk_settings.skills.values(), desk_settings.general_skill, "emergency"})  # as it made them
+    auth.create_agent(sqlite_store, "sim-agent-2", skills, False, 3, 0.0, "an-old-password")
+    stored = await simulate(sqlite_store, desk_settings, Plan(days=1, per_day=40, seed=5), end=END)
+    assert stored["tickets"] > 0
+    mine = [e.action for e in sqlite_store.audit_entries(actor="sim-agent-2", limit=1000)]
+    assert mine[:2] == ["login", "change_password"] and "login_failed" not in mine
+    assert not auth.verify_password("an-old-password", sqlite_store.password_hash("sim-agent-2"))
+
+
 class FailingCustomers(CustomerSink):
     """Simulated customers whose Rasa answers every event with 500."""
 
@@ -125,3 +140,18 @@ def test_the_command_refuses_bad_arguments_with_status_2(tmp_path: Any) -> None:
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--days must be from 1 to 365" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_command_stops_with_status_1_and_the_desks_answer_when_the_desk_refuses_a_call(tmp_path: Any) -> None:
+    """An admin made `sim-agent-1` an ordinary agent: the desk refuses it a senior's ticket, and the command says
+    which call got which answer."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}", "FRONTLINE_VAR": str(tmp_path)}
+    store = Store(env["DATABASE_URL"])
+    store.migrate()
+    auth.create_agent(store, "sim-agent-1", ["general"], False, 3, 0.0, "a-password-1")
+    store.close()
+    result = subprocess.run([sys.executable, "-m", "bot", "desk", "simulate", "--days", "2", "--per-day", "40",
+                             "--seed", "5"], cwd=repo_root(), env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "error: the simulation stopped: the desk answered POST /api/tickets/T-" in result.stderr
+    assert "with 403" in result.stderr and "Traceback" not in result.stderr and result.stdout == ""
