@@ -88,6 +88,7 @@ def main(args: argparse.Namespace) -> int:
             return _add_agent(store, args)
         if command == "simulate":
             from bot.desk import simulate
+            from bot.desk.sim_client import DeskRefused
 
             plan = simulate.Plan(days=args.days, per_day=args.per_day, handoff_share=args.handoff_share, seed=args.seed)
             try:
@@ -95,6 +96,9 @@ def main(args: argparse.Namespace) -> int:
             except simulate.SimulationError as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 2
+            except DeskRefused as error:
+                print(f"error: the simulation stopped: {error}", file=sys.stderr)
+                return 1
             print(json.dumps({"simulated": stored}, ensure_ascii=False))
             return 0
         if command == "agents":
