@@ -32,10 +32,11 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 import redis
 
-from bot.channels import email_readers
+from bot.channels import email_inbound, email_readers, email_turns
 from bot.channels.email import EmailOutput
 from bot.channels.email_settings import load
 from bot.channels.email_threads import ThreadStore
+from bot.channels.email_turns import MailTurns
 from bot.devtools import free_port
 from bot.settings import SettingsError, repo_root
 from tests.channels.email import dovecot
@@ -194,6 +195,57 @@ async def test_readers_losing_the_lease_let_the_turn_in_progress_end(mailbox: do
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+class HeldTurns(MailTurns):
+    """The real `MailTurns` and thread store, its turn held until the test lets it end (no Rasa)."""
+
+    def __init__(self, settings: Any, store: ThreadStore) -> None:
+        super().__init__(settings, store, agent=lambda: None, on_new_message=None, send_mail=None)  # type: ignore[arg-type]
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+        self.turned: List[str] = []
+
+    async def _converse(self, mail: Any, thread: Any, kept: int, attachments: List[dict]) -> str:
+        self.started.set()
+        await self.release.wait()
+        self.turned.append(mail.subject)
+        return "acknowledged"
+
+
+async def test_a_copy_arriving_while_the_mails_turn_runs_is_retried_not_turned(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SMTP and IMAP copies of one mail at once: the second is answered 451 (the sender retries) while the
+    first copy's turn runs, however long (it keeps its claim fresh), and found handled once it ended."""
+    monkeypatch.setattr(email_turns, "TURN_SECONDS", 0.0)  # a claim goes stale after the 1 s lease untouched
+    listen = free_port()
+    settings = load({"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test", "FRONTLINE_EMAIL_SMTP_LISTEN": f"127.0.0.1:{listen}"},
+                    settings={"email": {"reader_lease_seconds": 1}})
+    store = ThreadStore(tmp_path)
+    turns = HeldTurns(settings, store)
+    server = await email_inbound.start_listener(settings, turns)
+    raw = customer_mail(CUSTOMER, "twice", "body", "<twice@example.com>").as_bytes()
+
+    def smtp_code() -> int:
+        with smtplib.SMTP("127.0.0.1", listen, timeout=10) as smtp:
+            smtp.ehlo()
+            smtp.mail(CUSTOMER)
+            smtp.rcpt("support@frontline.test")
+            return smtp.data(raw)[0]
+
+    try:
+        first = asyncio.create_task(turns.receive(raw, source="imap"))  # the IMAP copy, its turn held
+        await asyncio.wait_for(turns.started.wait(), 5)
+        await asyncio.sleep(2.0)  # twice the stale time: only the running turn's touches keep the claim fresh
+        assert await asyncio.to_thread(smtp_code) == 451
+        turns.release.set()
+        assert await first == "acknowledged"
+        assert await asyncio.to_thread(smtp_code) == 250  # the sender's retry: handled, "seen before"
+        assert turns.turned == ["twice"]
+    finally:
+        server.close()
+        await server.wait_closed()
+        store.close()
 
 
 class Replica:
