@@ -3,12 +3,15 @@
 
 The listener accepts mail for the support address only (it relays nothing), up to twice `email.limits.max_mail_bytes`
 (a larger mail gets SMTP's 552; one between the two is kept raw and not read), and answers 250 once the mail is
-handled, or 451 (try again later) when it could not be: the sending server keeps it and retries, and the retry is
-handled anew.
+handled, or 451 (try again later) when it could not be, or when the same mail's turn is running now (another copy):
+the sending server keeps it and retries, and the retry is handled anew (or found handled).
 
 The reader logs in, selects the mailbox and handles every unseen mail, marking it seen once handled, until a search
 finds none; then it waits with IDLE when the server offers it (re-issued every `IDLE_SECONDS`, under the 29 minutes
-of RFC 2177), or polls every `email.imap_poll_seconds`. A lost connection is logged and retried with a growing pause.
+of RFC 2177), or polls every `email.imap_poll_seconds`. A mail whose turn is running elsewhere (`in_progress`) is
+left unseen, and the reader looks again within a quarter of the time its claim takes to go stale: by then its
+turn has ended (the mail is a duplicate, marked seen) or was cut (the mail gets its turn). A lost connection is
+logged and retried with a growing pause.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import aioimaplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.channels.email_settings import EmailSettings
-from bot.channels.email_turns import MailTurns
+from bot.channels.email_turns import IN_PROGRESS, MailTurns, claim_stale_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class ListenerHandler:
             logger.error("email: an inbound mail could not be handled now; the sender was asked to retry (451)")
             logger.debug("inbound mail error", exc_info=True)
             return "451 4.3.0 temporary failure, please try again later"
+        if outcome == IN_PROGRESS:  # its turn is running on another copy: the retry finds it handled, or cut
+            return "451 4.3.0 this message is being handled, please try again later"
         logger.info("email: inbound mail over SMTP: %s", outcome)
         return "250 2.0.0 OK"
 
@@ -99,6 +104,8 @@ class ImapReader:
         self.turns = turns
         self.rounds = 0  # finished rounds (tests wait on it)
         self.turn: Optional[asyncio.Future] = None  # the mail being handled
+        self.pending = False  # the last round left a mail unseen whose turn was running (`IN_PROGRESS`)
+        self.recheck = max(1.0, claim_stale_seconds(settings) / 4)  # then look again after at most this
 
     async def finish(self, timeout: float) -> None:
         """Wait (at most `timeout` seconds) for the turn a stopped reader was in."""
@@ -126,6 +133,7 @@ class ImapReader:
             raise ConnectionError("IMAP search failed")
         uids = [uid for line in answer.lines[:1] for uid in re.findall(rb"\d+", bytes(line))]
         handled = 0
+        self.pending = False
         for uid in uids:
             fetched = await client.uid("fetch", uid.decode(), "(BODY.PEEK[])")
             raw = _literal(fetched.lines) if fetched.result == "OK" else None
@@ -136,13 +144,18 @@ class ImapReader:
             # (`finish`); the mail stays unseen, and the next reader finds its Message-ID recorded
             self.turn = asyncio.ensure_future(self.turns.receive(raw, envelope_sender=None, source="imap"))
             outcome = await asyncio.shield(self.turn)
+            if outcome == IN_PROGRESS:  # left unseen: looked at again soon (`recheck`)
+                self.pending = True
+                continue
             await client.uid("store", uid.decode(), "+FLAGS", r"(\Seen)")
             logger.info("email: inbound mail over IMAP: %s", outcome)
             handled += 1
         return handled
 
     async def _wait(self, client: Any) -> None:
-        if client.has_capability("IDLE"):
+        if self.pending:
+            await asyncio.sleep(self.recheck)
+        elif client.has_capability("IDLE"):
             idle = await client.idle_start(timeout=IDLE_SECONDS)
             try:
                 await client.wait_server_push(timeout=IDLE_SECONDS)

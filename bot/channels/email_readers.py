@@ -9,9 +9,11 @@ lease up at once. A replica that cannot reach Redis to renew stops its readers b
 so two never read at the same time. Without Redis (one machine, one Rasa server) the one process holds it.
 
 Readers that stop (the lease lost, Rasa stopping) let the mail turn in progress end (`TURN_SECONDS` at most)
-before they go. A mail the old holder handled but had not yet marked seen is read again by the new one; the thread store's
-Message-ID record (`email.db`, shared by the replicas) makes it a duplicate, not a second turn. Every replica
-sends, holder or not: agent replies go out from whichever replica HAProxy gives them to.
+before they go. A mail the old holder handled but had not yet marked seen is read again by the new one; the thread
+store's Message-ID record (`email.db`, shared by the replicas) makes it a duplicate, not a second turn. A mail
+whose turn the old holder never ended (killed in the middle of it) is read again too: its claim, no longer
+touched, goes stale, and the new holder gives it its turn (`bot.channels.email_turns`). Every replica sends,
+holder or not: agent replies go out from whichever replica HAProxy gives them to.
 
 A holder that cannot bind the listener's port (another program has it) logs it and tries again every renewal,
 keeping the IMAP reader running; Rasa is never stopped for it.
@@ -30,13 +32,12 @@ from typing import Any, Callable, List, Mapping, Optional
 from redis.exceptions import RedisError
 
 from bot.channels.email_settings import EmailSettings
-from bot.channels.email_turns import MailTurns
+from bot.channels.email_turns import TURN_SECONDS, MailTurns
 from bot.redis_config import redis_settings
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "frontline:email:readers"
-TURN_SECONDS = 60.0  # how long stopping readers waits for the mail turn in progress
 # Take or renew: the lease is ours when it is free or already ours (one round trip, no read-then-write).
 HOLD_SCRIPT = """
 local value = redis.call('GET', KEYS[1])

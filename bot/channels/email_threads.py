@@ -1,7 +1,8 @@
 """The e-mail channel's memory: which thread a mail belongs to, what was sent in it, what a mail brought.
 
 One SQLite file, `$FRONTLINE_VAR/email.db` (the Rasa server holds it; the desk sees mails through their tickets):
-- `messages`: every Message-ID seen or sent, with its thread (a mail seen twice is not a second turn);
+- `messages`: every Message-ID seen or sent, with its thread (a mail seen twice is not a second turn), and for an
+  inbound mail whose turn has not ended, when that turn last showed it was alive (`claimed_at`, see `place`);
 - `threads`: a thread's customer address, subject, ticket number and the ids the next reply must cite;
 - `auto_replies`: automatic answers sent per thread and day (at most one acknowledgement a day: no mail loops);
 - `inbound`: each received mail, raw and size-limited, with what could not be read, for an agent to see.
@@ -66,6 +67,9 @@ CREATE INDEX IF NOT EXISTS messages_thread ON messages (thread);
 # Added after the first version: the kept raw bytes' length (`raw` holds them encrypted, longer). NULL on rows
 # kept before it (their `raw` is plain: its length is right).
 KEPT_COLUMN = "ALTER TABLE inbound ADD COLUMN kept INTEGER"
+# Added after the first version: an inbound mail's claim, the last time its turn was alive (placed, then touched);
+# NULL once the turn ended. Rows from before it (and the ids of mails we sent) are NULL: handled.
+CLAIM_COLUMN = "ALTER TABLE messages ADD COLUMN claimed_at REAL"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,12 +96,20 @@ class Thread:
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-    """Where a mail goes: its thread, whether that thread is new, and whether the mail was seen before."""
+    """Where a mail goes: its thread, whether that thread is new, and whether the mail was seen before.
+
+    `duplicate`: no turn for this copy, either because the mail's turn ended (handled) or because it is running
+    now (`running`: another copy, SMTP and IMAP at once; the copy's source should offer it again later). `again`:
+    the mail was placed before and its turn was cut (its claim went stale): this copy is its turn, in its thread.
+    """
 
     thread: Thread
     new: bool
     duplicate: bool
     note: Optional[str] = None  # why a mail citing a thread was not put in it (a forged or foreign reference)
+    running: bool = False
+    again: bool = False
+    cut_ago: float = 0.0  # with `again`: seconds since the cut turn last showed it was alive
 
 
 def thread_id_for(message_id: Optional[str]) -> str:
@@ -128,9 +140,14 @@ class ThreadStore:
         self._db.execute("PRAGMA busy_timeout=5000")  # the maintenance commands open the file beside the channel
         self._db.execute("PRAGMA secure_delete=ON")  # a purged or re-encrypted mail is zeroed, not left in free pages
         self._db.executescript(SCHEMA)
-        if "kept" not in {row[1] for row in self._db.execute("PRAGMA table_info(inbound)")}:
+        self._add_column("inbound", "kept", KEPT_COLUMN)
+        self._add_column("messages", "claimed_at", CLAIM_COLUMN)
+
+    def _add_column(self, table: str, column: str, statement: str) -> None:
+        """Upgrade a file made by an earlier version (a column it lacks)."""
+        if column not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
             try:
-                self._db.execute(KEPT_COLUMN)
+                self._db.execute(statement)
             except sqlite3.OperationalError:  # another process added it first
                 pass
 
@@ -153,22 +170,30 @@ class ThreadStore:
         with self._lock:
             return self._thread(thread)
 
-    def place(self, mail: InboundMail) -> Placement:
-        """Find the thread of an inbound mail, or start one; record the mail's id in it.
+    def place(self, mail: InboundMail, stale_after: float = float("inf")) -> Placement:
+        """Find the thread of an inbound mail, or start one; record the mail's id in it, claimed for its turn.
 
         A mail joins a thread by the ids it cites (`In-Reply-To`, `References`), else by the ticket number in its
         subject, and only when it comes from that thread's customer: a mail citing another customer's thread
         (a forged header, a forwarded mail) starts its own thread, with a `note` saying so.
+
+        A mail's id counts as handled only once its turn ended (`finish_message`); until then its claim holds the
+        last time the turn was alive (`touch_message`). Found again, a handled mail is a `duplicate`; a claimed
+        one is `running` (no second turn: the copy is offered again later), unless its claim is older than
+        `stale_after` seconds: its turn was cut (the replica reading it was killed), and this copy takes the
+        claim over (a conditional update: one copy wins) and is the mail's turn (`again`), in its thread.
         """
         with self._lock:
+            now = self.clock()
             if mail.message_id:
-                seen = self._db.execute("SELECT thread FROM messages WHERE message_id=?", (mail.message_id,)).fetchone()
+                seen = self._db.execute(
+                    "SELECT thread, claimed_at FROM messages WHERE message_id=?", (mail.message_id,)
+                ).fetchone()
                 if seen is not None:
                     existing = self._thread(seen[0])
                     if existing is not None:
-                        return Placement(existing, new=False, duplicate=True)
+                        return self._seen_again(existing, mail.message_id, seen[1], now, stale_after)
             found, note = self._find(mail)
-            now = self.clock()
             if found is None:
                 found = Thread(thread_id_for(mail.message_id), mail.sender, mail.subject[:300], None, [], None, None)
                 self._db.execute(
@@ -179,16 +204,33 @@ class ThreadStore:
             else:
                 new = False
             if mail.message_id:
+                placed = self._db.execute(
+                    "INSERT OR IGNORE INTO messages (message_id, thread, at, claimed_at) VALUES (?, ?, ?, ?)",
+                    (mail.message_id, found.thread, now, now),
+                ).rowcount
+                if not placed:  # another process placed it a moment ago: its turn is running
+                    return Placement(found, new=False, duplicate=True, running=True)
                 refs = (found.references + [mail.message_id])[-MAX_REFERENCES:]
-                self._db.execute(
-                    "INSERT OR IGNORE INTO messages (message_id, thread, at) VALUES (?, ?, ?)",
-                    (mail.message_id, found.thread, now),
-                )
                 self._db.execute(
                     "UPDATE threads SET last_message_id=?, refs=? WHERE thread=?",
                     (mail.message_id, json.dumps(refs), found.thread),
                 )
             return Placement(self._thread(found.thread) or found, new=new, duplicate=False, note=note)
+
+    def _seen_again(
+        self, thread: Thread, message_id: str, claimed_at: Optional[float], now: float, stale_after: float
+    ) -> Placement:
+        """A mail whose id is recorded: handled, running, or cut and taken over by this copy (see `place`)."""
+        if claimed_at is None:
+            return Placement(thread, new=False, duplicate=True)
+        if now - claimed_at <= stale_after:
+            return Placement(thread, new=False, duplicate=True, running=True)
+        taken = self._db.execute(
+            "UPDATE messages SET claimed_at=? WHERE message_id=? AND claimed_at=?", (now, message_id, claimed_at)
+        ).rowcount
+        if not taken:  # another copy took it over first
+            return Placement(thread, new=False, duplicate=True, running=True)
+        return Placement(thread, new=False, duplicate=False, again=True, cut_ago=now - claimed_at)
 
     def _find(self, mail: InboundMail) -> tuple:
         cited = list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))
@@ -209,6 +251,19 @@ class ThreadStore:
                 return thread, None
             note = "the mail cites another customer's thread (forged or forwarded): a new thread was started"
         return None, note
+
+    def touch_message(self, message_id: str) -> None:
+        """Renew the claim of a mail whose turn is running (it is alive: not stale)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE messages SET claimed_at=? WHERE message_id=? AND claimed_at IS NOT NULL",
+                (self.clock(), message_id),
+            )
+
+    def finish_message(self, message_id: str) -> None:
+        """The mail's turn ended: its id counts as handled (a copy found later is a duplicate)."""
+        with self._lock:
+            self._db.execute("UPDATE messages SET claimed_at=NULL WHERE message_id=?", (message_id,))
 
     def forget_message(self, message_id: str) -> None:
         """Forget an inbound mail's id (it could not be handled): the same mail sent again is handled anew."""
@@ -275,6 +330,15 @@ class ThreadStore:
                  self.cipher.dumps(listed), len(mail.raw or b"")),
             )
         return int(cursor.lastrowid), listed
+
+    def kept_mail(self, thread: str, message_id: str) -> Optional[Tuple[int, List[dict]]]:
+        """The id and attachment list of a mail already kept in a thread (by a turn that was cut), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, attachments FROM inbound WHERE thread=? AND message_id=? ORDER BY id LIMIT 1",
+                (thread, message_id),
+            ).fetchone()
+        return None if row is None else (int(row[0]), list(self.cipher.loads(row[1]) or []))
 
     def _store_attachment(self, thread: str, index: int, item: Attachment) -> dict:
         listed = {"filename": item.filename, "content_type": item.content_type, "size": item.size}

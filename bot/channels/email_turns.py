@@ -18,10 +18,16 @@ in that turn is collected, not sent; then `decide` picks what the customer gets 
 Never answered (RFC 3834): auto-replies, bounces, mailing lists, no-reply senders; at most
 `acknowledgements_per_thread_per_day` acknowledgements a thread a day. What could not be read is logged in one
 line, and the raw mail is kept (size-limited) for an agent.
+
+A mail's Message-ID counts as handled once its turn ended, not when it was recorded: the turn keeps its claim
+fresh while it runs, so a copy arriving meanwhile (SMTP and IMAP at once) is `in_progress` (no second turn; its
+source offers it again later), and a mail whose turn was cut (the replica reading it killed) is found stale by
+the next reader and handled again in its thread (`claim_stale_seconds`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -59,11 +65,24 @@ SURVEY_SLOTS = ("survey_pending", "nps_pending")  # set while the survey waits f
 DUPLICATE, NOT_ANSWERED, NO_SENDER, ANSWERED, ACKNOWLEDGED, TO_TICKET, LIMITED, SURVEY = (
     "duplicate", "not_answered", "no_sender", "answered", "acknowledged", "to_ticket", "limited", "survey",
 )
+# A copy of a mail whose turn is running: not handled by this copy; the SMTP listener answers 451 (the sender
+# retries) and the IMAP reader leaves it unseen and looks again soon.
+IN_PROGRESS = "in_progress"
 # Survey replies a thread gets a day at most (rating, a bad recommendation answer, the answer, the comment): a
 # loop guard, like the other automatic replies' limits.
 SURVEY_MAILS_PER_DAY = 4
 
 SendMail = Callable[[Thread, str, bool], Awaitable[None]]
+
+TURN_SECONDS = 60.0  # how long stopping readers wait for the mail turn in progress (`email_readers`)
+
+
+def claim_stale_seconds(settings: EmailSettings) -> float:
+    """How long a mail's claim may go untouched before its turn counts as cut: a running turn touches it every
+    third of `reader_lease_seconds`; the lease's time plus the `TURN_SECONDS` a stopping reader grants its turn
+    leaves room for a busy event loop or a slow disk, so only a turn that is gone (its process killed, or the
+    turn abandoned) goes stale."""
+    return settings.reader_lease_seconds + TURN_SECONDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,23 +288,56 @@ class MailTurns:
             self.store.keep_inbound(None, mail)
             logger.warning("email: mail %s has no usable sender: kept, not answered", mail.message_id or "-")
             return NO_SENDER
-        placement = self.store.place(mail)
+        placement = self.store.place(mail, self.stale_after)
+        if placement.running:
+            logger.info("email: mail %s is in its turn already (another copy): offered again later", mail.message_id)
+            return IN_PROGRESS
         if placement.duplicate:
             logger.info("email: mail %s seen before: not handled again", mail.message_id or "-")
             return DUPLICATE
         if placement.note:
             logger.warning("email: mail %s: %s", mail.message_id or "-", placement.note)
-        kept, listed = self.store.keep_inbound(placement.thread.thread, mail)
+        kept_before = None
+        if placement.again:
+            logger.warning(
+                "email: mail %s: its turn was cut (no sign of it for %.0f s; its reader was stopped or killed): "
+                "handled again in thread %s", mail.message_id, placement.cut_ago, placement.thread.thread,
+            )
+            kept_before = self.store.kept_mail(placement.thread.thread, mail.message_id or "")
+        kept, listed = kept_before or self.store.keep_inbound(placement.thread.thread, mail)
         if mail.auto_reason:
             logger.info("email: mail %s not answered: %s", mail.message_id or "-", mail.auto_reason)
+            self._finish(mail)
             return NOT_ANSWERED
+        keeper = asyncio.get_running_loop().create_task(self._keep_claim(mail)) if mail.message_id else None
         try:
-            return await self._converse(mail, placement.thread, kept, listed)
+            outcome = await self._converse(mail, placement.thread, kept, listed)
         except Exception:
             # Rasa or the relay failed, not the mail: forget its id, so the sender's retry is handled anew
             if mail.message_id:
                 self.store.forget_message(mail.message_id)
             raise
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+        self._finish(mail)
+        return outcome
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds after which a mail's untouched claim counts as a cut turn (`claim_stale_seconds`)."""
+        return claim_stale_seconds(self.settings)
+
+    def _finish(self, mail: InboundMail) -> None:
+        if mail.message_id:
+            self.store.finish_message(mail.message_id)
+
+    async def _keep_claim(self, mail: InboundMail) -> None:
+        """Touch the mail's claim every third of the lease while its turn runs (cancelled when it ends)."""
+        every = max(0.2, self.settings.reader_lease_seconds / 3)
+        while True:
+            await asyncio.sleep(every)
+            self.store.touch_message(mail.message_id or "")
 
     async def _converse(self, mail: InboundMail, thread: Thread, kept: int, attachments: List[dict]) -> str:
         sender_id = conversations.conversation_id(CHANNEL, thread.thread)

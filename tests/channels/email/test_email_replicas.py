@@ -1,7 +1,8 @@
 """The e-mail channel on several Rasa replicas: one replica at a time runs the SMTP listener and the IMAP reader,
 behind a lease in a real Redis; when the holder is killed (SIGKILL) another takes over within the lease time, and
 every mail sent before, during and after the takeover is one turn and one acknowledgement (the real relay,
-aiosmtpd, counts them), read from the real mailbox (a private Dovecot) and the real listener port.
+aiosmtpd, counts them), read from the real mailbox (a private Dovecot) and the real listener port. A holder
+killed in the middle of a mail's turn leaves a claim that goes stale: the successor gives that mail its turn.
 
 Also: the lease itself against Redis (taken by one, renewed, given up, expired, lost with Redis), and a listener
 port taken by another program (logged, retried, never a crash).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import imaplib
 import json
 import os
@@ -18,6 +20,7 @@ import pathlib
 import signal
 import smtplib
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,17 +32,19 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 import redis
 
-from bot.channels import email_readers
+from bot.channels import email_inbound, email_readers, email_turns
 from bot.channels.email import EmailOutput
 from bot.channels.email_settings import load
 from bot.channels.email_threads import ThreadStore
+from bot.channels.email_turns import MailTurns
 from bot.devtools import free_port
 from bot.settings import SettingsError, repo_root
 from tests.channels.email import dovecot
 from tests.channels.email.mail_helpers import Relay, customer_mail
-from tests.channels.email.reader_replica import DIE_AFTER_TURN
+from tests.channels.email.reader_replica import DIE_AFTER_TURN, DIE_MID_TURN
 
 LEASE_SECONDS = 2.0
+TURN_SECONDS = 2.0  # a stopping reader's grace for its turn, in the replicas (60 in production)
 CUSTOMER = "alice@example.com"
 
 
@@ -192,6 +197,57 @@ async def test_readers_losing_the_lease_let_the_turn_in_progress_end(mailbox: do
         await asyncio.gather(task, return_exceptions=True)
 
 
+class HeldTurns(MailTurns):
+    """The real `MailTurns` and thread store, its turn held until the test lets it end (no Rasa)."""
+
+    def __init__(self, settings: Any, store: ThreadStore) -> None:
+        super().__init__(settings, store, agent=lambda: None, on_new_message=None, send_mail=None)  # type: ignore[arg-type]
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+        self.turned: List[str] = []
+
+    async def _converse(self, mail: Any, thread: Any, kept: int, attachments: List[dict]) -> str:
+        self.started.set()
+        await self.release.wait()
+        self.turned.append(mail.subject)
+        return "acknowledged"
+
+
+async def test_a_copy_arriving_while_the_mails_turn_runs_is_retried_not_turned(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SMTP and IMAP copies of one mail at once: the second is answered 451 (the sender retries) while the
+    first copy's turn runs, however long (it keeps its claim fresh), and found handled once it ended."""
+    monkeypatch.setattr(email_turns, "TURN_SECONDS", 0.0)  # a claim goes stale after the 1 s lease untouched
+    listen = free_port()
+    settings = load({"FRONTLINE_EMAIL_ADDRESS": "support@frontline.test", "FRONTLINE_EMAIL_SMTP_LISTEN": f"127.0.0.1:{listen}"},
+                    settings={"email": {"reader_lease_seconds": 1}})
+    store = ThreadStore(tmp_path)
+    turns = HeldTurns(settings, store)
+    server = await email_inbound.start_listener(settings, turns)
+    raw = customer_mail(CUSTOMER, "twice", "body", "<twice@example.com>").as_bytes()
+
+    def smtp_code() -> int:
+        with smtplib.SMTP("127.0.0.1", listen, timeout=10) as smtp:
+            smtp.ehlo()
+            smtp.mail(CUSTOMER)
+            smtp.rcpt("support@frontline.test")
+            return smtp.data(raw)[0]
+
+    try:
+        first = asyncio.create_task(turns.receive(raw, source="imap"))  # the IMAP copy, its turn held
+        await asyncio.wait_for(turns.started.wait(), 5)
+        await asyncio.sleep(2.0)  # twice the stale time: only the running turn's touches keep the claim fresh
+        assert await asyncio.to_thread(smtp_code) == 451
+        turns.release.set()
+        assert await first == "acknowledged"
+        assert await asyncio.to_thread(smtp_code) == 250  # the sender's retry: handled, "seen before"
+        assert turns.turned == ["twice"]
+    finally:
+        server.close()
+        await server.wait_closed()
+        store.close()
+
+
 class Replica:
     """`reader_replica.py` in a process of its own."""
 
@@ -259,6 +315,31 @@ def wait_for(test, timeout: float, what: str, replicas: List[Replica]) -> None:
         time.sleep(0.05)
 
 
+DIE_MID_TURN_ID = f"<{DIE_MID_TURN}@example.com>"
+
+
+def kept_mails(var: pathlib.Path) -> List[tuple]:
+    """(Message-ID, thread) of each kept mail in the replicas' `email.db` (read without their data key)."""
+    with contextlib.closing(sqlite3.connect(var / "email.db")) as db:
+        return db.execute("SELECT message_id, thread FROM inbound ORDER BY id").fetchall()
+
+
+def replica_env(var: pathlib.Path, address: str, listen: int, server: dovecot.Dovecot, relay: Relay) -> Dict[str, str]:
+    """The environment every replica is given (the launcher gives them all the same)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FRONTLINE_")},
+        "FRONTLINE_VAR": str(var),  # one machine: every replica's email.db is this one
+        "FRONTLINE_REDIS_URL": "redis://127.0.0.1:6379/1",
+        "FRONTLINE_EMAIL_ADDRESS": address,
+        "FRONTLINE_EMAIL_SMTP_LISTEN": f"127.0.0.1:{listen}",  # the same port for both: one machine
+        "FRONTLINE_IMAP_URL": f"imap://{server.user}:{server.password}@127.0.0.1:{server.port}/INBOX",
+        "FRONTLINE_SMTP_URL": f"smtp://127.0.0.1:{relay.port}",
+        "TEST_TURNS_FILE": str(var / "turns.jsonl"),
+        "TEST_LEASE_SECONDS": str(LEASE_SECONDS),
+        "TEST_TURN_SECONDS": str(TURN_SECONDS),
+    }
+
+
 def holder_pid(client: redis.Redis, address: str) -> Optional[int]:
     value = client.get(f"{email_readers.KEY_PREFIX}:{address}")
     return int(value.decode().split(":")[1]) if value else None
@@ -272,17 +353,7 @@ def test_one_replica_reads_the_mail_and_another_takes_over_when_it_is_killed(cli
         relay = Relay().start()
         var = pathlib.Path(tmp)
         listen = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("FRONTLINE_")},
-            "FRONTLINE_VAR": str(var),  # one machine: every replica's email.db is this one
-            "FRONTLINE_REDIS_URL": "redis://127.0.0.1:6379/1",
-            "FRONTLINE_EMAIL_ADDRESS": address,
-            "FRONTLINE_EMAIL_SMTP_LISTEN": f"127.0.0.1:{listen}",  # the same port for both: one machine
-            "FRONTLINE_IMAP_URL": f"imap://{server.user}:{server.password}@127.0.0.1:{server.port}/INBOX",
-            "FRONTLINE_SMTP_URL": f"smtp://127.0.0.1:{relay.port}",
-            "TEST_TURNS_FILE": str(var / "turns.jsonl"),
-            "TEST_LEASE_SECONDS": str(LEASE_SECONDS),
-        }
+        env = replica_env(var, address, listen, server, relay)
         replicas = [Replica(env, var / f"replica-{i}.log") for i in (1, 2)]
         try:
             wait_for(lambda: all("replica started" in r.log() for r in replicas) and
@@ -356,6 +427,53 @@ def test_one_replica_reads_the_mail_and_another_takes_over_when_it_is_killed(cli
                 replica.stop()
             relay.stop()
             server.stop()
+
+
+@pytest_dovecot
+def test_a_mail_whose_turn_the_killed_holder_cut_gets_one_turn_from_its_successor(
+    client: redis.Redis, address: str, mailbox: dovecot.Dovecot,
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="frontline-email-replicas-") as tmp:
+        relay = Relay().start()
+        var = pathlib.Path(tmp)
+        env = replica_env(var, address, free_port(), mailbox, relay)
+        replicas = [Replica(env, var / f"replica-{i}.log") for i in (1, 2)]
+        try:
+            wait_for(lambda: all("replica started" in r.log() for r in replicas) and
+                     holder_pid(client, address) is not None, 60, "the replicas to start", replicas)
+            first = next(r for r in replicas if r.pid == holder_pid(client, address))
+            second = next(r for r in replicas if r is not first)
+
+            append_imap(mailbox, DIE_MID_TURN)  # the holder places and keeps it, and is killed in its turn
+            wait_for(lambda: first.process.poll() is not None, 20, "the holder's death", replicas)
+            killed = time.monotonic()
+            assert first.process.returncode == -signal.SIGKILL and turns(var / "turns.jsonl") == []
+            [(kept_id, turns_thread)] = kept_mails(var)  # placed and kept before the kill
+            assert kept_id == DIE_MID_TURN_ID
+
+            wait_for(lambda: turns(var / "turns.jsonl") != [], 25, "the successor's turn", replicas)
+            waited = time.monotonic() - killed
+            wait_for(lambda: unseen(mailbox) == [], 10, "the mail marked seen", replicas)
+            append_imap(mailbox, "after")  # the successor reads on
+            wait_for(lambda: len(turns(var / "turns.jsonl")) == 2, 10, "the next mail", replicas)
+            time.sleep(2 * TURN_SECONDS)  # a second turn of the cut mail would show now
+
+            done = turns(var / "turns.jsonl")
+            assert [(t["subject"], t["pid"]) for t in done] == [(DIE_MID_TURN, second.pid), ("after", second.pid)]
+            acknowledged = collections.Counter(m["Subject"] for m in relay.to(CUSTOMER))
+            assert acknowledged == collections.Counter({f"Re: {DIE_MID_TURN}": 1, "Re: after": 1})
+            log = second.log()
+            # found while its claim was fresh (the takeover is faster than a claim goes stale): left unseen, not lost
+            assert f"mail <{DIE_MID_TURN}@example.com> is in its turn already" in log
+            assert f"mail <{DIE_MID_TURN}@example.com>: its turn was cut" in log and "handled again in thread" in log
+            assert "seen before" not in log
+            assert waited < LEASE_SECONDS + TURN_SECONDS + 8, f"the cut mail waited {waited:.1f} s"
+            assert done[0]["thread"] == turns_thread  # its turn, in the thread it was placed in
+            assert kept_mails(var) == [(DIE_MID_TURN_ID, turns_thread), ("<after@example.com>", done[1]["thread"])]
+        finally:
+            for replica in replicas:
+                replica.stop()
+            relay.stop()
 
 
 @pytest.mark.parametrize("seconds", [0, 7200, "30"])

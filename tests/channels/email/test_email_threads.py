@@ -1,10 +1,12 @@
 """The thread store: threading by ids and by ticket number, forged references refused, a mail seen twice handled
-once, at most one acknowledgement a thread a day, attachments stored never executable."""
+once (while its turn runs too), a mail whose turn was cut handled again, at most one acknowledgement a thread a
+day, attachments stored never executable."""
 
 from __future__ import annotations
 
 import os
 import pathlib
+import sqlite3
 import stat
 
 from bot.channels.email_parse import read_mail
@@ -45,6 +47,72 @@ def test_same_mail_twice_is_a_duplicate(tmp_path: pathlib.Path) -> None:
     assert store.place(read("a@example.com", "<d@x>")).duplicate
     store.forget_message("<d@x>")  # a mail that could not be handled: the sender's retry is handled anew
     assert not store.place(read("a@example.com", "<d@x>")).duplicate
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_mail_counts_as_handled_only_once_its_turn_ended(tmp_path: pathlib.Path) -> None:
+    clock = Clock()
+    store = ThreadStore(tmp_path, clock=clock)
+    first = store.place(read("a@example.com", "<c@x>"), stale_after=90)
+    assert not first.duplicate and not first.again
+    clock.now += 60
+    running = store.place(read("a@example.com", "<c@x>"), stale_after=90)  # the other copy, its turn running
+    assert running.duplicate and running.running and running.thread.thread == first.thread.thread
+    store.touch_message("<c@x>")  # the turn is alive: its claim is fresh again
+    clock.now += 80
+    assert store.place(read("a@example.com", "<c@x>"), stale_after=90).running  # 140 s placed, 80 s since a sign
+    store.finish_message("<c@x>")
+    clock.now += 1000
+    done = store.place(read("a@example.com", "<c@x>"), stale_after=90)
+    assert done.duplicate and not done.running  # handled: never again, however old
+    store.touch_message("<c@x>")  # a late touch does not undo the end
+    clock.now += 1000
+    assert not store.place(read("a@example.com", "<c@x>"), stale_after=90).running
+
+
+def test_a_mail_whose_turn_was_cut_is_handled_again_in_its_thread_by_one_copy(tmp_path: pathlib.Path) -> None:
+    clock = Clock()
+    store = ThreadStore(tmp_path, clock=clock)
+    first = store.place(read("a@example.com", "<k@x>"), stale_after=90)
+    store.keep_inbound(first.thread.thread, read("a@example.com", "<k@x>"))
+    clock.now += 91  # its reader was killed: nobody touched the claim
+    other = ThreadStore(tmp_path, clock=clock)  # the successor replica, on the same file
+    again = other.place(read("a@example.com", "<k@x>"), stale_after=90)
+    assert again.again and not again.duplicate and again.thread.thread == first.thread.thread and again.cut_ago == 91
+    assert other.kept_mail(first.thread.thread, "<k@x>") == (store.inbound()[0]["id"], [])
+    assert store.place(read("a@example.com", "<k@x>"), stale_after=90).running  # the claim is the successor's
+    assert store.thread(first.thread.thread).references == ["<k@x>"]  # not cited twice
+    other.finish_message("<k@x>")
+    clock.now += 1000
+    assert store.place(read("a@example.com", "<k@x>"), stale_after=90).duplicate
+    assert other.kept_mail(first.thread.thread, "<nothing@x>") is None
+    other.close()
+
+
+def test_ids_recorded_before_claims_existed_and_sent_mails_count_as_handled(tmp_path: pathlib.Path) -> None:
+    with sqlite3.connect(tmp_path / "email.db") as old:  # a file of the version before claims
+        old.executescript(
+            "CREATE TABLE messages (message_id TEXT PRIMARY KEY, thread TEXT NOT NULL, at REAL NOT NULL);"
+            "CREATE TABLE threads (thread TEXT PRIMARY KEY, customer TEXT NOT NULL, subject TEXT NOT NULL, "
+            "last_message_id TEXT, refs TEXT NOT NULL DEFAULT '[]', ticket TEXT, language TEXT, created_at REAL NOT NULL);"
+            "INSERT INTO threads VALUES ('t-old', 'a@example.com', 'old', '<old@x>', '[\"<old@x>\"]', NULL, NULL, 1);"
+            "INSERT INTO messages VALUES ('<old@x>', 't-old', 1);"
+        )
+    clock = Clock()
+    store = ThreadStore(tmp_path, clock=clock)
+    clock.now += 10**6
+    upgraded = store.place(read("a@example.com", "<old@x>"), stale_after=90)
+    assert upgraded.duplicate and not upgraded.running and upgraded.thread.thread == "t-old"
+    store.record_sent("t-old", "<sent@frontline>")
+    clock.now += 10**6
+    assert not store.place(read("a@example.com", "<sent@frontline>"), stale_after=90).running
 
 
 def test_one_acknowledgement_per_thread_per_day(tmp_path: pathlib.Path) -> None:
