@@ -7,7 +7,9 @@ overriding `mail_now`."""
 from __future__ import annotations
 
 import pathlib
+import socket
 import tempfile
+import time
 from typing import Any, Dict, Iterator
 
 import pytest
@@ -65,8 +67,24 @@ def mail_stack(relay: Relay, mail_settings: Dict[str, Any], mail_now: str) -> It
             model=model, extra_env=env, log_dir=var / "logs",
         )
         try:
+            _wait_for_listener(listen)
             yield {"stack": stack, "listen": listen, "var": var}
         finally:
             stack.stop()
             for log in sorted((var / "logs").glob("*.log")):
                 print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def _wait_for_listener(port: int, seconds: float = 60.0) -> None:
+    """Wait until the SMTP listener accepts connections: Rasa answers its health check before its
+    `after_server_start` listeners (where the e-mail readers start) have run, and on a loaded machine the gap
+    is long enough for a first mail to be refused."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
