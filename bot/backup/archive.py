@@ -22,11 +22,13 @@ import sqlite3
 from typing import Any, Dict, List, Sequence
 
 from bot.backup import files, postgres, sqlite
-from bot.backup.parts import FILES, BackupError, Part
+from bot.backup.parts import CHANNEL_KEYS, FILES, WECHAT_KF, BackupError, Part
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+# Parts that exist on one machine only: in production mode (Redis) the channels keep them in Redis.
+IN_REDIS = (WECHAT_KF, CHANNEL_KEYS)
 VERSION = 1
 SUFFIXES = {"sqlite": ".sqlite", "postgresql": ".pgdump", FILES: ""}
 KEYS_NOTE = (
@@ -155,7 +157,8 @@ def restore(parts: Sequence[Part], source: pathlib.Path, replace: bool = False) 
     for entry in manifest["parts"]:
         part = by_name.get(entry["name"])
         if part is None:
-            raise BackupError(f"the backup holds {entry['name']}, which this installation does not have")
+            where = " (with Redis configured, the channels keep it in Redis)" if entry["name"] in IN_REDIS else ""
+            raise BackupError(f"the backup holds {entry['name']}, which this installation does not have{where}")
         if part.engine_name != entry["engine"]:
             raise BackupError(
                 f"{entry['name']}: the backup is of {entry['engine']}, this installation's is {part.engine_name} "

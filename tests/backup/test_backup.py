@@ -4,6 +4,10 @@ Through the command line (`python -m bot backup --out DIR`, `python -m bot resto
 (files under `FRONTLINE_VAR`, the event broker's table too) and on PostgreSQL (a fresh database per side).
 The data is written and read back with the project's own store classes: the desk's `Store` and Rasa's SQL
 tracker store (`TunedSQLTrackerStore`), and the restored databases must take new writes.
+
+The channels' records in `FRONTLINE_VAR` too, written and read by the channels' own stores: an e-mail thread
+backed up while its store is open restores so that a reply mail citing it lands in it, its kept mail and
+attachment decrypt with the same keys; the 微信客服 cursor comes back; a changed or lost file is refused.
 """
 
 from __future__ import annotations
@@ -453,7 +457,7 @@ async def test_the_channels_records_restore_so_a_reply_mail_lands_in_its_thread(
 
 def test_without_email_files_the_backup_leaves_them_out_and_redis_keeps_the_cursor(tmp_path: pathlib.Path) -> None:
     from bot.backup import archive
-    from bot.backup.parts import find_parts
+    from bot.backup.parts import BackupError, find_parts
     from bot.channels.wechat_kf_cursor import SqliteCursorStore
 
     fill_desk(Store(f"sqlite:///{tmp_path / 'desk.db'}"), tickets=1)
@@ -464,6 +468,10 @@ def test_without_email_files_the_backup_leaves_them_out_and_redis_keeps_the_curs
     # production mode: the cursor and the delivery keys are Redis', not files of this machine
     redis_env = {**base_env(tmp_path), "FRONTLINE_REDIS_HOST": "127.0.0.1", "FRONTLINE_REDIS_PORT": "6379"}
     assert [p.name for p in find_parts(redis_env)] == ["desk", "tracker", "events", "email", "email-attachments"]
+    fresh_redis_env = {**redis_env, "FRONTLINE_VAR": str(tmp_path / "new")}
+    with pytest.raises(BackupError, match="holds wechat-kf, which this installation does not have .with Redis"):
+        archive.restore(find_parts(fresh_redis_env), tmp_path / "backup")
+    assert not (tmp_path / "new" / "desk.db").exists()
 
 
 @pytest.mark.parametrize("damage", ["attachment changed", "attachment missing", "file added", "email.sqlite changed",
