@@ -1,4 +1,6 @@
-"""`python -m bot backup --out DIR`: back up the desk and the tracker store (and SQLite's event table).
+"""`python -m bot backup --out DIR`: back up the desk, the tracker store (and SQLite's event table), and the
+records the channels keep in `FRONTLINE_VAR` (e-mail threads, kept mails and attachments; on one machine the
+微信客服 cursor and the delivery keys).
 
 Safe while Frontline runs. What, how and how to restore: deploy/README.md, "Backups".
 """
@@ -31,6 +33,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for entry in manifest["parts"]:
+        if "files" in entry:
+            print(f"{entry['name']}: {len(entry['files'])} files -> {args.out / entry['file']}")
+            continue
         rows = sum(entry["tables"].values())
         print(f"{entry['name']}: {len(entry['tables'])} tables, {rows} rows -> {args.out / entry['file']}")
     for line in manifest["skipped"]:

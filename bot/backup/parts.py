@@ -1,10 +1,17 @@
-"""What a backup holds: the desk's database, Rasa's tracker store, and the SQL event broker's table.
+"""What a backup holds: the desk's database, Rasa's tracker store, the SQL event broker's table, and the records
+the channels keep on this machine.
 
 Each part is found as the running Frontline finds it: the desk at `DATABASE_URL` or `var/desk.db`; the tracker
 store and event broker in the endpoints file (`FRONTLINE_ENDPOINTS`, else `endpoints.yml`) with its `${VAR}`s
 expanded, where an SQLite file lives in `FRONTLINE_VAR` as `bot.run.write_endpoints` puts it there
 (`rasa.db`; the broker's `FRONTLINE_EVENTS_DB` or `events.db`). A RabbitMQ broker holds only messages in flight,
 and is not backed up.
+
+The channels' own records, in `FRONTLINE_VAR` as the channels open them: the e-mail channel's `email.db` (threads,
+Message-IDs, kept mails, auto-reply counts; `bot.channels.email_threads`) and its `email-attachments/` folder, in
+every mode; the 微信客服 cursor `wechat-kf.db` (`bot.channels.wechat_kf_cursor`) and the delivery keys
+`channel-keys.db` (`bot.channels.delivery_keys`) only on one machine: with Redis configured they live in Redis,
+whose own persistence keeps them.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from bot.settings import repo_root, var_dir
 logger = logging.getLogger(__name__)
 
 DESK, TRACKER, EVENTS = "desk", "tracker", "events"
+EMAIL, EMAIL_FILES, WECHAT_KF, CHANNEL_KEYS = "email", "email-attachments", "wechat-kf", "channel-keys"
+# A folder of files (the e-mail attachments), not a database.
+FILES = "files"
 # PostgreSQL: the tables of each part (LIKE patterns; `frontline_…` for tables Frontline adds to Rasa's database).
 TABLES = {DESK: ("desk\\_%",), TRACKER: ("events", "frontline\\_%"), EVENTS: ("events",)}
 # Rasa's `POSTGRESQL_SCHEMA`: the schema of its tracker store, when not the default.
@@ -35,26 +45,31 @@ class BackupError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """One database to back up or restore into.
+    """One database (or folder of files) to back up or restore into.
 
     Args:
-        name: `desk`, `tracker` or `events`.
-        url: where it is (SQLAlchemy URL; SQLite: `sqlite:///path`).
+        name: `desk`, `tracker`, `events`, or a channel's record (`email`, `email-attachments`, `wechat-kf`,
+            `channel-keys`).
+        url: where it is (SQLAlchemy URL; SQLite: `sqlite:///path`); None for a folder of files.
         schema: PostgreSQL only: the schema its tables live in (None: the connection's current schema).
+        folder: a folder of files only (`email-attachments`): where it is.
     """
 
     name: str
-    url: sa.engine.URL
+    url: Optional[sa.engine.URL]
     schema: Optional[str] = None
+    folder: Optional[pathlib.Path] = None
 
     @property
     def engine_name(self) -> str:
-        """`sqlite` or `postgresql`."""
-        return self.url.get_backend_name()
+        """`sqlite`, `postgresql`, or `files` (a folder)."""
+        return FILES if self.url is None else self.url.get_backend_name()
 
     @property
     def path(self) -> pathlib.Path:
-        """SQLite only: the database file."""
+        """SQLite: the database file; files: the folder."""
+        if self.url is None:
+            return pathlib.Path(self.folder or "")
         return pathlib.Path(self.url.database or "")
 
     @property
@@ -64,7 +79,7 @@ class Part:
 
     def describe(self) -> str:
         """Where the part is, without its password."""
-        if self.engine_name == "sqlite":
+        if self.url is None or self.engine_name == "sqlite":
             return str(self.path)
         return self.url.render_as_string(hide_password=True)
 
@@ -121,4 +136,33 @@ def find_parts(env: Optional[Mapping[str, str]] = None) -> List[Part]:
     if _is_sql(broker):
         events_file = pathlib.Path(env.get("FRONTLINE_EVENTS_DB", "").strip() or var / "events.db")
         found.append(Part(EVENTS, _sql_url(broker, events_file)))
-    return found
+    return found + channel_parts(var, env)
+
+
+def _sqlite_file(name: str, path: pathlib.Path) -> Part:
+    return Part(name, sa.engine.URL.create("sqlite", database=str(path)))
+
+
+def channel_parts(var: pathlib.Path, env: Mapping[str, str]) -> List[Part]:
+    """The records the channels keep in `var` (see the module docstring), whether their files exist yet or not
+    (a backup leaves out what does not exist; a restore puts them where the channels will look).
+
+    Raises:
+        BackupError: Redis settings Frontline cannot use (the channels would not start either).
+    """
+    from bot.channels import delivery_keys, email_threads, wechat_kf_cursor
+    from bot.redis_config import redis_settings
+    from bot.settings import SettingsError
+
+    parts = [
+        _sqlite_file(EMAIL, var / email_threads.DB_FILE),
+        Part(EMAIL_FILES, None, folder=var / email_threads.ATTACHMENTS_DIR),
+    ]
+    try:
+        in_redis = redis_settings(env) is not None
+    except SettingsError as error:
+        raise BackupError(f"the Redis settings: {error}") from error
+    if not in_redis:
+        parts.append(_sqlite_file(WECHAT_KF, var / wechat_kf_cursor.DB_FILE))
+        parts.append(_sqlite_file(CHANNEL_KEYS, var / delivery_keys.DB_FILE))
+    return parts

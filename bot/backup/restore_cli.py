@@ -1,7 +1,8 @@
-"""`python -m bot restore --from DIR`: restore a backup into the databases this environment names.
+"""`python -m bot restore --from DIR`: restore a backup into the databases (and files) this environment names.
 
-Stop Frontline first. The databases must be fresh (no rows yet) unless `--replace`. Every table's row count is
-checked against the backup's. Encrypted rows need the same FRONTLINE_DATA_KEYS as when they were written.
+Stop Frontline first. The databases must be fresh (no rows yet) unless `--replace`. Every file of the backup is
+checked against the manifest's SHA-256 before anything is written, and every table's row count after.
+Encrypted rows (and the e-mail attachments) need the same FRONTLINE_DATA_KEYS as when they were written.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for name, tables in restored.items():
+        if set(tables) == {"files"}:
+            print(f"{name}: {tables['files']} files restored (the same as backed up)")
+            continue
         print(f"{name}: {len(tables)} tables, {sum(tables.values())} rows restored (as many as backed up)")
     print(archive.KEYS_NOTE)
     return 0

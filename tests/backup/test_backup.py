@@ -4,6 +4,10 @@ Through the command line (`python -m bot backup --out DIR`, `python -m bot resto
 (files under `FRONTLINE_VAR`, the event broker's table too) and on PostgreSQL (a fresh database per side).
 The data is written and read back with the project's own store classes: the desk's `Store` and Rasa's SQL
 tracker store (`TunedSQLTrackerStore`), and the restored databases must take new writes.
+
+The channels' records in `FRONTLINE_VAR` too, written and read by the channels' own stores: an e-mail thread
+backed up while its store is open restores so that a reply mail citing it lands in it, its kept mail and
+attachment decrypt with the same keys; the 微信客服 cursor comes back; a changed or lost file is refused.
 """
 
 from __future__ import annotations
@@ -349,3 +353,180 @@ def test_a_postgresql_backup_does_not_restore_into_sqlite(tmp_path: pathlib.Path
     refused = cli(base_env(tmp_path / "sqlite"), "restore", "--from", str(backup))
     assert refused.returncode == 1
     assert "desk: the backup is of postgresql, this installation's is sqlite" in refused.stderr
+
+
+# --- the channels' own records (FRONTLINE_VAR) ---------------------------------------------------------------------
+
+ATTACHMENT = b"photo of the parcel label 12345, received torn"
+
+
+def customer_mail_bytes(message_id: str, in_reply_to: str = "", attachment: bool = False) -> bytes:
+    from tests.channels.email.mail_helpers import customer_mail
+
+    headers = {"in_reply_to": in_reply_to} if in_reply_to else {}
+    message = customer_mail("wang@example.com", "订单没收到", "还没到，怎么办", message_id, **headers)
+    if attachment:
+        message.add_attachment(ATTACHMENT, maintype="image", subtype="png", filename="label.png")
+    return message.as_bytes()
+
+
+def fill_channels(var: pathlib.Path) -> Tuple[Any, Dict[str, Any]]:
+    """An e-mail thread (a customer's mail with an attachment, kept; our answer sent), a 微信客服 cursor and a
+    delivery key, written by the channels' own stores in `var`; the e-mail store is left open (in use)."""
+    from bot.channels.delivery_keys import DB_FILE as KEYS_FILE, SqliteKeyStore
+    from bot.channels.email_parse import read_mail
+    from bot.channels.email_threads import ThreadStore
+    from bot.channels.wechat_kf_cursor import DB_FILE as KF_FILE, SqliteCursorStore
+
+    mails = ThreadStore(var)
+    first = read_mail(customer_mail_bytes("<first@example.com>", attachment=True))
+    thread = mails.place(first).thread.thread
+    kept, listed = mails.keep_inbound(thread, first)
+    mails.finish_message("<first@example.com>")
+    mails.set_ticket(thread, "T-000042")
+    mails.record_sent(thread, "<answer-1@frontline.test>")
+    kf = SqliteCursorStore(var / KF_FILE)
+    kf.save_cursor("wkAAA", "CURSOR-after-page-7")
+    kf.mark_done("wkAAA", "msg-7-3")
+    kf.close()
+    keys = SqliteKeyStore(var / KEYS_FILE)
+    assert keys.claim("socketio:c1", "desk-T-000042-9") == "new"
+    keys.confirm("socketio:c1", "desk-T-000042-9")  # the desk's reply was sent: a retry of it is not
+    keys.close()
+    return mails, {"thread": thread, "kept": kept, "stored": listed[0]["stored"], "raw": first.raw}
+
+
+async def test_the_channels_records_restore_so_a_reply_mail_lands_in_its_thread(tmp_path: pathlib.Path) -> None:
+    from bot.channels.email_parse import read_mail
+    from bot.channels.email_threads import ThreadStore
+    from bot.channels.wechat_kf_cursor import SqliteCursorStore
+
+    old, new, backup = tmp_path / "old", tmp_path / "new", tmp_path / "backup"
+    old.mkdir()
+    fill_desk(Store(f"sqlite:///{old / 'desk.db'}"), tickets=1)
+    in_use, saved = fill_channels(old)
+    # the channel holds the file open: the thread is still in its write-ahead log, not yet in email.db
+    assert (old / "email.db-wal").stat().st_size > 0
+    made = cli(base_env(old), "backup", "--out", str(backup))
+    in_use.close()
+    assert made.returncode == 0, made.stderr
+    manifest = json.loads((backup / "manifest.json").read_text())
+    by_name = {p["name"]: p for p in manifest["parts"]}
+    assert by_name["email"]["tables"]["threads"] == 1 and by_name["email"]["tables"]["inbound"] == 1
+    assert by_name["email"]["tables"]["messages"] == 2  # the customer's mail and our answer
+    assert list(by_name["email-attachments"]["files"]) == [saved["stored"].split("/", 1)[1]]
+    assert by_name["wechat-kf"]["tables"]["kf_cursor"] == 1 and by_name["channel-keys"]["tables"]["delivery_keys"] == 1
+    assert "email-attachments: 1 files" in made.stdout
+    # the copy is as private as the channel's own files, and as unreadable without the keys
+    copied = backup / "email-attachments" / saved["stored"].split("/", 1)[1]
+    assert copied.stat().st_mode & 0o777 == 0o600 and copied.parent.stat().st_mode & 0o777 == 0o700
+    assert ATTACHMENT not in copied.read_bytes()
+
+    restored = cli(base_env(new), "restore", "--from", str(backup))
+    assert restored.returncode == 0, restored.stderr
+    assert "email-attachments: 1 files restored" in restored.stdout
+    placed = (new / saved["stored"])
+    assert placed.stat().st_mode & 0o777 == 0o600 and placed.parent.stat().st_mode & 0o777 == 0o700
+    mails = ThreadStore(new)
+    try:
+        # the customer answers our answer: the restored store finds the thread by the Message-ID it cites
+        reply = mails.place(read_mail(customer_mail_bytes("<second@example.com>", "<answer-1@frontline.test>")))
+        assert reply.thread.thread == saved["thread"] and not reply.new and not reply.duplicate
+        assert reply.thread.ticket == "T-000042"
+        # the first mail again (a re-delivery) is known: no second turn
+        assert mails.place(read_mail(customer_mail_bytes("<first@example.com>"))).duplicate
+        # the kept mail and its attachment decrypt with the same keys
+        [kept] = mails.inbound(saved["thread"])
+        assert kept["id"] == saved["kept"] and kept["raw"] == saved["raw"]
+        assert mails.attachment_bytes(saved["stored"]) == ATTACHMENT
+    finally:
+        mails.close()
+    kf = SqliteCursorStore(new / "wechat-kf.db")
+    assert kf.cursor("wkAAA") == "CURSOR-after-page-7" and kf.is_done("wkAAA", "msg-7-3")
+    kf.close()
+    with sqlite3.connect(new / "channel-keys.db") as connection:
+        assert connection.execute("SELECT conversation, key FROM delivery_keys").fetchall() == [
+            ("socketio:c1", "desk-T-000042-9")
+        ]
+
+    # again into the same folder: the channels' records are there now, and are not overwritten
+    (new / "desk.db").unlink()
+    again = cli(base_env(new), "restore", "--from", str(backup))
+    assert again.returncode == 1 and f"email: {new / 'email.db'} already holds data" in again.stderr
+
+
+def test_without_email_files_the_backup_leaves_them_out_and_redis_keeps_the_cursor(tmp_path: pathlib.Path) -> None:
+    from bot.backup import archive
+    from bot.backup.parts import BackupError, find_parts
+    from bot.channels.wechat_kf_cursor import SqliteCursorStore
+
+    fill_desk(Store(f"sqlite:///{tmp_path / 'desk.db'}"), tickets=1)
+    SqliteCursorStore(tmp_path / "wechat-kf.db").save_cursor("wkAAA", "C1")
+    manifest = archive.backup(find_parts(base_env(tmp_path)), tmp_path / "backup")
+    assert [p["name"] for p in manifest["parts"]] == ["desk", "wechat-kf"]
+    assert any(line.startswith("email-attachments: ") for line in manifest["skipped"])
+    # production mode: the cursor and the delivery keys are Redis', not files of this machine
+    redis_env = {**base_env(tmp_path), "FRONTLINE_REDIS_HOST": "127.0.0.1", "FRONTLINE_REDIS_PORT": "6379"}
+    assert [p.name for p in find_parts(redis_env)] == ["desk", "tracker", "events", "email", "email-attachments"]
+    fresh_redis_env = {**redis_env, "FRONTLINE_VAR": str(tmp_path / "new")}
+    with pytest.raises(BackupError, match="holds wechat-kf, which this installation does not have .with Redis"):
+        archive.restore(find_parts(fresh_redis_env), tmp_path / "backup")
+    assert not (tmp_path / "new" / "desk.db").exists()
+
+
+@pytest.mark.parametrize("damage", ["attachment changed", "attachment missing", "file added", "email.sqlite changed",
+                                    "email.sqlite missing", "cursor changed"])
+def test_a_tampered_or_incomplete_backup_is_refused_before_anything_is_written(tmp_path: pathlib.Path,
+                                                                               damage: str) -> None:
+    old, new, backup = tmp_path / "old", tmp_path / "new", tmp_path / "backup"
+    old.mkdir()
+    in_use, saved = fill_channels(old)
+    in_use.close()
+    assert cli(base_env(old), "backup", "--out", str(backup)).returncode == 0
+    attachment = backup / "email-attachments" / saved["stored"].split("/", 1)[1]
+    if damage == "attachment changed":
+        attachment.write_bytes(attachment.read_bytes()[:-1] + b"x")
+        expected = f"email-attachments: the files in {backup / 'email-attachments'} are not the ones backed up: " \
+                   f"{saved['stored'].split('/', 1)[1]} (changed)"
+    elif damage == "attachment missing":
+        attachment.unlink()
+        expected = f"{saved['stored'].split('/', 1)[1]} (missing)"
+    elif damage == "file added":
+        (attachment.parent / "extra.bin").write_bytes(b"x")
+        expected = "extra.bin (not in the manifest)"
+    elif damage == "email.sqlite changed":
+        with sqlite3.connect(backup / "email.sqlite") as connection:  # a valid database, with a thread less
+            connection.execute("DELETE FROM messages WHERE message_id = '<answer-1@frontline.test>'")
+        expected = f"email: {backup / 'email.sqlite'} is not the file backed up (its SHA-256 differs"
+    elif damage == "email.sqlite missing":
+        (backup / "email.sqlite").unlink()
+        expected = f"email: {backup / 'email.sqlite'} is missing"
+    else:
+        data = bytearray((backup / "wechat-kf.sqlite").read_bytes())
+        data[-1] ^= 0xFF
+        (backup / "wechat-kf.sqlite").write_bytes(bytes(data))
+        expected = f"wechat-kf: {backup / 'wechat-kf.sqlite'} is not the file backed up"
+    refused = cli(base_env(new), "restore", "--from", str(backup))
+    assert refused.returncode == 1 and expected in refused.stderr, refused.stderr
+    assert not new.exists() or not any(path.is_file() for path in new.rglob("*"))  # nothing written
+
+
+def test_replace_swaps_the_attachments_folder_for_the_backups(tmp_path: pathlib.Path) -> None:
+    from bot.backup import archive
+    from bot.backup.parts import find_parts
+
+    old, other, backup = tmp_path / "old", tmp_path / "other", tmp_path / "backup"
+    old.mkdir()
+    in_use, saved = fill_channels(old)
+    in_use.close()
+    archive.backup(find_parts(base_env(old)), backup)
+    other.mkdir()
+    in_other, other_saved = fill_channels(other)
+    in_other.close()
+    with pytest.raises(Exception, match="already holds data"):
+        archive.restore(find_parts(base_env(other)), backup)
+    assert (other / other_saved["stored"]).is_file()
+    restored = archive.restore(find_parts(base_env(other)), backup, replace=True)
+    assert restored["email-attachments"] == {"files": 1}
+    assert (other / saved["stored"]).is_file() and not (other / other_saved["stored"]).exists()
+    assert not (other / "email-attachments.replaced").exists() and not (other / "email-attachments.restoring").exists()
