@@ -235,6 +235,10 @@ class WebchatInput(SocketIOInput):
             # Rasa builds the AsyncServer with the in-process manager; swap it before any client connects.
             socketio_manager_patch.install(sio, manager)
 
+            @blueprint.listener("before_server_stop")
+            async def stop_manager(_app: Any, _loop: Any) -> None:
+                await manager.stop()  # its Redis listener would outlive the server
+
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
             wait = limiter.hit(ratelimit.WIDGET_CONNECTIONS, self.address_of(environ))  # abuse limit

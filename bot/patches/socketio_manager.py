@@ -17,6 +17,7 @@ so the private `_publish` and `_listen` are overridden; and it takes a manager o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, AsyncIterator, Dict, Optional
@@ -24,6 +25,9 @@ from typing import Any, AsyncIterator, Dict, Optional
 from bot.patches.versions import pin
 
 logger = logging.getLogger(__name__)
+
+LISTEN_RETRY_SECONDS = 1.0
+LISTEN_RETRY_MAX_SECONDS = 30.0
 
 PIN = pin("python-socketio", "==5.9.0", __name__, recheck=(
     "socketio/server.py Server.__init__ (manager, manager.set_server(self), manager_initialized: the manager "
@@ -81,14 +85,48 @@ class JsonRedisManager(socketio.AsyncRedisManager):
         return None
 
     async def _listen(self) -> AsyncIterator[Dict[str, Any]]:  # type: ignore[override]
-        """The channel's messages that are JSON objects, decoded; anything else dropped (never unpickled)."""
-        async for raw in super()._listen():
-            message = decode(raw)
-            if message is None:
-                logger.warning("socket.io: a message on the Redis channel that is not ours was dropped (%d bytes)",
-                               len(raw) if isinstance(raw, (bytes, bytearray, str)) else 0)
-                continue
-            yield message
+        """The channel's messages that are JSON objects, decoded; anything else dropped (never unpickled).
+
+        An error that is not Redis' own (python-socketio retries those with a back-off) would reach
+        `AsyncPubSubManager._thread`, which prints it and listens again at once, for ever: one such error
+        repeating is a process at 100% CPU and a flood of tracebacks. It is logged here and the listener starts
+        again on a fresh connection after a back-off (`LISTEN_RETRY_SECONDS`, doubling up to
+        `LISTEN_RETRY_MAX_SECONDS`)."""
+        delay = LISTEN_RETRY_SECONDS
+        while True:
+            try:
+                async for raw in super()._listen():
+                    delay = LISTEN_RETRY_SECONDS
+                    message = decode(raw)
+                    if message is None:
+                        logger.warning(
+                            "socket.io: a message on the Redis channel that is not ours was dropped (%d bytes)",
+                            len(raw) if isinstance(raw, (bytes, bytearray, str)) else 0,
+                        )
+                        continue
+                    yield message
+                return
+            except Exception as error:  # boundary: python-socketio would spin on it (see above)
+                logger.error("socket.io: the Redis listener failed (%s: %s); listening again in %.0f s",
+                             type(error).__name__, error, delay)
+                logger.debug("socket.io: the Redis listener's error", exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LISTEN_RETRY_MAX_SECONDS)
+                self._redis_connect()
+
+    async def stop(self) -> None:
+        """Stop listening (the server is stopping): cancel the listener task python-socketio started when the
+        manager was first used, and close its Redis connections."""
+        task = getattr(self, "thread", None)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for closing in (getattr(self, "pubsub", None), getattr(self, "redis", None)):
+            if closing is not None:
+                try:
+                    await closing.close()
+                except (RedisError, OSError, RuntimeError):  # closing a connection that is already broken
+                    logger.debug("socket.io: closing a Redis connection failed", exc_info=True)
 
 
 def install(sio: Any, manager: Any) -> None:
