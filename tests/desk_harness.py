@@ -126,3 +126,16 @@ def agent_token(url: str, name: str, password: str) -> str:
     issued = requests.post(f"{url}/api/me/api-tokens", headers=headers, timeout=30)
     assert issued.status_code == 201, issued.text
     return issued.json()["token"]
+
+
+def stack_agent(stack: Any, name: str, skills: str) -> Dict[str, str]:
+    """An agent added to a running stack's desk with `python -m bot desk add-agent`, with an API token of its
+    own (`agent_token`): `name`, `password`, `token`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills], env=stack.env,
+        cwd=repo_root(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    agent = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    agent["token"] = agent_token(stack.desk_url, name, agent["password"])  # add-agent prints no token
+    return agent

@@ -346,7 +346,9 @@ class ThreadStore:
             listed["refused"] = item.refused or "not kept"
             return listed
         folder = self.folder / ATTACHMENTS_DIR / _folder_name(thread)
-        folder.mkdir(parents=True, exist_ok=True)
+        for private in (folder.parent, folder):  # readable by this user only (made 0755 by earlier versions)
+            private.mkdir(mode=0o700, exist_ok=True)
+            private.chmod(0o700)
         # named by Frontline only: the sender's file name (it may name a person) is in the encrypted listing
         path = folder / f"{int(self.clock() * 1000)}-{index}-{secrets.token_hex(4)}.bin"
         descriptor = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never executable

@@ -34,6 +34,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+GROUP_GONE_SECONDS = 5.0  # how long stop() waits for what SIGKILL hit to be gone
 
 
 class State(enum.Enum):
@@ -309,6 +310,18 @@ class Supervisor:
         except (ProcessLookupError, PermissionError):
             pass
 
+    @staticmethod
+    def _wait_group_gone(pgid: int, seconds: float) -> None:
+        """Wait until no process of the group is left (at most `seconds`; a zombie its new parent has not reaped
+        yet still counts, and is harmless)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.02)
+
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every process (SIGTERM to its session, SIGKILL after `timeout` s) and remove the pid files."""
         running = [item for item in self.supervised.values() if item.process is not None and item.process.poll() is None]
@@ -326,6 +339,9 @@ class Supervisor:
             assert item.process is not None
             self._kill_group(item.process.pid)  # stragglers, and whatever the process left in its session
             item.process.wait()
+        for item in running:  # SIGKILL is delivered, not yet acted on: a port or a file may still be held
+            assert item.process is not None
+            self._wait_group_gone(item.process.pid, GROUP_GONE_SECONDS)
         for item in self.supervised.values():
             item.state = State.STOPPED
             self.pid_file(item.program.name).unlink(missing_ok=True)

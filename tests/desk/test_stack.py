@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any, Dict, List
@@ -13,21 +11,11 @@ from typing import Any, Dict, List
 import aiohttp
 import pytest
 
-from bot.settings import repo_root
-from desk_harness import agent_token
+from desk_harness import stack_agent
 
 pytestmark = pytest.mark.stack
 
 
-def add_agent(stack: Any, name: str, skills: str) -> Dict[str, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills], env=stack.env,
-        cwd=repo_root(), capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    agent = dict(line.split(": ", 1) for line in result.stdout.splitlines())
-    agent["token"] = agent_token(stack.desk_url, name, agent["password"])  # add-agent prints no token
-    return agent
 
 
 async def say(http: aiohttp.ClientSession, stack: Any, sender: str, text: str) -> List[Dict[str, Any]]:
@@ -46,7 +34,7 @@ async def tracker(http: aiohttp.ClientSession, stack: Any, sender: str) -> Dict[
 async def test_handoff_round_trip_on_the_rest_channel(stack: Any) -> None:
     sender = f"desk-stack-{uuid.uuid4().hex[:8]}"
     internal = {"X-Frontline-Secret": stack.env["FRONTLINE_DESK_SECRET"]}
-    agents = [add_agent(stack, f"racer{i}-{sender[-4:]}", "general,orders,after_sales,payments") for i in range(2)]
+    agents = [stack_agent(stack, f"racer{i}-{sender[-4:]}", "general,orders,after_sales,payments") for i in range(2)]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         await say(http, stack, sender, "/request_human")
         async with http.get(f"{stack.desk_url}/internal/conversations/rest:{sender}/ticket", headers=internal) as r:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-import subprocess
-import sys
 import tempfile
 import uuid
 from typing import Any, Dict, Iterator, List
@@ -23,6 +21,7 @@ from bot.conversations import conversation_id
 from bot.devtools import free_port
 from bot.run import Ports, Stack, latest_model, start
 from bot.settings import repo_root
+from desk_harness import stack_agent
 
 pytestmark = pytest.mark.stack
 
@@ -47,13 +46,6 @@ def flood_stack(stack_extra_env: Dict[str, str]) -> Iterator[Stack]:
             started.stop()
 
 
-def add_agent(stack: Stack, name: str, skills: str) -> Dict[str, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills], env=stack.env,
-        cwd=repo_root(), capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return dict(line.split(": ", 1) for line in result.stdout.splitlines())
 
 
 def handoff_packet(conversation_id: str) -> Dict[str, Any]:
@@ -78,7 +70,7 @@ def handoff_packet(conversation_id: str) -> Dict[str, Any]:
 
 async def test_600_handoffs_leave_a_new_emergency_first_in_the_console(flood_stack: Stack) -> None:
     stack = flood_stack
-    agent = add_agent(stack, "night-shift", "general,emergency")
+    agent = stack_agent(stack, "night-shift", "general,emergency")
     headers = {"Authorization": f"Bearer {agent['token']}"}
     url = f"{stack.rasa_url}/webhooks/rest/webhook"
     script = uuid.uuid4().hex[:6]

@@ -135,6 +135,8 @@ def test_attachments_stored_private_and_not_executable_raw_kept(tmp_path: pathli
     assert store.attachment_bytes(listed[0]["stored"]) == b"\x89PNG..."  # encrypted at rest, read back whole
     mode = stat.S_IMODE(os.stat(stored).st_mode)
     assert mode == 0o600 and not mode & 0o111
+    for folder in (stored.parent, stored.parent.parent):  # no other user lists the threads' files
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
     assert "refused" in listed[1] and "stored" not in listed[1]
     assert kept == [found["id"] for found in store.inbound("t1")][0]
     assert store.inbound("t1")[0]["raw"] == mail.raw and store.inbound("t1")[0]["attachments"] == listed
