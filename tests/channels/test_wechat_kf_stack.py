@@ -24,7 +24,7 @@ from fake_wechat_api import FakeWeChatApi
 from tests.channels.night_stack import running_night_stack, ticket_of
 from tests.channels.test_wechat_stack import _faq_answers_zh
 from tests.conftest import STACK_NOW, TEST_CHANNEL_ENV
-from tests.desk.test_stack import add_agent
+from tests.desk_harness import stack_agent as add_agent
 from wechat_helpers import kf_callback
 
 pytestmark = pytest.mark.stack

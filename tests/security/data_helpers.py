@@ -15,7 +15,7 @@ import aiohttp
 
 from bot.conversations import conversation_id
 from bot.settings import repo_root
-from desk_harness import agent_token
+from desk_harness import stack_agent
 
 
 def internal(stack: Any) -> Dict[str, str]:
@@ -24,15 +24,8 @@ def internal(stack: Any) -> Dict[str, str]:
 
 
 def add_agent(stack: Any, skills: str = "general,orders,after_sales,payments,emergency") -> Dict[str, str]:
-    """A new agent of the stack's desk (`python -m bot desk add-agent`): {agent, token, …, headers}."""
-    name = f"sec-{uuid.uuid4().hex[:8]}"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "desk", "add-agent", name, "--skills", skills], env=stack.env,
-        cwd=repo_root(), capture_output=True, text=True, timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    agent = dict(line.split(": ", 1) for line in result.stdout.splitlines())
-    agent["token"] = agent_token(stack.desk_url, name, agent["password"])  # add-agent prints no token
+    """A new agent of the stack's desk (`python -m bot desk add-agent`): {name, password, token, headers}."""
+    agent = stack_agent(stack, f"sec-{uuid.uuid4().hex[:8]}", skills)
     agent["headers"] = {"Authorization": f"Bearer {agent['token']}"}  # type: ignore[assignment]
     return agent
 

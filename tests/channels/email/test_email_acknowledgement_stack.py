@@ -22,7 +22,7 @@ import yaml
 from bot.settings import repo_root
 from tests.channels.email.mail_helpers import Relay, body_of, conversation_of, customer_mail, deliver
 from tests.channels.email.test_email_stack import ticket_of
-from tests.desk.test_stack import add_agent
+from tests.desk_harness import stack_agent as add_agent
 
 pytestmark = pytest.mark.stack
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from tests.channels.email.mail_helpers import Relay, body_of, conversation_of, customer_mail, deliver
-from tests.desk.test_stack import add_agent
+from tests.desk_harness import stack_agent as add_agent
 
 pytestmark = pytest.mark.stack
 
