@@ -260,6 +260,9 @@ class Simulator:
                 for at in sorted(hour_start + dt.timedelta(seconds=self.rng.uniform(0, 3599)) for _ in range(count)):
                     sequence += 1
                     await self._conversation(sequence, at, count / busiest, set_clock)
+        # the agents worked in simulated time, which may run past now (a ticket waiting for the next opening):
+        # their requests must not make them count as online
+        self.desk.store.forget_agents_seen(agent.name for agent in self.agents)
         self.desk.store.set_state(SIMULATED_STATE, json.dumps({
             **dataclasses.asdict(self.plan), "peak_day": peak, "from": self.start.isoformat(),
             "to": self.end.isoformat(), **self.counts,

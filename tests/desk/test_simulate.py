@@ -59,6 +59,8 @@ async def test_every_simulated_ticket_lived_its_life_through_the_desk(simulated:
     local_hours = [dt.datetime.fromtimestamp(t.created_at, SHANGHAI).hour for t in tickets]
     assert sum(9 <= h < 18 for h in local_hours) > 5 * sum(0 <= h < 6 for h in local_hours)
     assert json.loads(sqlite_store.get_state("simulated"))["tickets"] == simulated["tickets"]
+    # the simulated agents' requests (in simulated time, some after the real now) leave nobody online
+    assert all(not name.startswith("sim-agent-") for name in sqlite_store.shared_presence(None, 15.0)[1])
 
 
 async def test_a_desk_with_data_is_refused_and_left_as_it_was(

@@ -13,7 +13,7 @@ reads them; `Store.migrate()` creates them with the others.
 from __future__ import annotations
 
 import logging
-from typing import Dict, Mapping, Optional, Set, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -141,6 +141,13 @@ class ProcessRows(Database):
                 conn.execute(
                     agent_seen.update().where(agent_seen.c.agent == agent).where(agent_seen.c.at < at).values(at=at)
                 )
+
+    def forget_agents_seen(self, agents: Iterable[str]) -> None:
+        """Forget the latest API request of `agents` (simulated agents, who worked in simulated time)."""
+        names = list(agents)
+        if names:
+            with self.engine.begin() as conn:
+                conn.execute(agent_seen.delete().where(agent_seen.c.agent.in_(names)))
 
     def shared_presence(self, exclude_process: Optional[str], alive_for: float) -> Tuple[Set[str], Dict[str, float]]:
         """What other desk processes know of the agents.
