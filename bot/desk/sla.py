@@ -1,7 +1,9 @@
 """SLA clocks: due times counted in business time, and the green / yellow / red lights.
 
-Due times: first response = `desk.first_response_seconds[channel]` (120 s for a channel not listed),
-resolution = `escalation.grade_hours[grade]`, both counted in business time from the ticket's creation on
+Due times: first response = `desk.first_response_seconds[channel]` (120 s for a channel not listed), or the
+resolution budget when that is shorter (an e-mail's 7.5 business hours become grade A's 1 hour: the reply the
+acknowledgement promised, `bot.channels.email_turns.expected_reply_time`), resolution =
+`escalation.grade_hours[grade]`, both counted in business time from the ticket's creation on
 the calendar of the ticket's team (the skill's team when `calendar.teams` lists it, e.g. `emergency`; the main
 hours otherwise). The yellow light comes at `escalation.warn_at` of each budget (also business time), red
 after the due time. The calendar is `bot.calendar.get_calendar()`, or anything with the same three methods
@@ -73,8 +75,8 @@ def due_times(
         team: the calendar team whose hours count (None: the main hours).
         start: the creation time, timezone-aware.
     """
-    first = settings.first_response_seconds.get(channel, DEFAULT_FIRST_RESPONSE)
     resolution = settings.grade_hours[grade] * 3600
+    first = min(settings.first_response_seconds.get(channel, DEFAULT_FIRST_RESPONSE), resolution)
     warn = settings.warn_at
 
     def after(seconds: float) -> float:
