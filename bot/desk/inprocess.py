@@ -17,26 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Optional
 
 from sanic import Sanic
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free on `host` now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+from bot.devtools import free_port
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Serve a desk app on a free loopback port in the running loop (its listeners run: the store, the background
-    work, the leader's rounds); yield its base URL (`http://127.0.0.1:<port>`)."""
+async def serve(app: Any, port: Optional[int] = None) -> AsyncIterator[str]:
+    """Serve a sanic app (a desk's, or Rasa's in tests) on loopback, on `port` or a free one, in the running loop
+    (its listeners run: for a desk the store, the background work, the leader's rounds); yield its base URL
+    (`http://127.0.0.1:<port>`)."""
     Sanic.test_mode = True
     loop = asyncio.get_running_loop()
-    port = free_port()
+    port = port or free_port()
     await app._startup()
     await app._server_event("init", "before", loop=loop)
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)

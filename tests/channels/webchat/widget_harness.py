@@ -11,47 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 from typing import Any, AsyncIterator, Callable, List, Optional
 
 import pytest
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from bot.desk.inprocess import serve
+from bot.devtools import free_port
+
 SECRET = "widget-test-secret-0123456789abcdef"
 # The widget session secret (`FRONTLINE_SESSION_SECRET`): session ids the channel issues are signed with it.
 SESSION_SECRET = "widget-test-session-secret-0123456789abcdef"
 
 Sanic.test_mode = True  # several apps with the same name in one test process
-
-
-def free_port() -> int:
-    """Return a free loopback TCP port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.asynccontextmanager
-async def serve(app: Sanic, port: int) -> AsyncIterator[str]:
-    """Serve a sanic app on 127.0.0.1:`port` in the running loop; yield its base URL.
-
-    The same start/stop sequence as sanic-testing's `SanicReusableTestClient`, in an async context.
-    """
-    loop = asyncio.get_running_loop()
-    await app._startup()
-    await app._server_event("init", "before", loop=loop)
-    server = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    await app._server_event("init", "after", loop=loop)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await app._server_event("shutdown", "before", loop=loop)
-        server.close()
-        await server.wait_closed()
-        await app._server_event("shutdown", "after", loop=loop)
 
 
 @dataclasses.dataclass
